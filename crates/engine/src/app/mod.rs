@@ -1,0 +1,153 @@
+//! Applications: what to deploy, where.
+//!
+//! An [`Application`] names a cluster, a namespace and one [`Source`]. In this version the
+//! only source is a Tripline template, deployed at its latest version; Git and Helm sources
+//! join the same enum later. Applications are validated here ([`NewApplication::validate`])
+//! and stored by [`crate::store`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::template::check_dns_label;
+
+/// Where an application is deployed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ClusterRef {
+    /// The built-in sandbox cluster.
+    Sandbox,
+    /// A kubeconfig context, by name (the kubeconfig itself is never copied).
+    Context {
+        /// The context's name.
+        name: String,
+    },
+}
+
+impl std::fmt::Display for ClusterRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClusterRef::Sandbox => f.write_str("sandbox"),
+            ClusterRef::Context { name } => write!(f, "context {name}"),
+        }
+    }
+}
+
+/// Which revision of a template an application deploys.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pin {
+    /// Always the newest version.
+    #[default]
+    Latest,
+}
+
+/// What an application deploys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Source {
+    /// A Tripline template.
+    Template {
+        /// The template's name.
+        template: String,
+        /// Which version.
+        #[serde(default)]
+        pin: Pin,
+    },
+}
+
+impl Source {
+    /// The template this source uses, if it is one.
+    pub fn template(&self) -> Option<&str> {
+        match self {
+            Source::Template { template, .. } => Some(template),
+        }
+    }
+}
+
+/// A stored application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Application {
+    /// Unique name (a DNS label).
+    pub name: String,
+    /// Where it is deployed.
+    pub cluster: ClusterRef,
+    /// The namespace its namespaced objects go to.
+    pub namespace: String,
+    /// What it deploys.
+    pub source: Source,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+}
+
+/// An application to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApplication {
+    /// Unique name (a DNS label).
+    pub name: String,
+    /// Where it is deployed.
+    pub cluster: ClusterRef,
+    /// The namespace.
+    pub namespace: String,
+    /// What it deploys.
+    pub source: Source,
+}
+
+impl NewApplication {
+    /// Checks names; the error says which field and why.
+    pub fn validate(&self) -> Result<(), String> {
+        check_dns_label(&self.name, "application name")?;
+        check_dns_label(&self.namespace, "namespace")?;
+        if let ClusterRef::Context { name } = &self.cluster
+            && name.trim().is_empty()
+        {
+            return Err("the kubeconfig context name is empty".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(name: &str, namespace: &str) -> NewApplication {
+        NewApplication {
+            name: name.into(),
+            cluster: ClusterRef::Sandbox,
+            namespace: namespace.into(),
+            source: Source::Template {
+                template: "t".into(),
+                pin: Pin::Latest,
+            },
+        }
+    }
+
+    #[test]
+    fn names_follow_dns_label_rules() {
+        for (name, ok) in [
+            ("demo", true),
+            ("demo-2", true),
+            ("Demo", false),
+            ("-demo", false),
+            ("demo_app", false),
+            ("", false),
+            (&"a".repeat(64), false),
+        ] {
+            assert_eq!(app(name, "default").validate().is_ok(), ok, "{name:?}");
+        }
+        let error = app("demo", "Prod").validate().unwrap_err();
+        assert!(error.contains("namespace"), "{error}");
+    }
+
+    #[test]
+    fn source_serialises_with_a_type_tag() {
+        let source = Source::Template {
+            template: "web".into(),
+            pin: Pin::Latest,
+        };
+        assert_eq!(
+            serde_json::to_value(&source).unwrap(),
+            serde_json::json!({"type": "template", "template": "web", "pin": "latest"})
+        );
+    }
+}

@@ -1,0 +1,25 @@
+//! The Tripline engine: everything Tripline knows about Kubernetes applications, with no
+//! window attached.
+//!
+//! Data flows in one direction through the modules:
+//!
+//! - [`template`] turns multi-document YAML into validated [`template::Manifest`]s, one
+//!   [`template::Document`] per Kubernetes object, each keyed by its [`template::ResourceId`].
+//! - [`patch`] applies a patch (the seed's `{"resource":{…}}` body, a strategic merge patch,
+//!   an RFC 7396 merge patch or an RFC 6902 JSON Patch) to a manifest and returns a new one.
+//! - [`diff`] compares two manifests resource by resource and field by field.
+//! - [`app`] describes applications: which cluster, which namespace, which source.
+//! - [`store`] keeps templates, their immutable versions and applications in SQLite; every
+//!   write that makes a version or an application is one transaction.
+//! - [`cli`] is the `tripline` command line, a thin layer over the above.
+//!
+//! Errors are per area (`template::Error`, `patch::Error`, …); [`error::ErrorBody`] is the one
+//! shape they take when they cross a boundary (the CLI's `--json`, later HTTP and the UI).
+
+pub mod app;
+pub mod cli;
+pub mod diff;
+pub mod error;
+pub mod patch;
+pub mod store;
+pub mod template;

@@ -1,0 +1,5 @@
+//! The `tripline` command line.
+
+fn main() -> std::process::ExitCode {
+    tripline::cli::main()
+}

@@ -1,0 +1,99 @@
+//! Schema migrations, versioned in code.
+//!
+//! `PRAGMA user_version` holds the schema version. [`MIGRATIONS`]`[i]` upgrades version `i`
+//! to `i + 1`, each in its own transaction. A database newer than [`MIGRATIONS`] knows is
+//! refused rather than guessed at.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::{Error, Result};
+
+/// Each entry upgrades the schema by one version. Append only; never edit a released entry.
+const MIGRATIONS: &[&str] = &[
+    // 1: templates, immutable versions (metadata apart from content, so listing stays fast),
+    // applications.
+    r#"
+    CREATE TABLE templates (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        created_at  TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE template_versions (
+        template_id INTEGER NOT NULL REFERENCES templates(id) ON DELETE CASCADE,
+        number      INTEGER NOT NULL CHECK (number >= 1),
+        hash        TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        resources   INTEGER NOT NULL,
+        origin      TEXT NOT NULL CHECK (origin IN
+                        ('edit', 'patch', 'image-update', 'scale', 'rollback', 'import')),
+        message     TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        based_on    INTEGER,
+        patch       TEXT,
+        PRIMARY KEY (template_id, number)
+    ) STRICT;
+
+    CREATE TABLE template_contents (
+        template_id INTEGER NOT NULL,
+        number      INTEGER NOT NULL,
+        content     TEXT NOT NULL,
+        PRIMARY KEY (template_id, number),
+        FOREIGN KEY (template_id, number)
+            REFERENCES template_versions(template_id, number) ON DELETE CASCADE
+    ) STRICT;
+
+    CREATE TRIGGER template_versions_immutable BEFORE UPDATE ON template_versions
+    BEGIN SELECT RAISE(ABORT, 'template versions are immutable'); END;
+
+    CREATE TRIGGER template_contents_immutable BEFORE UPDATE ON template_contents
+    BEGIN SELECT RAISE(ABORT, 'template versions are immutable'); END;
+
+    CREATE TABLE apps (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        cluster     TEXT NOT NULL,
+        namespace   TEXT NOT NULL,
+        source      TEXT NOT NULL,
+        template_id INTEGER REFERENCES templates(id) ON DELETE RESTRICT,
+        created_at  TEXT NOT NULL
+    ) STRICT;
+
+    CREATE INDEX apps_template ON apps(template_id);
+    "#,
+];
+
+/// The schema version this build writes.
+pub const LATEST: u32 = MIGRATIONS.len() as u32;
+
+/// The database's schema version.
+pub fn current_version(conn: &Connection) -> Result<u32> {
+    Ok(conn.query_row("PRAGMA user_version", [], |row| row.get(0))?)
+}
+
+/// Brings the schema up to [`LATEST`].
+pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let found = current_version(conn)?;
+    if found > LATEST {
+        return Err(Error::NewerSchema {
+            path: path.to_path_buf(),
+            found,
+            supported: LATEST,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(super::busy)?;
+        // Another process may have migrated while we waited for the lock.
+        if current_version(&tx)? > index as u32 {
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as u32 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,457 @@
+//! Templates: multi-document Kubernetes YAML, parsed into validated manifests.
+//!
+//! A template's text goes through three steps:
+//!
+//! 1. [`split`] cuts the text into document bodies at `---` / `...` marker lines, remembering
+//!    each body's byte range and first line, so errors can point at a line and unchanged
+//!    documents can be written back exactly as the user wrote them (comments included).
+//! 2. Each non-empty body is parsed on its own with hard limits (size, nesting depth, alias
+//!    expansion), so a hostile document fails fast with an error that names it.
+//! 3. Each object is validated (`apiVersion`, `kind`, `metadata.name`) and keyed by its
+//!    [`ResourceId`]; two documents with the same identity are refused.
+//!
+//! [`Manifest::replace`] is the only way a manifest changes: it swaps the values of some
+//! documents, renders just those back to YAML, and re-validates them.
+
+mod id;
+mod schema;
+mod split;
+mod yaml;
+
+use std::fmt;
+use std::ops::Range;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+pub use id::ResourceId;
+pub(crate) use id::check_dns_label;
+pub(crate) use schema::check_schema;
+use split::split;
+
+/// The largest template accepted, in bytes.
+pub const MAX_TEMPLATE_BYTES: usize = 32 * 1024 * 1024;
+/// The largest single document accepted, in bytes: the Kubernetes API refuses objects
+/// near this size anyway (etcd's request limit is 1.5 MiB, the API server's body limit 3 MiB).
+pub const MAX_DOCUMENT_BYTES: usize = 3 * 1024 * 1024;
+/// The most documents one template may hold.
+pub const MAX_DOCUMENTS: usize = 10_000;
+
+/// Errors from reading a template.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The text is not UTF-8.
+    #[error(
+        "the template is not valid UTF-8 text: invalid byte at line {line}, column {column}; \
+         save the file as UTF-8"
+    )]
+    NotUtf8 {
+        /// 1-based line of the first invalid byte.
+        line: usize,
+        /// 1-based column (in bytes) of the first invalid byte.
+        column: usize,
+    },
+    /// The whole template is larger than [`MAX_TEMPLATE_BYTES`].
+    #[error("the template is {}, larger than the {} limit", Size(*.size), Size(*.limit))]
+    TooLarge {
+        /// Size of the text in bytes.
+        size: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The template has more than [`MAX_DOCUMENTS`] documents.
+    #[error("the template has more than {limit} documents; split it into several templates")]
+    TooManyDocuments {
+        /// The limit.
+        limit: usize,
+    },
+    /// One document is larger than [`MAX_DOCUMENT_BYTES`].
+    #[error(
+        "document {index} (line {line}) is {}, larger than the {} a Kubernetes object may have",
+        Size(*.size), Size(*.limit)
+    )]
+    DocumentTooLarge {
+        /// 1-based index of the document.
+        index: usize,
+        /// 1-based first line of the document.
+        line: usize,
+        /// Its size in bytes.
+        size: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// A document is not valid YAML, or breaks a parsing limit (depth, aliases).
+    #[error("document {index}, line {line}, column {column}: {message}")]
+    Yaml {
+        /// 1-based index of the document.
+        index: usize,
+        /// 1-based line in the whole template.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What the YAML parser said.
+        message: String,
+    },
+    /// A document is YAML but not a Kubernetes object.
+    #[error(
+        "document {index} (line {line}) is {found}, not a Kubernetes object: \
+         expected a mapping with apiVersion, kind and metadata.name"
+    )]
+    NotAnObject {
+        /// 1-based index of the document.
+        index: usize,
+        /// 1-based first line of the document.
+        line: usize,
+        /// What it is instead ("a list", "a string", …).
+        found: &'static str,
+    },
+    /// A required field is missing or malformed.
+    #[error("document {index} (line {line}): {problem}")]
+    Invalid {
+        /// 1-based index of the document.
+        index: usize,
+        /// 1-based first line of the document.
+        line: usize,
+        /// What is wrong, naming the field.
+        problem: String,
+    },
+    /// Two documents describe the same object.
+    #[error(
+        "documents {first_index} (line {first_line}) and {index} (line {line}) both define {id}; \
+         each object may appear once"
+    )]
+    Duplicate {
+        /// The shared identity.
+        id: ResourceId,
+        /// 1-based index of the earlier document.
+        first_index: usize,
+        /// Its first line.
+        first_line: usize,
+        /// 1-based index of the later document.
+        index: usize,
+        /// Its first line.
+        line: usize,
+    },
+    /// No document holds an object.
+    #[error(
+        "the template has no Kubernetes objects: add at least one document with apiVersion, \
+         kind and metadata.name"
+    )]
+    Empty,
+    /// A changed document could not be written back as YAML.
+    #[error("could not render {id} as YAML: {message}")]
+    Render {
+        /// The object.
+        id: ResourceId,
+        /// What the serializer said.
+        message: String,
+    },
+}
+
+/// `Result` with this module's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One Kubernetes object in a manifest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// 1-based position among the template's non-empty documents.
+    pub index: usize,
+    /// 1-based line where the document's body starts.
+    pub line: usize,
+    /// The object's identity.
+    pub id: ResourceId,
+    /// The object itself (always a JSON object).
+    pub value: Value,
+    /// Byte range of the body in the manifest's text.
+    span: Range<usize>,
+}
+
+impl Document {
+    /// The document's YAML exactly as it stands in the template.
+    pub fn source<'a>(&self, manifest: &'a Manifest) -> &'a str {
+        &manifest.text[self.span.clone()]
+    }
+}
+
+/// A parsed, validated template text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    text: String,
+    documents: Vec<Document>,
+}
+
+impl Manifest {
+    /// Parses and validates raw bytes (from a file, stdin or an HTTP body).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        if bytes.len() > MAX_TEMPLATE_BYTES {
+            return Err(Error::TooLarge {
+                size: bytes.len(),
+                limit: MAX_TEMPLATE_BYTES,
+            });
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Self::parse(text),
+            Err(e) => {
+                let valid = &bytes[..e.valid_up_to()];
+                let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+                let column =
+                    valid.len() - valid.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
+                Err(Error::NotUtf8 { line, column })
+            }
+        }
+    }
+
+    /// Parses and validates template text.
+    pub fn parse(text: &str) -> Result<Self> {
+        Self::parse_inner(text, None)
+    }
+
+    /// Parses `text`, reusing the parsed objects of `previous` for documents whose text is
+    /// identical: comparing two versions of a large template then parses each document once.
+    pub fn parse_reusing(text: &str, previous: &Manifest) -> Result<Self> {
+        Self::parse_inner(text, Some(previous))
+    }
+
+    fn parse_inner(text: &str, previous: Option<&Manifest>) -> Result<Self> {
+        if text.len() > MAX_TEMPLATE_BYTES {
+            return Err(Error::TooLarge {
+                size: text.len(),
+                limit: MAX_TEMPLATE_BYTES,
+            });
+        }
+        let known: std::collections::HashMap<&str, &Document> = previous
+            .map(|m| m.documents.iter().map(|d| (d.source(m), d)).collect())
+            .unwrap_or_default();
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut documents = Vec::new();
+        for chunk in split(text) {
+            if documents.len() == MAX_DOCUMENTS {
+                return Err(Error::TooManyDocuments {
+                    limit: MAX_DOCUMENTS,
+                });
+            }
+            let index = documents.len() + 1;
+            let body = &text[chunk.span.clone()];
+            if let Some(reused) = known.get(body) {
+                documents.push(Document {
+                    index,
+                    line: chunk.line,
+                    id: reused.id.clone(),
+                    value: reused.value.clone(),
+                    span: chunk.span,
+                });
+            } else if let Some(document) = parse_document(body, index, chunk.line, chunk.span)? {
+                documents.push(document);
+            }
+        }
+        let manifest = Manifest {
+            text: text.to_owned(),
+            documents,
+        };
+        manifest.check_unique()?;
+        Ok(manifest)
+    }
+
+    /// The template text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Consumes the manifest, returning its text.
+    pub fn into_text(self) -> String {
+        self.text
+    }
+
+    /// The objects, in template order.
+    pub fn documents(&self) -> &[Document] {
+        &self.documents
+    }
+
+    /// The hex SHA-256 of the text: what "identical content" means for versions.
+    pub fn hash(&self) -> String {
+        content_hash(&self.text)
+    }
+
+    /// Replaces the values of some documents (by position in [`Manifest::documents`]),
+    /// rendering only those back to YAML; every other byte of the text is kept.
+    ///
+    /// The new values are validated like parsed ones; an identity clash is refused.
+    pub fn replace(self, changes: Vec<(usize, Value)>) -> Result<Self> {
+        let Manifest {
+            text: old_text,
+            mut documents,
+        } = self;
+        let mut changes = changes;
+        changes.sort_by_key(|(position, _)| *position);
+        let mut text = String::with_capacity(old_text.len() + 256);
+        let mut copied = 0;
+        let mut line_shift: isize = 0;
+        let mut pending = changes.into_iter().peekable();
+        for (position, document) in documents.iter_mut().enumerate() {
+            let old_span = document.span.clone();
+            text.push_str(&old_text[copied..old_span.start]);
+            let start = text.len();
+            document.line = shift(document.line, line_shift);
+            if let Some((_, value)) = pending.next_if(|(p, _)| *p == position) {
+                let rendered = yaml::render(&value).map_err(|message| Error::Render {
+                    id: document.id.clone(),
+                    message,
+                })?;
+                let old_body = &old_text[old_span.clone()];
+                line_shift += count_lines(&rendered) as isize - count_lines(old_body) as isize;
+                text.push_str(&rendered);
+                let id = validate(&value, document.index, document.line)?;
+                document.id = id;
+                document.value = value;
+            } else {
+                text.push_str(&old_text[old_span.clone()]);
+            }
+            document.span = start..text.len();
+            copied = old_span.end;
+        }
+        text.push_str(&old_text[copied..]);
+        if text.len() > MAX_TEMPLATE_BYTES {
+            return Err(Error::TooLarge {
+                size: text.len(),
+                limit: MAX_TEMPLATE_BYTES,
+            });
+        }
+        let manifest = Manifest { text, documents };
+        manifest.check_unique()?;
+        Ok(manifest)
+    }
+
+    fn check_unique(&self) -> Result<()> {
+        if self.documents.is_empty() {
+            return Err(Error::Empty);
+        }
+        let mut seen = std::collections::HashMap::with_capacity(self.documents.len());
+        for document in &self.documents {
+            if let Some(first) = seen.insert(&document.id, document) {
+                return Err(Error::Duplicate {
+                    id: document.id.clone(),
+                    first_index: first.index,
+                    first_line: first.line,
+                    index: document.index,
+                    line: document.line,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The hex SHA-256 of a template text.
+pub fn content_hash(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        use fmt::Write as _;
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
+}
+
+fn shift(line: usize, by: isize) -> usize {
+    (line as isize + by).max(1) as usize
+}
+
+fn count_lines(text: &str) -> usize {
+    text.bytes().filter(|&b| b == b'\n').count()
+}
+
+fn parse_document(
+    body: &str,
+    index: usize,
+    line: usize,
+    span: Range<usize>,
+) -> Result<Option<Document>> {
+    if split::is_blank(body) {
+        return Ok(None);
+    }
+    if body.len() > MAX_DOCUMENT_BYTES {
+        return Err(Error::DocumentTooLarge {
+            index,
+            line,
+            size: body.len(),
+            limit: MAX_DOCUMENT_BYTES,
+        });
+    }
+    let value = yaml::parse(body).map_err(|e| Error::Yaml {
+        index,
+        line: line + e.line.saturating_sub(1),
+        column: e.column,
+        message: e.message,
+    })?;
+    if value.is_null() {
+        return Ok(None);
+    }
+    let id = validate(&value, index, line)?;
+    Ok(Some(Document {
+        index,
+        line,
+        id,
+        value,
+        span,
+    }))
+}
+
+/// Checks that a value is a Kubernetes object and returns its identity.
+fn validate(value: &Value, index: usize, line: usize) -> Result<ResourceId> {
+    let Value::Object(object) = value else {
+        return Err(Error::NotAnObject {
+            index,
+            line,
+            found: kind_of(value),
+        });
+    };
+    let id = ResourceId::from_object(object).map_err(|problem| Error::Invalid {
+        index,
+        line,
+        problem,
+    })?;
+    check_schema(&id, value).map_err(|problem| Error::Invalid {
+        index,
+        line,
+        problem: format!("{} {}: {problem}", id.kind, id.name),
+    })?;
+    Ok(id)
+}
+
+/// Parses one YAML document into a JSON value (for patches written as YAML); the error is
+/// (line, column, message).
+pub(crate) fn parse_yaml_value(text: &str) -> std::result::Result<Value, (usize, usize, String)> {
+    yaml::parse(text).map_err(|e| (e.line, e.column, e.message))
+}
+
+/// A short name for a JSON value's type, for error messages.
+pub fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+/// Formats a byte count for people.
+pub(crate) struct Size(pub usize);
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const KIB: f64 = 1024.0;
+        let bytes = self.0 as f64;
+        if bytes >= KIB * KIB {
+            write!(f, "{:.1} MiB", bytes / KIB / KIB)
+        } else if bytes >= KIB {
+            write!(f, "{:.1} KiB", bytes / KIB)
+        } else {
+            write!(f, "{} bytes", self.0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
