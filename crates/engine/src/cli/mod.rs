@@ -1,4 +1,194 @@
-//! The `tripline` command line.
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+//! The `tripline` command line: argument parsing, input and output, exit codes.
+//!
+//! Each subcommand is a few lines over [`crate::store`], [`crate::patch`] and [`crate::diff`].
+//! Reads print a human view, or JSON with `--json`. Errors print as a sentence, or as the
+//! [`ErrorBody`] JSON with `--json`, and set the exit code from the error's class:
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0 | success (including "no change") |
+//! | 1 | internal error (database, file system) |
+//! | 2 | bad command line |
+//! | 3 | invalid input (YAML, patch, name) |
+//! | 4 | not found (template, version, application) |
+//! | 5 | conflict (name taken, template in use, database busy) |
+
+/// `println!` that ignores a closed stdout (`tripline … | head` must not panic).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `print!` that ignores a closed stdout.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+mod app;
+mod input;
+mod output;
+mod template;
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::error::ErrorBody;
+use crate::store::{self, Store};
+
+/// Tripline: versioned Kubernetes templates, patches and deploys.
+#[derive(Debug, Parser)]
+#[command(name = "tripline", version, about, long_about = None, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Where Tripline keeps its database [default: $TRIPLINE_DATA_DIR, else ~/.local/share/tripline]
+    #[arg(long, global = true, value_name = "DIR", env = "TRIPLINE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Print machine-readable JSON instead of text (errors too, on stderr)
+    #[arg(long, global = true)]
+    json: bool,
+
+    /// When to colour output
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 success, 1 internal error, 2 bad command line, \
+3 invalid input, 4 not found, 5 conflict (name taken, in use, busy).";
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorChoice {
+    /// When stdout is a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create, edit, patch, compare and roll back templates
+    #[command(subcommand)]
+    Template(template::Command),
+    /// Create and inspect applications
+    #[command(subcommand)]
+    App(app::Command),
+}
+
+/// What every command gets.
+pub(crate) struct Context {
+    store: Store,
+    json: bool,
+    color: bool,
+}
+
+impl Context {
+    /// Prints a value as pretty JSON.
+    fn print_json<T: serde::Serialize>(&self, value: &T) -> Result<(), ErrorBody> {
+        let mut stdout = std::io::stdout().lock();
+        match serde_json::to_writer_pretty(&mut stdout, value) {
+            Ok(()) => {
+                let _ = writeln!(stdout);
+                Ok(())
+            }
+            // The reader went away (`| head`): not our failure.
+            Err(e) if e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe) => Ok(()),
+            Err(e) => Err(ErrorBody::new(
+                "cli.io",
+                format!("cannot write output: {e}"),
+            )),
+        }
+    }
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let json = cli.json;
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let mut stderr = std::io::stderr().lock();
+            if json {
+                let _ = serde_json::to_writer_pretty(&mut stderr, &error);
+                let _ = writeln!(stderr);
+            } else {
+                let _ = writeln!(stderr, "error: {}", error.message);
+            }
+            ExitCode::from(error.class().exit_code())
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), ErrorBody> {
+    let data_dir = match cli.data_dir {
+        Some(dir) => dir,
+        None => store::default_data_dir().ok_or_else(|| {
+            ErrorBody::new(
+                "cli.no_data_dir",
+                "cannot find a home directory for Tripline's data: pass --data-dir or set \
+                 TRIPLINE_DATA_DIR",
+            )
+        })?,
+    };
+    let store = Store::open_dir(&data_dir).map_err(|e| ErrorBody::from(&e))?;
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            use std::io::IsTerminal as _;
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
+    let mut context = Context {
+        store,
+        json: cli.json,
+        color,
+    };
+    match cli.command {
+        Command::Template(command) => template::run(&mut context, command),
+        Command::App(command) => app::run(&mut context, command),
+    }
+}
+
+/// Converts any module error into the boundary shape.
+pub(crate) fn boundary<E>(error: E) -> ErrorBody
+where
+    for<'a> ErrorBody: From<&'a E>,
+{
+    ErrorBody::from(&error)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::Cli;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

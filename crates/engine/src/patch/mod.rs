@@ -97,7 +97,7 @@ pub enum Error {
     #[error("cannot patch {id}: {source}")]
     Strategic {
         /// The object.
-        id: ResourceId,
+        id: Box<ResourceId>,
         /// Where and why.
         #[source]
         source: strategic::MergeError,
@@ -106,7 +106,7 @@ pub enum Error {
     #[error("cannot patch {id}: {source}")]
     JsonPatch {
         /// The object.
-        id: ResourceId,
+        id: Box<ResourceId>,
         /// Which operation and why.
         #[source]
         source: json_patch::PatchError,
@@ -115,9 +115,9 @@ pub enum Error {
     #[error("the patch would change {from} into {to}; a patch may not rename or move an object")]
     IdentityChanged {
         /// Before.
-        from: ResourceId,
+        from: Box<ResourceId>,
         /// After.
-        to: ResourceId,
+        to: Box<ResourceId>,
     },
     /// The patched manifest is not valid.
     #[error("the patched template is not valid: {0}")]
@@ -333,7 +333,7 @@ fn apply_body(current: Value, body: &Body, id: &ResourceId) -> Result<Value> {
         Body::Strategic(patch) => {
             let schema = schema::for_kind(id.group(), &id.kind);
             strategic::apply(current, patch.clone(), schema).map_err(|source| Error::Strategic {
-                id: id.clone(),
+                id: Box::new(id.clone()),
                 source,
             })
         }
@@ -345,7 +345,7 @@ fn apply_body(current: Value, body: &Body, id: &ResourceId) -> Result<Value> {
         Body::Json(operations) => {
             let mut value = current;
             json_patch::patch(&mut value, operations).map_err(|source| Error::JsonPatch {
-                id: id.clone(),
+                id: Box::new(id.clone()),
                 source,
             })?;
             Ok(value)
@@ -375,8 +375,8 @@ fn check_identity(
     })?;
     if after != *before {
         return Err(Error::IdentityChanged {
-            from: before.clone(),
-            to: after,
+            from: Box::new(before.clone()),
+            to: Box::new(after),
         });
     }
     Ok(())

@@ -1,1 +1,309 @@
+use super::*;
+use crate::app::{ClusterRef, NewApplication, Pin, Source};
+use crate::patch::{Patch, PatchType};
 
+const SEED: &str = include_str!("../../tests/fixtures/templates/seed-demo.yaml");
+const SEED_PATCH: &str = include_str!("../../tests/fixtures/templates/seed-demo-patch.json");
+
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_dir(dir.path()).unwrap();
+    (dir, store)
+}
+
+fn seed_patch(body: &str) -> Patch {
+    Patch::parse(PatchType::Resource, body.as_bytes(), None).unwrap()
+}
+
+fn app(name: &str, template: &str) -> NewApplication {
+    NewApplication {
+        name: name.into(),
+        cluster: ClusterRef::Sandbox,
+        namespace: "default".into(),
+        source: Source::Template {
+            template: template.into(),
+            pin: Pin::Latest,
+        },
+    }
+}
+
+#[test]
+fn versions_are_numbered_and_identical_content_makes_none() {
+    let (_dir, mut store) = store();
+    let v1 = store.create_template("demo", SEED, "").unwrap();
+    assert_eq!((v1.number, v1.origin, v1.resources), (1, Origin::Import, 1));
+    assert_eq!(v1.message, "created");
+
+    let same = store
+        .save_version("demo", SEED, Origin::Edit, "again")
+        .unwrap();
+    assert!(matches!(same, SaveOutcome::Unchanged { ref version } if version.number == 1));
+
+    let edited = SEED.replace("minReadySeconds: 5", "minReadySeconds: 10");
+    let v2 = store
+        .save_version("demo", &edited, Origin::Edit, "slower")
+        .unwrap();
+    assert_eq!(v2.version().number, 2);
+    assert_eq!(store.version("demo", None).unwrap().content, edited);
+    assert_eq!(store.version("demo", Some(1)).unwrap().content, SEED);
+    let numbers: Vec<u32> = store
+        .versions("demo")
+        .unwrap()
+        .iter()
+        .map(|v| v.number)
+        .collect();
+    assert_eq!(numbers, [1, 2]);
+}
+
+#[test]
+fn patch_makes_a_version_that_records_the_patch() {
+    let (_dir, mut store) = store();
+    store.create_template("demo", SEED, "").unwrap();
+    let outcome = store
+        .patch_template("demo", &seed_patch(SEED_PATCH), Origin::Patch, "")
+        .unwrap();
+    let SaveOutcome::Created { version, changed } = outcome else {
+        panic!("no version made");
+    };
+    assert_eq!((version.number, version.origin), (2, Origin::Patch));
+    assert_eq!(version.message, "patched Deployment/demo");
+    assert_eq!(changed[0].name, "demo");
+    let stored = store.version("demo", Some(2)).unwrap();
+    assert!(stored.content.contains("rollouts-demo:red"));
+    assert_eq!(
+        stored.patch.unwrap()["resource"]["deployment"]["metadata"]["name"],
+        "demo"
+    );
+
+    // The same patch again changes nothing and makes no version.
+    let again = store
+        .patch_template("demo", &seed_patch(SEED_PATCH), Origin::Patch, "")
+        .unwrap();
+    assert!(matches!(again, SaveOutcome::Unchanged { .. }));
+    assert_eq!(store.versions("demo").unwrap().len(), 2);
+}
+
+#[test]
+fn a_failing_patch_leaves_the_database_unchanged() {
+    let (_dir, mut store) = store();
+    store.create_template("demo", SEED, "").unwrap();
+    for body in [
+        r#"{"resource":{"deployment":{"metadata":{"name":"missing"}}}}"#,
+        r#"{"resource":{"service":{"metadata":{"name":"demo"}}}}"#,
+        r#"{"resource":{"deployment":{"metadata":{"name":"demo"},"apiVersion":null}}}"#,
+        r#"{"resource":{"deployment":{"metadata":{"name":"demo"},"spec":{"replicas":"x"}}}}"#,
+    ] {
+        assert!(
+            store
+                .patch_template("demo", &seed_patch(body), Origin::Patch, "")
+                .is_err(),
+            "{body}"
+        );
+    }
+    assert_eq!(store.versions("demo").unwrap().len(), 1);
+    assert_eq!(store.version("demo", None).unwrap().content, SEED);
+}
+
+#[test]
+fn rollback_copies_an_old_version() {
+    let (_dir, mut store) = store();
+    store.create_template("demo", SEED, "").unwrap();
+    store
+        .patch_template("demo", &seed_patch(SEED_PATCH), Origin::Patch, "")
+        .unwrap();
+    let rollback = store.rollback("demo", 1, "").unwrap();
+    let version = rollback.version();
+    assert_eq!(
+        (version.number, version.origin, version.based_on),
+        (3, Origin::Rollback, Some(1))
+    );
+    assert_eq!(version.message, "rolled back to version 1");
+    assert_eq!(store.version("demo", Some(3)).unwrap().content, SEED);
+    // Rolling back to what is already current makes nothing.
+    assert!(matches!(
+        store.rollback("demo", 1, "").unwrap(),
+        SaveOutcome::Unchanged { .. }
+    ));
+    let error = store.rollback("demo", 9, "").unwrap_err().to_string();
+    assert_eq!(
+        error,
+        "template \"demo\" has no version 9 (its versions are 1 to 3)"
+    );
+}
+
+#[test]
+fn invalid_content_and_names_are_refused_without_writing() {
+    let (_dir, mut store) = store();
+    assert!(matches!(
+        store.create_template("demo", "kind: [", ""),
+        Err(Error::Template(_))
+    ));
+    assert!(matches!(
+        store.create_template("Demo", SEED, ""),
+        Err(Error::Invalid(_))
+    ));
+    assert!(store.templates().unwrap().is_empty());
+    store.create_template("demo", SEED, "").unwrap();
+    assert!(matches!(
+        store.create_template("demo", SEED, ""),
+        Err(Error::TemplateExists(_))
+    ));
+    assert!(matches!(
+        store.save_version("demo", "- a\n", Origin::Edit, ""),
+        Err(Error::Template(_))
+    ));
+    assert!(matches!(
+        store.save_version("nope", SEED, Origin::Edit, ""),
+        Err(Error::TemplateNotFound(_))
+    ));
+    assert_eq!(store.versions("demo").unwrap().len(), 1);
+}
+
+#[test]
+fn templates_used_by_apps_cannot_be_deleted() {
+    let (_dir, mut store) = store();
+    store.create_template("demo", SEED, "").unwrap();
+    store.create_app(&app("shop", "demo")).unwrap();
+    store.create_app(&app("blog", "demo")).unwrap();
+    let error = store.delete_template("demo").unwrap_err().to_string();
+    assert_eq!(
+        error,
+        "template \"demo\" is used by applications \"blog\", \"shop\": delete or change them first"
+    );
+    assert_eq!(store.templates().unwrap()[0].apps, ["blog", "shop"]);
+    store.delete_app("blog").unwrap();
+    store.delete_app("shop").unwrap();
+    store.delete_template("demo").unwrap();
+    assert!(matches!(
+        store.versions("demo"),
+        Err(Error::TemplateNotFound(_))
+    ));
+    let leftovers: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM template_contents", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(leftovers, 0);
+}
+
+#[test]
+fn apps_need_an_existing_template_and_a_unique_valid_name() {
+    let (_dir, mut store) = store();
+    assert!(matches!(
+        store.create_app(&app("shop", "demo")),
+        Err(Error::TemplateNotFound(_))
+    ));
+    store.create_template("demo", SEED, "").unwrap();
+    let created = store.create_app(&app("shop", "demo")).unwrap();
+    assert_eq!(store.app("shop").unwrap(), created);
+    assert!(matches!(
+        store.create_app(&app("shop", "demo")),
+        Err(Error::AppExists(_))
+    ));
+    assert!(matches!(
+        store.create_app(&app("Shop!", "demo")),
+        Err(Error::Invalid(_))
+    ));
+    assert!(matches!(store.app("nope"), Err(Error::AppNotFound(_))));
+    assert!(matches!(
+        store.delete_app("nope"),
+        Err(Error::AppNotFound(_))
+    ));
+    assert_eq!(store.apps().unwrap().len(), 1);
+}
+
+#[test]
+fn versions_cannot_be_updated() {
+    let (_dir, mut store) = store();
+    store.create_template("demo", SEED, "").unwrap();
+    for sql in [
+        "UPDATE template_versions SET message = 'rewritten'",
+        "UPDATE template_contents SET content = 'x'",
+    ] {
+        let error = store.conn.execute(sql, []).unwrap_err().to_string();
+        assert!(error.contains("immutable"), "{error}");
+    }
+}
+
+#[test]
+fn damaged_content_is_detected_on_read() {
+    let (_dir, mut store) = store();
+    store.create_template("demo", SEED, "").unwrap();
+    store
+        .conn
+        .execute_batch(
+            "DROP TRIGGER template_contents_immutable;
+             UPDATE template_contents SET content = content || '# tampered';",
+        )
+        .unwrap();
+    let error = store.version("demo", None).unwrap_err();
+    assert!(matches!(error, Error::Corrupt(_)), "{error}");
+    assert!(
+        store
+            .patch_template("demo", &seed_patch(SEED_PATCH), Origin::Patch, "")
+            .is_err()
+    );
+}
+
+#[test]
+fn a_newer_database_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open_dir(dir.path()).unwrap();
+        assert_eq!(store.info().unwrap().schema_version, migrations::LATEST);
+        store.conn.pragma_update(None, "user_version", 99).unwrap();
+    }
+    let error = Store::open_dir(dir.path()).unwrap_err().to_string();
+    assert!(
+        error.contains("written by a newer Tripline (schema version 99"),
+        "{error}"
+    );
+}
+
+#[test]
+fn reopening_keeps_everything_and_does_not_migrate_again() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut store = Store::open_dir(dir.path()).unwrap();
+        store.create_template("demo", SEED, "").unwrap();
+    }
+    let store = Store::open_dir(dir.path()).unwrap();
+    assert_eq!(store.versions("demo").unwrap().len(), 1);
+    store.check_integrity().unwrap();
+}
+
+#[test]
+fn two_writers_never_build_on_the_same_version() {
+    let dir = tempfile::tempdir().unwrap();
+    Store::open_dir(dir.path())
+        .unwrap()
+        .create_template("demo", SEED, "")
+        .unwrap();
+    let writers: Vec<_> = (0..2)
+        .map(|writer| {
+            let path = dir.path().to_path_buf();
+            std::thread::spawn(move || {
+                let mut store = Store::open_dir(&path).unwrap();
+                for i in 0..10 {
+                    let body = SEED_PATCH.replace(":red", &format!(":w{writer}-{i}"));
+                    store
+                        .patch_template("demo", &seed_patch(&body), Origin::Patch, "")
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    let store = Store::open_dir(dir.path()).unwrap();
+    let versions = store.versions("demo").unwrap();
+    assert_eq!(versions.len(), 21);
+    // Every patched version differs from its predecessor in exactly the image.
+    for pair in versions.windows(2) {
+        let before = store.version("demo", Some(pair[0].number)).unwrap().content;
+        let after = store.version("demo", Some(pair[1].number)).unwrap().content;
+        let diff = crate::diff::diff_texts(&before, &after).unwrap();
+        assert_eq!(diff.summary.changed, 1);
+        assert_eq!(diff.resources[0].changes.len(), 1);
+    }
+}

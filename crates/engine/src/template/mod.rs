@@ -122,7 +122,7 @@ pub enum Error {
     )]
     Duplicate {
         /// The shared identity.
-        id: ResourceId,
+        id: Box<ResourceId>,
         /// 1-based index of the earlier document.
         first_index: usize,
         /// Its first line.
@@ -142,7 +142,7 @@ pub enum Error {
     #[error("could not render {id} as YAML: {message}")]
     Render {
         /// The object.
-        id: ResourceId,
+        id: Box<ResourceId>,
         /// What the serializer said.
         message: String,
     },
@@ -294,7 +294,7 @@ impl Manifest {
             document.line = shift(document.line, line_shift);
             if let Some((_, value)) = pending.next_if(|(p, _)| *p == position) {
                 let rendered = yaml::render(&value).map_err(|message| Error::Render {
-                    id: document.id.clone(),
+                    id: Box::new(document.id.clone()),
                     message,
                 })?;
                 let old_body = &old_text[old_span.clone()];
@@ -329,7 +329,7 @@ impl Manifest {
         for document in &self.documents {
             if let Some(first) = seen.insert(&document.id, document) {
                 return Err(Error::Duplicate {
-                    id: document.id.clone(),
+                    id: Box::new(document.id.clone()),
                     first_index: first.index,
                     first_line: first.line,
                     index: document.index,

@@ -24,8 +24,7 @@ pub(super) fn split(text: &str) -> Vec<Chunk> {
     let mut start = 0;
     let mut start_line = 1;
     let mut offset = 0;
-    let mut line_number = 1;
-    for line in text.split_inclusive('\n') {
+    for (line_number, line) in (1..).zip(text.split_inclusive('\n')) {
         let marker = marker_len(line);
         if let Some(len) = marker {
             chunks.push(Chunk {
@@ -44,7 +43,6 @@ pub(super) fn split(text: &str) -> Vec<Chunk> {
             }
         }
         offset += line.len();
-        line_number += 1;
     }
     chunks.push(Chunk {
         span: start..text.len(),

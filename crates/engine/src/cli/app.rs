@@ -1,0 +1,121 @@
+//! `tripline app …`
+
+use clap::Subcommand;
+
+use super::{Context, boundary, output};
+use crate::app::{ClusterRef, NewApplication, Pin, Source};
+use crate::error::ErrorBody;
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create an application that deploys a template
+    Create {
+        /// Application name (lower-case letters, digits and '-')
+        name: String,
+        /// The template it deploys (at its latest version)
+        #[arg(long)]
+        template: String,
+        /// Namespace for its namespaced objects
+        #[arg(long, short = 'n', default_value = "default")]
+        namespace: String,
+        /// A kubeconfig context to deploy to [default: the built-in sandbox cluster]
+        #[arg(long)]
+        context: Option<String>,
+    },
+    /// List applications
+    List,
+    /// Show one application
+    Show {
+        /// Application name
+        name: String,
+    },
+    /// Delete an application (its template stays)
+    Delete {
+        /// Application name
+        name: String,
+    },
+}
+
+pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
+    match command {
+        Command::Create {
+            name,
+            template,
+            namespace,
+            context,
+        } => {
+            let new = NewApplication {
+                name,
+                cluster: context.map_or(ClusterRef::Sandbox, |name| ClusterRef::Context { name }),
+                namespace,
+                source: Source::Template {
+                    template,
+                    pin: Pin::Latest,
+                },
+            };
+            let app = cx.store.create_app(&new).map_err(boundary)?;
+            if cx.json {
+                return cx.print_json(&app);
+            }
+            say!(
+                "Created application {} (template {}, {} cluster, namespace {}).",
+                app.name,
+                app.source.template().unwrap_or("-"),
+                app.cluster,
+                app.namespace
+            );
+            Ok(())
+        }
+        Command::List => {
+            let apps = cx.store.apps().map_err(boundary)?;
+            if cx.json {
+                return cx.print_json(&apps);
+            }
+            if apps.is_empty() {
+                say!(
+                    "No applications yet. Create one with: tripline app create NAME --template TEMPLATE"
+                );
+                return Ok(());
+            }
+            let mut rows = vec![vec![
+                "NAME".into(),
+                "CLUSTER".into(),
+                "NAMESPACE".into(),
+                "SOURCE".into(),
+            ]];
+            for app in &apps {
+                rows.push(vec![
+                    app.name.clone(),
+                    app.cluster.to_string(),
+                    app.namespace.clone(),
+                    format!("template {}", app.source.template().unwrap_or("-")),
+                ]);
+            }
+            say_raw!("{}", output::table(&rows));
+            Ok(())
+        }
+        Command::Show { name } => {
+            let app = cx.store.app(&name).map_err(boundary)?;
+            if cx.json {
+                return cx.print_json(&app);
+            }
+            say!("Name:       {}", app.name);
+            say!("Cluster:    {}", app.cluster);
+            say!("Namespace:  {}", app.namespace);
+            say!(
+                "Source:     template {} (latest version)",
+                app.source.template().unwrap_or("-")
+            );
+            say!("Created:    {}", app.created_at);
+            Ok(())
+        }
+        Command::Delete { name } => {
+            cx.store.delete_app(&name).map_err(boundary)?;
+            if cx.json {
+                return cx.print_json(&serde_json::json!({"deleted": name}));
+            }
+            say!("Deleted application {name}.");
+            Ok(())
+        }
+    }
+}

