@@ -18,8 +18,11 @@
 
 pub mod app;
 pub mod cli;
+pub mod cluster;
+pub mod deploy;
 pub mod diff;
 pub mod error;
 pub mod patch;
+pub mod sandbox;
 pub mod store;
 pub mod template;

@@ -57,6 +57,7 @@ fn child_process_writer() {
                     template: "load".into(),
                     pin: tripline::app::Pin::Latest,
                 },
+                prune: false,
             };
             store.create_app(&app).expect("app");
         }

@@ -75,6 +75,8 @@ pub struct Application {
     pub namespace: String,
     /// What it deploys.
     pub source: Source,
+    /// Delete objects a new version no longer has.
+    pub prune: bool,
     /// When it was created (RFC 3339).
     pub created_at: String,
 }
@@ -90,6 +92,8 @@ pub struct NewApplication {
     pub namespace: String,
     /// What it deploys.
     pub source: Source,
+    /// Delete objects a new version no longer has.
+    pub prune: bool,
 }
 
 impl NewApplication {
@@ -119,6 +123,7 @@ mod tests {
                 template: "t".into(),
                 pin: Pin::Latest,
             },
+            prune: false,
         }
     }
 

@@ -21,6 +21,9 @@ pub enum Command {
         /// A kubeconfig context to deploy to [default: the built-in sandbox cluster]
         #[arg(long)]
         context: Option<String>,
+        /// Delete objects that a new template version no longer has
+        #[arg(long)]
+        prune: bool,
     },
     /// List applications
     List,
@@ -43,6 +46,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             template,
             namespace,
             context,
+            prune,
         } => {
             let new = NewApplication {
                 name,
@@ -52,6 +56,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
                     template,
                     pin: Pin::Latest,
                 },
+                prune,
             };
             let app = cx.store.create_app(&new).map_err(boundary)?;
             if cx.json {

@@ -11,7 +11,7 @@
 //! The result is plain data ([`ManifestDiff`]) that the CLI prints in colour and the desktop
 //! app renders.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use similar::TextDiff;
 
@@ -19,7 +19,7 @@ use crate::patch::schema::{self, ListMerge, Type};
 use crate::template::{self, Document, Manifest, ResourceId};
 
 /// How an object differs between the two versions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Only in the newer version.
@@ -33,7 +33,7 @@ pub enum Status {
 }
 
 /// What happened to one field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeKind {
     /// The field is new.
@@ -45,7 +45,7 @@ pub enum ChangeKind {
 }
 
 /// One changed field.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldChange {
     /// Where: `spec.template.spec.containers[name=web].image`.
     pub path: String,
@@ -60,7 +60,7 @@ pub struct FieldChange {
 }
 
 /// One object's comparison.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceDiff {
     /// Which object.
     pub id: ResourceId,
@@ -73,7 +73,7 @@ pub struct ResourceDiff {
 }
 
 /// Counts per status.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     /// Objects only in the newer version.
     pub added: usize,
@@ -86,7 +86,7 @@ pub struct Summary {
 }
 
 /// The comparison of two versions.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ManifestDiff {
     /// Counts per status.
     pub summary: Summary,

@@ -12,24 +12,26 @@ fn corrupt(what: &str, error: serde_json::Error) -> Error {
     ))
 }
 
-fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String, String, String)> {
+type Row = (String, String, String, String, String, bool);
+
+fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok((
         row.get(0)?,
         row.get(1)?,
         row.get(2)?,
         row.get(3)?,
         row.get(4)?,
+        row.get(5)?,
     ))
 }
 
-fn decode(
-    (name, cluster, namespace, source, created_at): (String, String, String, String, String),
-) -> Result<Application> {
+fn decode((name, cluster, namespace, source, created_at, prune): Row) -> Result<Application> {
     Ok(Application {
         name,
         cluster: serde_json::from_str::<ClusterRef>(&cluster).map_err(|e| corrupt("cluster", e))?,
         namespace,
         source: serde_json::from_str::<Source>(&source).map_err(|e| corrupt("source", e))?,
+        prune,
         created_at,
     })
 }
@@ -56,19 +58,21 @@ impl Store {
             cluster: new.cluster.clone(),
             namespace: new.namespace.clone(),
             source: new.source.clone(),
+            prune: new.prune,
             created_at: now(),
         };
         let encode = |v: serde_json::Result<String>| v.map_err(|e| Error::Invalid(e.to_string()));
         tx.execute(
-            "INSERT INTO apps (name, cluster, namespace, source, template_id, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO apps (name, cluster, namespace, source, template_id, created_at, prune)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 app.name,
                 encode(serde_json::to_string(&app.cluster))?,
                 app.namespace,
                 encode(serde_json::to_string(&app.source))?,
                 template,
-                app.created_at
+                app.created_at,
+                app.prune
             ],
         )?;
         tx.commit()?;
@@ -78,7 +82,7 @@ impl Store {
     /// All applications, by name.
     pub fn apps(&self) -> Result<Vec<Application>> {
         let mut statement = self.conn.prepare(
-            "SELECT name, cluster, namespace, source, created_at FROM apps ORDER BY name",
+            "SELECT name, cluster, namespace, source, created_at, prune FROM apps ORDER BY name",
         )?;
         let rows = statement.query_map([], from_row)?;
         rows.map(|row| decode(row?)).collect()
@@ -89,7 +93,7 @@ impl Store {
         let row = self
             .conn
             .query_row(
-                "SELECT name, cluster, namespace, source, created_at FROM apps WHERE name = ?1",
+                "SELECT name, cluster, namespace, source, created_at, prune FROM apps WHERE name = ?1",
                 [name],
                 from_row,
             )

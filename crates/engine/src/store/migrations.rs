@@ -63,6 +63,33 @@ const MIGRATIONS: &[&str] = &[
 
     CREATE INDEX apps_template ON apps(template_id);
     "#,
+    // 2: releases (every deploy), and the per-application prune switch.
+    r#"
+    ALTER TABLE apps ADD COLUMN prune INTEGER NOT NULL DEFAULT 0;
+
+    CREATE TABLE releases (
+        id               INTEGER PRIMARY KEY,
+        app_id           INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        number           INTEGER NOT NULL,
+        status           TEXT NOT NULL CHECK (status IN
+                             ('queued', 'running', 'succeeded', 'failed', 'superseded')),
+        cause            TEXT NOT NULL,
+        options          TEXT NOT NULL,
+        owner            INTEGER NOT NULL,
+        queued_at        TEXT NOT NULL,
+        started_at       TEXT,
+        finished_at      TEXT,
+        template_version INTEGER,
+        message          TEXT NOT NULL DEFAULT '',
+        reason           TEXT,
+        resources        TEXT NOT NULL DEFAULT '[]',
+        applied          TEXT NOT NULL DEFAULT '[]',
+        diff             TEXT,
+        UNIQUE (app_id, number)
+    ) STRICT;
+
+    CREATE INDEX releases_by_status ON releases(app_id, status);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -12,6 +12,7 @@
 
 mod apps;
 mod migrations;
+mod releases;
 mod templates;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use serde::Serialize;
 
 use crate::error::ErrorBody;
 
+pub use releases::{Cause, Finish, Release, ReleaseStatus};
 pub use templates::{Origin, SaveOutcome, TemplateSummary, Version, VersionSummary};
 
 /// The database file's name inside the data directory.

@@ -24,6 +24,7 @@ fn app(name: &str, template: &str) -> NewApplication {
             template: template.into(),
             pin: Pin::Latest,
         },
+        prune: false,
     }
 }
 

@@ -1,0 +1,671 @@
+//! Deploys: a template version applied to a cluster, watched until it has rolled out.
+//!
+//! A deploy runs in [`worker`]s, one per application, so two deploys of one application never
+//! overlap. Each deploy is a release (see [`crate::store`]). The [`Deployer`] does the cluster
+//! work, in this order:
+//!
+//! 1. resolve every document's kind through API discovery (cached per client), which says
+//!    whether it is namespaced and which resource path it has;
+//! 2. create the application's namespaces if they are missing;
+//! 3. server-side apply each object (field manager `tripline`, conflicts reported unless
+//!    `force_conflicts`), labelled `app.kubernetes.io/managed-by: tripline` and
+//!    `tripline.dev/app: <app>` so it can be found again, in a safe order (namespaces,
+//!    RBAC and config before workloads);
+//! 4. prune, when the application asks for it: objects applied by the last successful release
+//!    that the new version no longer has, and that still carry our labels, are deleted;
+//! 5. wait for Deployments, StatefulSets and DaemonSets to roll out ([`rollout`]), by watching
+//!    them, until done, failed (`ProgressDeadlineExceeded`) or timed out.
+//!
+//! Progress is reported as [`Progress`] events through a callback as it happens.
+
+mod failure;
+pub mod rollout;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures::{StreamExt as _, TryStreamExt as _};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, WatchEvent, WatchParams};
+use kube::core::GroupVersionKind;
+use kube::discovery::{ApiCapabilities, ApiResource, Scope};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use failure::Failure;
+use rollout::Rollout;
+
+use crate::template::{Manifest, ResourceId};
+
+/// The field manager Tripline applies as.
+pub const FIELD_MANAGER: &str = "tripline";
+/// Label on everything Tripline applies.
+pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "tripline");
+/// Label naming the application an object belongs to.
+pub const APP_LABEL: &str = "tripline.dev/app";
+
+/// How to deploy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Options {
+    /// Take over fields other managers own instead of failing on conflicts.
+    pub force_conflicts: bool,
+    /// Wait for rollouts to finish.
+    pub wait: bool,
+    /// How long to wait for rollouts.
+    #[serde(with = "millis")]
+    pub timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            force_conflicts: false,
+            wait: true,
+            timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+mod millis {
+    use serde::{Deserialize as _, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+/// What happened to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Created (a namespace Tripline made for the application).
+    Created,
+    /// Server-side applied.
+    Applied,
+    /// Deleted because the new version no longer has it.
+    Pruned,
+    /// Left alone when pruning: someone else manages it now.
+    Kept,
+    /// Applying it failed.
+    Failed,
+}
+
+/// One object's outcome in a release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceOutcome {
+    /// The object, with its namespace resolved.
+    pub id: ResourceId,
+    /// What was done.
+    pub action: Action,
+    /// `metadata.generation` after applying.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
+    /// A note (rollout result, why it was kept, the error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// A progress event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Progress {
+    /// An object was applied, created or pruned.
+    Resource(ResourceOutcome),
+    /// A workload's rollout moved.
+    Rollout {
+        /// Which workload.
+        id: ResourceId,
+        /// Where it stands.
+        rollout: Rollout,
+    },
+}
+
+/// What to deploy.
+#[derive(Debug, Clone)]
+pub struct Plan<'a> {
+    /// The application (for labels).
+    pub app: &'a str,
+    /// Namespace for namespaced objects that name none.
+    pub namespace: &'a str,
+    /// The objects.
+    pub manifest: &'a Manifest,
+    /// Prune: objects applied by the last successful release. `None`: do not prune.
+    pub prune_from: Option<&'a [ResourceId]>,
+}
+
+type Discovered = (ApiResource, ApiCapabilities);
+
+/// Applies plans to one cluster.
+pub struct Deployer {
+    client: kube::Client,
+    discovery: Mutex<HashMap<GroupVersionKind, Discovered>>,
+}
+
+impl std::fmt::Debug for Deployer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deployer").finish_non_exhaustive()
+    }
+}
+
+/// Install order by kind: what others depend on goes first (as Helm does).
+fn install_rank(kind: &str) -> usize {
+    const ORDER: &[&str] = &[
+        "Namespace",
+        "NetworkPolicy",
+        "ResourceQuota",
+        "LimitRange",
+        "PodSecurityPolicy",
+        "PodDisruptionBudget",
+        "ServiceAccount",
+        "Secret",
+        "SecretList",
+        "ConfigMap",
+        "StorageClass",
+        "PersistentVolume",
+        "PersistentVolumeClaim",
+        "CustomResourceDefinition",
+        "ClusterRole",
+        "ClusterRoleList",
+        "ClusterRoleBinding",
+        "ClusterRoleBindingList",
+        "Role",
+        "RoleList",
+        "RoleBinding",
+        "RoleBindingList",
+        "Service",
+        "DaemonSet",
+        "Pod",
+        "ReplicationController",
+        "ReplicaSet",
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "StatefulSet",
+        "Job",
+        "CronJob",
+        "IngressClass",
+        "Ingress",
+        "APIService",
+    ];
+    ORDER.iter().position(|k| *k == kind).unwrap_or(ORDER.len())
+}
+
+fn gvk(id: &ResourceId) -> GroupVersionKind {
+    let (group, version) = id
+        .api_version
+        .rsplit_once('/')
+        .unwrap_or(("", id.api_version.as_str()));
+    GroupVersionKind::gvk(group, version, &id.kind)
+}
+
+impl Deployer {
+    /// A deployer for the cluster `client` talks to.
+    pub fn new(client: kube::Client) -> Self {
+        Deployer {
+            client,
+            discovery: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn discover(&self, id: &ResourceId) -> Result<Discovered, Failure> {
+        let gvk = gvk(id);
+        if let Some(found) = self.discovery.lock().expect("discovery cache").get(&gvk) {
+            return Ok(found.clone());
+        }
+        let found = kube::discovery::pinned_kind(&self.client, &gvk)
+            .await
+            .map_err(|e| Failure::discovery(e, id))?;
+        self.discovery
+            .lock()
+            .expect("discovery cache")
+            .insert(gvk, found.clone());
+        Ok(found)
+    }
+
+    fn api(&self, discovered: &Discovered, namespace: Option<&str>) -> Api<DynamicObject> {
+        let (resource, capabilities) = discovered;
+        match (capabilities.scope.clone(), namespace) {
+            (Scope::Namespaced, Some(ns)) => {
+                Api::namespaced_with(self.client.clone(), ns, resource)
+            }
+            _ => Api::all_with(self.client.clone(), resource),
+        }
+    }
+
+    /// Applies `plan`, reporting progress; returns every object's outcome, or the failure
+    /// (which carries the outcomes up to it).
+    pub async fn deploy(
+        &self,
+        plan: &Plan<'_>,
+        options: &Options,
+        progress: &(dyn Fn(Progress) + Send + Sync),
+    ) -> Result<Vec<ResourceOutcome>, Failure> {
+        let mut outcomes = Vec::new();
+        let result = self.run(plan, options, progress, &mut outcomes).await;
+        match result {
+            Ok(()) => Ok(outcomes),
+            Err(failure) => Err(failure.with_outcomes(outcomes)),
+        }
+    }
+
+    async fn run(
+        &self,
+        plan: &Plan<'_>,
+        options: &Options,
+        progress: &(dyn Fn(Progress) + Send + Sync),
+        outcomes: &mut Vec<ResourceOutcome>,
+    ) -> Result<(), Failure> {
+        // 1. Discovery, and each object's final identity.
+        let mut objects = Vec::with_capacity(plan.manifest.documents().len());
+        for document in plan.manifest.documents() {
+            let discovered = self.discover(&document.id).await?;
+            let namespaced = discovered.1.scope == Scope::Namespaced;
+            let mut id = document.id.clone();
+            id.namespace = if namespaced {
+                Some(id.namespace.unwrap_or_else(|| plan.namespace.to_owned()))
+            } else {
+                None
+            };
+            objects.push((id, document.value.clone(), discovered));
+        }
+        objects.sort_by_key(|(id, _, _)| install_rank(&id.kind));
+
+        // 2. Namespaces the application needs.
+        let mut namespaces: Vec<&str> = objects
+            .iter()
+            .filter_map(|(id, _, _)| id.namespace.as_deref())
+            .collect();
+        namespaces.sort_unstable();
+        namespaces.dedup();
+        let declared: Vec<&str> = objects
+            .iter()
+            .filter(|(id, _, _)| id.kind == "Namespace" && id.api_version == "v1")
+            .map(|(id, _, _)| id.name.as_str())
+            .collect();
+        for namespace in namespaces {
+            if declared.contains(&namespace) {
+                continue;
+            }
+            if let Some(outcome) = self.ensure_namespace(plan.app, namespace).await? {
+                progress(Progress::Resource(outcome.clone()));
+                outcomes.push(outcome);
+            }
+        }
+
+        // 3. Server-side apply.
+        let params = if options.force_conflicts {
+            PatchParams::apply(FIELD_MANAGER).force()
+        } else {
+            PatchParams::apply(FIELD_MANAGER)
+        };
+        let mut applied = Vec::with_capacity(objects.len());
+        for (id, mut value, discovered) in objects {
+            label(&mut value, plan.app);
+            if let Some(ns) = &id.namespace {
+                value["metadata"]["namespace"] = Value::String(ns.clone());
+            }
+            let api = self.api(&discovered, id.namespace.as_deref());
+            match api.patch(&id.name, &params, &Patch::Apply(&value)).await {
+                Ok(live) => {
+                    let outcome = ResourceOutcome {
+                        id: id.clone(),
+                        action: Action::Applied,
+                        generation: live.metadata.generation,
+                        message: None,
+                    };
+                    progress(Progress::Resource(outcome.clone()));
+                    outcomes.push(outcome);
+                    applied.push((id, discovered));
+                }
+                Err(error) => {
+                    let failure = Failure::apply(error, &id);
+                    let outcome = ResourceOutcome {
+                        id,
+                        action: Action::Failed,
+                        generation: None,
+                        message: Some(failure.message.clone()),
+                    };
+                    progress(Progress::Resource(outcome.clone()));
+                    outcomes.push(outcome);
+                    return Err(failure);
+                }
+            }
+        }
+
+        // 4. Prune what the previous release applied and this one does not.
+        if let Some(previous) = plan.prune_from {
+            let current: Vec<&ResourceId> = applied.iter().map(|(id, _)| id).collect();
+            let mut gone: Vec<&ResourceId> =
+                previous.iter().filter(|id| !current.contains(id)).collect();
+            gone.sort_by_key(|id| std::cmp::Reverse(install_rank(&id.kind)));
+            for id in gone {
+                let outcome = self.prune(plan.app, id).await?;
+                progress(Progress::Resource(outcome.clone()));
+                outcomes.push(outcome);
+            }
+        }
+
+        // 5. Rollouts.
+        if options.wait {
+            let deadline = tokio::time::Instant::now() + options.timeout;
+            for (id, discovered) in &applied {
+                if !rollout::is_workload(id.group(), &id.kind) {
+                    continue;
+                }
+                let api = self.api(discovered, id.namespace.as_deref());
+                let done = self
+                    .wait_rollout(&api, id, deadline, options.timeout, progress)
+                    .await?;
+                if let Some(outcome) = outcomes
+                    .iter_mut()
+                    .rev()
+                    .find(|o| &o.id == id && o.action == Action::Applied)
+                {
+                    outcome.message = Some(done);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn ensure_namespace(
+        &self,
+        app: &str,
+        name: &str,
+    ) -> Result<Option<ResourceOutcome>, Failure> {
+        let id = ResourceId {
+            api_version: "v1".into(),
+            kind: "Namespace".into(),
+            namespace: None,
+            name: name.to_owned(),
+        };
+        let api: Api<DynamicObject> = Api::all_with(
+            self.client.clone(),
+            &ApiResource::erase::<k8s_openapi::api::core::v1::Namespace>(&()),
+        );
+        match api.get_opt(name).await {
+            Ok(Some(_)) => return Ok(None),
+            Ok(None) => {}
+            // Not allowed to read namespaces: assume it exists, the apply will say if not.
+            Err(kube::Error::Api(status)) if status.code == 403 => return Ok(None),
+            Err(error) => return Err(Failure::apply(error, &id)),
+        }
+        let mut value = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+        label(&mut value, app);
+        let live = api
+            .patch(
+                name,
+                &PatchParams::apply(FIELD_MANAGER),
+                &Patch::Apply(&value),
+            )
+            .await
+            .map_err(|e| Failure::apply(e, &id))?;
+        Ok(Some(ResourceOutcome {
+            id,
+            action: Action::Created,
+            generation: live.metadata.generation,
+            message: Some("namespace created for the application".into()),
+        }))
+    }
+
+    async fn prune(&self, app: &str, id: &ResourceId) -> Result<ResourceOutcome, Failure> {
+        let discovered = match self.discover(id).await {
+            Ok(found) => found,
+            // The kind itself is gone (a CRD removed): nothing to prune.
+            Err(failure) if failure.code == Some(404) => {
+                return Ok(outcome(
+                    id,
+                    Action::Kept,
+                    "its kind no longer exists in the cluster",
+                ));
+            }
+            Err(failure) => return Err(failure),
+        };
+        let api = self.api(&discovered, id.namespace.as_deref());
+        let live = match api.get_opt(&id.name).await {
+            Ok(Some(live)) => live,
+            Ok(None) => return Ok(outcome(id, Action::Pruned, "already gone")),
+            Err(error) => return Err(Failure::apply(error, id)),
+        };
+        let labels = live.metadata.labels.unwrap_or_default();
+        let ours = labels.get(MANAGED_BY.0).map(String::as_str) == Some(MANAGED_BY.1)
+            && labels.get(APP_LABEL).map(String::as_str) == Some(app);
+        if !ours {
+            return Ok(outcome(
+                id,
+                Action::Kept,
+                "no longer labelled as this application's: left in place",
+            ));
+        }
+        api.delete(&id.name, &DeleteParams::background())
+            .await
+            .map_err(|e| Failure::apply(e, id))?;
+        Ok(outcome(id, Action::Pruned, "removed from the template"))
+    }
+
+    async fn wait_rollout(
+        &self,
+        api: &Api<DynamicObject>,
+        id: &ResourceId,
+        deadline: tokio::time::Instant,
+        timeout: Duration,
+        progress: &(dyn Fn(Progress) + Send + Sync),
+    ) -> Result<String, Failure> {
+        let mut last: Option<Rollout> = None;
+        let mut report = |state: Rollout| {
+            if last.as_ref() != Some(&state) {
+                progress(Progress::Rollout {
+                    id: id.clone(),
+                    rollout: state.clone(),
+                });
+                last = Some(state);
+            }
+        };
+        loop {
+            let live = api.get(&id.name).await.map_err(|e| Failure::apply(e, id))?;
+            let state = rollout::status(&id.kind, &to_value(&live));
+            report(state.clone());
+            if let Some(result) = settle(&state, self, id).await {
+                return result;
+            }
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if remaining.is_zero() {
+                return Err(self.timed_out(id, timeout, &state).await);
+            }
+            let version = live.metadata.resource_version.clone().unwrap_or_default();
+            let params = WatchParams::default()
+                .fields(&format!("metadata.name={}", id.name))
+                .timeout(remaining.as_secs().clamp(1, 290) as u32);
+            let stream = api
+                .watch(&params, &version)
+                .await
+                .map_err(|e| Failure::apply(e, id))?;
+            let mut stream = stream.boxed();
+            loop {
+                let next = tokio::time::timeout_at(deadline, stream.try_next()).await;
+                let event = match next {
+                    Err(_elapsed) => {
+                        let state = last.clone().unwrap_or(state.clone());
+                        return Err(self.timed_out(id, timeout, &state).await);
+                    }
+                    Ok(Err(error)) => return Err(Failure::apply(error, id)),
+                    // The watch ended (server timeout): start over with a fresh read.
+                    Ok(Ok(None)) => break,
+                    Ok(Ok(Some(event))) => event,
+                };
+                match event {
+                    WatchEvent::Added(object) | WatchEvent::Modified(object) => {
+                        let state = rollout::status(&id.kind, &to_value(&object));
+                        report(state.clone());
+                        if let Some(result) = settle(&state, self, id).await {
+                            return result;
+                        }
+                    }
+                    WatchEvent::Deleted(_) => {
+                        return Err(Failure::new(
+                            "Deleted",
+                            None,
+                            format!(
+                                "{} was deleted while Tripline waited for its rollout",
+                                short(id)
+                            ),
+                            Some(id.clone()),
+                        ));
+                    }
+                    // Expired resourceVersion or other watch errors: re-read and re-watch.
+                    WatchEvent::Error(_) | WatchEvent::Bookmark(_) => break,
+                }
+            }
+        }
+    }
+
+    async fn timed_out(&self, id: &ResourceId, timeout: Duration, state: &Rollout) -> Failure {
+        let last = match state {
+            Rollout::Progressing { message, .. } => message.clone(),
+            _ => String::new(),
+        };
+        let hints = self.pod_problems(id).await;
+        Failure::new(
+            "Timeout",
+            None,
+            format!(
+                "{} did not finish rolling out within {}s ({last}){hints}",
+                short(id),
+                timeout.as_secs()
+            ),
+            Some(id.clone()),
+        )
+    }
+
+    /// Why the workload's pods are not ready, as a sentence to append to a failure.
+    async fn pod_problems(&self, id: &ResourceId) -> String {
+        let Some(namespace) = id.namespace.as_deref() else {
+            return String::new();
+        };
+        let Ok(discovered) = self.discover(id).await else {
+            return String::new();
+        };
+        let api = self.api(&discovered, Some(namespace));
+        let Ok(live) = api.get(&id.name).await else {
+            return String::new();
+        };
+        let Some(Value::Object(labels)) = to_value(&live)
+            .pointer("/spec/selector/matchLabels")
+            .cloned()
+        else {
+            return String::new();
+        };
+        let selector = labels
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}")))
+            .collect::<Vec<_>>()
+            .join(",");
+        let pods: Api<k8s_openapi::api::core::v1::Pod> =
+            Api::namespaced(self.client.clone(), namespace);
+        let Ok(list) = pods
+            .list(&kube::api::ListParams::default().labels(&selector))
+            .await
+        else {
+            return String::new();
+        };
+        let mut problems = Vec::new();
+        for pod in list.items {
+            let name = pod.metadata.name.unwrap_or_default();
+            let statuses = pod
+                .status
+                .and_then(|s| s.container_statuses)
+                .unwrap_or_default();
+            for status in statuses {
+                if let Some(waiting) = status.state.and_then(|s| s.waiting) {
+                    let reason = waiting.reason.unwrap_or_default();
+                    if reason.is_empty() || reason == "ContainerCreating" {
+                        continue;
+                    }
+                    let message = waiting
+                        .message
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default();
+                    problems.push(format!(
+                        "pod {name} container {}: {reason}{message}",
+                        status.name
+                    ));
+                }
+            }
+        }
+        problems.sort();
+        problems.dedup();
+        problems.truncate(3);
+        if problems.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", problems.join("; "))
+        }
+    }
+}
+
+/// A finished rollout as the result of waiting, or `None` if it is still going.
+async fn settle(
+    state: &Rollout,
+    deployer: &Deployer,
+    id: &ResourceId,
+) -> Option<Result<String, Failure>> {
+    match state {
+        Rollout::Complete { message } => Some(Ok(message.clone())),
+        Rollout::Failed { reason, message } => {
+            let hints = deployer.pod_problems(id).await;
+            Some(Err(Failure::new(
+                reason,
+                None,
+                format!("{message}{hints}"),
+                Some(id.clone()),
+            )))
+        }
+        Rollout::Progressing { .. } => None,
+    }
+}
+
+fn to_value(object: &DynamicObject) -> Value {
+    serde_json::to_value(object).unwrap_or(Value::Null)
+}
+
+fn outcome(id: &ResourceId, action: Action, message: &str) -> ResourceOutcome {
+    ResourceOutcome {
+        id: id.clone(),
+        action,
+        generation: None,
+        message: Some(message.to_owned()),
+    }
+}
+
+/// `Deployment demo` (with the namespace when there is one).
+pub(crate) fn short(id: &ResourceId) -> String {
+    match &id.namespace {
+        Some(ns) => format!("{} {ns}/{}", id.kind, id.name),
+        None => format!("{} {}", id.kind, id.name),
+    }
+}
+
+/// Adds our labels to an object about to be applied.
+fn label(value: &mut Value, app: &str) {
+    let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let labels = metadata
+        .entry("labels")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if !labels.is_object() {
+        *labels = Value::Object(Default::default());
+    }
+    labels[MANAGED_BY.0] = Value::String(MANAGED_BY.1.into());
+    labels[APP_LABEL] = Value::String(app.into());
+}
+
+#[cfg(test)]
+mod tests;

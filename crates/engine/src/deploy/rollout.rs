@@ -1,0 +1,367 @@
+//! When is a rollout finished? The same rules as `kubectl rollout status`.
+//!
+//! [`status`] reads a live Deployment, StatefulSet or DaemonSet and says whether its rollout
+//! is done, still going (with the same words kubectl prints), or has failed. Unlike
+//! `kube`'s `is_deployment_completed`, it requires `status.observedGeneration` to have caught
+//! up with `metadata.generation`: until the controller has seen the new spec, the old
+//! ReplicaSet's "all available" says nothing about the new one.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// Where a rollout stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum Rollout {
+    /// Still going.
+    Progressing {
+        /// What kubectl would print.
+        message: String,
+        /// Pods updated to the new spec.
+        updated: u32,
+        /// Of those, ready/available.
+        ready: u32,
+        /// Pods wanted.
+        desired: u32,
+    },
+    /// Finished.
+    Complete {
+        /// What kubectl would print.
+        message: String,
+    },
+    /// Will not finish by itself.
+    Failed {
+        /// Why (e.g. `ProgressDeadlineExceeded`).
+        reason: String,
+        /// What happened.
+        message: String,
+    },
+}
+
+/// True for the kinds whose rollout we wait for.
+pub fn is_workload(group: &str, kind: &str) -> bool {
+    group == "apps" && matches!(kind, "Deployment" | "StatefulSet" | "DaemonSet")
+}
+
+fn int(value: &Value, path: &[&str]) -> Option<i64> {
+    path.iter().try_fold(value, |v, k| v.get(k))?.as_i64()
+}
+
+fn count(value: &Value, path: &[&str]) -> u32 {
+    int(value, path).unwrap_or(0).max(0) as u32
+}
+
+fn text<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
+    path.iter().try_fold(value, |v, k| v.get(k))?.as_str()
+}
+
+/// The rollout state of a live object of `kind`.
+pub fn status(kind: &str, object: &Value) -> Rollout {
+    let name = text(object, &["metadata", "name"]).unwrap_or("?");
+    match kind {
+        "Deployment" => deployment(name, object),
+        "StatefulSet" => stateful_set(name, object),
+        "DaemonSet" => daemon_set(name, object),
+        _ => Rollout::Complete {
+            message: format!("{kind} {name} has no rollout"),
+        },
+    }
+}
+
+fn observed(object: &Value) -> bool {
+    let generation = int(object, &["metadata", "generation"]).unwrap_or(0);
+    let observed = int(object, &["status", "observedGeneration"]).unwrap_or(0);
+    observed > 0 && generation <= observed
+}
+
+fn deployment(name: &str, d: &Value) -> Rollout {
+    let desired = int(d, &["spec", "replicas"]).map_or(1, |r| r.max(0) as u32);
+    let updated = count(d, &["status", "updatedReplicas"]);
+    let replicas = count(d, &["status", "replicas"]);
+    let available = count(d, &["status", "availableReplicas"]);
+    if !observed(d) {
+        return Rollout::Progressing {
+            message: "Waiting for deployment spec update to be observed...".into(),
+            updated,
+            ready: available,
+            desired,
+        };
+    }
+    let progressing = d
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|c| {
+            c.iter()
+                .find(|c| c.get("type").and_then(Value::as_str) == Some("Progressing"))
+        });
+    if let Some(condition) = progressing
+        && condition.get("reason").and_then(Value::as_str) == Some("ProgressDeadlineExceeded")
+    {
+        return Rollout::Failed {
+            reason: "ProgressDeadlineExceeded".into(),
+            message: format!("deployment {name:?} exceeded its progress deadline"),
+        };
+    }
+    let waiting = |message: String| Rollout::Progressing {
+        message,
+        updated,
+        ready: available,
+        desired,
+    };
+    if updated < desired {
+        return waiting(format!(
+            "Waiting for deployment {name:?} rollout to finish: {updated} out of {desired} new replicas have been updated..."
+        ));
+    }
+    if replicas > updated {
+        return waiting(format!(
+            "Waiting for deployment {name:?} rollout to finish: {} old replicas are pending termination...",
+            replicas - updated
+        ));
+    }
+    if available < updated {
+        return waiting(format!(
+            "Waiting for deployment {name:?} rollout to finish: {available} of {updated} updated replicas are available..."
+        ));
+    }
+    Rollout::Complete {
+        message: format!("deployment {name:?} successfully rolled out"),
+    }
+}
+
+fn stateful_set(name: &str, s: &Value) -> Rollout {
+    let strategy = text(s, &["spec", "updateStrategy", "type"]).unwrap_or("RollingUpdate");
+    if strategy != "RollingUpdate" {
+        return Rollout::Complete {
+            message: format!("statefulset {name:?} uses {strategy}: its rollout cannot be watched"),
+        };
+    }
+    let desired = int(s, &["spec", "replicas"]).map_or(1, |r| r.max(0) as u32);
+    let ready = count(s, &["status", "readyReplicas"]);
+    let updated = count(s, &["status", "updatedReplicas"]);
+    let waiting = |message: String| Rollout::Progressing {
+        message,
+        updated,
+        ready,
+        desired,
+    };
+    if !observed(s) {
+        return waiting("Waiting for statefulset spec update to be observed...".into());
+    }
+    if ready < desired {
+        return waiting(format!(
+            "Waiting for {} pods to be ready...",
+            desired - ready
+        ));
+    }
+    if let Some(partition) = int(s, &["spec", "updateStrategy", "rollingUpdate", "partition"])
+        && partition > 0
+    {
+        let want = (desired as i64 - partition).max(0) as u32;
+        if updated < want {
+            return waiting(format!(
+                "Waiting for partitioned roll out to finish: {updated} out of {want} new pods have been updated..."
+            ));
+        }
+        return Rollout::Complete {
+            message: format!(
+                "partitioned roll out complete: {updated} new pods have been updated..."
+            ),
+        };
+    }
+    let current = text(s, &["status", "currentRevision"]);
+    let update = text(s, &["status", "updateRevision"]);
+    if current != update {
+        return waiting(format!(
+            "waiting for statefulset rolling update to complete {updated} pods at revision {}...",
+            update.unwrap_or("?")
+        ));
+    }
+    Rollout::Complete {
+        message: format!(
+            "statefulset rolling update complete {ready} pods at revision {}...",
+            current.unwrap_or("?")
+        ),
+    }
+}
+
+fn daemon_set(name: &str, d: &Value) -> Rollout {
+    let strategy = text(d, &["spec", "updateStrategy", "type"]).unwrap_or("RollingUpdate");
+    if strategy != "RollingUpdate" {
+        return Rollout::Complete {
+            message: format!("daemon set {name:?} uses {strategy}: its rollout cannot be watched"),
+        };
+    }
+    let desired = count(d, &["status", "desiredNumberScheduled"]);
+    let updated = count(d, &["status", "updatedNumberScheduled"]);
+    let available = count(d, &["status", "numberAvailable"]);
+    let waiting = |message: String| Rollout::Progressing {
+        message,
+        updated,
+        ready: available,
+        desired,
+    };
+    if !observed(d) {
+        return waiting("Waiting for daemon set spec update to be observed...".into());
+    }
+    if updated < desired {
+        return waiting(format!(
+            "Waiting for daemon set {name:?} rollout to finish: {updated} out of {desired} new pods have been updated..."
+        ));
+    }
+    if available < desired {
+        return waiting(format!(
+            "Waiting for daemon set {name:?} rollout to finish: {available} of {desired} updated pods are available..."
+        ));
+    }
+    Rollout::Complete {
+        message: format!("daemon set {name:?} successfully rolled out"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn deploy(generation: i64, observed: i64, status: Value) -> Value {
+        let mut status = status;
+        status["observedGeneration"] = observed.into();
+        json!({"metadata": {"name": "web", "generation": generation}, "spec": {"replicas": 3}, "status": status})
+    }
+
+    #[test]
+    fn deployment_rules_match_kubectl() {
+        let cases = [
+            // The old ReplicaSet is fully available, but the controller has not seen gen 2:
+            // kube's is_deployment_completed would say "done" here.
+            (
+                deploy(
+                    2,
+                    1,
+                    json!({"replicas": 3, "updatedReplicas": 3, "availableReplicas": 3}),
+                ),
+                "spec update to be observed",
+            ),
+            (
+                deploy(
+                    2,
+                    2,
+                    json!({"replicas": 3, "updatedReplicas": 1, "availableReplicas": 3}),
+                ),
+                "1 out of 3 new replicas",
+            ),
+            (
+                deploy(
+                    2,
+                    2,
+                    json!({"replicas": 4, "updatedReplicas": 3, "availableReplicas": 3}),
+                ),
+                "1 old replicas are pending termination",
+            ),
+            (
+                deploy(
+                    2,
+                    2,
+                    json!({"replicas": 3, "updatedReplicas": 3, "availableReplicas": 2}),
+                ),
+                "2 of 3 updated replicas are available",
+            ),
+            (
+                deploy(
+                    2,
+                    2,
+                    json!({"replicas": 3, "updatedReplicas": 3, "availableReplicas": 3}),
+                ),
+                "successfully rolled out",
+            ),
+        ];
+        for (object, expected) in cases {
+            let state = status("Deployment", &object);
+            let message = match &state {
+                Rollout::Progressing { message, .. } | Rollout::Complete { message } => {
+                    message.clone()
+                }
+                Rollout::Failed { message, .. } => message.clone(),
+            };
+            assert!(message.contains(expected), "{message} / {expected}");
+        }
+        assert!(matches!(
+            status(
+                "Deployment",
+                &deploy(
+                    2,
+                    2,
+                    json!({"replicas": 3, "updatedReplicas": 3, "availableReplicas": 3})
+                )
+            ),
+            Rollout::Complete { .. }
+        ));
+    }
+
+    #[test]
+    fn progress_deadline_is_a_failure() {
+        let object = deploy(
+            1,
+            1,
+            json!({"replicas": 1, "updatedReplicas": 1, "conditions": [
+                {"type": "Available", "status": "False"},
+                {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}
+            ]}),
+        );
+        assert_eq!(
+            status("Deployment", &object),
+            Rollout::Failed {
+                reason: "ProgressDeadlineExceeded".into(),
+                message: "deployment \"web\" exceeded its progress deadline".into()
+            }
+        );
+    }
+
+    #[test]
+    fn stateful_sets_wait_for_ready_pods_and_revisions() {
+        let base = |status: Value| json!({"metadata": {"name": "db", "generation": 1}, "spec": {"replicas": 2}, "status": status});
+        let waiting = base(json!({"observedGeneration": 1, "readyReplicas": 1}));
+        assert!(
+            matches!(status("StatefulSet", &waiting), Rollout::Progressing { ref message, .. } if message.contains("1 pods to be ready"))
+        );
+        let revisions = base(
+            json!({"observedGeneration": 1, "readyReplicas": 2, "updatedReplicas": 1, "currentRevision": "a", "updateRevision": "b"}),
+        );
+        assert!(matches!(
+            status("StatefulSet", &revisions),
+            Rollout::Progressing { .. }
+        ));
+        let done = base(
+            json!({"observedGeneration": 1, "readyReplicas": 2, "updatedReplicas": 2, "currentRevision": "b", "updateRevision": "b"}),
+        );
+        assert!(matches!(
+            status("StatefulSet", &done),
+            Rollout::Complete { .. }
+        ));
+    }
+
+    #[test]
+    fn daemon_sets_wait_for_every_node() {
+        let base = |status: Value| json!({"metadata": {"name": "agent", "generation": 3}, "status": status});
+        let waiting = base(
+            json!({"observedGeneration": 3, "desiredNumberScheduled": 2, "updatedNumberScheduled": 2, "numberAvailable": 1}),
+        );
+        assert!(matches!(
+            status("DaemonSet", &waiting),
+            Rollout::Progressing { .. }
+        ));
+        let done = base(
+            json!({"observedGeneration": 3, "desiredNumberScheduled": 2, "updatedNumberScheduled": 2, "numberAvailable": 2}),
+        );
+        assert!(matches!(
+            status("DaemonSet", &done),
+            Rollout::Complete { .. }
+        ));
+        assert!(matches!(
+            status("DaemonSet", &base(json!({"observedGeneration": 2}))),
+            Rollout::Progressing { .. }
+        ));
+    }
+}

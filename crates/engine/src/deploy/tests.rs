@@ -1,0 +1,215 @@
+//! Deploy error paths against a mocked API server (`tower-test`): each ends the deploy with
+//! a failure that names the object and says what to do.
+
+use std::time::Duration;
+
+use http::{Request, Response};
+use kube::client::Body;
+use serde_json::json;
+
+use super::*;
+
+const TEMPLATE: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - {name: web, image: web:1}\n";
+
+fn discovery_response() -> serde_json::Value {
+    json!({
+        "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "apps/v1",
+        "resources": [{"name": "deployments", "singularName": "deployment", "namespaced": true,
+                       "kind": "Deployment", "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]}]
+    })
+}
+
+fn status(code: u16, reason: &str, message: &str) -> serde_json::Value {
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+           "message": message, "reason": reason, "code": code})
+}
+
+fn respond(code: u16, body: &serde_json::Value) -> Response<Body> {
+    Response::builder()
+        .status(code)
+        .header("content-type", "application/json")
+        .body(Body::from(serde_json::to_vec(body).unwrap()))
+        .unwrap()
+}
+
+/// Runs one deploy against a mock that answers discovery, the namespace check, and then
+/// `apply` with the given response.
+async fn deploy_with_apply_response(code: u16, body: serde_json::Value) -> Failure {
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let server = tokio::spawn(async move {
+        loop {
+            let Some((request, send)) = handle.next_request().await else {
+                break;
+            };
+            let path = request.uri().path().to_owned();
+            let response = match (request.method().as_str(), path.as_str()) {
+                ("GET", "/apis/apps/v1") => respond(200, &discovery_response()),
+                ("GET", "/api/v1/namespaces/shop") => respond(
+                    200,
+                    &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}),
+                ),
+                ("PATCH", "/apis/apps/v1/namespaces/shop/deployments/web") => respond(code, &body),
+                (method, path) => panic!("unexpected request {method} {path}"),
+            };
+            send.send_response(response);
+        }
+    });
+    let client = kube::Client::new(service, "default");
+    let deployer = Deployer::new(client);
+    let manifest = Manifest::parse(TEMPLATE).unwrap();
+    let plan = Plan {
+        app: "shop",
+        namespace: "shop",
+        manifest: &manifest,
+        prune_from: None,
+    };
+    let options = Options {
+        timeout: Duration::from_secs(2),
+        ..Options::default()
+    };
+    let result = deployer.deploy(&plan, &options, &|_| {}).await;
+    server.abort();
+    result.expect_err("the deploy must fail")
+}
+
+#[tokio::test]
+async fn api_errors_become_failures_that_say_what_to_do() {
+    let cases = [
+        (
+            409,
+            "Conflict",
+            "Apply failed with 1 conflict: conflict with \"kubectl\": .spec.replicas",
+            "--force-conflicts",
+        ),
+        (
+            403,
+            "Forbidden",
+            "deployments.apps \"web\" is forbidden",
+            "permission (RBAC)",
+        ),
+        (
+            422,
+            "Invalid",
+            "Deployment.apps \"web\" is invalid: spec.template.spec.containers[0].image: Required value",
+            "rejected Deployment shop/web as invalid",
+        ),
+        (401, "Unauthorized", "Unauthorized", "credentials"),
+        (
+            500,
+            "InternalError",
+            "etcdserver: request timed out",
+            "Try again",
+        ),
+    ];
+    for (code, reason, message, advice) in cases {
+        let failure = deploy_with_apply_response(code, status(code, reason, message)).await;
+        assert_eq!(failure.code, Some(code));
+        assert_eq!(failure.reason, reason);
+        assert!(
+            failure.message.contains(advice),
+            "{code}: {}",
+            failure.message
+        );
+        assert_eq!(
+            failure.resource.as_ref().map(|r| r.name.as_str()),
+            Some("web")
+        );
+        // The failed object is recorded as such.
+        let last = failure.outcomes.last().expect("outcome recorded");
+        assert_eq!(last.action, Action::Failed);
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_api_server_is_named() {
+    let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
+    let client = kube::Client::try_from(config).unwrap();
+    let deployer = Deployer::new(client);
+    let manifest = Manifest::parse(TEMPLATE).unwrap();
+    let plan = Plan {
+        app: "shop",
+        namespace: "shop",
+        manifest: &manifest,
+        prune_from: None,
+    };
+    let failure = deployer
+        .deploy(&plan, &Options::default(), &|_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(failure.reason, "Unreachable", "{failure:?}");
+    assert!(
+        failure.message.contains("cannot reach the API server"),
+        "{}",
+        failure.message
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_kind_says_to_install_the_crd() {
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let server = tokio::spawn(async move {
+        while let Some((_request, send)) = handle.next_request().await {
+            send.send_response(respond(
+                404,
+                &status(
+                    404,
+                    "NotFound",
+                    "the server could not find the requested resource",
+                ),
+            ));
+        }
+    });
+    let deployer = Deployer::new(kube::Client::new(service, "default"));
+    let manifest =
+        Manifest::parse("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n").unwrap();
+    let plan = Plan {
+        app: "shop",
+        namespace: "shop",
+        manifest: &manifest,
+        prune_from: None,
+    };
+    let failure = deployer
+        .deploy(&plan, &Options::default(), &|_| {})
+        .await
+        .unwrap_err();
+    server.abort();
+    assert!(
+        failure.message.contains("CustomResourceDefinition"),
+        "{}",
+        failure.message
+    );
+}
+
+#[test]
+fn install_order_puts_dependencies_first() {
+    let mut kinds = vec![
+        "Deployment",
+        "Service",
+        "Namespace",
+        "ConfigMap",
+        "Widget",
+        "ServiceAccount",
+    ];
+    kinds.sort_by_key(|k| install_rank(k));
+    assert_eq!(
+        kinds,
+        [
+            "Namespace",
+            "ServiceAccount",
+            "ConfigMap",
+            "Service",
+            "Deployment",
+            "Widget"
+        ]
+    );
+}
+
+#[test]
+fn labels_are_added_without_losing_the_users() {
+    let mut value = json!({"metadata": {"name": "x", "labels": {"tier": "web"}}});
+    label(&mut value, "shop");
+    assert_eq!(
+        value["metadata"]["labels"],
+        json!({"tier": "web", "app.kubernetes.io/managed-by": "tripline", "tripline.dev/app": "shop"})
+    );
+}
