@@ -56,6 +56,9 @@ pub struct Options {
     /// How long to wait for rollouts.
     #[serde(with = "millis")]
     pub timeout: Duration,
+    /// Scale one workload instead of deploying the template (a scale trigger).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<ScaleRequest>,
 }
 
 impl Default for Options {
@@ -64,7 +67,50 @@ impl Default for Options {
             force_conflicts: false,
             wait: true,
             timeout: Duration::from_secs(300),
+            scale: None,
         }
+    }
+}
+
+/// Which way to scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// More replicas (`type=scale_out`).
+    ScaleOut,
+    /// Fewer replicas (`type=scale_in`).
+    ScaleIn,
+}
+
+/// A scale trigger's request (seeds 002 and 003).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScaleRequest {
+    /// The workload's kind.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// Out or in.
+    pub direction: Direction,
+    /// By how many replicas (1 to 100).
+    pub step: u32,
+    /// Lower bound.
+    pub min: Option<u32>,
+    /// Upper bound.
+    pub max: Option<u32>,
+}
+
+impl ScaleRequest {
+    /// The replica count after scaling from `current`, within the bounds.
+    pub fn target(&self, current: u32) -> u32 {
+        let next = match self.direction {
+            Direction::ScaleOut => current.saturating_add(self.step),
+            Direction::ScaleIn => current.saturating_sub(self.step),
+        };
+        next.clamp(
+            self.min.unwrap_or(0),
+            self.max.unwrap_or(u32::MAX).max(self.min.unwrap_or(0)),
+        )
     }
 }
 
@@ -375,6 +421,49 @@ impl Deployer {
         Ok(())
     }
 
+    /// Scales a workload through its `/scale` subresource; returns (before, after).
+    pub async fn scale(
+        &self,
+        namespace: &str,
+        request: &ScaleRequest,
+    ) -> Result<(u32, u32), Failure> {
+        let id = ResourceId {
+            api_version: "apps/v1".into(),
+            kind: request.kind.clone(),
+            namespace: Some(namespace.to_owned()),
+            name: request.name.clone(),
+        };
+        let discovered = self.discover(&id).await?;
+        let api = self.api(&discovered, Some(namespace));
+        let scale = api
+            .get_scale(&request.name)
+            .await
+            .map_err(|e| Failure::apply(e, &id))?;
+        let current = scale.spec.and_then(|s| s.replicas).unwrap_or(0).max(0) as u32;
+        let target = request.target(current);
+        if target != current {
+            let body = serde_json::json!({"spec": {"replicas": target}});
+            api.patch_scale(&request.name, &PatchParams::default(), &Patch::Merge(&body))
+                .await
+                .map_err(|e| Failure::apply(e, &id))?;
+        }
+        Ok((current, target))
+    }
+
+    /// Waits for one workload's rollout (after a scale).
+    pub async fn wait_for(
+        &self,
+        id: &ResourceId,
+        timeout: Duration,
+        progress: &(dyn Fn(Progress) + Send + Sync),
+    ) -> Result<String, Failure> {
+        let discovered = self.discover(id).await?;
+        let api = self.api(&discovered, id.namespace.as_deref());
+        let deadline = tokio::time::Instant::now() + timeout;
+        self.wait_rollout(&api, id, deadline, timeout, progress)
+            .await
+    }
+
     async fn ensure_namespace(
         &self,
         app: &str,
@@ -669,3 +758,39 @@ fn label(value: &mut Value, app: &str) {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod scale_tests {
+    use super::*;
+
+    #[test]
+    fn scaling_stays_within_bounds() {
+        let request = |direction, step, min, max| ScaleRequest {
+            kind: "Deployment".into(),
+            name: "web".into(),
+            direction,
+            step,
+            min,
+            max,
+        };
+        let cases = [
+            (request(Direction::ScaleOut, 5, None, None), 2, 7),
+            (request(Direction::ScaleOut, 5, None, Some(4)), 2, 4),
+            (request(Direction::ScaleIn, 5, None, None), 2, 0),
+            (request(Direction::ScaleIn, 1, Some(2), None), 2, 2),
+            (request(Direction::ScaleIn, 1, Some(3), Some(5)), 9, 5),
+            (
+                request(Direction::ScaleOut, 100, None, None),
+                u32::MAX - 1,
+                u32::MAX,
+            ),
+        ];
+        for (request, current, expected) in cases {
+            assert_eq!(
+                request.target(current),
+                expected,
+                "{request:?} from {current}"
+            );
+        }
+    }
+}

@@ -17,7 +17,7 @@ use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{Action, Deployer, Failure, Options, Plan, Progress, ResourceOutcome};
+use super::{Action, Deployer, Failure, Options, Plan, Progress, ResourceOutcome, ScaleRequest};
 use crate::app::Application;
 use crate::cluster::Clusters;
 use crate::diff;
@@ -353,6 +353,13 @@ async fn execute(
             }
         },
     };
+    if let Some(request) = &release.options.scale {
+        scale(
+            shared, app, &release, &prepared, &deployer, request, started,
+        )
+        .await;
+        return;
+    }
     let plan = Plan {
         app,
         namespace: &prepared.application.namespace,
@@ -409,6 +416,161 @@ async fn execute(
                 &failure.message,
                 Some(&failure.reason),
                 &failure.outcomes,
+                &applied,
+            );
+        }
+    }
+}
+
+/// A scale trigger's release: scale through `/scale`, record the replica count as a template
+/// version (origin `scale`, so the next redeploy keeps it), and wait for the rollout.
+async fn scale(
+    shared: &Arc<Shared>,
+    app: &str,
+    release: &Release,
+    prepared: &Prepared,
+    deployer: &Deployer,
+    request: &ScaleRequest,
+    started: Instant,
+) {
+    let id = release.id;
+    let namespace = prepared
+        .manifest
+        .documents()
+        .iter()
+        .find(|d| d.id.kind == request.kind && d.id.name == request.name)
+        .and_then(|d| d.id.namespace.clone())
+        .unwrap_or_else(|| prepared.application.namespace.clone());
+    let workload = ResourceId {
+        api_version: "apps/v1".into(),
+        kind: request.kind.clone(),
+        namespace: Some(namespace.clone()),
+        name: request.name.clone(),
+    };
+    let (from, to) = match deployer.scale(&namespace, request).await {
+        Ok(counts) => counts,
+        Err(failure) => {
+            finish(
+                shared,
+                app,
+                id,
+                ReleaseStatus::Failed,
+                &failure.message,
+                Some(&failure.reason),
+                &[],
+                &[],
+            );
+            return;
+        }
+    };
+    let template = prepared
+        .application
+        .source
+        .template()
+        .unwrap_or_default()
+        .to_owned();
+    let message = format!(
+        "scaled {}/{} from {from} to {to} replicas",
+        request.kind, request.name
+    );
+    let recorded = Store::open(&shared.database).and_then(|mut store| {
+        store.modify_template(
+            &template,
+            crate::store::Origin::Scale,
+            &message,
+            None,
+            |manifest| {
+                let Some(position) = manifest
+                    .documents()
+                    .iter()
+                    .position(|d| d.id.kind == request.kind && d.id.name == request.name)
+                else {
+                    return Ok((manifest, Vec::new()));
+                };
+                let mut value = manifest.documents()[position].value.clone();
+                if value["spec"]["replicas"] == serde_json::json!(to) {
+                    return Ok((manifest, Vec::new()));
+                }
+                value["spec"]["replicas"] = serde_json::json!(to);
+                let changed = vec![manifest.documents()[position].id.clone()];
+                Ok((manifest.replace(vec![(position, value)])?, changed))
+            },
+        )
+    });
+    if let Err(error) = recorded {
+        tracing::warn!(%app, %error, "scaled, but could not record the replica count in the template");
+    }
+    let outcome = ResourceOutcome {
+        id: workload.clone(),
+        action: Action::Applied,
+        generation: None,
+        message: Some(message.clone()),
+    };
+    // A scale applies nothing new: what the last deploy applied stays the prune baseline.
+    let applied: Vec<ResourceId> = Store::open(&shared.database)
+        .and_then(|s| s.last_success(app))
+        .ok()
+        .flatten()
+        .map(|(_, applied)| applied)
+        .unwrap_or_default();
+    if from == to {
+        let note = format!(
+            "{}/{} already has {to} replicas (within the trigger's bounds)",
+            request.kind, request.name
+        );
+        finish(
+            shared,
+            app,
+            id,
+            ReleaseStatus::Succeeded,
+            &note,
+            None,
+            &[outcome],
+            &applied,
+        );
+        return;
+    }
+    let events = shared.events.clone();
+    let app_name = app.to_owned();
+    let progress = move |p: Progress| {
+        let _ = events.send(DeployEvent {
+            release: id,
+            app: app_name.clone(),
+            event: Event::Progress(p),
+        });
+    };
+    progress(Progress::Resource(outcome.clone()));
+    let result = if release.options.wait {
+        deployer
+            .wait_for(&workload, release.options.timeout, &progress)
+            .await
+            .map(|_| ())
+    } else {
+        Ok(())
+    };
+    match result {
+        Ok(()) => {
+            let done = format!("{message} in {:.1}s", started.elapsed().as_secs_f64());
+            finish(
+                shared,
+                app,
+                id,
+                ReleaseStatus::Succeeded,
+                &done,
+                None,
+                &[outcome],
+                &applied,
+            );
+        }
+        Err(failure) => {
+            finish(
+                shared,
+                app,
+                id,
+                ReleaseStatus::Failed,
+                &failure.message,
+                Some(&failure.reason),
+                &[outcome],
                 &applied,
             );
         }

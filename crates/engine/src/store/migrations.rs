@@ -90,6 +90,42 @@ const MIGRATIONS: &[&str] = &[
 
     CREATE INDEX releases_by_status ON releases(app_id, status);
     "#,
+    // 3: triggers and their access records.
+    r#"
+    CREATE TABLE triggers (
+        id          INTEGER PRIMARY KEY,
+        app_id      INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        name        TEXT NOT NULL UNIQUE,
+        kind        TEXT NOT NULL,
+        enabled     INTEGER NOT NULL DEFAULT 1,
+        signed      INTEGER NOT NULL DEFAULT 0,
+        token_hash  TEXT NOT NULL UNIQUE,
+        token_hint  TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        rotated_at  TEXT
+    ) STRICT;
+
+    CREATE TABLE access_records (
+        id             INTEGER PRIMARY KEY,
+        trigger_id     INTEGER REFERENCES triggers(id) ON DELETE CASCADE,
+        at             TEXT NOT NULL,
+        source         TEXT NOT NULL,
+        method         TEXT NOT NULL,
+        path           TEXT NOT NULL,
+        headers        TEXT NOT NULL,
+        body           TEXT NOT NULL,
+        body_truncated INTEGER NOT NULL,
+        event          TEXT,
+        decision       TEXT NOT NULL,
+        reason         TEXT NOT NULL,
+        status         INTEGER NOT NULL,
+        response       TEXT NOT NULL,
+        release_id     INTEGER REFERENCES releases(id) ON DELETE SET NULL
+    ) STRICT;
+
+    CREATE INDEX access_records_by_trigger ON access_records(trigger_id, id);
+    CREATE INDEX access_records_by_decision ON access_records(decision, id);
+    "#,
 ];
 
 /// The schema version this build writes.

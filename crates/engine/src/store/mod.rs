@@ -14,6 +14,7 @@ mod apps;
 mod migrations;
 mod releases;
 mod templates;
+mod triggers;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,6 +26,7 @@ use crate::error::ErrorBody;
 
 pub use releases::{Cause, Finish, Release, ReleaseStatus};
 pub use templates::{Origin, SaveOutcome, TemplateSummary, Version, VersionSummary};
+pub use triggers::{AccessRecord, Decision, NewTrigger, RecordFilter};
 
 /// The database file's name inside the data directory.
 pub const DATABASE_FILE: &str = "tripline.db";
@@ -93,6 +95,12 @@ pub enum Error {
     /// An application of that name exists.
     #[error("an application named {0:?} already exists")]
     AppExists(String),
+    /// No trigger of that name.
+    #[error("there is no trigger named {0:?} (see `tripline trigger list`)")]
+    TriggerNotFound(String),
+    /// A trigger of that name exists.
+    #[error("a trigger named {0:?} already exists")]
+    TriggerExists(String),
     /// A name or field is not acceptable.
     #[error("{0}")]
     Invalid(String),
@@ -139,6 +147,8 @@ impl From<&Error> for ErrorBody {
             Error::TemplateInUse { .. } => "template.in_use",
             Error::AppNotFound(_) => "app.not_found",
             Error::AppExists(_) => "app.exists",
+            Error::TriggerNotFound(_) => "trigger.not_found",
+            Error::TriggerExists(_) => "trigger.exists",
             Error::Invalid(_) => "input.invalid",
             Error::Corrupt(_) => "store.corrupt",
         };
@@ -213,6 +223,13 @@ impl Store {
             path: self.path.clone(),
             schema_version: migrations::current_version(&self.conn)?,
         })
+    }
+
+    /// Lowers this connection's durability from FULL to NORMAL (WAL): commits survive a crash
+    /// of the process but not a power cut. For high-volume, low-stakes writes (access records).
+    pub fn relax_sync(&mut self) -> Result<()> {
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(())
     }
 
     /// Runs SQLite's own consistency check; `Ok(())` when it reports none.

@@ -38,6 +38,10 @@ pub enum Cause {
         /// The access record of the call.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         record: Option<i64>,
+        /// What the call carried: the registry push (owner, image, repository, namespace,
+        /// tag, digest, registry), the scale request, or the patch's targets.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        event: Option<serde_json::Value>,
     },
 }
 

@@ -260,18 +260,43 @@ impl Store {
         origin: Origin,
         message: &str,
     ) -> Result<SaveOutcome> {
+        self.modify_template(name, origin, message, Some(patch.raw()), |manifest| {
+            let applied = patch::apply(manifest, patch)?;
+            Ok((applied.manifest, applied.changed))
+        })
+    }
+
+    /// Reads the latest version of `name`, lets `change` make a new manifest from it, and saves
+    /// that as the next version — all under the write lock, so no other writer can slip a
+    /// version in between. `change` returns the objects it changed; none means no version.
+    /// The default message names them.
+    pub fn modify_template<F>(
+        &mut self,
+        name: &str,
+        origin: Origin,
+        message: &str,
+        patch_record: Option<&Value>,
+        change: F,
+    ) -> Result<SaveOutcome>
+    where
+        F: FnOnce(Manifest) -> Result<(Manifest, Vec<ResourceId>)>,
+    {
         let tx = self.write()?;
         let (id, latest) = latest_summary(&tx, name)?;
         let content = read_content(&tx, id, &latest)?;
         let manifest = Manifest::parse(&content)?;
-        let applied = patch::apply(manifest, patch)?;
-        if applied.changed.is_empty() {
+        let (manifest, changed) = change(manifest)?;
+        if changed.is_empty() || manifest.hash() == latest.hash {
             return Ok(SaveOutcome::Unchanged { version: latest });
         }
         let default = format!(
-            "patched {}",
-            applied
-                .changed
+            "{} {}",
+            if origin == Origin::Patch {
+                "patched"
+            } else {
+                "changed"
+            },
+            changed
                 .iter()
                 .map(|id| format!("{}/{}", id.kind, id.name))
                 .collect::<Vec<_>>()
@@ -283,18 +308,15 @@ impl Store {
             name,
             latest.number + 1,
             NewVersion {
-                manifest: &applied.manifest,
+                manifest: &manifest,
                 origin,
                 message: default_message(message, &default),
                 based_on: None,
-                patch: Some(patch.raw()),
+                patch: patch_record,
             },
         )?;
         tx.commit()?;
-        Ok(SaveOutcome::Created {
-            version,
-            changed: applied.changed,
-        })
+        Ok(SaveOutcome::Created { version, changed })
     }
 
     /// Makes a new version whose content equals version `to`.

@@ -308,3 +308,121 @@ fn two_writers_never_build_on_the_same_version() {
         assert_eq!(diff.resources[0].changes.len(), 1);
     }
 }
+
+fn user() -> Cause {
+    Cause::User { via: "test".into() }
+}
+
+#[test]
+fn newest_queued_release_wins_and_the_rest_are_recorded_as_superseded() {
+    let (_dir, mut store) = store();
+    store.create_template("demo", SEED, "").unwrap();
+    store.create_app(&app("shop", "demo")).unwrap();
+    let options = crate::deploy::Options::default();
+    let first = store.queue_release("shop", &user(), &options).unwrap();
+    let second = store.queue_release("shop", &user(), &options).unwrap();
+    let third = store
+        .queue_release(
+            "shop",
+            &Cause::Rollback {
+                to: 1,
+                via: "test".into(),
+            },
+            &options,
+        )
+        .unwrap();
+    assert_eq!((first.number, second.number, third.number), (1, 2, 3));
+    assert_eq!(first.status, ReleaseStatus::Queued);
+
+    let claimed = store
+        .claim_release("shop")
+        .unwrap()
+        .expect("something to claim");
+    assert_eq!(
+        (claimed.id, claimed.status),
+        (third.id, ReleaseStatus::Running)
+    );
+    assert!(claimed.started_at.is_some());
+    for older in [first.id, second.id] {
+        let release = store.release(older).unwrap();
+        assert_eq!(release.status, ReleaseStatus::Superseded);
+        assert!(
+            release.message.contains("superseded by release 3"),
+            "{}",
+            release.message
+        );
+    }
+    assert!(store.claim_release("shop").unwrap().is_none());
+
+    store.plan_release(claimed.id, 1, None).unwrap();
+    let applied = vec![
+        crate::template::Manifest::parse(SEED).unwrap().documents()[0]
+            .id
+            .clone(),
+    ];
+    let finished = store
+        .finish_release(
+            claimed.id,
+            &Finish {
+                status: ReleaseStatus::Succeeded,
+                message: "deployed",
+                reason: None,
+                resources: &[],
+                applied: &applied,
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        (finished.status, finished.template_version),
+        (ReleaseStatus::Succeeded, Some(1))
+    );
+    assert_eq!(store.last_success("shop").unwrap(), Some((1, applied)));
+    let listed: Vec<u32> = store
+        .releases("shop", 10)
+        .unwrap()
+        .iter()
+        .map(|r| r.number)
+        .collect();
+    assert_eq!(listed, [3, 2, 1]);
+}
+
+#[test]
+fn releases_of_a_dead_process_are_marked_interrupted() {
+    let (_dir, mut store) = store();
+    store.create_template("demo", SEED, "").unwrap();
+    store.create_app(&app("shop", "demo")).unwrap();
+    let release = store
+        .queue_release("shop", &user(), &crate::deploy::Options::default())
+        .unwrap();
+    // Our own process is alive: nothing is touched.
+    assert_eq!(store.interrupt_orphans().unwrap(), 0);
+    // Pretend a process that no longer exists queued it.
+    store
+        .conn
+        .execute(
+            "UPDATE releases SET owner = 999999999 WHERE id = ?1",
+            [release.id],
+        )
+        .unwrap();
+    assert_eq!(store.interrupt_orphans().unwrap(), 1);
+    let release = store.release(release.id).unwrap();
+    assert_eq!(
+        (release.status, release.reason.as_deref()),
+        (ReleaseStatus::Failed, Some("Interrupted"))
+    );
+}
+
+#[test]
+fn releases_need_an_existing_app_and_go_with_it() {
+    let (_dir, mut store) = store();
+    let options = crate::deploy::Options::default();
+    assert!(matches!(
+        store.queue_release("nope", &user(), &options),
+        Err(Error::AppNotFound(_))
+    ));
+    store.create_template("demo", SEED, "").unwrap();
+    store.create_app(&app("shop", "demo")).unwrap();
+    let release = store.queue_release("shop", &user(), &options).unwrap();
+    store.delete_app("shop").unwrap();
+    assert!(store.release(release.id).is_err());
+}

@@ -1,0 +1,804 @@
+//! The hooks: `/hook/trigger` (redeploy and scale, seeds 000, 002, 003) and `/hook/registry`
+//! (registry pushes for image triggers, seeds 001 and 004).
+//!
+//! Both share [`authenticate`]; each then decides, and [`respond`] records the call and
+//! answers. Only a call that starts a release writes its record before answering (the release
+//! names its record); the others are recorded in the background.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State as Extract};
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt as _;
+use serde_json::{Value, json};
+
+use super::State;
+use super::record::Call;
+use crate::deploy::worker::Event;
+use crate::deploy::{Direction, Options, ScaleRequest};
+use crate::patch::{Patch, PatchType};
+use crate::registry;
+use crate::store::{Cause, Decision, Origin, ReleaseStatus, SaveOutcome};
+use crate::trigger::matching::{self, Verdict};
+use crate::trigger::{self, Trigger, TriggerKind};
+
+/// An answer not yet recorded.
+struct Reply {
+    status: StatusCode,
+    body: Value,
+    decision: Decision,
+    reason: String,
+    event: Option<Value>,
+    retry_after: Option<u64>,
+}
+
+impl Reply {
+    fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Reply {
+            status,
+            body: json!({"code": code, "message": message}),
+            decision: Decision::Rejected,
+            reason: format!("rejected: {message}"),
+            event: None,
+            retry_after: None,
+        }
+    }
+
+    fn skipped(decision: Decision, reason: String, event: Option<Value>) -> Self {
+        let label = decision.as_str();
+        Reply {
+            status: StatusCode::OK,
+            body: json!({"status": label, "reason": reason}),
+            reason: format!("{label}: {reason}"),
+            decision,
+            event,
+            retry_after: None,
+        }
+    }
+}
+
+/// A release to start once the call is recorded.
+struct Start {
+    cause_event: Option<Value>,
+    options: Options,
+    note: Value,
+}
+
+enum Outcome {
+    Done(Reply),
+    Release(Start),
+}
+
+/// `GET|POST /hook/trigger`
+pub async fn trigger(
+    Extract(state): Extract<Arc<State>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
+    handle(state, peer, request, Hook::Trigger).await
+}
+
+/// `POST /hook/registry`
+pub async fn registry(
+    Extract(state): Extract<Arc<State>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
+    handle(state, peer, request, Hook::Registry).await
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hook {
+    Trigger,
+    Registry,
+}
+
+async fn handle(
+    state: Arc<State>,
+    peer: SocketAddr,
+    request: Request<Body>,
+    hook: Hook,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let mut call = Call::new(peer, parts.method.as_str(), &parts.uri, &parts.headers);
+    let query: HashMap<String, String> =
+        axum::extract::Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
+            .map(|q| q.0)
+            .unwrap_or_default();
+
+    if let Some(wait) = state.throttle.check(peer.ip()) {
+        let mut reply = Reply::error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "throttled",
+            format!(
+                "too many calls with bad tokens from {}; try again in {wait}s",
+                peer.ip()
+            ),
+        );
+        reply.retry_after = Some(wait);
+        return respond(&state, &call, None, "unknown", reply).await;
+    }
+
+    let bytes = match read_body(
+        body,
+        &parts.headers,
+        state.config.body_limit,
+        state.config.body_timeout,
+    )
+    .await
+    {
+        Ok(bytes) => bytes,
+        Err(reply) => return respond(&state, &call, None, "unknown", reply).await,
+    };
+    call.set_body(&bytes);
+
+    let trigger = match authenticate(&state, &query, &parts.headers, &bytes, peer).await {
+        Ok(trigger) => trigger,
+        Err((trigger, reply)) => {
+            let kind = trigger.as_ref().map_or("unknown", |t| t.kind.name());
+            return respond(&state, &call, trigger.as_ref(), kind, reply).await;
+        }
+    };
+
+    let outcome = match hook {
+        Hook::Trigger => trigger_hook(&state, &trigger, &query, &parts.headers, &bytes).await,
+        Hook::Registry => registry_hook(&state, &trigger, &parts.headers, &bytes).await,
+    };
+    match outcome {
+        Outcome::Done(reply) => {
+            respond(&state, &call, Some(&trigger), trigger.kind.name(), reply).await
+        }
+        Outcome::Release(start) => start_release(&state, &call, &trigger, &query, start).await,
+    }
+}
+
+async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Vec<u8>, Reply> {
+    let too_large = || {
+        Reply::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the body is larger than the {limit}-byte limit"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    let limited = http_body_util::Limited::new(body, limit);
+    match tokio::time::timeout(timeout, limited.collect()).await {
+        Err(_) => Err(Reply::error(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!("the body did not arrive within {}s", timeout.as_secs()),
+        )),
+        Ok(Err(error))
+            if error
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(too_large())
+        }
+        Ok(Err(error)) => Err(Reply::error(
+            StatusCode::BAD_REQUEST,
+            "body_unreadable",
+            format!("cannot read the body: {error}"),
+        )),
+        Ok(Ok(collected)) => Ok(collected.to_bytes().to_vec()),
+    }
+}
+
+/// Finds the trigger for the call's token and checks it may act.
+async fn authenticate(
+    state: &Arc<State>,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: &[u8],
+    peer: SocketAddr,
+) -> Result<Trigger, (Option<Trigger>, Reply)> {
+    // `secret` is the parameter name of seed 002's trigger URLs.
+    let Some(token) = query
+        .get("token")
+        .or_else(|| query.get("secret"))
+        .filter(|t| !t.is_empty())
+    else {
+        state.throttle.fail(peer.ip());
+        return Err((
+            None,
+            Reply::error(
+                StatusCode::UNAUTHORIZED,
+                "token_missing",
+                "the URL has no ?token=: copy the trigger's full URL",
+            ),
+        ));
+    };
+    let hash = trigger::token_hash(token);
+    let found = {
+        let reader = state.reader.lock().expect("reader lock");
+        reader.trigger_by_token(&hash)
+    };
+    let trigger = match found {
+        Ok(Some((trigger, stored))) if trigger::same_secret(&stored, &hash) => trigger,
+        Ok(_) => {
+            state.throttle.fail(peer.ip());
+            return Err((
+                None,
+                Reply::error(
+                    StatusCode::NOT_FOUND,
+                    "token_unknown",
+                    "no trigger has this token (it may have been rotated or deleted)",
+                ),
+            ));
+        }
+        Err(error) => {
+            return Err((
+                None,
+                Reply::error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    format!("Tripline cannot read its database: {error}"),
+                ),
+            ));
+        }
+    };
+    if !trigger.enabled {
+        let message = format!("trigger {} is disabled; enable it to use it", trigger.name);
+        return Err((
+            Some(trigger),
+            Reply::error(StatusCode::CONFLICT, "trigger_disabled", message),
+        ));
+    }
+    if trigger.signed {
+        let signature = headers
+            .get("x-signature")
+            .or_else(|| headers.get("x-hub-signature-256"))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let Some(signature) = signature else {
+            state.throttle.fail(peer.ip());
+            return Err((
+                Some(trigger),
+                Reply::error(
+                    StatusCode::UNAUTHORIZED,
+                    "signature_missing",
+                    "this trigger requires an X-Signature: sha256=<hex> header (HMAC-SHA256 of the body)",
+                ),
+            ));
+        };
+        let secrets = state.secrets.clone();
+        let name = trigger::signing_secret_name(&trigger.name);
+        let key = tokio::task::spawn_blocking(move || secrets.get(&name)).await;
+        let valid = match key {
+            Ok(Ok(key)) => trigger::verify_signature(&key, body, &signature),
+            _ => {
+                return Err((
+                    Some(trigger),
+                    Reply::error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "secrets_unavailable",
+                        "the trigger's signing key cannot be read from the secret store",
+                    ),
+                ));
+            }
+        };
+        if !valid {
+            state.throttle.fail(peer.ip());
+            return Err((
+                Some(trigger),
+                Reply::error(
+                    StatusCode::UNAUTHORIZED,
+                    "signature_invalid",
+                    "the body's signature does not match",
+                ),
+            ));
+        }
+    }
+    Ok(trigger)
+}
+
+fn template_of(state: &State, app: &str) -> Result<String, Reply> {
+    let reader = state.reader.lock().expect("reader lock");
+    match reader.app(app) {
+        Ok(application) => Ok(application.source.template().unwrap_or_default().to_owned()),
+        Err(error) => Err(Reply::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            error.to_string(),
+        )),
+    }
+}
+
+async fn trigger_hook(
+    state: &Arc<State>,
+    trigger: &Trigger,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Outcome {
+    let has_body = body.iter().any(|b| !b.is_ascii_whitespace());
+    match &trigger.kind {
+        TriggerKind::Image { .. } => Outcome::Done(Reply::error(
+            StatusCode::BAD_REQUEST,
+            "wrong_hook",
+            "this is an image trigger: registries call /hook/registry with it",
+        )),
+        TriggerKind::Redeploy => {
+            if query.contains_key("type") || query.contains_key("step") {
+                return Outcome::Done(Reply::error(
+                    StatusCode::BAD_REQUEST,
+                    "wrong_trigger",
+                    "type= and step= are for scale triggers; this is a redeploy trigger",
+                ));
+            }
+            if !has_body {
+                return Outcome::Release(Start {
+                    cause_event: None,
+                    options: Options::default(),
+                    note: json!({}),
+                });
+            }
+            redeploy_with_patch(state, trigger, headers, body).await
+        }
+        TriggerKind::Scale {
+            kind,
+            name,
+            min,
+            max,
+        } => {
+            if has_body {
+                return Outcome::Done(Reply::error(
+                    StatusCode::BAD_REQUEST,
+                    "body_not_allowed",
+                    "a scale trigger takes no body: use ?type=scale_out|scale_in&step=N",
+                ));
+            }
+            let direction = match query.get("type").map(String::as_str) {
+                Some("scale_out") => Direction::ScaleOut,
+                Some("scale_in") => Direction::ScaleIn,
+                Some(other) => {
+                    return Outcome::Done(Reply::error(
+                        StatusCode::BAD_REQUEST,
+                        "bad_parameter",
+                        format!("type must be scale_out or scale_in, not {other:?}"),
+                    ));
+                }
+                None => {
+                    return Outcome::Done(Reply::error(
+                        StatusCode::BAD_REQUEST,
+                        "missing_parameter",
+                        "a scale trigger needs type=scale_out or type=scale_in",
+                    ));
+                }
+            };
+            let step = match query.get("step").map(|s| s.parse::<u32>()) {
+                Some(Ok(step)) if (1..=100).contains(&step) => step,
+                Some(_) => {
+                    return Outcome::Done(Reply::error(
+                        StatusCode::BAD_REQUEST,
+                        "bad_parameter",
+                        format!(
+                            "step must be a whole number from 1 to 100, not {:?}",
+                            query["step"]
+                        ),
+                    ));
+                }
+                None => {
+                    return Outcome::Done(Reply::error(
+                        StatusCode::BAD_REQUEST,
+                        "missing_parameter",
+                        "a scale trigger needs step=N (1 to 100)",
+                    ));
+                }
+            };
+            let request = ScaleRequest {
+                kind: kind.clone(),
+                name: name.clone(),
+                direction,
+                step,
+                min: *min,
+                max: *max,
+            };
+            let event = serde_json::to_value(&request).ok();
+            Outcome::Release(Start {
+                cause_event: event,
+                options: Options {
+                    scale: Some(request),
+                    ..Options::default()
+                },
+                note: json!({}),
+            })
+        }
+    }
+}
+
+async fn redeploy_with_patch(
+    state: &Arc<State>,
+    trigger: &Trigger,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Outcome {
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let kind = match PatchType::from_media_type(media) {
+        Ok(kind) => kind,
+        Err(error) => {
+            return Outcome::Done(Reply::error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                error.to_string(),
+            ));
+        }
+    };
+    let patch = match Patch::parse(kind, body, None) {
+        Ok(patch) => patch,
+        Err(error) => {
+            return Outcome::Done(Reply::error(
+                StatusCode::BAD_REQUEST,
+                "bad_patch",
+                error.to_string(),
+            ));
+        }
+    };
+    let template = match template_of(state, &trigger.app) {
+        Ok(template) => template,
+        Err(reply) => return Outcome::Done(reply),
+    };
+    let message = format!("patched by trigger {}", trigger.name);
+    let saved = state
+        .store()
+        .and_then(|mut store| store.patch_template(&template, &patch, Origin::Patch, &message));
+    let outcome = match saved {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            let body = crate::error::ErrorBody::from(&error);
+            let status = if matches!(
+                error,
+                crate::store::Error::Busy | crate::store::Error::Database(_)
+            ) {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            let mut reply = Reply::error(status, body.code, body.message);
+            reply.event = Some(json!({"patch": patch.targets()}));
+            return Outcome::Done(reply);
+        }
+    };
+    let (version, created) = match &outcome {
+        SaveOutcome::Created { version, .. } => (version.number, true),
+        SaveOutcome::Unchanged { version } => (version.number, false),
+    };
+    let event = json!({"patch": patch.targets(), "patchType": kind.as_str(), "version": version, "newVersion": created});
+    Outcome::Release(Start {
+        cause_event: Some(event.clone()),
+        options: Options::default(),
+        note: event,
+    })
+}
+
+async fn registry_hook(
+    state: &Arc<State>,
+    trigger: &Trigger,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Outcome {
+    if !matches!(trigger.kind, TriggerKind::Image { .. }) {
+        return Outcome::Done(Reply::error(
+            StatusCode::BAD_REQUEST,
+            "wrong_hook",
+            format!(
+                "this is a {} trigger: it is called at /hook/trigger",
+                trigger.kind.name()
+            ),
+        ));
+    }
+    if let Some(media) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
+        let essence = media
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let json_like = essence == "application/json"
+            || essence.ends_with("+json")
+            || essence == "text/plain"
+            || essence.is_empty();
+        if !json_like {
+            return Outcome::Done(Reply::error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("registry webhooks are JSON; {media:?} is not"),
+            ));
+        }
+    }
+    let pairs: Vec<(String, String)> = headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let delivery = match registry::parse_delivery(&pairs, body) {
+        Ok(delivery) => delivery,
+        Err(error) => {
+            return Outcome::Done(Reply::error(
+                StatusCode::BAD_REQUEST,
+                "bad_payload",
+                error.to_string(),
+            ));
+        }
+    };
+    let events_json = serde_json::to_value(&delivery.events).ok();
+    let mut updates = Vec::new();
+    let mut reasons: Vec<String> = delivery.skipped.clone();
+    for event in &delivery.events {
+        match matching::decide(&trigger.kind, event) {
+            Verdict::Update {
+                repository,
+                tag,
+                digest,
+            } => updates.push((repository, tag, digest, event)),
+            Verdict::Skip { reason } => reasons.push(reason),
+        }
+    }
+    if updates.is_empty() {
+        let reason = if reasons.is_empty() {
+            format!("the {} payload holds no push", delivery.format.label())
+        } else {
+            reasons.join("; ")
+        };
+        return Outcome::Done(Reply::skipped(Decision::Untriggered, reason, events_json));
+    }
+    let template = match template_of(state, &trigger.app) {
+        Ok(template) => template,
+        Err(reply) => return Outcome::Done(reply),
+    };
+    let pushed: Vec<String> = updates
+        .iter()
+        .map(|(repository, tag, digest, _)| {
+            let mut name = repository.clone();
+            if let Some(tag) = tag {
+                name.push(':');
+                name.push_str(tag);
+            }
+            if let Some(digest) = digest {
+                name.push('@');
+                name.push_str(digest);
+            }
+            name
+        })
+        .collect();
+    let message = format!(
+        "image {} pushed ({}), trigger {}",
+        pushed.join(", "),
+        delivery.format.label(),
+        trigger.name
+    );
+    let mut changes = Vec::new();
+    let saved = state.store().and_then(|mut store| {
+        let outcome = store.modify_template(
+            &template,
+            Origin::ImageUpdate,
+            &message,
+            events_json.as_ref(),
+            |mut manifest| {
+                let mut changed = Vec::new();
+                for (repository, tag, digest, _) in &updates {
+                    let (values, image_changes) =
+                        matching::retag(&manifest, repository, tag.as_deref(), digest.as_deref());
+                    for (position, _) in &values {
+                        let id = manifest.documents()[*position].id.clone();
+                        if !changed.contains(&id) {
+                            changed.push(id);
+                        }
+                    }
+                    changes.extend(image_changes);
+                    if !values.is_empty() {
+                        manifest = manifest.replace(values)?;
+                    }
+                }
+                Ok((manifest, changed))
+            },
+        )?;
+        let deployed = store
+            .last_success(&trigger.app)?
+            .map(|(version, _)| version);
+        Ok((outcome, deployed))
+    });
+    let event = json!({"pushes": events_json, "images": changes});
+    match saved {
+        Err(error) => {
+            let body = crate::error::ErrorBody::from(&error);
+            let mut reply = Reply::error(StatusCode::BAD_REQUEST, body.code, body.message);
+            reply.event = Some(event);
+            Outcome::Done(reply)
+        }
+        Ok((SaveOutcome::Unchanged { version }, deployed)) if deployed == Some(version.number) => {
+            Outcome::Done(Reply::skipped(
+                Decision::NoOp,
+                format!(
+                    "{} is already in template version {} and deployed",
+                    pushed.join(", "),
+                    version.number
+                ),
+                Some(event),
+            ))
+        }
+        Ok((outcome, _)) => {
+            let version = outcome.version().number;
+            let first = updates[0].3;
+            let cause = json!({
+                "format": first.format, "image": pushed.join(", "), "registry": first.registry,
+                "namespace": first.namespace, "name": first.name, "owner": first.owner,
+                "pusher": first.pusher, "tag": first.tag, "digest": first.digest,
+                "pushedAt": first.pushed_at, "version": version,
+            });
+            Outcome::Release(Start {
+                cause_event: Some(cause),
+                options: Options::default(),
+                note: json!({"version": version, "images": changes}),
+            })
+        }
+    }
+}
+
+/// Records a triggered call, queues its release, and answers 202 (or the result, with
+/// `?wait=true`).
+async fn start_release(
+    state: &Arc<State>,
+    call: &Call,
+    trigger: &Trigger,
+    query: &HashMap<String, String>,
+    start: Start,
+) -> Response {
+    let wait = matches!(
+        query.get("wait").map(String::as_str),
+        Some("true" | "1" | "yes")
+    );
+    let mut record = call.record(
+        Decision::Triggered,
+        "triggered: release queued",
+        202,
+        "",
+        start.cause_event.clone(),
+    );
+    record.trigger = Some(trigger.name.clone());
+    let recorded = state.store().and_then(|mut store| {
+        store.record_access(Some(trigger.id), &record, state.config.retention)
+    });
+    let record_id = match recorded {
+        Ok(id) => id,
+        Err(error) => {
+            let reply = Reply::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                format!("cannot record the call: {error}"),
+            );
+            return respond(state, call, Some(trigger), trigger.kind.name(), reply).await;
+        }
+    };
+    let cause = Cause::Trigger {
+        trigger: trigger.name.clone(),
+        record: Some(record_id),
+        event: start.cause_event,
+    };
+    let mut events = state.workers.subscribe();
+    let release = match state.workers.submit(&trigger.app, &cause, &start.options) {
+        Ok(release) => release,
+        Err(error) => {
+            let reply = Reply::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                format!("cannot queue the deploy: {error}"),
+            );
+            return respond(state, call, Some(trigger), trigger.kind.name(), reply).await;
+        }
+    };
+    let mut body = json!({
+        "status": "accepted",
+        "app": trigger.app,
+        "trigger": trigger.name,
+        "release": {"id": release.id, "number": release.number},
+        "record": record_id,
+        "details": start.note,
+    });
+    let mut status = StatusCode::ACCEPTED;
+    if wait {
+        let deadline = start.options.timeout + Duration::from_secs(30);
+        let finished = tokio::time::timeout(deadline, async {
+            loop {
+                match events.recv().await {
+                    Ok(event) if event.release == release.id => {
+                        if let Event::Finished {
+                            status,
+                            message,
+                            reason,
+                        } = event.event
+                        {
+                            return Some((status, message, reason));
+                        }
+                    }
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
+        .await;
+        match finished {
+            Ok(Some((result, message, reason))) => {
+                status = if result == ReleaseStatus::Succeeded {
+                    StatusCode::OK
+                } else {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                };
+                body["status"] = json!(result.as_str());
+                body["message"] = json!(message);
+                body["reason"] = json!(reason);
+            }
+            _ => {
+                body["status"] = json!("running");
+                body["message"] = json!("still deploying; see the release for its result");
+            }
+        }
+    }
+    let text = body.to_string();
+    let _ = state.store().and_then(|mut store| {
+        store.link_access_release(record_id, release.id)?;
+        store.finish_access_record(record_id, status.as_u16(), &text)
+    });
+    state.metrics.request(trigger.kind.name(), status.as_u16());
+    (status, [(header::CONTENT_TYPE, "application/json")], text).into_response()
+}
+
+/// Records the call in the background and answers.
+async fn respond(
+    state: &Arc<State>,
+    call: &Call,
+    trigger: Option<&Trigger>,
+    kind: &str,
+    reply: Reply,
+) -> Response {
+    let text = reply.body.to_string();
+    let mut record = call.record(
+        reply.decision,
+        &reply.reason,
+        reply.status.as_u16(),
+        &text,
+        reply.event,
+    );
+    record.trigger = trigger.map(|t| t.name.clone());
+    state.recorder.record(trigger.map(|t| t.id), record).await;
+    state.metrics.request(kind, reply.status.as_u16());
+    let mut response = (
+        reply.status,
+        [(header::CONTENT_TYPE, "application/json")],
+        text,
+    )
+        .into_response();
+    if let Some(seconds) = reply.retry_after
+        && let Ok(value) = seconds.to_string().parse()
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}

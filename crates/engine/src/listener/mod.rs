@@ -1,0 +1,227 @@
+//! The listener: the HTTP server that CI jobs, monitors and registries call.
+//!
+//! [`router`] builds the routes (tests call it in-process); [`Listener::start`] serves them on
+//! a socket with explicit limits (body size, header read timeout, body read timeout) and a
+//! graceful shutdown that lets in-flight requests finish.
+//!
+//! A call flows: throttle check → body read (limited) → token lookup (by SHA-256, compared in
+//! constant time) → enabled / signature checks → the hook's own checks → an access record →
+//! a queued release handed to the application's worker ([`crate::deploy::worker`]). The
+//! handler never deploys; it answers 202 with the release id (or waits for it with
+//! `?wait=true`). Rejections, no-ops and skips are answered and recorded without touching the
+//! cluster.
+//!
+//! Status codes: 200 no-op or skipped, 202 accepted, 400 bad request, 401 missing token or bad
+//! signature, 404 unknown token, 408 body too slow, 409 trigger disabled, 413 body too large,
+//! 415 unsupported media type, 429 too many bad tokens from one address, 503 storage down.
+
+mod hooks;
+mod metrics;
+mod record;
+mod throttle;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::deploy::worker::Workers;
+use crate::secrets::Secrets;
+use crate::store::Store;
+
+pub use metrics::Metrics;
+pub use record::Recorder;
+
+/// Listener settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen (loopback by default).
+    pub listen: SocketAddr,
+    /// The base URL callers use, for printed trigger URLs (default: `http://<listen>`).
+    pub public_url: Option<String>,
+    /// The largest body accepted.
+    pub body_limit: usize,
+    /// Access records kept per trigger.
+    pub retention: usize,
+    /// How long a client may take to send its headers.
+    pub header_timeout: Duration,
+    /// How long a client may take to send its body.
+    pub body_timeout: Duration,
+    /// Bad tokens from one address within `throttle_window` before it gets 429s.
+    pub throttle_failures: u32,
+    /// The throttle's window.
+    pub throttle_window: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
+            public_url: None,
+            body_limit: 1024 * 1024,
+            retention: 10_000,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            throttle_failures: 20,
+            throttle_window: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Config {
+    /// The base URL for trigger URLs.
+    pub fn base_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+}
+
+/// What the handlers share.
+pub struct State {
+    /// Settings.
+    pub config: Config,
+    /// Where secrets live.
+    pub secrets: Secrets,
+    /// The deploy workers.
+    pub workers: Workers,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+    database: PathBuf,
+    reader: Mutex<Store>,
+    recorder: Recorder,
+    throttle: throttle::Throttle,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl State {
+    /// State over the database at `database` (starts the access-record writer thread).
+    pub fn new(
+        config: Config,
+        database: PathBuf,
+        secrets: Secrets,
+        workers: Workers,
+    ) -> crate::store::Result<Arc<Self>> {
+        let reader = Store::open(&database)?;
+        let recorder = Recorder::start(&database, config.retention)?;
+        let throttle = throttle::Throttle::new(config.throttle_failures, config.throttle_window);
+        Ok(Arc::new(State {
+            config,
+            secrets,
+            workers,
+            metrics: Metrics::default(),
+            database,
+            reader: Mutex::new(reader),
+            recorder,
+            throttle,
+        }))
+    }
+
+    /// A fresh database connection for writes.
+    fn store(&self) -> crate::store::Result<Store> {
+        Store::open(&self.database)
+    }
+}
+
+/// The listener's routes.
+pub fn router(state: Arc<State>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics::render))
+        .route("/hook/trigger", get(hooks::trigger).post(hooks::trigger))
+        .route("/hook/registry", post(hooks::registry))
+        .with_state(state)
+}
+
+/// A running listener.
+#[derive(Debug)]
+pub struct Listener {
+    address: SocketAddr,
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Listener {
+    /// Binds and starts serving. The deploy-duration metrics follow the workers' events.
+    pub async fn start(state: Arc<State>, cancel: CancellationToken) -> std::io::Result<Listener> {
+        let socket = tokio::net::TcpListener::bind(state.config.listen).await?;
+        let address = socket.local_addr()?;
+        metrics::follow(state.clone(), cancel.child_token());
+        let task = tokio::spawn(serve(socket, state, cancel.clone()));
+        Ok(Listener {
+            address,
+            cancel,
+            task,
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to 30 s), and returns.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        let _ = self.task.await;
+    }
+}
+
+async fn serve(socket: tokio::net::TcpListener, state: Arc<State>, cancel: CancellationToken) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt as _;
+
+    let header_timeout = state.config.header_timeout;
+    let app = router(state);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = cancel.cancelled() => break,
+            accepted = socket.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let service = app.clone().map_request(
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                request
+            },
+        );
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .max_buf_size(64 * 1024)
+            .serve_connection(
+                TokioIo::new(stream),
+                hyper_util::service::TowerToHyperService::new(service),
+            );
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+    }
+    drop(socket);
+    let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,576 @@
+//! The listener in-process: every status code, the seeds' request forms, and the records
+//! calls leave. (Deploys themselves are covered against the sandbox in `tests/`.)
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt as _;
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+use super::*;
+use crate::app::{ClusterRef, NewApplication, Pin, Source};
+use crate::cluster::Clusters;
+use crate::secrets::Secrets;
+use crate::store::{Decision, NewTrigger, RecordFilter};
+use crate::trigger::{TagFilter, TriggerKind, service};
+
+const SEED: &str = include_str!("../../tests/fixtures/templates/seed-demo.yaml");
+const SEED_PATCH: &str = include_str!("../../tests/fixtures/templates/seed-demo-patch.json");
+const DOCKER_HUB: &str = include_str!("../../tests/fixtures/registry/dockerhub-seed004.json");
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    state: Arc<State>,
+    database: PathBuf,
+    secrets: Secrets,
+}
+
+impl Fixture {
+    fn new(template: &str, config: Config) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open_dir(dir.path()).unwrap();
+        store.create_template("demo", template, "").unwrap();
+        store
+            .create_app(&NewApplication {
+                name: "demo".into(),
+                cluster: ClusterRef::Sandbox,
+                namespace: "default".into(),
+                source: Source::Template {
+                    template: "demo".into(),
+                    pin: Pin::Latest,
+                },
+                prune: false,
+            })
+            .unwrap();
+        let database = store.info().unwrap().path;
+        let secrets = Secrets::Files(dir.path().join("secrets"));
+        let workers = Workers::new(
+            database.clone(),
+            Clusters::new(None),
+            CancellationToken::new(),
+        )
+        .unwrap();
+        let state = State::new(config, database.clone(), secrets.clone(), workers).unwrap();
+        Fixture {
+            _dir: dir,
+            state,
+            database,
+            secrets,
+        }
+    }
+
+    fn trigger(&self, name: &str, kind: TriggerKind, signed: bool) -> service::Created {
+        let mut store = Store::open(&self.database).unwrap();
+        let new = NewTrigger {
+            name: name.into(),
+            app: "demo".into(),
+            kind,
+            signed,
+        };
+        service::create(&mut store, &self.secrets, &new).unwrap()
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (StatusCode, Value, axum::http::HeaderMap) {
+        self.call_from("127.0.0.1:40000", method, uri, headers, body)
+            .await
+    }
+
+    async fn call_from(
+        &self,
+        peer: &str,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (StatusCode, Value, axum::http::HeaderMap) {
+        let mut request = Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut request = request.body(Body::from(body.to_vec())).unwrap();
+        let peer: SocketAddr = peer.parse().unwrap();
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let response = router(self.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, value, headers)
+    }
+
+    async fn records(&self, trigger: Option<&str>) -> Vec<crate::store::AccessRecord> {
+        self.state.recorder.flush().await;
+        let store = Store::open(&self.database).unwrap();
+        store
+            .access_records(&RecordFilter {
+                trigger,
+                limit: 100,
+                ..RecordFilter::default()
+            })
+            .unwrap()
+    }
+
+    fn versions(&self) -> Vec<crate::store::VersionSummary> {
+        Store::open(&self.database)
+            .unwrap()
+            .versions("demo")
+            .unwrap()
+    }
+}
+
+fn redeploy_url(token: &str) -> String {
+    format!("/hook/trigger?token={token}")
+}
+
+#[tokio::test]
+async fn tokens_are_required_unknown_ones_are_recorded_without_the_token() {
+    let f = Fixture::new(SEED, Config::default());
+    let (status, body, _) = f.call("POST", "/hook/trigger", &[], b"").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "token_missing");
+    let (status, body, _) = f
+        .call("POST", "/hook/trigger?token=tl_nope", &[], b"")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["code"], "token_unknown");
+    let records = f.records(None).await;
+    assert_eq!(records.len(), 2);
+    assert!(
+        records
+            .iter()
+            .all(|r| r.trigger.is_none() && r.decision == Decision::Rejected)
+    );
+    assert_eq!(records[0].path, "/hook/trigger?token=[redacted]");
+    assert!(
+        !records
+            .iter()
+            .any(|r| r.path.contains("tl_nope") || r.response.contains("tl_nope"))
+    );
+}
+
+#[tokio::test]
+async fn repeated_bad_tokens_from_one_address_are_throttled() {
+    let config = Config {
+        throttle_failures: 3,
+        ..Config::default()
+    };
+    let f = Fixture::new(SEED, config);
+    let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);
+    for _ in 0..3 {
+        let (status, ..) = f
+            .call_from("10.1.1.1:1", "GET", "/hook/trigger?token=tl_bad", &[], b"")
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+    let (status, body, headers) = f
+        .call_from("10.1.1.1:1", "GET", &redeploy_url(&created.token), &[], b"")
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(headers.get("retry-after").is_some());
+    // Another address is not affected.
+    let (status, ..) = f
+        .call_from("10.1.1.2:1", "GET", &redeploy_url(&created.token), &[], b"")
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn a_redeploy_call_queues_a_release_and_records_it() {
+    let f = Fixture::new(SEED, Config::default());
+    let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);
+    for method in ["GET", "POST"] {
+        let (status, body, _) = f
+            .call(method, &redeploy_url(&created.token), &[], b"")
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        assert_eq!(body["status"], "accepted");
+        assert!(body["release"]["id"].as_i64().is_some());
+    }
+    let records = f.records(Some("demo-redeploy")).await;
+    assert_eq!(records.len(), 2);
+    assert!(
+        records
+            .iter()
+            .all(|r| r.decision == Decision::Triggered && r.release.is_some() && r.status == 202)
+    );
+    let store = Store::open(&f.database).unwrap();
+    let release = store.release(records[0].release.unwrap()).unwrap();
+    assert!(
+        matches!(release.cause, crate::store::Cause::Trigger { ref trigger, record: Some(_), .. } if trigger == "demo-redeploy")
+    );
+}
+
+#[tokio::test]
+async fn the_seed_patch_body_makes_a_version_before_the_deploy() {
+    let f = Fixture::new(SEED, Config::default());
+    let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);
+    let (status, body, _) = f
+        .call(
+            "POST",
+            &redeploy_url(&created.token),
+            &[("content-type", "application/json")],
+            SEED_PATCH.as_bytes(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let versions = f.versions();
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions[1].origin, crate::store::Origin::Patch);
+    let content = Store::open(&f.database)
+        .unwrap()
+        .version("demo", None)
+        .unwrap()
+        .content;
+    assert_eq!(content, SEED.replace(":blue", ":red"));
+    assert_eq!(body["details"]["version"], 2);
+}
+
+#[tokio::test]
+async fn bad_bodies_are_refused_and_make_no_version() {
+    let f = Fixture::new(SEED, Config::default());
+    let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);
+    let url = redeploy_url(&created.token);
+    let cases: &[(&[(&str, &str)], &[u8], StatusCode, &str)] = &[
+        (
+            &[("content-type", "application/json")],
+            b"{not json",
+            StatusCode::BAD_REQUEST,
+            "not valid JSON",
+        ),
+        (
+            &[("content-type", "application/json")],
+            br#"{"resource":{"service":{"metadata":{"name":"demo"}}}}"#,
+            StatusCode::BAD_REQUEST,
+            "no service",
+        ),
+        (
+            &[("content-type", "application/json")],
+            br#"{"resource":{"deployment":{"metadata":{"name":"other"}}}}"#,
+            StatusCode::BAD_REQUEST,
+            "no Deployment named \"other\"",
+        ),
+        (
+            &[("content-type", "text/html")],
+            b"<html>",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported patch type",
+        ),
+        (
+            &[("content-type", "application/json-patch+json")],
+            br#"[{"op":"remove","path":"/spec"}]"#,
+            StatusCode::BAD_REQUEST,
+            "does not say which object",
+        ),
+    ];
+    for (headers, body, status, words) in cases {
+        let (got, answer, _) = f.call("POST", &url, headers, body).await;
+        assert_eq!(got, *status, "{answer}");
+        assert!(
+            answer["message"].as_str().unwrap_or("").contains(words),
+            "{answer} / {words}"
+        );
+    }
+    assert_eq!(
+        f.versions().len(),
+        1,
+        "no version may be made by a refused patch"
+    );
+    let records = f.records(Some("demo-redeploy")).await;
+    assert_eq!(records.len(), cases.len());
+    assert!(
+        records
+            .iter()
+            .all(|r| r.decision == Decision::Rejected && r.release.is_none())
+    );
+}
+
+#[tokio::test]
+async fn merge_patches_carry_their_target() {
+    let f = Fixture::new(SEED, Config::default());
+    let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);
+    let body = br#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"demo"},"spec":{"replicas":3}}"#;
+    let (status, answer, _) = f
+        .call(
+            "POST",
+            &redeploy_url(&created.token),
+            &[("content-type", "application/merge-patch+json")],
+            body,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(f.versions().len(), 2);
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_413() {
+    let config = Config {
+        body_limit: 1024,
+        ..Config::default()
+    };
+    let f = Fixture::new(SEED, config);
+    let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);
+    let big = vec![b' '; 4096];
+    let (status, body, _) = f
+        .call("POST", &redeploy_url(&created.token), &[], &big)
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    let length = big.len().to_string();
+    let (status, ..) = f
+        .call(
+            "POST",
+            &redeploy_url(&created.token),
+            &[("content-length", &length)],
+            &big,
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn disabled_triggers_answer_409() {
+    let f = Fixture::new(SEED, Config::default());
+    let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);
+    Store::open(&f.database)
+        .unwrap()
+        .set_trigger_enabled("demo-redeploy", false)
+        .unwrap();
+    let (status, body, _) = f
+        .call("POST", &redeploy_url(&created.token), &[], b"")
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["code"], "trigger_disabled");
+    let records = f.records(Some("demo-redeploy")).await;
+    assert_eq!(records[0].status, 409);
+}
+
+#[tokio::test]
+async fn scale_parameters_are_checked_by_name() {
+    let f = Fixture::new(SEED, Config::default());
+    let kind = TriggerKind::Scale {
+        kind: "Deployment".into(),
+        name: "demo".into(),
+        min: Some(1),
+        max: Some(10),
+    };
+    let created = f.trigger("demo-scale", kind, false);
+    let base = redeploy_url(&created.token);
+    for (query, words) in [
+        ("", "needs type=scale_out"),
+        ("&type=up&step=1", "type must be scale_out or scale_in"),
+        ("&type=scale_out", "needs step=N"),
+        (
+            "&type=scale_out&step=0",
+            "step must be a whole number from 1 to 100",
+        ),
+        ("&type=scale_out&step=101", "step must be"),
+        ("&type=scale_out&step=two", "step must be"),
+        ("&type=scale_out&step=-1", "step must be"),
+    ] {
+        let (status, body, _) = f.call("GET", &format!("{base}{query}"), &[], b"").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert!(
+            body["message"].as_str().unwrap().contains(words),
+            "{query}: {body}"
+        );
+    }
+    let (status, body, _) = f
+        .call("GET", &format!("{base}&type=scale_out&step=5"), &[], b"")
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let store = Store::open(&f.database).unwrap();
+    let release = store
+        .release(body["release"]["id"].as_i64().unwrap())
+        .unwrap();
+    let scale = release.options.scale.expect("a scale release");
+    assert_eq!((scale.step, scale.max), (5, Some(10)));
+}
+
+#[tokio::test]
+async fn signed_triggers_need_a_valid_signature() {
+    let f = Fixture::new(SEED, Config::default());
+    let created = f.trigger("demo-signed", TriggerKind::Redeploy, true);
+    let key = created.signing_key.clone().unwrap();
+    let url = redeploy_url(&created.token);
+    let body = SEED_PATCH.as_bytes();
+    let (status, ..) = f
+        .call("POST", &url, &[("content-type", "application/json")], body)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let wrong = crate::trigger::sign("not-the-key", body);
+    let (status, answer, _) = f
+        .call(
+            "POST",
+            &url,
+            &[
+                ("content-type", "application/json"),
+                ("x-signature", &wrong),
+            ],
+            body,
+        )
+        .await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("signature_invalid"))
+    );
+    let right = crate::trigger::sign(&key, body);
+    let (status, answer, _) = f
+        .call(
+            "POST",
+            &url,
+            &[
+                ("content-type", "application/json"),
+                ("x-hub-signature-256", &right),
+            ],
+            body,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+}
+
+fn image_template() -> String {
+    SEED.replace(
+        "registry.cn-hangzhou.aliyuncs.com/acs/rollouts-demo:blue",
+        "svendowideit/testhook:v1",
+    )
+}
+
+#[tokio::test]
+async fn registry_pushes_update_the_image_and_deploy() {
+    let f = Fixture::new(&image_template(), Config::default());
+    let kind = TriggerKind::Image {
+        repositories: vec!["svendowideit/testhook".into()],
+        filter: TagFilter::All,
+        pin_digest: false,
+    };
+    let created = f.trigger("demo-images", kind, false);
+    let url = format!("/hook/registry?token={}", created.token);
+    let (status, body, _) = f
+        .call(
+            "POST",
+            &url,
+            &[("content-type", "application/json")],
+            DOCKER_HUB.as_bytes(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let versions = f.versions();
+    assert_eq!(
+        versions.last().unwrap().origin,
+        crate::store::Origin::ImageUpdate
+    );
+    let content = Store::open(&f.database)
+        .unwrap()
+        .version("demo", None)
+        .unwrap()
+        .content;
+    assert!(
+        content.contains("image: svendowideit/testhook:latest"),
+        "{content}"
+    );
+    // The seed's event parameters are on the release.
+    let store = Store::open(&f.database).unwrap();
+    let release = store
+        .release(body["release"]["id"].as_i64().unwrap())
+        .unwrap();
+    let crate::store::Cause::Trigger {
+        event: Some(event), ..
+    } = release.cause
+    else {
+        panic!("no event on the release");
+    };
+    assert_eq!(event["pusher"], "trustedbuilder");
+    assert_eq!(event["owner"], "svendowideit");
+    assert_eq!(event["tag"], "latest");
+    assert_eq!(event["namespace"], "svendowideit");
+    assert_eq!(event["name"], "testhook");
+}
+
+#[tokio::test]
+async fn pushes_that_do_not_match_are_recorded_as_untriggered() {
+    let f = Fixture::new(&image_template(), Config::default());
+    let kind = TriggerKind::Image {
+        repositories: vec!["svendowideit/testhook".into()],
+        filter: TagFilter::Tags {
+            tags: vec!["v2".into()],
+        },
+        pin_digest: false,
+    };
+    let created = f.trigger("demo-images", kind, false);
+    let url = format!("/hook/registry?token={}", created.token);
+    let (status, body, _) = f
+        .call(
+            "POST",
+            &url,
+            &[("content-type", "application/json")],
+            DOCKER_HUB.as_bytes(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "untriggered");
+    assert!(
+        body["reason"]
+            .as_str()
+            .unwrap()
+            .contains("tag latest is not in the list"),
+        "{body}"
+    );
+    assert_eq!(f.versions().len(), 1);
+    let records = f.records(Some("demo-images")).await;
+    assert_eq!(records[0].decision, Decision::Untriggered);
+    assert_eq!(
+        records[0].reason,
+        "untriggered: tag latest is not in the list"
+    );
+    // Bad payloads and wrong hooks are 400/415.
+    for (headers, payload, expected) in [
+        (
+            vec![("content-type", "application/json")],
+            b"{}".as_slice(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            vec![("content-type", "application/json")],
+            b"[1,2".as_slice(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            vec![("content-type", "application/xml")],
+            b"<x/>".as_slice(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+    ] {
+        let (status, ..) = f.call("POST", &url, &headers, payload).await;
+        assert_eq!(status, expected);
+    }
+    let (status, body, _) = f
+        .call("POST", &redeploy_url(&created.token), &[], b"")
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("wrong_hook"))
+    );
+}
+
+#[tokio::test]
+async fn health_and_metrics() {
+    let f = Fixture::new(SEED, Config::default());
+    let (status, body, _) = f.call("GET", "/healthz", &[], b"").await;
+    assert_eq!((status, body), (StatusCode::OK, json!("ok\n")));
+    f.call("GET", "/hook/trigger?token=tl_x", &[], b"").await;
+    let (_, body, _) = f.call("GET", "/metrics", &[], b"").await;
+    assert!(
+        body.as_str()
+            .unwrap()
+            .contains("tripline_trigger_requests_total{kind=\"unknown\",status=\"404\"} 1")
+    );
+}

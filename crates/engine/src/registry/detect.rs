@@ -1,0 +1,109 @@
+//! Which format a webhook body is in.
+//!
+//! Headers decide first, where a sender sets a telling one: GitHub always sends
+//! `X-GitHub-Event` (and a `GitHub-Hookshot/…` user agent), and the distribution registry
+//! sends its events media type as `Content-Type`. Docker Hub, Alibaba ACR, Harbor, Quay and
+//! Azure send plain `application/json` (Harbor's CloudEvents payload
+//! `application/cloudevents+json`) and no identifying header, so for them the body's
+//! top-level keys decide. The rules are ordered so that no documented payload of one format
+//! matches an earlier rule for another; the table test in `tests.rs` holds them to that.
+
+use serde_json::{Map, Value};
+
+use super::json::kind;
+use super::reference::preview;
+use super::{Error, Format, Headers, KEYS_SHOWN, Result};
+
+/// Media types of the distribution registry's notification envelope (v1 until v2.x, v2 in
+/// v3).
+const DISTRIBUTION_MEDIA_TYPES: &[&str] = &[
+    "application/vnd.docker.distribution.events.v1+json",
+    "application/vnd.docker.distribution.events.v2+json",
+];
+
+/// Picks the format of `value`, or explains why none fits.
+pub(super) fn detect(headers: &Headers<'_>, value: &Value) -> Result<Format> {
+    if let Some(format) = from_headers(headers) {
+        return Ok(format);
+    }
+    let object = value.as_object().ok_or_else(|| Error::Unrecognised {
+        seen: format!("the body is {}, not an object", kind(value)),
+    })?;
+    from_keys(object).ok_or_else(|| Error::Unrecognised {
+        seen: describe_keys(object),
+    })
+}
+
+fn from_headers(headers: &Headers<'_>) -> Option<Format> {
+    let hookshot = headers
+        .get("user-agent")
+        .is_some_and(|agent| agent.starts_with("GitHub-Hookshot/"));
+    if headers.get("x-github-event").is_some() || hookshot {
+        return Some(Format::GitHub);
+    }
+    let content_type = headers.content_type()?;
+    DISTRIBUTION_MEDIA_TYPES
+        .contains(&content_type.as_str())
+        .then_some(Format::Distribution)
+}
+
+fn from_keys(object: &Map<String, Value>) -> Option<Format> {
+    let has = |key: &str| object.get(key).is_some_and(|v| !v.is_null());
+    let repository = object.get("repository");
+    if has("events") {
+        Some(Format::Distribution)
+    } else if has("push_data") {
+        Some(push_data_format(repository))
+    } else if has("event_data") || is_harbor_cloud_event(object) {
+        Some(Format::Harbor)
+    } else if has("docker_url") || has("updated_tags") {
+        Some(Format::Quay)
+    } else if has("action") && has("target") {
+        Some(Format::AzureAcr)
+    } else if has("package") || has("registry_package") {
+        Some(Format::GitHub)
+    } else if has("image") || repository.is_some_and(Value::is_string) {
+        Some(Format::Generic)
+    } else {
+        None
+    }
+}
+
+/// Docker Hub and Alibaba ACR share `push_data` and `repository`; only ACR's repository has
+/// `region` and `repo_full_name`.
+fn push_data_format(repository: Option<&Value>) -> Format {
+    let acr =
+        repository.is_some_and(|r| r.get("region").is_some() || r.get("repo_full_name").is_some());
+    if acr {
+        Format::AlibabaAcr
+    } else {
+        Format::DockerHub
+    }
+}
+
+fn is_harbor_cloud_event(object: &Map<String, Value>) -> bool {
+    object.contains_key("specversion")
+        && object
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.starts_with("harbor."))
+}
+
+/// "an object with the keys "a", "b" and 3 more" — bounded, whatever the body holds.
+fn describe_keys(object: &Map<String, Value>) -> String {
+    if object.is_empty() {
+        return "the body is an empty object".to_owned();
+    }
+    let shown: Vec<String> = object
+        .keys()
+        .take(KEYS_SHOWN)
+        .map(|key| format!("{:?}", preview(key)))
+        .collect();
+    let more = object.len().saturating_sub(KEYS_SHOWN);
+    let tail = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    format!("its top-level keys are {}{tail}", shown.join(", "))
+}

@@ -1,0 +1,265 @@
+//! Reading webhook JSON: a strict parse, and a cursor that remembers where it is.
+//!
+//! [`parse_strict`] builds a [`Value`] like `serde_json::from_slice` does (same recursion
+//! limit) but refuses an object that repeats a key: `{"image":"a","image":"b"}` means
+//! different things to different parsers, and a deploy must not depend on which one ran.
+//!
+//! [`Node`] walks that value by field name and index, carrying the JSON path
+//! (`event_data.resources[0].tag`) and the [`Format`] being read, so that every accessor can
+//! fail with an [`Error`] that names both.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+use super::reference::{self, ImageRef};
+use super::{Error, Format, Result};
+
+/// Parses `body` into a [`Value`], refusing duplicate keys.
+pub(super) fn parse_strict(body: &[u8]) -> std::result::Result<Value, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = StrictValue.deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
+}
+
+/// A [`DeserializeSeed`] producing a [`Value`] whose objects have unique keys.
+struct StrictValue;
+
+impl<'de> DeserializeSeed<'de> for StrictValue {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(StrictVisitor)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        // JSON has no NaN or infinity, so this never yields Null in practice.
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(StrictValue)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(de::Error::custom(format_args!(
+                    "the key {:?} appears twice in one object",
+                    reference::preview(&key)
+                )));
+            }
+            let value = map.next_value_seed(StrictValue)?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+/// What kind of JSON value this is, for error messages ("a number").
+pub(super) fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A position in a payload: the value, its JSON path, and the format being read.
+#[derive(Clone)]
+pub(super) struct Node<'a> {
+    value: &'a Value,
+    path: String,
+    format: Format,
+}
+
+impl<'a> Node<'a> {
+    /// The root of a payload in `format`.
+    pub(super) fn root(value: &'a Value, format: Format) -> Node<'a> {
+        Node {
+            value,
+            path: String::new(),
+            format,
+        }
+    }
+
+    /// The JSON path of this node (`push_data.tag`); empty at the root.
+    pub(super) fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The path of `key` below this node.
+    pub(super) fn child_path(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+
+    /// The value of `key`, if it is present and not null.
+    pub(super) fn get(&self, key: &str) -> Option<Node<'a>> {
+        match self.value.get(key) {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(Node {
+                value,
+                path: self.child_path(key),
+                format: self.format,
+            }),
+        }
+    }
+
+    /// The value of `key`, or [`Error::Missing`].
+    pub(super) fn require(&self, key: &str) -> Result<Node<'a>> {
+        self.get(key).ok_or_else(|| self.missing(key))
+    }
+
+    /// [`Error::Missing`] for `key` below this node.
+    pub(super) fn missing(&self, key: &str) -> Error {
+        Error::Missing {
+            format: self.format,
+            path: self.child_path(key),
+        }
+    }
+
+    /// This node as an object, or [`Error::WrongType`].
+    pub(super) fn object(&self) -> Result<&'a Map<String, Value>> {
+        self.value
+            .as_object()
+            .ok_or_else(|| self.wrong_type("an object"))
+    }
+
+    /// This node as a string, or [`Error::WrongType`].
+    pub(super) fn str(&self) -> Result<&'a str> {
+        self.value
+            .as_str()
+            .ok_or_else(|| self.wrong_type("a string"))
+    }
+
+    /// This node's items, each with its `[i]` path, or [`Error::WrongType`].
+    pub(super) fn items(&self) -> Result<Vec<Node<'a>>> {
+        let items = self
+            .value
+            .as_array()
+            .ok_or_else(|| self.wrong_type("an array"))?;
+        Ok(items
+            .iter()
+            .enumerate()
+            .map(|(i, value)| Node {
+                value,
+                path: format!("{}[{i}]", self.path),
+                format: self.format,
+            })
+            .collect())
+    }
+
+    /// The underlying value.
+    pub(super) fn value(&self) -> &'a Value {
+        self.value
+    }
+
+    /// The string at `key`; missing, null or wrong type is an error.
+    pub(super) fn require_str(&self, key: &str) -> Result<&'a str> {
+        self.require(key)?.str()
+    }
+
+    /// The string at `key`: `None` when missing, null or empty; an error for another type.
+    pub(super) fn opt_str(&self, key: &str) -> Result<Option<&'a str>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(node) => Ok(Some(node.str()?).filter(|s| !s.is_empty())),
+        }
+    }
+
+    /// The object at `key`; missing, null or wrong type is an error.
+    pub(super) fn require_object(&self, key: &str) -> Result<Node<'a>> {
+        let node = self.require(key)?;
+        node.object()?;
+        Ok(node)
+    }
+
+    /// The object at `key`, if present; an error for another type.
+    pub(super) fn opt_object(&self, key: &str) -> Result<Option<Node<'a>>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(node) => node.object().map(|_| Some(node)),
+        }
+    }
+
+    /// [`Error::WrongType`] for this node.
+    pub(super) fn wrong_type(&self, expected: &'static str) -> Error {
+        Error::WrongType {
+            format: self.format,
+            path: self.path.clone(),
+            found: kind(self.value),
+            expected,
+        }
+    }
+
+    /// [`Error::Invalid`] for this node.
+    pub(super) fn invalid(&self, reason: impl Into<String>) -> Error {
+        Error::Invalid {
+            format: self.format,
+            path: self.path.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Wraps a reference error as [`Error::Reference`] at this node.
+    pub(super) fn reference_error(&self, source: reference::Error) -> Error {
+        Error::Reference {
+            format: self.format,
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Parses this string node as an image reference.
+    pub(super) fn image_ref(&self) -> Result<ImageRef> {
+        ImageRef::parse(self.str()?).map_err(|e| self.reference_error(e))
+    }
+}

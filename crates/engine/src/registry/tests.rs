@@ -1,0 +1,311 @@
+//! Unit tests of detection, naming, times and the per-format rules that the fixture corpus
+//! (`tests/registry_fixtures.rs`) does not isolate.
+
+use serde_json::{Value, json};
+
+use super::{Format, PushEvent, parse, parse_delivery};
+
+const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect()
+}
+
+fn one(headers: &[(String, String)], body: &Value) -> PushEvent {
+    let mut events = parse(headers, body.to_string().as_bytes()).expect("parses");
+    assert_eq!(events.len(), 1, "{events:?}");
+    events.remove(0)
+}
+
+#[test]
+fn detection_uses_headers_then_body_shape() {
+    let distribution_type = "application/vnd.docker.distribution.events.v1+json; charset=utf-8";
+    type Headers = Vec<(String, String)>;
+    let cases: Vec<(Headers, Value, Format)> = vec![
+        (
+            headers(&[("x-github-event", "ping")]),
+            json!({"zen": "hi"}),
+            Format::GitHub,
+        ),
+        (
+            headers(&[("User-Agent", "GitHub-Hookshot/abc123")]),
+            json!({"action": "published", "package": {"package_type": "npm"}}),
+            Format::GitHub,
+        ),
+        (
+            headers(&[("CONTENT-TYPE", distribution_type)]),
+            json!({"events": []}),
+            Format::Distribution,
+        ),
+        (vec![], json!({"events": []}), Format::Distribution),
+        (
+            vec![],
+            json!({"push_data": {"tag": "v1"}, "repository": {"repo_name": "a/b"}}),
+            Format::DockerHub,
+        ),
+        (
+            vec![],
+            json!({"push_data": {"tag": "v1"}, "repository": {"region": "cn-hangzhou",
+                   "repo_full_name": "a/b"}}),
+            Format::AlibabaAcr,
+        ),
+        (
+            vec![],
+            json!({"type": "PULL_ARTIFACT", "event_data": {}}),
+            Format::Harbor,
+        ),
+        (
+            vec![],
+            json!({"specversion": "1.0", "type": "harbor.artifact.deleted", "data": {}}),
+            Format::Harbor,
+        ),
+        (
+            vec![],
+            json!({"repository": "a/b", "docker_url": "quay.io/a/b", "updated_tags": []}),
+            Format::Quay,
+        ),
+        (
+            vec![],
+            json!({"action": "ping", "target": {}}),
+            Format::AzureAcr,
+        ),
+        (
+            vec![],
+            json!({"action": "published", "registry_package": {"package_type": "npm"}}),
+            Format::GitHub,
+        ),
+        (vec![], json!({"image": "nginx:1"}), Format::Generic),
+        (
+            vec![],
+            json!({"repository": "nginx", "tag": "1"}),
+            Format::Generic,
+        ),
+    ];
+    for (headers, body, format) in cases {
+        let delivery = parse_delivery(&headers, body.to_string().as_bytes())
+            .unwrap_or_else(|e| panic!("{body}: {e}"));
+        assert_eq!(delivery.format, format, "{body}");
+    }
+}
+
+#[test]
+fn format_names_are_stable_and_match_serde() {
+    let expected = [
+        (Format::DockerHub, "docker-hub"),
+        (Format::AlibabaAcr, "alibaba-acr"),
+        (Format::Harbor, "harbor"),
+        (Format::Quay, "quay"),
+        (Format::AzureAcr, "azure-acr"),
+        (Format::Distribution, "distribution"),
+        (Format::GitHub, "github"),
+        (Format::Generic, "generic"),
+    ];
+    assert_eq!(Format::ALL.len(), expected.len());
+    for (format, name) in expected {
+        assert_eq!(format.name(), name);
+        assert_eq!(serde_json::to_value(format).unwrap(), json!(name));
+        assert_eq!(
+            serde_json::from_value::<Format>(json!(name)).unwrap(),
+            format
+        );
+    }
+}
+
+#[test]
+fn push_events_serialise_in_camel_case_and_read_back() {
+    let event = one(
+        &[],
+        &json!({"image": format!("ghcr.io/acme/api:v1@{DIGEST}")}),
+    );
+    let value = serde_json::to_value(&event).unwrap();
+    let keys: Vec<&str> = value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "format",
+            "image",
+            "tag",
+            "digest",
+            "mediaType",
+            "registry",
+            "namespace",
+            "name",
+            "owner",
+            "pusher",
+            "pushedAt"
+        ]
+    );
+    assert_eq!(serde_json::from_value::<PushEvent>(value).unwrap(), event);
+}
+
+#[test]
+fn push_times_become_utc_rfc3339() {
+    let hub = |pushed_at: Value| {
+        json!({"push_data": {"tag": "v1", "pushed_at": pushed_at},
+               "repository": {"repo_name": "a/b"}})
+    };
+    let distribution = |timestamp: &str| {
+        json!({"events": [{"action": "push", "timestamp": timestamp,
+               "target": {"repository": "a", "tag": "v1"}, "request": {"host": "r.example"}}]})
+    };
+    let acr = |pushed_at: &str| {
+        json!({"push_data": {"tag": "v1", "pushed_at": pushed_at},
+               "repository": {"region": "cn-hangzhou", "repo_full_name": "a/b"}})
+    };
+    let cases = [
+        (hub(json!(1_417_566_161)), "2014-12-03T00:22:41Z"),
+        (hub(json!(1.417_566_161_5e9)), "2014-12-03T00:22:41.5Z"),
+        (hub(json!(0)), "1970-01-01T00:00:00Z"),
+        (
+            distribution("2016-03-09T14:44:26.402973972-08:00"),
+            "2016-03-09T22:44:26.402973972Z",
+        ),
+        (distribution("2006-01-02T15:04:05Z"), "2006-01-02T15:04:05Z"),
+        (acr("2016-11-29 12:25:46"), "2016-11-29T04:25:46Z"),
+    ];
+    for (body, expected) in cases {
+        let event = one(&[], &body);
+        assert_eq!(event.pushed_at.as_deref(), Some(expected), "{body}");
+    }
+}
+
+#[test]
+fn harbor_drops_a_tag_that_repeats_the_digest_and_reads_harbor_1() {
+    let body = |kind: &str, tag: &str| {
+        json!({"type": kind, "occur_at": 1_678_082_303, "operator": "admin", "event_data": {
+            "resources": [{"digest": DIGEST, "tag": tag,
+                           "resource_url": format!("harbor.dev/library/busybox@{DIGEST}")}],
+            "repository": {"name": "busybox", "namespace": "library",
+                           "repo_full_name": "library/busybox", "repo_type": "public"}}})
+    };
+    let by_digest = one(&[], &body("PUSH_ARTIFACT", DIGEST));
+    assert_eq!(by_digest.tag, None);
+    assert_eq!(by_digest.digest.as_deref(), Some(DIGEST));
+    assert_eq!(by_digest.registry, "harbor.dev");
+
+    let harbor_1 = one(&[], &body("pushImage", "1.36"));
+    assert_eq!(harbor_1.tag.as_deref(), Some("1.36"));
+
+    let pulled = parse_delivery(&[], body("PULL_ARTIFACT", "1.36").to_string().as_bytes());
+    let pulled = pulled.unwrap();
+    assert!(pulled.events.is_empty());
+    assert_eq!(
+        pulled.skipped,
+        ["Harbor event \"PULL_ARTIFACT\" is not a push"]
+    );
+}
+
+#[test]
+fn distribution_keeps_only_manifest_pushes() {
+    let event = |media: Option<&str>, tag: Option<&str>| {
+        let mut target = json!({"repository": "acme/shop", "digest": DIGEST});
+        if let Some(media) = media {
+            target["mediaType"] = json!(media);
+        }
+        if let Some(tag) = tag {
+            target["tag"] = json!(tag);
+        }
+        json!({"action": "push", "target": target, "request": {"host": "r.example:5000"}})
+    };
+    let cases = [
+        (
+            Some("application/vnd.docker.distribution.manifest.list.v2+json"),
+            None,
+            1,
+        ),
+        (
+            Some("application/vnd.oci.image.index.v1+json"),
+            Some("v1"),
+            1,
+        ),
+        (
+            Some("application/vnd.docker.container.image.rootfs.diff+x-gtar"),
+            None,
+            0,
+        ),
+        (Some("application/octet-stream"), None, 0),
+        (None, Some("v1"), 1),
+        (None, None, 0),
+    ];
+    for (media, tag, expected) in cases {
+        let body = json!({"events": [event(media, tag)]});
+        let events = parse(&[], body.to_string().as_bytes()).unwrap();
+        assert_eq!(events.len(), expected, "{media:?} {tag:?}");
+    }
+}
+
+#[test]
+fn github_reads_only_published_container_packages() {
+    let body = |action: &str, package_type: &str| {
+        json!({"action": action, "package": {
+            "name": "API", "namespace": "Octo-Org", "package_type": package_type,
+            "owner": {"login": "Octo-Org"},
+            "package_version": {"version": DIGEST,
+                "container_metadata": {"tag": {"name": "v1", "digest": DIGEST}}}},
+            "sender": {"login": "mona"}})
+    };
+    let github = headers(&[("X-GitHub-Event", "package")]);
+    let event = one(&github, &body("published", "CONTAINER"));
+    assert_eq!(
+        event.image.to_string(),
+        format!("ghcr.io/octo-org/api:v1@{DIGEST}")
+    );
+    assert_eq!(event.owner.as_deref(), Some("Octo-Org"));
+    assert_eq!(event.pusher.as_deref(), Some("mona"));
+    for (action, package_type) in [("updated", "CONTAINER"), ("published", "maven")] {
+        let body = body(action, package_type).to_string();
+        assert!(
+            parse(&github, body.as_bytes()).unwrap().is_empty(),
+            "{action} {package_type}"
+        );
+    }
+    let push = headers(&[("X-GitHub-Event", "push")]);
+    let skipped = parse_delivery(&push, body("published", "CONTAINER").to_string().as_bytes());
+    assert_eq!(
+        skipped.unwrap().skipped,
+        ["GitHub event \"push\" is not a package event"]
+    );
+}
+
+#[test]
+fn generic_fills_in_and_checks_versions() {
+    let cases = [
+        (
+            json!({"image": "nginx", "tag": "1.27"}),
+            "docker.io/library/nginx:1.27",
+        ),
+        (
+            json!({"image": "nginx:1.27", "tag": "1.27"}),
+            "docker.io/library/nginx:1.27",
+        ),
+        (
+            json!({"repository": "localhost:5000/app", "digest": DIGEST}),
+            &*format!("localhost:5000/app@{DIGEST}"),
+        ),
+    ];
+    for (body, expected) in cases {
+        assert_eq!(one(&[], &body).image.to_string(), expected, "{body}");
+    }
+}
+
+#[test]
+fn namespace_and_name_split_at_the_first_slash() {
+    let cases = [
+        ("nginx:1", Some("library"), "nginx"),
+        ("ghcr.io/acme/platform/api:1", Some("acme"), "platform/api"),
+        ("r.example:5000/app:1", None, "app"),
+    ];
+    for (image, namespace, name) in cases {
+        let event = one(&[], &json!({ "image": image }));
+        assert_eq!(event.namespace.as_deref(), namespace, "{image}");
+        assert_eq!(event.name, name, "{image}");
+    }
+}

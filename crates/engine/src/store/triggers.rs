@@ -1,0 +1,473 @@
+//! Triggers and their access records.
+//!
+//! A trigger row holds its kind, switches and the SHA-256 of its token (never the token).
+//! Every call that reaches the listener with a token — known or not — leaves an access record
+//! ([`Store::record_access`]), written in one statement and trimmed to a retention limit per
+//! trigger in the same transaction.
+
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Error, Result, Store, now};
+use crate::trigger::{Trigger, TriggerKind};
+
+/// A trigger to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTrigger {
+    /// Unique name (a DNS label).
+    pub name: String,
+    /// The application.
+    pub app: String,
+    /// What it does.
+    pub kind: TriggerKind,
+    /// Calls must carry an HMAC signature.
+    pub signed: bool,
+}
+
+/// What the listener decided about a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    /// A deploy (or scale) was started.
+    Triggered,
+    /// Valid, but the trigger's rules say to do nothing (e.g. a tag not in the list).
+    Untriggered,
+    /// Valid, and the cluster already has what it asks for.
+    NoOp,
+    /// Refused: bad token, disabled, bad body, throttled, …
+    Rejected,
+}
+
+impl Decision {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Triggered => "triggered",
+            Decision::Untriggered => "untriggered",
+            Decision::NoOp => "no-op",
+            Decision::Rejected => "rejected",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self> {
+        Ok(match text {
+            "triggered" => Decision::Triggered,
+            "untriggered" => Decision::Untriggered,
+            "no-op" => Decision::NoOp,
+            "rejected" => Decision::Rejected,
+            other => return Err(Error::Corrupt(format!("unknown decision {other:?}"))),
+        })
+    }
+}
+
+/// A call as the listener saw it (secrets already redacted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessRecord {
+    /// Unique id.
+    pub id: i64,
+    /// The trigger, when the token named one.
+    pub trigger: Option<String>,
+    /// When (RFC 3339).
+    pub at: String,
+    /// The caller's address.
+    pub source: String,
+    /// GET or POST.
+    pub method: String,
+    /// Path and query, with the token redacted.
+    pub path: String,
+    /// The headers worth keeping, secrets redacted.
+    pub headers: Vec<(String, String)>,
+    /// The body (at most 64 KiB, secrets redacted).
+    pub body: String,
+    /// True when the body was cut.
+    pub body_truncated: bool,
+    /// The parsed event (patch, scale request or registry push).
+    pub event: Option<Value>,
+    /// What was decided.
+    pub decision: Decision,
+    /// Why, in words ("untriggered: tag v2-rc not in list").
+    pub reason: String,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// The response body.
+    pub response: String,
+    /// The release started, if any.
+    pub release: Option<i64>,
+}
+
+/// Which records to list.
+#[derive(Debug, Clone, Default)]
+pub struct RecordFilter<'a> {
+    /// Only this trigger's.
+    pub trigger: Option<&'a str>,
+    /// Only with this decision.
+    pub decision: Option<Decision>,
+    /// Only records older than this id (for paging backwards).
+    pub before: Option<i64>,
+    /// At most this many (newest first).
+    pub limit: usize,
+}
+
+type TriggerRow = (
+    i64,
+    String,
+    String,
+    String,
+    bool,
+    bool,
+    String,
+    String,
+    Option<String>,
+);
+
+const TRIGGER_COLUMNS: &str =
+    "t.id, t.name, a.name, t.kind, t.enabled, t.signed, t.token_hint, t.created_at, t.rotated_at";
+
+fn trigger_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TriggerRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+    ))
+}
+
+fn decode_trigger(row: TriggerRow) -> Result<Trigger> {
+    let (id, name, app, kind, enabled, signed, token_hint, created_at, rotated_at) = row;
+    Ok(Trigger {
+        id,
+        name,
+        app,
+        kind: serde_json::from_str(&kind)
+            .map_err(|e| Error::Corrupt(format!("stored trigger kind is not readable: {e}")))?,
+        enabled,
+        signed,
+        token_hint,
+        created_at,
+        rotated_at,
+    })
+}
+
+const RECORD_COLUMNS: &str = "r.id, t.name, r.at, r.source, r.method, r.path, r.headers, r.body, \
+    r.body_truncated, r.event, r.decision, r.reason, r.status, r.response, r.release_id";
+
+fn decode_record(
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(AccessRecord, String, String, Option<String>)> {
+    Ok((
+        AccessRecord {
+            id: row.get(0)?,
+            trigger: row.get(1)?,
+            at: row.get(2)?,
+            source: row.get(3)?,
+            method: row.get(4)?,
+            path: row.get(5)?,
+            headers: Vec::new(),
+            body: row.get(7)?,
+            body_truncated: row.get(8)?,
+            event: None,
+            decision: Decision::Rejected,
+            reason: row.get(11)?,
+            status: row.get(12)?,
+            response: row.get(13)?,
+            release: row.get(14)?,
+        },
+        row.get(6)?,
+        row.get(10)?,
+        row.get(9)?,
+    ))
+}
+
+fn finish_record(
+    (mut record, headers, decision, event): (AccessRecord, String, String, Option<String>),
+) -> Result<AccessRecord> {
+    let corrupt =
+        |e: serde_json::Error| Error::Corrupt(format!("stored access record is not readable: {e}"));
+    record.headers = serde_json::from_str(&headers).map_err(corrupt)?;
+    record.decision = Decision::parse(&decision)?;
+    record.event = event
+        .map(|e| serde_json::from_str(&e))
+        .transpose()
+        .map_err(corrupt)?;
+    Ok(record)
+}
+
+impl Store {
+    /// Creates a trigger whose token hashes to `token_hash`.
+    pub fn create_trigger(
+        &mut self,
+        new: &NewTrigger,
+        token_hash: &str,
+        token_hint: &str,
+    ) -> Result<Trigger> {
+        crate::template::check_dns_label(&new.name, "trigger name").map_err(Error::Invalid)?;
+        new.kind.validate().map_err(Error::Invalid)?;
+        let kind = serde_json::to_string(&new.kind).map_err(|e| Error::Invalid(e.to_string()))?;
+        let tx = self.write()?;
+        let app_id: i64 = tx
+            .query_row("SELECT id FROM apps WHERE name = ?1", [&new.app], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .ok_or_else(|| Error::AppNotFound(new.app.clone()))?;
+        let taken: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM triggers WHERE name = ?1",
+                [&new.name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if taken.is_some() {
+            return Err(Error::TriggerExists(new.name.clone()));
+        }
+        tx.execute(
+            "INSERT INTO triggers (app_id, name, kind, signed, token_hash, token_hint, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                app_id,
+                new.name,
+                kind,
+                new.signed,
+                token_hash,
+                token_hint,
+                now()
+            ],
+        )?;
+        tx.commit()?;
+        self.trigger(&new.name)
+    }
+
+    /// One trigger by name.
+    pub fn trigger(&self, name: &str) -> Result<Trigger> {
+        let row = self
+            .conn
+            .query_row(
+                &format!("SELECT {TRIGGER_COLUMNS} FROM triggers t JOIN apps a ON a.id = t.app_id WHERE t.name = ?1"),
+                [name],
+                trigger_row,
+            )
+            .optional()?;
+        row.map(decode_trigger)
+            .transpose()?
+            .ok_or_else(|| Error::TriggerNotFound(name.to_owned()))
+    }
+
+    /// The trigger whose token hashes to `hash`, with the stored hash (for a constant-time
+    /// comparison by the caller).
+    pub fn trigger_by_token(&self, hash: &str) -> Result<Option<(Trigger, String)>> {
+        let row = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {TRIGGER_COLUMNS}, t.token_hash FROM triggers t JOIN apps a ON a.id = t.app_id
+                 WHERE t.token_hash = ?1"
+            ))?
+            .query_row([hash], |row| Ok((trigger_row(row)?, row.get::<_, String>(9)?)))
+            .optional()?;
+        match row {
+            Some((row, stored)) => Ok(Some((decode_trigger(row)?, stored))),
+            None => Ok(None),
+        }
+    }
+
+    /// All triggers, or an application's, by name.
+    pub fn triggers(&self, app: Option<&str>) -> Result<Vec<Trigger>> {
+        if let Some(app) = app {
+            // Say "no such application" rather than list nothing.
+            self.app(app)?;
+        }
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT {TRIGGER_COLUMNS} FROM triggers t JOIN apps a ON a.id = t.app_id
+             WHERE ?1 IS NULL OR a.name = ?1 ORDER BY t.name"
+        ))?;
+        let rows = statement.query_map([app], trigger_row)?;
+        rows.map(|row| decode_trigger(row?)).collect()
+    }
+
+    /// Enables or disables a trigger.
+    pub fn set_trigger_enabled(&mut self, name: &str, enabled: bool) -> Result<Trigger> {
+        let tx = self.write()?;
+        let changed = tx.execute(
+            "UPDATE triggers SET enabled = ?2 WHERE name = ?1",
+            params![name, enabled],
+        )?;
+        if changed == 0 {
+            return Err(Error::TriggerNotFound(name.to_owned()));
+        }
+        tx.commit()?;
+        self.trigger(name)
+    }
+
+    /// Replaces a trigger's token (the old one stops working at once).
+    pub fn rotate_trigger(
+        &mut self,
+        name: &str,
+        token_hash: &str,
+        token_hint: &str,
+    ) -> Result<Trigger> {
+        let tx = self.write()?;
+        let changed = tx.execute(
+            "UPDATE triggers SET token_hash = ?2, token_hint = ?3, rotated_at = ?4 WHERE name = ?1",
+            params![name, token_hash, token_hint, now()],
+        )?;
+        if changed == 0 {
+            return Err(Error::TriggerNotFound(name.to_owned()));
+        }
+        tx.commit()?;
+        self.trigger(name)
+    }
+
+    /// Deletes a trigger and its access records.
+    pub fn delete_trigger(&mut self, name: &str) -> Result<()> {
+        let tx = self.write()?;
+        if tx.execute("DELETE FROM triggers WHERE name = ?1", [name])? == 0 {
+            return Err(Error::TriggerNotFound(name.to_owned()));
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stores an access record (its `id` is ignored) and keeps at most `retention` records
+    /// per trigger (and for unknown tokens). Returns the new id.
+    pub fn record_access(
+        &mut self,
+        trigger_id: Option<i64>,
+        record: &AccessRecord,
+        retention: usize,
+    ) -> Result<i64> {
+        let tx = self.write()?;
+        let id = insert_record(&tx, trigger_id, record)?;
+        trim(&tx, trigger_id, retention)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Stores several records in one transaction (each still whole), trimming each trigger's
+    /// records to `retention`.
+    pub fn record_accesses(
+        &mut self,
+        records: &[(Option<i64>, AccessRecord)],
+        retention: usize,
+    ) -> Result<()> {
+        let tx = self.write()?;
+        let mut touched = Vec::new();
+        for (trigger_id, record) in records {
+            insert_record(&tx, *trigger_id, record)?;
+            if !touched.contains(trigger_id) {
+                touched.push(*trigger_id);
+            }
+        }
+        for trigger_id in touched {
+            trim(&tx, trigger_id, retention)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Sets the status and response of a record written before the answer was known.
+    pub fn finish_access_record(&mut self, record: i64, status: u16, response: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE access_records SET status = ?2, response = ?3 WHERE id = ?1",
+            params![record, status, response],
+        )?;
+        Ok(())
+    }
+
+    /// Links a record to the release it started.
+    pub fn link_access_release(&mut self, record: i64, release: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE access_records SET release_id = ?2 WHERE id = ?1",
+            params![record, release],
+        )?;
+        Ok(())
+    }
+
+    /// Records, newest first.
+    pub fn access_records(&self, filter: &RecordFilter<'_>) -> Result<Vec<AccessRecord>> {
+        if let Some(name) = filter.trigger {
+            self.trigger(name)?;
+        }
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT {RECORD_COLUMNS} FROM access_records r LEFT JOIN triggers t ON t.id = r.trigger_id
+             WHERE (?1 IS NULL OR t.name = ?1) AND (?2 IS NULL OR r.decision = ?2)
+               AND (?3 IS NULL OR r.id < ?3)
+             ORDER BY r.id DESC LIMIT ?4"
+        ))?;
+        let rows = statement.query_map(
+            params![
+                filter.trigger,
+                filter.decision.map(Decision::as_str),
+                filter.before,
+                filter.limit.max(1) as i64
+            ],
+            decode_record,
+        )?;
+        rows.map(|row| finish_record(row?)).collect()
+    }
+
+    /// One record.
+    pub fn access_record(&self, id: i64) -> Result<AccessRecord> {
+        let row = self
+            .conn
+            .query_row(
+                &format!("SELECT {RECORD_COLUMNS} FROM access_records r LEFT JOIN triggers t ON t.id = r.trigger_id WHERE r.id = ?1"),
+                [id],
+                decode_record,
+            )
+            .optional()?;
+        match row {
+            Some(row) => finish_record(row),
+            None => Err(Error::Invalid(format!(
+                "there is no access record with id {id}"
+            ))),
+        }
+    }
+}
+
+fn insert_record(
+    tx: &rusqlite::Transaction<'_>,
+    trigger_id: Option<i64>,
+    record: &AccessRecord,
+) -> Result<i64> {
+    let headers =
+        serde_json::to_string(&record.headers).map_err(|e| Error::Invalid(e.to_string()))?;
+    let event = record.event.as_ref().map(Value::to_string);
+    tx.prepare_cached(
+        "INSERT INTO access_records (trigger_id, at, source, method, path, headers, body,
+             body_truncated, event, decision, reason, status, response, release_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )?
+    .execute(params![
+        trigger_id,
+        record.at,
+        record.source,
+        record.method,
+        record.path,
+        headers,
+        record.body,
+        record.body_truncated,
+        event,
+        record.decision.as_str(),
+        record.reason,
+        record.status,
+        record.response,
+        record.release
+    ])?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Keeps the newest `retention` records of a trigger (or of unknown tokens).
+fn trim(tx: &rusqlite::Transaction<'_>, trigger_id: Option<i64>, retention: usize) -> Result<()> {
+    tx.prepare_cached(
+        "DELETE FROM access_records WHERE trigger_id IS ?1 AND id <= (
+             SELECT id FROM access_records WHERE trigger_id IS ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+    )?
+    .execute(params![trigger_id, retention as i64])?;
+    Ok(())
+}

@@ -1,0 +1,504 @@
+//! Triggers: secret URLs that redeploy, scale or update the image of an application.
+//!
+//! A [`Trigger`] belongs to an application and has a [`TriggerKind`]. Its token is 256 random
+//! bits, URL-safe, shown once when made and kept in [`crate::secrets`]; the database keeps
+//! only its SHA-256 ([`token_hash`]), which is what the listener looks a caller up by.
+//! Optional HMAC signing ([`verify_signature`]) checks `X-Signature: sha256=<hex>` or
+//! GitHub's `X-Hub-Signature-256` over the raw body, in constant time.
+
+pub mod matching;
+
+use base64::Engine as _;
+use hmac::{KeyInit as _, Mac as _};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq as _;
+
+/// The most tags a tag-list image trigger may name.
+pub const MAX_TAGS: usize = 100;
+/// The longest regular expression an image trigger may use.
+pub const MAX_PATTERN: usize = 256;
+/// The compiled size limit of that expression (bytes).
+pub const MAX_PATTERN_SIZE: usize = 256 * 1024;
+
+/// Which tags an image trigger reacts to (seed 001's three modes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "kebab-case")]
+pub enum TagFilter {
+    /// Every push.
+    All,
+    /// Tags the whole of which match a regular expression.
+    Regex {
+        /// The expression, matched against the entire tag.
+        pattern: String,
+    },
+    /// Tags in a list.
+    Tags {
+        /// The tags (at most 100).
+        tags: Vec<String>,
+    },
+}
+
+/// What a trigger does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum TriggerKind {
+    /// Refresh the source and deploy; a template application's call may carry a patch.
+    Redeploy,
+    /// Scale one workload in or out (`type=scale_out|scale_in&step=N`).
+    Scale {
+        /// The workload's kind (Deployment, StatefulSet, ReplicaSet).
+        kind: String,
+        /// Its name.
+        name: String,
+        /// Never fewer replicas than this.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<u32>,
+        /// Never more replicas than this.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<u32>,
+    },
+    /// Follow pushes of image repositories.
+    Image {
+        /// The repositories, as in the template (normalised when matched).
+        repositories: Vec<String>,
+        /// Which tags count.
+        filter: TagFilter,
+        /// Deploy `tag@digest` when the push names a digest.
+        #[serde(default)]
+        pin_digest: bool,
+    },
+}
+
+impl TriggerKind {
+    /// `redeploy`, `scale` or `image`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TriggerKind::Redeploy => "redeploy",
+            TriggerKind::Scale { .. } => "scale",
+            TriggerKind::Image { .. } => "image",
+        }
+    }
+
+    /// Checks the settings; the error says which and why.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            TriggerKind::Redeploy => Ok(()),
+            TriggerKind::Scale {
+                kind,
+                name,
+                min,
+                max,
+            } => {
+                if !matches!(kind.as_str(), "Deployment" | "StatefulSet" | "ReplicaSet") {
+                    return Err(format!(
+                        "a scale trigger scales a Deployment, StatefulSet or ReplicaSet, not {kind:?}"
+                    ));
+                }
+                if name.is_empty() {
+                    return Err("a scale trigger must name its workload".into());
+                }
+                if let (Some(min), Some(max)) = (min, max)
+                    && min > max
+                {
+                    return Err(format!(
+                        "min replicas ({min}) is above max replicas ({max})"
+                    ));
+                }
+                Ok(())
+            }
+            TriggerKind::Image {
+                repositories,
+                filter,
+                ..
+            } => {
+                if repositories.is_empty() {
+                    return Err("an image trigger must name at least one image repository".into());
+                }
+                for repository in repositories {
+                    crate::registry::ImageRef::parse(repository).map_err(|e| e.to_string())?;
+                }
+                match filter {
+                    TagFilter::All => Ok(()),
+                    TagFilter::Regex { pattern } => compile(pattern).map(|_| ()),
+                    TagFilter::Tags { tags } => {
+                        if tags.is_empty() {
+                            return Err("a tag list needs at least one tag".into());
+                        }
+                        if tags.len() > MAX_TAGS {
+                            return Err(format!(
+                                "a tag list holds at most {MAX_TAGS} tags, not {}",
+                                tags.len()
+                            ));
+                        }
+                        Ok(())
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Compiles an image trigger's expression, anchored to the whole tag, with size limits.
+pub fn compile(pattern: &str) -> Result<regex::Regex, String> {
+    if pattern.is_empty() {
+        return Err("the regular expression is empty".into());
+    }
+    if pattern.len() > MAX_PATTERN {
+        return Err(format!(
+            "the regular expression is {} characters long; the limit is {MAX_PATTERN}",
+            pattern.len()
+        ));
+    }
+    regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+        .size_limit(MAX_PATTERN_SIZE)
+        .dfa_size_limit(MAX_PATTERN_SIZE)
+        .build()
+        .map_err(|e| format!("invalid regular expression {pattern:?}: {e}"))
+}
+
+/// A stored trigger (the token is not part of it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Trigger {
+    /// Unique id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// The application it acts on.
+    pub app: String,
+    /// What it does.
+    pub kind: TriggerKind,
+    /// Disabled triggers answer 409 and do nothing.
+    pub enabled: bool,
+    /// Calls must be signed with the trigger's HMAC key.
+    pub signed: bool,
+    /// The token's first characters, to tell tokens apart without revealing them.
+    pub token_hint: String,
+    /// When it was made.
+    pub created_at: String,
+    /// When its token was last replaced.
+    pub rotated_at: Option<String>,
+}
+
+/// A new token: `tl_` and 43 URL-safe characters (256 bits).
+pub fn new_token() -> String {
+    format!("tl_{}", random_url_safe())
+}
+
+/// A new HMAC key.
+pub fn new_signing_key() -> String {
+    format!("tls_{}", random_url_safe())
+}
+
+fn random_url_safe() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random source works");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What the database stores for a token.
+pub fn token_hash(token: &str) -> String {
+    crate::template::content_hash(token)
+}
+
+/// `tl_abcd…`: enough to recognise a token, not enough to use it.
+pub fn token_hint(token: &str) -> String {
+    format!("{}…", token.chars().take(7).collect::<String>())
+}
+
+/// Compares two hashes (or any two secrets) in constant time.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// The keyring name of a trigger's token.
+pub fn token_secret_name(trigger: &str) -> String {
+    format!("trigger/{trigger}/token")
+}
+
+/// The keyring name of a trigger's HMAC key.
+pub fn signing_secret_name(trigger: &str) -> String {
+    format!("trigger/{trigger}/hmac")
+}
+
+/// Checks a `sha256=<hex>` signature of `body` made with `key`, in constant time.
+pub fn verify_signature(key: &str, body: &[u8], header: &str) -> bool {
+    let Some(hex) = header.trim().strip_prefix("sha256=") else {
+        return false;
+    };
+    let Some(given) = decode_hex(hex) else {
+        return false;
+    };
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&given).is_ok()
+}
+
+/// Signs `body` as [`verify_signature`] expects (for tests and the UI's curl examples).
+pub fn sign(key: &str, body: &[u8]) -> String {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes())
+        .expect("HMAC takes any key length");
+    mac.update(body);
+    let bytes = mac.finalize().into_bytes();
+    let mut hex = String::with_capacity(71);
+    hex.push_str("sha256=");
+    for byte in bytes {
+        use std::fmt::Write as _;
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() != 64 {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_random_and_url_safe() {
+        let a = new_token();
+        let b = new_token();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 3 + 43);
+        assert!(
+            a[3..]
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
+        assert_eq!(token_hint(&a).chars().count(), 8);
+        assert!(same_secret(&token_hash(&a), &token_hash(&a)));
+        assert!(!same_secret(&token_hash(&a), &token_hash(&b)));
+        assert!(!same_secret("short", "longer"));
+    }
+
+    #[test]
+    fn signatures_verify_and_tampering_fails() {
+        let key = new_signing_key();
+        let body = br#"{"resource":{}}"#;
+        let signature = sign(&key, body);
+        assert!(verify_signature(&key, body, &signature));
+        assert!(!verify_signature(&key, b"{}", &signature));
+        assert!(!verify_signature("other", body, &signature));
+        for bad in [
+            "",
+            "sha256=",
+            "sha1=abc",
+            "sha256=zz",
+            &signature[..signature.len() - 1],
+            &signature.to_uppercase(),
+        ] {
+            assert!(!verify_signature(&key, body, bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn regexes_match_whole_tags_and_are_bounded() {
+        let re = compile(r"v\d+\.\d+").unwrap();
+        assert!(re.is_match("v1.2"));
+        assert!(!re.is_match("v1.2-rc1"), "the whole tag must match");
+        assert!(!re.is_match("xv1.2"));
+        assert!(
+            compile("(")
+                .unwrap_err()
+                .contains("invalid regular expression")
+        );
+        assert!(
+            compile(&"a".repeat(300))
+                .unwrap_err()
+                .contains("limit is 256")
+        );
+        assert!(compile("").is_err());
+        // A pattern that compiles to a huge program is refused, not built.
+        assert!(compile(r"(\w{50}){50}").is_err());
+    }
+
+    #[test]
+    fn kinds_validate_their_settings() {
+        let scale = |kind: &str, min, max| TriggerKind::Scale {
+            kind: kind.into(),
+            name: "web".into(),
+            min,
+            max,
+        };
+        assert!(scale("Deployment", Some(1), Some(5)).validate().is_ok());
+        assert!(
+            scale("Deployment", Some(6), Some(5))
+                .validate()
+                .unwrap_err()
+                .contains("above max")
+        );
+        assert!(scale("Service", None, None).validate().is_err());
+        let image = |filter| TriggerKind::Image {
+            repositories: vec!["nginx".into()],
+            filter,
+            pin_digest: false,
+        };
+        assert!(image(TagFilter::All).validate().is_ok());
+        assert!(image(TagFilter::Tags { tags: vec![] }).validate().is_err());
+        assert!(
+            image(TagFilter::Tags {
+                tags: vec!["x".into(); 101]
+            })
+            .validate()
+            .unwrap_err()
+            .contains("at most 100")
+        );
+        assert!(
+            image(TagFilter::Regex {
+                pattern: "[".into()
+            })
+            .validate()
+            .is_err()
+        );
+        let none = TriggerKind::Image {
+            repositories: vec![],
+            filter: TagFilter::All,
+            pin_digest: false,
+        };
+        assert!(none.validate().is_err());
+    }
+}
+
+/// Creating, rotating and describing triggers: the store for the row, the secret store for
+/// the token (and HMAC key). The token leaves here only in the returned [`Created`].
+pub mod service {
+    use serde::Serialize;
+
+    use super::{
+        Trigger, new_signing_key, new_token, signing_secret_name, token_hash, token_hint,
+        token_secret_name,
+    };
+    use crate::secrets::Secrets;
+    use crate::store::{self, NewTrigger, Store};
+
+    /// Errors from trigger management.
+    #[derive(Debug, thiserror::Error)]
+    pub enum Error {
+        /// The database refused.
+        #[error(transparent)]
+        Store(#[from] store::Error),
+        /// The secret store refused.
+        #[error("cannot keep the trigger's token: {0}")]
+        Secrets(#[from] crate::secrets::Error),
+    }
+
+    /// A trigger just made or rotated, with its token (shown once; also in the secret store).
+    #[derive(Debug, Clone, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Created {
+        /// The trigger.
+        pub trigger: Trigger,
+        /// The token.
+        pub token: String,
+        /// The HMAC key, for signed triggers.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub signing_key: Option<String>,
+    }
+
+    /// Makes a trigger: a token (and HMAC key) in the secret store, the row in the database.
+    /// If the database refuses, the secrets are removed again.
+    pub fn create(
+        store: &mut Store,
+        secrets: &Secrets,
+        new: &NewTrigger,
+    ) -> Result<Created, Error> {
+        let token = new_token();
+        secrets.set(&token_secret_name(&new.name), &token)?;
+        let signing_key = if new.signed {
+            let key = new_signing_key();
+            if let Err(e) = secrets.set(&signing_secret_name(&new.name), &key) {
+                let _ = secrets.delete(&token_secret_name(&new.name));
+                return Err(e.into());
+            }
+            Some(key)
+        } else {
+            None
+        };
+        match store.create_trigger(new, &token_hash(&token), &token_hint(&token)) {
+            Ok(trigger) => Ok(Created {
+                trigger,
+                token,
+                signing_key,
+            }),
+            Err(error) => {
+                // Only remove secrets we created: a name clash must not delete the owner's.
+                if !matches!(error, store::Error::TriggerExists(_)) {
+                    let _ = secrets.delete(&token_secret_name(&new.name));
+                    let _ = secrets.delete(&signing_secret_name(&new.name));
+                }
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Replaces a trigger's token; the old one stops working at once.
+    pub fn rotate(store: &mut Store, secrets: &Secrets, name: &str) -> Result<Created, Error> {
+        store.trigger(name)?;
+        let token = new_token();
+        secrets.set(&token_secret_name(name), &token)?;
+        let trigger = store.rotate_trigger(name, &token_hash(&token), &token_hint(&token))?;
+        Ok(Created {
+            trigger,
+            token,
+            signing_key: None,
+        })
+    }
+
+    /// Deletes a trigger and its secrets.
+    pub fn delete(store: &mut Store, secrets: &Secrets, name: &str) -> Result<(), Error> {
+        store.delete_trigger(name)?;
+        let _ = secrets.delete(&token_secret_name(name));
+        let _ = secrets.delete(&signing_secret_name(name));
+        Ok(())
+    }
+
+    /// The trigger's URL with its token, from the secret store.
+    pub fn url(secrets: &Secrets, trigger: &Trigger, base: &str) -> Result<String, Error> {
+        let token = secrets.get(&token_secret_name(&trigger.name))?;
+        Ok(super::url_with_token(trigger, base, &token))
+    }
+}
+
+/// The URL a caller uses: `/hook/trigger` for redeploy and scale, `/hook/registry` for image
+/// triggers.
+pub fn url_with_token(trigger: &Trigger, base: &str, token: &str) -> String {
+    let base = base.trim_end_matches('/');
+    let path = match trigger.kind {
+        TriggerKind::Image { .. } => "/hook/registry",
+        _ => "/hook/trigger",
+    };
+    format!("{base}{path}?token={token}")
+}
+
+/// Ready-to-run `curl` examples in the seeds' forms.
+pub fn curl_examples(trigger: &Trigger, url: &str) -> Vec<String> {
+    match &trigger.kind {
+        TriggerKind::Redeploy => vec![
+            format!("curl -X POST '{url}'"),
+            format!(
+                "curl -X POST -H 'content-type: application/json' '{url}' -d '{{\"resource\":{{\"deployment\":{{\"metadata\":{{\"name\":\"NAME\"}},\"spec\":{{\"template\":{{\"spec\":{{\"containers\":[{{\"name\":\"CONTAINER\",\"image\":\"IMAGE:TAG\"}}]}}}}}}}}}}}}'"
+            ),
+        ],
+        TriggerKind::Scale { .. } => vec![
+            format!("curl '{url}&type=scale_out&step=1'"),
+            format!("curl '{url}&type=scale_in&step=1'"),
+        ],
+        TriggerKind::Image { repositories, .. } => {
+            let image = repositories.first().map(String::as_str).unwrap_or("IMAGE");
+            vec![format!(
+                "curl -X POST -H 'content-type: application/json' '{url}' -d '{{\"image\":\"{image}:TAG\"}}'"
+            )]
+        }
+    }
+}
