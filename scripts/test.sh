@@ -5,7 +5,18 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_rust
 ensure_nextest
 ensure_kubectl
+ensure_test_services
 cd "$ROOT"
+
+# Re-run inside a private D-Bus session with an unlocked keyring, so the keyring tests use a
+# real Secret Service (and never the developer's own keyring).
+if [ -z "${TRIPLINE_IN_SESSION:-}" ]; then
+  export TRIPLINE_IN_SESSION=1 XDG_DATA_HOME XDG_CONFIG_HOME XDG_CACHE_HOME XDG_RUNTIME_DIR
+  scratch="$(mktemp -d)"
+  XDG_DATA_HOME="$scratch/data" XDG_CONFIG_HOME="$scratch/config" XDG_CACHE_HOME="$scratch/cache"
+  XDG_RUNTIME_DIR="$scratch/run"; mkdir -p "$XDG_RUNTIME_DIR"; chmod 700 "$XDG_RUNTIME_DIR"
+  exec dbus-run-session -- bash -c 'echo -n "tripline-test" | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec "$0" "$@"' "$ROOT/scripts/test.sh" "$@"
+fi
 
 say "cargo fmt --check"
 cargo fmt --all -- --check
@@ -15,8 +26,8 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 say "tests"
 # kubectl must be there: the strategic-merge corpus is re-checked against it.
-export TRIPLINE_REQUIRE_KUBECTL=1
-cargo nextest run --workspace --no-fail-fast
+export TRIPLINE_REQUIRE_KUBECTL=1 TRIPLINE_REQUIRE_REGISTRY=1 TRIPLINE_REQUIRE_KEYRING=1
+cargo nextest run --workspace --no-fail-fast --retries 0
 
 say "benchmarks, once each (figures: cargo bench; see BENCHMARKS.md)"
 cargo bench --quiet -p tripline --bench engine -- --test

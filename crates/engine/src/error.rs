@@ -30,6 +30,8 @@ pub enum Class {
     Conflict,
     /// Storage or the system failed.
     Internal,
+    /// A deploy ran and failed.
+    DeployFailed,
 }
 
 impl Class {
@@ -40,6 +42,7 @@ impl Class {
             Class::Invalid => 3,
             Class::NotFound => 4,
             Class::Conflict => 5,
+            Class::DeployFailed => 6,
         }
     }
 }
@@ -63,7 +66,9 @@ impl ErrorBody {
     /// The class, from the code.
     pub fn class(&self) -> Class {
         let problem = self.code.rsplit('.').next().unwrap_or("");
-        if problem.ends_with("not_found") {
+        if self.code.starts_with("deploy.") {
+            Class::DeployFailed
+        } else if problem.ends_with("not_found") {
             Class::NotFound
         } else if matches!(problem, "exists" | "in_use" | "busy") {
             Class::Conflict

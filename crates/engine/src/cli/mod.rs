@@ -12,6 +12,7 @@
 //! | 3 | invalid input (YAML, patch, name) |
 //! | 4 | not found (template, version, application) |
 //! | 5 | conflict (name taken, template in use, database busy) |
+//! | 6 | a deploy failed (the release says why) |
 
 /// `println!` that ignores a closed stdout (`tripline … | head` must not panic).
 macro_rules! say {
@@ -30,9 +31,13 @@ macro_rules! say_raw {
 }
 
 mod app;
+mod deploy;
 mod input;
 mod output;
+mod sandbox;
+mod serve;
 mod template;
+mod trigger;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -59,12 +64,17 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
 
+    /// Where trigger tokens are kept: the OS keyring, owner-only files in the data dir, or
+    /// the keyring when one answers and files otherwise
+    #[arg(long, global = true, value_enum, default_value_t = SecretsChoice::Auto, env = "TRIPLINE_SECRETS")]
+    secrets: SecretsChoice,
+
     #[command(subcommand)]
     command: Command,
 }
 
 const EXIT_CODES: &str = "Exit codes: 0 success, 1 internal error, 2 bad command line, \
-3 invalid input, 4 not found, 5 conflict (name taken, in use, busy).";
+3 invalid input, 4 not found, 5 conflict (name taken, in use, busy), 6 deploy failed.";
 
 /// When to colour output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -77,6 +87,17 @@ enum ColorChoice {
     Never,
 }
 
+/// Where secrets live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SecretsChoice {
+    /// The keyring if it answers, else files
+    Auto,
+    /// The OS keyring (Secret Service)
+    Keyring,
+    /// Owner-only files in <data dir>/secrets
+    Files,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create, edit, patch, compare and roll back templates
@@ -85,16 +106,55 @@ enum Command {
     /// Create and inspect applications
     #[command(subcommand)]
     App(app::Command),
+    /// Create and manage trigger URLs, and read their access records
+    #[command(subcommand)]
+    Trigger(trigger::Command),
+    /// Deploy an application's latest template version and follow its rollout
+    Deploy(deploy::DeployArgs),
+    /// List an application's releases
+    Releases {
+        /// The application
+        app: String,
+        /// How many, newest first
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Roll an application's template back to a version and deploy it
+    Rollback(deploy::RollbackArgs),
+    /// List kubeconfig contexts and the sandbox
+    #[command(subcommand)]
+    Cluster(deploy::ClusterCommand),
+    /// Run the built-in sandbox Kubernetes API server and print its kubeconfig
+    Sandbox(sandbox::SandboxArgs),
+    /// Run the webhook listener and deploy workers without a window (for servers)
+    Serve(serve::ServeArgs),
 }
 
 /// What every command gets.
 pub(crate) struct Context {
     store: Store,
+    data_dir: PathBuf,
     json: bool,
     color: bool,
+    secrets: SecretsChoice,
 }
 
 impl Context {
+    /// The secret store, chosen by `--secrets`.
+    fn secrets(&self) -> Result<crate::secrets::Secrets, ErrorBody> {
+        let choice = match self.secrets {
+            SecretsChoice::Auto => crate::secrets::Choice::Auto,
+            SecretsChoice::Keyring => crate::secrets::Choice::Keyring,
+            SecretsChoice::Files => crate::secrets::Choice::Files,
+        };
+        crate::secrets::Secrets::detect(choice, &self.data_dir).map_err(|e| {
+            ErrorBody::new(
+                "secrets.unavailable",
+                format!("{e}; use --secrets files on a machine without a keyring"),
+            )
+        })
+    }
+
     /// Prints a value as pretty JSON.
     fn print_json<T: serde::Serialize>(&self, value: &T) -> Result<(), ErrorBody> {
         let mut stdout = std::io::stdout().lock();
@@ -164,12 +224,21 @@ fn run(cli: Cli) -> Result<(), ErrorBody> {
     };
     let mut context = Context {
         store,
+        data_dir,
         json: cli.json,
         color,
+        secrets: cli.secrets,
     };
     match cli.command {
         Command::Template(command) => template::run(&mut context, command),
         Command::App(command) => app::run(&mut context, command),
+        Command::Trigger(command) => trigger::run(&mut context, command),
+        Command::Deploy(args) => deploy::deploy(&mut context, args),
+        Command::Releases { app, limit } => deploy::releases(&mut context, &app, limit),
+        Command::Rollback(args) => deploy::rollback(&mut context, args),
+        Command::Cluster(command) => deploy::cluster(&mut context, command),
+        Command::Sandbox(args) => sandbox::run(&mut context, args),
+        Command::Serve(args) => serve::run(&mut context, args),
     }
 }
 

@@ -309,15 +309,15 @@ async fn authenticate(
     Ok(trigger)
 }
 
-fn template_of(state: &State, app: &str) -> Result<String, Reply> {
+fn template_of(state: &State, app: &str) -> Result<String, Box<Reply>> {
     let reader = state.reader.lock().expect("reader lock");
     match reader.app(app) {
         Ok(application) => Ok(application.source.template().unwrap_or_default().to_owned()),
-        Err(error) => Err(Reply::error(
+        Err(error) => Err(Box::new(Reply::error(
             StatusCode::SERVICE_UNAVAILABLE,
             "storage_unavailable",
             error.to_string(),
-        )),
+        ))),
     }
 }
 
@@ -456,7 +456,7 @@ async fn redeploy_with_patch(
     };
     let template = match template_of(state, &trigger.app) {
         Ok(template) => template,
-        Err(reply) => return Outcome::Done(reply),
+        Err(reply) => return Outcome::Done(*reply),
     };
     let message = format!("patched by trigger {}", trigger.name);
     let saved = state
@@ -571,7 +571,7 @@ async fn registry_hook(
     }
     let template = match template_of(state, &trigger.app) {
         Ok(template) => template,
-        Err(reply) => return Outcome::Done(reply),
+        Err(reply) => return Outcome::Done(*reply),
     };
     let pushed: Vec<String> = updates
         .iter()

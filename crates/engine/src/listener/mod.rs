@@ -129,6 +129,11 @@ impl State {
         }))
     }
 
+    /// Waits until every access record queued so far is written.
+    pub async fn flush_records(&self) {
+        self.recorder.flush().await;
+    }
+
     /// A fresh database connection for writes.
     fn store(&self) -> crate::store::Result<Store> {
         Store::open(&self.database)

@@ -240,7 +240,8 @@ async fn bad_bodies_are_refused_and_make_no_version() {
     let f = Fixture::new(SEED, Config::default());
     let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);
     let url = redeploy_url(&created.token);
-    let cases: &[(&[(&str, &str)], &[u8], StatusCode, &str)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [u8], StatusCode, &'a str);
+    let cases: &[Case] = &[
         (
             &[("content-type", "application/json")],
             b"{not json",

@@ -1,1 +1,299 @@
-//! The built-in sandbox cluster (being written).
+//! The built-in sandbox cluster: an in-process Kubernetes API server on loopback.
+//!
+//! It speaks the real Kubernetes REST protocol over plain HTTP, so the `kube` client and
+//! `kubectl` work against it unchanged; it is the default cluster on a fresh machine and the
+//! cluster the deploy tests run on. It is a simulation, not Kubernetes: there are no
+//! containers, only objects and a controller that moves them the way a cluster would.
+//!
+//! How a request flows:
+//!
+//! 1. **HTTP routing** (`routes`): axum serves discovery (`discovery`: `/version`, `/api`,
+//!    `/apis`, the resource lists, aggregated discovery), a minimal OpenAPI v3 (`openapi`)
+//!    and every resource path, which is parsed into a collection or object target of a kind
+//!    from the table in `resources`.
+//! 2. **Handlers** (`handlers`, `watch`): one small function per verb. Writes are
+//!    checked (bodies are JSON, YAML, or — as kubectl's typed commands send them — protobuf,
+//!    `protobuf`), then run as one store transaction through the write pipeline in `objects` —
+//!    defaults (`defaults`), validation (`validate`), server-owned metadata, and
+//!    `managedFields` (`managed`, `fields`); server-side apply merges, prunes and detects
+//!    conflicts in `apply`. Errors are Kubernetes `Status` objects (`status`); lists and
+//!    watches filter with `selector`; `/scale` is `scale`; `kubectl get` tables are
+//!    `table`; `pods/{name}/log` says the container is simulated (there is no process).
+//! 3. **Store** (`store`): every object as JSON behind one lock, a global resourceVersion
+//!    counter, SQLite persistence when a data directory is given, and a history of changes.
+//! 4. **Change events**: each committed write is broadcast; watches stream them to clients
+//!    and the controller consumes them.
+//! 5. **Controller** (`controller`): a background task that turns events and timers into
+//!    ReplicaSets, pods, readiness after the rollout delay, image-pull failures, and the
+//!    workload status `kubectl rollout status` reads.
+//!
+//! [`Sandbox`] owns the two background tasks (the HTTP server and the controller) and the
+//! [`CancellationToken`] that stops them, on [`Sandbox::shutdown`] or on drop.
+
+mod apply;
+mod controller;
+mod defaults;
+mod discovery;
+mod fields;
+mod handlers;
+mod managed;
+mod objects;
+mod openapi;
+mod protobuf;
+mod resources;
+mod routes;
+mod scale;
+mod seed;
+mod selector;
+mod status;
+mod store;
+mod table;
+mod validate;
+mod watch;
+mod yaml;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use routes::{MAX_BODY_BYTES, router};
+
+/// How long [`Sandbox::shutdown`] waits for open connections before it stops waiting.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Errors starting the sandbox.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The data directory could not be created.
+    #[error("cannot create the sandbox data directory {}: {source}", path.display())]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The SQLite database could not be opened or read.
+    #[error("cannot use the sandbox database {}: {source}", path.display())]
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr} for the sandbox cluster: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The built-in objects (namespaces, node) could not be created.
+    #[error("cannot create the sandbox's built-in objects: {0}")]
+    Seed(String),
+}
+
+/// How to run a sandbox.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// `None` keeps everything in memory; `Some(dir)` persists to `dir/sandbox.db` (SQLite)
+    /// so objects survive restarts.
+    pub data_dir: Option<PathBuf>,
+    /// Where to listen; the default `127.0.0.1:0` picks a free port.
+    pub listen: SocketAddr,
+    /// How long a new pod takes to become Ready; `Duration::ZERO` makes it instant.
+    pub rollout_delay: Duration,
+    /// Image references that cannot be pulled (exact string, or the same Docker Hub
+    /// repository and tag spelled differently). Images from a `*.invalid` registry never can.
+    pub missing_images: Vec<String>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            data_dir: None,
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            rollout_delay: Duration::from_secs(1),
+            missing_images: Vec::new(),
+        }
+    }
+}
+
+/// What the HTTP handlers share: the store and the shutdown signal.
+#[derive(Clone)]
+pub struct SandboxState {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    store: Arc<store::Store>,
+    shutdown: CancellationToken,
+    address: String,
+}
+
+impl SandboxState {
+    pub(crate) fn store(&self) -> &store::Store {
+        &self.shared.store
+    }
+
+    pub(crate) fn shutdown_token(&self) -> CancellationToken {
+        self.shared.shutdown.clone()
+    }
+
+    pub(crate) fn address(&self) -> &str {
+        &self.shared.address
+    }
+}
+
+impl std::fmt::Debug for SandboxState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxState")
+            .field("address", &self.shared.address)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A running sandbox cluster. Dropping it stops its tasks; [`Sandbox::shutdown`] also waits
+/// for them.
+#[derive(Debug)]
+pub struct Sandbox {
+    addr: SocketAddr,
+    state: SandboxState,
+    shutdown: CancellationToken,
+    server: Option<JoinHandle<()>>,
+    controller: Option<JoinHandle<()>>,
+}
+
+impl Sandbox {
+    /// Opens the store, binds the listener (so [`Sandbox::url`] works as soon as this
+    /// returns), and starts the HTTP server and the controller.
+    pub async fn start(config: SandboxConfig) -> Result<Sandbox, Error> {
+        let store = Arc::new(store::Store::open(config.data_dir.as_deref())?);
+        seed::ensure(&store).map_err(|e| Error::Seed(e.to_string()))?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| Error::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let shutdown = CancellationToken::new();
+        let state = SandboxState {
+            shared: Arc::new(Shared {
+                store: store.clone(),
+                shutdown: shutdown.clone(),
+                address: addr.to_string(),
+            }),
+        };
+        let controller = controller::Controller::new(
+            store,
+            controller::Settings {
+                rollout_delay: config.rollout_delay,
+                missing_images: config.missing_images,
+            },
+        );
+        let controller = tokio::spawn(controller.run(shutdown.clone()));
+        let app = router(state.clone());
+        let stop = shutdown.clone();
+        let server = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await;
+            if let Err(error) = served {
+                tracing::warn!(%error, "sandbox HTTP server stopped with an error");
+            }
+        });
+        tracing::info!(url = %format!("http://{addr}"), "sandbox cluster started");
+        Ok(Sandbox {
+            addr,
+            state,
+            shutdown,
+            server: Some(server),
+            controller: Some(controller),
+        })
+    }
+
+    /// The API server URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A kubeconfig for kubectl: cluster, user and context `tripline-sandbox`, no
+    /// credentials, selected as the current context.
+    pub fn kubeconfig(&self) -> String {
+        let url = self.url();
+        [
+            "apiVersion: v1",
+            "kind: Config",
+            "clusters:",
+            "- name: tripline-sandbox",
+            "  cluster:",
+            &format!("    server: {url}"),
+            "users:",
+            "- name: tripline-sandbox",
+            "  user: {}",
+            "contexts:",
+            "- name: tripline-sandbox",
+            "  context:",
+            "    cluster: tripline-sandbox",
+            "    user: tripline-sandbox",
+            "    namespace: default",
+            "current-context: tripline-sandbox",
+            "preferences: {}",
+            "",
+        ]
+        .join("\n")
+    }
+
+    /// A `kube::Config` for this sandbox (plain HTTP, no authentication, namespace
+    /// `default`).
+    pub fn client_config(&self) -> kube::Config {
+        let url = self
+            .url()
+            .parse()
+            .expect("an http URL built from a socket address parses");
+        kube::Config::new(url)
+    }
+
+    /// The state the HTTP handlers use, for serving [`router`] in-process.
+    pub fn state(&self) -> SandboxState {
+        self.state.clone()
+    }
+
+    /// Stops the server (letting open requests finish; watches end) and the controller, and
+    /// waits for both.
+    pub async fn shutdown(mut self) {
+        self.shutdown.cancel();
+        for task in [self.server.take(), self.controller.take()]
+            .into_iter()
+            .flatten()
+        {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(SHUTDOWN_GRACE, task).await.is_err() {
+                tracing::warn!("sandbox task did not stop in time; aborting it");
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}

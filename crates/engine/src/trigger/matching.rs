@@ -122,6 +122,38 @@ pub struct ImageChange {
     pub to: String,
 }
 
+/// Every image repository the template's containers use, without duplicates.
+pub fn repositories(manifest: &Manifest) -> Vec<ImageRef> {
+    let mut found: Vec<ImageRef> = Vec::new();
+    for document in manifest.documents() {
+        let Some(path) = pod_spec_path(&document.id.kind) else {
+            continue;
+        };
+        let Some(spec) = path.iter().try_fold(&document.value, |v, k| v.get(*k)) else {
+            continue;
+        };
+        for list in ["initContainers", "containers", "ephemeralContainers"] {
+            for container in spec
+                .get(list)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let Some(image) = container.get("image").and_then(Value::as_str) else {
+                    continue;
+                };
+                if let Ok(image) = ImageRef::parse(image) {
+                    let repository = image.without_version();
+                    if !found.iter().any(|f| f.same_repository(&repository)) {
+                        found.push(repository);
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
 /// Where the pod spec of each workload kind lives.
 fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
@@ -268,11 +300,8 @@ mod tests {
             event.tag = Some(tag.into());
             event
         };
-        let cases: Vec<(
-            &TriggerKind,
-            PushEvent,
-            Result<(Option<&str>, Option<&str>), &str>,
-        )> = vec![
+        type Expected<'a> = Result<(Option<&'a str>, Option<&'a str>), &'a str>;
+        let cases: Vec<(&TriggerKind, PushEvent, Expected)> = vec![
             (
                 &all,
                 push("docker.io/library/nginx", Some("1.27"), None),

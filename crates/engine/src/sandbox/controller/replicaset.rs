@@ -1,0 +1,61 @@
+//! ReplicaSets: keep `spec.replicas` pods, report how many are ready.
+//!
+//! Scale-down removes pods that are not ready first, then the newest.
+
+use serde_json::{Value, json};
+
+use super::{Controller, Key, count, create_pod, delete_pod, is_ready, owned_pods, write_status};
+use crate::sandbox::objects::{meta_str, random_suffix};
+use crate::sandbox::resources;
+use crate::sandbox::status::ApiResult;
+
+impl Controller {
+    pub(super) fn replica_set(&mut self, k: &Key) -> ApiResult<()> {
+        let def = resources::known("apps/v1", "ReplicaSet");
+        self.store.write(false, |txn| {
+            let Some(rs) = txn.get(def, &k.0, &k.1) else {
+                return Ok(());
+            };
+            let uid = meta_str(&rs, "uid").unwrap_or_default().to_owned();
+            let want = rs
+                .pointer("/spec/replicas")
+                .and_then(Value::as_u64)
+                .unwrap_or(1) as usize;
+            let mut pods = owned_pods(txn, &k.0, &uid);
+            if pods.len() < want {
+                let template = rs.pointer("/spec/template").cloned().unwrap_or(json!({}));
+                for _ in pods.len()..want {
+                    let name = format!("{}-{}", k.1, random_suffix());
+                    let pod = create_pod(txn, def, &rs, &name, &template, &[])?;
+                    pods.push(pod);
+                }
+            } else if pods.len() > want {
+                // Not ready first, then newest first.
+                pods.sort_by_key(|p| {
+                    (
+                        is_ready(p),
+                        std::cmp::Reverse(
+                            meta_str(p, "creationTimestamp")
+                                .unwrap_or_default()
+                                .to_owned(),
+                        ),
+                    )
+                });
+                let excess = pods.len() - want;
+                for pod in pods.drain(..excess) {
+                    delete_pod(txn, def, &rs, &pod)?;
+                }
+            }
+            let ready = pods.iter().filter(|p| is_ready(p)).count();
+            let mut status = json!({"replicas": pods.len()});
+            count(&mut status, "fullyLabeledReplicas", pods.len());
+            count(&mut status, "readyReplicas", ready);
+            count(&mut status, "availableReplicas", ready);
+            if let Some(generation) = rs.pointer("/metadata/generation") {
+                status["observedGeneration"] = generation.clone();
+            }
+            write_status(txn, def, &rs, status)?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,737 @@
+//! The verbs: get, list, create, update, patch, delete — each a small function that checks
+//! the request, runs one store transaction through [`super::objects`], and answers with the
+//! object (or a `Status`).
+//!
+//! Bodies are JSON (or YAML for creates and applies). The patch types are the API server's:
+//! RFC 6902 JSON patch, RFC 7386 merge patch, strategic merge patch ([`crate::patch`]) and
+//! server-side apply ([`super::apply`]). Writes through `/status` change only the status;
+//! writes through `/scale` change only `spec.replicas`.
+
+use std::sync::Arc;
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::SandboxState;
+use super::apply::{self, Applier};
+use super::managed::{Writer, manager_from_user_agent};
+use super::objects::{self, Managed, Preconditions, Propagation, meta_str};
+use super::resources::ResourceDef;
+use super::routes::{Request, json_response};
+use super::selector::{FieldSelector, LabelSelector, Selectors};
+use super::status::{ApiError, ApiResult};
+use super::{protobuf, scale, table};
+
+/// The object a request is about.
+pub(crate) struct At<'a> {
+    /// The resource.
+    pub def: &'static ResourceDef,
+    /// Namespace (empty for cluster-scoped).
+    pub namespace: &'a str,
+    /// Name.
+    pub name: &'a str,
+    /// `status` or `scale`.
+    pub subresource: Option<&'a str>,
+}
+
+/// Parses `labelSelector` and `fieldSelector`.
+pub(crate) fn selectors(def: &ResourceDef, request: &Request) -> ApiResult<Selectors> {
+    Ok(Selectors {
+        labels: LabelSelector::parse(request.param("labelSelector").unwrap_or(""))?,
+        fields: FieldSelector::parse(request.param("fieldSelector").unwrap_or(""), def)?,
+    })
+}
+
+/// Parses a JSON body, or a YAML one when `yaml_allowed`.
+fn parse_body(bytes: &[u8], yaml_allowed: bool) -> ApiResult<Value> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("the request body is empty"));
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(value) => Ok(value),
+        Err(json_error) if yaml_allowed => {
+            let text = std::str::from_utf8(bytes)
+                .map_err(|_| ApiError::bad_request("the request body is not UTF-8"))?;
+            super::yaml::parse(text).map_err(|yaml_error| {
+                ApiError::bad_request(format!(
+                    "the request body is neither JSON ({json_error}) nor YAML ({yaml_error})"
+                ))
+            })
+        }
+        Err(error) => Err(ApiError::bad_request(format!(
+            "the request body is not valid JSON: {error}"
+        ))),
+    }
+}
+
+/// The body of a create or update: JSON, YAML or Kubernetes protobuf; anything else is 415.
+async fn object_body(request: &mut Request) -> ApiResult<Value> {
+    let content_type = request.content_type();
+    let yaml = match content_type.as_str() {
+        "" | "application/json" | "*/*" => false,
+        "application/yaml" => true,
+        "application/vnd.kubernetes.protobuf" => {
+            let bytes = request.body().await?;
+            return protobuf::decode(&bytes).map_err(|error| match error {
+                protobuf::DecodeError::Malformed(_) => ApiError::bad_request(error.to_string()),
+                _ => ApiError::UnsupportedMediaType(error.to_string()),
+            });
+        }
+        other => {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "the body of the request was in an unknown format ({other}) - accepted media \
+                 types include: application/json, application/yaml, \
+                 application/vnd.kubernetes.protobuf"
+            )));
+        }
+    };
+    let bytes = request.body().await?;
+    parse_body(&bytes, yaml)
+}
+
+/// Checks a body's kind, apiVersion, namespace and name against the URL, and fills in what
+/// the body leaves out (as the API server does).
+fn check_identity(
+    def: &ResourceDef,
+    object: &mut Value,
+    namespace: Option<&str>,
+    name: Option<&str>,
+) -> ApiResult<()> {
+    let Some(map) = object.as_object_mut() else {
+        return Err(ApiError::bad_request(format!(
+            "the object provided is unrecognized (must be of type {}): not a JSON object",
+            def.kind
+        )));
+    };
+    if let Some(kind) = map.get("kind").and_then(Value::as_str)
+        && !kind.is_empty()
+        && kind != def.kind
+    {
+        return Err(ApiError::bad_request(format!(
+            "the kind in the body ({kind}) does not match the kind of the URL ({})",
+            def.kind
+        )));
+    }
+    if let Some(api_version) = map.get("apiVersion").and_then(Value::as_str)
+        && !api_version.is_empty()
+        && api_version != def.api_version
+    {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({api_version}) does not match the expected API version ({})",
+            def.api_version
+        )));
+    }
+    if !map.get("metadata").is_some_and(Value::is_object) {
+        map.insert("metadata".into(), json!({}));
+    }
+    let meta = map["metadata"]
+        .as_object_mut()
+        .expect("just made an object");
+    if def.namespaced {
+        let path_ns = namespace.unwrap_or_default();
+        if let Some(body_ns) = meta.get("namespace").and_then(Value::as_str)
+            && !body_ns.is_empty()
+            && body_ns != path_ns
+        {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+        meta.insert("namespace".into(), json!(path_ns));
+    }
+    if let Some(url_name) = name {
+        if let Some(body_name) = meta.get("name").and_then(Value::as_str)
+            && !body_name.is_empty()
+            && body_name != url_name
+        {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({url_name})"
+            )));
+        }
+        meta.insert("name".into(), json!(url_name));
+    }
+    Ok(())
+}
+
+/// The manager of a non-apply write: `fieldManager`, or derived from the User-Agent.
+fn manager(request: &Request) -> String {
+    match request.param("fieldManager") {
+        Some(m) if !m.is_empty() => m.to_owned(),
+        _ => manager_from_user_agent(request.header(header::USER_AGENT)),
+    }
+}
+
+/// Answers with one object, as JSON or (if asked for) as a Table.
+fn object_response(
+    status: StatusCode,
+    def: &ResourceDef,
+    object: &Value,
+    request: &Request,
+) -> Response {
+    if table::wanted(request) {
+        return table::single(def, object, request);
+    }
+    json_response(status, object)
+}
+
+/// GET of one object (or its `/status` or `/scale`).
+pub(crate) fn get(state: &SandboxState, at: &At<'_>, request: &Request) -> ApiResult<Response> {
+    let object = state
+        .store()
+        .read(|txn| txn.get(at.def, at.namespace, at.name))
+        .ok_or_else(|| ApiError::not_found(at.def, at.name))?;
+    if at.subresource == Some("scale") {
+        return Ok(json_response(StatusCode::OK, &scale::view(&object)));
+    }
+    Ok(object_response(StatusCode::OK, at.def, &object, request))
+}
+
+/// `GET …/pods/{name}/log`. The sandbox runs no containers: a container that is waiting is
+/// refused as a real kubelet refuses it, and a running one answers with a line saying that
+/// it is simulated.
+pub(crate) fn logs(
+    state: &SandboxState,
+    def: &'static ResourceDef,
+    namespace: &str,
+    name: &str,
+    request: &Request,
+) -> ApiResult<Response> {
+    let pod = state
+        .store()
+        .read(|txn| txn.get(def, namespace, name))
+        .ok_or_else(|| ApiError::not_found(def, name))?;
+    let containers = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let wanted = request.param("container").map(str::to_owned).or_else(|| {
+        containers
+            .first()
+            .and_then(|c| c.get("name"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    });
+    let Some(container) = wanted.as_deref().and_then(|w| {
+        containers
+            .iter()
+            .find(|c| c.get("name").and_then(Value::as_str) == Some(w))
+    }) else {
+        return Err(ApiError::bad_request(format!(
+            "container {} is not valid for pod {name}",
+            wanted.as_deref().unwrap_or("")
+        )));
+    };
+    let container_name = container.get("name").and_then(Value::as_str).unwrap_or("");
+    let image = container.get("image").and_then(Value::as_str).unwrap_or("");
+    let waiting = pod
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+        .and_then(|statuses| {
+            statuses
+                .iter()
+                .find(|s| s.get("name").and_then(Value::as_str) == Some(container_name))
+        })
+        .and_then(|s| s.pointer("/state/waiting/reason"))
+        .and_then(Value::as_str);
+    if let Some(reason) = waiting.or((pod
+        .get("status")
+        .and_then(|s| s.get("containerStatuses"))
+        .is_none())
+    .then_some("ContainerCreating"))
+    {
+        let why = if reason == "ImagePullBackOff" {
+            "trying and failing to pull image".to_owned()
+        } else {
+            reason.to_owned()
+        };
+        return Err(ApiError::bad_request(format!(
+            "container {container_name:?} in pod {name:?} is waiting to start: {why}"
+        )));
+    }
+    let line = format!(
+        "[tripline sandbox] container {container_name:?} ({image}) is simulated: it runs no process and writes no logs\n"
+    );
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], line).into_response())
+}
+
+/// An opaque `continue` token: the last namespace and name of a page, hex-encoded.
+fn encode_continue(namespace: &str, name: &str) -> String {
+    format!("{namespace}\u{0}{name}")
+        .bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn decode_continue(token: &str) -> ApiResult<(String, String)> {
+    let invalid = || ApiError::bad_request("continue key is not valid: start the list again");
+    if !token.len().is_multiple_of(2) {
+        return Err(invalid());
+    }
+    let bytes: Vec<u8> = (0..token.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(token.get(i..i + 2).unwrap_or(""), 16))
+        .collect::<Result<_, _>>()
+        .map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let (namespace, name) = text.split_once('\u{0}').ok_or_else(invalid)?;
+    Ok((namespace.to_owned(), name.to_owned()))
+}
+
+/// LIST, with selectors and `limit`/`continue` paging.
+pub(crate) fn list(
+    state: &SandboxState,
+    def: &'static ResourceDef,
+    namespace: Option<&str>,
+    request: &Request,
+) -> ApiResult<Response> {
+    let selectors = selectors(def, request)?;
+    let namespace = namespace.filter(|_| def.namespaced);
+    let (items, rv) = state
+        .store()
+        .read(|txn| (txn.list(def, namespace), txn.rv()));
+    let mut items: Vec<Arc<Value>> = items.into_iter().filter(|o| selectors.matches(o)).collect();
+    if let Some(token) = request.param("continue").filter(|t| !t.is_empty()) {
+        let after = decode_continue(token)?;
+        items.retain(|o| {
+            let key = (
+                meta_str(o, "namespace").unwrap_or_default().to_owned(),
+                meta_str(o, "name").unwrap_or_default().to_owned(),
+            );
+            key > after
+        });
+    }
+    let mut metadata = json!({"resourceVersion": rv.to_string()});
+    if let Some(limit) = request
+        .param("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0)
+        && items.len() > limit
+    {
+        let remaining = items.len() - limit;
+        items.truncate(limit);
+        if let Some(last) = items.last() {
+            metadata["continue"] = json!(encode_continue(
+                meta_str(last, "namespace").unwrap_or_default(),
+                meta_str(last, "name").unwrap_or_default()
+            ));
+            metadata["remainingItemCount"] = json!(remaining);
+        }
+    }
+    if table::wanted(request) {
+        return Ok(table::list(def, &items, &metadata, request));
+    }
+    let list = json!({
+        "kind": def.list_kind(),
+        "apiVersion": def.api_version,
+        "metadata": metadata,
+        "items": items.iter().map(|o| o.as_ref()).collect::<Vec<_>>(),
+    });
+    Ok(json_response(StatusCode::OK, &list))
+}
+
+/// POST to a collection.
+pub(crate) async fn create(
+    state: &SandboxState,
+    def: &'static ResourceDef,
+    namespace: Option<&str>,
+    request: &mut Request,
+) -> ApiResult<Response> {
+    if def.namespaced && namespace.is_none() {
+        return Err(ApiError::MethodNotAllowed(format!(
+            "create {} in a namespace: POST to …/namespaces/{{namespace}}/{}",
+            def.plural, def.plural
+        )));
+    }
+    let dry_run = request.dry_run()?;
+    let mut object = object_body(request).await?;
+    check_identity(def, &mut object, namespace, None)?;
+    let manager = manager(request);
+    let time = objects::now();
+    let writer = Writer {
+        manager: &manager,
+        subresource: None,
+        time: &time,
+    };
+    let created = state.store().write(dry_run, |txn| {
+        objects::create(txn, def, object, &Managed::Update(writer))
+    })?;
+    Ok(object_response(StatusCode::CREATED, def, &created, request))
+}
+
+/// PUT of an object, its `/status` or its `/scale`.
+pub(crate) async fn update(
+    state: &SandboxState,
+    at: &At<'_>,
+    request: &mut Request,
+) -> ApiResult<Response> {
+    let dry_run = request.dry_run()?;
+    let mut body = object_body(request).await?;
+    let manager = manager(request);
+    let time = objects::now();
+    let writer = Writer {
+        manager: &manager,
+        subresource: at.subresource,
+        time: &time,
+    };
+    if at.subresource == Some("scale") {
+        let updated = state.store().write(dry_run, |txn| {
+            let old = txn
+                .get(at.def, at.namespace, at.name)
+                .ok_or_else(|| ApiError::not_found(at.def, at.name))?;
+            let new = scale::set_replicas(&old, &body)?;
+            objects::update(txn, at.def, &old, new, &Managed::Update(writer))
+        })?;
+        return Ok(json_response(StatusCode::OK, &scale::view(&updated)));
+    }
+    check_identity(at.def, &mut body, Some(at.namespace), Some(at.name))?;
+    let updated = state.store().write(dry_run, |txn| {
+        let old = txn
+            .get(at.def, at.namespace, at.name)
+            .ok_or_else(|| ApiError::not_found(at.def, at.name))?;
+        let new = objects::for_subresource(at.def, &old, body, at.subresource);
+        objects::update(txn, at.def, &old, new, &Managed::Update(writer))
+    })?;
+    Ok(object_response(StatusCode::OK, at.def, &updated, request))
+}
+
+/// The patch formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PatchKind {
+    Json,
+    Merge,
+    Strategic,
+    Apply,
+}
+
+fn patch_kind(content_type: &str) -> ApiResult<PatchKind> {
+    match content_type {
+        "application/json-patch+json" => Ok(PatchKind::Json),
+        "application/merge-patch+json" => Ok(PatchKind::Merge),
+        "application/strategic-merge-patch+json" => Ok(PatchKind::Strategic),
+        "application/apply-patch+yaml" => Ok(PatchKind::Apply),
+        other => Err(ApiError::UnsupportedMediaType(format!(
+            "the body of the request was in an unknown format ({other}) - accepted media types \
+             include: application/json-patch+json, application/merge-patch+json, \
+             application/apply-patch+yaml, application/strategic-merge-patch+json"
+        ))),
+    }
+}
+
+/// Applies a non-apply patch document to `base`.
+fn apply_patch(def: &ResourceDef, kind: PatchKind, base: &Value, patch: Value) -> ApiResult<Value> {
+    let mut doc = base.clone();
+    match kind {
+        PatchKind::Json => {
+            let ops: json_patch::Patch = serde_json::from_value(patch).map_err(|e| {
+                ApiError::bad_request(format!("the JSON patch is not a list of operations: {e}"))
+            })?;
+            json_patch::patch(&mut doc, &ops).map_err(|e| ApiError::Invalid {
+                message: format!(
+                    "the server rejected our request due to an error in our request: {e}"
+                ),
+                details: None,
+            })?;
+            Ok(doc)
+        }
+        PatchKind::Merge => {
+            if !patch.is_object() {
+                return Err(ApiError::bad_request("a merge patch must be a JSON object"));
+            }
+            json_patch::merge(&mut doc, &patch);
+            Ok(doc)
+        }
+        PatchKind::Strategic => {
+            crate::patch::strategic::apply_to(doc, patch, def.api_version, def.kind).map_err(|e| {
+                ApiError::bad_request(format!("cannot apply the strategic merge patch: {e}"))
+            })
+        }
+        PatchKind::Apply => Err(ApiError::Internal("apply is not a patch document".into())),
+    }
+}
+
+/// PATCH of an object, its `/status` or its `/scale`, in any of the four formats.
+pub(crate) async fn patch(
+    state: &SandboxState,
+    at: &At<'_>,
+    request: &mut Request,
+) -> ApiResult<Response> {
+    let kind = patch_kind(&request.content_type())?;
+    let dry_run = request.dry_run()?;
+    let force = matches!(request.param("force"), Some("true" | "1"));
+    if kind == PatchKind::Apply && request.param("fieldManager").is_none_or(str::is_empty) {
+        return Err(ApiError::bad_request(
+            "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+        ));
+    }
+    if force && kind != PatchKind::Apply {
+        return Err(ApiError::bad_request(
+            "force: Forbidden: may not be specified for non-apply patch",
+        ));
+    }
+    let bytes = request.body().await?;
+    let body = parse_body(&bytes, kind == PatchKind::Apply)?;
+    let manager = manager(request);
+    let time = objects::now();
+    if kind == PatchKind::Apply && at.subresource.is_none() {
+        return server_side_apply(state, at, body, &manager, force, &time, dry_run, request);
+    }
+    let writer = Writer {
+        manager: &manager,
+        subresource: at.subresource,
+        time: &time,
+    };
+    let updated = state.store().write(dry_run, |txn| {
+        let old = txn
+            .get(at.def, at.namespace, at.name)
+            .ok_or_else(|| ApiError::not_found(at.def, at.name))?;
+        let new = match at.subresource {
+            Some("scale") => {
+                let kind = if kind == PatchKind::Apply {
+                    PatchKind::Merge
+                } else {
+                    kind
+                };
+                let patched = apply_patch(at.def, kind, &scale::view(&old), body)?;
+                scale::set_replicas(&old, &patched)?
+            }
+            _ => {
+                // Apply through /status is treated as a merge of the status it sends.
+                let kind = if kind == PatchKind::Apply {
+                    PatchKind::Merge
+                } else {
+                    kind
+                };
+                let mut patched = apply_patch(at.def, kind, &old, body)?;
+                check_identity(at.def, &mut patched, Some(at.namespace), Some(at.name))?;
+                objects::for_subresource(at.def, &old, patched, at.subresource)
+            }
+        };
+        objects::update(txn, at.def, &old, new, &Managed::Update(writer))
+    })?;
+    if at.subresource == Some("scale") {
+        return Ok(json_response(StatusCode::OK, &scale::view(&updated)));
+    }
+    Ok(object_response(StatusCode::OK, at.def, &updated, request))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn server_side_apply(
+    state: &SandboxState,
+    at: &At<'_>,
+    mut config: Value,
+    manager: &str,
+    force: bool,
+    time: &str,
+    dry_run: bool,
+    request: &Request,
+) -> ApiResult<Response> {
+    let Some(map) = config.as_object() else {
+        return Err(ApiError::bad_request(
+            "the applied configuration must be an object",
+        ));
+    };
+    for field in ["apiVersion", "kind"] {
+        if map
+            .get(field)
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return Err(ApiError::bad_request(format!(
+                "{field} must be set in an applied configuration"
+            )));
+        }
+    }
+    check_identity(at.def, &mut config, Some(at.namespace), Some(at.name))?;
+    let applier = Applier {
+        manager,
+        force,
+        time,
+    };
+    let (object, created) = state.store().write(dry_run, |txn| {
+        match txn.get(at.def, at.namespace, at.name) {
+            None => {
+                let new = apply::apply(at.def, None, config, &applier)?;
+                Ok((objects::create(txn, at.def, new, &Managed::Keep)?, true))
+            }
+            Some(old) => {
+                let new = apply::apply(at.def, Some(&old), config, &applier)?;
+                let new = objects::for_subresource(at.def, &old, new, None);
+                Ok((
+                    objects::update(txn, at.def, &old, new, &Managed::Keep)?,
+                    false,
+                ))
+            }
+        }
+    })?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(object_response(status, at.def, &object, request))
+}
+
+/// `DeleteOptions` from the body and the query.
+fn delete_options(
+    bytes: &[u8],
+    request: &Request,
+) -> ApiResult<(Propagation, Preconditions, bool)> {
+    let options = if bytes.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        parse_body(bytes, false)?
+    };
+    let policy = request
+        .param("propagationPolicy")
+        .or_else(|| options.get("propagationPolicy").and_then(Value::as_str));
+    let propagation = match policy {
+        None | Some("Background" | "Foreground") => Propagation::Background,
+        Some("Orphan") => Propagation::Orphan,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "propagationPolicy: Unsupported value: {other:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
+            )));
+        }
+    };
+    let propagation = if options.get("orphanDependents").and_then(Value::as_bool) == Some(true) {
+        Propagation::Orphan
+    } else {
+        propagation
+    };
+    let text = |pointer: &str| {
+        options
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let preconditions = Preconditions {
+        uid: text("/preconditions/uid"),
+        resource_version: text("/preconditions/resourceVersion"),
+    };
+    let dry_run = request.dry_run()?
+        || options
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|d| d.iter().any(|v| v == "All"));
+    Ok((propagation, preconditions, dry_run))
+}
+
+/// What a delete answers: the object for pods and services (as the real server), a
+/// success `Status` for the rest.
+fn deleted_response(def: &ResourceDef, object: &Value) -> Response {
+    if matches!((def.group, def.kind), ("", "Pod" | "Service")) {
+        return json_response(StatusCode::OK, object);
+    }
+    let mut details = json!({"name": meta_str(object, "name").unwrap_or_default()});
+    if !def.group.is_empty() {
+        details["group"] = json!(def.group);
+    }
+    details["kind"] = json!(def.plural);
+    details["uid"] = json!(meta_str(object, "uid").unwrap_or_default());
+    json_response(
+        StatusCode::OK,
+        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}),
+    )
+}
+
+/// DELETE of one object.
+pub(crate) async fn delete(
+    state: &SandboxState,
+    at: &At<'_>,
+    request: &mut Request,
+) -> ApiResult<Response> {
+    let bytes = request.body().await?;
+    let (propagation, preconditions, dry_run) = delete_options(&bytes, request)?;
+    let deleted = state.store().write(dry_run, |txn| {
+        objects::delete(
+            txn,
+            at.def,
+            at.namespace,
+            at.name,
+            propagation,
+            &preconditions,
+        )
+    })?;
+    Ok(deleted_response(at.def, &deleted))
+}
+
+/// DELETE of a collection (with selectors); answers with the list of deleted objects.
+pub(crate) async fn delete_collection(
+    state: &SandboxState,
+    def: &'static ResourceDef,
+    namespace: Option<&str>,
+    request: &mut Request,
+) -> ApiResult<Response> {
+    if def.kind == "Namespace" {
+        return Err(ApiError::MethodNotAllowed(
+            "namespaces are deleted one at a time".into(),
+        ));
+    }
+    let selectors = selectors(def, request)?;
+    let bytes = request.body().await?;
+    let (propagation, _, dry_run) = delete_options(&bytes, request)?;
+    let namespace = namespace.filter(|_| def.namespaced);
+    let (deleted, rv) = state.store().write(dry_run, |txn| {
+        let mut deleted = Vec::new();
+        for object in txn.list(def, namespace) {
+            if !selectors.matches(&object) {
+                continue;
+            }
+            let ns = meta_str(&object, "namespace")
+                .unwrap_or_default()
+                .to_owned();
+            let name = meta_str(&object, "name").unwrap_or_default().to_owned();
+            // Dependents already removed with an earlier owner are skipped.
+            if txn.get(def, &ns, &name).is_some() {
+                deleted.push(objects::delete(
+                    txn,
+                    def,
+                    &ns,
+                    &name,
+                    propagation,
+                    &Preconditions::default(),
+                )?);
+            }
+        }
+        Ok((deleted, txn.rv()))
+    })?;
+    let list = json!({
+        "kind": def.list_kind(),
+        "apiVersion": def.api_version,
+        "metadata": {"resourceVersion": rv.to_string()},
+        "items": deleted.iter().map(|o| o.as_ref()).collect::<Vec<_>>(),
+    });
+    Ok(json_response(StatusCode::OK, &list))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continue_tokens_round_trip_and_reject_garbage() {
+        let token = encode_continue("ns", "name");
+        assert_eq!(
+            decode_continue(&token).unwrap(),
+            ("ns".into(), "name".into())
+        );
+        for bad in ["zz", "abc", "6e73"] {
+            assert!(decode_continue(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn patch_types_come_from_the_content_type() {
+        assert_eq!(
+            patch_kind("application/merge-patch+json").unwrap(),
+            PatchKind::Merge
+        );
+        assert_eq!(
+            patch_kind("application/apply-patch+yaml").unwrap(),
+            PatchKind::Apply
+        );
+        assert_eq!(patch_kind("text/plain").unwrap_err().code().as_u16(), 415);
+    }
+}
