@@ -193,7 +193,11 @@ type Discovered = (ApiResource, ApiCapabilities);
 pub struct Deployer {
     client: kube::Client,
     discovery: Mutex<HashMap<GroupVersionKind, Discovered>>,
+    request_timeout: Duration,
 }
+
+/// How long one API request may take before the deploy gives up on the server.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl std::fmt::Debug for Deployer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -257,6 +261,34 @@ impl Deployer {
         Deployer {
             client,
             discovery: Mutex::new(HashMap::new()),
+            request_timeout: REQUEST_TIMEOUT,
+        }
+    }
+
+    /// Sets how long one API request may take (default [`REQUEST_TIMEOUT`]).
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Awaits one API request with the request timeout; errors become failures about `id`.
+    async fn call<T>(
+        &self,
+        id: &ResourceId,
+        request: impl std::future::Future<Output = Result<T, kube::Error>>,
+    ) -> Result<T, Failure> {
+        match tokio::time::timeout(self.request_timeout, request).await {
+            Ok(result) => result.map_err(|e| Failure::apply(e, id)),
+            Err(_) => Err(Failure::new(
+                "Timeout",
+                None,
+                format!(
+                    "the API server did not answer within {}s while handling {}: is it overloaded or unreachable?",
+                    self.request_timeout.as_secs(),
+                    short(id)
+                ),
+                Some(id.clone()),
+            )),
         }
     }
 
@@ -265,9 +297,22 @@ impl Deployer {
         if let Some(found) = self.discovery.lock().expect("discovery cache").get(&gvk) {
             return Ok(found.clone());
         }
-        let found = kube::discovery::pinned_kind(&self.client, &gvk)
-            .await
-            .map_err(|e| Failure::discovery(e, id))?;
+        let found = match tokio::time::timeout(
+            self.request_timeout,
+            kube::discovery::pinned_kind(&self.client, &gvk),
+        )
+        .await
+        {
+            Ok(found) => found.map_err(|e| Failure::discovery(e, id))?,
+            Err(_) => {
+                return self
+                    .call(
+                        id,
+                        std::future::pending::<Result<Discovered, kube::Error>>(),
+                    )
+                    .await;
+            }
+        };
         self.discovery
             .lock()
             .expect("discovery cache")
@@ -358,7 +403,10 @@ impl Deployer {
                 value["metadata"]["namespace"] = Value::String(ns.clone());
             }
             let api = self.api(&discovered, id.namespace.as_deref());
-            match api.patch(&id.name, &params, &Patch::Apply(&value)).await {
+            match self
+                .call(&id, api.patch(&id.name, &params, &Patch::Apply(&value)))
+                .await
+            {
                 Ok(live) => {
                     let outcome = ResourceOutcome {
                         id: id.clone(),
@@ -370,8 +418,7 @@ impl Deployer {
                     outcomes.push(outcome);
                     applied.push((id, discovered));
                 }
-                Err(error) => {
-                    let failure = Failure::apply(error, &id);
+                Err(failure) => {
                     let outcome = ResourceOutcome {
                         id,
                         action: Action::Failed,
@@ -435,17 +482,16 @@ impl Deployer {
         };
         let discovered = self.discover(&id).await?;
         let api = self.api(&discovered, Some(namespace));
-        let scale = api
-            .get_scale(&request.name)
-            .await
-            .map_err(|e| Failure::apply(e, &id))?;
+        let scale = self.call(&id, api.get_scale(&request.name)).await?;
         let current = scale.spec.and_then(|s| s.replicas).unwrap_or(0).max(0) as u32;
         let target = request.target(current);
         if target != current {
             let body = serde_json::json!({"spec": {"replicas": target}});
-            api.patch_scale(&request.name, &PatchParams::default(), &Patch::Merge(&body))
-                .await
-                .map_err(|e| Failure::apply(e, &id))?;
+            self.call(
+                &id,
+                api.patch_scale(&request.name, &PatchParams::default(), &Patch::Merge(&body)),
+            )
+            .await?;
         }
         Ok((current, target))
     }
@@ -479,23 +525,25 @@ impl Deployer {
             self.client.clone(),
             &ApiResource::erase::<k8s_openapi::api::core::v1::Namespace>(&()),
         );
-        match api.get_opt(name).await {
+        match self.call(&id, api.get_opt(name)).await {
             Ok(Some(_)) => return Ok(None),
             Ok(None) => {}
             // Not allowed to read namespaces: assume it exists, the apply will say if not.
-            Err(kube::Error::Api(status)) if status.code == 403 => return Ok(None),
-            Err(error) => return Err(Failure::apply(error, &id)),
+            Err(failure) if failure.code == Some(403) => return Ok(None),
+            Err(failure) => return Err(failure),
         }
         let mut value = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
         label(&mut value, app);
-        let live = api
-            .patch(
-                name,
-                &PatchParams::apply(FIELD_MANAGER),
-                &Patch::Apply(&value),
+        let live = self
+            .call(
+                &id,
+                api.patch(
+                    name,
+                    &PatchParams::apply(FIELD_MANAGER),
+                    &Patch::Apply(&value),
+                ),
             )
-            .await
-            .map_err(|e| Failure::apply(e, &id))?;
+            .await?;
         Ok(Some(ResourceOutcome {
             id,
             action: Action::Created,
@@ -518,10 +566,9 @@ impl Deployer {
             Err(failure) => return Err(failure),
         };
         let api = self.api(&discovered, id.namespace.as_deref());
-        let live = match api.get_opt(&id.name).await {
-            Ok(Some(live)) => live,
-            Ok(None) => return Ok(outcome(id, Action::Pruned, "already gone")),
-            Err(error) => return Err(Failure::apply(error, id)),
+        let live = match self.call(id, api.get_opt(&id.name)).await? {
+            Some(live) => live,
+            None => return Ok(outcome(id, Action::Pruned, "already gone")),
         };
         let labels = live.metadata.labels.unwrap_or_default();
         let ours = labels.get(MANAGED_BY.0).map(String::as_str) == Some(MANAGED_BY.1)
@@ -533,9 +580,8 @@ impl Deployer {
                 "no longer labelled as this application's: left in place",
             ));
         }
-        api.delete(&id.name, &DeleteParams::background())
-            .await
-            .map_err(|e| Failure::apply(e, id))?;
+        self.call(id, api.delete(&id.name, &DeleteParams::background()))
+            .await?;
         Ok(outcome(id, Action::Pruned, "removed from the template"))
     }
 
@@ -558,7 +604,7 @@ impl Deployer {
             }
         };
         loop {
-            let live = api.get(&id.name).await.map_err(|e| Failure::apply(e, id))?;
+            let live = self.call(id, api.get(&id.name)).await?;
             let state = rollout::status(&id.kind, &to_value(&live));
             report(state.clone());
             if let Some(result) = settle(&state, self, id).await {

@@ -213,3 +213,37 @@ fn labels_are_added_without_losing_the_users() {
         json!({"tier": "web", "app.kubernetes.io/managed-by": "tripline", "tripline.dev/app": "shop"})
     );
 }
+
+#[tokio::test]
+async fn an_api_server_that_never_answers_times_out_with_a_clear_failure() {
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let server = tokio::spawn(async move {
+        // Hold every request and answer none of them.
+        let mut held = Vec::new();
+        while let Some(pair) = handle.next_request().await {
+            held.push(pair);
+        }
+    });
+    let deployer = Deployer::new(kube::Client::new(service, "default"))
+        .with_request_timeout(Duration::from_millis(200));
+    let manifest = Manifest::parse(TEMPLATE).unwrap();
+    let plan = Plan {
+        app: "shop",
+        namespace: "shop",
+        manifest: &manifest,
+        prune_from: None,
+    };
+    let started = std::time::Instant::now();
+    let failure = deployer
+        .deploy(&plan, &Options::default(), &|_| {})
+        .await
+        .unwrap_err();
+    server.abort();
+    assert_eq!(failure.reason, "Timeout");
+    assert!(
+        failure.message.contains("did not answer within"),
+        "{}",
+        failure.message
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
