@@ -254,6 +254,40 @@ fn finish(
     });
 }
 
+/// Ends a release as failed with `failure`'s words; what was applied before it stays the
+/// prune baseline.
+fn fail(shared: &Shared, app: &str, id: i64, failure: &Failure) {
+    let applied: Vec<ResourceId> = failure
+        .outcomes
+        .iter()
+        .filter(|o| o.action == Action::Applied)
+        .map(|o| o.id.clone())
+        .collect();
+    finish(
+        shared,
+        app,
+        id,
+        ReleaseStatus::Failed,
+        &failure.message,
+        Some(&failure.reason),
+        &failure.outcomes,
+        &applied,
+    );
+}
+
+/// A progress callback that broadcasts as release `id` of `app`.
+fn progress_for(shared: &Shared, app: &str, id: i64) -> impl Fn(Progress) + Send + Sync + use<> {
+    let events = shared.events.clone();
+    let app = app.to_owned();
+    move |p: Progress| {
+        let _ = events.send(DeployEvent {
+            release: id,
+            app: app.clone(),
+            event: Event::Progress(p),
+        });
+    }
+}
+
 /// Everything a deploy needs from the database, read before touching the cluster.
 struct Prepared {
     application: Application,
@@ -307,16 +341,7 @@ async fn execute(
     let prepared = match prepared {
         Ok(p) => p,
         Err(failure) => {
-            finish(
-                shared,
-                app,
-                id,
-                ReleaseStatus::Failed,
-                &failure.message,
-                Some(&failure.reason),
-                &[],
-                &[],
-            );
+            fail(shared, app, id, &failure);
             return;
         }
     };
@@ -338,17 +363,8 @@ async fn execute(
                 d
             }
             Err(error) => {
-                let message = error.to_string();
-                finish(
-                    shared,
-                    app,
-                    id,
-                    ReleaseStatus::Failed,
-                    &message,
-                    Some("ClusterUnavailable"),
-                    &[],
-                    &[],
-                );
+                let failure = Failure::new("ClusterUnavailable", None, error.to_string(), None);
+                fail(shared, app, id, &failure);
                 return;
             }
         },
@@ -366,15 +382,7 @@ async fn execute(
         manifest: &prepared.manifest,
         prune_from: prepared.prune_from.as_deref(),
     };
-    let events = shared.events.clone();
-    let app_name = app.to_owned();
-    let progress = move |p: Progress| {
-        let _ = events.send(DeployEvent {
-            release: id,
-            app: app_name.clone(),
-            event: Event::Progress(p),
-        });
-    };
+    let progress = progress_for(shared, app, id);
     match deployer.deploy(&plan, &release.options, &progress).await {
         Ok(outcomes) => {
             let applied: Vec<ResourceId> = outcomes
@@ -400,25 +408,7 @@ async fn execute(
                 &applied,
             );
         }
-        Err(failure) => {
-            // What was applied before the failure is still what the cluster has from us.
-            let applied: Vec<ResourceId> = failure
-                .outcomes
-                .iter()
-                .filter(|o| o.action == Action::Applied)
-                .map(|o| o.id.clone())
-                .collect();
-            finish(
-                shared,
-                app,
-                id,
-                ReleaseStatus::Failed,
-                &failure.message,
-                Some(&failure.reason),
-                &failure.outcomes,
-                &applied,
-            );
-        }
+        Err(failure) => fail(shared, app, id, &failure),
     }
 }
 
@@ -450,16 +440,7 @@ async fn scale(
     let (from, to) = match deployer.scale(&namespace, request).await {
         Ok(counts) => counts,
         Err(failure) => {
-            finish(
-                shared,
-                app,
-                id,
-                ReleaseStatus::Failed,
-                &failure.message,
-                Some(&failure.reason),
-                &[],
-                &[],
-            );
+            fail(shared, app, id, &failure);
             return;
         }
     };
@@ -530,15 +511,7 @@ async fn scale(
         );
         return;
     }
-    let events = shared.events.clone();
-    let app_name = app.to_owned();
-    let progress = move |p: Progress| {
-        let _ = events.send(DeployEvent {
-            release: id,
-            app: app_name.clone(),
-            event: Event::Progress(p),
-        });
-    };
+    let progress = progress_for(shared, app, id);
     progress(Progress::Resource(outcome.clone()));
     let result = if release.options.wait {
         deployer

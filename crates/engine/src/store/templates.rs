@@ -351,8 +351,9 @@ impl Store {
 
     /// All templates with their latest version, by name.
     pub fn templates(&self) -> Result<Vec<TemplateSummary>> {
+        // The version summary comes first so `summary_from_row` reads it as everywhere else.
         let mut statement = self.conn.prepare(&format!(
-            "SELECT t.name, t.created_at, {SUMMARY_COLUMNS},
+            "SELECT {SUMMARY_COLUMNS}, t.name, t.created_at,
                     (SELECT group_concat(a.name, char(10)) FROM apps a WHERE a.template_id = t.id)
              FROM templates t
              JOIN template_versions v ON v.template_id = t.id
@@ -360,38 +361,25 @@ impl Store {
              ORDER BY t.name"
         ))?;
         let rows = statement.query_map([], |row| {
-            let name: String = row.get(0)?;
-            let created_at: String = row.get(1)?;
-            let origin: String = row.get(6)?;
+            let name: String = row.get(8)?;
+            let latest = summary_from_row(&name, row)?;
+            let created_at: String = row.get(9)?;
             let apps: Option<String> = row.get(10)?;
-            Ok((
-                TemplateSummary {
-                    name: name.clone(),
-                    created_at,
-                    latest: VersionSummary {
-                        template: name,
-                        number: row.get(2)?,
-                        hash: row.get(3)?,
-                        size: row.get(4)?,
-                        resources: row.get(5)?,
-                        origin: Origin::Edit,
-                        message: row.get(7)?,
-                        created_at: row.get(8)?,
-                        based_on: row.get(9)?,
-                    },
-                    apps: apps
-                        .map(|a| a.split('\n').map(str::to_owned).collect())
-                        .unwrap_or_default(),
-                },
-                origin,
-            ))
+            Ok((name, created_at, latest, apps))
         })?;
         let mut templates = Vec::new();
         for row in rows {
-            let (mut template, origin) = row?;
-            template.latest.origin = Origin::parse(&origin)?;
-            template.apps.sort();
-            templates.push(template);
+            let (name, created_at, latest, apps) = row?;
+            let mut apps: Vec<String> = apps
+                .map(|a| a.split('\n').map(str::to_owned).collect())
+                .unwrap_or_default();
+            apps.sort();
+            templates.push(TemplateSummary {
+                name,
+                created_at,
+                latest: with_origin(latest)?,
+                apps,
+            });
         }
         Ok(templates)
     }
