@@ -29,7 +29,10 @@ say "tests"
 export TRIPLINE_REQUIRE_KUBECTL=1 TRIPLINE_REQUIRE_REGISTRY=1 TRIPLINE_REQUIRE_KEYRING=1
 cargo nextest run --workspace --no-fail-fast --retries 0
 
-say "benchmarks, once each (figures: cargo bench; see BENCHMARKS.md)"
-cargo bench --quiet -p tripline --bench engine -- --test
+say "benchmarks, once each in the test build (figures: cargo bench; see BENCHMARKS.md)"
+# The dev profile reuses the test build instead of compiling everything again optimised.
+for bench in engine deploy listener; do
+  cargo bench --quiet --profile dev -p tripline --bench "$bench" -- --test
+done
 
 say "all tests passed"
