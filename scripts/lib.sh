@@ -63,5 +63,5 @@ ensure_kubectl() {
 # Real counterparts the tests drive: the distribution registry and skopeo (registry push
 # notifications), gnome-keyring and a D-Bus session bus (the Secret Service for tokens).
 ensure_test_services() {
-  apt_install docker-registry skopeo gnome-keyring libsecret-tools dbus
+  apt_install docker-registry skopeo gnome-keyring libsecret-tools dbus wrk
 }
