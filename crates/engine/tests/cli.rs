@@ -306,3 +306,70 @@ fn apps_round_trip() {
     cli.ok(&["app", "delete", "shop"]);
     cli.ok(&["template", "delete", "demo"]);
 }
+
+#[test]
+fn deploy_patch_rollback_and_releases_against_the_sandbox() {
+    let cli = Cli::new();
+    cli.ok(&[
+        "template",
+        "create",
+        "demo",
+        "-f",
+        path(&fixture("seed-demo.yaml")),
+    ]);
+    cli.ok(&["app", "create", "demo", "--template", "demo"]);
+    let out = cli.ok(&["deploy", "demo"]);
+    assert!(out.contains("Succeeded: deployed version 1"), "{out}");
+    cli.ok(&[
+        "template",
+        "patch",
+        "demo",
+        "-f",
+        path(&fixture("seed-demo-patch.json")),
+    ]);
+    assert!(cli.ok(&["deploy", "demo"]).contains("deployed version 2"));
+    let out = cli.ok(&["rollback", "demo", "--to", "1"]);
+    assert!(
+        out.contains("version 3 now equals version 1") && out.contains("deployed version 3"),
+        "{out}"
+    );
+
+    let releases = cli.json(&["releases", "demo"]);
+    let summary: Vec<(u64, &str, &str)> = releases
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["templateVersion"].as_u64().unwrap(),
+                r["status"].as_str().unwrap(),
+                r["cause"]["type"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (3, "succeeded", "rollback"),
+            (2, "succeeded", "user"),
+            (1, "succeeded", "user")
+        ]
+    );
+    // The second release records what it changed.
+    let diff = &releases[1]["diff"]["resources"][0]["changes"][0];
+    assert_eq!(
+        diff["path"],
+        "spec.template.spec.containers[name=demo].image"
+    );
+
+    // A deploy that cannot roll out fails with exit code 6 and says why.
+    cli.ok(&[
+        "template", "patch", "demo", "-p",
+        r#"{"resource":{"deployment":{"metadata":{"name":"demo"},"spec":{"progressDeadlineSeconds":1,"template":{"spec":{"containers":[{"name":"demo","image":"registry.invalid/demo:gone"}]}}}}}}"#,
+    ]);
+    let stderr = cli.fails(&["deploy", "demo", "--timeout", "30"], 6);
+    assert!(
+        stderr.contains("exceeded its progress deadline") && stderr.contains("ImagePullBackOff"),
+        "{stderr}"
+    );
+}

@@ -143,3 +143,20 @@ mod tests {
         assert!(diff(&d, true).contains('\u{1b}'));
     }
 }
+
+#[cfg(test)]
+mod snapshots {
+    /// The diff a person reads after the seed's patch and an added Service.
+    #[test]
+    fn seed_patch_diff_as_printed() {
+        let before = include_str!("../../tests/fixtures/templates/seed-demo.yaml");
+        let after = format!(
+            "{}---\napiVersion: v1\nkind: Service\nmetadata:\n  name: demo\nspec:\n  ports:\n  - port: 80\n",
+            before
+                .replace(":blue", ":red")
+                .replace("cpu: 100m", "cpu: 250m")
+        );
+        let diff = crate::diff::diff_texts(before, &after).unwrap();
+        insta::assert_snapshot!(super::diff(&diff, false));
+    }
+}

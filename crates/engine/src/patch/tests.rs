@@ -352,3 +352,21 @@ fn oversized_and_deeply_nested_patches_are_refused() {
         Err(Error::Syntax { .. })
     ));
 }
+
+/// The manifest a multi-kind patch renders: only the patched documents change, comments stay.
+#[test]
+fn rendered_manifest_after_a_multi_kind_patch() {
+    let manifest = Manifest::parse(WEB_STACK).unwrap();
+    let body = json!({"resource": {
+        "deployment": {"metadata": {"name": "web"}, "spec": {"template": {"spec": {"containers": [
+            {"name": "web", "image": "ghcr.io/acme/web:1.5.0", "env": [{"name": "LOG_LEVEL", "value": "debug"}]}
+        ]}}}},
+        "configmap": {"metadata": {"name": "web-settings"}, "data": {"greeting": null, "farewell": "bye"}}
+    }});
+    let applied = apply(
+        manifest,
+        &Patch::parse(PatchType::Resource, body.to_string().as_bytes(), None).unwrap(),
+    )
+    .unwrap();
+    insta::assert_snapshot!(applied.manifest.text());
+}

@@ -298,6 +298,10 @@ impl Manifest {
                     message,
                 })?;
                 let old_body = &old_text[old_span.clone()];
+                // Comments above the object (a title, a note) survive its re-rendering;
+                // comments inside it cannot be placed again and are lost.
+                let header = leading_comments(old_body);
+                let rendered = format!("{header}{rendered}");
                 line_shift += count_lines(&rendered) as isize - count_lines(old_body) as isize;
                 text.push_str(&rendered);
                 let id = validate(&value, document.index, document.line)?;
@@ -350,6 +354,20 @@ pub fn content_hash(text: &str) -> String {
         let _ = write!(hex, "{byte:02x}");
     }
     hex
+}
+
+/// The blank and comment lines a document body starts with.
+fn leading_comments(body: &str) -> &str {
+    let mut end = 0;
+    for line in body.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            end += line.len();
+        } else {
+            break;
+        }
+    }
+    &body[..end]
 }
 
 fn shift(line: usize, by: isize) -> usize {
