@@ -11,7 +11,8 @@
 //!    [`ResourceId`]; two documents with the same identity are refused.
 //!
 //! [`Manifest::replace`] is the only way a manifest changes: it swaps the values of some
-//! documents, renders just those back to YAML, and re-validates them.
+//! documents, renders just those back to YAML (keeping the comment lines above each one;
+//! comments inside a re-rendered object are lost), and re-validates them.
 
 mod id;
 mod schema;
