@@ -77,6 +77,9 @@ pub struct Application {
     pub source: Source,
     /// Delete objects a new version no longer has.
     pub prune: bool,
+    /// Why triggers may not act on it now, when it is on hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<String>,
     /// When it was created (RFC 3339).
     pub created_at: String,
 }

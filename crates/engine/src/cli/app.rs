@@ -32,6 +32,19 @@ pub enum Command {
         /// Application name
         name: String,
     },
+    /// Put an application on hold: trigger calls answer 409 and start nothing
+    Hold {
+        /// Application name
+        name: String,
+        /// Why (shown to callers and in access records)
+        #[arg(long, default_value = "held by an operator")]
+        reason: String,
+    },
+    /// Lift an application's hold
+    Unhold {
+        /// Application name
+        name: String,
+    },
     /// Delete an application (its template stays)
     Delete {
         /// Application name
@@ -111,7 +124,32 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
                 "Source:     template {} (latest version)",
                 app.source.template().unwrap_or("-")
             );
+            say!("Prune:      {}", if app.prune { "yes" } else { "no" });
+            if let Some(reason) = &app.hold {
+                say!("On hold:    {reason}");
+            }
             say!("Created:    {}", app.created_at);
+            Ok(())
+        }
+        Command::Hold { name, reason } => {
+            let app = cx
+                .store
+                .set_app_hold(&name, Some(&reason))
+                .map_err(boundary)?;
+            if cx.json {
+                return cx.print_json(&app);
+            }
+            say!(
+                "Application {name} is on hold: its triggers answer 409 until `tripline app unhold {name}`."
+            );
+            Ok(())
+        }
+        Command::Unhold { name } => {
+            let app = cx.store.set_app_hold(&name, None).map_err(boundary)?;
+            if cx.json {
+                return cx.print_json(&app);
+            }
+            say!("Application {name} is no longer on hold.");
             Ok(())
         }
         Command::Delete { name } => {

@@ -261,6 +261,20 @@ async fn authenticate(
             Reply::error(StatusCode::CONFLICT, "trigger_disabled", message),
         ));
     }
+    let hold = {
+        let reader = state.reader.lock().expect("reader lock");
+        reader.app(&trigger.app).map(|a| a.hold)
+    };
+    if let Ok(Some(reason)) = hold {
+        let message = format!(
+            "application {} is on hold ({reason}); release the hold to let triggers act",
+            trigger.app
+        );
+        return Err((
+            Some(trigger),
+            Reply::error(StatusCode::CONFLICT, "app_on_hold", message),
+        ));
+    }
     if trigger.signed {
         let signature = headers
             .get("x-signature")

@@ -355,6 +355,30 @@ async fn disabled_triggers_answer_409() {
 }
 
 #[tokio::test]
+async fn applications_on_hold_answer_409() {
+    let f = Fixture::new(SEED, Config::default());
+    let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);
+    Store::open(&f.database)
+        .unwrap()
+        .set_app_hold("demo", Some("release freeze"))
+        .unwrap();
+    let (status, body, _) = f
+        .call("POST", &redeploy_url(&created.token), &[], b"")
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["code"], "app_on_hold");
+    assert!(body["message"].as_str().unwrap().contains("release freeze"));
+    Store::open(&f.database)
+        .unwrap()
+        .set_app_hold("demo", None)
+        .unwrap();
+    let (status, ..) = f
+        .call("POST", &redeploy_url(&created.token), &[], b"")
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
 async fn scale_parameters_are_checked_by_name() {
     let f = Fixture::new(SEED, Config::default());
     let kind = TriggerKind::Scale {

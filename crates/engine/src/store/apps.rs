@@ -12,7 +12,7 @@ fn corrupt(what: &str, error: serde_json::Error) -> Error {
     ))
 }
 
-type Row = (String, String, String, String, String, bool);
+type Row = (String, String, String, String, String, bool, Option<String>);
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok((
@@ -22,16 +22,18 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         row.get(3)?,
         row.get(4)?,
         row.get(5)?,
+        row.get(6)?,
     ))
 }
 
-fn decode((name, cluster, namespace, source, created_at, prune): Row) -> Result<Application> {
+fn decode((name, cluster, namespace, source, created_at, prune, hold): Row) -> Result<Application> {
     Ok(Application {
         name,
         cluster: serde_json::from_str::<ClusterRef>(&cluster).map_err(|e| corrupt("cluster", e))?,
         namespace,
         source: serde_json::from_str::<Source>(&source).map_err(|e| corrupt("source", e))?,
         prune,
+        hold,
         created_at,
     })
 }
@@ -59,6 +61,7 @@ impl Store {
             namespace: new.namespace.clone(),
             source: new.source.clone(),
             prune: new.prune,
+            hold: None,
             created_at: now(),
         };
         let encode = |v: serde_json::Result<String>| v.map_err(|e| Error::Invalid(e.to_string()));
@@ -82,7 +85,7 @@ impl Store {
     /// All applications, by name.
     pub fn apps(&self) -> Result<Vec<Application>> {
         let mut statement = self.conn.prepare(
-            "SELECT name, cluster, namespace, source, created_at, prune FROM apps ORDER BY name",
+            "SELECT name, cluster, namespace, source, created_at, prune, hold FROM apps ORDER BY name",
         )?;
         let rows = statement.query_map([], from_row)?;
         rows.map(|row| decode(row?)).collect()
@@ -93,7 +96,7 @@ impl Store {
         let row = self
             .conn
             .query_row(
-                "SELECT name, cluster, namespace, source, created_at, prune FROM apps WHERE name = ?1",
+                "SELECT name, cluster, namespace, source, created_at, prune, hold FROM apps WHERE name = ?1",
                 [name],
                 from_row,
             )
@@ -102,6 +105,21 @@ impl Store {
             Some(row) => decode(row),
             None => Err(Error::AppNotFound(name.to_owned())),
         }
+    }
+
+    /// Puts an application on hold (`Some(reason)`) or lifts the hold (`None`). While on
+    /// hold, trigger calls answer 409 and start nothing; people can still deploy.
+    pub fn set_app_hold(&mut self, name: &str, hold: Option<&str>) -> Result<Application> {
+        let tx = self.write()?;
+        if tx.execute(
+            "UPDATE apps SET hold = ?2 WHERE name = ?1",
+            rusqlite::params![name, hold],
+        )? == 0
+        {
+            return Err(Error::AppNotFound(name.to_owned()));
+        }
+        tx.commit()?;
+        self.app(name)
     }
 
     /// Deletes an application (its template stays).

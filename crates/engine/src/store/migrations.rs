@@ -126,6 +126,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX access_records_by_trigger ON access_records(trigger_id, id);
     CREATE INDEX access_records_by_decision ON access_records(decision, id);
     "#,
+    // 4: applications can be put on hold (triggers answer 409 and do nothing).
+    r#"
+    ALTER TABLE apps ADD COLUMN hold TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.
