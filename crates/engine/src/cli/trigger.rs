@@ -280,7 +280,8 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
                 say!("  {key}");
             }
             say!("Try:");
-            for example in trigger::curl_examples(&created.trigger, &url) {
+            let target = example_target(cx, &created.trigger.app);
+            for example in trigger::curl_examples(&created.trigger, &url, target.as_ref()) {
                 say!("  {example}");
             }
             Ok(())
@@ -344,11 +345,11 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             let url = service::url(&secrets, &t, &base).map_err(service_error)?;
             if cx.json {
                 return cx.print_json(
-                    &serde_json::json!({"url": url, "curl": trigger::curl_examples(&t, &url)}),
+                    &serde_json::json!({"url": url, "curl": trigger::curl_examples(&t, &url, example_target(cx, &t.app).as_ref())}),
                 );
             }
             say!("{url}");
-            for example in trigger::curl_examples(&t, &url) {
+            for example in trigger::curl_examples(&t, &url, example_target(cx, &t.app).as_ref()) {
                 say!("  {example}");
             }
             Ok(())
@@ -381,6 +382,17 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             id,
         } => records(cx, name, decision, limit, id),
     }
+}
+
+/// What the application's template offers as a patch example.
+fn example_target(cx: &Context, app: &str) -> Option<trigger::ExampleTarget> {
+    let application = cx.store.app(app).ok()?;
+    let latest = cx
+        .store
+        .version(application.source.template()?, None)
+        .ok()?;
+    let manifest = crate::template::Manifest::parse(&latest.content).ok()?;
+    trigger::ExampleTarget::find(&manifest)
 }
 
 fn switch(cx: &mut Context, name: &str, enabled: bool) -> Result<(), ErrorBody> {

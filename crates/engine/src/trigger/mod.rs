@@ -324,6 +324,44 @@ mod tests {
     }
 
     #[test]
+    fn the_redeploy_curl_example_is_a_patch_that_applies() {
+        let manifest = crate::template::Manifest::parse(include_str!(
+            "../../tests/fixtures/templates/seed-demo.yaml"
+        ))
+        .unwrap();
+        let target = ExampleTarget::find(&manifest).unwrap();
+        assert_eq!(
+            (target.kind.as_str(), target.container.as_str()),
+            ("deployment", "demo")
+        );
+        let trigger = Trigger {
+            id: 1,
+            name: "demo-redeploy".into(),
+            app: "demo".into(),
+            kind: TriggerKind::Redeploy,
+            enabled: true,
+            signed: false,
+            token_hint: String::new(),
+            created_at: String::new(),
+            rotated_at: None,
+        };
+        let examples = curl_examples(&trigger, "http://h/hook/trigger?token=t", Some(&target));
+        let body = examples[1]
+            .rsplit_once(" -d '")
+            .unwrap()
+            .1
+            .trim_end_matches('\'');
+        let patch =
+            crate::patch::Patch::parse(crate::patch::PatchType::Resource, body.as_bytes(), None)
+                .unwrap();
+        let applied = crate::patch::apply(manifest, &patch).unwrap();
+        assert!(
+            applied.changed.is_empty(),
+            "the example names the current image: a no-op"
+        );
+    }
+
+    #[test]
     fn kinds_validate_their_settings() {
         let scale = |kind: &str, min, max| TriggerKind::Scale {
             kind: kind.into(),
@@ -481,15 +519,55 @@ pub fn url_with_token(trigger: &Trigger, base: &str, token: &str) -> String {
     format!("{base}{path}?token={token}")
 }
 
-/// Ready-to-run `curl` examples in the seeds' forms.
-pub fn curl_examples(trigger: &Trigger, url: &str) -> Vec<String> {
+/// A container a redeploy example can patch: the first one of the template's first workload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExampleTarget {
+    /// The workload's kind, lower-case as in seed 000 (`deployment`).
+    pub kind: String,
+    /// The workload's name.
+    pub name: String,
+    /// The container's name.
+    pub container: String,
+    /// Its image, as written.
+    pub image: String,
+}
+
+impl ExampleTarget {
+    /// The first container of the first workload in `manifest`.
+    pub fn find(manifest: &crate::template::Manifest) -> Option<Self> {
+        manifest.documents().iter().find_map(|document| {
+            let spec = document.value.pointer("/spec/template/spec")?;
+            let container = spec.get("containers")?.as_array()?.first()?;
+            Some(ExampleTarget {
+                kind: document.id.kind.to_ascii_lowercase(),
+                name: document.id.name.clone(),
+                container: container.get("name")?.as_str()?.to_owned(),
+                image: container.get("image")?.as_str()?.to_owned(),
+            })
+        })
+    }
+}
+
+/// Ready-to-run `curl` examples in the seeds' forms, filled in from `target` when given.
+pub fn curl_examples(trigger: &Trigger, url: &str, target: Option<&ExampleTarget>) -> Vec<String> {
     match &trigger.kind {
-        TriggerKind::Redeploy => vec![
-            format!("curl -X POST '{url}'"),
-            format!(
-                "curl -X POST -H 'content-type: application/json' '{url}' -d '{{\"resource\":{{\"deployment\":{{\"metadata\":{{\"name\":\"NAME\"}},\"spec\":{{\"template\":{{\"spec\":{{\"containers\":[{{\"name\":\"CONTAINER\",\"image\":\"IMAGE:TAG\"}}]}}}}}}}}}}}}'"
-            ),
-        ],
+        TriggerKind::Redeploy => {
+            let (kind, name, container, image) = match target {
+                Some(t) => (
+                    t.kind.as_str(),
+                    t.name.as_str(),
+                    t.container.as_str(),
+                    t.image.as_str(),
+                ),
+                None => ("deployment", "NAME", "CONTAINER", "IMAGE:TAG"),
+            };
+            let body = serde_json::json!({"resource": {kind: {"metadata": {"name": name},
+                "spec": {"template": {"spec": {"containers": [{"name": container, "image": image}]}}}}}});
+            vec![
+                format!("curl -X POST '{url}'"),
+                format!("curl -X POST -H 'content-type: application/json' '{url}' -d '{body}'"),
+            ]
+        }
         TriggerKind::Scale { .. } => vec![
             format!("curl '{url}&type=scale_out&step=1'"),
             format!("curl '{url}&type=scale_in&step=1'"),
