@@ -1,2 +1,824 @@
-//! Placeholder until the benchmark lands.
-fn main() {}
+//! Listener benchmark (issue 4, "Triggers"), in two parts, every figure measured in one run.
+//!
+//! **Throughput.** `wrk -t1 -c16` against three targets in turn, a few rounds, each figure the
+//! median of its rounds and reported as a ratio to the first:
+//!
+//! - a bare hyper server answering `hello` (the baseline);
+//! - rejected calls: `GET /hook/trigger?token=tl_bad` (404 after the token lookup);
+//! - no-op calls: `POST /hook/registry` with a generic push whose tag is not in the image
+//!   trigger's tag list (200 `untriggered`), the cheapest call that passes authentication.
+//!
+//! The listener runs with `throttle_failures: u32::MAX`: with the default (20), wrk's bad
+//! tokens from 127.0.0.1 would be answered 429 before any lookup after the 20th. The listener
+//! counts answers by status in `/metrics`; the bench reads them back to show what was served.
+//! wrk and the servers share the machine's cores.
+//!
+//! **Latency.** An application on the sandbox (rollout delay zero) with an image trigger
+//! (every tag). For each push a generic notification `{"image":"<repo>:v<N>"}` is POSTed to
+//! `/hook/registry`; the time measured runs from just before the push is sent to the arrival
+//! at the sandbox of the release's first server-side apply request (`PATCH`,
+//! `application/apply-patch+yaml`). To see that arrival, the deploy workers talk to the
+//! sandbox through a second HTTP front: the sandbox's own [`router`] (same state) behind a
+//! hyper server that timestamps each request head as it is parsed — no extra hop. Each
+//! release is waited for before the next push, so pushes never coalesce. Also reported: push
+//! to the listener's 202 answer, and push to the first request of any kind at the sandbox.
+//!
+//! `-- throughput` or `-- latency` runs one part. `-- --test` (CI): one 1-second wrk round
+//! per target and 100 pushes. Targets (issue 4):
+//! rejected and no-op calls per second >= 50% of hello's; push to first apply p99 < 20 ms.
+
+use std::convert::Infallible;
+use std::io::{Read as _, Write as _};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, ExitCode};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt as _;
+use tripline::app::{ClusterRef, NewApplication, Pin, Source};
+use tripline::cluster::Clusters;
+use tripline::deploy::worker::{Event, Workers};
+use tripline::listener::{self, Listener};
+use tripline::sandbox::{Sandbox, SandboxConfig, router};
+use tripline::secrets::Secrets;
+use tripline::store::{NewTrigger, ReleaseStatus, Store};
+use tripline::trigger::{TagFilter, TriggerKind, service};
+
+/// The image repository the template and both triggers name.
+const REPOSITORY: &str = "registry.example/bench/app";
+
+/// A small application: a Service and a Deployment on `REPOSITORY:v0`.
+const TEMPLATE: &str = "\
+apiVersion: v1
+kind: Service
+metadata:
+  name: app
+spec:
+  selector:
+    app: app
+  ports:
+  - port: 80
+    targetPort: 8080
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app
+  labels:
+    app: app
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: app
+  template:
+    metadata:
+      labels:
+        app: app
+    spec:
+      containers:
+      - name: app
+        image: registry.example/bench/app:v0
+        ports:
+        - containerPort: 8080
+";
+
+/// wrk's settings (the duration is per round).
+const WRK_THREADS: &str = "-t1";
+const WRK_CONNECTIONS: &str = "-c16";
+const WRK_SECONDS: u32 = 5;
+const WRK_ROUNDS: usize = 3;
+const TEST_WRK_SECONDS: u32 = 1;
+const TEST_WRK_ROUNDS: usize = 1;
+/// Pushes measured (real run, `--test`), after the warm-up pushes.
+const PUSHES: usize = 1_000;
+const TEST_PUSHES: usize = 100;
+const WARM_UP_PUSHES: usize = 3;
+/// Targets.
+const THROUGHPUT_TARGET: f64 = 0.5;
+const P99_TARGET: Duration = Duration::from_millis(20);
+
+/// A request seen by the sandbox front: when its head arrived, and whether it was an apply.
+type Seen = (Instant, bool);
+
+/// Serves `make()`'s service on `listener` until `cancel`; every connection is a task of its
+/// own, owned here and stopped when serving stops.
+async fn serve<S, B>(listener: TcpListener, cancel: CancellationToken, make: impl Fn() -> S)
+where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut connections = JoinSet::new();
+    loop {
+        let stream = tokio::select! {
+            _ = cancel.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    // Out of file descriptors, most likely: let connections close.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
+        while connections.try_join_next().is_some() {}
+        let connection = hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(stream), make());
+        connections.spawn(async move {
+            let _ = connection.await;
+        });
+    }
+    connections.shutdown().await;
+}
+
+/// A bound listener on a free loopback port, and its address.
+async fn bind() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("local address");
+    (listener, address)
+}
+
+/// One HTTP/1.1 request over a fresh connection (`Connection: close`), blocking: the status,
+/// the body, and when the first byte was about to be sent.
+fn http(address: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String, Instant) {
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let sent = Instant::now();
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).expect("receive");
+    let text = String::from_utf8_lossy(&response);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    (status, body, sent)
+}
+
+/// The same, off the runtime.
+async fn http_async(
+    address: SocketAddr,
+    method: &'static str,
+    path: String,
+    body: String,
+) -> (u16, String, Instant) {
+    tokio::task::spawn_blocking(move || http(address, method, &path, &body))
+        .await
+        .expect("http task")
+}
+
+/// One wrk run: requests per second, total requests, non-2xx/3xx answers, socket errors.
+struct WrkRun {
+    per_second: f64,
+    requests: u64,
+    non_2xx: u64,
+    errors: String,
+}
+
+fn wrk(url: &str, script: Option<&Path>, seconds: u32) -> WrkRun {
+    let mut command = Command::new("wrk");
+    command.args([WRK_THREADS, WRK_CONNECTIONS, &format!("-d{seconds}s")]);
+    if let Some(script) = script {
+        command.arg("-s").arg(script);
+    }
+    let output = command.arg(url).output().expect("wrk runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "wrk failed: {text}");
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|line| line.trim().strip_prefix(prefix).map(str::trim))
+            .map(str::to_owned)
+    };
+    let requests = text
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    WrkRun {
+        per_second: field("Requests/sec:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0),
+        requests,
+        non_2xx: field("Non-2xx or 3xx responses:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+        errors: field("Socket errors:").unwrap_or_default(),
+    }
+}
+
+fn wrk_available() -> bool {
+    Command::new("wrk")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("wrk"))
+}
+
+/// CPU time of the whole machine and of this process (with the children it has waited for),
+/// from Linux's `/proc`, in clock ticks.
+struct CpuTimes {
+    total: u64,
+    busy: u64,
+    ours: u64,
+}
+
+impl CpuTimes {
+    /// `None` where there is no `/proc`.
+    fn now() -> Option<CpuTimes> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        // cpu  user nice system idle iowait irq softirq steal
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .take(8)
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        let total = ticks.iter().sum();
+        let idle = ticks.get(3)? + ticks.get(4)?;
+        let own = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // After the command name: state (field 3) … utime (14), stime, cutime, cstime (17).
+        let fields: Vec<&str> = own.rsplit_once(')')?.1.split_whitespace().collect();
+        let ours = fields
+            .get(11..15)?
+            .iter()
+            .filter_map(|f| f.parse::<u64>().ok())
+            .sum();
+        Some(CpuTimes {
+            total,
+            busy: total - idle,
+            ours,
+        })
+    }
+
+    /// Since `before`: the share of the machine this process used, and the share others did.
+    fn since(&self, before: &CpuTimes) -> (f64, f64) {
+        let total = self.total.saturating_sub(before.total).max(1) as f64;
+        let busy = self.busy.saturating_sub(before.busy) as f64;
+        let ours = self.ours.saturating_sub(before.ours) as f64;
+        (ours / total, (busy - ours).max(0.0) / total)
+    }
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => sorted[n / 2],
+        _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+/// Nearest-rank percentile of sorted durations.
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Everything the two parts share.
+struct World {
+    dir: tempfile::TempDir,
+    database: std::path::PathBuf,
+    sandbox: Sandbox,
+    workers: Workers,
+    state: Arc<listener::State>,
+    listener: Listener,
+    cancel: CancellationToken,
+    servers: JoinSet<()>,
+    hello: SocketAddr,
+    seen: mpsc::UnboundedReceiver<Seen>,
+    /// Token of the image trigger that only follows tag `release` (no-op calls).
+    noop_token: String,
+    /// Token of the image trigger that follows every tag (pushes that deploy).
+    follow_token: String,
+}
+
+impl World {
+    async fn start() -> World {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut store = Store::open_dir(dir.path()).expect("the store opens");
+        store
+            .create_template("app", TEMPLATE, "bench")
+            .expect("the template");
+        store
+            .create_app(&NewApplication {
+                name: "app".into(),
+                cluster: ClusterRef::Sandbox,
+                namespace: "default".into(),
+                source: Source::Template {
+                    template: "app".into(),
+                    pin: Pin::Latest,
+                },
+                prune: false,
+            })
+            .expect("the application");
+        let database = store.info().expect("store info").path;
+        let secrets = Secrets::Files(dir.path().join("secrets"));
+        let mut image_trigger = |name: &str, filter: TagFilter| {
+            let created = service::create(
+                &mut store,
+                &secrets,
+                &NewTrigger {
+                    name: name.into(),
+                    app: "app".into(),
+                    kind: TriggerKind::Image {
+                        repositories: vec![REPOSITORY.into()],
+                        filter,
+                        pin_digest: false,
+                    },
+                    signed: false,
+                },
+            )
+            .expect("the trigger");
+            created.token
+        };
+        let noop_token = image_trigger(
+            "app-release-only",
+            TagFilter::Tags {
+                tags: vec!["release".into()],
+            },
+        );
+        let follow_token = image_trigger("app-every-tag", TagFilter::All);
+
+        let sandbox = Sandbox::start(SandboxConfig {
+            rollout_delay: Duration::ZERO,
+            ..SandboxConfig::default()
+        })
+        .await
+        .expect("the sandbox starts");
+        let cancel = CancellationToken::new();
+        let mut servers = JoinSet::new();
+
+        // The sandbox front: the sandbox's router, timestamping request heads.
+        let (front, front_address) = bind().await;
+        let (seen_tx, seen) = mpsc::unbounded_channel::<Seen>();
+        let sandbox_router = router(sandbox.state());
+        servers.spawn(serve(front, cancel.child_token(), move || {
+            let sandbox_router = sandbox_router.clone();
+            let seen_tx = seen_tx.clone();
+            service_fn(move |request: Request<Incoming>| {
+                let arrived = Instant::now();
+                let apply = request.method() == hyper::Method::PATCH
+                    && request
+                        .headers()
+                        .get(hyper::header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|v| v.starts_with("application/apply-patch+yaml"));
+                let _ = seen_tx.send((arrived, apply));
+                sandbox_router.clone().oneshot(request)
+            })
+        }));
+
+        // The baseline: a bare hyper server.
+        let (hello_listener, hello) = bind().await;
+        servers.spawn(serve(hello_listener, cancel.child_token(), || {
+            service_fn(|_: Request<Incoming>| async {
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"hello"))))
+            })
+        }));
+
+        let front_url = format!("http://{front_address}").parse().expect("a URL");
+        let workers = Workers::new(
+            database.clone(),
+            Clusters::new(Some(kube::Config::new(front_url))),
+            cancel.child_token(),
+        )
+        .expect("the workers");
+        let config = listener::Config {
+            listen: "127.0.0.1:0".parse().expect("an address"),
+            // wrk's bad tokens all come from 127.0.0.1: never throttle them in the bench.
+            throttle_failures: u32::MAX,
+            ..listener::Config::default()
+        };
+        let state = listener::State::new(config, database.clone(), secrets, workers.clone())
+            .expect("the listener state");
+        let listener = Listener::start(Arc::clone(&state), cancel.child_token())
+            .await
+            .expect("the listener starts");
+        World {
+            dir,
+            database,
+            sandbox,
+            workers,
+            state,
+            listener,
+            cancel,
+            servers,
+            hello,
+            seen,
+            noop_token,
+            follow_token,
+        }
+    }
+
+    async fn stop(mut self) {
+        self.listener.shutdown().await;
+        self.workers.shutdown().await;
+        self.cancel.cancel();
+        while self.servers.join_next().await.is_some() {}
+        self.sandbox.shutdown().await;
+    }
+
+    /// `/metrics`' request counters: (kind, status, count).
+    async fn counters(&self) -> Vec<(String, u16, u64)> {
+        let (_, text, _) = http_async(
+            self.listener.address(),
+            "GET",
+            "/metrics".into(),
+            String::new(),
+        )
+        .await;
+        text.lines()
+            .filter_map(|line| line.strip_prefix("tripline_trigger_requests_total{kind=\""))
+            .filter_map(|rest| {
+                let (kind, rest) = rest.split_once("\",status=\"")?;
+                let (status, count) = rest.split_once("\"} ")?;
+                Some((kind.to_owned(), status.parse().ok()?, count.parse().ok()?))
+            })
+            .collect()
+    }
+}
+
+/// Which parts to run: both, unless a filter argument (`throughput` or `latency`) names one.
+#[derive(Debug, Clone, Copy)]
+struct Parts {
+    throughput: bool,
+    latency: bool,
+}
+
+impl Parts {
+    fn from_args(args: &[String]) -> Parts {
+        let filters: Vec<&String> = args
+            .iter()
+            .skip(1)
+            .filter(|a| !a.starts_with('-'))
+            .collect();
+        let wanted =
+            |part: &str| filters.is_empty() || filters.iter().any(|f| part.contains(f.as_str()));
+        Parts {
+            throughput: wanted("throughput"),
+            latency: wanted("latency"),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let test_mode = args.iter().any(|a| a == "--test");
+    let parts = Parts::from_args(&args);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(run(test_mode, parts))
+}
+
+async fn run(test_mode: bool, parts: Parts) -> ExitCode {
+    let mut world = World::start().await;
+    let throughput_ok = if parts.throughput {
+        throughput(&world, test_mode).await
+    } else {
+        true
+    };
+    // Let the access-record writer catch up so its backlog does not slow the pushes.
+    world.state.flush_records().await;
+    if parts.latency {
+        latency(&mut world, test_mode).await;
+    }
+    world.stop().await;
+    if throughput_ok || test_mode {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Part (a); false when wrk is missing.
+async fn throughput(world: &World, test_mode: bool) -> bool {
+    println!();
+    if !wrk_available() {
+        println!("listener throughput: wrk is not installed (apt-get install wrk): skipped");
+        return false;
+    }
+    let (seconds, rounds) = if test_mode {
+        (TEST_WRK_SECONDS, TEST_WRK_ROUNDS)
+    } else {
+        (WRK_SECONDS, WRK_ROUNDS)
+    };
+    let push = serde_json::json!({ "image": format!("{REPOSITORY}:v1") }).to_string();
+    let script = world.dir.path().join("push.lua");
+    std::fs::write(
+        &script,
+        format!(
+            "wrk.method = \"POST\"\nwrk.body = '{push}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"
+        ),
+    )
+    .expect("write the wrk script");
+
+    let listener = world.listener.address();
+    let rejected_path = "/hook/trigger?token=tl_bad".to_owned();
+    let noop_path = format!("/hook/registry?token={}", world.noop_token);
+    // Each target answers as it should before it is loaded.
+    let (status, _, _) = http_async(world.hello, "GET", "/".into(), String::new()).await;
+    assert_eq!(status, 200, "hello");
+    let (status, body, _) = http_async(listener, "GET", rejected_path.clone(), String::new()).await;
+    assert_eq!(status, 404, "a bad token is rejected: {body}");
+    let (status, body, _) = http_async(listener, "POST", noop_path.clone(), push.clone()).await;
+    assert!(
+        status == 200 && body.contains("untriggered"),
+        "an unlisted tag is a no-op: {status} {body}"
+    );
+
+    let targets: [(&str, String, Option<&Path>); 3] = [
+        (
+            "bare hyper \"hello\" (baseline)",
+            format!("http://{}/", world.hello),
+            None,
+        ),
+        (
+            "rejected: GET /hook/trigger?token=tl_bad (404)",
+            format!("http://{listener}{rejected_path}"),
+            None,
+        ),
+        (
+            "no-op: POST /hook/registry, tag not listed (200)",
+            format!("http://{listener}{noop_path}"),
+            Some(script.as_path()),
+        ),
+    ];
+    let before = world.counters().await;
+    let cpu_before = CpuTimes::now();
+    let mut runs: Vec<Vec<WrkRun>> = (0..targets.len()).map(|_| Vec::new()).collect();
+    for _ in 0..rounds {
+        for (i, (_, url, script)) in targets.iter().enumerate() {
+            let url = url.clone();
+            let script = script.map(Path::to_path_buf);
+            let run = tokio::task::spawn_blocking(move || wrk(&url, script.as_deref(), seconds))
+                .await
+                .expect("wrk task");
+            runs[i].push(run);
+        }
+    }
+    let cpu = CpuTimes::now()
+        .zip(cpu_before)
+        .map(|(after, before)| after.since(&before));
+    let after = world.counters().await;
+
+    println!(
+        "Listener throughput: wrk {WRK_THREADS} {WRK_CONNECTIONS} -d{seconds}s, median of \
+         {rounds} round(s); wrk, the servers and the listener share {} cores",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!("listener setting for the bench: throttle_failures = u32::MAX (default 20)");
+    if let Some((ours, others)) = cpu {
+        println!(
+            "CPU of the machine during the runs: this bench with wrk {:.0}%, other processes {:.0}%",
+            ours * 100.0,
+            others * 100.0
+        );
+    }
+    println!();
+    println!(
+        "{:<50} {:>12} {:>12} {:>10} {:>9}",
+        "target", "requests/s", "requests", "non-2xx", "vs hello"
+    );
+    let medians: Vec<f64> = runs
+        .iter()
+        .map(|r| median(&r.iter().map(|w| w.per_second).collect::<Vec<_>>()))
+        .collect();
+    for (i, (label, _, _)) in targets.iter().enumerate() {
+        let requests: u64 = runs[i].iter().map(|r| r.requests).sum();
+        let non_2xx: u64 = runs[i].iter().map(|r| r.non_2xx).sum();
+        println!(
+            "{label:<50} {:>12.0} {requests:>12} {non_2xx:>10} {:>8.2}x",
+            medians[i],
+            medians[i] / medians[0]
+        );
+        for run in &runs[i] {
+            if !run.errors.is_empty() {
+                println!("    socket errors: {}", run.errors);
+            }
+        }
+    }
+    println!();
+    println!("answers the listener counted during the runs (/metrics):");
+    for (kind, status, count) in &after {
+        let was = before
+            .iter()
+            .find(|(k, s, _)| k == kind && s == status)
+            .map_or(0, |(_, _, c)| *c);
+        if count > &was {
+            println!("    kind={kind} status={status}: {}", count - was);
+        }
+    }
+    println!();
+    for (i, what) in [(1, "rejected"), (2, "no-op")] {
+        let ratio = medians[i] / medians[0];
+        println!(
+            "target (issue 4): {what} calls/s >= {:.0}% of hello: {:.1}% — {}",
+            THROUGHPUT_TARGET * 100.0,
+            ratio * 100.0,
+            if ratio >= THROUGHPUT_TARGET {
+                "met"
+            } else {
+                "MISSED"
+            }
+        );
+    }
+    true
+}
+
+/// Sends push `n` and measures it; waits for its release to finish.
+/// Returns (push → 202, push → first request at the sandbox, push → first apply).
+async fn push(world: &mut World, n: usize) -> (Duration, Duration, Duration) {
+    while world.seen.try_recv().is_ok() {}
+    let mut events = world.workers.subscribe();
+    let body = serde_json::json!({ "image": format!("{REPOSITORY}:v{n}") }).to_string();
+    let path = format!("/hook/registry?token={}", world.follow_token);
+    let answered = {
+        let address = world.listener.address();
+        tokio::task::spawn_blocking(move || {
+            let (status, text, sent) = http(address, "POST", &path, &body);
+            (status, text, sent, Instant::now())
+        })
+    };
+    let (status, text, sent, answered_at) = answered.await.expect("push task");
+    assert_eq!(status, 202, "push {n}: {text}");
+    let response: serde_json::Value = serde_json::from_str(&text).expect("a JSON answer");
+    let release = response["release"]["id"].as_i64().expect("a release id");
+
+    let mut first_request = None;
+    let first_apply = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let (at, apply) = world.seen.recv().await.expect("the front is up");
+            first_request.get_or_insert(at);
+            if apply {
+                return at;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("push {n}: no apply request reached the sandbox"));
+
+    let finished = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            match events.recv().await {
+                Ok(event) if event.release == release => {
+                    if let Event::Finished {
+                        status, message, ..
+                    } = event.event
+                    {
+                        return (status, message);
+                    }
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(error) => panic!("worker events: {error}"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("push {n}: release {release} did not finish"));
+    assert_eq!(finished.0, ReleaseStatus::Succeeded, "{}", finished.1);
+
+    let first_request = first_request.unwrap_or(first_apply);
+    (
+        answered_at.saturating_duration_since(sent),
+        first_request.saturating_duration_since(sent),
+        first_apply.saturating_duration_since(sent),
+    )
+}
+
+/// Part (b).
+async fn latency(world: &mut World, test_mode: bool) {
+    let pushes = if test_mode { TEST_PUSHES } else { PUSHES };
+    let mut warm_up = Vec::new();
+    for n in 1..=WARM_UP_PUSHES {
+        warm_up.push(push(world, n).await.2);
+    }
+    let mut answered = Vec::with_capacity(pushes);
+    let mut requested = Vec::with_capacity(pushes);
+    let mut applied = Vec::with_capacity(pushes);
+    let started = Instant::now();
+    let cpu_before = CpuTimes::now();
+    for n in WARM_UP_PUSHES + 1..=WARM_UP_PUSHES + pushes {
+        let (a, r, p) = push(world, n).await;
+        answered.push(a);
+        requested.push(r);
+        applied.push(p);
+    }
+    let elapsed = started.elapsed();
+    // In push order, in tenths: does the latency grow with the history (versions, releases,
+    // access records, ReplicaSets) that every push adds?
+    let tenths: Vec<String> = applied
+        .chunks(pushes.div_ceil(10).max(1))
+        .map(|chunk| {
+            let mut chunk = chunk.to_vec();
+            chunk.sort();
+            format!(
+                "{:.1}/{:.1}",
+                ms(percentile(&chunk, 50.0)),
+                ms(percentile(&chunk, 99.0))
+            )
+        })
+        .collect();
+    let cpu = CpuTimes::now()
+        .zip(cpu_before)
+        .map(|(after, before)| after.since(&before));
+    for series in [&mut answered, &mut requested, &mut applied] {
+        series.sort();
+    }
+    let releases = Store::open(&world.database)
+        .and_then(|s| s.releases("app", 1))
+        .ok()
+        .and_then(|r| r.first().map(|r| r.number))
+        .unwrap_or(0);
+
+    println!();
+    println!(
+        "Push -> first apply request at the sandbox: {pushes} pushes (after {WARM_UP_PUSHES} \
+         warm-up), each release waited for ({:.1} s in all, {releases} releases recorded)",
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "warm-up pushes (the first one is cold: new worker, client, discovery, objects created): {}",
+        warm_up
+            .iter()
+            .map(|d| format!("{:.1} ms", ms(*d)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if let Some((ours, others)) = cpu {
+        println!(
+            "CPU of the machine during the pushes: this bench {:.0}%, other processes {:.0}%",
+            ours * 100.0,
+            others * 100.0
+        );
+    }
+    println!();
+    println!(
+        "{:<46} {:>8} {:>8} {:>8} {:>8}",
+        "from the push being sent to", "p50 ms", "p90 ms", "p99 ms", "max ms"
+    );
+    for (label, series) in [
+        ("the listener's 202 answer", &answered),
+        ("the first request at the sandbox", &requested),
+        ("the first apply request at the sandbox", &applied),
+    ] {
+        println!(
+            "{label:<46} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
+            ms(percentile(series, 50.0)),
+            ms(percentile(series, 90.0)),
+            ms(percentile(series, 99.0)),
+            ms(percentile(series, 100.0))
+        );
+    }
+    println!();
+    println!(
+        "push -> first apply, p50/p99 ms by tenth of the pushes, in order: {}",
+        tenths.join("  ")
+    );
+    let p99 = percentile(&applied, 99.0);
+    println!();
+    println!(
+        "target (issue 4): push -> first apply p99 < {} ms: {:.2} ms — {}",
+        P99_TARGET.as_millis(),
+        ms(p99),
+        if p99 < P99_TARGET { "met" } else { "MISSED" }
+    );
+}

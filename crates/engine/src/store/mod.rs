@@ -184,6 +184,8 @@ pub struct Info {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Access records written since the last retention trim (see `record_accesses`).
+    since_trim: usize,
 }
 
 impl Store {
@@ -209,9 +211,16 @@ impl Store {
         // FULL: a committed version survives power loss, not only a process crash.
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
+        // Keep each prepared statement's query plan: without this SQLite re-plans joins for
+        // every new bound value, which made the listener's token lookup ten times slower.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            since_trim: 0,
         };
         migrations::migrate(&mut store.conn, path)?;
         Ok(store)

@@ -426,3 +426,44 @@ fn releases_need_an_existing_app_and_go_with_it() {
     store.delete_app("shop").unwrap();
     assert!(store.release(release.id).is_err());
 }
+
+#[test]
+fn access_records_are_trimmed_to_the_retention() {
+    let (_dir, mut store) = store();
+    let record = |n: usize| crate::store::AccessRecord {
+        id: 0,
+        trigger: None,
+        at: format!("2026-01-01T00:00:{n:02}Z"),
+        source: "127.0.0.1".into(),
+        method: "GET".into(),
+        path: "/hook/trigger?token=[redacted]".into(),
+        headers: vec![],
+        body: String::new(),
+        body_truncated: false,
+        event: None,
+        decision: Decision::Rejected,
+        reason: format!("call {n}"),
+        status: 404,
+        response: String::new(),
+        release: None,
+    };
+    for n in 0..150 {
+        store.record_accesses(&[(None, record(n))], 100).unwrap();
+    }
+    let kept = store
+        .access_records(&RecordFilter {
+            limit: 1000,
+            ..RecordFilter::default()
+        })
+        .unwrap();
+    assert!((100..=110).contains(&kept.len()), "{} kept", kept.len());
+    assert_eq!(kept[0].reason, "call 149", "the newest are kept");
+    store.record_access(None, &record(150), 100).unwrap();
+    let kept = store
+        .access_records(&RecordFilter {
+            limit: 1000,
+            ..RecordFilter::default()
+        })
+        .unwrap();
+    assert_eq!(kept.len(), 100);
+}
