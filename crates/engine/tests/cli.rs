@@ -362,10 +362,11 @@ fn deploy_patch_rollback_and_releases_against_the_sandbox() {
         "spec.template.spec.containers[name=demo].image"
     );
 
-    // A deploy that cannot roll out fails with exit code 6 and says why.
+    // A deploy that cannot roll out fails with exit code 6 and says why. The deadline is
+    // longer than the sandbox's pull delay (1 s), so the pod's pull failure is visible.
     cli.ok(&[
         "template", "patch", "demo", "-p",
-        r#"{"resource":{"deployment":{"metadata":{"name":"demo"},"spec":{"progressDeadlineSeconds":1,"template":{"spec":{"containers":[{"name":"demo","image":"registry.invalid/demo:gone"}]}}}}}}"#,
+        r#"{"resource":{"deployment":{"metadata":{"name":"demo"},"spec":{"progressDeadlineSeconds":3,"template":{"spec":{"containers":[{"name":"demo","image":"registry.invalid/demo:gone"}]}}}}}}"#,
     ]);
     let stderr = cli.fails(&["deploy", "demo", "--timeout", "30"], 6);
     assert!(
