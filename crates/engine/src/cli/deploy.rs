@@ -128,7 +128,7 @@ fn run_release(
     let release = runtime()?.block_on(async move {
         let cluster = sandbox::clusters_for(&application.cluster, &data_dir, json).await?;
         let cancel = tokio_util::sync::CancellationToken::new();
-        let workers = Workers::new(database, cluster.clusters.clone(), cancel.clone()).map_err(boundary)?;
+        let workers = Workers::new(database.clone(), cluster.clusters.clone(), cancel.clone()).map_err(boundary)?;
         let mut events = workers.subscribe();
         let queued = workers.submit(app, cause, &options).map_err(boundary)?;
         let mut view = ProgressView::new(color, json);
@@ -156,7 +156,7 @@ fn run_release(
         workers.shutdown().await;
         cluster.shutdown().await;
         result?;
-        crate::store::Store::open(&cx_database(&data_dir))
+        crate::store::Store::open(&database)
             .and_then(|s| s.release(queued.id))
             .map_err(boundary)
     })?;
@@ -174,10 +174,6 @@ fn run_release(
             ),
         ),
     }
-}
-
-fn cx_database(data_dir: &std::path::Path) -> std::path::PathBuf {
-    data_dir.join(crate::store::DATABASE_FILE)
 }
 
 /// Prints deploy events: lines for what is done, one updating line for rollouts on a terminal.

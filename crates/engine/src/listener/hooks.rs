@@ -138,8 +138,9 @@ async fn handle(
     };
     call.set_body(&bytes);
 
-    let trigger = match authenticate(&state, &query, &parts.headers, &bytes, peer).await {
-        Ok(trigger) => trigger,
+    let (trigger, template) = match authenticate(&state, &query, &parts.headers, &bytes, peer).await
+    {
+        Ok(found) => found,
         Err((trigger, reply)) => {
             let kind = trigger.as_ref().map_or("unknown", |t| t.kind.name());
             return respond(&state, &call, trigger.as_ref(), kind, reply).await;
@@ -147,8 +148,10 @@ async fn handle(
     };
 
     let outcome = match hook {
-        Hook::Trigger => trigger_hook(&state, &trigger, &query, &parts.headers, &bytes).await,
-        Hook::Registry => registry_hook(&state, &trigger, &parts.headers, &bytes).await,
+        Hook::Trigger => {
+            trigger_hook(&state, &trigger, &template, &query, &parts.headers, &bytes).await
+        }
+        Hook::Registry => registry_hook(&state, &trigger, &template, &parts.headers, &bytes).await,
     };
     match outcome {
         Outcome::Done(reply) => {
@@ -208,7 +211,7 @@ async fn authenticate(
     headers: &HeaderMap,
     body: &[u8],
     peer: SocketAddr,
-) -> Result<Trigger, (Option<Trigger>, Reply)> {
+) -> Result<(Trigger, String), (Option<Trigger>, Reply)> {
     // `secret` is the parameter name of seed 002's trigger URLs.
     let Some(token) = query
         .get("token")
@@ -261,11 +264,26 @@ async fn authenticate(
             Reply::error(StatusCode::CONFLICT, "trigger_disabled", message),
         ));
     }
-    let hold = {
+    // The application is read once here: its hold stops the call, its template is what the
+    // hooks patch.
+    let application = {
         let reader = state.reader.lock().expect("reader lock");
-        reader.app(&trigger.app).map(|a| a.hold)
+        reader.app(&trigger.app)
     };
-    if let Ok(Some(reason)) = hold {
+    let application = match application {
+        Ok(application) => application,
+        Err(error) => {
+            return Err((
+                Some(trigger),
+                Reply::error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    error.to_string(),
+                ),
+            ));
+        }
+    };
+    if let Some(reason) = &application.hold {
         let message = format!(
             "application {} is on hold ({reason}); release the hold to let triggers act",
             trigger.app
@@ -275,6 +293,7 @@ async fn authenticate(
             Reply::error(StatusCode::CONFLICT, "app_on_hold", message),
         ));
     }
+    let template = application.source.template().unwrap_or_default().to_owned();
     if trigger.signed {
         let signature = headers
             .get("x-signature")
@@ -320,24 +339,13 @@ async fn authenticate(
             ));
         }
     }
-    Ok(trigger)
-}
-
-fn template_of(state: &State, app: &str) -> Result<String, Box<Reply>> {
-    let reader = state.reader.lock().expect("reader lock");
-    match reader.app(app) {
-        Ok(application) => Ok(application.source.template().unwrap_or_default().to_owned()),
-        Err(error) => Err(Box::new(Reply::error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "storage_unavailable",
-            error.to_string(),
-        ))),
-    }
+    Ok((trigger, template))
 }
 
 async fn trigger_hook(
     state: &Arc<State>,
     trigger: &Trigger,
+    template: &str,
     query: &HashMap<String, String>,
     headers: &HeaderMap,
     body: &[u8],
@@ -364,7 +372,7 @@ async fn trigger_hook(
                     note: json!({}),
                 });
             }
-            redeploy_with_patch(state, trigger, headers, body).await
+            redeploy_with_patch(state, trigger, template, headers, body).await
         }
         TriggerKind::Scale {
             kind,
@@ -441,6 +449,7 @@ async fn trigger_hook(
 async fn redeploy_with_patch(
     state: &Arc<State>,
     trigger: &Trigger,
+    template: &str,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Outcome {
@@ -468,14 +477,10 @@ async fn redeploy_with_patch(
             ));
         }
     };
-    let template = match template_of(state, &trigger.app) {
-        Ok(template) => template,
-        Err(reply) => return Outcome::Done(*reply),
-    };
     let message = format!("patched by trigger {}", trigger.name);
     let saved = state
         .store()
-        .and_then(|mut store| store.patch_template(&template, &patch, Origin::Patch, &message));
+        .and_then(|mut store| store.patch_template(template, &patch, Origin::Patch, &message));
     let outcome = match saved {
         Ok(outcome) => outcome,
         Err(error) => {
@@ -508,6 +513,7 @@ async fn redeploy_with_patch(
 async fn registry_hook(
     state: &Arc<State>,
     trigger: &Trigger,
+    template: &str,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Outcome {
@@ -583,10 +589,6 @@ async fn registry_hook(
         };
         return Outcome::Done(Reply::skipped(Decision::Untriggered, reason, events_json));
     }
-    let template = match template_of(state, &trigger.app) {
-        Ok(template) => template,
-        Err(reply) => return Outcome::Done(*reply),
-    };
     let pushed: Vec<String> = updates
         .iter()
         .map(|(repository, tag, digest, _)| {
@@ -611,7 +613,7 @@ async fn registry_hook(
     let mut changes = Vec::new();
     let saved = state.store().and_then(|mut store| {
         let outcome = store.modify_template(
-            &template,
+            template,
             Origin::ImageUpdate,
             &message,
             events_json.as_ref(),
