@@ -65,3 +65,42 @@ ensure_kubectl() {
 ensure_test_services() {
   apt_install docker-registry skopeo gnome-keyring libsecret-tools dbus wrk
 }
+
+# The desktop app: WebKitGTK and friends to build it (../shared/NOTES-desktop.md lists them),
+# Xvfb, WebKit's WebDriver and tools to test it headless. dbus-x11 is left out on purpose: it
+# makes GTK autolaunch buses that outlive the app.
+ensure_desktop_build() {
+  apt_install libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev \
+    libssl-dev libsoup-3.0-dev libxdo-dev build-essential pkg-config file nodejs npm
+}
+
+ensure_desktop_test() {
+  ensure_desktop_build
+  apt_install xvfb webkit2gtk-driver gnome-keyring libsecret-tools keyutils xdotool imagemagick \
+    python3-dbus python3-gi dbus
+  if [ ! -x "$TOOLS/bin/tauri-driver" ]; then
+    say "installing tauri-driver (once, ~30 s)"
+    cargo install tauri-driver --locked --quiet --root "$TOOLS"
+  fi
+}
+
+# The UI's npm packages, from the lock file (`npm ci` only when the lock changed).
+ensure_ui_packages() {
+  local stamp="$ROOT/ui/node_modules/.tripline-lock"
+  if [ ! -f "$stamp" ] || ! cmp -s "$ROOT/ui/package-lock.json" "$stamp"; then
+    say "installing the UI's npm packages"
+    (cd "$ROOT/ui" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$ROOT/ui/package-lock.json" "$stamp"
+  fi
+}
+
+# The app with its UI embedded (what `tauri build` makes, without the installer): the
+# UI is built by Vite, then cargo builds with the `custom-protocol` feature.
+build_desktop_app() {
+  ensure_desktop_build
+  ensure_ui_packages
+  say "building the UI"
+  (cd "$ROOT/ui" && npm run --silent build)
+  say "building the desktop app"
+  cargo build --quiet -p tripline-desktop --features custom-protocol
+}

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 /// An error as the CLI (`--json`), the HTTP listener and the UI show it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ErrorBody {
     /// A stable code, `area.problem` (e.g. `template.invalid`, `patch.resource_not_found`).
     pub code: &'static str,

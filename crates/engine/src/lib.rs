@@ -25,6 +25,7 @@ pub mod error;
 pub mod listener;
 pub mod patch;
 pub mod registry;
+pub mod runtime;
 pub mod sandbox;
 pub mod secrets;
 pub mod store;

@@ -11,6 +11,7 @@ use crate::template::check_dns_label;
 
 /// Where an application is deployed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum ClusterRef {
     /// The built-in sandbox cluster.
@@ -33,6 +34,7 @@ impl std::fmt::Display for ClusterRef {
 
 /// Which revision of a template an application deploys.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "kebab-case")]
 pub enum Pin {
     /// Always the newest version.
@@ -42,6 +44,7 @@ pub enum Pin {
 
 /// What an application deploys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Source {
     /// A Tripline template.
@@ -65,6 +68,7 @@ impl Source {
 
 /// A stored application.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct Application {
     /// Unique name (a DNS label).
@@ -85,7 +89,9 @@ pub struct Application {
 }
 
 /// An application to create.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
 pub struct NewApplication {
     /// Unique name (a DNS label).
     pub name: String,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use super::{Context, boundary, output, sandbox};
+use super::{Context, boundary, output};
 use crate::deploy::worker::{Event, Workers};
 use crate::deploy::{Action, Options, Progress, ResourceOutcome, rollout::Rollout, short};
 use crate::error::ErrorBody;
@@ -126,7 +126,7 @@ fn run_release(
     let json = cx.json;
     let color = cx.color;
     let release = runtime()?.block_on(async move {
-        let cluster = sandbox::clusters_for(&application.cluster, &data_dir, json).await?;
+        let cluster = crate::sandbox::access::clusters_for(&application.cluster, &data_dir, json).await?;
         let cancel = tokio_util::sync::CancellationToken::new();
         let workers = Workers::new(database.clone(), cluster.clusters.clone(), cancel.clone()).map_err(boundary)?;
         let mut events = workers.subscribe();
@@ -233,13 +233,17 @@ impl ProgressView {
                 "  template version {version}, {resources} object{}",
                 if *resources == 1 { "" } else { "s" }
             )),
-            Event::Progress(Progress::Resource(outcome)) => {
+            Event::Progress {
+                progress: Progress::Resource(outcome),
+            } => {
                 let text = describe(outcome);
                 let ok = outcome.action != Action::Failed;
                 let mark = self.mark(ok);
                 self.line(format!("  {mark} {text}"));
             }
-            Event::Progress(Progress::Rollout { id, rollout }) => match rollout {
+            Event::Progress {
+                progress: Progress::Rollout { id, rollout },
+            } => match rollout {
                 Rollout::Progressing { message, .. } => {
                     self.transient(format!("  … {}: {message}", short(id)))
                 }
@@ -340,7 +344,8 @@ fn duration(release: &Release) -> String {
 
 /// `tripline cluster …`
 pub fn cluster(cx: &mut Context, command: ClusterCommand) -> Result<(), ErrorBody> {
-    let clusters = crate::cluster::Clusters::new(sandbox::running_config(&cx.data_dir));
+    let clusters =
+        crate::cluster::Clusters::new(crate::sandbox::access::running_config(&cx.data_dir));
     let list = clusters
         .list()
         .map_err(|e| ErrorBody::new("cluster.kubeconfig", e.to_string()))?;

@@ -53,7 +53,7 @@ pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
                 dir.display()
             ),
         }
-        let access = sandbox::clusters_for(&ClusterRef::Sandbox, &data_dir, json).await?;
+        let access = crate::sandbox::access::clusters_for(&ClusterRef::Sandbox, &data_dir, json).await?;
         let cancel = CancellationToken::new();
         let workers = Workers::new(database.clone(), access.clusters.clone(), cancel.child_token()).map_err(boundary)?;
         let config = listener::Config {

@@ -532,11 +532,5 @@ fn details(kind: &TriggerKind) -> String {
 }
 
 fn service_error(error: service::Error) -> ErrorBody {
-    match error {
-        service::Error::Store(e) => boundary(e),
-        service::Error::Secrets(e) => ErrorBody::new(
-            "secrets.unavailable",
-            format!("{e}; see `tripline serve --secrets files` for servers without a keyring"),
-        ),
-    }
+    boundary(error)
 }

@@ -44,11 +44,25 @@ pub enum Error {
     },
 }
 
+impl From<&Error> for crate::error::ErrorBody {
+    fn from(error: &Error) -> Self {
+        let code = match error {
+            Error::Kubeconfig(_) => "cluster.kubeconfig",
+            Error::NoKubeconfig => "cluster.no_kubeconfig",
+            Error::UnknownContext { .. } => "cluster.not_found",
+            Error::SandboxNotRunning => "cluster.sandbox_not_running",
+            Error::Client { .. } => "cluster.unreachable",
+        };
+        crate::error::ErrorBody::new(code, error.to_string())
+    }
+}
+
 /// `Result` with this module's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A cluster as listed to people (no credentials).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterInfo {
     /// How applications refer to it.

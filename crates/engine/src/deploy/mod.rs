@@ -19,6 +19,7 @@
 //! Progress is reported as [`Progress`] events through a callback as it happens.
 
 mod failure;
+pub mod live;
 pub mod rollout;
 pub mod worker;
 
@@ -47,6 +48,7 @@ pub const APP_LABEL: &str = "tripline.dev/app";
 
 /// How to deploy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct Options {
     /// Take over fields other managers own instead of failing on conflicts.
@@ -55,6 +57,7 @@ pub struct Options {
     pub wait: bool,
     /// How long to wait for rollouts.
     #[serde(with = "millis")]
+    #[cfg_attr(feature = "specta", specta(type = u64))]
     pub timeout: Duration,
     /// Scale one workload instead of deploying the template (a scale trigger).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,6 +77,7 @@ impl Default for Options {
 
 /// Which way to scale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// More replicas (`type=scale_out`).
@@ -84,6 +88,7 @@ pub enum Direction {
 
 /// A scale trigger's request (seeds 002 and 003).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct ScaleRequest {
     /// The workload's kind.
@@ -129,6 +134,7 @@ mod millis {
 
 /// What happened to one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     /// Created (a namespace Tripline made for the application).
@@ -145,6 +151,7 @@ pub enum Action {
 
 /// One object's outcome in a release.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceOutcome {
     /// The object, with its namespace resolved.
@@ -161,6 +168,7 @@ pub struct ResourceOutcome {
 
 /// A progress event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Progress {
     /// An object was applied, created or pruned.

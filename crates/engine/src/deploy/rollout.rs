@@ -11,6 +11,7 @@ use serde_json::Value;
 
 /// Where a rollout stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum Rollout {
     /// Still going.

@@ -26,6 +26,7 @@ use crate::template::{Manifest, ResourceId};
 
 /// Something that happened to a release.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct DeployEvent {
     /// The release.
@@ -38,6 +39,7 @@ pub struct DeployEvent {
 
 /// The kinds of [`DeployEvent`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Event {
     /// Recorded and waiting.
@@ -53,7 +55,10 @@ pub enum Event {
         resources: usize,
     },
     /// Progress of the deploy.
-    Progress(Progress),
+    Progress {
+        /// What moved.
+        progress: Progress,
+    },
     /// Finished: succeeded, failed, or superseded.
     Finished {
         /// The final state.
@@ -283,7 +288,7 @@ fn progress_for(shared: &Shared, app: &str, id: i64) -> impl Fn(Progress) + Send
         let _ = events.send(DeployEvent {
             release: id,
             app: app.clone(),
-            event: Event::Progress(p),
+            event: Event::Progress { progress: p },
         });
     }
 }

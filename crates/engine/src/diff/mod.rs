@@ -20,6 +20,7 @@ use crate::template::{self, Document, Manifest, ResourceId};
 
 /// How an object differs between the two versions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Only in the newer version.
@@ -34,6 +35,7 @@ pub enum Status {
 
 /// What happened to one field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeKind {
     /// The field is new.
@@ -46,6 +48,7 @@ pub enum ChangeKind {
 
 /// One changed field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct FieldChange {
     /// Where: `spec.template.spec.containers[name=web].image`.
     pub path: String,
@@ -61,6 +64,7 @@ pub struct FieldChange {
 
 /// One object's comparison.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ResourceDiff {
     /// Which object.
     pub id: ResourceId,
@@ -74,6 +78,7 @@ pub struct ResourceDiff {
 
 /// Counts per status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Summary {
     /// Objects only in the newer version.
     pub added: usize,
@@ -87,6 +92,7 @@ pub struct Summary {
 
 /// The comparison of two versions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ManifestDiff {
     /// Counts per status.
     pub summary: Summary,

@@ -778,10 +778,15 @@ async fn start_release(
         }
     }
     let text = body.to_string();
-    let _ = state.store().and_then(|mut store| {
+    let finished = state.store().and_then(|mut store| {
         store.link_access_release(record_id, release.id)?;
         store.finish_access_record(record_id, status.as_u16(), &text)
     });
+    if finished.is_ok() {
+        record.status = status.as_u16();
+        record.release = Some(release.id);
+        state.announce(&record);
+    }
     state.metrics.request(trigger.kind.name(), status.as_u16());
     (status, [(header::CONTENT_TYPE, "application/json")], text).into_response()
 }

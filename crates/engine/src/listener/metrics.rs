@@ -37,6 +37,16 @@ impl Metrics {
         *inner.requests.entry((kind.to_owned(), status)).or_default() += 1;
     }
 
+    /// Requests so far, as (trigger kind, status, count).
+    pub fn counts(&self) -> Vec<(String, u16, u64)> {
+        let inner = self.inner.lock().expect("metrics lock");
+        inner
+            .requests
+            .iter()
+            .map(|((kind, status), count)| (kind.clone(), *status, *count))
+            .collect()
+    }
+
     /// Observes a finished deploy.
     pub fn deploy(&self, outcome: &str, seconds: f64) {
         let mut inner = self.inner.lock().expect("metrics lock");

@@ -37,6 +37,28 @@ use crate::store::Store;
 pub use metrics::Metrics;
 pub use record::Recorder;
 
+use crate::store::Decision;
+
+/// A call the listener has recorded, announced to live views (the desktop app) once the
+/// access record is in the database, so a view that reloads on it finds the record.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct Recorded {
+    /// The trigger the token named, if any.
+    pub trigger: Option<String>,
+    /// What was decided.
+    pub decision: Decision,
+    /// Why, in words.
+    pub reason: String,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// The release started, if any.
+    pub release: Option<i64>,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
 /// Listener settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -96,6 +118,7 @@ pub struct State {
     reader: Mutex<Store>,
     recorder: Recorder,
     throttle: throttle::Throttle,
+    recorded: tokio::sync::broadcast::Sender<Recorded>,
 }
 
 impl std::fmt::Debug for State {
@@ -115,7 +138,8 @@ impl State {
         workers: Workers,
     ) -> crate::store::Result<Arc<Self>> {
         let reader = Store::open(&database)?;
-        let recorder = Recorder::start(&database, config.retention)?;
+        let (recorded, _) = tokio::sync::broadcast::channel(1024);
+        let recorder = Recorder::start(&database, config.retention, recorded.clone())?;
         let throttle = throttle::Throttle::new(config.throttle_failures, config.throttle_window);
         Ok(Arc::new(State {
             config,
@@ -126,7 +150,17 @@ impl State {
             reader: Mutex::new(reader),
             recorder,
             throttle,
+            recorded,
         }))
+    }
+
+    /// Follows the calls recorded from now on (a slow follower skips, it never blocks calls).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Recorded> {
+        self.recorded.subscribe()
+    }
+
+    fn announce(&self, record: &crate::store::AccessRecord) {
+        let _ = self.recorded.send(Recorded::of(record));
     }
 
     /// Waits until every access record queued so far is written.
@@ -137,6 +171,19 @@ impl State {
     /// A fresh database connection for writes.
     fn store(&self) -> crate::store::Result<Store> {
         Store::open(&self.database)
+    }
+}
+
+impl Recorded {
+    fn of(record: &crate::store::AccessRecord) -> Self {
+        Recorded {
+            trigger: record.trigger.clone(),
+            decision: record.decision,
+            reason: record.reason.clone(),
+            status: record.status,
+            release: record.release,
+            at: record.at.clone(),
+        }
     }
 }
 

@@ -197,7 +197,11 @@ pub struct Recorder {
 
 impl Recorder {
     /// Starts the writer.
-    pub fn start(database: &Path, retention: usize) -> crate::store::Result<Self> {
+    pub fn start(
+        database: &Path,
+        retention: usize,
+        recorded: tokio::sync::broadcast::Sender<super::Recorded>,
+    ) -> crate::store::Result<Self> {
         let mut store = Store::open(database)?;
         // Records favour throughput: a committed record survives a crash of Tripline; only a
         // power cut could lose the last moments' records (WAL with NORMAL sync).
@@ -205,7 +209,7 @@ impl Recorder {
         let (queue, incoming) = mpsc::channel::<Message>(4096);
         std::thread::Builder::new()
             .name("tripline-records".into())
-            .spawn(move || write_loop(store, incoming, retention))
+            .spawn(move || write_loop(store, incoming, retention, recorded))
             .map_err(|e| {
                 crate::store::Error::Invalid(format!("cannot start the record writer: {e}"))
             })?;
@@ -232,7 +236,12 @@ impl Recorder {
     }
 }
 
-fn write_loop(mut store: Store, mut incoming: mpsc::Receiver<Message>, retention: usize) {
+fn write_loop(
+    mut store: Store,
+    mut incoming: mpsc::Receiver<Message>,
+    retention: usize,
+    recorded: tokio::sync::broadcast::Sender<super::Recorded>,
+) {
     while let Some(first) = incoming.blocking_recv() {
         let mut batch = Vec::new();
         let mut flushes = Vec::new();
@@ -248,10 +257,16 @@ fn write_loop(mut store: Store, mut incoming: mpsc::Receiver<Message>, retention
                 None
             };
         }
-        if !batch.is_empty()
-            && let Err(error) = store.record_accesses(&batch, retention)
-        {
-            tracing::error!(%error, "cannot write access records");
+        if !batch.is_empty() {
+            match store.record_accesses(&batch, retention) {
+                Ok(()) if recorded.receiver_count() > 0 => {
+                    for (_, record) in &batch {
+                        let _ = recorded.send(super::Recorded::of(record));
+                    }
+                }
+                Ok(()) => {}
+                Err(error) => tracing::error!(%error, "cannot write access records"),
+            }
         }
         for done in flushes {
             let _ = done.send(());

@@ -30,6 +30,7 @@
 //! [`Sandbox`] owns the two background tasks (the HTTP server and the controller) and the
 //! [`CancellationToken`] that stops them, on [`Sandbox::shutdown`] or on drop.
 
+pub mod access;
 mod apply;
 mod controller;
 mod defaults;

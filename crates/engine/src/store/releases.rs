@@ -17,6 +17,7 @@ use crate::template::ResourceId;
 
 /// What caused a release.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Cause {
     /// A person, through the CLI or the app.
@@ -57,6 +58,7 @@ impl std::fmt::Display for Cause {
 
 /// Where a release stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "kebab-case")]
 pub enum ReleaseStatus {
     /// Waiting for the application's worker.
@@ -105,6 +107,7 @@ impl ReleaseStatus {
 
 /// A release.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct Release {
     /// Unique id.

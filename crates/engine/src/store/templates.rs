@@ -10,6 +10,7 @@ use crate::template::{self, Manifest, ResourceId, content_hash};
 
 /// Why a version exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "kebab-case")]
 pub enum Origin {
     /// Saved by a person.
@@ -54,6 +55,7 @@ impl Origin {
 
 /// A version without its content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct VersionSummary {
     /// The template's name.
@@ -79,6 +81,7 @@ pub struct VersionSummary {
 
 /// A version with its content.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct Version {
     /// Everything but the content.
@@ -93,6 +96,7 @@ pub struct Version {
 
 /// A template in the list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct TemplateSummary {
     /// Its name.
@@ -107,6 +111,7 @@ pub struct TemplateSummary {
 
 /// What a save did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum SaveOutcome {
     /// A new version was made.

@@ -13,7 +13,9 @@ use super::{Error, Result, Store, now};
 use crate::trigger::{Trigger, TriggerKind};
 
 /// A trigger to create.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
 pub struct NewTrigger {
     /// Unique name (a DNS label).
     pub name: String,
@@ -27,6 +29,7 @@ pub struct NewTrigger {
 
 /// What the listener decided about a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "kebab-case")]
 pub enum Decision {
     /// A deploy (or scale) was started.
@@ -63,6 +66,7 @@ impl Decision {
 
 /// A call as the listener saw it (secrets already redacted).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct AccessRecord {
     /// Unique id.

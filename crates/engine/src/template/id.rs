@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 /// What makes an object unique in a template: apiVersion, kind, namespace and name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceId {
     /// `apps/v1`, `v1`, …

@@ -149,6 +149,23 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// Where in the template text the problem is, as 1-based (line, column) when known, for
+    /// editors that show errors at the line.
+    pub fn location(&self) -> Option<(usize, Option<usize>)> {
+        match self {
+            Error::NotUtf8 { line, column } | Error::Yaml { line, column, .. } => {
+                Some((*line, Some(*column)))
+            }
+            Error::DocumentTooLarge { line, .. }
+            | Error::NotAnObject { line, .. }
+            | Error::Invalid { line, .. }
+            | Error::Duplicate { line, .. } => Some((*line, None)),
+            _ => None,
+        }
+    }
+}
+
 /// `Result` with this module's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -10,7 +10,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{TagFilter, TriggerKind, compile};
+use super::{TagFilter, TriggerKind};
 use crate::registry::{ImageRef, PushEvent};
 use crate::template::Manifest;
 
@@ -61,18 +61,7 @@ pub fn decide(kind: &TriggerKind, event: &PushEvent) -> Verdict {
         (None, _) => {
             Err("the push names no tag (a push by digest) and this trigger filters tags".to_owned())
         }
-        (Some(tag), TagFilter::Tags { tags }) => {
-            if tags.iter().any(|t| t == tag) {
-                Ok(())
-            } else {
-                Err(format!("tag {tag} is not in the list"))
-            }
-        }
-        (Some(tag), TagFilter::Regex { pattern }) => match compile(pattern) {
-            Ok(re) if re.is_match(tag) => Ok(()),
-            Ok(_) => Err(format!("tag {tag} does not match /{pattern}/")),
-            Err(e) => Err(e),
-        },
+        (Some(tag), filter) => filter.check(tag),
     };
     if let Err(reason) = passes {
         return Verdict::Skip { reason };

@@ -22,6 +22,7 @@ pub const MAX_PATTERN_SIZE: usize = 256 * 1024;
 
 /// Which tags an image trigger reacts to (seed 001's three modes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "mode", rename_all = "kebab-case")]
 pub enum TagFilter {
     /// Every push.
@@ -38,8 +39,26 @@ pub enum TagFilter {
     },
 }
 
+impl TagFilter {
+    /// Whether `tag` passes; the error says why not ("tag v2-rc is not in the list") or that
+    /// the expression is invalid. A regular expression must match the whole tag.
+    pub fn check(&self, tag: &str) -> Result<(), String> {
+        match self {
+            TagFilter::All => Ok(()),
+            TagFilter::Tags { tags } if tags.iter().any(|t| t == tag) => Ok(()),
+            TagFilter::Tags { .. } => Err(format!("tag {tag} is not in the list")),
+            TagFilter::Regex { pattern } => match compile(pattern) {
+                Ok(re) if re.is_match(tag) => Ok(()),
+                Ok(_) => Err(format!("tag {tag} does not match /{pattern}/")),
+                Err(e) => Err(e),
+            },
+        }
+    }
+}
+
 /// What a trigger does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum TriggerKind {
     /// Refresh the source and deploy; a template application's call may carry a patch.
@@ -158,6 +177,7 @@ pub fn compile(pattern: &str) -> Result<regex::Regex, String> {
 
 /// A stored trigger (the token is not part of it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct Trigger {
     /// Unique id.
@@ -431,8 +451,23 @@ pub mod service {
         Secrets(#[from] crate::secrets::Error),
     }
 
+    impl From<&Error> for crate::error::ErrorBody {
+        fn from(error: &Error) -> Self {
+            match error {
+                Error::Store(e) => e.into(),
+                Error::Secrets(e) => crate::error::ErrorBody::new(
+                    "secrets.unavailable",
+                    format!(
+                        "{e}; without a keyring, `tripline serve --secrets files` keeps tokens in owner-only files"
+                    ),
+                ),
+            }
+        }
+    }
+
     /// A trigger just made or rotated, with its token (shown once; also in the secret store).
     #[derive(Debug, Clone, Serialize)]
+    #[cfg_attr(feature = "specta", derive(specta::Type))]
     #[serde(rename_all = "camelCase")]
     pub struct Created {
         /// The trigger.

@@ -1,0 +1,422 @@
+//! The running Tripline: one database, the secret store, the clusters (with the sandbox), the
+//! deploy workers and the listener, opened once and shared by a long-lived front end (the
+//! desktop app; `tripline serve` assembles the same parts itself).
+//!
+//! A front end holds one [`Runtime`] and calls its methods; each is a few lines over
+//! [`crate::store`], [`crate::trigger`], [`crate::deploy`] and [`crate::listener`]. Changes are
+//! pushed, never polled: [`Runtime::subscribe_deploys`] (release progress),
+//! [`Runtime::subscribe_records`] (calls the listener recorded) and
+//! [`Runtime::subscribe_listener`] (the listener started, stopped or failed).
+//!
+//! Every background task has an owner: the workers and the listener stop on
+//! [`Runtime::shutdown`], which also stops a sandbox this process started.
+
+mod demo;
+mod views;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::deploy::worker::{DeployEvent, Workers};
+use crate::error::ErrorBody;
+use crate::listener::{self, Listener, Recorded};
+use crate::sandbox::access::{ClusterAccess, clusters_for};
+use crate::secrets::{self, Secrets};
+use crate::store::{self, Store};
+
+pub use demo::Demo;
+pub use views::{
+    AppOverview, AppUsage, Diagnostic, ImageChoice, TagPreview, TemplateCheck, TriggerSetup,
+    VersionDiff, WorkloadChoice,
+};
+
+/// How to open the runtime.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where the database, the sandbox's state and (without a keyring) secret files live.
+    pub data_dir: PathBuf,
+    /// Where secrets go.
+    pub secrets: secrets::Choice,
+    /// Who is asking, recorded on releases (`desktop`, `cli`).
+    pub via: &'static str,
+}
+
+/// Listener settings a front end keeps (the rest are [`listener::Config`]'s defaults).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct ListenerSettings {
+    /// `host:port` to listen on.
+    pub listen: String,
+    /// The base URL callers use, for trigger URLs (empty: `http://<listen>`).
+    pub public_url: Option<String>,
+}
+
+impl Default for ListenerSettings {
+    fn default() -> Self {
+        ListenerSettings {
+            listen: listener::Config::default().listen.to_string(),
+            public_url: None,
+        }
+    }
+}
+
+/// Where the listener stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct ListenerStatus {
+    /// True while it serves.
+    pub running: bool,
+    /// The address it is bound to (or would bind to).
+    pub address: String,
+    /// The base of trigger URLs.
+    pub public_url: String,
+    /// Why it is not running, when starting it failed.
+    pub error: Option<String>,
+    /// Requests answered since it started, by trigger kind and status.
+    pub requests: Vec<RequestCount>,
+}
+
+/// One counter of [`ListenerStatus::requests`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct RequestCount {
+    /// `redeploy`, `scale`, `image` or `unknown`.
+    pub kind: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// How many.
+    pub count: u32,
+}
+
+struct Running {
+    listener: Listener,
+    state: Arc<listener::State>,
+    forward: JoinHandle<()>,
+}
+
+struct ListenerSlot {
+    settings: ListenerSettings,
+    running: Option<Running>,
+    error: Option<String>,
+}
+
+/// The running Tripline (see the module docs).
+pub struct Runtime {
+    data_dir: PathBuf,
+    database: PathBuf,
+    via: &'static str,
+    store: Mutex<Store>,
+    secrets: Secrets,
+    access: Mutex<Option<ClusterAccess>>,
+    clusters: crate::cluster::Clusters,
+    workers: Workers,
+    listener: tokio::sync::Mutex<ListenerSlot>,
+    records: broadcast::Sender<Recorded>,
+    listener_changes: broadcast::Sender<ListenerStatus>,
+    cancel: CancellationToken,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Opens the database (marking releases a dead process left running as interrupted),
+    /// finds the secret store, reaches the sandbox (a running one, else started here) and
+    /// starts the deploy workers. The listener is started separately.
+    pub async fn open(options: Options) -> Result<Self, ErrorBody> {
+        std::fs::create_dir_all(&options.data_dir).map_err(|e| {
+            ErrorBody::new(
+                "store.io",
+                format!("cannot create {}: {e}", options.data_dir.display()),
+            )
+        })?;
+        let mut store = Store::open_dir(&options.data_dir).map_err(|e| ErrorBody::from(&e))?;
+        store.interrupt_orphans().map_err(|e| ErrorBody::from(&e))?;
+        let database = store.info().map_err(|e| ErrorBody::from(&e))?.path;
+        let secrets = Secrets::detect(options.secrets, &options.data_dir).map_err(|e| {
+            ErrorBody::new(
+                "secrets.unavailable",
+                format!("no secret store is available: {e}"),
+            )
+        })?;
+        let access =
+            clusters_for(&crate::app::ClusterRef::Sandbox, &options.data_dir, true).await?;
+        let clusters = access.clusters.clone();
+        let cancel = CancellationToken::new();
+        let workers = Workers::new(database.clone(), clusters.clone(), cancel.child_token())
+            .map_err(|e| ErrorBody::from(&e))?;
+        let (records, _) = broadcast::channel(1024);
+        let (listener_changes, _) = broadcast::channel(64);
+        Ok(Runtime {
+            data_dir: options.data_dir,
+            database,
+            via: options.via,
+            store: Mutex::new(store),
+            secrets,
+            access: Mutex::new(Some(access)),
+            clusters,
+            workers,
+            listener: tokio::sync::Mutex::new(ListenerSlot {
+                settings: ListenerSettings::default(),
+                running: None,
+                error: None,
+            }),
+            records,
+            listener_changes,
+            cancel,
+        })
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The database, for reads and writes that are one store call. Held briefly: never
+    /// across an `.await`.
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock leaves the connection usable (SQLite rolls back an
+        // unfinished transaction), so a poisoned lock is taken over rather than propagated.
+        self.store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The secret store (tokens are written and read here, never returned to a UI except
+    /// inside a trigger URL the person asked to see).
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
+    /// The clusters applications can use.
+    pub fn clusters(&self) -> &crate::cluster::Clusters {
+        &self.clusters
+    }
+
+    /// The deploy workers.
+    pub fn workers(&self) -> &Workers {
+        &self.workers
+    }
+
+    /// Who releases started here are recorded as coming from.
+    pub fn via(&self) -> &'static str {
+        self.via
+    }
+
+    /// Release progress, from now on.
+    pub fn subscribe_deploys(&self) -> broadcast::Receiver<DeployEvent> {
+        self.workers.subscribe()
+    }
+
+    /// Calls the listener recorded, from now on (across listener restarts).
+    pub fn subscribe_records(&self) -> broadcast::Receiver<Recorded> {
+        self.records.subscribe()
+    }
+
+    /// Listener starts, stops and failures, from now on.
+    pub fn subscribe_listener(&self) -> broadcast::Receiver<ListenerStatus> {
+        self.listener_changes.subscribe()
+    }
+
+    /// Starts the listener with `settings` (restarting it if it runs). A failure to bind is
+    /// returned and also kept in the status, so a tray can show it.
+    pub async fn start_listener(
+        &self,
+        settings: ListenerSettings,
+    ) -> Result<ListenerStatus, ErrorBody> {
+        let mut slot = self.listener.lock().await;
+        if let Some(running) = slot.running.take() {
+            stop(running).await;
+        }
+        slot.settings = settings.clone();
+        let result = match self.bind(&settings).await {
+            Ok(running) => {
+                slot.running = Some(running);
+                slot.error = None;
+                Ok(())
+            }
+            Err(e) => {
+                slot.error = Some(e.message.clone());
+                Err(e)
+            }
+        };
+        let status = status_of(&slot);
+        let _ = self.listener_changes.send(status.clone());
+        result.map(|()| status)
+    }
+
+    async fn bind(&self, settings: &ListenerSettings) -> Result<Running, ErrorBody> {
+        let listen = settings.listen.trim().parse().map_err(|_| {
+            ErrorBody::new(
+                "listener.address",
+                format!(
+                    "{:?} is not an address to listen on; write host:port, such as 127.0.0.1:8787",
+                    settings.listen
+                ),
+            )
+        })?;
+        let public_url = match settings.public_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                Some(url.trim_end_matches('/').to_owned())
+            }
+            Some(url) => {
+                return Err(ErrorBody::new(
+                    "listener.public_url",
+                    format!("the public URL {url:?} must start with http:// or https://"),
+                ));
+            }
+        };
+        let config = listener::Config {
+            listen,
+            public_url,
+            ..listener::Config::default()
+        };
+        let state = listener::State::new(
+            config,
+            self.database.clone(),
+            self.secrets.clone(),
+            self.workers.clone(),
+        )
+        .map_err(|e| ErrorBody::from(&e))?;
+        let listener = Listener::start(state.clone(), self.cancel.child_token())
+            .await
+            .map_err(|e| {
+                ErrorBody::new(
+                    "listener.bind",
+                    format!("cannot listen on {listen}: {e}; choose another address in Settings"),
+                )
+            })?;
+        let mut incoming = state.subscribe();
+        let records = self.records.clone();
+        let forward = tokio::spawn(async move {
+            loop {
+                match incoming.recv().await {
+                    Ok(recorded) => {
+                        let _ = records.send(recorded);
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        Ok(Running {
+            listener,
+            state,
+            forward,
+        })
+    }
+
+    /// Stops the listener (in-flight requests finish first).
+    pub async fn stop_listener(&self) -> ListenerStatus {
+        let mut slot = self.listener.lock().await;
+        if let Some(running) = slot.running.take() {
+            stop(running).await;
+        }
+        slot.error = None;
+        let status = status_of(&slot);
+        let _ = self.listener_changes.send(status.clone());
+        status
+    }
+
+    /// Where the listener stands now.
+    pub async fn listener_status(&self) -> ListenerStatus {
+        status_of(&*self.listener.lock().await)
+    }
+
+    /// The base of trigger URLs: the public URL, else the listen address.
+    pub async fn base_url(&self) -> String {
+        status_of(&*self.listener.lock().await).public_url
+    }
+
+    /// Stops the listener, the workers (releases in flight are marked interrupted by the
+    /// next start) and a sandbox this process started.
+    pub async fn shutdown(&self) {
+        let running = self.listener.lock().await.running.take();
+        if let Some(running) = running {
+            stop(running).await;
+        }
+        self.workers.shutdown().await;
+        self.cancel.cancel();
+        let access = self
+            .access
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(access) = access {
+            access.shutdown().await;
+        }
+    }
+}
+
+async fn stop(running: Running) {
+    running.listener.shutdown().await;
+    running.state.flush_records().await;
+    running.forward.abort();
+}
+
+fn status_of(slot: &ListenerSlot) -> ListenerStatus {
+    let (address, public_url, requests) = match &slot.running {
+        Some(running) => (
+            running.listener.address().to_string(),
+            running.state.config.base_url(),
+            running
+                .state
+                .metrics
+                .counts()
+                .into_iter()
+                .map(|(kind, status, count)| RequestCount {
+                    kind,
+                    status,
+                    count: u32::try_from(count).unwrap_or(u32::MAX),
+                })
+                .collect(),
+        ),
+        None => {
+            let public = match slot.settings.public_url.as_deref().map(str::trim) {
+                Some(url) if !url.is_empty() => url.trim_end_matches('/').to_owned(),
+                _ => format!("http://{}", slot.settings.listen.trim()),
+            };
+            (slot.settings.listen.clone(), public, Vec::new())
+        }
+    };
+    ListenerStatus {
+        running: slot.running.is_some(),
+        address,
+        public_url,
+        error: slot.error.clone(),
+        requests,
+    }
+}
+
+/// Converts a store error at the boundary.
+fn boundary<E>(error: E) -> ErrorBody
+where
+    for<'a> ErrorBody: From<&'a E>,
+{
+    ErrorBody::from(&error)
+}
+
+/// `store::Result` at the boundary.
+trait OrBody<T> {
+    fn or_body(self) -> Result<T, ErrorBody>;
+}
+
+impl<T> OrBody<T> for store::Result<T> {
+    fn or_body(self) -> Result<T, ErrorBody> {
+        self.map_err(boundary)
+    }
+}

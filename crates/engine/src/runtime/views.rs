@@ -1,0 +1,487 @@
+//! What a front end asks the runtime for, beyond single store calls: overviews that join a
+//! few tables, template checks with line numbers, version diffs, what a trigger can follow,
+//! tag previews, and the operations that touch more than the database (deploys, trigger
+//! secrets, live workload state).
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{OrBody, Runtime, boundary};
+use crate::app::{Application, ClusterRef};
+use crate::cluster::ClusterInfo;
+use crate::deploy::Options;
+use crate::deploy::live::{self, Workload};
+use crate::diff::{self, ManifestDiff};
+use crate::error::ErrorBody;
+use crate::store::{Cause, NewTrigger, Release, Version};
+use crate::template::{Manifest, ResourceId};
+use crate::trigger::{self, TagFilter, Trigger, service};
+
+/// An application in the list: where it stands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct AppOverview {
+    /// The application.
+    pub app: Application,
+    /// Its newest release, if it has one.
+    pub last_release: Option<Release>,
+    /// How many triggers it has.
+    pub triggers: u32,
+}
+
+/// A cluster and the applications that use it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct AppUsage {
+    /// The cluster.
+    pub cluster: ClusterInfo,
+    /// Applications deployed to it.
+    pub apps: Vec<String>,
+}
+
+/// A problem in a template, at a line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct Diagnostic {
+    /// 1-based line (1 when the problem has no line).
+    pub line: u32,
+    /// 1-based column, when known.
+    pub column: Option<u32>,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// The result of checking a template's text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateCheck {
+    /// The objects it defines (empty when it does not parse).
+    pub resources: Vec<ResourceId>,
+    /// Problems (empty when it is valid).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Two versions of a template and how they differ.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct VersionDiff {
+    /// The older side.
+    pub from: Version,
+    /// The newer side.
+    pub to: Version,
+    /// Per object and per field.
+    pub diff: ManifestDiff,
+}
+
+/// An image repository an application's template uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct ImageChoice {
+    /// The repository as people write it (`nginx`, `ghcr.io/org/app`).
+    pub repository: String,
+    /// The images in the template that use it, as written.
+    pub images: Vec<String>,
+}
+
+/// A workload a scale trigger can name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadChoice {
+    /// Deployment, StatefulSet or ReplicaSet.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// `spec.replicas` in the template.
+    pub replicas: Option<u32>,
+}
+
+/// What a new trigger for an application can follow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerSetup {
+    /// Image repositories (for image triggers).
+    pub images: Vec<ImageChoice>,
+    /// Scalable workloads (for scale triggers).
+    pub workloads: Vec<WorkloadChoice>,
+}
+
+/// Whether one sample tag passes a filter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct TagPreview {
+    /// The tag.
+    pub tag: String,
+    /// True when a push of it would deploy.
+    pub matches: bool,
+    /// Why not, when it does not.
+    pub reason: Option<String>,
+}
+
+/// At most this many sample tags are previewed at once.
+const MAX_PREVIEW_TAGS: usize = 200;
+
+impl Runtime {
+    /// Every application with its newest release.
+    pub fn app_overviews(&self) -> Result<Vec<AppOverview>, ErrorBody> {
+        let store = self.store();
+        let apps = store.apps().or_body()?;
+        let triggers = store.triggers(None).or_body()?;
+        apps.into_iter()
+            .map(|app| {
+                let last_release = store.releases(&app.name, 1).or_body()?.into_iter().next();
+                let count = triggers.iter().filter(|t| t.app == app.name).count();
+                Ok(AppOverview {
+                    app,
+                    last_release,
+                    triggers: u32::try_from(count).unwrap_or(u32::MAX),
+                })
+            })
+            .collect()
+    }
+
+    /// The clusters, each with the applications that use it.
+    pub fn cluster_usage(&self) -> Result<Vec<AppUsage>, ErrorBody> {
+        let apps = self.store().apps().or_body()?;
+        // A missing kubeconfig is normal on a fresh machine: the sandbox is still listed.
+        let clusters = self.clusters().list().unwrap_or_else(|_| {
+            vec![ClusterInfo {
+                reference: ClusterRef::Sandbox,
+                name: "sandbox".into(),
+                server: None,
+                namespace: Some("default".into()),
+                current: false,
+            }]
+        });
+        Ok(clusters
+            .into_iter()
+            .map(|cluster| AppUsage {
+                apps: apps
+                    .iter()
+                    .filter(|a| a.cluster == cluster.reference)
+                    .map(|a| a.name.clone())
+                    .collect(),
+                cluster,
+            })
+            .collect())
+    }
+
+    /// The application's workloads as the cluster reports them now.
+    pub async fn workloads(&self, app: &str) -> Result<Vec<Workload>, ErrorBody> {
+        let app = self.store().app(app).or_body()?;
+        let client = self
+            .clusters()
+            .client(&app.cluster)
+            .await
+            .map_err(boundary)?;
+        live::workloads(&client, &app.name, &app.namespace)
+            .await
+            .map_err(|e| {
+                ErrorBody::new(
+                    "cluster.unreachable",
+                    format!(
+                        "cannot read the workloads of {} from the {} cluster: {e}",
+                        app.name, app.cluster
+                    ),
+                )
+            })
+    }
+
+    /// Queues a deploy of the application's newest template version; progress follows as
+    /// deploy events.
+    pub fn deploy(&self, app: &str) -> Result<Release, ErrorBody> {
+        let cause = Cause::User {
+            via: self.via().into(),
+        };
+        self.workers()
+            .submit(app, &cause, &Options::default())
+            .or_body()
+    }
+
+    /// Makes a new template version equal to version `to` and deploys it.
+    pub fn rollback(&self, app: &str, to: u32) -> Result<Release, ErrorBody> {
+        {
+            let mut store = self.store();
+            let application = store.app(app).or_body()?;
+            let template = application.source.template().unwrap_or_default().to_owned();
+            store
+                .rollback(&template, to, &format!("rollback of application {app}"))
+                .or_body()?;
+        }
+        let cause = Cause::Rollback {
+            to,
+            via: self.via().into(),
+        };
+        self.workers()
+            .submit(app, &cause, &Options::default())
+            .or_body()
+    }
+
+    /// Checks template text as a save would, with each problem's line.
+    pub fn check_template(content: &str) -> TemplateCheck {
+        match Manifest::parse(content) {
+            Ok(manifest) => TemplateCheck {
+                resources: manifest.documents().iter().map(|d| d.id.clone()).collect(),
+                diagnostics: Vec::new(),
+            },
+            Err(error) => {
+                let (line, column) = error.location().unwrap_or((1, None));
+                TemplateCheck {
+                    resources: Vec::new(),
+                    diagnostics: vec![Diagnostic {
+                        line: u32::try_from(line).unwrap_or(u32::MAX),
+                        column: column.map(|c| u32::try_from(c).unwrap_or(u32::MAX)),
+                        message: error.to_string(),
+                    }],
+                }
+            }
+        }
+    }
+
+    /// Versions `from` and `to` of a template and their differences.
+    pub fn diff_versions(
+        &self,
+        template: &str,
+        from: u32,
+        to: u32,
+    ) -> Result<VersionDiff, ErrorBody> {
+        let (from, to) = {
+            let store = self.store();
+            (
+                store.version(template, Some(from)).or_body()?,
+                store.version(template, Some(to)).or_body()?,
+            )
+        };
+        let diff = diff::diff_texts(&from.content, &to.content).map_err(boundary)?;
+        Ok(VersionDiff { from, to, diff })
+    }
+
+    /// The image repositories and scalable workloads of the application's newest template.
+    pub fn trigger_setup(&self, app: &str) -> Result<TriggerSetup, ErrorBody> {
+        let content = {
+            let store = self.store();
+            let application = store.app(app).or_body()?;
+            let Some(template) = application.source.template() else {
+                return Ok(TriggerSetup {
+                    images: Vec::new(),
+                    workloads: Vec::new(),
+                });
+            };
+            store.version(template, None).or_body()?.content
+        };
+        let manifest = Manifest::parse(&content).map_err(boundary)?;
+        let mut images: Vec<ImageChoice> = trigger::matching::repositories(&manifest)
+            .into_iter()
+            .map(|repository| ImageChoice {
+                repository: repository.familiar(),
+                images: Vec::new(),
+            })
+            .collect();
+        let mut workloads = Vec::new();
+        for document in manifest.documents() {
+            let mut found = Vec::new();
+            container_images(&document.value, &mut found, 0);
+            for image in found {
+                let Ok(parsed) = crate::registry::ImageRef::parse(&image) else {
+                    continue;
+                };
+                let familiar = parsed.without_version().familiar();
+                if let Some(choice) = images.iter_mut().find(|c| c.repository == familiar)
+                    && !choice.images.contains(&image)
+                {
+                    choice.images.push(image);
+                }
+            }
+            if matches!(
+                document.id.kind.as_str(),
+                "Deployment" | "StatefulSet" | "ReplicaSet"
+            ) {
+                workloads.push(WorkloadChoice {
+                    kind: document.id.kind.clone(),
+                    name: document.id.name.clone(),
+                    replicas: document
+                        .value
+                        .pointer("/spec/replicas")
+                        .and_then(Value::as_u64)
+                        .and_then(|n| u32::try_from(n).ok()),
+                });
+            }
+        }
+        Ok(TriggerSetup { images, workloads })
+    }
+
+    /// Which of `tags` would pass `filter`. An invalid expression is an error (with the
+    /// parser's words), so the editor can show it.
+    pub fn preview_tags(filter: &TagFilter, tags: &[String]) -> Result<Vec<TagPreview>, ErrorBody> {
+        if let TagFilter::Regex { pattern } = filter {
+            trigger::compile(pattern).map_err(|m| ErrorBody::new("trigger.invalid_pattern", m))?;
+        }
+        Ok(tags
+            .iter()
+            .map(|t| t.trim())
+            .filter(|t| !t.is_empty())
+            .take(MAX_PREVIEW_TAGS)
+            .map(|tag| {
+                let result = filter.check(tag);
+                TagPreview {
+                    tag: tag.to_owned(),
+                    matches: result.is_ok(),
+                    reason: result.err(),
+                }
+            })
+            .collect())
+    }
+
+    /// Creates a trigger. Its token goes to the secret store only; the URL is revealed on
+    /// request ([`Self::trigger_url`]).
+    pub fn create_trigger(&self, new: &NewTrigger) -> Result<Trigger, ErrorBody> {
+        new.kind
+            .validate()
+            .map_err(|m| ErrorBody::new("trigger.invalid", m))?;
+        let mut store = self.store();
+        service::create(&mut store, self.secrets(), new)
+            .map(|created| created.trigger)
+            .map_err(boundary)
+    }
+
+    /// Gives a trigger a new token; the old URL stops working at once.
+    pub fn rotate_trigger(&self, name: &str) -> Result<Trigger, ErrorBody> {
+        let mut store = self.store();
+        service::rotate(&mut store, self.secrets(), name)
+            .map(|created| created.trigger)
+            .map_err(boundary)
+    }
+
+    /// Deletes a trigger and its secrets.
+    pub fn delete_trigger(&self, name: &str) -> Result<(), ErrorBody> {
+        let mut store = self.store();
+        service::delete(&mut store, self.secrets(), name).map_err(boundary)
+    }
+
+    /// The trigger's URL, token included.
+    pub async fn trigger_url(&self, name: &str) -> Result<String, ErrorBody> {
+        let base = self.base_url().await;
+        let trigger = self.store().trigger(name).or_body()?;
+        service::url(self.secrets(), &trigger, &base).map_err(boundary)
+    }
+
+    /// Ready-to-run curl commands for the trigger, in the seeds' forms.
+    pub async fn trigger_examples(&self, name: &str) -> Result<Vec<String>, ErrorBody> {
+        let url = self.trigger_url(name).await?;
+        let (trigger, target) = {
+            let store = self.store();
+            let trigger = store.trigger(name).or_body()?;
+            let target = store
+                .app(&trigger.app)
+                .ok()
+                .and_then(|a| a.source.template().map(str::to_owned))
+                .and_then(|t| store.version(&t, None).ok())
+                .and_then(|v| Manifest::parse(&v.content).ok())
+                .and_then(|m| trigger::ExampleTarget::find(&m));
+            (trigger, target)
+        };
+        Ok(trigger::curl_examples(&trigger, &url, target.as_ref()))
+    }
+}
+
+/// Collects `image` fields of containers anywhere in an object (pod templates, cron jobs).
+fn container_images(value: &Value, found: &mut Vec<String>, depth: usize) {
+    if depth > 16 {
+        return;
+    }
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                if matches!(
+                    key.as_str(),
+                    "containers" | "initContainers" | "ephemeralContainers"
+                ) && let Value::Array(list) = child
+                {
+                    found.extend(
+                        list.iter()
+                            .filter_map(|c| c.get("image").and_then(Value::as_str))
+                            .map(str::to_owned),
+                    );
+                } else {
+                    container_images(child, found, depth + 1);
+                }
+            }
+        }
+        Value::Array(list) => list
+            .iter()
+            .for_each(|child| container_images(child, found, depth + 1)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_checks_point_at_the_line() {
+        let check = Runtime::check_template(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\nkind: [\n",
+        );
+        assert!(check.resources.is_empty());
+        assert_eq!(check.diagnostics.len(), 1);
+        assert!(check.diagnostics[0].line >= 6, "{:?}", check.diagnostics);
+        let ok = Runtime::check_template("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n");
+        assert!(ok.diagnostics.is_empty());
+        assert_eq!(ok.resources[0].name, "a");
+    }
+
+    #[test]
+    fn tag_previews_follow_the_filter_and_refuse_bad_patterns() {
+        let tags: Vec<String> = ["v1.2.3", "v1.3.0-rc1", " ", "latest"]
+            .map(String::from)
+            .to_vec();
+        let regex = TagFilter::Regex {
+            pattern: r"v\d+\.\d+\.\d+".into(),
+        };
+        let preview = Runtime::preview_tags(&regex, &tags).unwrap();
+        let matched: Vec<_> = preview
+            .iter()
+            .map(|p| (p.tag.as_str(), p.matches))
+            .collect();
+        assert_eq!(
+            matched,
+            [("v1.2.3", true), ("v1.3.0-rc1", false), ("latest", false)]
+        );
+        assert!(
+            preview[1]
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("does not match")
+        );
+        let bad = TagFilter::Regex {
+            pattern: "v(".into(),
+        };
+        let error = Runtime::preview_tags(&bad, &tags).unwrap_err();
+        assert_eq!(error.code, "trigger.invalid_pattern");
+        let list = TagFilter::Tags {
+            tags: vec!["latest".into()],
+        };
+        let preview = Runtime::preview_tags(&list, &tags).unwrap();
+        assert_eq!(preview.iter().filter(|p| p.matches).count(), 1);
+    }
+
+    #[test]
+    fn container_images_are_found_in_any_pod_template() {
+        let cron: Value = serde_json::json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {
+            "initContainers": [{"name": "i", "image": "busybox"}],
+            "containers": [{"name": "c", "image": "ghcr.io/org/app:1"}]}}}}}});
+        let mut found = Vec::new();
+        container_images(&cron, &mut found, 0);
+        assert_eq!(found, ["busybox", "ghcr.io/org/app:1"]);
+    }
+}

@@ -1,0 +1,100 @@
+//! Applications: list, detail, create, hold, deploy, rollback, live workloads, the demo.
+
+use serde::Serialize;
+use tauri::State;
+use tripline::app::{Application, NewApplication};
+use tripline::deploy::live::Workload;
+use tripline::runtime::{AppOverview, Demo};
+use tripline::store::Release;
+use tripline::trigger::Trigger;
+
+use super::{Result, body};
+use crate::state::AppState;
+
+/// An application with its releases and triggers.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AppDetail {
+    /// The application.
+    pub app: Application,
+    /// Its newest releases, newest first.
+    pub releases: Vec<Release>,
+    /// Its triggers.
+    pub triggers: Vec<Trigger>,
+}
+
+/// Every application with its newest release.
+#[tauri::command]
+#[specta::specta]
+pub async fn list_apps(state: State<'_, AppState>) -> Result<Vec<AppOverview>> {
+    state.runtime.app_overviews()
+}
+
+/// One application with its last 50 releases and its triggers.
+#[tauri::command]
+#[specta::specta]
+pub async fn get_app(state: State<'_, AppState>, name: String) -> Result<AppDetail> {
+    let store = state.runtime.store();
+    Ok(AppDetail {
+        app: store.app(&name).map_err(body)?,
+        releases: store.releases(&name, 50).map_err(body)?,
+        triggers: store.triggers(Some(&name)).map_err(body)?,
+    })
+}
+
+/// Creates an application.
+#[tauri::command]
+#[specta::specta]
+pub async fn create_app(state: State<'_, AppState>, app: NewApplication) -> Result<Application> {
+    state.runtime.store().create_app(&app).map_err(body)
+}
+
+/// Deletes an application (its triggers and releases go with it).
+#[tauri::command]
+#[specta::specta]
+pub async fn delete_app(state: State<'_, AppState>, name: String) -> Result<()> {
+    state.runtime.store().delete_app(&name).map_err(body)
+}
+
+/// Puts an application on hold (triggers answer 409) with a reason, or releases it (`None`).
+#[tauri::command]
+#[specta::specta]
+pub async fn hold_app(
+    state: State<'_, AppState>,
+    name: String,
+    reason: Option<String>,
+) -> Result<Application> {
+    state
+        .runtime
+        .store()
+        .set_app_hold(&name, reason.as_deref())
+        .map_err(body)
+}
+
+/// Queues a deploy; progress arrives as `DeployProgress` events.
+#[tauri::command]
+#[specta::specta]
+pub async fn deploy_app(state: State<'_, AppState>, name: String) -> Result<Release> {
+    state.runtime.deploy(&name)
+}
+
+/// Makes a new template version equal to `to` and deploys it.
+#[tauri::command]
+#[specta::specta]
+pub async fn rollback_app(state: State<'_, AppState>, name: String, to: u32) -> Result<Release> {
+    state.runtime.rollback(&name, to)
+}
+
+/// The application's workloads and pods, as the cluster reports them now.
+#[tauri::command]
+#[specta::specta]
+pub async fn list_workloads(state: State<'_, AppState>, name: String) -> Result<Vec<Workload>> {
+    state.runtime.workloads(&name).await
+}
+
+/// "Try it on the sandbox": the seed's demo application with a redeploy trigger, deployed.
+#[tauri::command]
+#[specta::specta]
+pub async fn create_demo(state: State<'_, AppState>) -> Result<Demo> {
+    state.runtime.create_demo()
+}

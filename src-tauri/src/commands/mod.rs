@@ -1,0 +1,25 @@
+//! The commands the UI calls, by domain, each a few lines over the engine's runtime.
+//! Errors cross as [`ErrorBody`] (`{code, message, details?}`); no command returns a secret
+//! except a trigger URL that a person asked to see or copy.
+
+pub mod apps;
+pub mod clusters;
+pub mod listener;
+pub mod records;
+pub mod releases;
+pub mod settings;
+pub mod templates;
+pub mod triggers;
+
+pub use tripline::error::ErrorBody;
+
+/// What commands return.
+pub type Result<T, E = ErrorBody> = std::result::Result<T, E>;
+
+/// A store error at the boundary.
+fn body<E>(error: E) -> ErrorBody
+where
+    for<'a> ErrorBody: From<&'a E>,
+{
+    ErrorBody::from(&error)
+}

@@ -1,0 +1,26 @@
+//! Releases: an application's timeline and one release's details.
+
+use tauri::State;
+use tripline::store::Release;
+
+use super::{Result, body};
+use crate::state::AppState;
+
+/// The application's newest releases, newest first (at most `limit`, up to 500).
+#[tauri::command]
+#[specta::specta]
+pub async fn list_releases(
+    state: State<'_, AppState>,
+    app: String,
+    limit: u32,
+) -> Result<Vec<Release>> {
+    let limit = usize::try_from(limit.clamp(1, 500)).unwrap_or(500);
+    state.runtime.store().releases(&app, limit).map_err(body)
+}
+
+/// One release, with its per-object outcomes and diff.
+#[tauri::command]
+#[specta::specta]
+pub async fn get_release(state: State<'_, AppState>, id: i64) -> Result<Release> {
+    state.runtime.store().release(id).map_err(body)
+}

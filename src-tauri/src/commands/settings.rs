@@ -1,0 +1,70 @@
+//! Settings, facts about this installation, and the UI's "first screen is up" signal.
+
+use serde::Serialize;
+use tauri::{AppHandle, State};
+use tripline::secrets::Secrets;
+
+use super::Result;
+use crate::settings::{self, Settings};
+use crate::state::AppState;
+
+/// Facts the Settings screen shows.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Environment {
+    /// The app's version.
+    pub version: String,
+    /// Where the database lives.
+    pub data_dir: String,
+    /// Where trigger tokens are kept: `keyring` or `files`.
+    pub secrets: String,
+}
+
+/// The saved settings.
+#[tauri::command]
+#[specta::specta]
+pub async fn get_settings(state: State<'_, AppState>) -> Result<Settings> {
+    Ok(state.settings())
+}
+
+/// Saves settings; a changed listener address or public URL restarts a running listener.
+#[tauri::command]
+#[specta::specta]
+pub async fn save_settings(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    settings: Settings,
+) -> Result<Settings> {
+    let before = state.settings();
+    settings::save(&app, &settings)?;
+    state.set_settings(settings.clone());
+    if before.listener() != settings.listener() && state.runtime.listener_status().await.running {
+        state.runtime.start_listener(settings.listener()).await?;
+    }
+    Ok(settings)
+}
+
+/// Version, data folder and secret store.
+#[tauri::command]
+#[specta::specta]
+pub async fn get_environment(state: State<'_, AppState>) -> Result<Environment> {
+    Ok(Environment {
+        version: env!("CARGO_PKG_VERSION").into(),
+        data_dir: state.runtime.data_dir().display().to_string(),
+        secrets: match state.runtime.secrets() {
+            Secrets::Keyring => "keyring".into(),
+            Secrets::Files(_) => "files".into(),
+        },
+    })
+}
+
+/// The UI calls this once its first screen is painted. With `TRIPLINE_REPORT_READY` set,
+/// the time since the process started is printed (the start-up benchmark reads it).
+#[tauri::command]
+#[specta::specta]
+pub async fn ui_ready() -> Result<()> {
+    if std::env::var_os("TRIPLINE_REPORT_READY").is_some() {
+        println!("tripline-ready");
+    }
+    Ok(())
+}

@@ -1,0 +1,87 @@
+//! Triggers: list, what a new one can follow, tag previews, create, enable/disable, rotate,
+//! delete, and revealing the URL (the one command that returns a token, on request).
+
+use tauri::State;
+use tripline::runtime::{Runtime, TagPreview, TriggerSetup};
+use tripline::store::NewTrigger;
+use tripline::trigger::{TagFilter, Trigger};
+
+use super::{Result, body};
+use crate::state::AppState;
+
+/// Triggers, of one application or all.
+#[tauri::command]
+#[specta::specta]
+pub async fn list_triggers(
+    state: State<'_, AppState>,
+    app: Option<String>,
+) -> Result<Vec<Trigger>> {
+    state.runtime.store().triggers(app.as_deref()).map_err(body)
+}
+
+/// The image repositories and workloads of the application's template.
+#[tauri::command]
+#[specta::specta]
+pub async fn get_trigger_setup(state: State<'_, AppState>, app: String) -> Result<TriggerSetup> {
+    state.runtime.trigger_setup(&app)
+}
+
+/// Which sample tags `filter` lets through (an invalid expression is an error).
+#[tauri::command]
+#[specta::specta]
+pub async fn preview_tags(filter: TagFilter, tags: Vec<String>) -> Result<Vec<TagPreview>> {
+    Runtime::preview_tags(&filter, &tags)
+}
+
+/// Creates a trigger; its token goes to the OS keyring only.
+#[tauri::command]
+#[specta::specta]
+pub async fn create_trigger(state: State<'_, AppState>, trigger: NewTrigger) -> Result<Trigger> {
+    state.runtime.create_trigger(&trigger)
+}
+
+/// Enables or disables a trigger (a disabled trigger answers 409).
+#[tauri::command]
+#[specta::specta]
+pub async fn set_trigger_enabled(
+    state: State<'_, AppState>,
+    name: String,
+    enabled: bool,
+) -> Result<Trigger> {
+    state
+        .runtime
+        .store()
+        .set_trigger_enabled(&name, enabled)
+        .map_err(body)
+}
+
+/// Gives the trigger a new token; the old URL stops working at once.
+#[tauri::command]
+#[specta::specta]
+pub async fn rotate_trigger(state: State<'_, AppState>, name: String) -> Result<Trigger> {
+    state.runtime.rotate_trigger(&name)
+}
+
+/// Deletes the trigger and its token.
+#[tauri::command]
+#[specta::specta]
+pub async fn delete_trigger(state: State<'_, AppState>, name: String) -> Result<()> {
+    state.runtime.delete_trigger(&name)
+}
+
+/// The trigger's URL with its token, for an explicit Copy or Show.
+#[tauri::command]
+#[specta::specta]
+pub async fn reveal_trigger_url(state: State<'_, AppState>, name: String) -> Result<String> {
+    state.runtime.trigger_url(&name).await
+}
+
+/// Ready-to-run curl commands (token included), for an explicit Copy.
+#[tauri::command]
+#[specta::specta]
+pub async fn reveal_trigger_examples(
+    state: State<'_, AppState>,
+    name: String,
+) -> Result<Vec<String>> {
+    state.runtime.trigger_examples(&name).await
+}
