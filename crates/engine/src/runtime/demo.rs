@@ -50,12 +50,11 @@ impl Runtime {
                 Ok(_) | Err(store::Error::AppExists(_)) => {}
                 Err(e) => return Err(ErrorBody::from(&e)),
             }
-            let existing = store
+            store
                 .triggers(Some("demo"))
                 .or_body()?
                 .into_iter()
-                .find(|t| t.kind == TriggerKind::Redeploy);
-            existing
+                .find(|t| t.kind == TriggerKind::Redeploy)
         };
         let trigger = match trigger {
             Some(trigger) => trigger,

@@ -372,7 +372,13 @@ fn status_of(slot: &ListenerSlot) -> ListenerStatus {
     let (address, public_url, requests) = match &slot.running {
         Some(running) => (
             running.listener.address().to_string(),
-            running.state.config.base_url(),
+            // With port 0 the config names no real port: trigger URLs use the bound one.
+            running
+                .state
+                .config
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", running.listener.address())),
             running
                 .state
                 .metrics

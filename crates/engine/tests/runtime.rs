@@ -1,0 +1,265 @@
+//! The runtime a desktop app holds: the demo deploys to the in-process sandbox, the
+//! listener starts, stops and announces every call it records, and bad settings are refused
+//! with errors that name the setting.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use tokio::sync::broadcast::Receiver;
+use tripline::deploy::worker::{DeployEvent, Event};
+use tripline::listener::Recorded;
+use tripline::runtime::{ListenerSettings, Options, Runtime};
+use tripline::store::{Decision, ReleaseStatus};
+
+async fn open(dir: &tempfile::TempDir) -> Runtime {
+    Runtime::open(Options {
+        data_dir: dir.path().to_owned(),
+        secrets: tripline::secrets::Choice::Files,
+        via: "desktop",
+    })
+    .await
+    .expect("runtime opens")
+}
+
+fn loopback() -> ListenerSettings {
+    ListenerSettings {
+        listen: "127.0.0.1:0".into(),
+        public_url: None,
+    }
+}
+
+async fn finished(events: &mut Receiver<DeployEvent>, release: i64) -> ReleaseStatus {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let event = events.recv().await.expect("deploy events");
+            if event.release == release
+                && let Event::Finished { status, .. } = event.event
+            {
+                return status;
+            }
+        }
+    })
+    .await
+    .expect("the release finishes within a minute")
+}
+
+async fn next_record(records: &mut Receiver<Recorded>) -> Recorded {
+    tokio::time::timeout(Duration::from_secs(10), records.recv())
+        .await
+        .expect("a record is announced")
+        .expect("records channel")
+}
+
+/// A bare HTTP/1.1 call; returns the status code.
+fn call(address: &str, method: &str, path: &str) -> u16 {
+    let mut stream = TcpStream::connect(address).expect("connect");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {response:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_deploys_and_the_listener_announces_each_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = open(&dir).await;
+    let mut deploys = runtime.subscribe_deploys();
+    let mut records = runtime.subscribe_records();
+    let mut changes = runtime.subscribe_listener();
+
+    let demo = runtime.create_demo().expect("demo");
+    assert_eq!(demo.trigger.name, "demo-redeploy");
+    assert_eq!(
+        finished(&mut deploys, demo.release.id).await,
+        ReleaseStatus::Succeeded
+    );
+    // Twice is harmless: what exists is reused and deployed again.
+    let again = runtime.create_demo().expect("demo again");
+    assert_eq!(again.trigger.name, "demo-redeploy");
+    assert_eq!(
+        finished(&mut deploys, again.release.id).await,
+        ReleaseStatus::Succeeded
+    );
+
+    let workloads = runtime.workloads("demo").await.expect("workloads");
+    assert_eq!(workloads.len(), 1, "{workloads:?}");
+    let deployment = &workloads[0];
+    assert_eq!(
+        (deployment.kind.as_str(), deployment.name.as_str()),
+        ("Deployment", "demo")
+    );
+    assert_eq!(deployment.ready, deployment.desired);
+    assert!(deployment.images[0].ends_with("rollouts-demo:blue"));
+    assert!(!deployment.pods.is_empty());
+    assert!(
+        deployment
+            .pods
+            .iter()
+            .all(|p| p.phase == "Running" && p.ready),
+        "{:?}",
+        deployment.pods
+    );
+
+    let status = runtime
+        .start_listener(loopback())
+        .await
+        .expect("listener starts");
+    assert!(status.running);
+    assert_ne!(status.address, "127.0.0.1:0");
+    assert_eq!(status.public_url, format!("http://{}", status.address));
+    assert!(changes.recv().await.unwrap().running);
+
+    let url = runtime.trigger_url("demo-redeploy").await.expect("url");
+    assert!(
+        url.starts_with(&format!("http://{}/hook/trigger?token=tl_", status.address)),
+        "{url}"
+    );
+    let path = url.split_once(&status.address).unwrap().1.to_owned();
+    assert_eq!(call(&status.address, "POST", &path), 202);
+    let recorded = next_record(&mut records).await;
+    assert_eq!(recorded.trigger.as_deref(), Some("demo-redeploy"));
+    assert_eq!(recorded.decision, Decision::Triggered);
+    assert_eq!(recorded.status, 202);
+    let release = recorded.release.expect("the call started a release");
+    assert_eq!(
+        finished(&mut deploys, release).await,
+        ReleaseStatus::Succeeded
+    );
+
+    assert_eq!(
+        call(&status.address, "GET", "/hook/trigger?token=tl_nope"),
+        404
+    );
+    let rejected = next_record(&mut records).await;
+    assert_eq!((rejected.trigger, rejected.status), (None, 404));
+
+    let counts = runtime.listener_status().await.requests;
+    assert!(
+        counts
+            .iter()
+            .any(|c| c.kind == "redeploy" && c.status == 202 && c.count == 1),
+        "{counts:?}"
+    );
+
+    let stopped = runtime.stop_listener().await;
+    assert!(!stopped.running);
+    assert!(!changes.recv().await.unwrap().running);
+    assert!(
+        TcpStream::connect(&status.address).is_err(),
+        "a stopped listener refuses connections"
+    );
+
+    let examples = runtime
+        .trigger_examples("demo-redeploy")
+        .await
+        .expect("examples");
+    assert!(
+        examples
+            .iter()
+            .any(|e| e.contains("curl") && e.contains("rollouts-demo")),
+        "{examples:?}"
+    );
+    runtime.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_listener_settings_name_the_setting_and_are_kept_in_the_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = open(&dir).await;
+    let error = runtime
+        .start_listener(ListenerSettings {
+            listen: "localhost:eighty".into(),
+            public_url: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, "listener.address");
+    assert!(
+        error.message.contains("localhost:eighty"),
+        "{}",
+        error.message
+    );
+    let status = runtime.listener_status().await;
+    assert!(!status.running);
+    assert_eq!(status.error.as_deref(), Some(error.message.as_str()));
+
+    let error = runtime
+        .start_listener(ListenerSettings {
+            listen: "127.0.0.1:0".into(),
+            public_url: Some("ftp://example.com".into()),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, "listener.public_url");
+
+    // A port someone else holds: the error says which and what to do.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let error = runtime
+        .start_listener(ListenerSettings {
+            listen: address.clone(),
+            public_url: Some("https://hooks.example.com/".into()),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, "listener.bind");
+    assert!(
+        error.message.contains(&address) && error.message.contains("Settings"),
+        "{}",
+        error.message
+    );
+    let status = runtime.listener_status().await;
+    assert_eq!(status.public_url, "https://hooks.example.com");
+
+    // Starting again with good settings clears the error.
+    let status = runtime.start_listener(loopback()).await.unwrap();
+    assert!(status.running && status.error.is_none());
+    runtime.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trigger_secrets_stay_out_of_trigger_rows_and_setup_lists_what_the_template_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = open(&dir).await;
+    let demo = runtime.create_demo().unwrap();
+    let token = runtime
+        .secrets()
+        .get(&tripline::trigger::token_secret_name("demo-redeploy"))
+        .unwrap();
+    let serialized = serde_json::to_string(&demo).unwrap();
+    assert!(
+        !serialized.contains(&token),
+        "no token in what a UI receives: {serialized}"
+    );
+
+    let setup = runtime.trigger_setup("demo").unwrap();
+    assert_eq!(setup.images.len(), 1);
+    assert_eq!(
+        setup.images[0].repository,
+        "registry.cn-hangzhou.aliyuncs.com/acs/rollouts-demo"
+    );
+    assert_eq!(
+        setup.images[0].images,
+        ["registry.cn-hangzhou.aliyuncs.com/acs/rollouts-demo:blue"]
+    );
+    assert_eq!(setup.workloads.len(), 1);
+    assert_eq!(setup.workloads[0].name, "demo");
+
+    let rotated = runtime.rotate_trigger("demo-redeploy").unwrap();
+    assert!(rotated.rotated_at.is_some());
+    runtime.delete_trigger("demo-redeploy").unwrap();
+    assert_eq!(
+        runtime.trigger_url("demo-redeploy").await.unwrap_err().code,
+        "trigger.not_found"
+    );
+    runtime.shutdown().await;
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The command line and the headless listener, without the desktop app: walks the seeds' scenario
+# in a fresh data directory against the built-in sandbox cluster (create the demo template and
+# app, deploy, fire the seed's trigger call, show the new version, its diff and the releases).
+# scripts/run.sh runs this on machines without a display.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ensure_rust
+cd "$ROOT"
+say "building tripline"
+cargo build --quiet -p tripline --bin tripline
+tripline() { "$ROOT/target/debug/tripline" "$@"; }
+export TRIPLINE_DATA_DIR="${TRIPLINE_DATA_DIR:-$(mktemp -d)}"
+export TRIPLINE_SECRETS="${TRIPLINE_SECRETS:-files}"
+fixtures="$ROOT/crates/engine/tests/fixtures/templates"
+port="${TRIPLINE_PORT:-8787}"
+say "data directory: $TRIPLINE_DATA_DIR"
+
+tripline template create demo -f "$fixtures/seed-demo.yaml" -m "the seed's demo Deployment"
+tripline app create demo --template demo
+tripline deploy demo
+
+"$ROOT/target/debug/tripline" serve --listen "127.0.0.1:$port" &
+serve=$!
+trap 'kill $serve 2>/dev/null; wait $serve 2>/dev/null' EXIT
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
+
+url="$(TRIPLINE_PUBLIC_URL="http://127.0.0.1:$port" tripline --json trigger create demo --kind redeploy | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')"
+say "seed 000: patch the image to :red through the trigger URL, and wait for the rollout"
+curl -sS -X POST -H 'content-type: application/json' "$url&wait=true" \
+  -d "$(cat "$fixtures/seed-demo-patch.json")"
+echo
+tripline template versions demo
+tripline template diff demo
+tripline releases demo
+tripline trigger records demo-redeploy
+say "done: the listener stops now; run 'tripline serve' to keep it"
