@@ -220,6 +220,31 @@ async fn bad_listener_settings_name_the_setting_and_are_kept_in_the_status() {
     let status = runtime.listener_status().await;
     assert_eq!(status.public_url, "https://hooks.example.com");
 
+    // Hostile or malformed values are refused before anything binds.
+    for (listen, public_url, code) in [
+        ("", None, "listener.address"),
+        ("127.0.0.1", None, "listener.address"),
+        ("127.0.0.1:99999", None, "listener.address"),
+        (&"9".repeat(100_000), None, "listener.address"),
+        ("127.0.0.1:0", Some("https://"), "listener.public_url"),
+        ("127.0.0.1:0", Some("https://a b"), "listener.public_url"),
+        (
+            "127.0.0.1:0",
+            Some("javascript:alert(1)"),
+            "listener.public_url",
+        ),
+    ] {
+        let settings = ListenerSettings {
+            listen: listen.to_owned(),
+            public_url: public_url.map(str::to_owned),
+        };
+        assert_eq!(
+            settings.validate().unwrap_err().code,
+            code,
+            "{listen:.20} {public_url:?}"
+        );
+    }
+
     // Starting again with good settings clears the error.
     let status = runtime.start_listener(loopback()).await.unwrap();
     assert!(status.running && status.error.is_none());
@@ -254,12 +279,43 @@ async fn trigger_secrets_stay_out_of_trigger_rows_and_setup_lists_what_the_templ
     assert_eq!(setup.workloads.len(), 1);
     assert_eq!(setup.workloads[0].name, "demo");
 
+    let clusters = runtime.cluster_usage().unwrap();
+    let sandbox = &clusters.clusters[0];
+    assert_eq!(
+        (sandbox.cluster.name.as_str(), sandbox.apps.as_slice()),
+        ("sandbox", ["demo".to_owned()].as_slice())
+    );
+
     let rotated = runtime.rotate_trigger("demo-redeploy").unwrap();
     assert!(rotated.rotated_at.is_some());
     runtime.delete_trigger("demo-redeploy").unwrap();
     assert_eq!(
         runtime.trigger_url("demo-redeploy").await.unwrap_err().code,
         "trigger.not_found"
+    );
+
+    // Deleting an application deletes its triggers' tokens too, not only their rows.
+    runtime
+        .create_trigger(&tripline::store::NewTrigger {
+            name: "demo-again".into(),
+            app: "demo".into(),
+            kind: tripline::trigger::TriggerKind::Redeploy,
+            signed: true,
+        })
+        .unwrap();
+    let secret = tripline::trigger::token_secret_name("demo-again");
+    assert!(runtime.secrets().get(&secret).is_ok());
+    runtime.delete_app("demo").unwrap();
+    assert!(runtime.secrets().get(&secret).is_err(), "the token is gone");
+    assert!(
+        runtime
+            .secrets()
+            .get(&tripline::trigger::signing_secret_name("demo-again"))
+            .is_err()
+    );
+    assert_eq!(
+        runtime.delete_app("demo").unwrap_err().code,
+        "app.not_found"
     );
     runtime.shutdown().await;
 }

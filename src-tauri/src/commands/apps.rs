@@ -49,11 +49,11 @@ pub async fn create_app(state: State<'_, AppState>, app: NewApplication) -> Resu
     state.runtime.store().create_app(&app).map_err(body)
 }
 
-/// Deletes an application (its triggers and releases go with it).
+/// Deletes an application; its triggers (tokens included) and releases go with it.
 #[tauri::command]
 #[specta::specta]
 pub async fn delete_app(state: State<'_, AppState>, name: String) -> Result<()> {
-    state.runtime.store().delete_app(&name).map_err(body)
+    state.runtime.delete_app(&name)
 }
 
 /// Puts an application on hold (triggers answer 409) with a reason, or releases it (`None`).

@@ -36,6 +36,8 @@ pub async fn save_settings(
     settings: Settings,
 ) -> Result<Settings> {
     let before = state.settings();
+    // Refuse a bad address or URL before anything is written.
+    settings.listener().validate()?;
     settings::save(&app, &settings)?;
     state.set_settings(settings.clone());
     if before.listener() != settings.listener() && state.runtime.listener_status().await.running {

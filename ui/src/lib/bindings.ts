@@ -13,7 +13,7 @@ export const commands = {
 	getApp: (name: string) => typedError<AppDetail, ErrorBody>(__TAURI_INVOKE("get_app", { name })),
 	/**  Creates an application. */
 	createApp: (app: NewApplication) => typedError<Application, ErrorBody>(__TAURI_INVOKE("create_app", { app })),
-	/**  Deletes an application (its triggers and releases go with it). */
+	/**  Deletes an application; its triggers (tokens included) and releases go with it. */
 	deleteApp: (name: string) => typedError<null, ErrorBody>(__TAURI_INVOKE("delete_app", { name })),
 	/**  Puts an application on hold (triggers answer 409) with a reason, or releases it (`None`). */
 	holdApp: (name: string, reason: string | null) => typedError<Application, ErrorBody>(__TAURI_INVOKE("hold_app", { name, reason })),
@@ -75,8 +75,8 @@ export const commands = {
 	startListener: () => typedError<ListenerStatus, ErrorBody>(__TAURI_INVOKE("start_listener")),
 	/**  Stops the listener after the requests in flight. */
 	stopListener: () => typedError<ListenerStatus, ErrorBody>(__TAURI_INVOKE("stop_listener")),
-	/**  Every cluster and which applications use it. */
-	listClusters: () => typedError<AppUsage[], ErrorBody>(__TAURI_INVOKE("list_clusters")),
+	/**  Every cluster and which applications use it (and a broken kubeconfig's error). */
+	listClusters: () => typedError<ClusterList, ErrorBody>(__TAURI_INVOKE("list_clusters")),
 	/**  The saved settings. */
 	getSettings: () => typedError<Settings, ErrorBody>(__TAURI_INVOKE("get_settings")),
 	/**  Saves settings; a changed listener address or public URL restarts a running listener. */
@@ -239,6 +239,14 @@ export type ClusterInfo = {
 	namespace: string | null,
 	/**  The kubeconfig's current context. */
 	current: boolean,
+};
+
+/**  The clusters, and why the kubeconfig could not be read when it could not. */
+export type ClusterList = {
+	/**  The sandbox first, then the kubeconfig's contexts. */
+	clusters: AppUsage[],
+	/**  The kubeconfig's problem (a broken file; a missing one is not a problem). */
+	kubeconfigError: string | null,
 };
 
 /**  Where an application is deployed. */

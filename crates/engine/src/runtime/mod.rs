@@ -31,8 +31,8 @@ use crate::store::{self, Store};
 
 pub use demo::Demo;
 pub use views::{
-    AppOverview, AppUsage, Diagnostic, ImageChoice, TagPreview, TemplateCheck, TriggerSetup,
-    VersionDiff, WorkloadChoice,
+    AppOverview, AppUsage, ClusterList, Diagnostic, ImageChoice, TagPreview, TemplateCheck,
+    TriggerSetup, VersionDiff, WorkloadChoice,
 };
 
 /// How to open the runtime.
@@ -55,6 +55,40 @@ pub struct ListenerSettings {
     pub listen: String,
     /// The base URL callers use, for trigger URLs (empty: `http://<listen>`).
     pub public_url: Option<String>,
+}
+
+impl ListenerSettings {
+    /// The address and public URL, checked: the error names the setting and what to write.
+    pub fn validate(&self) -> Result<(std::net::SocketAddr, Option<String>), ErrorBody> {
+        let listen = self.listen.trim().parse().map_err(|_| {
+            ErrorBody::new(
+                "listener.address",
+                format!(
+                    "{:?} is not an address to listen on; write IP:port, such as 127.0.0.1:8787",
+                    self.listen
+                ),
+            )
+        })?;
+        let public_url = match self.public_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(url)
+                if (url.starts_with("http://") || url.starts_with("https://"))
+                    && url.len() > "https://".len()
+                    && !url.contains(char::is_whitespace) =>
+            {
+                Some(url.trim_end_matches('/').to_owned())
+            }
+            Some(url) => {
+                return Err(ErrorBody::new(
+                    "listener.public_url",
+                    format!(
+                        "the public URL {url:?} must be an http:// or https:// URL, such as https://hooks.example.com"
+                    ),
+                ));
+            }
+        };
+        Ok((listen, public_url))
+    }
 }
 
 impl Default for ListenerSettings {
@@ -259,27 +293,7 @@ impl Runtime {
     }
 
     async fn bind(&self, settings: &ListenerSettings) -> Result<Running, ErrorBody> {
-        let listen = settings.listen.trim().parse().map_err(|_| {
-            ErrorBody::new(
-                "listener.address",
-                format!(
-                    "{:?} is not an address to listen on; write host:port, such as 127.0.0.1:8787",
-                    settings.listen
-                ),
-            )
-        })?;
-        let public_url = match settings.public_url.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
-                Some(url.trim_end_matches('/').to_owned())
-            }
-            Some(url) => {
-                return Err(ErrorBody::new(
-                    "listener.public_url",
-                    format!("the public URL {url:?} must start with http:// or https://"),
-                ));
-            }
-        };
+        let (listen, public_url) = settings.validate()?;
         let config = listener::Config {
             listen,
             public_url,

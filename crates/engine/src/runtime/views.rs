@@ -41,6 +41,17 @@ pub struct AppUsage {
     pub apps: Vec<String>,
 }
 
+/// The clusters, and why the kubeconfig could not be read when it could not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterList {
+    /// The sandbox first, then the kubeconfig's contexts.
+    pub clusters: Vec<AppUsage>,
+    /// The kubeconfig's problem (a broken file; a missing one is not a problem).
+    pub kubeconfig_error: Option<String>,
+}
+
 /// A problem in a template, at a line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -148,20 +159,24 @@ impl Runtime {
             .collect()
     }
 
-    /// The clusters, each with the applications that use it.
-    pub fn cluster_usage(&self) -> Result<Vec<AppUsage>, ErrorBody> {
+    /// The clusters, each with the applications that use it. A broken kubeconfig still
+    /// lists the sandbox, with the kubeconfig's error beside it.
+    pub fn cluster_usage(&self) -> Result<ClusterList, ErrorBody> {
         let apps = self.store().apps().or_body()?;
-        // A missing kubeconfig is normal on a fresh machine: the sandbox is still listed.
-        let clusters = self.clusters().list().unwrap_or_else(|_| {
-            vec![ClusterInfo {
-                reference: ClusterRef::Sandbox,
-                name: "sandbox".into(),
-                server: None,
-                namespace: Some("default".into()),
-                current: false,
-            }]
-        });
-        Ok(clusters
+        let (clusters, kubeconfig_error) = match self.clusters().list() {
+            Ok(clusters) => (clusters, None),
+            Err(error) => (
+                vec![ClusterInfo {
+                    reference: ClusterRef::Sandbox,
+                    name: "sandbox".into(),
+                    server: None,
+                    namespace: None,
+                    current: false,
+                }],
+                Some(error.to_string()),
+            ),
+        };
+        let clusters = clusters
             .into_iter()
             .map(|cluster| AppUsage {
                 apps: apps
@@ -171,7 +186,21 @@ impl Runtime {
                     .collect(),
                 cluster,
             })
-            .collect())
+            .collect();
+        Ok(ClusterList {
+            clusters,
+            kubeconfig_error,
+        })
+    }
+
+    /// Deletes an application with its triggers, their tokens included (the database's
+    /// cascade alone would leave the tokens in the secret store).
+    pub fn delete_app(&self, name: &str) -> Result<(), ErrorBody> {
+        let mut store = self.store();
+        for trigger in store.triggers(Some(name)).or_body()? {
+            service::delete(&mut store, self.secrets(), &trigger.name).map_err(boundary)?;
+        }
+        store.delete_app(name).or_body()
     }
 
     /// The application's workloads as the cluster reports them now.
