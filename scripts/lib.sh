@@ -77,7 +77,7 @@ ensure_desktop_build() {
 ensure_desktop_test() {
   ensure_desktop_build
   apt_install xvfb webkit2gtk-driver gnome-keyring libsecret-tools keyutils xdotool imagemagick \
-    python3-dbus python3-gi dbus
+    python3-dbus python3-gi gir1.2-gtk-3.0 dbus
   if [ ! -x "$TOOLS/bin/tauri-driver" ]; then
     say "installing tauri-driver (once, ~30 s)"
     cargo install tauri-driver --locked --quiet --root "$TOOLS"

@@ -58,6 +58,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::triggers::delete_trigger,
             commands::triggers::reveal_trigger_url,
             commands::triggers::reveal_trigger_examples,
+            commands::triggers::reveal_trigger_signing_key,
             commands::records::list_records,
             commands::records::get_record,
             commands::listener::get_listener,

@@ -303,6 +303,15 @@ async fn trigger_secrets_stay_out_of_trigger_rows_and_setup_lists_what_the_templ
             signed: true,
         })
         .unwrap();
+    let key = runtime.trigger_signing_key("demo-again").unwrap();
+    assert!(key.starts_with("tls_") && key.len() > 40, "a 256-bit key");
+    assert_eq!(
+        runtime
+            .trigger_signing_key("demo-redeploy-missing")
+            .unwrap_err()
+            .code,
+        "trigger.not_found"
+    );
     let secret = tripline::trigger::token_secret_name("demo-again");
     assert!(runtime.secrets().get(&secret).is_ok());
     runtime.delete_app("demo").unwrap();

@@ -76,6 +76,16 @@ pub async fn reveal_trigger_url(state: State<'_, AppState>, name: String) -> Res
     state.runtime.trigger_url(&name).await
 }
 
+/// A signed trigger's HMAC key, for an explicit Copy (callers sign with it).
+#[tauri::command]
+#[specta::specta]
+pub async fn reveal_trigger_signing_key(
+    state: State<'_, AppState>,
+    name: String,
+) -> Result<String> {
+    state.runtime.trigger_signing_key(&name)
+}
+
 /// Ready-to-run curl commands (token included), for an explicit Copy.
 #[tauri::command]
 #[specta::specta]

@@ -65,6 +65,8 @@ export const commands = {
 	revealTriggerUrl: (name: string) => typedError<string, ErrorBody>(__TAURI_INVOKE("reveal_trigger_url", { name })),
 	/**  Ready-to-run curl commands (token included), for an explicit Copy. */
 	revealTriggerExamples: (name: string) => typedError<string[], ErrorBody>(__TAURI_INVOKE("reveal_trigger_examples", { name })),
+	/**  A signed trigger's HMAC key, for an explicit Copy (callers sign with it). */
+	revealTriggerSigningKey: (name: string) => typedError<string, ErrorBody>(__TAURI_INVOKE("reveal_trigger_signing_key", { name })),
 	/**  A page of access records, newest first. */
 	listRecords: (query: RecordQuery) => typedError<AccessRecord[], ErrorBody>(__TAURI_INVOKE("list_records", { query })),
 	/**  One access record with its request, event, decision and response. */

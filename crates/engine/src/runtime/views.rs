@@ -402,6 +402,20 @@ impl Runtime {
         service::url(self.secrets(), &trigger, &base).map_err(boundary)
     }
 
+    /// A signed trigger's HMAC key, for the person setting up the caller's signature.
+    pub fn trigger_signing_key(&self, name: &str) -> Result<String, ErrorBody> {
+        let trigger = self.store().trigger(name).or_body()?;
+        if !trigger.signed {
+            return Err(ErrorBody::new(
+                "trigger.not_signed",
+                format!("trigger {name} does not require signatures, so it has no signing key"),
+            ));
+        }
+        self.secrets()
+            .get(&trigger::signing_secret_name(name))
+            .map_err(|e| boundary(service::Error::Secrets(e)))
+    }
+
     /// Ready-to-run curl commands for the trigger, in the seeds' forms.
     pub async fn trigger_examples(&self, name: &str) -> Result<Vec<String>, ErrorBody> {
         let url = self.trigger_url(name).await?;

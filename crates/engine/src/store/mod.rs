@@ -101,6 +101,9 @@ pub enum Error {
     /// A trigger of that name exists.
     #[error("a trigger named {0:?} already exists")]
     TriggerExists(String),
+    /// No access record with that id (it may have been trimmed by the retention limit).
+    #[error("there is no access record {0} (older records are removed beyond the retention limit)")]
+    RecordNotFound(i64),
     /// A name or field is not acceptable.
     #[error("{0}")]
     Invalid(String),
@@ -149,6 +152,7 @@ impl From<&Error> for ErrorBody {
             Error::AppExists(_) => "app.exists",
             Error::TriggerNotFound(_) => "trigger.not_found",
             Error::TriggerExists(_) => "trigger.exists",
+            Error::RecordNotFound(_) => "record.not_found",
             Error::Invalid(_) => "input.invalid",
             Error::Corrupt(_) => "store.corrupt",
         };

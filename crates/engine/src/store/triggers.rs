@@ -435,9 +435,7 @@ impl Store {
             .optional()?;
         match row {
             Some(row) => finish_record(row),
-            None => Err(Error::Invalid(format!(
-                "there is no access record with id {id}"
-            ))),
+            None => Err(Error::RecordNotFound(id)),
         }
     }
 }
