@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, lints, unit, integration and differential tests, and a
-# smoke run of the benchmarks. Installs what it needs on a fresh Debian 12 machine.
+# Runs every test: formatting, lints, unit, integration and differential tests, the desktop
+# app end to end in a real window (Xvfb + WebDriver), and a smoke run of the benchmarks.
+# Installs what it needs on a fresh Debian 12 machine (apt packages, nextest, kubectl,
+# tauri-driver, the UI's npm packages).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_rust
 ensure_nextest
 ensure_kubectl
 ensure_test_services
+ensure_desktop_test
+ensure_ui_packages
 cd "$ROOT"
 
 # Re-run inside a private D-Bus session with an unlocked keyring, so the keyring tests use a
@@ -21,6 +25,9 @@ fi
 say "cargo fmt --check"
 cargo fmt --all -- --check
 
+say "UI: type check (svelte-check) and build"
+(cd ui && npm run --silent check && npm run --silent build)
+
 say "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
@@ -29,10 +36,15 @@ say "tests"
 export TRIPLINE_REQUIRE_KUBECTL=1 TRIPLINE_REQUIRE_REGISTRY=1 TRIPLINE_REQUIRE_KEYRING=1
 cargo nextest run --workspace --no-fail-fast --retries 0
 
+say "the desktop app, end to end in a real window"
+build_desktop_app
+bash tests/e2e/run.sh
+
 say "benchmarks, once each in the test build (figures: cargo bench; see BENCHMARKS.md)"
 # The dev profile reuses the test build instead of compiling everything again optimised.
 for bench in engine deploy listener; do
   cargo bench --quiet --profile dev -p tripline --bench "$bench" -- --test
 done
+bash benches/desktop/run.sh --quick
 
 say "all tests passed"

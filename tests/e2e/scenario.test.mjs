@@ -1,0 +1,441 @@
+// The issue's scenario through the real window, one step per test (a failed step skips the
+// rest, so the first failure is the one to read):
+//
+//   first run (empty state) → create a template → create an application on the sandbox
+//   and deploy → edit the template (version 2) → compare 1 and 2 (split, unified) → create
+//   an image trigger in regex mode (with its live tag preview) → reveal and copy its URL →
+//   a registry webhook (generic JSON) → the access record appears without a reload → a
+//   Docker Hub webhook with the application's screen open → the new release and the
+//   Deployment's new image appear there without a reload → a tag the regex refuses.
+//
+// State is also checked from outside the window with the CLI on the same data folder.
+// Each screen is saved to docs/screenshots/.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+import { By, PYTHON, ROOT, http, launch, sleep, waitFor } from './lib/harness.mjs';
+import { menuUntil, startWatcher, trayItem } from './lib/tray.mjs';
+
+const run = promisify(execFile);
+const FIXTURES = path.join(ROOT, 'tests/e2e/fixtures');
+const REGISTRY_FIXTURES = path.join(ROOT, 'crates/engine/tests/fixtures/registry');
+const ARTIFACTS = path.join(ROOT, 'tests/e2e/artifacts');
+
+const TEMPLATE = 'web';
+const APP = 'web';
+const TRIGGER = 'web-nginx';
+const REPOSITORY = 'docker.io/library/nginx';
+const PATTERN = String.raw`1\.2[0-9].*`;
+
+let app;
+/** The trigger's URL with its token, as the window revealed it. */
+let hookUrl;
+
+// --- steps: the first failure skips the rest -------------------------------------------
+
+let broken;
+/**
+ * One step of the chain. `independent` steps (a screen to look at) neither wait for the
+ * chain nor break it.
+ */
+function step(name, fn, { timeout = 90_000, independent = false } = {}) {
+  test(name, { timeout }, async (t) => {
+    if (broken && !independent) {
+      t.skip(`not run: "${broken}" failed`);
+      return;
+    }
+    try {
+      await fn(t);
+    } catch (error) {
+      if (!independent) broken = name;
+      if (app?.driver) {
+        const slug = name.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 60);
+        const shot = await app.screenshot(path.join(ARTIFACTS, `failed-${slug}.png`)).catch(() => undefined);
+        const text = await app.text().catch(() => '');
+        error.message += `\n[screen text]\n${text.slice(0, 1500)}${shot ? `\n[screenshot] ${shot}` : ''}`;
+        error.message += app.diagnostics();
+      }
+      throw error;
+    }
+  });
+}
+
+// --- helpers ---------------------------------------------------------------------------
+
+/** Opens a main section through its navigation link (a click, as a person would). */
+async function open(section) {
+  await app.click(By.xpath(`//nav[@aria-label='Main']//a[.//*[normalize-space(.)='${section}']]`));
+  await app.find(app.heading(section));
+}
+
+/** The CLI's view of the data folder (the app keeps running). */
+const cli = (...args) => app.cli(...args);
+
+async function releases() {
+  return cli('releases', APP);
+}
+
+/** Waits for the application's release `number` to end, and returns it. */
+async function releaseDone(number, timeout = 90_000) {
+  return waitFor(
+    async () => {
+      const r = (await releases()).find((x) => x.number === number);
+      return r && ['succeeded', 'failed', 'superseded'].includes(r.status) && r;
+    },
+    timeout,
+    `release #${number} of ${APP} to finish`,
+  );
+}
+
+/** Waits for the application screen's live workloads to show `image`. */
+async function workloadImage(image, timeout) {
+  return waitFor(
+    async () => {
+      for (const w of await app.driver.findElements(By.css('[data-testid="workload"]'))) {
+        if ((await app.textOf(w)).includes(image)) return w;
+      }
+      return undefined;
+    },
+    timeout,
+    `a workload running ${image}`,
+  );
+}
+
+async function post(url, body, headers = {}) {
+  return http(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+/** A Docker Hub push of `library/nginx:<tag>`, in the shape of the fixture from Docker's docs. */
+function dockerHubPush(tag) {
+  const body = JSON.parse(readFileSync(path.join(REGISTRY_FIXTURES, 'dockerhub-docs.json'), 'utf8'));
+  body.push_data.tag = tag;
+  body.push_data.pushed_at = Math.floor(Date.now() / 1000);
+  Object.assign(body.repository, {
+    name: 'nginx',
+    namespace: 'library',
+    owner: 'library',
+    repo_name: 'library/nginx',
+    repo_url: 'https://hub.docker.com/_/nginx',
+    is_official: true,
+    is_private: false,
+  });
+  body.callback_url = 'https://registry.hub.docker.com/u/library/nginx/hook/4f2c1b0a9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b/';
+  return body;
+}
+
+// --- the scenario ----------------------------------------------------------------------
+
+before(async () => {
+  // With a tray watcher, so the tray's list of recent calls can be checked too.
+  app = await launch({ name: 'scenario', before: startWatcher });
+});
+
+after(async () => {
+  await app?.close();
+});
+
+step('first run: the Applications screen offers "Try it on the sandbox"', async () => {
+  await app.find(app.heading('Applications'));
+  await app.visible(app.action('Try it on the sandbox'), 15_000);
+  await app.screenshot('first-run');
+}, { independent: true });
+
+step('Clusters lists the built-in sandbox', async () => {
+  await open('Clusters');
+  await app.waitText('Built-in sandbox');
+  await app.screenshot('clusters');
+}, { independent: true });
+
+step('Listener shows it running on the test address', async () => {
+  await open('Listener');
+  await app.waitText(app.listen, 15_000);
+  // The sidebar's pill follows the listener too.
+  await app.waitText(/Listening on 127\.0\.0\.1/, 5_000, By.css('.sidebar'));
+  await app.screenshot('listener');
+}, { independent: true });
+
+step('Settings', async () => {
+  await open('Settings');
+  await app.visible(app.field('Listener address'));
+  await app.screenshot('settings');
+  // Where secrets are kept: the unlocked keyring of the test session (see run.sh).
+  const where = app.env.TRIPLINE_SECRETS === 'keyring' ? 'In the OS keyring' : 'In owner-only files';
+  await app.waitText(where);
+}, { independent: true });
+
+step('create a template from pasted YAML (version 1)', async () => {
+  await open('Templates');
+  await app.waitText('No templates yet');
+  await app.click(app.button('New template'));
+  await app.find(app.heading('New template'));
+  await app.fill(app.field('Name'), TEMPLATE);
+  await app.fill(app.field('Message'), 'nginx 1.25, one replica');
+  await app.setCode(readFileSync(path.join(FIXTURES, 'web-v1.yaml'), 'utf8'));
+  // The editor checks the text as it changes: one object, the Deployment.
+  await app.waitText(/Valid: 1 object/i);
+  await app.waitText(/Objects \(1\)/i);
+  await app.screenshot('template-new');
+  await app.click(app.button('Create template'));
+  await app.find(app.heading(TEMPLATE));
+  const versions = await waitFor(() => cli('template', 'versions', TEMPLATE), 10_000, 'version 1 in the store');
+  assert.deepEqual(versions.map((v) => v.number), [1]);
+  assert.equal(versions[0].message, 'nginx 1.25, one replica');
+  await app.screenshot('template-detail');
+  await open('Templates');
+  await app.find(By.css(`[data-testid="template-row"][data-template="${TEMPLATE}"]`));
+  await app.screenshot('templates');
+});
+
+step('create an application on the sandbox from the template and deploy it', async () => {
+  await open('Applications');
+  await app.click(app.button('New application'));
+  const dialog = await app.visible(app.role('dialog', 'New application'));
+  await app.fill(app.field('Name'), APP);
+  await app.choose('Template', TEMPLATE);
+  await app.choose('Cluster', 'sandbox');
+  assert.equal(await (await app.find(app.field('Namespace'))).getAttribute('value'), 'default');
+  await app.screenshot('application-new');
+  await app.click(app.button('Create application'));
+  await waitFor(async () => !(await dialog.isDisplayed().catch(() => false)), 10_000, 'the dialog to close');
+  await app.find(app.heading(APP));
+  await app.click(app.button('Deploy'));
+  const first = await releaseDone(1);
+  assert.equal(first.status, 'succeeded', first.message);
+  assert.equal(first.templateVersion, 1);
+  // The screen follows the deploy by itself: the release and the live workload.
+  await app.waitText(/#1\b[\s\S]*succeeded|succeeded[\s\S]*#1\b/i, 20_000);
+  await workloadImage('docker.io/library/nginx:1.25', 60_000);
+  await app.screenshot('application-detail');
+  await open('Applications');
+  await app.find(By.css(`[data-testid="app-row"][data-app="${APP}"]`));
+  await app.screenshot('applications');
+});
+
+step('edit the template: version 2', async () => {
+  await open('Templates');
+  await app.click(app.link(TEMPLATE));
+  await app.find(app.heading(TEMPLATE));
+  await app.setCode(readFileSync(path.join(FIXTURES, 'web-v2.yaml'), 'utf8'));
+  await app.screenshot('template-editor');
+  await app.click(app.button('Save version'));
+  // Saving asks why, and shows what the save changes.
+  const dialog = await app.visible(app.role('dialog', 'Save version 2'));
+  await app.fill(app.field('Message'), 'two replicas and a banner');
+  await waitFor(async () => /Changes from version 1/.test(await app.textOf(dialog)), 10_000, 'the review in the save dialog');
+  const review = await app.find(By.css('dialog[open] .diff-view'));
+  await waitFor(async () => /replicas: 2/.test(await app.textOf(review)), 10_000, 'replicas: 2 in the review');
+  await app.screenshot('template-save');
+  await app.click(By.xpath(`//dialog[@open]//button[@type='submit' and normalize-space(.)='Save']`));
+  const versions = await waitFor(
+    () => {
+      const v = cli('template', 'versions', TEMPLATE);
+      return v.length === 2 && v;
+    },
+    10_000,
+    'version 2 in the store',
+  );
+  const v2 = versions.find((v) => v.number === 2);
+  assert.equal(v2.origin, 'edit', JSON.stringify(v2));
+  assert.equal(v2.message, 'two replicas and a banner');
+  await app.waitText(/version 2|v2\b/i);
+});
+
+step('compare versions 1 and 2: split and unified', async () => {
+  await app.click(app.action('Compare'));
+  await app.choose('From', 'Version 1');
+  await app.choose('To', 'Version 2');
+  // Per object: the fields that changed.
+  await app.waitText(/spec\.replicas/);
+  await app.waitText(/containers\[name=web\]\.env/);
+  const wholeDiff = async () => {
+    const diff = await app.visible(By.css('.diff-view[role="group"]'), 10_000);
+    await app.driver.executeScript('arguments[0].scrollIntoView({block: "start"})', diff);
+    return diff;
+  };
+  let diff = await wholeDiff();
+  await waitFor(async () => /replicas: 2/.test(await app.textOf(diff)), 10_000, 'replicas: 2 in the side-by-side diff');
+  const text = await app.textOf(diff);
+  assert.match(text, /replicas: 1/);
+  assert.match(text, /BANNER/);
+  await app.screenshot('diff-split');
+  await app.click(app.button('Unified'));
+  await waitFor(
+    async () => {
+      diff = await wholeDiff();
+      const t = await app.textOf(diff);
+      return /replicas: 1/.test(t) && /replicas: 2/.test(t) && /BANNER/.test(t);
+    },
+    10_000,
+    'the unified diff',
+  );
+  await app.screenshot('diff-unified');
+  await app.click(app.button('Side by side'));
+});
+
+step('create an image trigger in regex mode, with the live tag preview', async () => {
+  await open('Triggers');
+  await app.waitText('No triggers yet');
+  await app.screenshot('triggers-empty');
+  await app.click(app.button('New trigger'));
+  await app.visible(app.role('dialog', 'New trigger'));
+  await app.choose('Application', APP);
+  await app.choose('What it does', 'Image');
+  await app.fill(app.field('Name'), TRIGGER);
+  // The template's one repository, offered (and ticked) as the template names it.
+  const repo = await app.find(By.css('dialog[open] fieldset.repos input[type="checkbox"]'));
+  assert.match(REPOSITORY, new RegExp(`(^|/)${await repo.getAttribute('value')}$`));
+  if (!(await repo.isSelected())) await app.click(By.css('dialog[open] fieldset.repos label'));
+  await app.choose('Which pushes deploy', 'Regex');
+  await app.fill(app.field('Regular expression'), PATTERN);
+  // The preview asks the engine about sample tags (the template's own tag among them).
+  const samples = await app.visible(app.field('Sample tags'));
+  await samples.sendKeys(', 1.27.3, 2.0.0');
+  const preview = async () => {
+    const out = {};
+    for (const li of await app.driver.findElements(By.css('[data-testid="tag-preview"]'))) {
+      out[(await app.domTextOf(await li.findElement(By.css('.tag')))).trim()] = (await li.getAttribute('data-matches')) === 'true';
+    }
+    return out;
+  };
+  const seen = await waitFor(
+    async () => {
+      const p = await preview();
+      return p['1.27.3'] === true && p['2.0.0'] === false && p;
+    },
+    10_000,
+    'the preview to judge 1.27.3 and 2.0.0',
+  );
+  assert.equal(seen['1.25'], true, `the template's tag is previewed: ${JSON.stringify(seen)}`);
+  assert.equal(seen.latest, false, JSON.stringify(seen));
+  const summary = await app.find(By.css('dialog[open] .preview [role="status"]'));
+  assert.match(await app.domTextOf(summary), /\d+\s+of \d+ sample tags would deploy/);
+  // The preview's verdicts, in view for the screenshot.
+  await app.driver.executeScript(
+    'arguments[0].scrollIntoView({block: "end"})',
+    await app.find(By.css('dialog[open] [aria-label="Sample tags checked"]')),
+  );
+  await app.screenshot('trigger-new');
+  await app.click(app.button('Create trigger'));
+  await app.find(app.heading(TRIGGER));
+  const made = cli('trigger', 'list').find((x) => x.name === TRIGGER);
+  assert.ok(made, 'the trigger is in the store');
+  assert.deepEqual(made.kind.filter, { mode: 'regex', pattern: PATTERN });
+  assert.equal(made.kind.repositories.length, 1);
+  assert.ok(REPOSITORY.endsWith(made.kind.repositories[0]), JSON.stringify(made.kind.repositories));
+});
+
+step('reveal and copy the trigger URL (explicit action only)', async () => {
+  const url = By.css('code[aria-label="Trigger URL"]');
+  // The page does not hold the token until asked.
+  assert.equal(await app.isShown(url), false);
+  assert.doesNotMatch(await app.text(), /token=[A-Za-z0-9_-]{16,}/);
+  await app.click(app.button('Show URL'));
+  hookUrl = (await app.textOf(await app.visible(url))).trim();
+  assert.match(hookUrl, /^http:\/\/127\.0\.0\.1:\d+\/hook\/registry\?token=[A-Za-z0-9_-]{16,}$/);
+  assert.ok(hookUrl.startsWith(`${app.base}/`), `${hookUrl} points at ${app.base}`);
+  await app.screenshot('trigger-detail');
+  await app.click(app.button('Hide URL'));
+  await app.click(app.button('Copy URL'));
+  const { stdout } = await run(PYTHON, [path.join(ROOT, 'tests/e2e/lib/x11.py'), 'clipboard'], {
+    env: app.env,
+    timeout: 10_000,
+  });
+  assert.equal(JSON.parse(stdout).text, hookUrl, 'the clipboard holds the URL with its token');
+  if (app.env.TRIPLINE_SECRETS === 'keyring') {
+    // With a keyring, no token is written under the data folder.
+    const files = execSync(`grep -rl --binary-files=text ${JSON.stringify(new URL(hookUrl).searchParams.get('token'))} . || true`, {
+      cwd: app.dirs.data,
+      encoding: 'utf8',
+    });
+    assert.equal(files.trim(), '', `the token is in files: ${files}`);
+  }
+  await open('Triggers');
+  await app.waitText(TRIGGER);
+  await app.screenshot('triggers');
+});
+
+step('a generic registry webhook: the access record appears without a reload', async () => {
+  await open('Access records');
+  await app.markPage();
+  const rows = By.css('[data-testid="record-row"]');
+  assert.equal((await app.driver.findElements(rows)).length, 0);
+  const answer = await post(hookUrl, { image: `${REPOSITORY}:1.27.3` });
+  assert.equal(answer.status, 202, answer.text);
+  const row = await app.visible(rows, 15_000);
+  await waitFor(async () => /202/.test(await app.textOf(row)) && /triggered/i.test(await app.textOf(row)), 10_000, 'the row to show 202 Triggered');
+  assert.match(await app.textOf(row), new RegExp(TRIGGER));
+  assert.ok(await app.notReloaded(), 'the screen updated in place');
+  await app.screenshot('records');
+  const second = await releaseDone(2);
+  assert.equal(second.status, 'succeeded', second.message);
+  assert.equal(second.templateVersion, 3);
+  assert.equal(second.cause.type, 'trigger');
+  // One record in full, its request with the token redacted.
+  await row.click();
+  await app.find(app.heading('Access record #'));
+  await app.waitText('1.27.3');
+  const record = await app.text();
+  assert.ok(!record.includes(new URL(hookUrl).searchParams.get('token')), 'the token is redacted in the record');
+  await app.screenshot('record-detail');
+});
+
+step('a Docker Hub webhook with the application open: release and new image appear live', async () => {
+  await open('Applications');
+  await app.click(app.link(APP));
+  await app.find(app.heading(APP));
+  await workloadImage('docker.io/library/nginx:1.27.3', 60_000); // the first trigger's deploy
+  await app.markPage();
+  const answer = await post(hookUrl, dockerHubPush('1.27.4'));
+  assert.equal(answer.status, 202, answer.text);
+  const third = await releaseDone(3);
+  assert.equal(third.status, 'succeeded', third.message);
+  assert.equal(third.templateVersion, 4);
+  await app.waitText(/#3\b/, 15_000);
+  await workloadImage('docker.io/library/nginx:1.27.4', 60_000);
+  assert.ok(await app.notReloaded(), 'the application screen updated in place');
+  await app.screenshot('application-detail-triggered');
+  const versions = cli('template', 'versions', TEMPLATE);
+  assert.deepEqual(versions.map((v) => v.number).sort(), [1, 2, 3, 4]);
+  assert.match(JSON.stringify(cli('template', 'show', TEMPLATE)), /nginx:1\.27\.4/);
+});
+
+step('a tag the regex refuses is recorded and deploys nothing', async () => {
+  await open('Access records');
+  const answer = await post(hookUrl, { image: `${REPOSITORY}:2.0.0` });
+  assert.equal(answer.status, 200, answer.text);
+  assert.match(answer.text, /untriggered/);
+  await app.waitText(/untriggered/i, 10_000);
+  await sleep(500);
+  assert.equal((await releases()).length, 3);
+  await app.screenshot('records-untriggered');
+});
+
+step('the tray lists the recent trigger calls', async () => {
+  const item = await trayItem(app);
+  const menu = await menuUntil(app, item, (l) => l.includes('Recent trigger calls'), 'the recent calls in the tray');
+  const calls = menu.filter((l) => l.startsWith(`${TRIGGER}:`));
+  assert.equal(calls.length, 3, JSON.stringify(menu));
+  assert.match(calls[0], /^web-nginx: 200 untriggered \(\d\d:\d\d:\d\d\)$/);
+  assert.match(calls[1], /^web-nginx: 202 triggered/);
+});
+
+step('dialogs show their whole form (WebKitGTK layout)', async () => {
+  await open('Applications');
+  await app.click(app.button('New application'));
+  const body = await app.visible(By.css('dialog[open] .body'));
+  const [client, scroll] = await app.driver.executeScript('return [arguments[0].clientHeight, arguments[0].scrollHeight]', body);
+  await app.click(app.button('Cancel'));
+  assert.ok(
+    client >= Math.min(scroll, 300),
+    `the dialog's body is ${client}px tall for ${scroll}px of form: its fields are hidden behind a scroll box`,
+  );
+}, { independent: true });
