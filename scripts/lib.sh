@@ -71,7 +71,9 @@ ensure_test_services() {
 # makes GTK autolaunch buses that outlive the app.
 ensure_desktop_build() {
   apt_install libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev \
-    libssl-dev libsoup-3.0-dev libxdo-dev build-essential pkg-config file nodejs npm
+    libssl-dev libsoup-3.0-dev libxdo-dev build-essential pkg-config file
+  # Node from Debian only when none is installed (a NodeSource Node conflicts with Debian's npm).
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then apt_install nodejs npm; fi
 }
 
 ensure_desktop_test() {
