@@ -86,12 +86,14 @@ ensure_desktop_test() {
   fi
 }
 
-# The UI's npm packages, from the lock file (`npm ci` only when the lock changed).
+# The UI's npm packages, from the lock file, when it changed. `npm install` rather than
+# `npm ci`: the registry mirror here carries only this platform's builds of optional native
+# packages (rollup, the Tauri CLI), so the lock lacks the others and `npm ci` refuses it.
 ensure_ui_packages() {
   local stamp="$ROOT/ui/node_modules/.tripline-lock"
   if [ ! -f "$stamp" ] || ! cmp -s "$ROOT/ui/package-lock.json" "$stamp"; then
     say "installing the UI's npm packages"
-    (cd "$ROOT/ui" && npm ci --no-audit --no-fund --loglevel=error)
+    (cd "$ROOT/ui" && npm install --no-save --no-audit --no-fund --loglevel=error)
     cp "$ROOT/ui/package-lock.json" "$stamp"
   fi
 }

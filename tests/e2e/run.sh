@@ -44,8 +44,8 @@ if [[ "${E2E_IN_SESSION:-}" != 1 ]]; then
   # without the embedded UI) makes for confusing failures, so this runs unless told not to.
   if [[ "${E2E_SKIP_BUILD:-}" != 1 ]]; then
     if [[ ! -d ui/node_modules ]]; then
-      say "npm ci (ui)"
-      npm --prefix ui ci --no-audit --no-fund --loglevel=error
+      say "npm install (ui)"
+      npm --prefix ui install --no-save --no-audit --no-fund --loglevel=error
     fi
     say "building the UI"
     npm --prefix ui run build >"$run_dir/ui-build.log" 2>&1 || { cat "$run_dir/ui-build.log" >&2; exit 1; }
