@@ -1,5 +1,6 @@
-//! Deploy error paths against a mocked API server (`tower-test`): each ends the deploy with
-//! a failure that names the object and says what to do.
+//! Deploy error paths against a stand-in API server (a `tower` service the kube client
+//! calls instead of a socket), for answers the sandbox never gives: each ends the deploy
+//! with a failure that names the object and says what to do.
 
 use std::time::Duration;
 
@@ -24,6 +25,23 @@ fn status(code: u16, reason: &str, message: &str) -> serde_json::Value {
            "message": message, "reason": reason, "code": code})
 }
 
+/// A client whose API server is `answer`: a response for each request, or `None` to hold
+/// the request and never answer it.
+fn client(
+    answer: impl Fn(&Request<Body>) -> Option<Response<Body>> + Send + 'static,
+) -> kube::Client {
+    let service = tower::service_fn(move |request: Request<Body>| {
+        let response = answer(&request);
+        async move {
+            match response {
+                Some(response) => Ok::<_, std::convert::Infallible>(response),
+                None => std::future::pending().await,
+            }
+        }
+    });
+    kube::Client::new(service, "default")
+}
+
 fn respond(code: u16, body: &serde_json::Value) -> Response<Body> {
     Response::builder()
         .status(code)
@@ -35,26 +53,18 @@ fn respond(code: u16, body: &serde_json::Value) -> Response<Body> {
 /// Runs one deploy against a mock that answers discovery, the namespace check, and then
 /// `apply` with the given response.
 async fn deploy_with_apply_response(code: u16, body: serde_json::Value) -> Failure {
-    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let server = tokio::spawn(async move {
-        loop {
-            let Some((request, send)) = handle.next_request().await else {
-                break;
-            };
-            let path = request.uri().path().to_owned();
-            let response = match (request.method().as_str(), path.as_str()) {
-                ("GET", "/apis/apps/v1") => respond(200, &discovery_response()),
-                ("GET", "/api/v1/namespaces/shop") => respond(
-                    200,
-                    &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}),
-                ),
-                ("PATCH", "/apis/apps/v1/namespaces/shop/deployments/web") => respond(code, &body),
-                (method, path) => panic!("unexpected request {method} {path}"),
-            };
-            send.send_response(response);
-        }
+    let client = client(move |request| {
+        let path = request.uri().path();
+        Some(match (request.method().as_str(), path) {
+            ("GET", "/apis/apps/v1") => respond(200, &discovery_response()),
+            ("GET", "/api/v1/namespaces/shop") => respond(
+                200,
+                &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}),
+            ),
+            ("PATCH", "/apis/apps/v1/namespaces/shop/deployments/web") => respond(code, &body),
+            (method, path) => panic!("unexpected request {method} {path}"),
+        })
     });
-    let client = kube::Client::new(service, "default");
     let deployer = Deployer::new(client);
     let manifest = Manifest::parse(TEMPLATE).unwrap();
     let plan = Plan {
@@ -68,7 +78,6 @@ async fn deploy_with_apply_response(code: u16, body: serde_json::Value) -> Failu
         ..Options::default()
     };
     let result = deployer.deploy(&plan, &options, &|_| {}).await;
-    server.abort();
     result.expect_err("the deploy must fail")
 }
 
@@ -146,20 +155,17 @@ async fn an_unreachable_api_server_is_named() {
 
 #[tokio::test]
 async fn an_unknown_kind_says_to_install_the_crd() {
-    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let server = tokio::spawn(async move {
-        while let Some((_request, send)) = handle.next_request().await {
-            send.send_response(respond(
+    let client = client(|_| {
+        Some(respond(
+            404,
+            &status(
                 404,
-                &status(
-                    404,
-                    "NotFound",
-                    "the server could not find the requested resource",
-                ),
-            ));
-        }
+                "NotFound",
+                "the server could not find the requested resource",
+            ),
+        ))
     });
-    let deployer = Deployer::new(kube::Client::new(service, "default"));
+    let deployer = Deployer::new(client);
     let manifest =
         Manifest::parse("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n").unwrap();
     let plan = Plan {
@@ -172,7 +178,6 @@ async fn an_unknown_kind_says_to_install_the_crd() {
         .deploy(&plan, &Options::default(), &|_| {})
         .await
         .unwrap_err();
-    server.abort();
     assert!(
         failure.message.contains("CustomResourceDefinition"),
         "{}",
@@ -216,16 +221,9 @@ fn labels_are_added_without_losing_the_users() {
 
 #[tokio::test]
 async fn an_api_server_that_never_answers_times_out_with_a_clear_failure() {
-    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let server = tokio::spawn(async move {
-        // Hold every request and answer none of them.
-        let mut held = Vec::new();
-        while let Some(pair) = handle.next_request().await {
-            held.push(pair);
-        }
-    });
-    let deployer = Deployer::new(kube::Client::new(service, "default"))
-        .with_request_timeout(Duration::from_millis(200));
+    // Every request is held and none is answered.
+    let client = client(|_| None);
+    let deployer = Deployer::new(client).with_request_timeout(Duration::from_millis(200));
     let manifest = Manifest::parse(TEMPLATE).unwrap();
     let plan = Plan {
         app: "shop",
@@ -238,7 +236,6 @@ async fn an_api_server_that_never_answers_times_out_with_a_clear_failure() {
         .deploy(&plan, &Options::default(), &|_| {})
         .await
         .unwrap_err();
-    server.abort();
     assert_eq!(failure.reason, "Timeout");
     assert!(
         failure.message.contains("did not answer within"),
