@@ -98,13 +98,24 @@ ensure_ui_packages() {
   fi
 }
 
+# One selection for every cargo command the scripts run: the whole workspace, with the UI
+# embedded (`custom-protocol`, what `tauri build` turns on). Cargo resolves features per
+# selection, so lints, tests, the app and the benchmarks built with this one share every
+# compiled dependency instead of building the Tauri tree once for each. The UI must be
+# built (ui/dist) before anything is compiled with it.
+CARGO_SELECTION=(--workspace --features tripline-desktop/custom-protocol,hello-tauri/custom-protocol)
+
+build_ui() {
+  ensure_ui_packages
+  say "building the UI"
+  (cd "$ROOT/ui" && npm run --silent build)
+}
+
 # The app with its UI embedded (what `tauri build` makes, without the installer): the
 # UI is built by Vite, then cargo builds with the `custom-protocol` feature.
 build_desktop_app() {
   ensure_desktop_build
-  ensure_ui_packages
-  say "building the UI"
-  (cd "$ROOT/ui" && npm run --silent build)
+  build_ui
   say "building the desktop app"
-  cargo build --quiet -p tripline-desktop --features custom-protocol
+  cargo build --quiet "${CARGO_SELECTION[@]}"
 }

@@ -25,25 +25,26 @@ fi
 say "cargo fmt --check"
 cargo fmt --all -- --check
 
-say "UI: type check (svelte-check) and build"
-(cd ui && npm run --silent check && npm run --silent build)
+say "UI: type check (svelte-check)"
+(cd ui && npm run --silent check)
+build_ui
 
 say "cargo clippy (all targets, warnings are errors)"
-cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo clippy "${CARGO_SELECTION[@]}" --all-targets --quiet -- -D warnings
 
 say "tests"
 # kubectl must be there: the strategic-merge corpus is re-checked against it.
 export TRIPLINE_REQUIRE_KUBECTL=1 TRIPLINE_REQUIRE_REGISTRY=1 TRIPLINE_REQUIRE_KEYRING=1
-cargo nextest run --workspace --no-fail-fast --retries 0
+cargo nextest run "${CARGO_SELECTION[@]}" --no-fail-fast --retries 0
 
 say "the desktop app, end to end in a real window"
 build_desktop_app
-bash tests/e2e/run.sh
+E2E_SKIP_BUILD=1 bash tests/e2e/run.sh
 
 say "benchmarks, once each in the test build (figures: cargo bench; see BENCHMARKS.md)"
 # The dev profile reuses the test build instead of compiling everything again optimised.
 for bench in engine deploy listener; do
-  cargo bench --quiet --profile dev -p tripline --bench "$bench" -- --test
+  cargo bench --quiet --profile dev "${CARGO_SELECTION[@]}" --bench "$bench" -- --test
 done
 bash benches/desktop/run.sh --quick
 

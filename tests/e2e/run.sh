@@ -50,8 +50,8 @@ if [[ "${E2E_IN_SESSION:-}" != 1 ]]; then
     say "building the UI"
     npm --prefix ui run build >"$run_dir/ui-build.log" 2>&1 || { cat "$run_dir/ui-build.log" >&2; exit 1; }
     say "building the app (custom-protocol: UI embedded) and the CLI"
-    cargo build --quiet -p tripline-desktop --features custom-protocol
-    cargo build --quiet -p tripline --bin tripline
+    # The selection scripts/lib.sh builds with (CARGO_SELECTION), so this reuses that build.
+    cargo build --quiet --workspace --features tripline-desktop/custom-protocol,hello-tauri/custom-protocol
   fi
   for bin in "$TRIPLINE_APP" "$TRIPLINE_CLI"; do
     [[ -x "$bin" ]] || { echo "missing $bin (unset E2E_SKIP_BUILD to build it)" >&2; exit 2; }
