@@ -62,6 +62,7 @@ HELLO = "hello-tauri"
 RECORD_COLUMNS = [
     "id", "trigger_id", "at", "source", "method", "path", "headers", "body",
     "body_truncated", "event", "decision", "reason", "status", "response", "release_id",
+    "repeats", "last_at",
 ]
 
 

@@ -146,11 +146,16 @@ fn listener_line(status: &ListenerStatus) -> String {
     }
 }
 
-/// `demo-redeploy: 202 triggered (12:04:05)`.
+/// `demo-redeploy: 202 triggered (12:04:05)`, with `×N` for N identical calls in a row.
 fn recent_line(call: &Recorded) -> String {
     let time = call.at.get(11..19).unwrap_or(&call.at);
+    let repeats = if call.repeats > 1 {
+        format!(" ×{}", call.repeats)
+    } else {
+        String::new()
+    };
     format!(
-        "{}: {} {} ({time})",
+        "{}: {} {}{repeats} ({time})",
         call.trigger.as_deref().unwrap_or("unknown token"),
         call.status,
         call.decision.as_str(),
@@ -197,4 +202,64 @@ fn toggle_listener(app: &AppHandle) {
 fn quit(app: &AppHandle) {
     // `exit` runs RunEvent::Exit, where the state shuts the engine down.
     app.exit(0);
+}
+
+#[cfg(test)]
+mod tests {
+    use tripline::store::Decision;
+
+    use super::*;
+
+    fn status(running: bool, error: Option<&str>) -> ListenerStatus {
+        ListenerStatus {
+            running,
+            address: "127.0.0.1:8787".into(),
+            public_url: "http://127.0.0.1:8787".into(),
+            error: error.map(str::to_owned),
+            requests: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_status_line_says_where_the_listener_is_or_why_it_is_not() {
+        assert_eq!(
+            listener_line(&status(true, None)),
+            "Listener: running on 127.0.0.1:8787"
+        );
+        assert_eq!(listener_line(&status(false, None)), "Listener: stopped");
+        assert_eq!(
+            listener_line(&status(
+                false,
+                Some("cannot listen on 127.0.0.1:8787: address in use")
+            )),
+            "Listener: stopped — cannot listen on 127.0.0.1:8787: address in use"
+        );
+    }
+
+    #[test]
+    fn recent_calls_name_the_trigger_status_decision_and_time() {
+        let mut call = Recorded {
+            trigger: Some("demo-redeploy".into()),
+            repeats: 1,
+            decision: Decision::Triggered,
+            reason: "triggered: release queued".into(),
+            status: 202,
+            release: Some(7),
+            at: "2026-11-22T04:38:08Z".into(),
+        };
+        assert_eq!(
+            recent_line(&call),
+            "demo-redeploy: 202 triggered (04:38:08)"
+        );
+        call.trigger = None;
+        call.status = 404;
+        call.decision = Decision::Rejected;
+        call.at = "garbled".into();
+        assert_eq!(recent_line(&call), "unknown token: 404 rejected (garbled)");
+        call.repeats = 1200;
+        assert_eq!(
+            recent_line(&call),
+            "unknown token: 404 rejected ×1200 (garbled)"
+        );
+    }
 }

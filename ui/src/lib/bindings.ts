@@ -132,6 +132,13 @@ export type AccessRecord = {
 	response: string,
 	/**  The release started, if any. */
 	release: number | null,
+	/**
+	 *  How many identical calls in a row this record stands for (1 for most). A flood of
+	 *  the same call is kept as one record, so it does not evict the history before it.
+	 */
+	repeats: number,
+	/**  When the last of the repeated calls came (RFC 3339); `None` when `repeats` is 1. */
+	lastAt: string | null,
 };
 
 /**  The listener recorded a call; its access record is in the database. */
@@ -505,6 +512,8 @@ export type RecordQuery = {
 export type Recorded = {
 	/**  The trigger the token named, if any. */
 	trigger: string | null,
+	/**  How many identical calls in a row this stands for (see [`record`]'s folding). */
+	repeats: number,
 	/**  What was decided. */
 	decision: Decision,
 	/**  Why, in words. */

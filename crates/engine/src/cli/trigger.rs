@@ -453,6 +453,13 @@ fn records(
             say!("Event:     {event}");
         }
         say!("Decision:  {}", record.reason);
+        if record.repeats > 1 {
+            say!(
+                "Repeats:   {} identical calls in a row, the last at {}",
+                record.repeats,
+                record.last_at.as_deref().unwrap_or("?")
+            );
+        }
         say!("Response:  {} {}", record.status, record.response);
         if let Some(release) = record.release {
             say!("Release:   {release}");
@@ -490,7 +497,11 @@ fn records(
             r.release
                 .map(|x| x.to_string())
                 .unwrap_or_else(|| "-".into()),
-            r.reason.clone(),
+            if r.repeats > 1 {
+                format!("{} (×{})", r.reason, r.repeats)
+            } else {
+                r.reason.clone()
+            },
         ]);
     }
     say_raw!("{}", output::table(&rows));

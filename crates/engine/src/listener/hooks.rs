@@ -18,7 +18,8 @@ use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 
 use super::State;
-use super::record::Call;
+use super::index::Entry;
+use super::record::{Answered, Call};
 use crate::deploy::worker::Event;
 use crate::deploy::{Direction, Options, ScaleRequest};
 use crate::patch::{Patch, PatchType};
@@ -122,7 +123,7 @@ async fn handle(
             ),
         );
         reply.retry_after = Some(wait);
-        return respond(&state, &call, None, "unknown", reply).await;
+        return respond(&state, call, None, "unknown", reply).await;
     }
 
     let bytes = match read_body(
@@ -134,30 +135,31 @@ async fn handle(
     .await
     {
         Ok(bytes) => bytes,
-        Err(reply) => return respond(&state, &call, None, "unknown", reply).await,
+        Err(reply) => return respond(&state, call, None, "unknown", reply).await,
     };
-    call.set_body(&bytes);
+    call.set_body(bytes.clone());
 
-    let (trigger, template) = match authenticate(&state, &query, &parts.headers, &bytes, peer).await
-    {
+    let entry = match authenticate(&state, &query, &parts.headers, &bytes, peer).await {
         Ok(found) => found,
-        Err((trigger, reply)) => {
-            let kind = trigger.as_ref().map_or("unknown", |t| t.kind.name());
-            return respond(&state, &call, trigger.as_ref(), kind, reply).await;
+        Err((entry, reply)) => {
+            let trigger = entry.as_ref().map(|e| &e.trigger);
+            let kind = trigger.map_or("unknown", |t| t.kind.name());
+            return respond(&state, call, trigger, kind, reply).await;
         }
     };
+    let (trigger, template) = (&entry.trigger, entry.template.as_str());
 
     let outcome = match hook {
         Hook::Trigger => {
-            trigger_hook(&state, &trigger, &template, &query, &parts.headers, &bytes).await
+            trigger_hook(&state, trigger, template, &query, &parts.headers, &bytes).await
         }
-        Hook::Registry => registry_hook(&state, &trigger, &template, &parts.headers, &bytes).await,
+        Hook::Registry => registry_hook(&state, trigger, template, &parts.headers, &bytes).await,
     };
     match outcome {
         Outcome::Done(reply) => {
-            respond(&state, &call, Some(&trigger), trigger.kind.name(), reply).await
+            respond(&state, call, Some(trigger), trigger.kind.name(), reply).await
         }
-        Outcome::Release(start) => start_release(&state, &call, &trigger, &query, start).await,
+        Outcome::Release(start) => start_release(&state, call, trigger, &query, start).await,
     }
 }
 
@@ -166,7 +168,7 @@ async fn read_body(
     headers: &HeaderMap,
     limit: usize,
     timeout: Duration,
-) -> Result<Vec<u8>, Reply> {
+) -> Result<axum::body::Bytes, Reply> {
     let too_large = || {
         Reply::error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -200,7 +202,7 @@ async fn read_body(
             "body_unreadable",
             format!("cannot read the body: {error}"),
         )),
-        Ok(Ok(collected)) => Ok(collected.to_bytes().to_vec()),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
     }
 }
 
@@ -211,7 +213,7 @@ async fn authenticate(
     headers: &HeaderMap,
     body: &[u8],
     peer: SocketAddr,
-) -> Result<(Trigger, String), (Option<Trigger>, Reply)> {
+) -> Result<Arc<Entry>, (Option<Arc<Entry>>, Reply)> {
     // `secret` is the parameter name of seed 002's trigger URLs.
     let Some(token) = query
         .get("token")
@@ -229,12 +231,8 @@ async fn authenticate(
         ));
     };
     let hash = trigger::token_hash(token);
-    let found = {
-        let reader = state.reader.lock().expect("reader lock");
-        reader.trigger_by_token(&hash)
-    };
-    let trigger = match found {
-        Ok(Some((trigger, stored))) if trigger::same_secret(&stored, &hash) => trigger,
+    let entry = match state.index.find(&hash) {
+        Ok(Some(entry)) if trigger::same_secret(&entry.stored_hash, &hash) => entry,
         Ok(_) => {
             state.throttle.fail(peer.ip());
             return Err((
@@ -257,43 +255,24 @@ async fn authenticate(
             ));
         }
     };
+    let trigger = &entry.trigger;
     if !trigger.enabled {
         let message = format!("trigger {} is disabled; enable it to use it", trigger.name);
         return Err((
-            Some(trigger),
+            Some(entry.clone()),
             Reply::error(StatusCode::CONFLICT, "trigger_disabled", message),
         ));
     }
-    // The application is read once here: its hold stops the call, its template is what the
-    // hooks patch.
-    let application = {
-        let reader = state.reader.lock().expect("reader lock");
-        reader.app(&trigger.app)
-    };
-    let application = match application {
-        Ok(application) => application,
-        Err(error) => {
-            return Err((
-                Some(trigger),
-                Reply::error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "storage_unavailable",
-                    error.to_string(),
-                ),
-            ));
-        }
-    };
-    if let Some(reason) = &application.hold {
+    if let Some(reason) = &entry.hold {
         let message = format!(
             "application {} is on hold ({reason}); release the hold to let triggers act",
             trigger.app
         );
         return Err((
-            Some(trigger),
+            Some(entry.clone()),
             Reply::error(StatusCode::CONFLICT, "app_on_hold", message),
         ));
     }
-    let template = application.source.template().unwrap_or_default().to_owned();
     if trigger.signed {
         let signature = headers
             .get("x-signature")
@@ -303,7 +282,7 @@ async fn authenticate(
         let Some(signature) = signature else {
             state.throttle.fail(peer.ip());
             return Err((
-                Some(trigger),
+                Some(entry.clone()),
                 Reply::error(
                     StatusCode::UNAUTHORIZED,
                     "signature_missing",
@@ -318,7 +297,7 @@ async fn authenticate(
             Ok(Ok(key)) => trigger::verify_signature(&key, body, &signature),
             _ => {
                 return Err((
-                    Some(trigger),
+                    Some(entry.clone()),
                     Reply::error(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "secrets_unavailable",
@@ -330,7 +309,7 @@ async fn authenticate(
         if !valid {
             state.throttle.fail(peer.ip());
             return Err((
-                Some(trigger),
+                Some(entry.clone()),
                 Reply::error(
                     StatusCode::UNAUTHORIZED,
                     "signature_invalid",
@@ -339,7 +318,7 @@ async fn authenticate(
             ));
         }
     }
-    Ok((trigger, template))
+    Ok(entry)
 }
 
 async fn trigger_hook(
@@ -682,7 +661,7 @@ async fn registry_hook(
 /// `?wait=true`).
 async fn start_release(
     state: &Arc<State>,
-    call: &Call,
+    call: Call,
     trigger: &Trigger,
     query: &HashMap<String, String>,
     start: Start,
@@ -794,21 +773,22 @@ async fn start_release(
 /// Records the call in the background and answers.
 async fn respond(
     state: &Arc<State>,
-    call: &Call,
+    call: Call,
     trigger: Option<&Trigger>,
-    kind: &str,
+    kind: &'static str,
     reply: Reply,
 ) -> Response {
     let text = reply.body.to_string();
-    let mut record = call.record(
-        reply.decision,
-        &reply.reason,
-        reply.status.as_u16(),
-        &text,
-        reply.event,
-    );
-    record.trigger = trigger.map(|t| t.name.clone());
-    state.recorder.record(trigger.map(|t| t.id), record).await;
+    let answered = Answered {
+        trigger: trigger.map(|t| (t.id, t.name.clone())),
+        call,
+        decision: reply.decision,
+        reason: reply.reason,
+        status: reply.status.as_u16(),
+        response: text.clone(),
+        event: reply.event,
+    };
+    state.recorder.record(answered).await;
     state.metrics.request(kind, reply.status.as_u16());
     let mut response = (
         reply.status,

@@ -20,7 +20,7 @@ const BUCKETS: &[f64] = &[0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
 
 #[derive(Debug, Default)]
 struct Inner {
-    requests: BTreeMap<(String, u16), u64>,
+    requests: BTreeMap<(&'static str, u16), u64>,
     durations: BTreeMap<String, (Vec<u64>, f64, u64)>,
 }
 
@@ -32,9 +32,9 @@ pub struct Metrics {
 
 impl Metrics {
     /// Counts a request.
-    pub fn request(&self, kind: &str, status: u16) {
+    pub fn request(&self, kind: &'static str, status: u16) {
         let mut inner = self.inner.lock().expect("metrics lock");
-        *inner.requests.entry((kind.to_owned(), status)).or_default() += 1;
+        *inner.requests.entry((kind, status)).or_default() += 1;
     }
 
     /// Requests so far, as (trigger kind, status, count).
@@ -43,7 +43,7 @@ impl Metrics {
         inner
             .requests
             .iter()
-            .map(|((kind, status), count)| (kind.clone(), *status, *count))
+            .map(|((kind, status), count)| ((*kind).to_owned(), *status, *count))
             .collect()
     }
 

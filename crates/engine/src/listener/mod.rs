@@ -4,8 +4,9 @@
 //! a socket with explicit limits (body size, header read timeout, body read timeout) and a
 //! graceful shutdown that lets in-flight requests finish.
 //!
-//! A call flows: throttle check → body read (limited) → token lookup (by SHA-256, compared in
-//! constant time) → enabled / signature checks → the hook's own checks → an access record →
+//! A call flows: throttle check → body read (limited) → token lookup (by SHA-256 in an
+//! in-memory index that follows the database, compared in constant time) → enabled / hold /
+//! signature checks → the hook's own checks → an access record →
 //! a queued release handed to the application's worker ([`crate::deploy::worker`]). The
 //! handler never deploys; it answers 202 with the release id (or waits for it with
 //! `?wait=true`). Rejections, no-ops and skips are answered and recorded without touching the
@@ -16,13 +17,14 @@
 //! 415 unsupported media type, 429 too many bad tokens from one address, 503 storage down.
 
 mod hooks;
+mod index;
 mod metrics;
 mod record;
 mod throttle;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -47,6 +49,8 @@ use crate::store::Decision;
 pub struct Recorded {
     /// The trigger the token named, if any.
     pub trigger: Option<String>,
+    /// How many identical calls in a row this stands for (see [`record`]'s folding).
+    pub repeats: u32,
     /// What was decided.
     pub decision: Decision,
     /// Why, in words.
@@ -115,7 +119,7 @@ pub struct State {
     /// Counters for `/metrics`.
     pub metrics: Metrics,
     database: PathBuf,
-    reader: Mutex<Store>,
+    index: index::TokenIndex,
     recorder: Recorder,
     throttle: throttle::Throttle,
     recorded: tokio::sync::broadcast::Sender<Recorded>,
@@ -137,7 +141,7 @@ impl State {
         secrets: Secrets,
         workers: Workers,
     ) -> crate::store::Result<Arc<Self>> {
-        let reader = Store::open(&database)?;
+        let index = index::TokenIndex::open(&database)?;
         let (recorded, _) = tokio::sync::broadcast::channel(1024);
         let recorder = Recorder::start(&database, config.retention, recorded.clone())?;
         let throttle = throttle::Throttle::new(config.throttle_failures, config.throttle_window);
@@ -147,7 +151,7 @@ impl State {
             workers,
             metrics: Metrics::default(),
             database,
-            reader: Mutex::new(reader),
+            index,
             recorder,
             throttle,
             recorded,
@@ -178,6 +182,7 @@ impl Recorded {
     fn of(record: &crate::store::AccessRecord) -> Self {
         Recorded {
             trigger: record.trigger.clone(),
+            repeats: record.repeats,
             decision: record.decision,
             reason: record.reason.clone(),
             status: record.status,

@@ -1,22 +1,33 @@
 //! Access records: what a call looked like, with its secrets removed, and its outcome.
 //!
 //! [`Call`] captures a request as it arrived (path with the token redacted, the headers worth
-//! keeping, the body cut at 64 KiB with secret-looking JSON fields masked). Records of calls
-//! that start a release are written at once (the release names its record); all others go to
-//! the [`Recorder`], a task that writes them in batches on its own connection, so a flood of
-//! bad tokens costs the handlers a channel send, not a disk write. Each record is one row,
-//! written whole or not at all.
+//! keeping, the raw body). Records of calls that start a release are written at once (the
+//! release names its record): [`Call::record`] cuts the body at 64 KiB and masks
+//! secret-looking JSON fields. All others go to the [`Recorder`], a thread that writes them in
+//! batches on its own connection, so a flood of bad tokens costs the handlers a channel send,
+//! not a disk write, and the body is redacted off the request path.
+//!
+//! The writer folds identical calls in a row: a call equal to the one before it on the same
+//! trigger (same caller, request, decision and answer), within [`FOLD_WINDOW`] of the first,
+//! adds to that record's `repeats` instead of making a record of its own — but only while
+//! that record is still the trigger's newest, so the history keeps its order. A flood of the
+//! same call then costs one row, and does not evict the records before it. Each record is one
+//! row, written whole or not at all.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::store::{AccessRecord, Decision, Store};
+use crate::store::{AccessRecord, Decision, RecordWrite, Store};
 
 /// The most body text a record keeps.
 pub const BODY_LIMIT: usize = 64 * 1024;
+/// How long after its first call a record may still take identical calls.
+pub const FOLD_WINDOW: Duration = Duration::from_secs(60);
 const REDACTED: &str = "[redacted]";
 /// Headers worth keeping on a record (lower case).
 const KEPT_HEADERS: &[&str] = &[
@@ -37,7 +48,7 @@ const KEPT_HEADERS: &[&str] = &[
 const SECRET_HEADERS: &[&str] = &["x-signature", "x-hub-signature-256", "authorization"];
 
 /// A request as recorded.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Call {
     /// The caller.
     pub source: String,
@@ -47,10 +58,8 @@ pub struct Call {
     pub path: String,
     /// Kept headers, secrets redacted.
     pub headers: Vec<(String, String)>,
-    /// The body, cut and redacted.
-    pub body: String,
-    /// True when cut.
-    pub body_truncated: bool,
+    /// The body as it arrived (redacted and cut when it becomes a record).
+    pub body: Bytes,
 }
 
 impl Call {
@@ -85,26 +94,16 @@ impl Call {
             method: method.to_owned(),
             path,
             headers,
-            body: String::new(),
-            body_truncated: false,
+            body: Bytes::new(),
         }
     }
 
-    /// Keeps (a redacted, cut copy of) the body.
-    pub fn set_body(&mut self, body: &[u8]) {
-        let cut = &body[..body.len().min(BODY_LIMIT)];
-        self.body_truncated = body.len() > BODY_LIMIT;
-        let text = String::from_utf8_lossy(cut).into_owned();
-        self.body = match serde_json::from_slice::<Value>(body) {
-            Ok(mut value) if body.len() <= BODY_LIMIT => {
-                redact_json(&mut value, 0);
-                value.to_string()
-            }
-            _ => text,
-        };
+    /// Keeps the body (shared, not copied).
+    pub fn set_body(&mut self, body: Bytes) {
+        self.body = body;
     }
 
-    /// The finished record.
+    /// The finished record, its body cut and redacted.
     pub fn record(
         &self,
         decision: Decision,
@@ -113,6 +112,7 @@ impl Call {
         response: &str,
         event: Option<Value>,
     ) -> AccessRecord {
+        let (body, body_truncated) = redacted_body(&self.body);
         AccessRecord {
             id: 0,
             trigger: None,
@@ -121,16 +121,84 @@ impl Call {
             method: self.method.clone(),
             path: self.path.clone(),
             headers: self.headers.clone(),
-            body: self.body.clone(),
-            body_truncated: self.body_truncated,
+            body,
+            body_truncated,
             event,
             decision,
             reason: reason.to_owned(),
             status,
-            response: response.chars().take(BODY_LIMIT).collect(),
+            response: cut(response, BODY_LIMIT).to_owned(),
             release: None,
+            repeats: 1,
+            last_at: None,
         }
     }
+}
+
+/// A call's answer, waiting in the writer's queue to become a record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answered {
+    /// The trigger's id and name (`None`: the token named no trigger).
+    pub trigger: Option<(i64, String)>,
+    /// The request.
+    pub call: Call,
+    /// What was decided.
+    pub decision: Decision,
+    /// Why, in words.
+    pub reason: String,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// The response body.
+    pub response: String,
+    /// The parsed event, if any.
+    pub event: Option<Value>,
+}
+
+impl Answered {
+    fn trigger_id(&self) -> Option<i64> {
+        self.trigger.as_ref().map(|(id, _)| *id)
+    }
+
+    fn into_record(self, at: String) -> AccessRecord {
+        let mut record = self.call.record(
+            self.decision,
+            &self.reason,
+            self.status,
+            &self.response,
+            self.event,
+        );
+        record.trigger = self.trigger.map(|(_, name)| name);
+        record.at = at;
+        record
+    }
+}
+
+/// The body as a record keeps it: at most [`BODY_LIMIT`] bytes, and when it is JSON, with
+/// secret-looking fields masked. True when it was cut.
+fn redacted_body(body: &[u8]) -> (String, bool) {
+    if body.len() <= BODY_LIMIT
+        && let Ok(mut value) = serde_json::from_slice::<Value>(body)
+    {
+        redact_json(&mut value, 0);
+        return (value.to_string(), false);
+    }
+    let cut_bytes = &body[..body.len().min(BODY_LIMIT)];
+    (
+        String::from_utf8_lossy(cut_bytes).into_owned(),
+        body.len() > BODY_LIMIT,
+    )
+}
+
+/// `text` cut to at most `limit` bytes, at a character boundary.
+fn cut(text: &str, limit: usize) -> &str {
+    if text.len() <= limit {
+        return text;
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 fn is_secret_name(name: &str) -> bool {
@@ -184,7 +252,7 @@ fn redact_json(value: &mut Value, depth: usize) {
 }
 
 enum Message {
-    Record(Option<i64>, Box<AccessRecord>),
+    Record(Box<Answered>, String),
     Flush(tokio::sync::oneshot::Sender<()>),
 }
 
@@ -209,16 +277,25 @@ impl Recorder {
         let (queue, incoming) = mpsc::channel::<Message>(4096);
         std::thread::Builder::new()
             .name("tripline-records".into())
-            .spawn(move || write_loop(store, incoming, retention, recorded))
+            .spawn(move || {
+                let mut writer = Writer {
+                    store,
+                    retention,
+                    recorded,
+                    last: HashMap::new(),
+                };
+                writer.run(incoming);
+            })
             .map_err(|e| {
                 crate::store::Error::Invalid(format!("cannot start the record writer: {e}"))
             })?;
         Ok(Recorder { queue })
     }
 
-    /// Queues a record; if the queue is full the caller waits a moment rather than lose it.
-    pub async fn record(&self, trigger: Option<i64>, record: AccessRecord) {
-        let message = Message::Record(trigger, Box::new(record));
+    /// Queues a call's record; if the queue is full the caller waits a moment rather than
+    /// lose it.
+    pub async fn record(&self, answered: Answered) {
+        let message = Message::Record(Box::new(answered), jiff::Timestamp::now().to_string());
         if tokio::time::timeout(Duration::from_secs(5), self.queue.send(message))
             .await
             .is_err()
@@ -236,40 +313,141 @@ impl Recorder {
     }
 }
 
-fn write_loop(
-    mut store: Store,
-    mut incoming: mpsc::Receiver<Message>,
+/// The newest record the writer made for a trigger, and the call it stands for.
+struct Newest {
+    call: Answered,
+    record: i64,
+    since: Instant,
+    /// How many calls the record stands for so far.
+    repeats: u32,
+}
+
+/// How many triggers' newest records the writer remembers (deleted triggers' linger).
+const NEWEST_KEPT: usize = 4096;
+
+struct Writer {
+    store: Store,
     retention: usize,
     recorded: tokio::sync::broadcast::Sender<super::Recorded>,
-) {
-    while let Some(first) = incoming.blocking_recv() {
-        let mut batch = Vec::new();
-        let mut flushes = Vec::new();
-        let mut next = Some(first);
-        while let Some(message) = next {
-            match message {
-                Message::Record(trigger, record) => batch.push((trigger, *record)),
-                Message::Flush(done) => flushes.push(done),
-            }
-            next = if batch.len() < 256 {
-                incoming.try_recv().ok()
-            } else {
-                None
-            };
-        }
-        if !batch.is_empty() {
-            match store.record_accesses(&batch, retention) {
-                Ok(()) if recorded.receiver_count() > 0 => {
-                    for (_, record) in &batch {
-                        let _ = recorded.send(super::Recorded::of(record));
-                    }
+    last: HashMap<Option<i64>, Newest>,
+}
+
+/// A batch's record being put together: which call, since when, to add to which record.
+struct Group {
+    call: Answered,
+    since: Instant,
+    write: RecordWrite,
+    /// The calls the record to fold into already stands for.
+    before: u32,
+}
+
+impl Writer {
+    fn run(&mut self, mut incoming: mpsc::Receiver<Message>) {
+        while let Some(first) = incoming.blocking_recv() {
+            let mut batch = Vec::new();
+            let mut flushes = Vec::new();
+            let mut next = Some(first);
+            while let Some(message) = next {
+                match message {
+                    Message::Record(answered, at) => batch.push((*answered, at)),
+                    Message::Flush(done) => flushes.push(done),
                 }
-                Ok(()) => {}
-                Err(error) => tracing::error!(%error, "cannot write access records"),
+                next = if batch.len() < 1024 {
+                    incoming.try_recv().ok()
+                } else {
+                    None
+                };
+            }
+            if !batch.is_empty() {
+                self.write(batch);
+            }
+            for done in flushes {
+                let _ = done.send(());
             }
         }
-        for done in flushes {
-            let _ = done.send(());
+    }
+
+    /// Folds the batch's runs of identical calls, then writes it in one transaction.
+    fn write(&mut self, batch: Vec<(Answered, String)>) {
+        let now = Instant::now();
+        let mut groups: Vec<Group> = Vec::new();
+        // The batch's newest group for each trigger.
+        let mut open: HashMap<Option<i64>, usize> = HashMap::new();
+        for (answered, at) in batch {
+            let trigger = answered.trigger_id();
+            if let Some(&index) = open.get(&trigger) {
+                let group = &mut groups[index];
+                if group.call == answered && now.duration_since(group.since) < FOLD_WINDOW {
+                    let record = &mut group.write.record;
+                    record.repeats = record.repeats.saturating_add(1);
+                    record.last_at = Some(at);
+                    continue;
+                }
+            } else if let Some(newest) = self.last.get(&trigger)
+                && newest.call == answered
+                && now.duration_since(newest.since) < FOLD_WINDOW
+            {
+                // Adds to the record written before, if it is still the trigger's newest;
+                // the record is complete in case it is not.
+                let (record, since, before) = (newest.record, newest.since, newest.repeats);
+                let mut full = answered.clone().into_record(at.clone());
+                full.last_at = Some(at);
+                open.insert(trigger, groups.len());
+                groups.push(Group {
+                    call: answered,
+                    since,
+                    before,
+                    write: RecordWrite {
+                        trigger_id: trigger,
+                        record: full,
+                        fold_into: Some(record),
+                    },
+                });
+                continue;
+            }
+            open.insert(trigger, groups.len());
+            groups.push(Group {
+                write: RecordWrite {
+                    trigger_id: trigger,
+                    record: answered.clone().into_record(at),
+                    fold_into: None,
+                },
+                call: answered,
+                since: now,
+                before: 0,
+            });
+        }
+        let writes: Vec<RecordWrite> = groups.iter().map(|g| g.write.clone()).collect();
+        let ids = match self.store.record_accesses(&writes, self.retention) {
+            Ok(ids) => ids,
+            Err(error) => {
+                tracing::error!(%error, "cannot write access records");
+                self.last.clear();
+                return;
+            }
+        };
+        if self.last.len() > NEWEST_KEPT {
+            self.last.clear();
+        }
+        let listening = self.recorded.receiver_count() > 0;
+        for (group, id) in groups.into_iter().zip(ids) {
+            let folded = group.write.fold_into == Some(id);
+            let mut record = group.write.record;
+            if folded {
+                record.repeats = record.repeats.saturating_add(group.before);
+            }
+            if listening {
+                let _ = self.recorded.send(super::Recorded::of(&record));
+            }
+            self.last.insert(
+                group.write.trigger_id,
+                Newest {
+                    call: group.call,
+                    record: id,
+                    since: if folded { group.since } else { now },
+                    repeats: record.repeats,
+                },
+            );
         }
     }
 }
@@ -302,16 +480,198 @@ mod tests {
                 .contains(&("x-signature".into(), REDACTED.into()))
         );
         assert!(!call.headers.iter().any(|(n, _)| n == "cookie"));
-        call.set_body(br#"{"push_data":{"tag":"1"},"repository":{"name":"x"},"auth":{"password":"p","token":"t"}}"#);
+        call.set_body(Bytes::from_static(
+            br#"{"push_data":{"tag":"1"},"repository":{"name":"x"},"auth":{"password":"p","token":"t"}}"#,
+        ));
+        let record = call.record(Decision::Rejected, "r", 404, "{}", None);
         assert!(
-            !call.body.contains("\"p\"") && !call.body.contains("\"t\""),
+            !record.body.contains("\"p\"") && !record.body.contains("\"t\""),
             "{}",
-            call.body
+            record.body
         );
-        assert!(call.body.contains("\"tag\":\"1\""));
-        let big = vec![b'x'; BODY_LIMIT + 10];
-        call.set_body(&big);
-        assert!(call.body_truncated);
-        assert_eq!(call.body.len(), BODY_LIMIT);
+        assert!(record.body.contains("\"tag\":\"1\""));
+        call.set_body(Bytes::from(vec![b'x'; BODY_LIMIT + 10]));
+        let record = call.record(Decision::Rejected, "r", 404, "{}", None);
+        assert!(record.body_truncated);
+        assert_eq!(record.body.len(), BODY_LIMIT);
+    }
+
+    #[test]
+    fn a_cut_response_ends_at_a_character_boundary() {
+        let text = "é".repeat(BODY_LIMIT);
+        let kept = cut(&text, BODY_LIMIT + 1);
+        assert_eq!(kept.len(), BODY_LIMIT);
+        assert!(kept.chars().all(|c| c == 'é'));
+        assert_eq!(cut("short", 10), "short");
+    }
+
+    mod folding {
+        use super::super::*;
+        use crate::app::{ClusterRef, NewApplication, Pin, Source};
+        use crate::store::{NewTrigger, RecordFilter};
+        use crate::trigger::TriggerKind;
+
+        struct World {
+            _dir: tempfile::TempDir,
+            store: Store,
+            recorder: Recorder,
+            trigger: (i64, String),
+        }
+
+        fn world() -> World {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("tripline.db");
+            let mut store = Store::open(&path).unwrap();
+            store
+                .create_template(
+                    "t",
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+                    "first",
+                )
+                .unwrap();
+            store
+                .create_app(&NewApplication {
+                    name: "shop".into(),
+                    cluster: ClusterRef::Sandbox,
+                    namespace: "default".into(),
+                    source: Source::Template {
+                        template: "t".into(),
+                        pin: Pin::default(),
+                    },
+                    prune: false,
+                })
+                .unwrap();
+            let trigger = store
+                .create_trigger(
+                    &NewTrigger {
+                        name: "shop-redeploy".into(),
+                        app: "shop".into(),
+                        kind: TriggerKind::Redeploy,
+                        signed: false,
+                    },
+                    "hash",
+                    "hint",
+                )
+                .unwrap();
+            let (recorded, _) = tokio::sync::broadcast::channel(16);
+            let recorder = Recorder::start(&path, 100, recorded).unwrap();
+            World {
+                _dir: dir,
+                store,
+                recorder,
+                trigger: (trigger.id, trigger.name),
+            }
+        }
+
+        fn answered(trigger: Option<(i64, String)>, source: &str, status: u16) -> Answered {
+            let mut call = Call::new(
+                format!("{source}:4000").parse().unwrap(),
+                "POST",
+                &"/hook/registry?token=tl_x".parse().unwrap(),
+                &axum::http::HeaderMap::new(),
+            );
+            call.set_body(Bytes::from_static(br#"{"image":"app:v1"}"#));
+            Answered {
+                trigger,
+                call,
+                decision: Decision::Untriggered,
+                reason: "untriggered: tag v1 is not in the list".into(),
+                status,
+                response: "{}".into(),
+                event: None,
+            }
+        }
+
+        fn records(store: &Store) -> Vec<AccessRecord> {
+            store
+                .access_records(&RecordFilter {
+                    limit: 1000,
+                    ..RecordFilter::default()
+                })
+                .unwrap()
+        }
+
+        #[tokio::test]
+        async fn identical_calls_in_a_row_fold_into_one_record_across_batches() {
+            let w = world();
+            for round in 0..3 {
+                for _ in 0..50 {
+                    w.recorder
+                        .record(answered(Some(w.trigger.clone()), "10.0.0.1", 200))
+                        .await;
+                }
+                // Each flush ends a batch, so the later rounds fold into the stored record.
+                w.recorder.flush().await;
+                let kept = records(&w.store);
+                assert_eq!(kept.len(), 1, "round {round}: {kept:?}");
+                assert_eq!(kept[0].repeats, 50 * (round + 1));
+                assert!(kept[0].last_at.is_some());
+            }
+        }
+
+        #[tokio::test]
+        async fn a_different_call_or_caller_starts_a_new_record() {
+            let w = world();
+            let t = Some(w.trigger.clone());
+            for answered in [
+                answered(t.clone(), "10.0.0.1", 200),
+                answered(t.clone(), "10.0.0.1", 200),
+                answered(t.clone(), "10.0.0.2", 200),
+                answered(t.clone(), "10.0.0.1", 200),
+                answered(t.clone(), "10.0.0.1", 400),
+                answered(None, "10.0.0.1", 404),
+                answered(None, "10.0.0.1", 404),
+            ] {
+                w.recorder.record(answered).await;
+            }
+            w.recorder.flush().await;
+            let kept: Vec<(String, u16, u32)> = records(&w.store)
+                .into_iter()
+                .rev()
+                .map(|r| (r.source, r.status, r.repeats))
+                .collect();
+            let expected: Vec<(String, u16, u32)> = [
+                ("10.0.0.1", 200, 2),
+                ("10.0.0.2", 200, 1),
+                ("10.0.0.1", 200, 1),
+                ("10.0.0.1", 400, 1),
+                ("10.0.0.1", 404, 2),
+            ]
+            .into_iter()
+            .map(|(s, st, n)| (s.to_owned(), st, n))
+            .collect();
+            assert_eq!(kept, expected);
+        }
+
+        #[tokio::test]
+        async fn a_call_never_folds_into_a_record_that_is_no_longer_the_newest() {
+            let mut w = world();
+            let t = Some(w.trigger.clone());
+            w.recorder
+                .record(answered(t.clone(), "10.0.0.1", 200))
+                .await;
+            w.recorder.flush().await;
+            // A triggered call is written by another connection in between.
+            let triggered = answered(t.clone(), "10.0.0.9", 202).call.record(
+                Decision::Triggered,
+                "triggered",
+                202,
+                "",
+                None,
+            );
+            w.store
+                .record_access(Some(w.trigger.0), &triggered, 100)
+                .unwrap();
+            w.recorder
+                .record(answered(t.clone(), "10.0.0.1", 200))
+                .await;
+            w.recorder.flush().await;
+            let kept: Vec<(u16, u32)> = records(&w.store)
+                .into_iter()
+                .rev()
+                .map(|r| (r.status, r.repeats))
+                .collect();
+            assert_eq!(kept, [(200, 1), (202, 1), (200, 1)]);
+        }
     }
 }

@@ -338,6 +338,78 @@ async fn oversized_bodies_get_413() {
 }
 
 #[tokio::test]
+async fn a_flood_of_the_same_bad_call_is_one_record_and_keeps_the_history() {
+    let f = Fixture::new(
+        SEED,
+        Config {
+            throttle_failures: u32::MAX,
+            retention: 50,
+            ..Config::default()
+        },
+    );
+    let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);
+    let (status, ..) = f
+        .call("POST", &redeploy_url(&created.token), &[], b"")
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    // Far more identical calls than the retention keeps, answered concurrently.
+    let calls = (0..400).map(|_| f.call("GET", "/hook/trigger?token=tl_bad", &[], b""));
+    for (status, ..) in futures::future::join_all(calls).await {
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+    let unknown: Vec<_> = f
+        .records(None)
+        .await
+        .into_iter()
+        .filter(|r| r.trigger.is_none())
+        .collect();
+    assert_eq!(
+        unknown.iter().map(|r| r.repeats).sum::<u32>(),
+        400,
+        "every call is counted"
+    );
+    assert!(
+        unknown.len() <= 5,
+        "{} records for one flood",
+        unknown.len()
+    );
+    assert!(unknown.iter().any(|r| r.repeats > 1 && r.last_at.is_some()));
+    let triggered = f.records(Some("demo-redeploy")).await;
+    assert_eq!(triggered.len(), 1, "the triggered call is still there");
+    let metrics = f.state.metrics.counts();
+    assert!(
+        metrics.contains(&("unknown".into(), 404, 400)),
+        "{metrics:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_trigger_disabled_while_calls_arrive_stops_at_the_next_call() {
+    let f = Fixture::new(SEED, Config::default());
+    let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);
+    let url = format!("{}&wait=false", redeploy_url(&created.token));
+    let (status, ..) = f.call("POST", &url, &[], b"").await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    // Another connection (the CLI, another process) disables it.
+    Store::open(&f.database)
+        .unwrap()
+        .set_trigger_enabled("demo-redeploy", false)
+        .unwrap();
+    let (status, body, _) = f.call("POST", &url, &[], b"").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // Rotated: the old token is unknown at once.
+    let mut store = Store::open(&f.database).unwrap();
+    store.set_trigger_enabled("demo-redeploy", true).unwrap();
+    let rotated = service::rotate(&mut store, &f.secrets, "demo-redeploy").unwrap();
+    let (status, ..) = f.call("POST", &url, &[], b"").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, ..) = f
+        .call("POST", &redeploy_url(&rotated.token), &[], b"")
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
 async fn disabled_triggers_answer_409() {
     let f = Fixture::new(SEED, Config::default());
     let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);

@@ -130,6 +130,33 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE apps ADD COLUMN hold TEXT;
     "#,
+    // 5: identical calls in a row fold into one access record (a flood keeps the history
+    // it would otherwise evict); a generation number that moves whenever a trigger or an
+    // application changes, so the listener's in-memory token index knows when to reload,
+    // whichever process made the change.
+    r#"
+    ALTER TABLE access_records ADD COLUMN repeats INTEGER NOT NULL DEFAULT 1 CHECK (repeats >= 1);
+    ALTER TABLE access_records ADD COLUMN last_at TEXT;
+
+    CREATE TABLE trigger_generation (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        n  INTEGER NOT NULL
+    ) STRICT;
+    INSERT INTO trigger_generation (id, n) VALUES (1, 0);
+
+    CREATE TRIGGER triggers_inserted AFTER INSERT ON triggers
+        BEGIN UPDATE trigger_generation SET n = n + 1; END;
+    CREATE TRIGGER triggers_updated AFTER UPDATE ON triggers
+        BEGIN UPDATE trigger_generation SET n = n + 1; END;
+    CREATE TRIGGER triggers_deleted AFTER DELETE ON triggers
+        BEGIN UPDATE trigger_generation SET n = n + 1; END;
+    CREATE TRIGGER apps_inserted AFTER INSERT ON apps
+        BEGIN UPDATE trigger_generation SET n = n + 1; END;
+    CREATE TRIGGER apps_updated AFTER UPDATE ON apps
+        BEGIN UPDATE trigger_generation SET n = n + 1; END;
+    CREATE TRIGGER apps_deleted AFTER DELETE ON apps
+        BEGIN UPDATE trigger_generation SET n = n + 1; END;
+    "#,
 ];
 
 /// The schema version this build writes.

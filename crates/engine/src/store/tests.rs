@@ -446,9 +446,16 @@ fn access_records_are_trimmed_to_the_retention() {
         status: 404,
         response: String::new(),
         release: None,
+        repeats: 1,
+        last_at: None,
+    };
+    let write = |n: usize| crate::store::RecordWrite {
+        trigger_id: None,
+        record: record(n),
+        fold_into: None,
     };
     for n in 0..150 {
-        store.record_accesses(&[(None, record(n))], 100).unwrap();
+        store.record_accesses(&[write(n)], 100).unwrap();
     }
     let kept = store
         .access_records(&RecordFilter {

@@ -99,6 +99,33 @@ pub struct AccessRecord {
     pub response: String,
     /// The release started, if any.
     pub release: Option<i64>,
+    /// How many identical calls in a row this record stands for (1 for most). A flood of
+    /// the same call is kept as one record, so it does not evict the history before it.
+    pub repeats: u32,
+    /// When the last of the repeated calls came (RFC 3339); `None` when `repeats` is 1.
+    pub last_at: Option<String>,
+}
+
+/// What [`Store::trigger_index`] reads.
+#[derive(Debug, Clone)]
+pub struct TriggerIndex {
+    /// The [`Store::trigger_generation`] this is a snapshot of.
+    pub generation: i64,
+    /// Every trigger, with the SHA-256 of its token.
+    pub triggers: Vec<(Trigger, String)>,
+    /// Every application.
+    pub apps: Vec<crate::app::Application>,
+}
+
+/// One record for [`Store::record_accesses`] to write.
+#[derive(Debug, Clone)]
+pub struct RecordWrite {
+    /// The trigger the call named (`None`: an unknown token).
+    pub trigger_id: Option<i64>,
+    /// The record; its `repeats` and `last_at` are what a fold adds.
+    pub record: AccessRecord,
+    /// The record to add these calls to, if it is still the trigger's newest.
+    pub fold_into: Option<i64>,
 }
 
 /// Which records to list.
@@ -160,7 +187,8 @@ fn decode_trigger(row: TriggerRow) -> Result<Trigger> {
 }
 
 const RECORD_COLUMNS: &str = "r.id, t.name, r.at, r.source, r.method, r.path, r.headers, r.body, \
-    r.body_truncated, r.event, r.decision, r.reason, r.status, r.response, r.release_id";
+    r.body_truncated, r.event, r.decision, r.reason, r.status, r.response, r.release_id, \
+    r.repeats, r.last_at";
 
 fn decode_record(
     row: &rusqlite::Row<'_>,
@@ -182,6 +210,8 @@ fn decode_record(
             status: row.get(12)?,
             response: row.get(13)?,
             release: row.get(14)?,
+            repeats: row.get(15)?,
+            last_at: row.get(16)?,
         },
         row.get(6)?,
         row.get(10)?,
@@ -263,23 +293,6 @@ impl Store {
             .ok_or_else(|| Error::TriggerNotFound(name.to_owned()))
     }
 
-    /// The trigger whose token hashes to `hash`, with the stored hash (for a constant-time
-    /// comparison by the caller).
-    pub fn trigger_by_token(&self, hash: &str) -> Result<Option<(Trigger, String)>> {
-        let row = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {TRIGGER_COLUMNS}, t.token_hash FROM triggers t JOIN apps a ON a.id = t.app_id
-                 WHERE t.token_hash = ?1"
-            ))?
-            .query_row([hash], |row| Ok((trigger_row(row)?, row.get::<_, String>(9)?)))
-            .optional()?;
-        match row {
-            Some((row, stored)) => Ok(Some((decode_trigger(row)?, stored))),
-            None => Ok(None),
-        }
-    }
-
     /// All triggers, or an application's, by name.
     pub fn triggers(&self, app: Option<&str>) -> Result<Vec<Trigger>> {
         if let Some(app) = app {
@@ -353,19 +366,31 @@ impl Store {
     }
 
     /// Stores several records in one transaction (each still whole), trimming each trigger's
-    /// records to `retention`.
+    /// records to `retention`. A record given with `fold_into: Some(id)` is added to record
+    /// `id` (its `repeats` and `last_at`) when `id` is still its trigger's newest record, and
+    /// stored as a new record otherwise. Returns each record's id, in order.
     pub fn record_accesses(
         &mut self,
-        records: &[(Option<i64>, AccessRecord)],
+        records: &[RecordWrite],
         retention: usize,
-    ) -> Result<()> {
+    ) -> Result<Vec<i64>> {
         // Trimming scans the records: under a flood, do it once per tenth of the retention
         // rather than on every batch (each trigger overshoots by at most that much meanwhile).
         let since_trim = self.since_trim + records.len();
         let due = since_trim >= (retention / 10).max(1);
         let tx = self.write()?;
-        for (trigger_id, record) in records {
-            insert_record(&tx, *trigger_id, record)?;
+        let mut ids = Vec::with_capacity(records.len());
+        for write in records {
+            let folded = match write.fold_into {
+                Some(id) => fold_record(&tx, id, write)?,
+                None => false,
+            };
+            let id = if folded {
+                write.fold_into.unwrap_or_default()
+            } else {
+                insert_record(&tx, write.trigger_id, &write.record)?
+            };
+            ids.push(id);
         }
         if due {
             tx.prepare_cached(
@@ -379,7 +404,52 @@ impl Store {
         }
         tx.commit()?;
         self.since_trim = if due { 0 } else { since_trim };
-        Ok(())
+        Ok(ids)
+    }
+
+    /// What the listener's in-memory token index holds, read in one transaction: the
+    /// [`Store::trigger_generation`] it stands for, every trigger with its token's hash, and
+    /// the applications (for their holds and templates).
+    pub fn trigger_index(&self) -> Result<TriggerIndex> {
+        let tx = self.conn.unchecked_transaction()?;
+        let generation = self.trigger_generation()?;
+        let triggers = {
+            let mut statement = tx.prepare_cached(&format!(
+                "SELECT {TRIGGER_COLUMNS}, t.token_hash FROM triggers t JOIN apps a ON a.id = t.app_id"
+            ))?;
+            let rows =
+                statement.query_map([], |row| Ok((trigger_row(row)?, row.get::<_, String>(9)?)))?;
+            rows.map(|row| {
+                let (row, hash) = row?;
+                Ok((decode_trigger(row)?, hash))
+            })
+            .collect::<Result<Vec<_>>>()?
+        };
+        let apps = self.apps()?;
+        tx.commit()?;
+        Ok(TriggerIndex {
+            generation,
+            triggers,
+            apps,
+        })
+    }
+
+    /// A number that changes whenever a trigger or an application is created, changed or
+    /// deleted, by any process (SQL triggers keep it).
+    pub fn trigger_generation(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT n FROM trigger_generation WHERE id = 1")?
+            .query_row([], |row| row.get(0))?)
+    }
+
+    /// SQLite's `data_version`: it changes when another connection commits, whatever it wrote.
+    /// Much cheaper than a query, so a cache checks it first.
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |row| row.get(0))?)
     }
 
     /// Sets the status and response of a record written before the answer was known.
@@ -450,8 +520,9 @@ fn insert_record(
     let event = record.event.as_ref().map(Value::to_string);
     tx.prepare_cached(
         "INSERT INTO access_records (trigger_id, at, source, method, path, headers, body,
-             body_truncated, event, decision, reason, status, response, release_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+             body_truncated, event, decision, reason, status, response, release_id, repeats,
+             last_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         trigger_id,
@@ -467,9 +538,25 @@ fn insert_record(
         record.reason,
         record.status,
         record.response,
-        record.release
+        record.release,
+        record.repeats.max(1),
+        // A single call has no last call of its own.
+        record.last_at.as_ref().filter(|_| record.repeats > 1),
     ])?;
     Ok(tx.last_insert_rowid())
+}
+
+/// Adds `write`'s calls to record `id` when that is still the newest record of the trigger
+/// (so folding never reorders the history). True when it did.
+fn fold_record(tx: &rusqlite::Transaction<'_>, id: i64, write: &RecordWrite) -> Result<bool> {
+    let last_at = write.record.last_at.as_deref().unwrap_or(&write.record.at);
+    let changed = tx
+        .prepare_cached(
+            "UPDATE access_records SET repeats = min(repeats + ?2, 4294967295), last_at = ?3
+             WHERE id = ?1 AND id = (SELECT max(id) FROM access_records WHERE trigger_id IS ?4)",
+        )?
+        .execute(params![id, write.record.repeats, last_at, write.trigger_id])?;
+    Ok(changed == 1)
 }
 
 /// Keeps the newest `retention` records of a trigger (or of unknown tokens).

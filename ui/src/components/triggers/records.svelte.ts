@@ -23,6 +23,10 @@ export interface RecordSummary {
   decision: Decision;
   reason: string;
   release: number | null;
+  /** Identical calls in a row this record stands for (1 for most). */
+  repeats: number;
+  /** When the last of them came. */
+  lastAt: string | null;
   /** The time as the list shows it, worked out on first display. */
   shown?: { short: string; full: string };
 }
@@ -39,6 +43,8 @@ export function summarize(r: AccessRecord): RecordSummary {
     decision: r.decision,
     reason: r.reason,
     release: r.release,
+    repeats: r.repeats,
+    lastAt: r.lastAt,
   };
 }
 
@@ -60,7 +66,13 @@ export function callerLabel(r: Pick<RecordSummary, 'trigger' | 'path'>): string 
 }
 
 function changed(a: RecordSummary, b: RecordSummary): boolean {
-  return a.status !== b.status || a.release !== b.release || a.reason !== b.reason || a.decision !== b.decision;
+  return (
+    a.status !== b.status ||
+    a.release !== b.release ||
+    a.reason !== b.reason ||
+    a.decision !== b.decision ||
+    a.repeats !== b.repeats
+  );
 }
 
 export interface FeedQuery {

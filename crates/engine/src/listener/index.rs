@@ -1,0 +1,229 @@
+//! The listener's in-memory token index: token hash → trigger, with its application's hold
+//! and template, so a call is authenticated without a query.
+//!
+//! The index is a snapshot of the database at one [`Store::trigger_generation`], a number
+//! SQL triggers move whenever a trigger or an application changes, in any process (the CLI
+//! disabling a trigger while `serve` runs included). Before each lookup the index asks SQLite
+//! for its `data_version`, which changes only when another connection has committed
+//! something; only then does it read the generation, and only when that moved does it
+//! reload. A change is therefore seen by the very next call, and the access-record writer's
+//! commits cost one small read each, not a reload.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use crate::store::{Result, Store};
+use crate::trigger::Trigger;
+
+/// What a token opens: the trigger and what the hooks need of its application.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// The trigger.
+    pub trigger: Trigger,
+    /// The stored hash, compared with the call's in constant time.
+    pub stored_hash: String,
+    /// The application's hold, if it is on hold.
+    pub hold: Option<String>,
+    /// The application's template (empty for applications of other sources).
+    pub template: String,
+}
+
+/// The index, behind one connection of its own.
+#[derive(Debug)]
+pub struct TokenIndex {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    /// The `data_version` last checked (`None`: never loaded).
+    data_version: Option<i64>,
+    generation: i64,
+    by_hash: HashMap<String, Arc<Entry>>,
+}
+
+impl TokenIndex {
+    /// Opens its connection to the database at `database`; the index loads on first use.
+    pub fn open(database: &Path) -> Result<Self> {
+        Ok(TokenIndex {
+            inner: Mutex::new(Inner {
+                store: Store::open(database)?,
+                data_version: None,
+                generation: 0,
+                by_hash: HashMap::new(),
+            }),
+        })
+    }
+
+    /// The trigger whose token hashes to `hash`, as the database has it now.
+    pub fn find(&self, hash: &str) -> Result<Option<Arc<Entry>>> {
+        let mut inner = self.inner.lock().expect("token index lock");
+        inner.refresh()?;
+        Ok(inner.by_hash.get(hash).cloned())
+    }
+}
+
+impl Inner {
+    fn refresh(&mut self) -> Result<()> {
+        let data_version = self.store.data_version()?;
+        if self.data_version == Some(data_version) {
+            return Ok(());
+        }
+        let loaded = self.data_version.is_some();
+        if loaded && self.store.trigger_generation()? == self.generation {
+            self.data_version = Some(data_version);
+            return Ok(());
+        }
+        let snapshot = self.store.trigger_index()?;
+        let apps: HashMap<&str, &crate::app::Application> = snapshot
+            .apps
+            .iter()
+            .map(|app| (app.name.as_str(), app))
+            .collect();
+        self.by_hash = snapshot
+            .triggers
+            .iter()
+            .map(|(trigger, hash)| {
+                let app = apps.get(trigger.app.as_str());
+                let entry = Entry {
+                    trigger: trigger.clone(),
+                    stored_hash: hash.clone(),
+                    hold: app.and_then(|app| app.hold.clone()),
+                    template: app
+                        .and_then(|app| app.source.template())
+                        .unwrap_or_default()
+                        .to_owned(),
+                };
+                (hash.clone(), Arc::new(entry))
+            })
+            .collect();
+        self.generation = snapshot.generation;
+        self.data_version = Some(data_version);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::{ClusterRef, NewApplication, Pin, Source};
+    use crate::store::NewTrigger;
+    use crate::trigger::TriggerKind;
+
+    fn setup() -> (tempfile::TempDir, std::path::PathBuf, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tripline.db");
+        let mut store = Store::open(&path).unwrap();
+        store
+            .create_template(
+                "t",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+                "first",
+            )
+            .unwrap();
+        store
+            .create_app(&NewApplication {
+                name: "shop".into(),
+                cluster: ClusterRef::Sandbox,
+                namespace: "default".into(),
+                source: Source::Template {
+                    template: "t".into(),
+                    pin: Pin::default(),
+                },
+                prune: false,
+            })
+            .unwrap();
+        (dir, path, store)
+    }
+
+    fn new_trigger(name: &str) -> NewTrigger {
+        NewTrigger {
+            name: name.into(),
+            app: "shop".into(),
+            kind: TriggerKind::Redeploy,
+            signed: false,
+        }
+    }
+
+    #[test]
+    fn changes_made_by_another_connection_are_seen_by_the_next_lookup() {
+        let (_dir, path, mut store) = setup();
+        let index = TokenIndex::open(&path).unwrap();
+        assert!(index.find("h1").unwrap().is_none());
+
+        store
+            .create_trigger(&new_trigger("a"), "h1", "tl_a…")
+            .unwrap();
+        let found = index
+            .find("h1")
+            .unwrap()
+            .expect("a new trigger is found at once");
+        assert_eq!(found.trigger.name, "a");
+        assert_eq!(found.template, "t");
+        assert!(found.trigger.enabled && found.hold.is_none());
+
+        store.set_trigger_enabled("a", false).unwrap();
+        assert!(!index.find("h1").unwrap().unwrap().trigger.enabled);
+
+        store.set_app_hold("shop", Some("release freeze")).unwrap();
+        assert_eq!(
+            index.find("h1").unwrap().unwrap().hold.as_deref(),
+            Some("release freeze")
+        );
+
+        store.rotate_trigger("a", "h2", "tl_b…").unwrap();
+        assert!(
+            index.find("h1").unwrap().is_none(),
+            "the old token stops at once"
+        );
+        assert!(index.find("h2").unwrap().is_some());
+
+        store.delete_trigger("a").unwrap();
+        assert!(index.find("h2").unwrap().is_none());
+    }
+
+    #[test]
+    fn writes_that_touch_no_trigger_or_application_do_not_reload() {
+        let (_dir, path, mut store) = setup();
+        store
+            .create_trigger(&new_trigger("a"), "h1", "tl_a…")
+            .unwrap();
+        let index = TokenIndex::open(&path).unwrap();
+        let before = index.find("h1").unwrap().unwrap();
+        let generation = store.trigger_generation().unwrap();
+        // An access record and a template version are other tables' business.
+        let record = crate::store::AccessRecord {
+            id: 0,
+            trigger: None,
+            at: "2026-01-01T00:00:00Z".into(),
+            source: "127.0.0.1".into(),
+            method: "GET".into(),
+            path: "/hook/trigger?token=[redacted]".into(),
+            headers: vec![],
+            body: String::new(),
+            body_truncated: false,
+            event: None,
+            decision: crate::store::Decision::Rejected,
+            reason: "r".into(),
+            status: 404,
+            response: String::new(),
+            release: None,
+            repeats: 1,
+            last_at: None,
+        };
+        store.record_access(None, &record, 100).unwrap();
+        store
+            .save_version(
+                "t",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: d\n",
+                crate::store::Origin::Edit,
+                "second",
+            )
+            .unwrap();
+        assert_eq!(store.trigger_generation().unwrap(), generation);
+        let after = index.find("h1").unwrap().unwrap();
+        assert!(Arc::ptr_eq(&before, &after), "the index was not reloaded");
+    }
+}
