@@ -159,7 +159,7 @@ step('Listener shows it running on the test address', async () => {
   await open('Listener');
   await app.waitText(app.listen, 15_000);
   // The sidebar's pill follows the listener too.
-  await app.waitText(/Listening on 127\.0\.0\.1/, 5_000, By.css('.sidebar'));
+  await app.waitText(/Listening on\s+127\.0\.0\.1/, 5_000, By.css('.sidebar'));
   await app.screenshot('listener');
 }, { independent: true });
 
@@ -216,7 +216,9 @@ step('create an application on the sandbox from the template and deploy it', asy
   await workloadImage('docker.io/library/nginx:1.25', 60_000);
   await app.screenshot('application-detail');
   await open('Applications');
-  await app.find(By.css(`[data-testid="app-row"][data-app="${APP}"]`));
+  const row = await app.find(By.css(`[data-testid="app-row"][data-app="${APP}"]`));
+  // The list shows the rollout as the cluster has it: the one replica ready.
+  await waitFor(async () => /Healthy\s*1\/1/.test(await app.textOf(row)), 20_000, 'the row to show 1/1 ready');
   await app.screenshot('applications');
 });
 
