@@ -565,7 +565,7 @@ async fn throughput(world: &World, test_mode: bool) -> bool {
         "an unlisted tag is a no-op: {status} {body}"
     );
 
-    let targets: [(&str, String, Option<&Path>); 3] = [
+    let targets: [(&str, String, Option<&Path>); 4] = [
         (
             "bare hyper \"hello\" (baseline)",
             format!("http://{}/", world.hello),
@@ -579,6 +579,13 @@ async fn throughput(world: &World, test_mode: bool) -> bool {
         (
             "no-op: POST /hook/registry, tag not listed (200)",
             format!("http://{listener}{noop_path}"),
+            Some(script.as_path()),
+        ),
+        // The same POST (path, headers, body) at hello, which drops the body unread: what
+        // any server pays for the bigger request, so the no-op's own cost can be read off.
+        (
+            "hello sent the no-op's POST (context)",
+            format!("http://{}{noop_path}", world.hello),
             Some(script.as_path()),
         ),
     ];
@@ -661,6 +668,10 @@ async fn throughput(world: &World, test_mode: bool) -> bool {
             }
         );
     }
+    println!(
+        "context: no-op calls/s vs hello answering the same POST: {:.1}%",
+        medians[2] / medians[3] * 100.0
+    );
     true
 }
 

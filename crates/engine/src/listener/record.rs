@@ -13,6 +13,12 @@
 //! that record is still the trigger's newest, so the history keeps its order. A flood of the
 //! same call then costs one row, and does not evict the records before it. Each record is one
 //! row, written whole or not at all.
+//!
+//! The writer wakes once per burst, not per call: it lets calls gather for [`GATHER`] after
+//! the first, then writes them in one transaction. When all a batch would do is add to
+//! counts of records already written, it keeps the counts in memory for up to
+//! [`FOLD_DELAY`] (or until anything else is written, or a flush), so a flood of one call
+//! costs about ten small writes a second. A new record is never held back.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -252,9 +258,18 @@ fn redact_json(value: &mut Value, depth: usize) {
 }
 
 enum Message {
-    Record(Box<Answered>, String),
+    Record(Box<Answered>, jiff::Timestamp),
     Flush(tokio::sync::oneshot::Sender<()>),
 }
+
+/// How long the writer lets calls gather after the first of a burst wakes it: one wake-up
+/// and one transaction for the lot instead of one per call.
+const GATHER: Duration = Duration::from_millis(2);
+/// How long a run of identical calls is counted in memory before its count is written,
+/// when nothing else is written first (see [`Writer::write`]).
+const FOLD_DELAY: Duration = Duration::from_millis(100);
+/// The most calls one transaction takes.
+const BATCH: usize = 1024;
 
 /// Writes access records in the background, on a thread of its own with its own connection.
 /// The thread ends when the last `Recorder` is dropped, after writing what is queued.
@@ -274,6 +289,15 @@ impl Recorder {
         // Records favour throughput: a committed record survives a crash of Tripline; only a
         // power cut could lose the last moments' records (WAL with NORMAL sync).
         store.relax_sync()?;
+        let cannot_start = |e: std::io::Error| {
+            crate::store::Error::Invalid(format!("cannot start the record writer: {e}"))
+        };
+        // The writer's own small runtime: its timers (gathering, delayed counts) stay off the
+        // listener's workers.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map_err(cannot_start)?;
         let (queue, incoming) = mpsc::channel::<Message>(4096);
         std::thread::Builder::new()
             .name("tripline-records".into())
@@ -283,19 +307,28 @@ impl Recorder {
                     retention,
                     recorded,
                     last: HashMap::new(),
+                    deferred: Vec::new(),
+                    deferred_since: None,
                 };
-                writer.run(incoming);
+                runtime.block_on(writer.run(incoming));
             })
-            .map_err(|e| {
-                crate::store::Error::Invalid(format!("cannot start the record writer: {e}"))
-            })?;
+            .map_err(cannot_start)?;
         Ok(Recorder { queue })
     }
 
     /// Queues a call's record; if the queue is full the caller waits a moment rather than
     /// lose it.
     pub async fn record(&self, answered: Answered) {
-        let message = Message::Record(Box::new(answered), jiff::Timestamp::now().to_string());
+        let message = Message::Record(Box::new(answered), jiff::Timestamp::now());
+        // The common case costs no timer: there is room.
+        let message = match self.queue.try_send(message) {
+            Ok(()) => return,
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::error!("the access-record writer has stopped; a record was dropped");
+                return;
+            }
+            Err(mpsc::error::TrySendError::Full(message)) => message,
+        };
         if tokio::time::timeout(Duration::from_secs(5), self.queue.send(message))
             .await
             .is_err()
@@ -304,7 +337,8 @@ impl Recorder {
         }
     }
 
-    /// Waits until every record queued before this call is written.
+    /// Waits until every record queued before this call is written (counts of repeated
+    /// calls included).
     pub async fn flush(&self) {
         let (done, wait) = tokio::sync::oneshot::channel();
         if self.queue.send(Message::Flush(done)).await.is_ok() {
@@ -318,7 +352,7 @@ struct Newest {
     call: Answered,
     record: i64,
     since: Instant,
-    /// How many calls the record stands for so far.
+    /// How many calls the record stands for so far (written or deferred).
     repeats: u32,
 }
 
@@ -330,6 +364,10 @@ struct Writer {
     retention: usize,
     recorded: tokio::sync::broadcast::Sender<super::Recorded>,
     last: HashMap<Option<i64>, Newest>,
+    /// Calls to add to their trigger's newest record, not written yet.
+    deferred: Vec<Group>,
+    /// When the oldest of them was deferred.
+    deferred_since: Option<tokio::time::Instant>,
 }
 
 /// A batch's record being put together: which call, since when, to add to which record.
@@ -342,33 +380,50 @@ struct Group {
 }
 
 impl Writer {
-    fn run(&mut self, mut incoming: mpsc::Receiver<Message>) {
-        while let Some(first) = incoming.blocking_recv() {
+    async fn run(&mut self, mut incoming: mpsc::Receiver<Message>) {
+        loop {
+            let first = match self.deferred_since {
+                Some(since) => tokio::select! {
+                    message = incoming.recv() => message,
+                    () = tokio::time::sleep_until(since + FOLD_DELAY) => {
+                        self.write(Vec::new(), true);
+                        continue;
+                    }
+                },
+                None => incoming.recv().await,
+            };
+            let Some(first) = first else { break };
+            if matches!(first, Message::Record(..)) {
+                tokio::time::sleep(GATHER).await;
+            }
             let mut batch = Vec::new();
             let mut flushes = Vec::new();
             let mut next = Some(first);
             while let Some(message) = next {
                 match message {
-                    Message::Record(answered, at) => batch.push((*answered, at)),
+                    Message::Record(answered, at) => batch.push((*answered, at.to_string())),
                     Message::Flush(done) => flushes.push(done),
                 }
-                next = if batch.len() < 1024 {
+                next = if batch.len() < BATCH {
                     incoming.try_recv().ok()
                 } else {
                     None
                 };
             }
-            if !batch.is_empty() {
-                self.write(batch);
-            }
+            self.write(batch, !flushes.is_empty());
             for done in flushes {
                 let _ = done.send(());
             }
         }
+        // The queue closed: what is left goes in before the thread ends.
+        self.write(Vec::new(), true);
     }
 
-    /// Folds the batch's runs of identical calls, then writes it in one transaction.
-    fn write(&mut self, batch: Vec<(Answered, String)>) {
+    /// Folds the batch's runs of identical calls, then writes it in one transaction. A batch
+    /// that only adds to records already written waits (up to [`FOLD_DELAY`]) for the next
+    /// transaction, unless `now_please` says to write it anyway: a flood of one call then costs a
+    /// few writes a second, and the counts are still current within a tenth of a second.
+    fn write(&mut self, batch: Vec<(Answered, String)>, now_please: bool) {
         let now = Instant::now();
         let mut groups: Vec<Group> = Vec::new();
         // The batch's newest group for each trigger.
@@ -417,7 +472,44 @@ impl Writer {
                 before: 0,
             });
         }
-        let writes: Vec<RecordWrite> = groups.iter().map(|g| g.write.clone()).collect();
+
+        // Deferred counts go first: they came before this batch (and are all additions to
+        // records already written). A group that adds to the same record joins its count.
+        let mut pending = std::mem::take(&mut self.deferred);
+        let deferred = pending.len();
+        for group in groups {
+            let same = pending[..deferred].iter_mut().find(|earlier| {
+                group.write.fold_into.is_some()
+                    && earlier.write.fold_into == group.write.fold_into
+                    && earlier.call == group.call
+            });
+            match same {
+                Some(earlier) => {
+                    let record = &mut earlier.write.record;
+                    record.repeats = record.repeats.saturating_add(group.write.record.repeats);
+                    record.last_at = group.write.record.last_at;
+                }
+                None => pending.push(group),
+            }
+        }
+        if pending.is_empty() {
+            self.deferred_since = None;
+            return;
+        }
+        if !now_please && pending.iter().all(|g| g.write.fold_into.is_some()) {
+            for group in &pending {
+                if let Some(newest) = self.last.get_mut(&group.write.trigger_id) {
+                    newest.repeats = group.before.saturating_add(group.write.record.repeats);
+                }
+            }
+            self.deferred = pending;
+            self.deferred_since
+                .get_or_insert_with(tokio::time::Instant::now);
+            return;
+        }
+        self.deferred_since = None;
+
+        let writes: Vec<RecordWrite> = pending.iter().map(|g| g.write.clone()).collect();
         let ids = match self.store.record_accesses(&writes, self.retention) {
             Ok(ids) => ids,
             Err(error) => {
@@ -430,7 +522,7 @@ impl Writer {
             self.last.clear();
         }
         let listening = self.recorded.receiver_count() > 0;
-        for (group, id) in groups.into_iter().zip(ids) {
+        for (group, id) in pending.into_iter().zip(ids) {
             let folded = group.write.fold_into == Some(id);
             let mut record = group.write.record;
             if folded {
@@ -606,6 +698,77 @@ mod tests {
                 assert_eq!(kept.len(), 1, "round {round}: {kept:?}");
                 assert_eq!(kept[0].repeats, 50 * (round + 1));
                 assert!(kept[0].last_at.is_some());
+            }
+        }
+
+        #[tokio::test]
+        async fn counts_held_in_memory_are_written_soon_without_a_flush() {
+            let w = world();
+            let t = Some(w.trigger.clone());
+            w.recorder
+                .record(answered(t.clone(), "10.0.0.1", 200))
+                .await;
+            w.recorder.flush().await;
+            for _ in 0..10 {
+                w.recorder
+                    .record(answered(t.clone(), "10.0.0.1", 200))
+                    .await;
+            }
+            // No flush: the writer writes the count by itself, a FOLD_DELAY later.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let kept = records(&w.store);
+                assert_eq!(kept.len(), 1, "{kept:?}");
+                if kept[0].repeats == 11 {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the count stayed at {}",
+                    kept[0].repeats
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            // A different call is written at once, after the count it follows.
+            w.recorder
+                .record(answered(t.clone(), "10.0.0.1", 200))
+                .await;
+            w.recorder
+                .record(answered(t.clone(), "10.0.0.2", 200))
+                .await;
+            w.recorder.flush().await;
+            let kept: Vec<(String, u32)> = records(&w.store)
+                .into_iter()
+                .rev()
+                .map(|r| (r.source, r.repeats))
+                .collect();
+            assert_eq!(kept, [("10.0.0.1".into(), 12), ("10.0.0.2".into(), 1)]);
+        }
+
+        #[tokio::test]
+        async fn dropping_the_recorder_writes_the_counts_it_held() {
+            let w = world();
+            let t = Some(w.trigger.clone());
+            w.recorder
+                .record(answered(t.clone(), "10.0.0.1", 200))
+                .await;
+            w.recorder.flush().await;
+            for _ in 0..5 {
+                w.recorder
+                    .record(answered(t.clone(), "10.0.0.1", 200))
+                    .await;
+            }
+            let World {
+                store,
+                recorder,
+                _dir,
+                ..
+            } = w;
+            drop(recorder);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while records(&store)[0].repeats != 6 {
+                assert!(Instant::now() < deadline, "the held count was lost");
+                tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }
 
