@@ -88,7 +88,11 @@ test('the shown redeploy command, run in a shell, redeploys the demo', { timeout
 
 test('the shown patch command saves a new template version, then deploys it', { timeout: 120_000 }, () =>
   guarded('patch', async () => {
-    const answer = await paste(await shownCommand('Patch the image, then redeploy'));
+    // As the panel says: change the image's tag, then run it.
+    const shown = await shownCommand('Patch the image, then redeploy');
+    const patch = shown.replace(/("image":"[^"]+:)[^"]+"/, '$1green"');
+    assert.notEqual(patch, shown, `the command names an image with a tag: ${shown}`);
+    const answer = await paste(patch);
     assert.ok(answer.release, JSON.stringify(answer));
     assert.equal((await releaseDone(3)).status, 'succeeded');
     const versions = app.cli('template', 'versions', 'demo');
@@ -96,4 +100,6 @@ test('the shown patch command saves a new template version, then deploys it', { 
     const newest = versions.reduce((a, b) => (b.number > a.number ? b : a));
     assert.equal(newest.number, 2);
     assert.equal(newest.origin, 'patch', JSON.stringify(newest));
+    const content = app.cli('template', 'show', 'demo');
+    assert.match(JSON.stringify(content), /rollouts-demo:green/);
   }));
