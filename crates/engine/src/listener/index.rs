@@ -3,15 +3,21 @@
 //!
 //! The index is a snapshot of the database at one [`Store::trigger_generation`], a number
 //! SQL triggers move whenever a trigger or an application changes, in any process (the CLI
-//! disabling a trigger while `serve` runs included). Before each lookup the index asks SQLite
-//! for its `data_version`, which changes only when another connection has committed
-//! something; only then does it read the generation, and only when that moved does it
-//! reload. A change is therefore seen by the very next call, and the access-record writer's
-//! commits cost one small read each, not a reload.
+//! disabling a trigger while `serve` runs included). SQLite's `data_version` changes when
+//! another connection has committed something; only then does the index read the
+//! generation, and only when that moved does it reload.
+//!
+//! Reading `data_version` is a read transaction (with file locks), too dear for every call
+//! under a flood, so a lookup asks for it only when this process has committed a write since
+//! the last check ([`crate::store::local_commits`], counted after each commit) or when
+//! [`RECHECK`] has passed. A change made in this process (the app, the runtime, a test) is
+//! therefore seen by the very next call, and one made by another process (the CLI) within
+//! [`RECHECK`].
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::store::{Result, Store};
 use crate::trigger::Trigger;
@@ -35,9 +41,14 @@ pub struct TokenIndex {
     inner: Mutex<Inner>,
 }
 
+/// How stale the index may be for writes made by other processes.
+pub const RECHECK: Duration = Duration::from_millis(1);
+
 #[derive(Debug)]
 struct Inner {
     store: Store,
+    /// [`crate::store::local_commits`] and the time at the last check.
+    checked: Option<(u64, Instant)>,
     /// The `data_version` last checked (`None`: never loaded).
     data_version: Option<i64>,
     generation: i64,
@@ -50,6 +61,7 @@ impl TokenIndex {
         Ok(TokenIndex {
             inner: Mutex::new(Inner {
                 store: Store::open(database)?,
+                checked: None,
                 data_version: None,
                 generation: 0,
                 by_hash: HashMap::new(),
@@ -67,6 +79,21 @@ impl TokenIndex {
 
 impl Inner {
     fn refresh(&mut self) -> Result<()> {
+        // Read before the check, so a commit counted after it is seen by the next lookup.
+        let commits = crate::store::local_commits();
+        let now = Instant::now();
+        if let Some((seen, at)) = self.checked
+            && seen == commits
+            && now.duration_since(at) < RECHECK
+        {
+            return Ok(());
+        }
+        self.reload_if_changed()?;
+        self.checked = Some((commits, now));
+        Ok(())
+    }
+
+    fn reload_if_changed(&mut self) -> Result<()> {
         let data_version = self.store.data_version()?;
         if self.data_version == Some(data_version) {
             return Ok(());
@@ -182,6 +209,26 @@ mod tests {
 
         store.delete_trigger("a").unwrap();
         assert!(index.find("h2").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_change_from_outside_the_store_is_seen_once_the_recheck_interval_passed() {
+        let (_dir, path, mut store) = setup();
+        store
+            .create_trigger(&new_trigger("a"), "h1", "tl_a…")
+            .unwrap();
+        let index = TokenIndex::open(&path).unwrap();
+        assert!(index.find("h1").unwrap().unwrap().trigger.enabled);
+        // As another process would write: a plain connection, not counted by this one.
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other
+            .execute("UPDATE triggers SET enabled = 0 WHERE name = 'a'", [])
+            .unwrap();
+        std::thread::sleep(RECHECK * 5);
+        assert!(
+            !index.find("h1").unwrap().unwrap().trigger.enabled,
+            "seen within the recheck interval"
+        );
     }
 
     #[test]

@@ -78,7 +78,7 @@ impl Store {
                 app.prune
             ],
         )?;
-        tx.commit()?;
+        super::commit(tx)?;
         Ok(app)
     }
 
@@ -118,7 +118,7 @@ impl Store {
         {
             return Err(Error::AppNotFound(name.to_owned()));
         }
-        tx.commit()?;
+        super::commit(tx)?;
         self.app(name)
     }
 
@@ -129,7 +129,7 @@ impl Store {
         if deleted == 0 {
             return Err(Error::AppNotFound(name.to_owned()));
         }
-        tx.commit()?;
+        super::commit(tx)?;
         Ok(())
     }
 }

@@ -31,6 +31,25 @@ pub use triggers::{AccessRecord, Decision, NewTrigger, RecordFilter, RecordWrite
 /// The database file's name inside the data directory.
 pub const DATABASE_FILE: &str = "tripline.db";
 
+/// Write transactions committed by this process, on any connection: a cache of the database
+/// (the listener's token index) rechecks it when this moved, and on a short interval for
+/// other processes' writes. Bumped after the commit, so a reader that sees the new count
+/// also sees the data.
+static COMMITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many write transactions this process has committed (see [`COMMITS`]).
+pub fn local_commits() -> u64 {
+    COMMITS.load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// Commits `tx` and counts it in [`local_commits`]. Every write transaction of the store ends
+/// here.
+fn commit(tx: rusqlite::Transaction<'_>) -> Result<()> {
+    tx.commit()?;
+    COMMITS.fetch_add(1, std::sync::atomic::Ordering::Release);
+    Ok(())
+}
+
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

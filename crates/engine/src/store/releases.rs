@@ -280,7 +280,7 @@ impl Store {
             ],
         )?;
         let id = tx.last_insert_rowid();
-        tx.commit()?;
+        super::commit(tx)?;
         self.release(id)
     }
 
@@ -311,7 +311,7 @@ impl Store {
             "UPDATE releases SET status = 'running', started_at = ?2, owner = ?3 WHERE id = ?1",
             params![id, at, std::process::id()],
         )?;
-        tx.commit()?;
+        super::commit(tx)?;
         self.release(id).map(Some)
     }
 
@@ -328,7 +328,7 @@ impl Store {
             "UPDATE releases SET template_version = ?2, diff = ?3 WHERE id = ?1 AND status = 'running'",
             params![id, template_version, diff],
         )?;
-        tx.commit()?;
+        super::commit(tx)?;
         Ok(())
     }
 
@@ -349,7 +349,7 @@ impl Store {
                 encode(&finish.applied)?
             ],
         )?;
-        tx.commit()?;
+        super::commit(tx)?;
         self.release(id)
     }
 
@@ -427,7 +427,7 @@ impl Store {
                 params![id, now()],
             )?;
         }
-        tx.commit()?;
+        super::commit(tx)?;
         Ok(dead.len())
     }
 }

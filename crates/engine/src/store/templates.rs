@@ -218,7 +218,7 @@ impl Store {
                 patch: None,
             },
         )?;
-        tx.commit()?;
+        super::commit(tx)?;
         Ok(version)
     }
 
@@ -249,7 +249,7 @@ impl Store {
                 patch: None,
             },
         )?;
-        tx.commit()?;
+        super::commit(tx)?;
         Ok(SaveOutcome::Created {
             version,
             changed: Vec::new(),
@@ -320,7 +320,7 @@ impl Store {
                 patch: patch_record,
             },
         )?;
-        tx.commit()?;
+        super::commit(tx)?;
         Ok(SaveOutcome::Created { version, changed })
     }
 
@@ -347,7 +347,7 @@ impl Store {
                 patch: None,
             },
         )?;
-        tx.commit()?;
+        super::commit(tx)?;
         Ok(SaveOutcome::Created {
             version,
             changed: Vec::new(),
@@ -438,7 +438,7 @@ impl Store {
             });
         }
         tx.execute("DELETE FROM templates WHERE id = ?1", [id])?;
-        tx.commit()?;
+        super::commit(tx)?;
         Ok(())
     }
 

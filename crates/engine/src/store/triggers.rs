@@ -274,7 +274,7 @@ impl Store {
                 now()
             ],
         )?;
-        tx.commit()?;
+        super::commit(tx)?;
         self.trigger(&new.name)
     }
 
@@ -317,7 +317,7 @@ impl Store {
         if changed == 0 {
             return Err(Error::TriggerNotFound(name.to_owned()));
         }
-        tx.commit()?;
+        super::commit(tx)?;
         self.trigger(name)
     }
 
@@ -336,7 +336,7 @@ impl Store {
         if changed == 0 {
             return Err(Error::TriggerNotFound(name.to_owned()));
         }
-        tx.commit()?;
+        super::commit(tx)?;
         self.trigger(name)
     }
 
@@ -346,7 +346,7 @@ impl Store {
         if tx.execute("DELETE FROM triggers WHERE name = ?1", [name])? == 0 {
             return Err(Error::TriggerNotFound(name.to_owned()));
         }
-        tx.commit()?;
+        super::commit(tx)?;
         Ok(())
     }
 
@@ -361,7 +361,7 @@ impl Store {
         let tx = self.write()?;
         let id = insert_record(&tx, trigger_id, record)?;
         trim(&tx, trigger_id, retention)?;
-        tx.commit()?;
+        super::commit(tx)?;
         Ok(id)
     }
 
@@ -402,7 +402,7 @@ impl Store {
             )?
             .execute([retention as i64])?;
         }
-        tx.commit()?;
+        super::commit(tx)?;
         self.since_trim = if due { 0 } else { since_trim };
         Ok(ids)
     }
@@ -426,6 +426,7 @@ impl Store {
             .collect::<Result<Vec<_>>>()?
         };
         let apps = self.apps()?;
+        // A read: nothing to count.
         tx.commit()?;
         Ok(TriggerIndex {
             generation,
