@@ -68,7 +68,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::settings::get_settings,
             commands::settings::save_settings,
             commands::settings::get_environment,
-            commands::settings::ui_ready,
+            commands::settings::mark_ui_ready,
         ])
         .events(collect_events![
             events::DeployProgress,

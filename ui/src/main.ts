@@ -11,7 +11,7 @@ const app = mount(App, { target });
 // Tell Rust the first screen is painted (the start-up benchmark measures up to here).
 requestAnimationFrame(() =>
   requestAnimationFrame(() => {
-    void api.uiReady().catch(() => {});
+    void api.markUiReady().catch(() => {});
   }),
 );
 

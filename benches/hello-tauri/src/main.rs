@@ -7,7 +7,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 /// The page calls this after its first paint. With `TRIPLINE_REPORT_READY` set it prints
-/// `tripline-ready`, the line the benchmark waits for (the app's `ui_ready` does the same).
+/// `tripline-ready`, the line the benchmark waits for (the app's `mark_ui_ready` does the same).
 #[tauri::command]
 fn ready() {
     if std::env::var_os("TRIPLINE_REPORT_READY").is_some() {

@@ -64,7 +64,7 @@ pub async fn get_environment(state: State<'_, AppState>) -> Result<Environment> 
 /// the time since the process started is printed (the start-up benchmark reads it).
 #[tauri::command]
 #[specta::specta]
-pub async fn ui_ready() -> Result<()> {
+pub async fn mark_ui_ready() -> Result<()> {
     if std::env::var_os("TRIPLINE_REPORT_READY").is_some() {
         println!("tripline-ready");
     }

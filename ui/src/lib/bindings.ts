@@ -89,7 +89,7 @@ export const commands = {
 	 *  The UI calls this once its first screen is painted. With `TRIPLINE_REPORT_READY` set,
 	 *  the time since the process started is printed (the start-up benchmark reads it).
 	 */
-	uiReady: () => typedError<null, ErrorBody>(__TAURI_INVOKE("ui_ready")),
+	markUiReady: () => typedError<null, ErrorBody>(__TAURI_INVOKE("mark_ui_ready")),
 };
 
 /** Events */
