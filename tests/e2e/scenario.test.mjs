@@ -134,9 +134,32 @@ function dockerHubPush(tag) {
 
 // --- the scenario ----------------------------------------------------------------------
 
+const NOTIFICATIONS = path.join(ROOT, 'tests/e2e/lib/notifications.py');
+
+/** Plays the desktop's notification daemon on the session bus, recording what it is sent. */
+async function startNotifications(app) {
+  app.notifications = app.start(PYTHON, [NOTIFICATIONS]);
+  await waitFor(() => app.notifications.output.includes('"ready"'), 10_000, 'the notification server');
+}
+
+/** The notifications received so far: [{summary, body, …}]. */
+function notifications() {
+  return app.notifications.output
+    .split('\n')
+    .filter((line) => line.includes('"notify"'))
+    .map((line) => JSON.parse(line));
+}
+
 before(async () => {
-  // With a tray watcher, so the tray's list of recent calls can be checked too.
-  app = await launch({ name: 'scenario', before: startWatcher });
+  // With a tray watcher, so the tray's list of recent calls can be checked too, and a
+  // notification server, so the desktop notifications of triggered deploys can be.
+  app = await launch({
+    name: 'scenario',
+    before: async (a) => {
+      await startWatcher(a);
+      await startNotifications(a);
+    },
+  });
 });
 
 after(async () => {
@@ -405,6 +428,13 @@ step('a Docker Hub webhook with the application open: release and new image appe
   await workloadImage('docker.io/library/nginx:1.27.4', 60_000);
   assert.ok(await app.notReloaded(), 'the application screen updated in place');
   await app.screenshot('application-detail-triggered');
+  // A deploy a trigger started ends with a desktop notification that names it.
+  const shown = await waitFor(
+    () => notifications().find((n) => n.summary === `${APP} deployed` && n.body.includes('release 3')),
+    15_000,
+    `a "${APP} deployed" notification for release 3`,
+  );
+  assert.match(shown.body, new RegExp(`Trigger ${TRIGGER}\\b`));
   const versions = cli('template', 'versions', TEMPLATE);
   assert.deepEqual(versions.map((v) => v.number).sort(), [1, 2, 3, 4]);
   assert.match(JSON.stringify(cli('template', 'show', TEMPLATE)), /nginx:1\.27\.4/);
