@@ -47,7 +47,7 @@ impl TagFilter {
             TagFilter::All => Ok(()),
             TagFilter::Tags { tags } if tags.iter().any(|t| t == tag) => Ok(()),
             TagFilter::Tags { .. } => Err(format!("tag {tag} is not in the list")),
-            TagFilter::Regex { pattern } => match compile(pattern) {
+            TagFilter::Regex { pattern } => match compiled(pattern) {
                 Ok(re) if re.is_match(tag) => Ok(()),
                 Ok(_) => Err(format!("tag {tag} does not match /{pattern}/")),
                 Err(e) => Err(e),
@@ -155,6 +155,29 @@ impl TriggerKind {
             }
         }
     }
+}
+
+/// How many compiled expressions [`compiled`] keeps (all are forgotten when it is full).
+const COMPILED_KEPT: usize = 256;
+
+/// [`compile`], remembered: a push is checked against its trigger's expression on every
+/// call, and compiling one costs far more than matching it. A `Regex` clone shares the
+/// compiled program.
+fn compiled(pattern: &str) -> Result<regex::Regex, String> {
+    static CACHE: std::sync::LazyLock<
+        std::sync::Mutex<std::collections::HashMap<String, Result<regex::Regex, String>>>,
+    > = std::sync::LazyLock::new(Default::default);
+    if let Some(found) = CACHE.lock().expect("regex cache lock").get(pattern) {
+        return found.clone();
+    }
+    // Compiled outside the lock: two callers may both compile a new pattern, once each.
+    let result = compile(pattern);
+    let mut cache = CACHE.lock().expect("regex cache lock");
+    if cache.len() >= COMPILED_KEPT {
+        cache.clear();
+    }
+    cache.insert(pattern.to_owned(), result.clone());
+    result
 }
 
 /// Compiles an image trigger's expression, anchored to the whole tag, with size limits.
@@ -341,6 +364,26 @@ mod tests {
         assert!(compile("").is_err());
         // A pattern that compiles to a huge program is refused, not built.
         assert!(compile(r"(\w{50}){50}").is_err());
+    }
+
+    #[test]
+    fn remembered_expressions_give_the_same_answers_past_the_cache_size() {
+        let filter = |pattern: &str| TagFilter::Regex {
+            pattern: pattern.to_owned(),
+        };
+        // More patterns than the cache keeps, each checked twice: the second answer comes
+        // from the cache (or after it was emptied) and must be the first one's.
+        for n in 0..(COMPILED_KEPT + 10) {
+            let pattern = format!("v{n}\\.[0-9]+");
+            for _ in 0..2 {
+                assert_eq!(filter(&pattern).check(&format!("v{n}.1")), Ok(()));
+                assert!(filter(&pattern).check(&format!("v{}.1", n + 1)).is_err());
+            }
+        }
+        for _ in 0..2 {
+            let error = filter("(").check("v1").unwrap_err();
+            assert!(error.contains("invalid regular expression"), "{error}");
+        }
     }
 
     #[test]
