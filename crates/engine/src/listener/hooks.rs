@@ -153,7 +153,7 @@ async fn handle(
         Hook::Trigger => {
             trigger_hook(&state, trigger, template, &query, &parts.headers, &bytes).await
         }
-        Hook::Registry => registry_hook(&state, trigger, template, &parts.headers, &bytes).await,
+        Hook::Registry => registry_hook(&state, &entry, &parts.headers, &bytes).await,
     };
     match outcome {
         Outcome::Done(reply) => {
@@ -491,11 +491,11 @@ async fn redeploy_with_patch(
 
 async fn registry_hook(
     state: &Arc<State>,
-    trigger: &Trigger,
-    template: &str,
+    entry: &Entry,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Outcome {
+    let (trigger, template) = (&entry.trigger, entry.template.as_str());
     if !matches!(trigger.kind, TriggerKind::Image { .. }) {
         return Outcome::Done(Reply::error(
             StatusCode::BAD_REQUEST,
@@ -551,7 +551,7 @@ async fn registry_hook(
     let mut updates = Vec::new();
     let mut reasons: Vec<String> = delivery.skipped.clone();
     for event in &delivery.events {
-        match matching::decide(&trigger.kind, event) {
+        match matching::decide_with(&trigger.kind, &entry.tags, event) {
             Verdict::Update {
                 repository,
                 tag,

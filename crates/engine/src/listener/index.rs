@@ -23,7 +23,7 @@ use crate::store::{Result, Store};
 use crate::trigger::Trigger;
 
 /// What a token opens: the trigger and what the hooks need of its application.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Entry {
     /// The trigger.
     pub trigger: Trigger,
@@ -33,6 +33,8 @@ pub struct Entry {
     pub hold: Option<String>,
     /// The application's template (empty for applications of other sources).
     pub template: String,
+    /// The trigger's tag filter, compiled once per reload.
+    pub tags: crate::trigger::TagMatcher,
 }
 
 /// The index, behind one connection of its own.
@@ -122,6 +124,7 @@ impl Inner {
                         .and_then(|app| app.source.template())
                         .unwrap_or_default()
                         .to_owned(),
+                    tags: trigger.kind.tag_matcher(),
                 };
                 (hash.clone(), Arc::new(entry))
             })

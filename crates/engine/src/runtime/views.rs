@@ -15,7 +15,7 @@ use crate::diff::{self, ManifestDiff};
 use crate::error::ErrorBody;
 use crate::store::{Cause, NewTrigger, Release, Version};
 use crate::template::{Manifest, ResourceId};
-use crate::trigger::{self, TagFilter, Trigger, service};
+use crate::trigger::{self, TagFilter, TagMatcher, Trigger, service};
 
 /// An application in the list: where it stands.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -350,8 +350,9 @@ impl Runtime {
     /// Which of `tags` would pass `filter`. An invalid expression is an error (with the
     /// parser's words), so the editor can show it.
     pub fn preview_tags(filter: &TagFilter, tags: &[String]) -> Result<Vec<TagPreview>, ErrorBody> {
-        if let TagFilter::Regex { pattern } = filter {
-            trigger::compile(pattern).map_err(|m| ErrorBody::new("trigger.invalid_pattern", m))?;
+        let matcher = filter.matcher();
+        if let TagMatcher::Regex { regex: Err(m), .. } = &matcher {
+            return Err(ErrorBody::new("trigger.invalid_pattern", m.clone()));
         }
         Ok(tags
             .iter()
@@ -359,7 +360,7 @@ impl Runtime {
             .filter(|t| !t.is_empty())
             .take(MAX_PREVIEW_TAGS)
             .map(|tag| {
-                let result = filter.check(tag);
+                let result = matcher.check(tag);
                 TagPreview {
                     tag: tag.to_owned(),
                     matches: result.is_ok(),

@@ -10,7 +10,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{TagFilter, TriggerKind};
+use super::{TagFilter, TagMatcher, TriggerKind};
 use crate::registry::{ImageRef, PushEvent};
 use crate::template::Manifest;
 
@@ -36,6 +36,12 @@ pub enum Verdict {
 
 /// Decides what an image trigger does with a push.
 pub fn decide(kind: &TriggerKind, event: &PushEvent) -> Verdict {
+    decide_with(kind, &kind.tag_matcher(), event)
+}
+
+/// [`decide`], with the trigger's [`TriggerKind::tag_matcher`] made beforehand (the listener
+/// keeps one per trigger, so an expression is not compiled for every push).
+pub fn decide_with(kind: &TriggerKind, tags: &TagMatcher, event: &PushEvent) -> Verdict {
     let TriggerKind::Image {
         repositories,
         filter,
@@ -61,7 +67,7 @@ pub fn decide(kind: &TriggerKind, event: &PushEvent) -> Verdict {
         (None, _) => {
             Err("the push names no tag (a push by digest) and this trigger filters tags".to_owned())
         }
-        (Some(tag), filter) => filter.check(tag),
+        (Some(tag), _) => tags.check(tag),
     };
     if let Err(reason) = passes {
         return Verdict::Skip { reason };

@@ -41,17 +41,55 @@ pub enum TagFilter {
 
 impl TagFilter {
     /// Whether `tag` passes; the error says why not ("tag v2-rc is not in the list") or that
-    /// the expression is invalid. A regular expression must match the whole tag.
+    /// the expression is invalid. A regular expression must match the whole tag. To check
+    /// many tags, take a [`TagFilter::matcher`] once instead.
+    pub fn check(&self, tag: &str) -> Result<(), String> {
+        self.matcher().check(tag)
+    }
+
+    /// The filter ready to check tags, its expression compiled once.
+    pub fn matcher(&self) -> TagMatcher {
+        match self {
+            TagFilter::All => TagMatcher::All,
+            TagFilter::Tags { tags } => TagMatcher::Tags(tags.clone()),
+            TagFilter::Regex { pattern } => TagMatcher::Regex {
+                pattern: pattern.clone(),
+                regex: compile(pattern),
+            },
+        }
+    }
+}
+
+/// A [`TagFilter`] ready to check tags: compiling an expression costs far more than
+/// matching it, so the listener's token index keeps one per trigger.
+#[derive(Debug, Clone)]
+pub enum TagMatcher {
+    /// Every tag passes.
+    All,
+    /// Tags in the list pass.
+    Tags(Vec<String>),
+    /// Tags the whole of which match.
+    Regex {
+        /// The expression as written.
+        pattern: String,
+        /// It compiled, or why it does not.
+        regex: Result<regex::Regex, String>,
+    },
+}
+
+impl TagMatcher {
+    /// As [`TagFilter::check`].
     pub fn check(&self, tag: &str) -> Result<(), String> {
         match self {
-            TagFilter::All => Ok(()),
-            TagFilter::Tags { tags } if tags.iter().any(|t| t == tag) => Ok(()),
-            TagFilter::Tags { .. } => Err(format!("tag {tag} is not in the list")),
-            TagFilter::Regex { pattern } => match compiled(pattern) {
-                Ok(re) if re.is_match(tag) => Ok(()),
-                Ok(_) => Err(format!("tag {tag} does not match /{pattern}/")),
-                Err(e) => Err(e),
-            },
+            TagMatcher::All => Ok(()),
+            TagMatcher::Tags(tags) if tags.iter().any(|t| t == tag) => Ok(()),
+            TagMatcher::Tags(_) => Err(format!("tag {tag} is not in the list")),
+            TagMatcher::Regex { regex: Ok(re), .. } if re.is_match(tag) => Ok(()),
+            TagMatcher::Regex {
+                pattern,
+                regex: Ok(_),
+            } => Err(format!("tag {tag} does not match /{pattern}/")),
+            TagMatcher::Regex { regex: Err(e), .. } => Err(e.clone()),
         }
     }
 }
@@ -89,6 +127,15 @@ pub enum TriggerKind {
 }
 
 impl TriggerKind {
+    /// The tag matcher of an image trigger; every tag passes for the other kinds, which take
+    /// no pushes.
+    pub fn tag_matcher(&self) -> TagMatcher {
+        match self {
+            TriggerKind::Image { filter, .. } => filter.matcher(),
+            _ => TagMatcher::All,
+        }
+    }
+
     /// `redeploy`, `scale` or `image`.
     pub fn name(&self) -> &'static str {
         match self {
@@ -155,29 +202,6 @@ impl TriggerKind {
             }
         }
     }
-}
-
-/// How many compiled expressions [`compiled`] keeps (all are forgotten when it is full).
-const COMPILED_KEPT: usize = 256;
-
-/// [`compile`], remembered: a push is checked against its trigger's expression on every
-/// call, and compiling one costs far more than matching it. A `Regex` clone shares the
-/// compiled program.
-fn compiled(pattern: &str) -> Result<regex::Regex, String> {
-    static CACHE: std::sync::LazyLock<
-        std::sync::Mutex<std::collections::HashMap<String, Result<regex::Regex, String>>>,
-    > = std::sync::LazyLock::new(Default::default);
-    if let Some(found) = CACHE.lock().expect("regex cache lock").get(pattern) {
-        return found.clone();
-    }
-    // Compiled outside the lock: two callers may both compile a new pattern, once each.
-    let result = compile(pattern);
-    let mut cache = CACHE.lock().expect("regex cache lock");
-    if cache.len() >= COMPILED_KEPT {
-        cache.clear();
-    }
-    cache.insert(pattern.to_owned(), result.clone());
-    result
 }
 
 /// Compiles an image trigger's expression, anchored to the whole tag, with size limits.
@@ -367,22 +391,35 @@ mod tests {
     }
 
     #[test]
-    fn remembered_expressions_give_the_same_answers_past_the_cache_size() {
-        let filter = |pattern: &str| TagFilter::Regex {
-            pattern: pattern.to_owned(),
+    fn a_matcher_checks_tags_as_its_filter_says() {
+        let list = TagFilter::Tags {
+            tags: vec!["1.0".into(), "stable".into()],
         };
-        // More patterns than the cache keeps, each checked twice: the second answer comes
-        // from the cache (or after it was emptied) and must be the first one's.
-        for n in 0..(COMPILED_KEPT + 10) {
-            let pattern = format!("v{n}\\.[0-9]+");
+        let regex = TagFilter::Regex {
+            pattern: r"1\.[0-9]+".into(),
+        };
+        let broken = TagFilter::Regex {
+            pattern: "(".into(),
+        };
+        let cases: [(&TagFilter, &str, Result<(), &str>); 7] = [
+            (&TagFilter::All, "anything", Ok(())),
+            (&list, "stable", Ok(())),
+            (&list, "latest", Err("not in the list")),
+            (&regex, "1.25", Ok(())),
+            (&regex, "1.25-rc1", Err("does not match")),
+            (&regex, "x1.25", Err("does not match")),
+            (&broken, "1.0", Err("invalid regular expression")),
+        ];
+        for (filter, tag, expected) in cases {
+            // One matcher, checked twice: the compiled expression is reused.
+            let matcher = filter.matcher();
             for _ in 0..2 {
-                assert_eq!(filter(&pattern).check(&format!("v{n}.1")), Ok(()));
-                assert!(filter(&pattern).check(&format!("v{}.1", n + 1)).is_err());
+                match (matcher.check(tag), expected) {
+                    (Ok(()), Ok(())) => {}
+                    (Err(got), Err(want)) => assert!(got.contains(want), "{tag}: {got}"),
+                    (got, want) => panic!("{filter:?} {tag}: {got:?}, wanted {want:?}"),
+                }
             }
-        }
-        for _ in 0..2 {
-            let error = filter("(").check("v1").unwrap_err();
-            assert!(error.contains("invalid regular expression"), "{error}");
         }
     }
 
