@@ -138,35 +138,8 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::{ClusterRef, NewApplication, Pin, Source};
     use crate::store::NewTrigger;
     use crate::trigger::TriggerKind;
-
-    fn setup() -> (tempfile::TempDir, std::path::PathBuf, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("tripline.db");
-        let mut store = Store::open(&path).unwrap();
-        store
-            .create_template(
-                "t",
-                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
-                "first",
-            )
-            .unwrap();
-        store
-            .create_app(&NewApplication {
-                name: "shop".into(),
-                cluster: ClusterRef::Sandbox,
-                namespace: "default".into(),
-                source: Source::Template {
-                    template: "t".into(),
-                    pin: Pin::default(),
-                },
-                prune: false,
-            })
-            .unwrap();
-        (dir, path, store)
-    }
 
     fn new_trigger(name: &str) -> NewTrigger {
         NewTrigger {
@@ -179,7 +152,7 @@ mod tests {
 
     #[test]
     fn changes_made_by_another_connection_are_seen_by_the_next_lookup() {
-        let (_dir, path, mut store) = setup();
+        let (_dir, path, mut store) = super::super::shop_database();
         let index = TokenIndex::open(&path).unwrap();
         assert!(index.find("h1").unwrap().is_none());
 
@@ -216,7 +189,7 @@ mod tests {
 
     #[test]
     fn a_change_from_outside_the_store_is_seen_once_the_recheck_interval_passed() {
-        let (_dir, path, mut store) = setup();
+        let (_dir, path, mut store) = super::super::shop_database();
         store
             .create_trigger(&new_trigger("a"), "h1", "tl_a…")
             .unwrap();
@@ -236,7 +209,7 @@ mod tests {
 
     #[test]
     fn writes_that_touch_no_trigger_or_application_do_not_reload() {
-        let (_dir, path, mut store) = setup();
+        let (_dir, path, mut store) = super::super::shop_database();
         store
             .create_trigger(&new_trigger("a"), "h1", "tl_a…")
             .unwrap();
@@ -244,25 +217,13 @@ mod tests {
         let before = index.find("h1").unwrap().unwrap();
         let generation = store.trigger_generation().unwrap();
         // An access record and a template version are other tables' business.
-        let record = crate::store::AccessRecord {
-            id: 0,
-            trigger: None,
-            at: "2026-01-01T00:00:00Z".into(),
-            source: "127.0.0.1".into(),
-            method: "GET".into(),
-            path: "/hook/trigger?token=[redacted]".into(),
-            headers: vec![],
-            body: String::new(),
-            body_truncated: false,
-            event: None,
-            decision: crate::store::Decision::Rejected,
-            reason: "r".into(),
-            status: 404,
-            response: String::new(),
-            release: None,
-            repeats: 1,
-            last_at: None,
-        };
+        let record = super::super::record::Call::new(
+            "127.0.0.1:4000".parse().unwrap(),
+            "GET",
+            &"/hook/trigger?token=tl_x".parse().unwrap(),
+            &axum::http::HeaderMap::new(),
+        )
+        .record(crate::store::Decision::Rejected, "r", 404, "", None);
         store.record_access(None, &record, 100).unwrap();
         store
             .save_version(

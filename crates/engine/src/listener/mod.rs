@@ -282,3 +282,34 @@ async fn serve(socket: tokio::net::TcpListener, state: Arc<State>, cancel: Cance
 
 #[cfg(test)]
 mod tests;
+
+/// For the unit tests of the listener's parts: a database with template `t` (one ConfigMap)
+/// and application `shop` on the sandbox deploying it.
+#[cfg(test)]
+fn shop_database() -> (tempfile::TempDir, PathBuf, Store) {
+    use crate::app::{ClusterRef, NewApplication, Pin, Source};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tripline.db");
+    let mut store = Store::open(&path).unwrap();
+    store
+        .create_template(
+            "t",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+            "first",
+        )
+        .unwrap();
+    store
+        .create_app(&NewApplication {
+            name: "shop".into(),
+            cluster: ClusterRef::Sandbox,
+            namespace: "default".into(),
+            source: Source::Template {
+                template: "t".into(),
+                pin: Pin::default(),
+            },
+            prune: false,
+        })
+        .unwrap();
+    (dir, path, store)
+}

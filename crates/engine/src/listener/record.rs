@@ -599,7 +599,6 @@ mod tests {
 
     mod folding {
         use super::super::*;
-        use crate::app::{ClusterRef, NewApplication, Pin, Source};
         use crate::store::{NewTrigger, RecordFilter};
         use crate::trigger::TriggerKind;
 
@@ -611,28 +610,7 @@ mod tests {
         }
 
         fn world() -> World {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("tripline.db");
-            let mut store = Store::open(&path).unwrap();
-            store
-                .create_template(
-                    "t",
-                    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
-                    "first",
-                )
-                .unwrap();
-            store
-                .create_app(&NewApplication {
-                    name: "shop".into(),
-                    cluster: ClusterRef::Sandbox,
-                    namespace: "default".into(),
-                    source: Source::Template {
-                        template: "t".into(),
-                        pin: Pin::default(),
-                    },
-                    prune: false,
-                })
-                .unwrap();
+            let (dir, path, mut store) = super::super::super::shop_database();
             let trigger = store
                 .create_trigger(
                     &NewTrigger {
@@ -652,6 +630,16 @@ mod tests {
                 store,
                 recorder,
                 trigger: (trigger.id, trigger.name),
+            }
+        }
+
+        impl World {
+            /// Queues `n` identical calls from `source` to the trigger, answered 200.
+            async fn send(&self, n: usize, source: &str) {
+                for _ in 0..n {
+                    let call = answered(Some(self.trigger.clone()), source, 200);
+                    self.recorder.record(call).await;
+                }
             }
         }
 
@@ -687,11 +675,7 @@ mod tests {
         async fn identical_calls_in_a_row_fold_into_one_record_across_batches() {
             let w = world();
             for round in 0..3 {
-                for _ in 0..50 {
-                    w.recorder
-                        .record(answered(Some(w.trigger.clone()), "10.0.0.1", 200))
-                        .await;
-                }
+                w.send(50, "10.0.0.1").await;
                 // Each flush ends a batch, so the later rounds fold into the stored record.
                 w.recorder.flush().await;
                 let kept = records(&w.store);
@@ -704,16 +688,9 @@ mod tests {
         #[tokio::test]
         async fn counts_held_in_memory_are_written_soon_without_a_flush() {
             let w = world();
-            let t = Some(w.trigger.clone());
-            w.recorder
-                .record(answered(t.clone(), "10.0.0.1", 200))
-                .await;
+            w.send(1, "10.0.0.1").await;
             w.recorder.flush().await;
-            for _ in 0..10 {
-                w.recorder
-                    .record(answered(t.clone(), "10.0.0.1", 200))
-                    .await;
-            }
+            w.send(10, "10.0.0.1").await;
             // No flush: the writer writes the count by itself, a FOLD_DELAY later.
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
@@ -730,12 +707,8 @@ mod tests {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             // A different call is written at once, after the count it follows.
-            w.recorder
-                .record(answered(t.clone(), "10.0.0.1", 200))
-                .await;
-            w.recorder
-                .record(answered(t.clone(), "10.0.0.2", 200))
-                .await;
+            w.send(1, "10.0.0.1").await;
+            w.send(1, "10.0.0.2").await;
             w.recorder.flush().await;
             let kept: Vec<(String, u32)> = records(&w.store)
                 .into_iter()
@@ -748,16 +721,9 @@ mod tests {
         #[tokio::test]
         async fn dropping_the_recorder_writes_the_counts_it_held() {
             let w = world();
-            let t = Some(w.trigger.clone());
-            w.recorder
-                .record(answered(t.clone(), "10.0.0.1", 200))
-                .await;
+            w.send(1, "10.0.0.1").await;
             w.recorder.flush().await;
-            for _ in 0..5 {
-                w.recorder
-                    .record(answered(t.clone(), "10.0.0.1", 200))
-                    .await;
-            }
+            w.send(5, "10.0.0.1").await;
             let World {
                 store,
                 recorder,

@@ -381,14 +381,9 @@ impl Store {
         let tx = self.write()?;
         let mut ids = Vec::with_capacity(records.len());
         for write in records {
-            let folded = match write.fold_into {
-                Some(id) => fold_record(&tx, id, write)?,
-                None => false,
-            };
-            let id = if folded {
-                write.fold_into.unwrap_or_default()
-            } else {
-                insert_record(&tx, write.trigger_id, &write.record)?
+            let id = match write.fold_into {
+                Some(id) if fold_record(&tx, id, write)? => id,
+                _ => insert_record(&tx, write.trigger_id, &write.record)?,
             };
             ids.push(id);
         }
