@@ -474,11 +474,13 @@ impl World {
     }
 }
 
-/// Which parts to run: both, unless a filter argument (`throughput` or `latency`) names one.
+/// Which parts to run: all, unless a filter argument (`throughput`, `latency` or `handler`)
+/// names one.
 #[derive(Debug, Clone, Copy)]
 struct Parts {
     throughput: bool,
     latency: bool,
+    handler: bool,
 }
 
 impl Parts {
@@ -493,6 +495,7 @@ impl Parts {
         Parts {
             throughput: wanted("throughput"),
             latency: wanted("latency"),
+            handler: wanted("handler"),
         }
     }
 }
@@ -511,6 +514,9 @@ fn main() -> ExitCode {
 
 async fn run(test_mode: bool, parts: Parts) -> ExitCode {
     let mut world = World::start().await;
+    if parts.handler {
+        handler(&world, test_mode).await;
+    }
     let throughput_ok = if parts.throughput {
         throughput(&world, test_mode).await
     } else {
@@ -526,6 +532,81 @@ async fn run(test_mode: bool, parts: Parts) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// Calls answered in-process, without the network: `router(state).oneshot(request)` in a
+/// loop on this task, for `/healthz` (the router's floor), a rejected call and a no-op call.
+/// Reports the time per call, the median of a few rounds; what the handlers cost on their
+/// own, apart from hyper and the sockets.
+async fn handler(world: &World, test_mode: bool) {
+    let (calls, rounds) = if test_mode { (200, 1) } else { (50_000, 5) };
+    let push = serde_json::json!({ "image": format!("{REPOSITORY}:v1") }).to_string();
+    let noop_path = format!("/hook/registry?token={}", world.noop_token);
+    let peer: SocketAddr = "127.0.0.1:40000".parse().expect("an address");
+    let request = |method: &str, path: &str, body: &str| {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "127.0.0.1:8787")
+            .header("content-type", "application/json")
+            .header("content-length", body.len())
+            .body(axum::body::Body::from(body.to_owned()))
+            .expect("a request");
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        request
+    };
+    let targets: [(&str, &str, &str, &str, u16); 3] = [
+        (
+            "GET /healthz (the router's floor)",
+            "GET",
+            "/healthz",
+            "",
+            200,
+        ),
+        (
+            "rejected: GET /hook/trigger?token=tl_bad",
+            "GET",
+            "/hook/trigger?token=tl_bad",
+            "",
+            404,
+        ),
+        (
+            "no-op: POST /hook/registry, tag not listed",
+            "POST",
+            &noop_path,
+            &push,
+            200,
+        ),
+    ];
+    let app = listener::router(Arc::clone(&world.state));
+    let mut per_call: Vec<Vec<f64>> = vec![Vec::new(); targets.len()];
+    for _ in 0..rounds {
+        for (i, (_, method, path, body, status)) in targets.iter().enumerate() {
+            let started = Instant::now();
+            for _ in 0..calls {
+                let response = app
+                    .clone()
+                    .oneshot(request(method, path, body))
+                    .await
+                    .expect("infallible");
+                assert_eq!(response.status().as_u16(), *status, "{path}");
+                let _ = http_body_util::BodyExt::collect(response.into_body()).await;
+            }
+            per_call[i].push(started.elapsed().as_secs_f64() * 1e6 / calls as f64);
+        }
+        world.state.flush_records().await;
+    }
+    println!(
+        "Listener handlers in-process (router.oneshot, no network): {calls} calls per round, median of {rounds} round(s)"
+    );
+    println!("{:<50} {:>12} {:>10}", "call", "µs per call", "vs floor");
+    let floor = median(&per_call[0]);
+    for (i, (label, ..)) in targets.iter().enumerate() {
+        let m = median(&per_call[i]);
+        println!("{label:<50} {m:>12.2} {:>9.2}x", m / floor);
     }
 }
 
