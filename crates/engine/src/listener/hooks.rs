@@ -5,7 +5,7 @@
 //! answers. Only a call that starts a release writes its record before answering (the release
 //! names its record); the others are recorded in the background.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use super::State;
 use super::index::Entry;
-use super::record::{Answered, Call};
+use super::record::{self, Answered, Call};
 use crate::deploy::worker::Event;
 use crate::deploy::{Direction, Options, ScaleRequest};
 use crate::patch::{Patch, PatchType};
@@ -31,11 +31,31 @@ use crate::trigger::{self, Trigger, TriggerKind};
 /// An answer not yet recorded.
 struct Reply {
     status: StatusCode,
-    body: Value,
+    /// The JSON body.
+    body: String,
     decision: Decision,
     reason: String,
-    event: Option<Value>,
+    event: Option<record::Event>,
     retry_after: Option<u64>,
+}
+
+/// An error's body.
+#[derive(serde::Serialize)]
+struct ErrorJson<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+/// A no-op's or skip's body.
+#[derive(serde::Serialize)]
+struct SkippedJson<'a> {
+    status: &'a str,
+    reason: &'a str,
+}
+
+/// `value` as JSON text (these bodies are plain structs of strings: serialising cannot fail).
+fn json_text(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_default()
 }
 
 impl Reply {
@@ -43,7 +63,10 @@ impl Reply {
         let message = message.into();
         Reply {
             status,
-            body: json!({"code": code, "message": message}),
+            body: json_text(&ErrorJson {
+                code,
+                message: &message,
+            }),
             decision: Decision::Rejected,
             reason: format!("rejected: {message}"),
             event: None,
@@ -51,16 +74,45 @@ impl Reply {
         }
     }
 
-    fn skipped(decision: Decision, reason: String, event: Option<Value>) -> Self {
+    fn skipped(decision: Decision, reason: String, event: Option<record::Event>) -> Self {
         let label = decision.as_str();
         Reply {
             status: StatusCode::OK,
-            body: json!({"status": label, "reason": reason}),
+            body: json_text(&SkippedJson {
+                status: label,
+                reason: &reason,
+            }),
             reason: format!("{label}: {reason}"),
             decision,
             event,
             retry_after: None,
         }
+    }
+}
+
+/// A call's query parameters, decoded (`+`, `%XX`), borrowed from the URI where nothing
+/// needed decoding. A name given twice reads as its last value.
+struct Params<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
+
+impl<'a> Params<'a> {
+    fn of(uri: &'a axum::http::Uri) -> Self {
+        Params(
+            uri.query()
+                .map(|query| form_urlencoded::parse(query.as_bytes()).collect())
+                .unwrap_or_default(),
+        )
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_ref())
+    }
+
+    fn contains_key(&self, name: &str) -> bool {
+        self.get(name).is_some()
     }
 }
 
@@ -108,10 +160,7 @@ async fn handle(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let mut call = Call::new(peer, parts.method.as_str(), &parts.uri, &parts.headers);
-    let query: HashMap<String, String> =
-        axum::extract::Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
-            .map(|q| q.0)
-            .unwrap_or_default();
+    let query = Params::of(&parts.uri);
 
     if let Some(wait) = state.throttle.check(peer.ip()) {
         let mut reply = Reply::error(
@@ -209,7 +258,7 @@ async fn read_body(
 /// Finds the trigger for the call's token and checks it may act.
 async fn authenticate(
     state: &Arc<State>,
-    query: &HashMap<String, String>,
+    query: &Params<'_>,
     headers: &HeaderMap,
     body: &[u8],
     peer: SocketAddr,
@@ -325,7 +374,7 @@ async fn trigger_hook(
     state: &Arc<State>,
     trigger: &Trigger,
     template: &str,
-    query: &HashMap<String, String>,
+    query: &Params<'_>,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Outcome {
@@ -366,7 +415,7 @@ async fn trigger_hook(
                     "a scale trigger takes no body: use ?type=scale_out|scale_in&step=N",
                 ));
             }
-            let direction = match query.get("type").map(String::as_str) {
+            let direction = match query.get("type") {
                 Some("scale_out") => Direction::ScaleOut,
                 Some("scale_in") => Direction::ScaleIn,
                 Some(other) => {
@@ -392,7 +441,7 @@ async fn trigger_hook(
                         "bad_parameter",
                         format!(
                             "step must be a whole number from 1 to 100, not {:?}",
-                            query["step"]
+                            query.get("step").unwrap_or_default()
                         ),
                     ));
                 }
@@ -473,7 +522,7 @@ async fn redeploy_with_patch(
                 StatusCode::BAD_REQUEST
             };
             let mut reply = Reply::error(status, body.code, body.message);
-            reply.event = Some(json!({"patch": patch.targets()}));
+            reply.event = Some(record::Event::Json(json!({"patch": patch.targets()})));
             return Outcome::Done(reply);
         }
     };
@@ -530,6 +579,7 @@ async fn registry_hook(
     }
     let pairs: Vec<(String, String)> = headers
         .iter()
+        .filter(|(name, _)| registry::HEADERS.contains(&name.as_str()))
         .map(|(n, v)| {
             (
                 n.as_str().to_owned(),
@@ -547,11 +597,10 @@ async fn registry_hook(
             ));
         }
     };
-    let events_json = serde_json::to_value(&delivery.events).ok();
     let mut updates = Vec::new();
     let mut reasons: Vec<String> = delivery.skipped.clone();
     for event in &delivery.events {
-        match matching::decide_with(&trigger.kind, &entry.tags, event) {
+        match matching::decide_with(&trigger.kind, &entry.matcher, event) {
             Verdict::Update {
                 repository,
                 tag,
@@ -566,8 +615,13 @@ async fn registry_hook(
         } else {
             reasons.join("; ")
         };
-        return Outcome::Done(Reply::skipped(Decision::Untriggered, reason, events_json));
+        return Outcome::Done(Reply::skipped(
+            Decision::Untriggered,
+            reason,
+            Some(record::Event::Pushes(delivery.events)),
+        ));
     }
+    let events_json = serde_json::to_value(&delivery.events).ok();
     let pushed: Vec<String> = updates
         .iter()
         .map(|(repository, tag, digest, _)| {
@@ -625,7 +679,7 @@ async fn registry_hook(
         Err(error) => {
             let body = crate::error::ErrorBody::from(&error);
             let mut reply = Reply::error(StatusCode::BAD_REQUEST, body.code, body.message);
-            reply.event = Some(event);
+            reply.event = Some(record::Event::Json(event));
             Outcome::Done(reply)
         }
         Ok((SaveOutcome::Unchanged { version }, deployed)) if deployed == Some(version.number) => {
@@ -636,7 +690,7 @@ async fn registry_hook(
                     pushed.join(", "),
                     version.number
                 ),
-                Some(event),
+                Some(record::Event::Json(event)),
             ))
         }
         Ok((outcome, _)) => {
@@ -663,13 +717,10 @@ async fn start_release(
     state: &Arc<State>,
     call: Call,
     trigger: &Trigger,
-    query: &HashMap<String, String>,
+    query: &Params<'_>,
     start: Start,
 ) -> Response {
-    let wait = matches!(
-        query.get("wait").map(String::as_str),
-        Some("true" | "1" | "yes")
-    );
+    let wait = matches!(query.get("wait"), Some("true" | "1" | "yes"));
     let mut record = call.record(
         Decision::Triggered,
         "triggered: release queued",

@@ -33,8 +33,9 @@ pub struct Entry {
     pub hold: Option<String>,
     /// The application's template (empty for applications of other sources).
     pub template: String,
-    /// The trigger's tag filter, compiled once per reload.
-    pub tags: crate::trigger::TagMatcher,
+    /// What deciding on a push needs of the trigger (tag filter compiled, repositories
+    /// parsed), made once per reload.
+    pub matcher: crate::trigger::matching::Matcher,
 }
 
 /// The index, behind one connection of its own.
@@ -124,7 +125,7 @@ impl Inner {
                         .and_then(|app| app.source.template())
                         .unwrap_or_default()
                         .to_owned(),
-                    tags: trigger.kind.tag_matcher(),
+                    matcher: crate::trigger::matching::Matcher::of(&trigger.kind),
                 };
                 (hash.clone(), Arc::new(entry))
             })

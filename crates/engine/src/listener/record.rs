@@ -22,6 +22,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -76,10 +77,13 @@ impl Call {
         uri: &axum::http::Uri,
         headers: &axum::http::HeaderMap,
     ) -> Self {
-        let path = match uri.query() {
-            Some(query) => format!("{}?{}", uri.path(), redact_query(query)),
-            None => uri.path().to_owned(),
-        };
+        let mut path =
+            String::with_capacity(uri.path().len() + uri.query().map_or(0, str::len) + 1);
+        path.push_str(uri.path());
+        if let Some(query) = uri.query() {
+            path.push('?');
+            push_redacted_query(&mut path, query);
+        }
         let headers = headers
             .iter()
             .filter(|(name, _)| KEPT_HEADERS.contains(&name.as_str()))
@@ -87,10 +91,9 @@ impl Call {
                 let value = if SECRET_HEADERS.contains(&name.as_str()) {
                     REDACTED.to_owned()
                 } else {
-                    String::from_utf8_lossy(value.as_bytes())
-                        .chars()
-                        .take(512)
-                        .collect()
+                    let text = String::from_utf8_lossy(value.as_bytes());
+                    let end = text.char_indices().nth(512).map_or(text.len(), |(i, _)| i);
+                    text[..end].to_owned()
                 };
                 (name.as_str().to_owned(), value)
             })
@@ -157,7 +160,28 @@ pub struct Answered {
     /// The response body.
     pub response: String,
     /// The parsed event, if any.
-    pub event: Option<Value>,
+    pub event: Option<Event>,
+}
+
+/// A call's parsed event as the handler has it. A registry payload's pushes stay typed until
+/// the writer keeps them on a record: turning them into JSON is left off the request path,
+/// and a call folded into an earlier record never pays for it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Already JSON.
+    Json(Value),
+    /// The pushes a registry payload held.
+    Pushes(Vec<crate::registry::PushEvent>),
+}
+
+impl Event {
+    /// The event as a record keeps it.
+    pub fn into_json(self) -> Option<Value> {
+        match self {
+            Event::Json(value) => Some(value),
+            Event::Pushes(pushes) => serde_json::to_value(pushes).ok(),
+        }
+    }
 }
 
 impl Answered {
@@ -171,7 +195,7 @@ impl Answered {
             &self.reason,
             self.status,
             &self.response,
-            self.event,
+            self.event.and_then(Event::into_json),
         );
         record.trigger = self.trigger.map(|(_, name)| name);
         record.at = at;
@@ -208,8 +232,7 @@ fn cut(text: &str, limit: usize) -> &str {
 }
 
 fn is_secret_name(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    [
+    const SECRET_WORDS: &[&str] = &[
         "token",
         "secret",
         "password",
@@ -219,21 +242,38 @@ fn is_secret_name(name: &str) -> bool {
         "api_key",
         "signature",
         "credential",
-    ]
-    .iter()
-    .any(|s| name.contains(s))
+    ];
+    // Case-insensitive substring search, without lower-casing a copy of every name.
+    let name = name.as_bytes();
+    SECRET_WORDS.iter().any(|word| {
+        name.windows(word.len())
+            .any(|window| window.eq_ignore_ascii_case(word.as_bytes()))
+    })
 }
 
 /// Masks the values of query parameters that carry secrets.
-pub fn redact_query(query: &str) -> String {
-    query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((name, _)) if is_secret_name(name) => format!("{name}={REDACTED}"),
-            _ => pair.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join("&")
+#[cfg(test)]
+fn redact_query(query: &str) -> String {
+    let mut out = String::with_capacity(query.len());
+    push_redacted_query(&mut out, query);
+    out
+}
+
+/// Appends `query` to `out` with the values of parameters that carry secrets masked.
+fn push_redacted_query(out: &mut String, query: &str) {
+    for (i, pair) in query.split('&').enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        match pair.split_once('=') {
+            Some((name, _)) if is_secret_name(name) => {
+                out.push_str(name);
+                out.push('=');
+                out.push_str(REDACTED);
+            }
+            _ => out.push_str(pair),
+        }
+    }
 }
 
 fn redact_json(value: &mut Value, depth: usize) {
@@ -258,7 +298,7 @@ fn redact_json(value: &mut Value, depth: usize) {
 }
 
 enum Message {
-    Record(Box<Answered>, jiff::Timestamp),
+    Record(Arc<Answered>, jiff::Timestamp),
     Flush(tokio::sync::oneshot::Sender<()>),
 }
 
@@ -271,11 +311,20 @@ const FOLD_DELAY: Duration = Duration::from_millis(100);
 /// The most calls one transaction takes.
 const BATCH: usize = 1024;
 
+/// How many triggers' last calls the handlers keep to share with identical calls.
+const SHARED_KEPT: usize = 256;
+
 /// Writes access records in the background, on a thread of its own with its own connection.
 /// The thread ends when the last `Recorder` is dropped, after writing what is queued.
+///
+/// A call identical to the last one queued for its trigger is queued as that call (an
+/// `Arc`), and its own copy is dropped at once: under a flood of one call the handlers then
+/// neither allocate for the queue nor leave memory for the writer's thread to free, which
+/// would make the two contend for the allocator's locks.
 #[derive(Debug, Clone)]
 pub struct Recorder {
     queue: mpsc::Sender<Message>,
+    last: Arc<Mutex<HashMap<Option<i64>, Arc<Answered>>>>,
 }
 
 impl Recorder {
@@ -313,13 +362,36 @@ impl Recorder {
                 runtime.block_on(writer.run(incoming));
             })
             .map_err(cannot_start)?;
-        Ok(Recorder { queue })
+        Ok(Recorder {
+            queue,
+            last: Arc::default(),
+        })
+    }
+
+    /// `answered`, or the last call queued for its trigger when the two are identical.
+    fn share(&self, answered: Answered) -> Arc<Answered> {
+        let mut last = self.last.lock().expect("recorder lock");
+        let trigger = answered.trigger_id();
+        if let Some(earlier) = last.get(&trigger)
+            && **earlier == answered
+        {
+            return Arc::clone(earlier);
+        }
+        let answered = Arc::new(answered);
+        // Bodies are kept small here: a large one is not worth holding on to.
+        if answered.call.body.len() <= BODY_LIMIT {
+            if last.len() >= SHARED_KEPT {
+                last.clear();
+            }
+            last.insert(trigger, Arc::clone(&answered));
+        }
+        answered
     }
 
     /// Queues a call's record; if the queue is full the caller waits a moment rather than
     /// lose it.
     pub async fn record(&self, answered: Answered) {
-        let message = Message::Record(Box::new(answered), jiff::Timestamp::now());
+        let message = Message::Record(self.share(answered), jiff::Timestamp::now());
         // The common case costs no timer: there is room.
         let message = match self.queue.try_send(message) {
             Ok(()) => return,
@@ -349,7 +421,7 @@ impl Recorder {
 
 /// The newest record the writer made for a trigger, and the call it stands for.
 struct Newest {
-    call: Answered,
+    call: Arc<Answered>,
     record: i64,
     since: Instant,
     /// How many calls the record stands for so far (written or deferred).
@@ -372,7 +444,7 @@ struct Writer {
 
 /// A batch's record being put together: which call, since when, to add to which record.
 struct Group {
-    call: Answered,
+    call: Arc<Answered>,
     since: Instant,
     write: RecordWrite,
     /// The calls the record to fold into already stands for.
@@ -401,7 +473,7 @@ impl Writer {
             let mut next = Some(first);
             while let Some(message) = next {
                 match message {
-                    Message::Record(answered, at) => batch.push((*answered, at.to_string())),
+                    Message::Record(answered, at) => batch.push((answered, at.to_string())),
                     Message::Flush(done) => flushes.push(done),
                 }
                 next = if batch.len() < BATCH {
@@ -423,7 +495,7 @@ impl Writer {
     /// that only adds to records already written waits (up to [`FOLD_DELAY`]) for the next
     /// transaction, unless `now_please` says to write it anyway: a flood of one call then costs a
     /// few writes a second, and the counts are still current within a tenth of a second.
-    fn write(&mut self, batch: Vec<(Answered, String)>, now_please: bool) {
+    fn write(&mut self, batch: Vec<(Arc<Answered>, String)>, now_please: bool) {
         let now = Instant::now();
         let mut groups: Vec<Group> = Vec::new();
         // The batch's newest group for each trigger.
@@ -432,20 +504,20 @@ impl Writer {
             let trigger = answered.trigger_id();
             if let Some(&index) = open.get(&trigger) {
                 let group = &mut groups[index];
-                if group.call == answered && now.duration_since(group.since) < FOLD_WINDOW {
+                if same(&group.call, &answered) && now.duration_since(group.since) < FOLD_WINDOW {
                     let record = &mut group.write.record;
                     record.repeats = record.repeats.saturating_add(1);
                     record.last_at = Some(at);
                     continue;
                 }
             } else if let Some(newest) = self.last.get(&trigger)
-                && newest.call == answered
+                && same(&newest.call, &answered)
                 && now.duration_since(newest.since) < FOLD_WINDOW
             {
                 // Adds to the record written before, if it is still the trigger's newest;
                 // the record is complete in case it is not.
                 let (record, since, before) = (newest.record, newest.since, newest.repeats);
-                let mut full = answered.clone().into_record(at.clone());
+                let mut full = Answered::clone(&answered).into_record(at.clone());
                 full.last_at = Some(at);
                 open.insert(trigger, groups.len());
                 groups.push(Group {
@@ -464,7 +536,7 @@ impl Writer {
             groups.push(Group {
                 write: RecordWrite {
                     trigger_id: trigger,
-                    record: answered.clone().into_record(at),
+                    record: Answered::clone(&answered).into_record(at),
                     fold_into: None,
                 },
                 call: answered,
@@ -481,7 +553,7 @@ impl Writer {
             let same = pending[..deferred].iter_mut().find(|earlier| {
                 group.write.fold_into.is_some()
                     && earlier.write.fold_into == group.write.fold_into
-                    && earlier.call == group.call
+                    && same(&earlier.call, &group.call)
             });
             match same {
                 Some(earlier) => {
@@ -544,6 +616,11 @@ impl Writer {
     }
 }
 
+/// Whether two queued calls are identical (the same shared call, most often).
+fn same(a: &Arc<Answered>, b: &Arc<Answered>) -> bool {
+    Arc::ptr_eq(a, b) || **a == **b
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -554,6 +631,12 @@ mod tests {
             redact_query("token=tl_abc&type=scale_out&step=2&secret=x"),
             "token=[redacted]&type=scale_out&step=2&secret=[redacted]"
         );
+        // Names match in any case and anywhere in the name; values are never looked at.
+        assert_eq!(
+            redact_query("X_API_KEY=1&myToken=2&PassWord&tok=3&=&&apikeys=4"),
+            "X_API_KEY=[redacted]&myToken=[redacted]&PassWord&tok=3&=&&apikeys=[redacted]"
+        );
+        assert_eq!(redact_query(""), "");
         let mut call = Call::new(
             "127.0.0.1:5000".parse().unwrap(),
             "POST",
@@ -669,6 +752,44 @@ mod tests {
                     ..RecordFilter::default()
                 })
                 .unwrap()
+        }
+
+        #[tokio::test]
+        async fn identical_calls_share_one_queued_copy() {
+            let w = world();
+            let call = || answered(Some(w.trigger.clone()), "10.0.0.1", 200);
+            let first = w.recorder.share(call());
+            assert!(Arc::ptr_eq(&first, &w.recorder.share(call())));
+            // Any difference is a call of its own, which later calls then share.
+            let other = w
+                .recorder
+                .share(answered(Some(w.trigger.clone()), "10.0.0.2", 200));
+            assert!(!Arc::ptr_eq(&first, &other));
+            assert!(Arc::ptr_eq(
+                &other,
+                &w.recorder
+                    .share(answered(Some(w.trigger.clone()), "10.0.0.2", 200))
+            ));
+            let unknown = w.recorder.share(answered(None, "10.0.0.2", 404));
+            assert!(!Arc::ptr_eq(&other, &unknown));
+            // A large body is not held on to.
+            let big = || {
+                let mut big = call();
+                big.call.set_body(Bytes::from(vec![b'x'; BODY_LIMIT + 1]));
+                big
+            };
+            assert!(!Arc::ptr_eq(
+                &w.recorder.share(big()),
+                &w.recorder.share(big())
+            ));
+            // Shared or not, every call is a count on its record.
+            for _ in 0..3 {
+                w.recorder.record(call()).await;
+            }
+            w.recorder.flush().await;
+            let kept = records(&w.store);
+            assert_eq!(kept.len(), 1, "{kept:?}");
+            assert_eq!(kept[0].repeats, 3);
         }
 
         #[tokio::test]

@@ -628,6 +628,11 @@ async fn pushes_that_do_not_match_are_recorded_as_untriggered() {
         records[0].reason,
         "untriggered: tag latest is not in the list"
     );
+    // The parsed pushes stay on the record, as JSON.
+    let event = records[0].event.as_ref().expect("the parsed event");
+    assert_eq!(event[0]["format"], "docker-hub", "{event}");
+    assert_eq!(event[0]["tag"], "latest");
+    assert_eq!(event[0]["name"], "testhook");
     // Bad payloads and wrong hooks are 400/415.
     for (headers, payload, expected) in [
         (
@@ -669,5 +674,49 @@ async fn health_and_metrics() {
         body.as_str()
             .unwrap()
             .contains("tripline_trigger_requests_total{kind=\"unknown\",status=\"404\"} 1")
+    );
+}
+
+#[tokio::test]
+async fn query_parameters_are_decoded_and_the_last_of_a_repeated_name_counts() {
+    let f = Fixture::new(SEED, Config::default());
+    let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);
+    // `_` percent-encoded, as some HTTP clients send it; and a decoy before the real token.
+    let encoded = created.token.replacen('_', "%5F", 1);
+    let url = format!("/hook/trigger?token=tl_decoy&token={encoded}");
+    let (status, body, _) = f.call("POST", &url, &[], b"").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let url = format!("/hook/trigger?token={}&token=tl_decoy", created.token);
+    let (status, ..) = f.call("POST", &url, &[], b"").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Malformed escapes and bytes that are not UTF-8 name no trigger; they do not fail.
+    for url in [
+        "/hook/trigger?token=%",
+        "/hook/trigger?token=%zz&x=%ff%fe",
+        "/hook/trigger?=&&token",
+    ] {
+        let (status, body, _) = f.call("GET", url, &[], b"").await;
+        assert!(
+            status == StatusCode::NOT_FOUND || status == StatusCode::UNAUTHORIZED,
+            "{url}: {status} {body}"
+        );
+    }
+    // `+` is a space: a step of "1 0" is not a number.
+    let scale = TriggerKind::Scale {
+        kind: "Deployment".into(),
+        name: "demo".into(),
+        min: None,
+        max: None,
+    };
+    let created = f.trigger("demo-scale", scale, false);
+    let url = format!(
+        "/hook/trigger?token={}&type=scale_out&step=1+0",
+        created.token
+    );
+    let (status, body, _) = f.call("POST", &url, &[], b"").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["message"].as_str().unwrap().contains("\"1 0\""),
+        "{body}"
     );
 }

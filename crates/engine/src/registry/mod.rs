@@ -309,6 +309,9 @@ pub fn parse(headers: &[(String, String)], body: &[u8]) -> Result<Vec<PushEvent>
     parse_delivery(headers, body).map(|delivery| delivery.events)
 }
 
+/// The request headers [`parse_delivery`] reads (lower case); a caller may pass only these.
+pub const HEADERS: &[&str] = &["content-type", "user-agent", "x-github-event"];
+
 /// Like [`parse`], but also says which format was read and what was skipped.
 pub fn parse_delivery(headers: &[(String, String)], body: &[u8]) -> Result<Delivery> {
     let headers = Headers(headers);
@@ -377,6 +380,9 @@ fn read_json(headers: &Headers<'_>, body: &[u8]) -> Result<serde_json::Value> {
 /// Drops events equal to an earlier one: a registry may repeat an event in one envelope, and
 /// one push must not deploy twice.
 fn dedup(events: Vec<PushEvent>) -> Vec<PushEvent> {
+    if events.len() < 2 {
+        return events;
+    }
     // A set, not a scan of the kept list: a hostile body may list a million tags.
     let mut seen = HashSet::with_capacity(events.len());
     events

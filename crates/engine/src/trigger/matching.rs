@@ -36,30 +36,54 @@ pub enum Verdict {
 
 /// Decides what an image trigger does with a push.
 pub fn decide(kind: &TriggerKind, event: &PushEvent) -> Verdict {
-    decide_with(kind, &kind.tag_matcher(), event)
+    decide_with(kind, &Matcher::of(kind), event)
 }
 
-/// [`decide`], with the trigger's [`TriggerKind::tag_matcher`] made beforehand (the listener
-/// keeps one per trigger, so an expression is not compiled for every push).
-pub fn decide_with(kind: &TriggerKind, tags: &TagMatcher, event: &PushEvent) -> Verdict {
+/// What [`decide`] needs of a trigger, made beforehand: its tag filter compiled and its
+/// repositories parsed. The listener keeps one per trigger, so neither is redone per push.
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    tags: TagMatcher,
+    repositories: Vec<ImageRef>,
+}
+
+impl Matcher {
+    /// The matcher of `kind` (an empty one for kinds that take no pushes).
+    pub fn of(kind: &TriggerKind) -> Matcher {
+        let repositories = match kind {
+            TriggerKind::Image { repositories, .. } => repositories
+                .iter()
+                .filter_map(|r| ImageRef::parse(r).ok())
+                .collect(),
+            _ => Vec::new(),
+        };
+        Matcher {
+            tags: kind.tag_matcher(),
+            repositories,
+        }
+    }
+}
+
+/// [`decide`], with the trigger's [`Matcher`] made beforehand.
+pub fn decide_with(kind: &TriggerKind, matcher: &Matcher, event: &PushEvent) -> Verdict {
     let TriggerKind::Image {
-        repositories,
-        filter,
-        pin_digest,
+        filter, pin_digest, ..
     } = kind
     else {
         return Verdict::Skip {
             reason: format!("a {} trigger does not take registry pushes", kind.name()),
         };
     };
-    let pushed = event.image.full_repository();
-    let Some(ours) = repositories
+    let Some(ours) = matcher
+        .repositories
         .iter()
-        .filter_map(|r| ImageRef::parse(r).ok())
         .find(|r| same_repository(r, event))
     else {
         return Verdict::Skip {
-            reason: format!("repository {pushed} is not one this trigger follows"),
+            reason: format!(
+                "repository {} is not one this trigger follows",
+                event.image.full_repository()
+            ),
         };
     };
     let passes = match (&event.tag, filter) {
@@ -67,7 +91,7 @@ pub fn decide_with(kind: &TriggerKind, tags: &TagMatcher, event: &PushEvent) -> 
         (None, _) => {
             Err("the push names no tag (a push by digest) and this trigger filters tags".to_owned())
         }
-        (Some(tag), _) => tags.check(tag),
+        (Some(tag), _) => matcher.tags.check(tag),
     };
     if let Err(reason) = passes {
         return Verdict::Skip { reason };
