@@ -220,7 +220,7 @@ mod tests {
         // An access record and a template version are other tables' business.
         let record = super::super::record::Call::new(
             "127.0.0.1:4000".parse().unwrap(),
-            "GET",
+            &axum::http::Method::GET,
             &"/hook/trigger?token=tl_x".parse().unwrap(),
             &axum::http::HeaderMap::new(),
         )

@@ -54,17 +54,18 @@ const KEPT_HEADERS: &[&str] = &[
 /// Of those, the ones whose value is a secret.
 const SECRET_HEADERS: &[&str] = &["x-signature", "x-hub-signature-256", "authorization"];
 
-/// A request as recorded.
+/// A request as recorded. What a call keeps is cheap to take (the header values are shared
+/// with the request, not copied); it becomes text in [`Call::record`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Call {
     /// The caller.
-    pub source: String,
+    pub source: std::net::IpAddr,
     /// GET or POST.
-    pub method: String,
+    pub method: axum::http::Method,
     /// Path and query, token redacted.
     pub path: String,
-    /// Kept headers, secrets redacted.
-    pub headers: Vec<(String, String)>,
+    /// Kept headers, secrets' values replaced by `[redacted]`.
+    pub headers: Vec<(axum::http::HeaderName, axum::http::HeaderValue)>,
     /// The body as it arrived (redacted and cut when it becomes a record).
     pub body: Bytes,
 }
@@ -73,7 +74,7 @@ impl Call {
     /// Captures a request's line and headers.
     pub fn new(
         source: std::net::SocketAddr,
-        method: &str,
+        method: &axum::http::Method,
         uri: &axum::http::Uri,
         headers: &axum::http::HeaderMap,
     ) -> Self {
@@ -89,18 +90,16 @@ impl Call {
             .filter(|(name, _)| KEPT_HEADERS.contains(&name.as_str()))
             .map(|(name, value)| {
                 let value = if SECRET_HEADERS.contains(&name.as_str()) {
-                    REDACTED.to_owned()
+                    axum::http::HeaderValue::from_static(REDACTED)
                 } else {
-                    let text = String::from_utf8_lossy(value.as_bytes());
-                    let end = text.char_indices().nth(512).map_or(text.len(), |(i, _)| i);
-                    text[..end].to_owned()
+                    value.clone()
                 };
-                (name.as_str().to_owned(), value)
+                (name.clone(), value)
             })
             .collect();
         Call {
-            source: source.ip().to_string(),
-            method: method.to_owned(),
+            source: source.ip(),
+            method: method.clone(),
             path,
             headers,
             body: Bytes::new(),
@@ -126,10 +125,18 @@ impl Call {
             id: 0,
             trigger: None,
             at: jiff::Timestamp::now().to_string(),
-            source: self.source.clone(),
-            method: self.method.clone(),
+            source: self.source.to_string(),
+            method: self.method.as_str().to_owned(),
             path: self.path.clone(),
-            headers: self.headers.clone(),
+            headers: self
+                .headers
+                .iter()
+                .map(|(name, value)| {
+                    let text = String::from_utf8_lossy(value.as_bytes());
+                    let end = text.char_indices().nth(512).map_or(text.len(), |(i, _)| i);
+                    (name.as_str().to_owned(), text[..end].to_owned())
+                })
+                .collect(),
             body,
             body_truncated,
             event,
@@ -639,7 +646,7 @@ mod tests {
         assert_eq!(redact_query(""), "");
         let mut call = Call::new(
             "127.0.0.1:5000".parse().unwrap(),
-            "POST",
+            &axum::http::Method::POST,
             &"/hook/trigger?token=tl_x".parse().unwrap(),
             &{
                 let mut h = axum::http::HeaderMap::new();
@@ -650,11 +657,15 @@ mod tests {
             },
         );
         assert_eq!(call.path, "/hook/trigger?token=[redacted]");
+        let kept = call
+            .record(Decision::Rejected, "r", 404, "{}", None)
+            .headers;
         assert!(
-            call.headers
-                .contains(&("x-signature".into(), REDACTED.into()))
+            kept.contains(&("x-signature".into(), REDACTED.into())),
+            "{kept:?}"
         );
-        assert!(!call.headers.iter().any(|(n, _)| n == "cookie"));
+        assert!(kept.contains(&("content-type".into(), "application/json".into())));
+        assert!(!kept.iter().any(|(n, _)| n == "cookie"));
         call.set_body(Bytes::from_static(
             br#"{"push_data":{"tag":"1"},"repository":{"name":"x"},"auth":{"password":"p","token":"t"}}"#,
         ));
@@ -729,7 +740,7 @@ mod tests {
         fn answered(trigger: Option<(i64, String)>, source: &str, status: u16) -> Answered {
             let mut call = Call::new(
                 format!("{source}:4000").parse().unwrap(),
-                "POST",
+                &axum::http::Method::POST,
                 &"/hook/registry?token=tl_x".parse().unwrap(),
                 &axum::http::HeaderMap::new(),
             );
