@@ -8,6 +8,7 @@
 //! One managed [`state::AppState`] holds the runtime; its background tasks share one
 //! cancellation token and stop on quit.
 
+pub mod boot;
 pub mod commands;
 pub mod events;
 pub mod settings;
@@ -102,6 +103,7 @@ pub fn run() {
                 via: "desktop",
             }))
             .map_err(|e| e.message)?;
+            let boot = boot::script(&runtime, &settings);
             let state = AppState::new(Arc::new(runtime), settings.clone());
             app.manage(state);
             events::forward(app.handle());
@@ -121,6 +123,7 @@ pub fn run() {
                     .inner_size(1200.0, 780.0)
                     .min_inner_size(820.0, 520.0)
                     .visible(!settings.start_minimised)
+                    .initialization_script(&boot)
                     .build()?;
             // Closing the window keeps Tripline (and its listener) running in the tray.
             let hide = window.clone();

@@ -2,9 +2,15 @@ import { mount } from 'svelte';
 import './app.css';
 import App from './App.svelte';
 import { api } from './lib/backend';
+import { takeBoot } from './lib/boot';
+import { theme } from './lib/theme.svelte';
 
 const target = document.getElementById('app');
 if (!target) throw new Error('index.html has no #app element');
+
+// The saved theme before the first frame, so it is never drawn in the other one.
+const settings = takeBoot('settings');
+if (settings) theme.set(settings.theme ?? 'system');
 
 const app = mount(App, { target });
 
