@@ -258,22 +258,12 @@ pub(crate) fn logs(
 
 /// An opaque `continue` token: the last namespace and name of a page, hex-encoded.
 fn encode_continue(namespace: &str, name: &str) -> String {
-    format!("{namespace}\u{0}{name}")
-        .bytes()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(format!("{namespace}\u{0}{name}"))
 }
 
 fn decode_continue(token: &str) -> ApiResult<(String, String)> {
     let invalid = || ApiError::bad_request("continue key is not valid: start the list again");
-    if !token.len().is_multiple_of(2) {
-        return Err(invalid());
-    }
-    let bytes: Vec<u8> = (0..token.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(token.get(i..i + 2).unwrap_or(""), 16))
-        .collect::<Result<_, _>>()
-        .map_err(|_| invalid())?;
+    let bytes = hex::decode(token).map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     let (namespace, name) = text.split_once('\u{0}').ok_or_else(invalid)?;
     Ok((namespace.to_owned(), name.to_owned()))

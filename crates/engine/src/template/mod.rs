@@ -365,14 +365,7 @@ impl Manifest {
 
 /// The hex SHA-256 of a template text.
 pub fn content_hash(text: &str) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(text.as_bytes());
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        hex.push(char::from(DIGITS[usize::from(byte & 0xf)]));
-    }
-    hex
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 /// The blank and comment lines a document body starts with.

@@ -54,10 +54,7 @@ pub(crate) fn unpullable(image: &str, missing: &[String]) -> bool {
 
 fn image_id(image: &str) -> String {
     use sha2::{Digest, Sha256};
-    let digest: String = Sha256::digest(image.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = hex::encode(Sha256::digest(image.as_bytes()));
     let repo = normalize(image);
     let repo = repo.split(['@', ':']).next().unwrap_or(&repo).to_owned();
     format!("docker.io/{repo}@sha256:{digest}")
