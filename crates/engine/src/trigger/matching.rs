@@ -50,16 +50,22 @@ pub struct Matcher {
 impl Matcher {
     /// The matcher of `kind` (an empty one for kinds that take no pushes).
     pub fn of(kind: &TriggerKind) -> Matcher {
-        let repositories = match kind {
-            TriggerKind::Image { repositories, .. } => repositories
-                .iter()
-                .filter_map(|r| ImageRef::parse(r).ok())
-                .collect(),
-            _ => Vec::new(),
-        };
-        Matcher {
-            tags: kind.tag_matcher(),
-            repositories,
+        match kind {
+            TriggerKind::Image {
+                repositories,
+                filter,
+                ..
+            } => Matcher {
+                tags: filter.matcher(),
+                repositories: repositories
+                    .iter()
+                    .filter_map(|r| ImageRef::parse(r).ok())
+                    .collect(),
+            },
+            _ => Matcher {
+                tags: TagMatcher::All,
+                repositories: Vec::new(),
+            },
         }
     }
 }

@@ -127,15 +127,6 @@ pub enum TriggerKind {
 }
 
 impl TriggerKind {
-    /// The tag matcher of an image trigger; every tag passes for the other kinds, which take
-    /// no pushes.
-    pub fn tag_matcher(&self) -> TagMatcher {
-        match self {
-            TriggerKind::Image { filter, .. } => filter.matcher(),
-            _ => TagMatcher::All,
-        }
-    }
-
     /// `redeploy`, `scale` or `image`.
     pub fn name(&self) -> &'static str {
         match self {
