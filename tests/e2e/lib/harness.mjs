@@ -272,6 +272,26 @@ export function xpathLiteral(text) {
  * its StatusNotifierWatcher there).
  */
 export async function launch(opts = {}) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchOnce(opts);
+    } catch (error) {
+      // WebKitWebDriver picks the inspector's port, frees it and passes it to the app; until
+      // the app binds it, anything else binding a free port (the app's own sandbox or
+      // listener, another test) can take it, and the session then never starts. That is the
+      // driver's race, not the app's fault: start over with fresh ports, twice at most.
+      if (!(error instanceof InspectorPortTaken) || attempt === 3) throw error;
+      console.error(`# launch ${opts.name ?? 'app'}: ${error.message.split('\n')[0]}; starting again`);
+    }
+  }
+}
+
+/** The app could not bind the inspector port WebKitWebDriver chose for it. */
+export class InspectorPortTaken extends Error {}
+
+const INSPECTOR_FAILED = /Failed to start remote inspector server on [^:]+:\d+: [^\n]*/;
+
+async function launchOnce(opts) {
   const name = opts.name ?? 'app';
   for (const [what, file] of [
     ['the desktop app (cargo build -p tripline-desktop --features custom-protocol)', APP],
@@ -338,14 +358,29 @@ export async function launch(opts = {}) {
       `tauri-driver on ${port} and WebKitWebDriver on ${nativePort}`,
     );
 
-    app.driver = await withTimeout(
-      new Builder()
-        .usingServer(`http://127.0.0.1:${port}/`)
-        .withCapabilities({ browserName: 'wry', 'tauri:options': { application: APP } })
-        .build(),
-      60_000,
-      'the WebDriver session (app start)',
-    );
+    const session = new Builder()
+      .usingServer(`http://127.0.0.1:${port}/`)
+      .withCapabilities({ browserName: 'wry', 'tauri:options': { application: APP } })
+      .build();
+    // Without its inspector server the app never answers the driver: fail now, not in 60 s.
+    let watching = true;
+    const inspector = (async () => {
+      while (watching) {
+        const failed = app.tauriDriver.output.match(INSPECTOR_FAILED);
+        if (failed) throw new InspectorPortTaken(failed[0]);
+        await sleep(100);
+      }
+    })();
+    try {
+      app.driver = await withTimeout(
+        Promise.race([session, inspector]),
+        60_000,
+        'the WebDriver session (app start)',
+      );
+    } finally {
+      watching = false;
+      inspector.catch(() => {});
+    }
     await app.driver.manage().setTimeouts({ script: 20_000, pageLoad: 30_000, implicit: 0 });
     app.pid = await waitFor(() => app.appPid(), 10_000, 'the app process');
 
