@@ -11,6 +11,7 @@
 pub mod boot;
 pub mod commands;
 pub mod events;
+pub mod painting;
 pub mod settings;
 pub mod state;
 pub mod tray;

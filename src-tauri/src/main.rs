@@ -4,5 +4,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() {
+    // Before anything starts a thread: it may set WebKit's environment.
+    tripline_desktop::painting::configure();
     tripline_desktop::run();
 }

@@ -14,7 +14,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -193,6 +193,9 @@ step('Settings', async () => {
   // Where secrets are kept: the unlocked keyring of the test session (see run.sh).
   const where = app.env.TRIPLINE_SECRETS === 'keyring' ? 'In the OS keyring' : 'In owner-only files';
   await app.waitText(where);
+  // Who paints: this machine's guess (src-tauri/src/painting.rs), as the app made it.
+  const gpu = existsSync('/dev/nvidia0') || (existsSync('/dev/dri') && readdirSync('/dev/dri').some((n) => n.startsWith('renderD')));
+  await app.waitText(gpu ? 'On the GPU' : 'On the CPU');
 }, { independent: true });
 
 step('create a template from pasted YAML (version 1)', async () => {

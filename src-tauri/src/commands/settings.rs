@@ -18,6 +18,9 @@ pub struct Environment {
     pub data_dir: String,
     /// Where trigger tokens are kept: `keyring` or `files`.
     pub secrets: String,
+    /// Who paints the window: `gpu`, `cpu` (no GPU found, or `TRIPLINE_PAINTING=cpu`), or
+    /// `webkit` (`WEBKIT_SKIA_ENABLE_CPU_RENDERING` came from the environment).
+    pub painting: String,
 }
 
 /// The saved settings.
@@ -57,6 +60,7 @@ pub async fn get_environment(state: State<'_, AppState>) -> Result<Environment> 
             Secrets::Keyring => "keyring".into(),
             Secrets::Files(_) => "files".into(),
         },
+        painting: crate::painting::describe().into(),
     })
 }
 

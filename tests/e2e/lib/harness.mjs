@@ -336,6 +336,11 @@ async function launchOnce(opts) {
       ...(opts.env ?? {}),
     };
     delete app.env.WEBKIT_DISABLE_COMPOSITING_MODE; // screenshots hang with it
+    // The app chooses how WebKit paints from the machine (src-tauri/src/painting.rs), unless
+    // a test asks otherwise; a developer's own setting must not decide it here.
+    for (const name of ['WEBKIT_SKIA_ENABLE_CPU_RENDERING', 'TRIPLINE_PAINTING']) {
+      if (!(name in (opts.env ?? {}))) delete app.env[name];
+    }
     if (opts.before) await opts.before(app);
 
     const port = await freePort();

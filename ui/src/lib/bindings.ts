@@ -326,6 +326,11 @@ export type Environment = {
 	dataDir: string,
 	/**  Where trigger tokens are kept: `keyring` or `files`. */
 	secrets: string,
+	/**
+	 *  Who paints the window: `gpu`, `cpu` (no GPU found, or `TRIPLINE_PAINTING=cpu`), or
+	 *  `webkit` (`WEBKIT_SKIA_ENABLE_CPU_RENDERING` came from the environment).
+	 */
+	painting: string,
 };
 
 /**  An error as the CLI (`--json`), the HTTP listener and the UI show it. */
