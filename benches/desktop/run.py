@@ -56,6 +56,29 @@ READY_LINE = b"tripline-ready"
 READY_TIMEOUT = 60.0
 APP = "tripline-desktop"
 HELLO = "hello-tauri"
+# The hello-world painting on the CPU, as the app chooses to on a machine without a GPU
+# (src-tauri/src/painting.rs): the like-for-like baseline, measured only on such a machine.
+HELLO_CPU = "hello-tauri (CPU painting)"
+WEBKIT_CPU_PAINTING = "WEBKIT_SKIA_ENABLE_CPU_RENDERING"
+
+
+def has_gpu(dev: Path = Path("/dev")) -> bool:
+    """As the app decides it (src-tauri/src/painting.rs): a DRM render node, or NVIDIA's."""
+    try:
+        render_node = any(p.name.startswith("renderD") for p in (dev / "dri").iterdir())
+    except OSError:
+        render_node = False
+    return render_node or (dev / "nvidia0").exists()
+
+
+def contenders() -> list[str]:
+    """What the cold start and the memory parts measure: the app, the stock hello-world and,
+    without a GPU, the hello-world painting as the app does."""
+    return [APP, HELLO] + ([] if has_gpu() else [HELLO_CPU])
+
+
+def binary_of(binaries: dict[str, Path], name: str) -> Path:
+    return binaries[HELLO if name == HELLO_CPU else name]
 
 # The columns of `access_records` as `crates/engine/src/store/migrations.rs` creates them;
 # the seeding refuses a database whose table differs.
@@ -251,7 +274,8 @@ def app_env(desktop: Desktop, home: Path, shader_cache: Path | None = None) -> d
     `shader_cache` keeps Mesa's compiled shaders in one folder across runs, as a desktop
     keeps them across launches; without it they go to the fresh `XDG_CACHE_HOME` and are
     compiled again on every start (see "Cold start" in BENCHMARKS.md)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "TRIPLINE_", "WAYLAND"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("XDG_", "TRIPLINE_", "WAYLAND")) and k != WEBKIT_CPU_PAINTING}
     for name in ("config", "data", "cache", "tripline"):
         (home / name).mkdir(parents=True, exist_ok=True)
     env.update(
@@ -489,17 +513,25 @@ KEPT = "shader cache kept"
 NOTHING = "nothing kept"
 
 
+def contender_env(desktop: Desktop, name: str, home: Path, shader_cache: Path | None) -> dict[str, str]:
+    env = app_env(desktop, home, shader_cache)
+    if name == HELLO_CPU:
+        env[WEBKIT_CPU_PAINTING] = "1"
+    return env
+
+
 def cold_start(reaper: Reaper, desktop: Desktop, binaries: dict[str, Path], runs: int, work: Path) -> dict:
-    """`runs` rounds; each starts both apps in both modes, in an order that alternates from
-    round to round. Round 0 is a warm-up (page cache, and the kept shader cache)."""
+    """`runs` rounds; each starts every contender in both modes, in an order that alternates
+    from round to round. Round 0 is a warm-up (page cache, and the kept shader cache)."""
     shader_cache = work / "mesa-shader-cache"
-    times: dict[str, dict[str, list[float]]] = {m: {APP: [], HELLO: []} for m in (KEPT, NOTHING)}
+    names = contenders()
+    times: dict[str, dict[str, list[float]]] = {m: {n: [] for n in names} for m in (KEPT, NOTHING)}
     for i in range(runs):
-        order = [(m, n) for m in (KEPT, NOTHING) for n in (APP, HELLO)]
+        order = [(m, n) for m in (KEPT, NOTHING) for n in names]
         for mode, name in order if i % 2 == 0 else reversed(order):
-            home = work / f"start-{name}-{i}"
-            env = app_env(desktop, home, shader_cache if mode == KEPT else None)
-            run = launch(reaper, binaries[name], env, work)
+            home = work / f"start-{names.index(name)}-{i}"
+            env = contender_env(desktop, name, home, shader_cache if mode == KEPT else None)
+            run = launch(reaper, binary_of(binaries, name), env, work)
             try:
                 ms = wait_ready(run, name)
             finally:
@@ -518,7 +550,10 @@ def cold_start(reaper: Reaper, desktop: Desktop, binaries: dict[str, Path], runs
         pairs = [a / h for a, h in zip(by_name[APP][1:], by_name[HELLO][1:])] or [by_name[APP][0] / by_name[HELLO][0]]
         summary["ratio"] = round(summary[APP]["median_ms"] / summary[HELLO]["median_ms"], 2)
         summary["median_of_round_ratios"] = round(statistics.median(pairs), 2)
+        if HELLO_CPU in by_name:
+            summary["ratio_like_for_like"] = round(summary[APP]["median_ms"] / summary[HELLO_CPU]["median_ms"], 2)
         result[mode] = summary
+    result["app_painting"] = "gpu" if has_gpu() else "cpu"
     return result
 
 
@@ -526,9 +561,11 @@ def idle_memory(reaper: Reaper, desktop: Desktop, binaries: dict[str, Path], idl
     """One app at a time: ready, then `idle` seconds untouched. The figure is the sample at
     `idle` seconds; samples every 5 s before it show how steady it is."""
     result: dict = {}
-    for name in (HELLO, APP):
-        home = work / f"memory-{name}"
-        run = launch(reaper, binaries[name], app_env(desktop, home, work / "mesa-shader-cache"), work)
+    names = [HELLO, APP] + [n for n in contenders() if n == HELLO_CPU]
+    for name in names:
+        home = work / f"memory-{names.index(name)}"
+        env = contender_env(desktop, name, home, work / "mesa-shader-cache")
+        run = launch(reaper, binary_of(binaries, name), env, work)
         try:
             wait_ready(run, name)
             ready = time.monotonic()
@@ -550,6 +587,10 @@ def idle_memory(reaper: Reaper, desktop: Desktop, binaries: dict[str, Path], idl
     for key in ("pss", "anon", "uss", "rss"):
         result[f"ratio_{key}"] = round(result[APP]["total_kib"][key] / result[HELLO]["total_kib"][key], 2)
     result["ratio"] = result["ratio_pss"]
+    if HELLO_CPU in result:
+        for key in ("pss", "anon"):
+            result[f"ratio_like_for_like_{key}"] = round(
+                result[APP]["total_kib"][key] / result[HELLO_CPU]["total_kib"][key], 2)
     # The same ratios over the second half of the idle period (medians), less at the mercy of
     # one sample taken while other programs' WebKit processes came or went.
     half = [s for s in result[HELLO]["over_time"] if s["s"] >= idle / 2]
@@ -938,12 +979,19 @@ def report(results: dict) -> None:
         rows = []
         for mode in (KEPT, NOTHING):
             m = cs[mode]
-            for name in (HELLO, APP):
+            for name in (HELLO, HELLO_CPU, APP):
+                if name not in m:
+                    continue
+                ratio = {HELLO: "1.00x", APP: f"{m['ratio']:.2f}x",
+                         HELLO_CPU: f"{m[HELLO_CPU]['median_ms'] / m[HELLO]['median_ms']:.2f}x" if HELLO_CPU in m else ""}
                 rows.append([f"{mode}: {name}", f"{m[name]['median_ms']:.0f} ms", f"{m[name]['p90_ms']:.0f} ms",
-                             f"{m[name]['warmup_ms']:.0f} ms",
-                             "1.00x" if name == HELLO else f"{m['ratio']:.2f}x",
-                             "" if name == HELLO else f"{m['median_of_round_ratios']:.2f}x"])
-        print(table(["", "median", "p90", "warm-up", "ratio", "per round"], rows))
+                             f"{m[name]['warmup_ms']:.0f} ms", ratio[name],
+                             f"{m['median_of_round_ratios']:.2f}x" if name == APP else "",
+                             f"{m['ratio_like_for_like']:.2f}x" if name == APP and "ratio_like_for_like" in m else ""])
+        print(table(["", "median", "p90", "warm-up", "ratio", "per round", "like for like"], rows))
+        print(f"The app paints on the {cs.get('app_painting', '?').upper()} here"
+              + ("" if cs.get("app_painting") == "gpu" else
+                 " (no GPU: src-tauri/src/painting.rs); 'like for like' is its ratio to the hello-world painting so too"))
         print(f"target: ratio ≤ 1.2x. CPU during the starts: machine {cs['cpu']['machine_busy_pct']}% busy, "
               f"other processes about {cs['cpu']['others_pct']}%")
     if "idle_memory" in results:
@@ -951,7 +999,8 @@ def report(results: dict) -> None:
         print(f"\nIdle memory {im['idle_s']:.0f} s after ready, all processes of each app (MiB;"
               " anon = the anonymous and shmem part of PSS):")
         rows = []
-        for name in (HELLO, APP):
+        names = [n for n in (HELLO, HELLO_CPU, APP) if n in im]
+        for name in names:
             for p in sorted(im[name]["processes"], key=lambda p: -p["pss"]):
                 rows.append([f"{name} / {p['name']} ({p['pid']})",
                              *(f"{mib(p[k]):.1f}" for k in ("pss", "anon", "uss", "rss"))])
@@ -960,8 +1009,11 @@ def report(results: dict) -> None:
         rows.append(["ratio app / hello", *(f"{im['ratio_' + k]:.2f}x" for k in ("pss", "anon", "uss", "rss"))])
         rows.append(["ratio, medians of the second half", f"{im['ratio_second_half_pss']:.2f}x",
                      f"{im['ratio_second_half_anon']:.2f}x", "", ""])
+        if "ratio_like_for_like_pss" in im:
+            rows.append(["ratio app / hello (CPU painting)", f"{im['ratio_like_for_like_pss']:.2f}x",
+                         f"{im['ratio_like_for_like_anon']:.2f}x", "", ""])
         print(table(["process", "PSS", "anon", "USS", "RSS"], rows))
-        for name in (HELLO, APP):
+        for name in names:
             print(f"{name} every 5 s, PSS/anon MiB (other WebKit processes): " + ", ".join(
                 f"{mib(s['pss']):.0f}/{mib(s['anon']):.0f}"
                 + (f" ({s['foreign_webkit']})" if s["foreign_webkit"] else "")
