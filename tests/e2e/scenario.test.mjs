@@ -196,6 +196,12 @@ step('Settings', async () => {
   // Who paints: this machine's guess (src-tauri/src/painting.rs), as the app made it.
   const gpu = existsSync('/dev/nvidia0') || (existsSync('/dev/dri') && readdirSync('/dev/dri').some((n) => n.startsWith('renderD')));
   await app.waitText(gpu ? 'On the GPU' : 'On the CPU');
+  // The page's fonts, named by the shell from GTK (src-tauri/src/boot.rs). Xvfb has no
+  // desktop settings, so GTK's font is its "Sans" alias, which is not named.
+  const fonts = await app.driver.executeScript(
+    "const s = document.documentElement.style; return [s.getPropertyValue('--font-sans'), s.getPropertyValue('--font-mono')]",
+  );
+  assert.deepEqual(fonts, ['sans-serif', 'monospace']);
 }, { independent: true });
 
 step('create a template from pasted YAML (version 1)', async () => {

@@ -12,6 +12,13 @@ if (!target) throw new Error('index.html has no #app element');
 const settings = takeBoot('settings');
 if (settings) theme.set(settings.theme ?? 'system');
 
+// The desktop's fonts, named before the first style pass (see src-tauri/src/boot.rs).
+const fonts = takeBoot('fonts');
+if (fonts) {
+  document.documentElement.style.setProperty('--font-sans', fonts.sans);
+  document.documentElement.style.setProperty('--font-mono', fonts.mono);
+}
+
 const app = mount(App, { target });
 
 // Tell Rust the first screen is painted (the start-up benchmark measures up to here).

@@ -11,6 +11,11 @@ type Boot = {
   apps: AppOverview[] | null;
   /** As `api.getSettings()` returns them. */
   settings: Settings;
+  /**
+   * CSS `font-family` values for `--font-sans` and `--font-mono`: on Linux the desktop's own
+   * interface font (src-tauri/src/boot.rs); null where the stylesheet's stacks are right.
+   */
+  fonts: { sans: string; mono: string } | null;
 };
 
 declare global {
