@@ -5,7 +5,7 @@
 //! start, before the first screen shows; Skia's own CPU rasteriser does the same painting
 //! without the detour. So when the machine has no GPU, Tripline asks WebKit to paint on the
 //! CPU (`WEBKIT_SKIA_ENABLE_CPU_RENDERING=1`): on the benchmark machine the first screen
-//! appears about a quarter sooner (BENCHMARKS.md, "Desktop app"). With a GPU nothing
+//! appears about a fifth sooner (BENCHMARKS.md, "Desktop app"). With a GPU nothing
 //! changes.
 //!
 //! `TRIPLINE_PAINTING=gpu|cpu` overrides the guess; a `WEBKIT_SKIA_ENABLE_CPU_RENDERING`
