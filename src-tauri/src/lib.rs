@@ -85,6 +85,13 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
 
 /// Runs the app until Quit.
 pub fn run() {
+    // The engine opens (its database, on a first start created and migrated; the sandbox
+    // cluster; the deploy workers) on a thread of its own while Tauri and GTK start, instead
+    // of on the main thread between them and the window: none of it needs the window.
+    let opening = std::thread::Builder::new()
+        .name("tripline-open".into())
+        .spawn(open_runtime)
+        .expect("a thread to open the engine");
     let builder = specta_builder();
     tauri::Builder::default()
         .plugin(tauri_plugin_store::Builder::default().build())
@@ -94,16 +101,9 @@ pub fn run() {
         .setup(move |app| {
             builder.mount_events(app);
             let settings = settings::load(app.handle());
-            let data_dir = std::env::var_os("TRIPLINE_DATA_DIR")
-                .map(Into::into)
-                .or_else(tripline::store::default_data_dir)
-                .ok_or("no data directory: set TRIPLINE_DATA_DIR")?;
-            let runtime = tauri::async_runtime::block_on(Runtime::open(Options {
-                data_dir,
-                secrets: secrets_choice(),
-                via: "desktop",
-            }))
-            .map_err(|e| e.message)?;
+            let runtime = opening
+                .join()
+                .map_err(|_| "the engine panicked while opening")??;
             let boot = boot::script(&runtime, &settings);
             let state = AppState::new(Arc::new(runtime), settings.clone());
             app.manage(state);
@@ -151,6 +151,20 @@ pub fn run() {
                 tauri::async_runtime::block_on(state.shutdown());
             }
         });
+}
+
+/// Opens the engine over `TRIPLINE_DATA_DIR` (else the platform's data folder).
+fn open_runtime() -> Result<Runtime, String> {
+    let data_dir = std::env::var_os("TRIPLINE_DATA_DIR")
+        .map(Into::into)
+        .or_else(tripline::store::default_data_dir)
+        .ok_or("no data directory: set TRIPLINE_DATA_DIR")?;
+    tauri::async_runtime::block_on(Runtime::open(Options {
+        data_dir,
+        secrets: secrets_choice(),
+        via: "desktop",
+    }))
+    .map_err(|e| e.message)
 }
 
 /// `TRIPLINE_SECRETS=files|keyring` forces a secret store; the default finds the keyring.
