@@ -39,6 +39,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::apps::deploy_app,
             commands::apps::rollback_app,
             commands::apps::list_workloads,
+            commands::apps::get_rollout,
             commands::apps::create_demo,
             commands::releases::list_releases,
             commands::releases::get_release,

@@ -318,8 +318,33 @@ fn deploy_patch_rollback_and_releases_against_the_sandbox() {
         path(&fixture("seed-demo.yaml")),
     ]);
     cli.ok(&["app", "create", "demo", "--template", "demo"]);
+    let status = cli.json(&["app", "status", "demo"]);
+    assert!(
+        status["rollout"].is_null(),
+        "nothing deployed yet: {status}"
+    );
+    assert!(
+        cli.ok(&["app", "status", "demo"])
+            .contains("has no workloads")
+    );
     let out = cli.ok(&["deploy", "demo"]);
     assert!(out.contains("Succeeded: deployed version 1"), "{out}");
+    let status = cli.json(&["app", "status", "demo"]);
+    assert_eq!(
+        status["rollout"],
+        serde_json::json!({"health": "ok", "ready": 1, "desired": 1}),
+        "{status}"
+    );
+    assert_eq!(status["workloads"][0]["kind"], "Deployment");
+    assert_eq!(status["workloads"][0]["health"], "ok");
+    let out = cli.ok(&["app", "status", "demo"]);
+    assert!(
+        out.starts_with(
+            "demo: Healthy, 1 of 1 replicas ready (sandbox cluster, namespace default)"
+        ) && out.contains("Deployment/demo")
+            && out.contains("rollouts-demo:blue"),
+        "{out}"
+    );
     cli.ok(&[
         "template",
         "patch",
@@ -372,5 +397,22 @@ fn deploy_patch_rollback_and_releases_against_the_sandbox() {
     assert!(
         stderr.contains("exceeded its progress deadline") && stderr.contains("ImagePullBackOff"),
         "{stderr}"
+    );
+    // The old pod still serves; the new one cannot pull its image.
+    let status = cli.json(&["app", "status", "demo"]);
+    assert_eq!(status["rollout"]["health"], "degraded", "{status}");
+    let waiting: Vec<&str> = status["workloads"][0]["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["waiting"].as_str())
+        .collect();
+    assert!(
+        waiting.iter().any(|w| w.starts_with("ImagePullBackOff")),
+        "{status}"
+    );
+    assert!(
+        cli.ok(&["app", "status", "demo"])
+            .contains("A pod cannot start")
     );
 }

@@ -1,9 +1,10 @@
-//! Applications: list, detail, create, hold, deploy, rollback, live workloads, the demo.
+//! Applications: list, detail, create, hold, deploy, rollback, live workloads and rollout, the
+//! demo.
 
 use serde::Serialize;
 use tauri::State;
 use tripline::app::{Application, NewApplication};
-use tripline::deploy::live::Workload;
+use tripline::deploy::live::{RolloutState, Workload};
 use tripline::runtime::{AppOverview, Demo};
 use tripline::store::Release;
 use tripline::trigger::Trigger;
@@ -90,6 +91,13 @@ pub async fn rollback_app(state: State<'_, AppState>, name: String, to: u32) -> 
 #[specta::specta]
 pub async fn list_workloads(state: State<'_, AppState>, name: String) -> Result<Vec<Workload>> {
     state.runtime.workloads(&name).await
+}
+
+/// The application's rollout as the cluster reports it now (`null` without workloads).
+#[tauri::command]
+#[specta::specta]
+pub async fn get_rollout(state: State<'_, AppState>, name: String) -> Result<Option<RolloutState>> {
+    state.runtime.rollout(&name).await
 }
 
 /// "Try it on the sandbox": the seed's demo application with a redeploy trigger, deployed.

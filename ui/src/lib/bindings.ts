@@ -23,6 +23,8 @@ export const commands = {
 	rollbackApp: (name: string, to: number) => typedError<Release, ErrorBody>(__TAURI_INVOKE("rollback_app", { name, to })),
 	/**  The application's workloads and pods, as the cluster reports them now. */
 	listWorkloads: (name: string) => typedError<Workload[], ErrorBody>(__TAURI_INVOKE("list_workloads", { name })),
+	/**  The application's rollout as the cluster reports it now (`null` without workloads). */
+	getRollout: (name: string) => typedError<RolloutState | null, ErrorBody>(__TAURI_INVOKE("get_rollout", { name })),
 	/**  "Try it on the sandbox": the seed's demo application with a redeploy trigger, deployed. */
 	createDemo: () => typedError<Demo, ErrorBody>(__TAURI_INVOKE("create_demo")),
 	/**  The application's newest releases, newest first (at most `limit`, up to 500). */
@@ -380,6 +382,20 @@ export type FieldChange = {
 	new?: Value | null,
 };
 
+/**
+ *  Where a workload stands. The order is worst first: an application's rollout is as well
+ *  as its worst workload.
+ */
+export type Health = 
+/**  Replicas are wanted and none is available. */
+"down" | 
+/**  A pod cannot start (an image that cannot be pulled, a crash loop, a bad config). */
+"degraded" | 
+/**  A rollout is under way: replicas not yet updated or ready. */
+"progressing" | 
+/**  Every replica wanted is updated and ready. */
+"ok";
+
 /**  An image repository an application's template uses. */
 export type ImageChoice = {
 	/**  The repository as people write it (`nginx`, `ghcr.io/org/app`). */
@@ -645,6 +661,19 @@ reason: string;
 /**  What happened. */
 message: string };
 
+/**
+ *  An application's rollout over its workloads: the worst health, and replicas ready of
+ *  desired, summed.
+ */
+export type RolloutState = {
+	/**  The worst of the workloads' health. */
+	health: Health,
+	/**  Replicas ready, over all workloads. */
+	ready: number,
+	/**  Replicas desired, over all workloads. */
+	desired: number,
+};
+
 /**  What a save did. */
 export type SaveOutcome = 
 /**  A new version was made. */
@@ -889,6 +918,8 @@ export type Workload = {
 	images: string[],
 	/**  Its pods, by name. */
 	pods: PodState[],
+	/**  Where it stands, by [`Health::of`]. */
+	health: Health,
 };
 
 /**  A workload a scale trigger can name. */

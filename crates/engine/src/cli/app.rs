@@ -4,6 +4,7 @@ use clap::Subcommand;
 
 use super::{Context, boundary, output};
 use crate::app::{ClusterRef, NewApplication, Pin, Source};
+use crate::deploy::live::{self, RolloutState, Workload};
 use crate::error::ErrorBody;
 
 #[derive(Debug, Subcommand)]
@@ -29,6 +30,12 @@ pub enum Command {
     List,
     /// Show one application
     Show {
+        /// Application name
+        name: String,
+    },
+    /// Show an application's workloads and pods as its cluster reports them now, and their
+    /// health (Healthy, Updating, A pod cannot start, Unavailable)
+    Status {
         /// Application name
         name: String,
     },
@@ -131,6 +138,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             say!("Created:    {}", app.created_at);
             Ok(())
         }
+        Command::Status { name } => status(cx, &name),
         Command::Hold { name, reason } => {
             let app = cx
                 .store
@@ -161,4 +169,114 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             Ok(())
         }
     }
+}
+
+/// What `tripline app status --json` prints.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Status {
+    app: String,
+    cluster: String,
+    namespace: String,
+    /// `null` when the application has no workloads in the cluster.
+    rollout: Option<RolloutState>,
+    workloads: Vec<Workload>,
+}
+
+fn status(cx: &mut Context, name: &str) -> Result<(), ErrorBody> {
+    let app = cx.store.app(name).map_err(boundary)?;
+    let (data_dir, quiet) = (cx.data_dir.clone(), cx.json);
+    let workloads = super::deploy::runtime()?.block_on(async {
+        let access = crate::sandbox::access::clusters_for(&app.cluster, &data_dir, quiet).await?;
+        let read = async {
+            let client = access
+                .clusters
+                .client(&app.cluster)
+                .await
+                .map_err(boundary)?;
+            live::workloads(&client, &app.name, &app.namespace)
+                .await
+                .map_err(|e| {
+                    ErrorBody::new(
+                        "cluster.unreachable",
+                        format!(
+                            "cannot read the workloads of {} from the {} cluster: {e}",
+                            app.name, app.cluster
+                        ),
+                    )
+                })
+        };
+        let workloads = read.await;
+        access.shutdown().await;
+        workloads
+    })?;
+    let rollout = RolloutState::of(&workloads);
+    if cx.json {
+        return cx.print_json(&Status {
+            app: app.name,
+            cluster: app.cluster.to_string(),
+            namespace: app.namespace,
+            rollout,
+            workloads,
+        });
+    }
+    let Some(rollout) = rollout else {
+        say!(
+            "{} has no workloads in namespace {} of the {} cluster: deploy it with `tripline deploy {}`.",
+            app.name,
+            app.namespace,
+            app.cluster,
+            app.name
+        );
+        return Ok(());
+    };
+    say!(
+        "{}: {}, {} of {} replicas ready ({} cluster, namespace {})",
+        app.name,
+        rollout.health.label(),
+        rollout.ready,
+        rollout.desired,
+        app.cluster,
+        app.namespace
+    );
+    say!();
+    let mut rows = vec![vec![
+        "WORKLOAD".to_owned(),
+        "HEALTH".to_owned(),
+        "READY".to_owned(),
+        "UPDATED".to_owned(),
+        "AVAILABLE".to_owned(),
+        "IMAGES".to_owned(),
+    ]];
+    for w in &workloads {
+        rows.push(vec![
+            format!("{}/{}", w.kind, w.name),
+            w.health.label().to_owned(),
+            format!("{}/{}", w.ready, w.desired),
+            w.updated.to_string(),
+            w.available.to_string(),
+            w.images.join(", "),
+        ]);
+        for pod in &w.pods {
+            let mut state = format!("{}{}", pod.phase, if pod.ready { ", ready" } else { "" });
+            if let Some(waiting) = &pod.waiting {
+                state = format!("{state}, waiting: {waiting}");
+            }
+            let restarts = match pod.restarts {
+                0 => String::new(),
+                1 => "1 restart".to_owned(),
+                n => format!("{n} restarts"),
+            };
+            rows.push(vec![
+                format!("  pod {}", pod.name),
+                state,
+                String::new(),
+                String::new(),
+                String::new(),
+                restarts,
+            ]);
+        }
+    }
+    say_raw!("{}", output::table(&rows));
+    Ok(())
 }

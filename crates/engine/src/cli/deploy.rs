@@ -69,7 +69,7 @@ pub enum ClusterCommand {
     },
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, ErrorBody> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, ErrorBody> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

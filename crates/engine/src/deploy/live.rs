@@ -1,6 +1,7 @@
 //! What an application's workloads look like in the cluster right now: replicas desired,
-//! updated, ready and available, and each pod's phase. Read on demand (the desktop app's
-//! application view asks after each deploy event); nothing here writes.
+//! updated, ready and available, each pod's phase, and what that adds up to ([`Health`] per
+//! workload, [`RolloutState`] per application). Read on demand (the desktop app asks after
+//! each deploy event; `tripline app status`); nothing here writes.
 
 use std::collections::BTreeMap;
 
@@ -35,6 +36,89 @@ pub struct Workload {
     pub images: Vec<String>,
     /// Its pods, by name.
     pub pods: Vec<PodState>,
+    /// Where it stands, by [`Health::of`].
+    pub health: Health,
+}
+
+/// Where a workload stands. The order is worst first: an application's rollout is as well
+/// as its worst workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    /// Replicas are wanted and none is available.
+    Down,
+    /// A pod cannot start (an image that cannot be pulled, a crash loop, a bad config).
+    Degraded,
+    /// A rollout is under way: replicas not yet updated or ready.
+    Progressing,
+    /// Every replica wanted is updated and ready.
+    Ok,
+}
+
+/// Waiting reasons that mean a container will not start without a change (Kubernetes'
+/// `ImagePullBackOff`, `CrashLoopBackOff`, `ErrImagePull`, `CreateContainerConfigError`,
+/// `InvalidImageName`, …), matched in the reason only: a message may say anything.
+const STUCK: &[&str] = &["backoff", "err", "invalid", "crash"];
+
+impl Health {
+    /// The health of `workload` from its counts and its pods.
+    pub fn of(workload: &Workload) -> Health {
+        let stuck = |pod: &PodState| {
+            pod.waiting.as_deref().is_some_and(|waiting| {
+                let reason = waiting.split(':').next().unwrap_or("").to_ascii_lowercase();
+                STUCK.iter().any(|word| reason.contains(word))
+            })
+        };
+        if workload.desired > 0 && workload.available == 0 {
+            Health::Down
+        } else if workload.pods.iter().any(stuck) {
+            Health::Degraded
+        } else if workload.ready < workload.desired
+            || workload.updated < workload.desired
+            || workload.pods.iter().any(|pod| !pod.ready)
+        {
+            Health::Progressing
+        } else {
+            Health::Ok
+        }
+    }
+
+    /// In words, for a person.
+    pub fn label(self) -> &'static str {
+        match self {
+            Health::Down => "Unavailable",
+            Health::Degraded => "A pod cannot start",
+            Health::Progressing => "Updating",
+            Health::Ok => "Healthy",
+        }
+    }
+}
+
+/// An application's rollout over its workloads: the worst health, and replicas ready of
+/// desired, summed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutState {
+    /// The worst of the workloads' health.
+    pub health: Health,
+    /// Replicas ready, over all workloads.
+    pub ready: i32,
+    /// Replicas desired, over all workloads.
+    pub desired: i32,
+}
+
+impl RolloutState {
+    /// The rollout of these workloads; `None` when there are none.
+    pub fn of(workloads: &[Workload]) -> Option<RolloutState> {
+        let health = workloads.iter().map(|w| w.health).min()?;
+        Some(RolloutState {
+            health,
+            ready: workloads.iter().map(|w| w.ready).sum(),
+            desired: workloads.iter().map(|w| w.desired).sum(),
+        })
+    }
 }
 
 /// One pod.
@@ -81,6 +165,7 @@ pub async fn workloads(
                 available: status.available_replicas.unwrap_or(0),
                 images: images(spec.template.spec.as_ref()),
                 pods: Vec::new(),
+                health: Health::Ok,
             },
             Some(spec.selector),
         ));
@@ -102,6 +187,7 @@ pub async fn workloads(
                 available: status.available_replicas.unwrap_or(0),
                 images: images(spec.template.spec.as_ref()),
                 pods: Vec::new(),
+                health: Health::Ok,
             },
             Some(spec.selector),
         ));
@@ -123,6 +209,7 @@ pub async fn workloads(
                 available: status.number_available.unwrap_or(0),
                 images: images(spec.template.spec.as_ref()),
                 pods: Vec::new(),
+                health: Health::Ok,
             },
             Some(spec.selector),
         ));
@@ -140,6 +227,9 @@ pub async fn workloads(
             .collect();
         list.sort_by(|a, b| a.name.cmp(&b.name));
         workload.pods = list;
+    }
+    for (workload, _) in &mut found {
+        workload.health = Health::of(workload);
     }
     let mut workloads: Vec<Workload> = found.into_iter().map(|(w, _)| w).collect();
     workloads.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
@@ -202,6 +292,151 @@ fn pod_state(pod: Pod) -> PodState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn workload(
+        desired: i32,
+        updated: i32,
+        ready: i32,
+        available: i32,
+        pods: &[(bool, Option<&str>)],
+    ) -> Workload {
+        let mut workload = Workload {
+            kind: "Deployment".into(),
+            name: "web".into(),
+            namespace: "default".into(),
+            desired,
+            updated,
+            ready,
+            available,
+            images: vec!["nginx:1.27".into()],
+            pods: pods
+                .iter()
+                .enumerate()
+                .map(|(i, (ready, waiting))| PodState {
+                    name: format!("web-{i}"),
+                    phase: "Running".into(),
+                    ready: *ready,
+                    restarts: 0,
+                    waiting: waiting.map(str::to_owned),
+                })
+                .collect(),
+            health: Health::Ok,
+        };
+        workload.health = Health::of(&workload);
+        workload
+    }
+
+    #[test]
+    fn health_follows_counts_and_pods_worst_first() {
+        let cases: &[(&str, Workload, Health)] = &[
+            (
+                "all updated and ready",
+                workload(2, 2, 2, 2, &[(true, None), (true, None)]),
+                Health::Ok,
+            ),
+            ("scaled to zero", workload(0, 0, 0, 0, &[]), Health::Ok),
+            (
+                "none available",
+                workload(2, 0, 0, 0, &[(false, Some("ContainerCreating"))]),
+                Health::Down,
+            ),
+            (
+                "an image that cannot be pulled",
+                workload(
+                    2,
+                    1,
+                    1,
+                    1,
+                    &[
+                        (true, None),
+                        (
+                            false,
+                            Some("ImagePullBackOff: Back-off pulling image \"nginx:nope\""),
+                        ),
+                    ],
+                ),
+                Health::Degraded,
+            ),
+            (
+                "a crash loop",
+                workload(1, 1, 1, 1, &[(false, Some("CrashLoopBackOff"))]),
+                Health::Degraded,
+            ),
+            (
+                "a bad config",
+                workload(
+                    1,
+                    1,
+                    1,
+                    1,
+                    &[(
+                        false,
+                        Some("CreateContainerConfigError: secret \"x\" not found"),
+                    )],
+                ),
+                Health::Degraded,
+            ),
+            (
+                "an invalid image name",
+                workload(1, 1, 1, 1, &[(false, Some("InvalidImageName"))]),
+                Health::Degraded,
+            ),
+            (
+                "not yet updated",
+                workload(2, 1, 2, 2, &[(true, None), (true, None)]),
+                Health::Progressing,
+            ),
+            (
+                "not yet ready",
+                workload(
+                    2,
+                    2,
+                    1,
+                    1,
+                    &[(true, None), (false, Some("ContainerCreating"))],
+                ),
+                Health::Progressing,
+            ),
+            (
+                "a message that mentions an error does not make a starting pod stuck",
+                workload(
+                    1,
+                    1,
+                    0,
+                    1,
+                    &[(false, Some("ContainerCreating: retrying after an error"))],
+                ),
+                Health::Progressing,
+            ),
+        ];
+        for (what, workload, expected) in cases {
+            assert_eq!(workload.health, *expected, "{what}");
+        }
+    }
+
+    #[test]
+    fn a_rollout_is_its_worst_workload_with_replicas_summed() {
+        assert_eq!(RolloutState::of(&[]), None, "no workloads, no rollout");
+        let healthy = workload(2, 2, 2, 2, &[(true, None), (true, None)]);
+        let updating = workload(3, 1, 1, 1, &[(true, None)]);
+        let stuck = workload(1, 1, 0, 1, &[(false, Some("ErrImagePull"))]);
+        assert_eq!(
+            RolloutState::of(&[healthy.clone(), updating.clone()]),
+            Some(RolloutState {
+                health: Health::Progressing,
+                ready: 3,
+                desired: 5
+            })
+        );
+        assert_eq!(
+            RolloutState::of(&[stuck, healthy.clone(), updating]).map(|r| r.health),
+            Some(Health::Degraded)
+        );
+        assert_eq!(
+            RolloutState::of(&[healthy]).map(|r| r.health.label()),
+            Some("Healthy")
+        );
+    }
 
     #[test]
     fn selectors_with_expressions_are_not_guessed() {

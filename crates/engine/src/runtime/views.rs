@@ -10,7 +10,7 @@ use super::{OrBody, Runtime, boundary};
 use crate::app::{Application, ClusterRef};
 use crate::cluster::ClusterInfo;
 use crate::deploy::Options;
-use crate::deploy::live::{self, Workload};
+use crate::deploy::live::{self, RolloutState, Workload};
 use crate::diff::{self, ManifestDiff};
 use crate::error::ErrorBody;
 use crate::store::{Cause, NewTrigger, Release, Version};
@@ -222,6 +222,12 @@ impl Runtime {
                     ),
                 )
             })
+    }
+
+    /// The application's rollout now: its workloads' worst health and replicas ready of
+    /// desired (`None` when it has no workloads in the cluster).
+    pub async fn rollout(&self, app: &str) -> Result<Option<RolloutState>, ErrorBody> {
+        Ok(RolloutState::of(&self.workloads(app).await?))
     }
 
     /// Queues a deploy of the application's newest template version; progress follows as
