@@ -3,7 +3,7 @@
  * parameters a trigger call carried. Pure functions, so every screen says things the
  * same way.
  */
-import type { Action, Cause, ClusterRef, Release, ResourceId, Rollout, Value, Workload } from '../../lib/backend';
+import type { Action, Cause, ClusterRef, Health, Release, ResourceId, Rollout, Value } from '../../lib/backend';
 
 /** "sandbox" or the kubeconfig context's name. */
 export function clusterName(ref: ClusterRef): string {
@@ -264,33 +264,10 @@ export function sentence(message: string): string {
   return /[.!?…]$/.test(capital) ? capital : `${capital}.`;
 }
 
-/** Where a workload stands, worst first: no replica available, a pod that cannot start, a rollout under way, or all well. */
-export type Health = 'down' | 'degraded' | 'progressing' | 'ok';
-
-/** Words for each {@link Health}. */
+/** Words for each {@link Health} (the engine decides a workload's health: deploy/live.rs). */
 export const HEALTH: Record<Health, string> = {
   ok: 'Healthy',
   progressing: 'Updating',
   degraded: 'A pod cannot start',
   down: 'Unavailable',
 };
-
-export function workloadHealth(w: Workload): Health {
-  if (w.desired > 0 && w.available === 0) return 'down';
-  if (w.pods.some((p) => p.waiting && /BackOff|Err|Invalid|Crash/i.test(p.waiting))) return 'degraded';
-  if (w.ready < w.desired || w.updated < w.desired || w.pods.some((p) => !p.ready)) return 'progressing';
-  return 'ok';
-}
-
-const WORST: Health[] = ['down', 'degraded', 'progressing', 'ok'];
-
-/** An application's rollout state over its workloads: the worst health, and replicas ready of desired. */
-export function rolloutSummary(workloads: Workload[]): { health: Health; ready: number; desired: number } | undefined {
-  if (workloads.length === 0) return undefined;
-  const states = workloads.map(workloadHealth);
-  return {
-    health: WORST.find((h) => states.includes(h)) ?? 'ok',
-    ready: workloads.reduce((n, w) => n + w.ready, 0),
-    desired: workloads.reduce((n, w) => n + w.desired, 0),
-  };
-}
