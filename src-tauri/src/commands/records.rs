@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 use tauri::State;
-use tripline::store::{AccessRecord, Decision, RecordFilter};
+use tripline::store::{AccessRecord, Decision, RecordFilter, RecordSummary};
 
 use super::{Result, body};
 use crate::state::AppState;
@@ -21,20 +21,25 @@ pub struct RecordQuery {
     pub limit: u32,
 }
 
-/// A page of access records, newest first.
+/// A page of access records, newest first, as a list shows them: without their headers,
+/// bodies, events and responses (`get_record` has those).
 #[tauri::command]
 #[specta::specta]
 pub async fn list_records(
     state: State<'_, AppState>,
     query: RecordQuery,
-) -> Result<Vec<AccessRecord>> {
+) -> Result<Vec<RecordSummary>> {
     let filter = RecordFilter {
         trigger: query.trigger.as_deref(),
         decision: query.decision,
         before: query.before,
         limit: usize::try_from(query.limit.clamp(1, 1000)).unwrap_or(1000),
     };
-    state.runtime.store().access_records(&filter).map_err(body)
+    state
+        .runtime
+        .store()
+        .access_record_summaries(&filter)
+        .map_err(body)
 }
 
 /// One access record with its request, event, decision and response.

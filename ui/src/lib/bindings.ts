@@ -69,8 +69,11 @@ export const commands = {
 	revealTriggerExamples: (name: string) => typedError<string[], ErrorBody>(__TAURI_INVOKE("reveal_trigger_examples", { name })),
 	/**  A signed trigger's HMAC key, for an explicit Copy (callers sign with it). */
 	revealTriggerSigningKey: (name: string) => typedError<string, ErrorBody>(__TAURI_INVOKE("reveal_trigger_signing_key", { name })),
-	/**  A page of access records, newest first. */
-	listRecords: (query: RecordQuery) => typedError<AccessRecord[], ErrorBody>(__TAURI_INVOKE("list_records", { query })),
+	/**
+	 *  A page of access records, newest first, as a list shows them: without their headers,
+	 *  bodies, events and responses (`get_record` has those).
+	 */
+	listRecords: (query: RecordQuery) => typedError<RecordSummary[], ErrorBody>(__TAURI_INVOKE("list_records", { query })),
 	/**  One access record with its request, event, decision and response. */
 	getRecord: (id: number) => typedError<AccessRecord, ErrorBody>(__TAURI_INVOKE("get_record", { id })),
 	/**  Where the listener stands, with its request counters. */
@@ -524,6 +527,39 @@ export type RecordQuery = {
 	before: number | null,
 	/**  Page size (1–1,000). */
 	limit: number,
+};
+
+/**
+ *  What a list of access records shows of each: everything but the request's headers and
+ *  body, the parsed event and the response, which stay in the database until the record is
+ *  opened ([`Store::access_record`]). A page of these is a few hundred bytes a record, where
+ *  full records can carry 64 KiB bodies.
+ */
+export type RecordSummary = {
+	/**  Unique id. */
+	id: number,
+	/**  The trigger, when the token named one. */
+	trigger: string | null,
+	/**  When (RFC 3339). */
+	at: string,
+	/**  The caller's address. */
+	source: string,
+	/**  GET or POST. */
+	method: string,
+	/**  Path and query, with the token redacted. */
+	path: string,
+	/**  What was decided. */
+	decision: Decision,
+	/**  Why, in words. */
+	reason: string,
+	/**  The HTTP status answered. */
+	status: number,
+	/**  The release started, if any. */
+	release: number | null,
+	/**  How many identical calls in a row this record stands for. */
+	repeats: number,
+	/**  When the last of the repeated calls came; `None` when `repeats` is 1. */
+	lastAt: string | null,
 };
 
 /**

@@ -26,7 +26,9 @@ use crate::error::ErrorBody;
 
 pub use releases::{Cause, Finish, Release, ReleaseStatus};
 pub use templates::{Origin, SaveOutcome, TemplateSummary, Version, VersionSummary};
-pub use triggers::{AccessRecord, Decision, NewTrigger, RecordFilter, RecordWrite, TriggerIndex};
+pub use triggers::{
+    AccessRecord, Decision, NewTrigger, RecordFilter, RecordSummary, RecordWrite, TriggerIndex,
+};
 
 /// The database file's name inside the data directory.
 pub const DATABASE_FILE: &str = "tripline.db";

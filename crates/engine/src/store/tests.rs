@@ -474,3 +474,95 @@ fn access_records_are_trimmed_to_the_retention() {
         .unwrap();
     assert_eq!(kept.len(), 100);
 }
+
+#[test]
+fn record_summaries_are_the_records_without_their_payloads_under_the_same_filter() {
+    let (_dir, mut store) = store();
+    let record = |n: usize, decision: Decision| crate::store::AccessRecord {
+        id: 0,
+        trigger: None,
+        at: format!("2026-01-01T00:00:{n:02}Z"),
+        source: "127.0.0.1".into(),
+        method: "POST".into(),
+        path: "/hook/registry?token=[redacted]".into(),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: "x".repeat(64 * 1024),
+        body_truncated: true,
+        event: Some(serde_json::json!({"image": "nginx:1"})),
+        decision,
+        reason: format!("call {n}"),
+        status: if decision == Decision::Rejected {
+            404
+        } else {
+            200
+        },
+        response: "{\"status\":\"untriggered\"}".into(),
+        release: None,
+        repeats: 1 + n as u32 % 3,
+        last_at: (!n.is_multiple_of(3)).then(|| format!("2026-01-01T00:01:{n:02}Z")),
+    };
+    for n in 0..30_usize {
+        let decision = if n.is_multiple_of(2) {
+            Decision::Rejected
+        } else {
+            Decision::Untriggered
+        };
+        store
+            .record_access(None, &record(n, decision), 1000)
+            .unwrap();
+    }
+    let filters = [
+        RecordFilter {
+            limit: 1000,
+            ..RecordFilter::default()
+        },
+        RecordFilter {
+            limit: 7,
+            ..RecordFilter::default()
+        },
+        RecordFilter {
+            decision: Some(Decision::Untriggered),
+            limit: 5,
+            ..RecordFilter::default()
+        },
+        RecordFilter {
+            before: Some(10),
+            limit: 4,
+            ..RecordFilter::default()
+        },
+    ];
+    for filter in &filters {
+        let full = store.access_records(filter).unwrap();
+        let slim = store.access_record_summaries(filter).unwrap();
+        assert!(!slim.is_empty());
+        let expected: Vec<crate::store::RecordSummary> = full
+            .iter()
+            .map(|r| crate::store::RecordSummary {
+                id: r.id,
+                trigger: r.trigger.clone(),
+                at: r.at.clone(),
+                source: r.source.clone(),
+                method: r.method.clone(),
+                path: r.path.clone(),
+                decision: r.decision,
+                reason: r.reason.clone(),
+                status: r.status,
+                release: r.release,
+                repeats: r.repeats,
+                last_at: r.last_at.clone(),
+            })
+            .collect();
+        assert_eq!(slim, expected, "{:?}", filter.decision);
+        let text = serde_json::to_string(&slim).unwrap();
+        assert!(!text.contains("xxxx"), "no bodies in a summary");
+    }
+    let unknown = store.access_record_summaries(&RecordFilter {
+        trigger: Some("nope"),
+        limit: 10,
+        ..RecordFilter::default()
+    });
+    assert!(
+        unknown.is_err(),
+        "an unknown trigger is an error, as for full records"
+    );
+}

@@ -106,6 +106,40 @@ pub struct AccessRecord {
     pub last_at: Option<String>,
 }
 
+/// What a list of access records shows of each: everything but the request's headers and
+/// body, the parsed event and the response, which stay in the database until the record is
+/// opened ([`Store::access_record`]). A page of these is a few hundred bytes a record, where
+/// full records can carry 64 KiB bodies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct RecordSummary {
+    /// Unique id.
+    pub id: i64,
+    /// The trigger, when the token named one.
+    pub trigger: Option<String>,
+    /// When (RFC 3339).
+    pub at: String,
+    /// The caller's address.
+    pub source: String,
+    /// GET or POST.
+    pub method: String,
+    /// Path and query, with the token redacted.
+    pub path: String,
+    /// What was decided.
+    pub decision: Decision,
+    /// Why, in words.
+    pub reason: String,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// The release started, if any.
+    pub release: Option<i64>,
+    /// How many identical calls in a row this record stands for.
+    pub repeats: u32,
+    /// When the last of the repeated calls came; `None` when `repeats` is 1.
+    pub last_at: Option<String>,
+}
+
 /// What [`Store::trigger_index`] reads.
 #[derive(Debug, Clone)]
 pub struct TriggerIndex {
@@ -186,6 +220,16 @@ fn decode_trigger(row: TriggerRow) -> Result<Trigger> {
     })
 }
 
+/// The filter of [`Store::access_records`] and [`Store::access_record_summaries`]: ?1 trigger
+/// name, ?2 decision, ?3 before this id, ?4 at most this many, newest first.
+const RECORD_FILTER: &str = "FROM access_records r LEFT JOIN triggers t ON t.id = r.trigger_id
+     WHERE (?1 IS NULL OR t.name = ?1) AND (?2 IS NULL OR r.decision = ?2)
+       AND (?3 IS NULL OR r.id < ?3)
+     ORDER BY r.id DESC LIMIT ?4";
+
+const SUMMARY_COLUMNS: &str = "r.id, t.name, r.at, r.source, r.method, r.path, r.decision, \
+    r.reason, r.status, r.release_id, r.repeats, r.last_at";
+
 const RECORD_COLUMNS: &str = "r.id, t.name, r.at, r.source, r.method, r.path, r.headers, r.body, \
     r.body_truncated, r.event, r.decision, r.reason, r.status, r.response, r.release_id, \
     r.repeats, r.last_at";
@@ -217,6 +261,18 @@ fn decode_record(
         row.get(10)?,
         row.get(9)?,
     ))
+}
+
+/// [`RECORD_FILTER`]'s parameters.
+fn filter_params<'a>(
+    filter: &RecordFilter<'a>,
+) -> (Option<&'a str>, Option<&'static str>, Option<i64>, i64) {
+    (
+        filter.trigger,
+        filter.decision.map(Decision::as_str),
+        filter.before,
+        filter.limit.max(1) as i64,
+    )
 }
 
 fn finish_record(
@@ -471,22 +527,46 @@ impl Store {
         if let Some(name) = filter.trigger {
             self.trigger(name)?;
         }
-        let mut statement = self.conn.prepare_cached(&format!(
-            "SELECT {RECORD_COLUMNS} FROM access_records r LEFT JOIN triggers t ON t.id = r.trigger_id
-             WHERE (?1 IS NULL OR t.name = ?1) AND (?2 IS NULL OR r.decision = ?2)
-               AND (?3 IS NULL OR r.id < ?3)
-             ORDER BY r.id DESC LIMIT ?4"
-        ))?;
-        let rows = statement.query_map(
-            params![
-                filter.trigger,
-                filter.decision.map(Decision::as_str),
-                filter.before,
-                filter.limit.max(1) as i64
-            ],
-            decode_record,
-        )?;
+        let mut statement = self
+            .conn
+            .prepare_cached(&format!("SELECT {RECORD_COLUMNS} {RECORD_FILTER}"))?;
+        let rows = statement.query_map(filter_params(filter), decode_record)?;
         rows.map(|row| finish_record(row?)).collect()
+    }
+
+    /// The access records `filter` selects, as a list shows them ([`RecordSummary`]).
+    pub fn access_record_summaries(&self, filter: &RecordFilter<'_>) -> Result<Vec<RecordSummary>> {
+        if let Some(name) = filter.trigger {
+            self.trigger(name)?;
+        }
+        let mut statement = self
+            .conn
+            .prepare_cached(&format!("SELECT {SUMMARY_COLUMNS} {RECORD_FILTER}"))?;
+        let rows = statement.query_map(filter_params(filter), |row| {
+            Ok((
+                RecordSummary {
+                    id: row.get(0)?,
+                    trigger: row.get(1)?,
+                    at: row.get(2)?,
+                    source: row.get(3)?,
+                    method: row.get(4)?,
+                    path: row.get(5)?,
+                    decision: Decision::Rejected,
+                    reason: row.get(7)?,
+                    status: row.get(8)?,
+                    release: row.get(9)?,
+                    repeats: row.get(10)?,
+                    last_at: row.get(11)?,
+                },
+                row.get::<_, String>(6)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (mut summary, decision) = row?;
+            summary.decision = Decision::parse(&decision)?;
+            Ok(summary)
+        })
+        .collect()
     }
 
     /// One record.

@@ -1,52 +1,22 @@
 /**
- * Access records as the lists show them: a slim summary per record (the bodies stay in
- * the database until a record is opened), paged newest first with `before`, and kept
- * current from the listener's `access-recorded` events — each event for the list's
+ * Access records as the lists show them: a slim summary per record (the engine leaves
+ * the bodies in the database until a record is opened), paged newest first with `before`,
+ * and kept current from the listener's `access-recorded` events — each event for the list's
  * filter refetches the newest page and merges it by id. Events that arrive while a
  * fetch runs are coalesced into one more fetch, so a flood of calls costs a few
  * queries, not one per call.
  */
-import { api, type AccessRecord, type Decision, type Recorded } from '../../lib/backend';
+import { api, type Decision, type Recorded, type RecordSummary as RecordListItem } from '../../lib/backend';
 import { describe } from '../../lib/errors';
 import { formatFull } from '../../lib/time.svelte';
 import { shortTime } from './format';
 
-/** What a list row needs of a record. */
-export interface RecordSummary {
-  id: number;
-  trigger: string | null;
-  at: string;
-  source: string;
-  method: string;
-  path: string;
-  status: number;
-  decision: Decision;
-  reason: string;
-  release: number | null;
-  /** Identical calls in a row this record stands for (1 for most). */
-  repeats: number;
-  /** When the last of them came. */
-  lastAt: string | null;
-  /** The time as the list shows it, worked out on first display. */
-  shown?: { short: string; full: string };
-}
-
-export function summarize(r: AccessRecord): RecordSummary {
-  return {
-    id: r.id,
-    trigger: r.trigger,
-    at: r.at,
-    source: r.source,
-    method: r.method,
-    path: r.path,
-    status: r.status,
-    decision: r.decision,
-    reason: r.reason,
-    release: r.release,
-    repeats: r.repeats,
-    lastAt: r.lastAt,
-  };
-}
+/**
+ * What a list row needs of a record: the engine's slim record (no headers, body, event or
+ * response; those come with `getRecord` when a record is opened), plus the time as the row
+ * shows it, worked out on first display.
+ */
+export type RecordSummary = RecordListItem & { shown?: { short: string; full: string } };
 
 /** The time of a record as a list row shows it ("14:03:12", full in the tooltip), computed once per record. */
 export function shownTime(r: RecordSummary): { short: string; full: string } {
@@ -112,9 +82,7 @@ export class RecordFeed {
   }
 
   #page(before: number | null) {
-    return api
-      .listRecords({ ...this.query, before, limit: this.pageSize })
-      .then((page) => page.map(summarize));
+    return api.listRecords({ ...this.query, before, limit: this.pageSize });
   }
 
   /** Fetches the newest page, replacing what was loaded. */
