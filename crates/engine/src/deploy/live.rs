@@ -56,20 +56,35 @@ pub enum Health {
     Ok,
 }
 
-/// Waiting reasons that mean a container will not start without a change (Kubernetes'
-/// `ImagePullBackOff`, `CrashLoopBackOff`, `ErrImagePull`, `CreateContainerConfigError`,
-/// `InvalidImageName`, …), matched in the reason only: a message may say anything.
-const STUCK: &[&str] = &["backoff", "err", "invalid", "crash"];
+/// The kubelet's waiting reasons that mean a container will not start without a change (a
+/// new image, a fixed config, a program that stops crashing). Other reasons
+/// (`ContainerCreating`, `PodInitializing`) are a start under way.
+const STUCK: &[&str] = &[
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "ErrImageNeverPull",
+    "InvalidImageName",
+    "RegistryUnavailable",
+    "SignatureValidationFailed",
+    "CrashLoopBackOff",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "RunContainerError",
+    "PreStartHookError",
+    "PostStartHookError",
+];
+
+/// Whether a [`PodState::waiting`] text starts with a reason that means the container is
+/// stuck (the reason is the text up to the first `:` or space).
+fn is_stuck(waiting: &str) -> bool {
+    let reason = waiting.split([':', ' ']).next().unwrap_or("");
+    STUCK.contains(&reason)
+}
 
 impl Health {
     /// The health of `workload` from its counts and its pods.
     pub fn of(workload: &Workload) -> Health {
-        let stuck = |pod: &PodState| {
-            pod.waiting.as_deref().is_some_and(|waiting| {
-                let reason = waiting.split(':').next().unwrap_or("").to_ascii_lowercase();
-                STUCK.iter().any(|word| reason.contains(word))
-            })
-        };
+        let stuck = |pod: &PodState| pod.waiting.as_deref().is_some_and(is_stuck);
         if workload.desired > 0 && workload.available == 0 {
             Health::Down
         } else if workload.pods.iter().any(stuck) {
@@ -269,22 +284,44 @@ fn selector_string(selector: &LabelSelector) -> Option<String> {
     )
 }
 
+/// A pod as the list shows it. Its `waiting` is the reason that matters most: a stuck
+/// container's (init containers first, since the others wait on them), else the first
+/// waiting container's.
 fn pod_state(pod: Pod) -> PodState {
     let status = pod.status.unwrap_or_default();
+    let init = status.init_container_statuses.unwrap_or_default();
     let containers = status.container_statuses.unwrap_or_default();
-    let waiting = containers.iter().find_map(|c| {
-        let waiting = c.state.as_ref()?.waiting.as_ref()?;
-        let reason = waiting.reason.clone().unwrap_or_else(|| "Waiting".into());
-        Some(match &waiting.message {
-            Some(message) => format!("{reason}: {message}"),
-            None => reason,
+    let waiting: Vec<String> = init
+        .iter()
+        .map(|c| (c, true))
+        .chain(containers.iter().map(|c| (c, false)))
+        .filter_map(|(c, is_init)| {
+            let waiting = c.state.as_ref()?.waiting.as_ref()?;
+            let mut text = waiting.reason.clone().unwrap_or_else(|| "Waiting".into());
+            if is_init {
+                text.push_str(&format!(" (init container {})", c.name));
+            }
+            if let Some(message) = &waiting.message {
+                text.push_str(": ");
+                text.push_str(message);
+            }
+            Some(text)
         })
-    });
+        .collect();
+    let waiting = waiting
+        .iter()
+        .find(|w| is_stuck(w))
+        .or(waiting.first())
+        .cloned();
     PodState {
         name: pod.metadata.name.unwrap_or_default(),
         phase: status.phase.unwrap_or_else(|| "Unknown".into()),
         ready: !containers.is_empty() && containers.iter().all(|c| c.ready),
-        restarts: containers.iter().map(|c| c.restart_count).sum(),
+        restarts: init
+            .iter()
+            .chain(&containers)
+            .map(|c| c.restart_count)
+            .sum(),
         waiting,
     }
 }
@@ -326,6 +363,11 @@ mod tests {
         workload
     }
 
+    /// Two replicas, one running and one whose container waits for `reason`.
+    fn one_waiting(reason: &str) -> Workload {
+        workload(2, 2, 1, 1, &[(true, None), (false, Some(reason))])
+    }
+
     #[test]
     fn health_follows_counts_and_pods_worst_first() {
         let cases: &[(&str, Workload, Health)] = &[
@@ -341,44 +383,38 @@ mod tests {
                 Health::Down,
             ),
             (
+                "no replica available outranks a stuck pod",
+                workload(1, 1, 0, 0, &[(false, Some("ImagePullBackOff"))]),
+                Health::Down,
+            ),
+            (
                 "an image that cannot be pulled",
-                workload(
-                    2,
-                    1,
-                    1,
-                    1,
-                    &[
-                        (true, None),
-                        (
-                            false,
-                            Some("ImagePullBackOff: Back-off pulling image \"nginx:nope\""),
-                        ),
-                    ],
-                ),
+                one_waiting("ImagePullBackOff: Back-off pulling image \"nginx:nope\""),
+                Health::Degraded,
+            ),
+            (
+                "a pull error",
+                one_waiting("ErrImagePull: not found"),
                 Health::Degraded,
             ),
             (
                 "a crash loop",
-                workload(1, 1, 1, 1, &[(false, Some("CrashLoopBackOff"))]),
+                one_waiting("CrashLoopBackOff: back-off 5m0s restarting failed container"),
                 Health::Degraded,
             ),
             (
                 "a bad config",
-                workload(
-                    1,
-                    1,
-                    1,
-                    1,
-                    &[(
-                        false,
-                        Some("CreateContainerConfigError: secret \"x\" not found"),
-                    )],
-                ),
+                one_waiting("CreateContainerConfigError: secret \"x\" not found"),
                 Health::Degraded,
             ),
             (
                 "an invalid image name",
-                workload(1, 1, 1, 1, &[(false, Some("InvalidImageName"))]),
+                one_waiting("InvalidImageName"),
+                Health::Degraded,
+            ),
+            (
+                "a stuck init container",
+                one_waiting("CrashLoopBackOff (init container migrate): back-off"),
                 Health::Degraded,
             ),
             (
@@ -387,31 +423,71 @@ mod tests {
                 Health::Progressing,
             ),
             (
-                "not yet ready",
-                workload(
-                    2,
-                    2,
-                    1,
-                    1,
-                    &[(true, None), (false, Some("ContainerCreating"))],
-                ),
+                "a container being created",
+                one_waiting("ContainerCreating"),
                 Health::Progressing,
             ),
             (
-                "a message that mentions an error does not make a starting pod stuck",
-                workload(
-                    1,
-                    1,
-                    0,
-                    1,
-                    &[(false, Some("ContainerCreating: retrying after an error"))],
-                ),
+                "waiting for init containers",
+                one_waiting("PodInitializing"),
+                Health::Progressing,
+            ),
+            (
+                "a message that names a stuck reason does not make a starting pod stuck",
+                one_waiting("ContainerCreating: was ImagePullBackOff before"),
                 Health::Progressing,
             ),
         ];
         for (what, workload, expected) in cases {
             assert_eq!(workload.health, *expected, "{what}");
         }
+    }
+
+    #[test]
+    fn a_pod_reports_its_stuck_init_container_before_waiting_main_containers() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web-1"},
+            "status": {
+                "phase": "Pending",
+                "initContainerStatuses": [{
+                    "name": "migrate", "image": "migrate:1", "imageID": "", "ready": false,
+                    "restartCount": 4,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 1m20s"}}
+                }],
+                "containerStatuses": [{
+                    "name": "web", "image": "nginx:1.27", "imageID": "", "ready": false,
+                    "restartCount": 0,
+                    "state": {"waiting": {"reason": "PodInitializing"}}
+                }]
+            }
+        }))
+        .unwrap();
+        let state = pod_state(pod);
+        assert_eq!(
+            state.waiting.as_deref(),
+            Some("CrashLoopBackOff (init container migrate): back-off 1m20s")
+        );
+        assert_eq!(state.restarts, 4, "init containers' restarts count");
+        assert!(!state.ready);
+        let mut web = one_waiting("ContainerCreating");
+        web.pods[1] = state;
+        assert_eq!(Health::of(&web), Health::Degraded);
+
+        let starting: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web-2"},
+            "status": {"phase": "Pending", "containerStatuses": [
+                {"name": "a", "image": "a", "imageID": "", "ready": false, "restartCount": 0,
+                 "state": {"waiting": {"reason": "ContainerCreating"}}},
+                {"name": "b", "image": "b", "imageID": "", "ready": false, "restartCount": 0,
+                 "state": {"waiting": {"reason": "ErrImagePull", "message": "not found"}}}
+            ]}
+        }))
+        .unwrap();
+        assert_eq!(
+            pod_state(starting).waiting.as_deref(),
+            Some("ErrImagePull: not found"),
+            "a stuck second container is not hidden behind a starting first one"
+        );
     }
 
     #[test]
