@@ -186,7 +186,7 @@ struct Status {
 fn status(cx: &mut Context, name: &str) -> Result<(), ErrorBody> {
     let app = cx.store.app(name).map_err(boundary)?;
     let (data_dir, quiet) = (cx.data_dir.clone(), cx.json);
-    let workloads = super::deploy::runtime()?.block_on(async {
+    let workloads = super::runtime()?.block_on(async {
         let access = crate::sandbox::access::clusters_for(&app.cluster, &data_dir, quiet).await?;
         let read = async {
             let client = access
@@ -240,17 +240,27 @@ fn status(cx: &mut Context, name: &str) -> Result<(), ErrorBody> {
         app.namespace
     );
     say!();
-    let mut rows = vec![vec![
-        "WORKLOAD".to_owned(),
-        "HEALTH".to_owned(),
-        "READY".to_owned(),
-        "UPDATED".to_owned(),
-        "AVAILABLE".to_owned(),
-        "IMAGES".to_owned(),
-    ]];
+    let mut rows = vec![
+        [
+            "WORKLOAD",
+            "HEALTH",
+            "READY",
+            "UPDATED",
+            "AVAILABLE",
+            "IMAGES",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    ];
+    let mut pods = vec![
+        ["POD", "WORKLOAD", "PHASE", "READY", "RESTARTS", "WAITING"]
+            .map(str::to_owned)
+            .to_vec(),
+    ];
     for w in &workloads {
+        let workload = format!("{}/{}", w.kind, w.name);
         rows.push(vec![
-            format!("{}/{}", w.kind, w.name),
+            workload.clone(),
             w.health.label().to_owned(),
             format!("{}/{}", w.ready, w.desired),
             w.updated.to_string(),
@@ -258,25 +268,20 @@ fn status(cx: &mut Context, name: &str) -> Result<(), ErrorBody> {
             w.images.join(", "),
         ]);
         for pod in &w.pods {
-            let mut state = format!("{}{}", pod.phase, if pod.ready { ", ready" } else { "" });
-            if let Some(waiting) = &pod.waiting {
-                state = format!("{state}, waiting: {waiting}");
-            }
-            let restarts = match pod.restarts {
-                0 => String::new(),
-                1 => "1 restart".to_owned(),
-                n => format!("{n} restarts"),
-            };
-            rows.push(vec![
-                format!("  pod {}", pod.name),
-                state,
-                String::new(),
-                String::new(),
-                String::new(),
-                restarts,
+            pods.push(vec![
+                pod.name.clone(),
+                workload.clone(),
+                pod.phase.clone(),
+                if pod.ready { "yes" } else { "no" }.to_owned(),
+                pod.restarts.to_string(),
+                pod.waiting.clone().unwrap_or_default(),
             ]);
         }
     }
     say_raw!("{}", output::table(&rows));
+    if pods.len() > 1 {
+        say!();
+        say_raw!("{}", output::table(&pods));
+    }
     Ok(())
 }

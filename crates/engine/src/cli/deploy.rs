@@ -69,19 +69,6 @@ pub enum ClusterCommand {
     },
 }
 
-pub(super) fn runtime() -> Result<tokio::runtime::Runtime, ErrorBody> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            ErrorBody::new(
-                "cli.runtime",
-                format!("cannot start the async runtime: {e}"),
-            )
-        })
-}
-
 /// Deploys `app` and follows it to the end.
 pub fn deploy(cx: &mut Context, args: DeployArgs) -> Result<(), ErrorBody> {
     let cause = Cause::User { via: "cli".into() };
@@ -125,7 +112,7 @@ fn run_release(
     let data_dir = cx.data_dir.clone();
     let json = cx.json;
     let color = cx.color;
-    let release = runtime()?.block_on(async move {
+    let release = super::runtime()?.block_on(async move {
         let cluster = crate::sandbox::access::clusters_for(&application.cluster, &data_dir, json).await?;
         let cancel = tokio_util::sync::CancellationToken::new();
         let workers = Workers::new(database.clone(), cluster.clusters.clone(), cancel.clone()).map_err(boundary)?;

@@ -250,6 +250,21 @@ where
     ErrorBody::from(&error)
 }
 
+/// A runtime for a command that talks to a cluster (two workers: these commands wait on the
+/// network, not the CPU).
+fn runtime() -> Result<tokio::runtime::Runtime, ErrorBody> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            ErrorBody::new(
+                "cli.runtime",
+                format!("cannot start the async runtime: {e}"),
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory as _;
