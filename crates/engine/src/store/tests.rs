@@ -478,6 +478,23 @@ fn access_records_are_trimmed_to_the_retention() {
 #[test]
 fn record_summaries_are_the_records_without_their_payloads_under_the_same_filter() {
     let (_dir, mut store) = store();
+    store.create_template("demo", SEED, "").unwrap();
+    store.create_app(&app("shop", "demo")).unwrap();
+    let trigger = store
+        .create_trigger(
+            &NewTrigger {
+                name: "shop-redeploy".into(),
+                app: "shop".into(),
+                kind: crate::trigger::TriggerKind::Redeploy,
+                signed: false,
+            },
+            "0".repeat(64).as_str(),
+            "tl_0000",
+        )
+        .unwrap();
+    let release = store
+        .queue_release("shop", &user(), &crate::deploy::Options::default())
+        .unwrap();
     let record = |n: usize, decision: Decision| crate::store::AccessRecord {
         id: 0,
         trigger: None,
@@ -501,15 +518,21 @@ fn record_summaries_are_the_records_without_their_payloads_under_the_same_filter
         repeats: 1 + n as u32 % 3,
         last_at: (!n.is_multiple_of(3)).then(|| format!("2026-01-01T00:01:{n:02}Z")),
     };
+    // Every third call is the trigger's (and every sixth started the release); the rest
+    // came with unknown tokens.
     for n in 0..30_usize {
         let decision = if n.is_multiple_of(2) {
             Decision::Rejected
         } else {
             Decision::Untriggered
         };
-        store
-            .record_access(None, &record(n, decision), 1000)
+        let ours = n.is_multiple_of(3);
+        let id = store
+            .record_access(ours.then_some(trigger.id), &record(n, decision), 1000)
             .unwrap();
+        if n.is_multiple_of(6) {
+            store.link_access_release(id, release.id).unwrap();
+        }
     }
     let filters = [
         RecordFilter {
@@ -528,6 +551,11 @@ fn record_summaries_are_the_records_without_their_payloads_under_the_same_filter
         RecordFilter {
             before: Some(10),
             limit: 4,
+            ..RecordFilter::default()
+        },
+        RecordFilter {
+            trigger: Some("shop-redeploy"),
+            limit: 1000,
             ..RecordFilter::default()
         },
     ];
@@ -552,10 +580,27 @@ fn record_summaries_are_the_records_without_their_payloads_under_the_same_filter
                 last_at: r.last_at.clone(),
             })
             .collect();
-        assert_eq!(slim, expected, "{:?}", filter.decision);
-        let text = serde_json::to_string(&slim).unwrap();
-        assert!(!text.contains("xxxx"), "no bodies in a summary");
+        assert_eq!(slim, expected, "{:?} {:?}", filter.trigger, filter.decision);
     }
+    let ours = store
+        .access_record_summaries(&RecordFilter {
+            trigger: Some("shop-redeploy"),
+            limit: 1000,
+            ..RecordFilter::default()
+        })
+        .unwrap();
+    assert_eq!(ours.len(), 10, "the trigger's calls only");
+    assert!(
+        ours.iter()
+            .all(|r| r.trigger.as_deref() == Some("shop-redeploy"))
+    );
+    assert_eq!(
+        ours.iter()
+            .filter(|r| r.release == Some(release.id))
+            .count(),
+        5,
+        "the release the calls started"
+    );
     let unknown = store.access_record_summaries(&RecordFilter {
         trigger: Some("nope"),
         limit: 10,
