@@ -102,9 +102,14 @@ pub fn run() {
         .setup(move |app| {
             builder.mount_events(app);
             let settings = settings::load(app.handle());
-            let runtime = opening
-                .join()
-                .map_err(|_| "the engine panicked while opening")??;
+            let runtime = opening.join().map_err(|panic| {
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                format!("the engine panicked while opening: {why}")
+            })??;
             let boot = boot::script(&runtime, &settings);
             let state = AppState::new(Arc::new(runtime), settings.clone());
             app.manage(state);
