@@ -8,11 +8,12 @@ import { theme } from './lib/theme.svelte';
 const target = document.getElementById('app');
 if (!target) throw new Error('index.html has no #app element');
 
-// The saved theme before the first frame, so it is never drawn in the other one; read
-// through the API only without boot data (a reload). Settings applies changes live.
+// The saved theme before the first frame, so it is never drawn in the other one. Then read
+// again: Tauri runs the boot script on every page load, so after a reload its settings are
+// the ones of the app's start. Settings applies changes live.
 const settings = takeBoot('settings');
 if (settings) theme.set(settings.theme ?? 'system');
-else void api.getSettings().then((s) => theme.set(s.theme ?? 'system')).catch(() => {});
+void api.getSettings().then((s) => theme.set(s.theme ?? 'system')).catch(() => {});
 
 // The desktop's fonts, named before the first style pass (see src-tauri/src/boot.rs).
 const fonts = takeBoot('fonts');

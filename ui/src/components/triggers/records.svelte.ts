@@ -6,7 +6,7 @@
  * fetch runs are coalesced into one more fetch, so a flood of calls costs a few
  * queries, not one per call.
  */
-import { api, type Decision, type Recorded, type RecordSummary as RecordListItem } from '../../lib/backend';
+import { api, type Decision, type Recorded, type RecordSummary } from '../../lib/backend';
 import { describe } from '../../lib/errors';
 import { formatFull } from '../../lib/time.svelte';
 import { shortTime } from './format';
@@ -16,10 +16,10 @@ import { shortTime } from './format';
  * response; those come with `getRecord` when a record is opened), plus the time as the row
  * shows it, worked out on first display.
  */
-export type RecordSummary = RecordListItem & { shown?: { short: string; full: string } };
+export type RecordRow = RecordSummary & { shown?: { short: string; full: string } };
 
 /** The time of a record as a list row shows it ("14:03:12", full in the tooltip), computed once per record. */
-export function shownTime(r: RecordSummary): { short: string; full: string } {
+export function shownTime(r: RecordRow): { short: string; full: string } {
   if (!r.shown) {
     const date = new Date(r.at);
     r.shown = Number.isNaN(date.getTime())
@@ -30,12 +30,12 @@ export function shownTime(r: RecordSummary): { short: string; full: string } {
 }
 
 /** What a record without a trigger was: a token no trigger has, or none at all. */
-export function callerLabel(r: Pick<RecordSummary, 'trigger' | 'path'>): string {
+export function callerLabel(r: Pick<RecordRow, 'trigger' | 'path'>): string {
   if (r.trigger) return r.trigger;
   return /[?&](token|secret)=/.test(r.path) ? 'unknown token' : 'no token';
 }
 
-function changed(a: RecordSummary, b: RecordSummary): boolean {
+function changed(a: RecordRow, b: RecordRow): boolean {
   return (
     a.status !== b.status ||
     a.release !== b.release ||
@@ -53,7 +53,7 @@ export interface FeedQuery {
 /** One filtered, paged, live list of records. Make a new one when the filter changes. */
 export class RecordFeed {
   /** Loaded records, newest first. */
-  items = $state.raw<RecordSummary[]>([]);
+  items = $state.raw<RecordRow[]>([]);
   /** The first page has arrived. */
   loaded = $state(false);
   /** A further page is being fetched. */
@@ -157,7 +157,7 @@ export class RecordFeed {
     }
   }
 
-  #merge(page: RecordSummary[]) {
+  #merge(page: RecordRow[]) {
     const top = this.items[0]?.id ?? -Infinity;
     const newer = page.filter((r) => r.id > top);
     if (newer.length === page.length && page.length === this.pageSize && this.items.length > 0) {
