@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use tauri::{Manager as _, WebviewUrl, WebviewWindowBuilder};
 use tauri_specta::{Builder, collect_commands, collect_events};
+use tripline::error::ErrorBody;
 use tripline::runtime::{Options, Runtime};
 
 use crate::state::AppState;
@@ -102,14 +103,17 @@ pub fn run() {
         .setup(move |app| {
             builder.mount_events(app);
             let settings = settings::load(app.handle());
-            let runtime = opening.join().map_err(|panic| {
-                let why = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                format!("the engine panicked while opening: {why}")
-            })??;
+            let runtime = opening
+                .join()
+                .map_err(|panic| {
+                    let why = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    format!("the engine panicked while opening: {why}")
+                })?
+                .map_err(|e| e.message)?;
             let boot = boot::script(&runtime, &settings);
             let state = AppState::new(Arc::new(runtime), settings.clone());
             app.manage(state);
@@ -160,17 +164,21 @@ pub fn run() {
 }
 
 /// Opens the engine over `TRIPLINE_DATA_DIR` (else the platform's data folder).
-fn open_runtime() -> Result<Runtime, String> {
+fn open_runtime() -> Result<Runtime, ErrorBody> {
     let data_dir = std::env::var_os("TRIPLINE_DATA_DIR")
         .map(Into::into)
         .or_else(tripline::store::default_data_dir)
-        .ok_or("no data directory: set TRIPLINE_DATA_DIR")?;
+        .ok_or_else(|| {
+            ErrorBody::new(
+                "store.no_data_dir",
+                "no data directory: set TRIPLINE_DATA_DIR",
+            )
+        })?;
     tauri::async_runtime::block_on(Runtime::open(Options {
         data_dir,
         secrets: secrets_choice(),
         via: "desktop",
     }))
-    .map_err(|e| e.message)
 }
 
 /// `TRIPLINE_SECRETS=files|keyring` forces a secret store; the default finds the keyring.

@@ -188,25 +188,7 @@ fn status(cx: &mut Context, name: &str) -> Result<(), ErrorBody> {
     let (data_dir, quiet) = (cx.data_dir.clone(), cx.json);
     let workloads = super::runtime()?.block_on(async {
         let access = crate::sandbox::access::clusters_for(&app.cluster, &data_dir, quiet).await?;
-        let read = async {
-            let client = access
-                .clusters
-                .client(&app.cluster)
-                .await
-                .map_err(boundary)?;
-            live::workloads(&client, &app.name, &app.namespace)
-                .await
-                .map_err(|e| {
-                    ErrorBody::new(
-                        "cluster.unreachable",
-                        format!(
-                            "cannot read the workloads of {} from the {} cluster: {e}",
-                            app.name, app.cluster
-                        ),
-                    )
-                })
-        };
-        let workloads = read.await;
+        let workloads = live::of_app(&access.clusters, &app).await;
         access.shutdown().await;
         workloads
     })?;

@@ -32,17 +32,7 @@ pub struct SandboxArgs {
 pub fn run(cx: &mut Context, args: SandboxArgs) -> Result<(), ErrorBody> {
     let data_dir = cx.data_dir.clone();
     let json = cx.json;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            ErrorBody::new(
-                "cli.runtime",
-                format!("cannot start the async runtime: {e}"),
-            )
-        })?;
-    runtime.block_on(async move {
+    super::runtime()?.block_on(async move {
         if let Some(config) = running_config(&data_dir)
             && reachable(&config).await
         {

@@ -154,6 +154,29 @@ pub struct PodState {
     pub waiting: Option<String>,
 }
 
+/// The workloads of `app` as its cluster reports them now, with an error a person can act on
+/// (what the desktop app and `tripline app status` show).
+pub async fn of_app(
+    clusters: &crate::cluster::Clusters,
+    app: &crate::app::Application,
+) -> Result<Vec<Workload>, crate::error::ErrorBody> {
+    let client = clusters
+        .client(&app.cluster)
+        .await
+        .map_err(|e| crate::error::ErrorBody::from(&e))?;
+    workloads(&client, &app.name, &app.namespace)
+        .await
+        .map_err(|e| {
+            crate::error::ErrorBody::new(
+                "cluster.unreachable",
+                format!(
+                    "cannot read the workloads of {} from the {} cluster: {e}",
+                    app.name, app.cluster
+                ),
+            )
+        })
+}
+
 /// Lists the application's workloads in `namespace` (found by the `tripline.dev/app` label
 /// the deployer puts on everything it applies) with their pods.
 pub async fn workloads(

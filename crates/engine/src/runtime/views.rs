@@ -206,22 +206,7 @@ impl Runtime {
     /// The application's workloads as the cluster reports them now.
     pub async fn workloads(&self, app: &str) -> Result<Vec<Workload>, ErrorBody> {
         let app = self.store().app(app).or_body()?;
-        let client = self
-            .clusters()
-            .client(&app.cluster)
-            .await
-            .map_err(boundary)?;
-        live::workloads(&client, &app.name, &app.namespace)
-            .await
-            .map_err(|e| {
-                ErrorBody::new(
-                    "cluster.unreachable",
-                    format!(
-                        "cannot read the workloads of {} from the {} cluster: {e}",
-                        app.name, app.cluster
-                    ),
-                )
-            })
+        live::of_app(self.clusters(), &app).await
     }
 
     /// The application's rollout now: its workloads' worst health and replicas ready of
