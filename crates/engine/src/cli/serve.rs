@@ -56,6 +56,10 @@ pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
         let access = crate::sandbox::access::clusters_for(&ClusterRef::Sandbox, &data_dir, json).await?;
         let cancel = CancellationToken::new();
         let workers = Workers::new(database.clone(), access.clusters.clone(), cancel.child_token()).map_err(boundary)?;
+        let resumed = workers.resume().map_err(boundary)?;
+        if !resumed.is_empty() {
+            eprintln!("Resuming the deploys a stopped Tripline had accepted, for: {}.", resumed.join(", "));
+        }
         let config = listener::Config {
             listen: args.listen,
             public_url: args.public_url,

@@ -476,32 +476,29 @@ impl Deployer {
         Ok(())
     }
 
-    /// Scales a workload through its `/scale` subresource; returns (before, after).
-    pub async fn scale(
-        &self,
-        namespace: &str,
-        request: &ScaleRequest,
-    ) -> Result<(u32, u32), Failure> {
-        let id = ResourceId {
-            api_version: "apps/v1".into(),
-            kind: request.kind.clone(),
-            namespace: Some(namespace.to_owned()),
-            name: request.name.clone(),
-        };
-        let discovered = self.discover(&id).await?;
-        let api = self.api(&discovered, Some(namespace));
-        let scale = self.call(&id, api.get_scale(&request.name)).await?;
-        let current = scale.spec.and_then(|s| s.replicas).unwrap_or(0).max(0) as u32;
-        let target = request.target(current);
-        if target != current {
-            let body = serde_json::json!({"spec": {"replicas": target}});
-            self.call(
-                &id,
-                api.patch_scale(&request.name, &PatchParams::default(), &Patch::Merge(&body)),
-            )
-            .await?;
-        }
-        Ok((current, target))
+    /// A workload's replica count, read through its `/scale` subresource.
+    pub async fn replicas(&self, workload: &ResourceId) -> Result<u32, Failure> {
+        let discovered = self.discover(workload).await?;
+        let api = self.api(&discovered, workload.namespace.as_deref());
+        let scale = self.call(workload, api.get_scale(&workload.name)).await?;
+        Ok(scale.spec.and_then(|s| s.replicas).unwrap_or(0).max(0) as u32)
+    }
+
+    /// Sets a workload's replica count through its `/scale` subresource.
+    pub async fn set_replicas(&self, workload: &ResourceId, replicas: u32) -> Result<(), Failure> {
+        let discovered = self.discover(workload).await?;
+        let api = self.api(&discovered, workload.namespace.as_deref());
+        let body = serde_json::json!({"spec": {"replicas": replicas}});
+        self.call(
+            workload,
+            api.patch_scale(
+                &workload.name,
+                &PatchParams::default(),
+                &Patch::Merge(&body),
+            ),
+        )
+        .await?;
+        Ok(())
     }
 
     /// Waits for one workload's rollout (after a scale).

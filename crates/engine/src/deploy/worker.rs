@@ -1,14 +1,23 @@
 //! Per-application deploy workers: one deploy at a time per application.
 //!
 //! [`Workers::submit`] records a queued release and wakes the application's worker (a tokio
-//! task, started on first use). The worker claims the newest queued release — older ones are
-//! marked superseded, so requests that pile up during a deploy coalesce and every one stays
-//! on record — and runs it. Progress is pushed to subscribers as [`DeployEvent`]s; nothing
-//! polls. Each worker owns a child of the [`CancellationToken`] given to [`Workers::new`]:
-//! cancelling it (or [`Workers::shutdown`]) stops them all.
+//! task, started on first use); the listener records a call and its release in one
+//! transaction and calls [`Workers::queued`]. The worker claims every queued release of its
+//! application at once ([`Store::claim_release`]): the newest runs and carries the others'
+//! work, so requests that pile up during a deploy coalesce without losing any of it: the
+//! newest template version is deployed if any of them asked for a deploy, then every scale
+//! step is applied in order. Each carried release stays on record, pointing at the one that
+//! did its work. Progress is pushed to subscribers as [`DeployEvent`]s; nothing polls.
+//!
+//! Each worker owns a child of the [`CancellationToken`] given to [`Workers::new`]: cancelling
+//! it (or [`Workers::shutdown`]) stops them all. A long-lived process calls
+//! [`Workers::resume`] once: it takes over what a dead process left queued or running, and
+//! its own unfinished releases are left queued when it stops, for the next start to carry
+//! out. A one-shot command (`tripline deploy`) does neither: stopping it fails its release.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -17,11 +26,11 @@ use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{Action, Deployer, Failure, Options, Plan, Progress, ResourceOutcome, ScaleRequest};
+use super::{Action, Deployer, Failure, Plan, Progress, ResourceOutcome};
 use crate::app::Application;
 use crate::cluster::Clusters;
 use crate::diff;
-use crate::store::{self, Cause, Finish, Release, ReleaseStatus, Store};
+use crate::store::{self, Cause, Finish, Release, ReleaseStatus, Store, Work};
 use crate::template::{Manifest, ResourceId};
 
 /// Something that happened to a release.
@@ -81,6 +90,8 @@ struct Shared {
     events: broadcast::Sender<DeployEvent>,
     cancel: CancellationToken,
     workers: Mutex<HashMap<String, Worker>>,
+    /// Leave unfinished releases queued on stop, for the next start (set by `resume`).
+    requeue_on_stop: AtomicBool,
 }
 
 /// The deploy workers of one process.
@@ -99,13 +110,12 @@ impl std::fmt::Debug for Workers {
 
 impl Workers {
     /// Workers that record releases in the database at `database` and deploy to `clusters`.
-    /// Releases that a dead process left unfinished are marked interrupted.
     pub fn new(
         database: PathBuf,
         clusters: Clusters,
         cancel: CancellationToken,
     ) -> store::Result<Self> {
-        Store::open(&database)?.interrupt_orphans()?;
+        Store::open(&database)?;
         let (events, _) = broadcast::channel(1024);
         Ok(Workers {
             shared: Arc::new(Shared {
@@ -114,6 +124,7 @@ impl Workers {
                 events,
                 cancel,
                 workers: Mutex::new(HashMap::new()),
+                requeue_on_stop: AtomicBool::new(false),
             }),
         })
     }
@@ -124,23 +135,56 @@ impl Workers {
     }
 
     /// Records a deploy request for `app` and wakes its worker.
-    pub fn submit(&self, app: &str, cause: &Cause, options: &Options) -> store::Result<Release> {
+    pub fn submit(
+        &self,
+        app: &str,
+        cause: &Cause,
+        options: &super::Options,
+    ) -> store::Result<Release> {
         let release = Store::open(&self.shared.database)?.queue_release(app, cause, options)?;
+        self.queued(&release);
+        Ok(release)
+    }
+
+    /// Announces a release queued in the database (by [`Store::record_and_queue`]) and wakes
+    /// its application's worker.
+    pub fn queued(&self, release: &Release) {
         let _ = self.shared.events.send(DeployEvent {
             release: release.id,
-            app: app.to_owned(),
+            app: release.app.clone(),
             event: Event::Queued {
                 number: release.number,
             },
         });
-        let mut workers = self.shared.workers.lock().expect("workers lock");
+        self.wake(&release.app);
+    }
+
+    fn wake(&self, app: &str) {
+        let mut workers = self
+            .shared
+            .workers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let worker = workers.entry(app.to_owned()).or_insert_with(|| {
             let wake = Arc::new(Notify::new());
             let task = tokio::spawn(run(self.shared.clone(), app.to_owned(), wake.clone()));
             Worker { wake, task }
         });
         worker.wake.notify_one();
-        Ok(release)
+    }
+
+    /// Takes over the releases a dead process left queued or running and starts carrying
+    /// them out; from now on, releases unfinished when these workers stop stay queued for the
+    /// next start. For long-lived processes (the listener, the desktop app), once at start.
+    /// Returns the applications whose work was resumed.
+    pub fn resume(&self) -> store::Result<Vec<String>> {
+        self.shared.requeue_on_stop.store(true, Ordering::Release);
+        let apps = Store::open(&self.shared.database)?.adopt_orphans()?;
+        for app in &apps {
+            tracing::info!(%app, "resuming deploys that a stopped Tripline had accepted");
+            self.wake(app);
+        }
+        Ok(apps)
     }
 
     /// Stops every worker (a running deploy is abandoned where it stands and its release is
@@ -151,7 +195,7 @@ impl Workers {
             .shared
             .workers
             .lock()
-            .expect("workers lock")
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
             .drain()
             .map(|(_, w)| w.task)
             .collect();
@@ -185,13 +229,11 @@ async fn run(shared: Arc<Shared>, app: String, wake: Arc<Notify>) {
                     break;
                 }
             };
-            announce_superseded(&shared, &app, release.number);
+            announce_carried(&shared, &app, &release);
             let id = release.id;
             tokio::select! {
                 _ = cancel.cancelled() => {
-                    finish(&shared, &app, id, ReleaseStatus::Failed,
-                        "Tripline stopped during this deploy; deploy again to be sure of the cluster state",
-                        Some("Interrupted"), &[], &[]);
+                    stopped(&shared, &app, id);
                     return;
                 }
                 () = execute(&shared, &app, release, &mut deployers) => {}
@@ -200,29 +242,50 @@ async fn run(shared: Arc<Shared>, app: String, wake: Arc<Notify>) {
     }
 }
 
-/// Tells subscribers about releases the last claim superseded.
-fn announce_superseded(shared: &Shared, app: &str, by: u32) {
-    let Ok(store) = Store::open(&shared.database) else {
+/// Tells subscribers about the releases `carrier` took over: each is finished as
+/// superseded, its `carried_by` naming the carrier (a waiting caller follows it there).
+fn announce_carried(shared: &Shared, app: &str, carrier: &Release) {
+    let Some(work) = &carrier.work else {
         return;
     };
-    let Ok(releases) = store.releases(app, 50) else {
-        return;
-    };
-    for release in releases {
-        if release.status == ReleaseStatus::Superseded
-            && release.message.contains(&format!("release {by},"))
-        {
-            let _ = shared.events.send(DeployEvent {
-                release: release.id,
-                app: app.to_owned(),
-                event: Event::Finished {
-                    status: ReleaseStatus::Superseded,
-                    message: release.message.clone(),
-                    reason: None,
-                },
-            });
+    for &id in &work.carries {
+        let _ = shared.events.send(DeployEvent {
+            release: id,
+            app: app.to_owned(),
+            event: Event::Finished {
+                status: ReleaseStatus::Superseded,
+                message: format!(
+                    "carried out by release {}, which took over its work",
+                    carrier.number
+                ),
+                reason: None,
+            },
+        });
+    }
+}
+
+/// A release the workers stopped during: queued again for the next start when these workers
+/// resume work, failed as interrupted otherwise.
+fn stopped(shared: &Shared, app: &str, id: i64) {
+    if shared.requeue_on_stop.load(Ordering::Acquire) {
+        match Store::open(&shared.database).and_then(|mut s| s.requeue_release(id)) {
+            Ok(()) => return,
+            Err(error) => {
+                tracing::error!(%app, release = id, %error, "cannot leave a stopped release queued");
+            }
         }
     }
+    finish(
+        shared,
+        app,
+        id,
+        ReleaseStatus::Failed,
+        "Tripline stopped during this deploy; deploy again to be sure of the cluster state",
+        Some("Interrupted"),
+        &[],
+        &[],
+        None,
+    );
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -235,6 +298,7 @@ fn finish(
     reason: Option<&str>,
     resources: &[ResourceOutcome],
     applied: &[ResourceId],
+    version: Option<u32>,
 ) {
     let finish = Finish {
         status,
@@ -242,11 +306,12 @@ fn finish(
         reason,
         resources,
         applied,
+        version,
     };
     if let Err(error) =
         Store::open(&shared.database).and_then(|mut s| s.finish_release(id, &finish))
     {
-        tracing::error!(%app, id, %error, "cannot record the end of a release");
+        tracing::error!(%app, release = id, %error, "cannot record the end of a release");
     }
     let _ = shared.events.send(DeployEvent {
         release: id,
@@ -277,6 +342,7 @@ fn fail(shared: &Shared, app: &str, id: i64, failure: &Failure) {
         Some(&failure.reason),
         &failure.outcomes,
         &applied,
+        None,
     );
 }
 
@@ -296,12 +362,21 @@ fn progress_for(shared: &Shared, app: &str, id: i64) -> impl Fn(Progress) + Send
 /// Everything a deploy needs from the database, read before touching the cluster.
 struct Prepared {
     application: Application,
+    template: String,
+    /// The newest template version, and its manifest.
     version: u32,
     manifest: Manifest,
+    /// The version the last successful release left running.
+    deployed: Option<u32>,
     prune_from: Option<Vec<ResourceId>>,
 }
 
-fn prepare(store: &mut Store, app: &str, release: &Release) -> Result<Prepared, Failure> {
+fn prepare(
+    store: &mut Store,
+    app: &str,
+    release: &Release,
+    work: &Work,
+) -> Result<Prepared, Failure> {
     let fail = |e: store::Error| Failure::new("StoreError", None, e.to_string(), None);
     let application = store.app(app).map_err(fail)?;
     let template = application.source.template().unwrap_or_default().to_owned();
@@ -309,16 +384,24 @@ fn prepare(store: &mut Store, app: &str, release: &Release) -> Result<Prepared, 
     let manifest = Manifest::parse(&version.content)
         .map_err(|e| Failure::new("InvalidTemplate", None, e.to_string(), None))?;
     let last = store.last_success(app).map_err(fail)?;
-    let diff = match &last {
-        Some((previous, _)) if *previous != version.summary.number => {
-            let before = store.version(&template, Some(*previous)).map_err(fail)?;
-            diff::diff_texts(&before.content, &version.content).ok()
-        }
-        _ => None,
-    };
-    store
-        .plan_release(release.id, version.summary.number, diff.as_ref())
-        .map_err(fail)?;
+    let deployed = last.as_ref().map(|(version, _)| *version);
+    if work.deploy {
+        let diff = match deployed {
+            Some(previous) if previous != version.summary.number => {
+                let before = store.version(&template, Some(previous)).map_err(fail)?;
+                diff::diff_texts(&before.content, &version.content).ok()
+            }
+            _ => None,
+        };
+        store
+            .plan_release(release.id, version.summary.number, diff.as_ref())
+            .map_err(fail)?;
+    } else if let Some(deployed) = deployed {
+        // A scale alone leaves the deployed version running (with a new replica count).
+        store
+            .plan_release(release.id, deployed, None)
+            .map_err(fail)?;
+    }
     let prune_from = if application.prune {
         last.map(|(_, applied)| applied)
     } else {
@@ -326,12 +409,20 @@ fn prepare(store: &mut Store, app: &str, release: &Release) -> Result<Prepared, 
     };
     Ok(Prepared {
         application,
+        template,
         version: version.summary.number,
         manifest,
+        deployed,
         prune_from,
     })
 }
 
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Carries out a claimed release's work: deploys the newest template version if any request
+/// it carries asked for a deploy, then applies every scale step it carries, in order.
 async fn execute(
     shared: &Arc<Shared>,
     app: &str,
@@ -340,9 +431,13 @@ async fn execute(
 ) {
     let started = Instant::now();
     let id = release.id;
+    let mut work = release
+        .work
+        .clone()
+        .unwrap_or_else(|| Work::of(&release.options));
     let prepared = Store::open(&shared.database)
         .map_err(|e| Failure::new("StoreError", None, e.to_string(), None))
-        .and_then(|mut store| prepare(&mut store, app, &release));
+        .and_then(|mut store| prepare(&mut store, app, &release, &work));
     let prepared = match prepared {
         Ok(p) => p,
         Err(failure) => {
@@ -374,183 +469,246 @@ async fn execute(
             }
         },
     };
-    if let Some(request) = &release.options.scale {
-        scale(
-            shared, app, &release, &prepared, &deployer, request, started,
-        )
-        .await;
-        return;
-    }
-    let plan = Plan {
-        app,
-        namespace: &prepared.application.namespace,
-        manifest: &prepared.manifest,
-        prune_from: prepared.prune_from.as_deref(),
-    };
+    let mut options = release.options.clone();
+    options.force_conflicts |= work.force_conflicts;
+    options.scale = None;
     let progress = progress_for(shared, app, id);
-    match deployer.deploy(&plan, &release.options, &progress).await {
-        Ok(outcomes) => {
-            let applied: Vec<ResourceId> = outcomes
-                .iter()
-                .filter(|o| o.action == Action::Applied)
-                .map(|o| o.id.clone())
-                .collect();
-            let message = format!(
-                "deployed version {} ({} object{}) in {:.1}s",
-                prepared.version,
-                applied.len(),
-                if applied.len() == 1 { "" } else { "s" },
-                started.elapsed().as_secs_f64()
-            );
-            finish(
-                shared,
-                app,
-                id,
-                ReleaseStatus::Succeeded,
-                &message,
-                None,
-                &outcomes,
-                &applied,
-            );
+
+    let mut outcomes = Vec::new();
+    let applied: Vec<ResourceId>;
+    let mut said = Vec::new();
+    // The version the cluster runs once this release is done.
+    let mut running = prepared.deployed;
+    if work.deploy {
+        let plan = Plan {
+            app,
+            namespace: &prepared.application.namespace,
+            manifest: &prepared.manifest,
+            prune_from: prepared.prune_from.as_deref(),
+        };
+        match deployer.deploy(&plan, &options, &progress).await {
+            Ok(done) => {
+                applied = done
+                    .iter()
+                    .filter(|o| o.action == Action::Applied)
+                    .map(|o| o.id.clone())
+                    .collect();
+                said.push(format!(
+                    "deployed version {} ({} object{})",
+                    prepared.version,
+                    applied.len(),
+                    plural(applied.len())
+                ));
+                outcomes = done;
+                running = Some(prepared.version);
+            }
+            Err(failure) => {
+                fail(shared, app, id, &failure);
+                return;
+            }
         }
-        Err(failure) => fail(shared, app, id, &failure),
+    } else {
+        // A scale applies nothing new: what the last deploy applied stays the prune baseline.
+        applied = Store::open(&shared.database)
+            .and_then(|s| s.last_success(app))
+            .ok()
+            .flatten()
+            .map(|(_, applied)| applied)
+            .unwrap_or_default();
     }
+
+    let mut version = None;
+    if work.scales_anything() {
+        match scale(
+            shared, app, id, &prepared, &deployer, &mut work, &options, running, &progress,
+        )
+        .await
+        {
+            Ok(scaled) => {
+                said.extend(scaled.said);
+                outcomes.extend(scaled.outcomes);
+                version = scaled.version;
+            }
+            Err((failure, scaled)) => {
+                outcomes.extend(scaled);
+                let message = if said.is_empty() {
+                    failure.message.clone()
+                } else {
+                    format!("{}; then: {}", said.join(", "), failure.message)
+                };
+                finish(
+                    shared,
+                    app,
+                    id,
+                    ReleaseStatus::Failed,
+                    &message,
+                    Some(&failure.reason),
+                    &outcomes,
+                    &applied,
+                    version,
+                );
+                return;
+            }
+        }
+    }
+    let mut message = said.join(", then ");
+    if message.is_empty() {
+        message = "nothing to do".to_owned();
+    }
+    message.push_str(&format!(" in {:.1}s", started.elapsed().as_secs_f64()));
+    finish(
+        shared,
+        app,
+        id,
+        ReleaseStatus::Succeeded,
+        &message,
+        None,
+        &outcomes,
+        &applied,
+        version,
+    );
 }
 
-/// A scale trigger's release: scale through `/scale`, record the replica count as a template
-/// version (origin `scale`, so the next redeploy keeps it), and wait for the rollout.
+/// What the scale steps did.
+struct Scaled {
+    said: Vec<String>,
+    outcomes: Vec<ResourceOutcome>,
+    /// The template version recording the new counts, when the cluster runs exactly it.
+    version: Option<u32>,
+}
+
+/// Applies `work`'s scale steps: per workload, the count is decided (from the live count, or
+/// the count a resumed release had decided), written to the release's work, sent through
+/// `/scale`, and recorded as a template version (origin `scale`, so the next redeploy keeps
+/// it); then the rollouts are followed when the release waits.
+#[allow(clippy::too_many_arguments)]
 async fn scale(
     shared: &Arc<Shared>,
     app: &str,
-    release: &Release,
+    id: i64,
     prepared: &Prepared,
     deployer: &Deployer,
-    request: &ScaleRequest,
-    started: Instant,
-) {
-    let id = release.id;
-    let namespace = prepared
-        .manifest
-        .documents()
-        .iter()
-        .find(|d| d.id.kind == request.kind && d.id.name == request.name)
-        .and_then(|d| d.id.namespace.clone())
-        .unwrap_or_else(|| prepared.application.namespace.clone());
-    let workload = ResourceId {
-        api_version: "apps/v1".into(),
-        kind: request.kind.clone(),
-        namespace: Some(namespace.clone()),
-        name: request.name.clone(),
-    };
-    let (from, to) = match deployer.scale(&namespace, request).await {
-        Ok(counts) => counts,
-        Err(failure) => {
-            fail(shared, app, id, &failure);
-            return;
+    work: &mut Work,
+    options: &super::Options,
+    running: Option<u32>,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<Scaled, (Failure, Vec<ResourceOutcome>)> {
+    let mut said = Vec::new();
+    let mut outcomes = Vec::new();
+    let mut counts: Vec<(ResourceId, u32)> = Vec::new();
+    for (kind, name) in work.workloads() {
+        let namespace = prepared
+            .manifest
+            .documents()
+            .iter()
+            .find(|d| d.id.kind == kind && d.id.name == name)
+            .and_then(|d| d.id.namespace.clone())
+            .unwrap_or_else(|| prepared.application.namespace.clone());
+        let workload = ResourceId {
+            api_version: "apps/v1".into(),
+            kind: kind.clone(),
+            namespace: Some(namespace),
+            name: name.clone(),
+        };
+        let live = match deployer.replicas(&workload).await {
+            Ok(live) => live,
+            Err(failure) => return Err((failure, outcomes)),
+        };
+        let target = work.target(&kind, &name, live);
+        work.decide(&kind, &name, target);
+        // Written before it is sent: a resumed release sends this count, not another step.
+        if let Err(error) = Store::open(&shared.database).and_then(|mut s| s.save_work(id, work)) {
+            let failure = Failure::new("StoreError", None, error.to_string(), None);
+            return Err((failure, outcomes));
         }
-    };
-    let template = prepared
-        .application
-        .source
-        .template()
-        .unwrap_or_default()
-        .to_owned();
-    let message = format!(
-        "scaled {}/{} from {from} to {to} replicas",
-        request.kind, request.name
-    );
+        let message = if live == target {
+            format!("{kind}/{name} already has {target} replicas (within the triggers' bounds)")
+        } else {
+            if let Err(failure) = deployer.set_replicas(&workload, target).await {
+                return Err((failure, outcomes));
+            }
+            format!("scaled {kind}/{name} from {live} to {target} replicas")
+        };
+        let outcome = ResourceOutcome {
+            id: workload.clone(),
+            action: Action::Applied,
+            generation: None,
+            message: Some(message.clone()),
+        };
+        progress(Progress::Resource(outcome.clone()));
+        outcomes.push(outcome);
+        said.push(message);
+        counts.push((workload, target));
+    }
+
+    let version = record_counts(shared, app, prepared, &counts, &said, running);
+    if options.wait {
+        for (workload, _) in &counts {
+            if let Err(failure) = deployer.wait_for(workload, options.timeout, progress).await {
+                return Err((failure, outcomes));
+            }
+        }
+    }
+    Ok(Scaled {
+        said,
+        outcomes,
+        version,
+    })
+}
+
+/// Records the new replica counts as a template version. Returns the version the cluster
+/// now runs exactly: the new one when it was made from the running version, else none.
+fn record_counts(
+    shared: &Shared,
+    app: &str,
+    prepared: &Prepared,
+    counts: &[(ResourceId, u32)],
+    said: &[String],
+    running: Option<u32>,
+) -> Option<u32> {
     let recorded = Store::open(&shared.database).and_then(|mut store| {
-        store.modify_template(
-            &template,
+        let base = store.version(&prepared.template, None)?.summary.number;
+        let outcome = store.modify_template(
+            &prepared.template,
             crate::store::Origin::Scale,
-            &message,
+            &said.join("; "),
             None,
             |manifest| {
-                let Some(position) = manifest
-                    .documents()
-                    .iter()
-                    .position(|d| d.id.kind == request.kind && d.id.name == request.name)
-                else {
-                    return Ok((manifest, Vec::new()));
-                };
-                let mut value = manifest.documents()[position].value.clone();
-                if value["spec"]["replicas"] == serde_json::json!(to) {
-                    return Ok((manifest, Vec::new()));
+                let mut values = Vec::new();
+                let mut changed = Vec::new();
+                for (workload, to) in counts {
+                    let Some(position) = manifest
+                        .documents()
+                        .iter()
+                        .position(|d| d.id.kind == workload.kind && d.id.name == workload.name)
+                    else {
+                        continue;
+                    };
+                    let mut value = manifest.documents()[position].value.clone();
+                    if value["spec"]["replicas"] == serde_json::json!(to) {
+                        continue;
+                    }
+                    value["spec"]["replicas"] = serde_json::json!(to);
+                    changed.push(manifest.documents()[position].id.clone());
+                    values.push((position, value));
                 }
-                value["spec"]["replicas"] = serde_json::json!(to);
-                let changed = vec![manifest.documents()[position].id.clone()];
-                Ok((manifest.replace(vec![(position, value)])?, changed))
+                if values.is_empty() {
+                    return Ok((manifest, changed));
+                }
+                Ok((manifest.replace(values)?, changed))
             },
-        )
+        )?;
+        Ok((base, outcome.version().number))
     });
-    if let Err(error) = recorded {
-        tracing::warn!(%app, %error, "scaled, but could not record the replica count in the template");
-    }
-    let outcome = ResourceOutcome {
-        id: workload.clone(),
-        action: Action::Applied,
-        generation: None,
-        message: Some(message.clone()),
-    };
-    // A scale applies nothing new: what the last deploy applied stays the prune baseline.
-    let applied: Vec<ResourceId> = Store::open(&shared.database)
-        .and_then(|s| s.last_success(app))
-        .ok()
-        .flatten()
-        .map(|(_, applied)| applied)
-        .unwrap_or_default();
-    if from == to {
-        let note = format!(
-            "{}/{} already has {to} replicas (within the trigger's bounds)",
-            request.kind, request.name
-        );
-        finish(
-            shared,
-            app,
-            id,
-            ReleaseStatus::Succeeded,
-            &note,
-            None,
-            &[outcome],
-            &applied,
-        );
-        return;
-    }
-    let progress = progress_for(shared, app, id);
-    progress(Progress::Resource(outcome.clone()));
-    let result = if release.options.wait {
-        deployer
-            .wait_for(&workload, release.options.timeout, &progress)
-            .await
-            .map(|_| ())
-    } else {
-        Ok(())
-    };
-    match result {
-        Ok(()) => {
-            let done = format!("{message} in {:.1}s", started.elapsed().as_secs_f64());
-            finish(
-                shared,
-                app,
-                id,
-                ReleaseStatus::Succeeded,
-                &done,
-                None,
-                &[outcome],
-                &applied,
-            );
+    match recorded {
+        Ok((base, version)) if Some(base) == running => Some(version),
+        Ok((_, version)) => {
+            tracing::info!(%app, version, "the new replica count is recorded in a version that also holds changes not deployed");
+            None
         }
-        Err(failure) => {
-            finish(
-                shared,
-                app,
-                id,
-                ReleaseStatus::Failed,
-                &failure.message,
-                Some(&failure.reason),
-                &[outcome],
-                &applied,
-            );
+        Err(error) => {
+            tracing::warn!(%app, %error, "scaled, but could not record the replica count in the template");
+            None
         }
     }
 }

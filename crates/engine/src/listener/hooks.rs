@@ -24,7 +24,7 @@ use crate::deploy::worker::Event;
 use crate::deploy::{Direction, Options, ScaleRequest};
 use crate::patch::{Patch, PatchType};
 use crate::registry;
-use crate::store::{Cause, Decision, Origin, ReleaseStatus, SaveOutcome};
+use crate::store::{Decision, Origin, ReleaseStatus, SaveOutcome};
 use crate::trigger::matching::{self, Verdict};
 use crate::trigger::{self, Trigger, TriggerKind};
 
@@ -711,8 +711,10 @@ async fn registry_hook(
     }
 }
 
-/// Records a triggered call, queues its release, and answers 202 (or the result, with
-/// `?wait=true`).
+/// Records a triggered call and queues its release in one transaction, and answers 202 (or,
+/// with `?wait=true`, the release's result: 200 with its status, whether it succeeded or
+/// failed, since a failed deploy is not the listener's fault and a 5xx invites a retry; 422
+/// when the cluster refused what the call's own patch made).
 async fn start_release(
     state: &Arc<State>,
     call: Call,
@@ -729,37 +731,34 @@ async fn start_release(
         start.cause_event.clone(),
     );
     record.trigger = Some(trigger.name.clone());
-    let recorded = state.store().and_then(|mut store| {
-        store.record_access(Some(trigger.id), &record, state.config.retention)
-    });
-    let record_id = match recorded {
-        Ok(id) => id,
-        Err(error) => {
-            let reply = Reply::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage_unavailable",
-                format!("cannot record the call: {error}"),
-            );
-            return respond(state, call, Some(trigger), trigger.kind.name(), reply).await;
-        }
-    };
-    let cause = Cause::Trigger {
-        trigger: trigger.name.clone(),
-        record: Some(record_id),
-        event: start.cause_event,
-    };
     let mut events = state.workers.subscribe();
-    let release = match state.workers.submit(&trigger.app, &cause, &start.options) {
-        Ok(release) => release,
+    let patched = start
+        .cause_event
+        .as_ref()
+        .is_some_and(|e| e.get("patch").is_some());
+    let queued = state.store().and_then(|mut store| {
+        store.record_and_queue(
+            trigger.id,
+            &record,
+            state.config.retention,
+            &trigger.app,
+            &trigger.name,
+            start.cause_event,
+            &start.options,
+        )
+    });
+    let (record_id, release) = match queued {
+        Ok(queued) => queued,
         Err(error) => {
             let reply = Reply::error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "storage_unavailable",
-                format!("cannot queue the deploy: {error}"),
+                format!("cannot record the call and queue its deploy: {error}"),
             );
             return respond(state, call, Some(trigger), trigger.kind.name(), reply).await;
         }
     };
+    state.workers.queued(&release);
     let mut body = json!({
         "status": "accepted",
         "app": trigger.app,
@@ -771,35 +770,22 @@ async fn start_release(
     let mut status = StatusCode::ACCEPTED;
     if wait {
         let deadline = start.options.timeout + Duration::from_secs(30);
-        let finished = tokio::time::timeout(deadline, async {
-            loop {
-                match events.recv().await {
-                    Ok(event) if event.release == release.id => {
-                        if let Event::Finished {
-                            status,
-                            message,
-                            reason,
-                        } = event.event
-                        {
-                            return Some((status, message, reason));
-                        }
-                    }
-                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-                }
-            }
-        })
-        .await;
-        match finished {
-            Ok(Some((result, message, reason))) => {
-                status = if result == ReleaseStatus::Succeeded {
-                    StatusCode::OK
+        match tokio::time::timeout(deadline, follow(state, &mut events, release.id)).await {
+            Ok(Some(done)) => {
+                status = if done.status == ReleaseStatus::Failed
+                    && patched
+                    && matches!(done.reason.as_deref(), Some("Invalid" | "BadRequest"))
+                {
+                    StatusCode::UNPROCESSABLE_ENTITY
                 } else {
-                    StatusCode::INTERNAL_SERVER_ERROR
+                    StatusCode::OK
                 };
-                body["status"] = json!(result.as_str());
-                body["message"] = json!(message);
-                body["reason"] = json!(reason);
+                body["status"] = json!(done.status.as_str());
+                body["message"] = json!(done.message);
+                body["reason"] = json!(done.reason);
+                if done.id != release.id {
+                    body["carriedBy"] = json!({"id": done.id, "number": done.number});
+                }
             }
             _ => {
                 body["status"] = json!("running");
@@ -808,10 +794,9 @@ async fn start_release(
         }
     }
     let text = body.to_string();
-    let finished = state.store().and_then(|mut store| {
-        store.link_access_release(record_id, release.id)?;
-        store.finish_access_record(record_id, status.as_u16(), &text)
-    });
+    let finished = state
+        .store()
+        .and_then(|mut store| store.finish_access_record(record_id, status.as_u16(), &text));
     if finished.is_ok() {
         record.status = status.as_u16();
         record.release = Some(release.id);
@@ -819,6 +804,59 @@ async fn start_release(
     }
     state.metrics.request(trigger.kind.name(), status.as_u16());
     (status, [(header::CONTENT_TYPE, "application/json")], text).into_response()
+}
+
+/// How a followed release ended.
+struct Ended {
+    /// The release that did the work (the one followed, or the one that carried it).
+    id: i64,
+    number: u32,
+    status: ReleaseStatus,
+    message: String,
+    reason: Option<String>,
+}
+
+/// Waits for release `id` to end, following it to the release that carried its work when
+/// another one took it over. `None` when the workers stopped.
+async fn follow(
+    state: &State,
+    events: &mut tokio::sync::broadcast::Receiver<crate::deploy::worker::DeployEvent>,
+    id: i64,
+) -> Option<Ended> {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut current = id;
+    loop {
+        // The database says where it stands (an event may have been missed or not yet sent).
+        let release = state.store().and_then(|s| s.release(current)).ok()?;
+        match (release.status, release.carried_by) {
+            (ReleaseStatus::Superseded, Some(carrier)) => {
+                current = carrier;
+                continue;
+            }
+            (status, _) if status.is_final() => {
+                return Some(Ended {
+                    id: release.id,
+                    number: release.number,
+                    status,
+                    message: release.message,
+                    reason: release.reason,
+                });
+            }
+            _ => {}
+        }
+        loop {
+            match events.recv().await {
+                Ok(event) if event.release == current => {
+                    if matches!(event.event, Event::Finished { .. }) {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(_)) => break,
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }
 }
 
 /// Records the call in the background and answers.

@@ -167,7 +167,7 @@ impl std::fmt::Debug for Runtime {
 }
 
 impl Runtime {
-    /// Opens the database (marking releases a dead process left running as interrupted),
+    /// Opens the database, resumes the deploys a stopped Tripline had accepted,
     /// finds the secret store, reaches the sandbox (a running one, else started here) and
     /// starts the deploy workers. The listener is started separately.
     pub async fn open(options: Options) -> Result<Self, ErrorBody> {
@@ -177,8 +177,7 @@ impl Runtime {
                 format!("cannot create {}: {e}", options.data_dir.display()),
             )
         })?;
-        let mut store = Store::open_dir(&options.data_dir).map_err(|e| ErrorBody::from(&e))?;
-        store.interrupt_orphans().map_err(|e| ErrorBody::from(&e))?;
+        let store = Store::open_dir(&options.data_dir).map_err(|e| ErrorBody::from(&e))?;
         let database = store.info().map_err(|e| ErrorBody::from(&e))?.path;
         let secrets = Secrets::detect(options.secrets, &options.data_dir).map_err(|e| {
             ErrorBody::new(
@@ -192,6 +191,7 @@ impl Runtime {
         let cancel = CancellationToken::new();
         let workers = Workers::new(database.clone(), clusters.clone(), cancel.child_token())
             .map_err(|e| ErrorBody::from(&e))?;
+        workers.resume().map_err(|e| ErrorBody::from(&e))?;
         let (records, _) = broadcast::channel(1024);
         let (listener_changes, _) = broadcast::channel(64);
         Ok(Runtime {

@@ -157,6 +157,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER apps_deleted AFTER DELETE ON apps
         BEGIN UPDATE trigger_generation SET n = n + 1; END;
     "#,
+    // 6: the deploy queue merges work instead of dropping it. `work` is what a claimed release
+    // carries out (its own request and those of the queued releases it took over, and replica
+    // counts decided before a scale was sent, so a resumed release never scales twice);
+    // `carried_by` points a taken-over release at the release that did its work.
+    r#"
+    ALTER TABLE releases ADD COLUMN work TEXT;
+    ALTER TABLE releases ADD COLUMN carried_by INTEGER REFERENCES releases(id) ON DELETE SET NULL;
+    "#,
 ];
 
 /// The schema version this build writes.

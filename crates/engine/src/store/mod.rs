@@ -24,7 +24,7 @@ use serde::Serialize;
 
 use crate::error::ErrorBody;
 
-pub use releases::{Cause, Finish, Release, ReleaseStatus};
+pub use releases::{Cause, Decided, Finish, Release, ReleaseStatus, Work};
 pub use templates::{Origin, SaveOutcome, TemplateSummary, Version, VersionSummary};
 pub use triggers::{
     AccessRecord, Decision, NewTrigger, RecordFilter, RecordSummary, RecordWrite, TriggerIndex,

@@ -1,17 +1,26 @@
 //! Releases: every deploy, from the request that queued it to its result.
 //!
-//! A release is queued by a request ([`Store::queue_release`]), claimed by its application's
-//! worker ([`Store::claim_release`], which also marks older queued requests as superseded:
-//! the newest wins, and every request stays on record), given its template version and diff
-//! ([`Store::plan_release`]) and finished ([`Store::finish_release`]). Each step is one
-//! transaction. A release left running or queued by a process that has died is marked failed
-//! as interrupted ([`Store::interrupt_orphans`]).
+//! A release is queued by a request ([`Store::queue_release`], or
+//! [`Store::record_and_queue`] for a trigger call, which writes the call's access record and
+//! its release in one transaction: what was answered 202 is on disk whole or not at all).
+//! Its application's worker claims it ([`Store::claim_release`]): the claim takes *every*
+//! queued release of the application, the newest becomes the one that runs and carries the
+//! others' [`Work`] (a deploy anywhere in the queue deploys the newest template version; scale
+//! steps add up in the order they were asked for), and the others are marked superseded with
+//! `carried_by` naming it, their calls' records linked to it. Merging never drops work. The
+//! release is then given its template version and diff ([`Store::plan_release`]) and finished
+//! ([`Store::finish_release`]). Each step is one transaction.
+//!
+//! Releases that a dead process left queued or running are taken over by the next process
+//! that runs workers ([`Store::adopt_orphans`]) and carried out again: applying is
+//! idempotent, and a replica count is decided and written to the release's work before it is
+//! sent, so a resumed scale sends the same count instead of stepping twice.
 
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::{Error, Result, Store, now};
-use crate::deploy::{Options, ResourceOutcome};
+use crate::deploy::{Options, ResourceOutcome, ScaleRequest};
 use crate::diff::ManifestDiff;
 use crate::template::ResourceId;
 
@@ -105,6 +114,118 @@ impl ReleaseStatus {
     }
 }
 
+/// What a claimed release carries out: its own request and those of the queued releases it
+/// took over, merged in request order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct Work {
+    /// The releases it took over (their ids, oldest first), whose calls it answers for.
+    #[serde(default)]
+    pub carries: Vec<i64>,
+    /// Deploy the template's newest version (some request asked for a deploy).
+    #[serde(default)]
+    pub deploy: bool,
+    /// Take over conflicting fields (some request asked to).
+    #[serde(default)]
+    pub force_conflicts: bool,
+    /// Scale steps not yet decided, in the order they were asked for.
+    #[serde(default)]
+    pub scales: Vec<ScaleRequest>,
+    /// Replica counts decided for workloads before they were sent: a resumed release sends
+    /// these again instead of stepping from whatever it finds.
+    #[serde(default)]
+    pub decided: Vec<Decided>,
+}
+
+/// A replica count decided for one workload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct Decided {
+    /// The workload's kind.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// The count.
+    pub replicas: u32,
+}
+
+impl Work {
+    /// The work one request asks for.
+    pub fn of(options: &Options) -> Self {
+        Work {
+            deploy: options.scale.is_none(),
+            force_conflicts: options.force_conflicts,
+            scales: options.scale.iter().cloned().collect(),
+            ..Work::default()
+        }
+    }
+
+    /// This work followed by `later`'s. A count `later` decided already holds the steps
+    /// asked for before it, so those steps are dropped rather than applied twice.
+    pub fn then(mut self, later: Work) -> Work {
+        self.deploy |= later.deploy;
+        self.force_conflicts |= later.force_conflicts;
+        self.carries.extend(later.carries);
+        for decided in later.decided {
+            self.scales
+                .retain(|s| !(s.kind == decided.kind && s.name == decided.name));
+            self.decided
+                .retain(|d| !(d.kind == decided.kind && d.name == decided.name));
+            self.decided.push(decided);
+        }
+        self.scales.extend(later.scales);
+        self
+    }
+
+    /// The workloads to scale, each once, in the order they were first asked for.
+    pub fn workloads(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        let named = self
+            .decided
+            .iter()
+            .map(|d| (&d.kind, &d.name))
+            .chain(self.scales.iter().map(|s| (&s.kind, &s.name)));
+        for (kind, name) in named {
+            if !out.iter().any(|(k, n)| k == kind && n == name) {
+                out.push((kind.clone(), name.clone()));
+            }
+        }
+        out
+    }
+
+    /// The replica count for `kind/name` starting from `live`: the decided count if there is
+    /// one, then every step for it in order, each within its own trigger's bounds.
+    pub fn target(&self, kind: &str, name: &str, live: u32) -> u32 {
+        let start = self
+            .decided
+            .iter()
+            .find(|d| d.kind == kind && d.name == name)
+            .map_or(live, |d| d.replicas);
+        self.scales
+            .iter()
+            .filter(|s| s.kind == kind && s.name == name)
+            .fold(start, |count, step| step.target(count))
+    }
+
+    /// Records `replicas` as decided for `kind/name` (its steps are now part of it).
+    pub fn decide(&mut self, kind: &str, name: &str, replicas: u32) {
+        self.scales.retain(|s| !(s.kind == kind && s.name == name));
+        self.decided.retain(|d| !(d.kind == kind && d.name == name));
+        self.decided.push(Decided {
+            kind: kind.to_owned(),
+            name: name.to_owned(),
+            replicas,
+        });
+    }
+
+    /// True when it scales something.
+    pub fn scales_anything(&self) -> bool {
+        !self.scales.is_empty() || !self.decided.is_empty()
+    }
+}
+
 /// A release.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -138,6 +259,10 @@ pub struct Release {
     pub resources: Vec<ResourceOutcome>,
     /// What changed since the last successful release.
     pub diff: Option<ManifestDiff>,
+    /// What it carries out, once claimed (its own request and the releases it took over).
+    pub work: Option<Work>,
+    /// For a release another one took over: the release that did its work.
+    pub carried_by: Option<i64>,
 }
 
 /// How a release ended.
@@ -153,10 +278,14 @@ pub struct Finish<'a> {
     pub resources: &'a [ResourceOutcome],
     /// The objects now applied (what a later prune compares against).
     pub applied: &'a [ResourceId],
+    /// The template version the cluster now runs, when it differs from the planned one (a
+    /// scale records its replica count as a new version).
+    pub version: Option<u32>,
 }
 
 const COLUMNS: &str = "r.id, a.name, r.number, r.status, r.cause, r.options, r.queued_at, \
-    r.started_at, r.finished_at, r.template_version, r.message, r.reason, r.resources, r.diff";
+    r.started_at, r.finished_at, r.template_version, r.message, r.reason, r.resources, r.diff, \
+    r.work, r.carried_by";
 
 type Row = (
     i64,
@@ -173,6 +302,8 @@ type Row = (
     Option<String>,
     String,
     Option<String>,
+    Option<String>,
+    Option<i64>,
 );
 
 fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
@@ -191,6 +322,8 @@ fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         row.get(11)?,
         row.get(12)?,
         row.get(13)?,
+        row.get(14)?,
+        row.get(15)?,
     ))
 }
 
@@ -215,6 +348,8 @@ fn decode(row: Row) -> Result<Release> {
         reason,
         resources,
         diff,
+        work,
+        carried_by,
     ) = row;
     Ok(Release {
         id,
@@ -231,6 +366,8 @@ fn decode(row: Row) -> Result<Release> {
         reason,
         resources: json("resources", &resources)?,
         diff: diff.map(|d| json("diff", &d)).transpose()?,
+        work: work.map(|w| json("work", &w)).transpose()?,
+        carried_by,
     })
 }
 
@@ -243,6 +380,33 @@ fn process_alive(pid: u32) -> bool {
         return true;
     }
     std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Inserts a queued release for application `app_id`, numbered after its last one.
+fn insert_release(
+    tx: &rusqlite::Transaction<'_>,
+    app_id: i64,
+    cause: &Cause,
+    options: &Options,
+) -> Result<i64> {
+    let number: u32 = tx.query_row(
+        "SELECT coalesce(max(number), 0) + 1 FROM releases WHERE app_id = ?1",
+        [app_id],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "INSERT INTO releases (app_id, number, status, cause, options, owner, queued_at)
+         VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6)",
+        params![
+            app_id,
+            number,
+            encode(cause)?,
+            encode(options)?,
+            std::process::id(),
+            now()
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
 }
 
 impl Store {
@@ -262,57 +426,154 @@ impl Store {
     ) -> Result<Release> {
         let app_id = self.app_id(app)?;
         let tx = self.write()?;
-        let number: u32 = tx.query_row(
-            "SELECT coalesce(max(number), 0) + 1 FROM releases WHERE app_id = ?1",
-            [app_id],
-            |r| r.get(0),
-        )?;
-        tx.execute(
-            "INSERT INTO releases (app_id, number, status, cause, options, owner, queued_at)
-             VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6)",
-            params![
-                app_id,
-                number,
-                encode(cause)?,
-                encode(options)?,
-                std::process::id(),
-                now()
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
+        let id = insert_release(&tx, app_id, cause, options)?;
         super::commit(tx)?;
         self.release(id)
     }
 
-    /// Takes the newest queued release of `app` and marks it running; older queued ones are
-    /// superseded by it. `None` when nothing is queued.
-    pub fn claim_release(&mut self, app: &str) -> Result<Option<Release>> {
+    /// Records a trigger call and the release it asks for in one transaction: the access
+    /// record (keeping at most `retention` per trigger), then the release, whose cause names
+    /// the record, then the record's link to the release. A crash leaves both or neither.
+    /// Returns the record's id and the release.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_and_queue(
+        &mut self,
+        trigger_id: i64,
+        record: &super::AccessRecord,
+        retention: usize,
+        app: &str,
+        trigger: &str,
+        event: Option<serde_json::Value>,
+        options: &Options,
+    ) -> Result<(i64, Release)> {
         let app_id = self.app_id(app)?;
         let tx = self.write()?;
-        let newest: Option<(i64, u32)> = tx
-            .query_row(
-                "SELECT id, number FROM releases WHERE app_id = ?1 AND status = 'queued'
-                 ORDER BY number DESC LIMIT 1",
-                [app_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let Some((id, number)) = newest else {
+        let record_id = super::triggers::insert_record(&tx, Some(trigger_id), record)?;
+        let cause = Cause::Trigger {
+            trigger: trigger.to_owned(),
+            record: Some(record_id),
+            event,
+        };
+        let id = insert_release(&tx, app_id, &cause, options)?;
+        tx.execute(
+            "UPDATE access_records SET release_id = ?2 WHERE id = ?1",
+            params![record_id, id],
+        )?;
+        super::triggers::trim(&tx, Some(trigger_id), retention)?;
+        super::commit(tx)?;
+        Ok((record_id, self.release(id)?))
+    }
+
+    /// Claims this process's queued releases of `app`: the newest is marked running and
+    /// carries the [`Work`] of all of them, merged oldest first; the others are marked
+    /// superseded, `carried_by` the newest, and their calls' access records are linked to
+    /// it. `None` when nothing is queued.
+    pub fn claim_release(&mut self, app: &str) -> Result<Option<Release>> {
+        let app_id = self.app_id(app)?;
+        let owner = std::process::id();
+        let tx = self.write()?;
+        let queued: Vec<(i64, u32, String, Option<String>)> = {
+            let mut statement = tx.prepare_cached(
+                "SELECT id, number, options, work FROM releases
+                 WHERE app_id = ?1 AND status = 'queued' AND owner = ?2 ORDER BY number",
+            )?;
+            statement
+                .query_map(params![app_id, owner], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        let Some(&(id, number, _, _)) = queued.last() else {
             return Ok(None);
         };
+        let mut work = Work::default();
+        for (other, _, options, stored) in &queued {
+            let own = match stored {
+                Some(text) => json::<Work>("work", text)?,
+                None => Work::of(&json::<Options>("options", options)?),
+            };
+            if *other != id {
+                work.carries.push(*other);
+            }
+            work = work.then(own);
+        }
         let at = now();
+        for (other, _, _, _) in queued.iter().filter(|(other, ..)| *other != id) {
+            tx.execute(
+                "UPDATE releases SET status = 'superseded', finished_at = ?3, carried_by = ?2,
+                        message = 'carried out by release ' || ?4 || ', which took over its work'
+                 WHERE id = ?1",
+                params![other, id, at, number],
+            )?;
+            // Releases it had taken over before (a resumed release) now point here too.
+            tx.execute(
+                "UPDATE releases SET carried_by = ?2 WHERE carried_by = ?1",
+                params![other, id],
+            )?;
+        }
         tx.execute(
-            "UPDATE releases SET status = 'superseded', finished_at = ?3,
-                    message = 'superseded by release ' || ?2 || ', which was requested later'
-             WHERE app_id = ?1 AND status = 'queued' AND id != ?4",
-            params![app_id, number, at, id],
+            "UPDATE access_records SET release_id = ?1
+             WHERE release_id IN (SELECT id FROM releases WHERE carried_by = ?1)",
+            [id],
         )?;
         tx.execute(
-            "UPDATE releases SET status = 'running', started_at = ?2, owner = ?3 WHERE id = ?1",
-            params![id, at, std::process::id()],
+            "UPDATE releases SET status = 'running', started_at = ?2, owner = ?3, work = ?4
+             WHERE id = ?1",
+            params![id, at, owner, encode(&work)?],
         )?;
         super::commit(tx)?;
         self.release(id).map(Some)
+    }
+
+    /// Stores what a running release still has to do (a replica count decided before it is
+    /// sent).
+    pub fn save_work(&mut self, id: i64, work: &Work) -> Result<()> {
+        let tx = self.write()?;
+        tx.execute(
+            "UPDATE releases SET work = ?2 WHERE id = ?1 AND status = 'running'",
+            params![id, encode(work)?],
+        )?;
+        super::commit(tx)?;
+        Ok(())
+    }
+
+    /// Takes over the releases that a dead process left queued or running: they are queued
+    /// again under this process (a running one with a note that it is resumed), to be
+    /// claimed and carried out as if they had just been asked for. Returns the applications
+    /// that have work waiting.
+    pub fn adopt_orphans(&mut self) -> Result<Vec<String>> {
+        let orphans: Vec<(i64, u32, String)> = {
+            let mut statement = self.conn.prepare(
+                "SELECT r.id, r.owner, a.name FROM releases r JOIN apps a ON a.id = r.app_id
+                 WHERE r.status IN ('queued', 'running')",
+            )?;
+            statement
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        let dead: Vec<&(i64, u32, String)> = orphans
+            .iter()
+            .filter(|(_, owner, _)| !process_alive(*owner))
+            .collect();
+        if dead.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tx = self.write()?;
+        for (id, _, _) in &dead {
+            tx.execute(
+                "UPDATE releases SET status = 'queued', started_at = NULL, owner = ?2,
+                        message = CASE status WHEN 'running'
+                            THEN 'resumed: Tripline stopped during this deploy and carries it out again'
+                            ELSE 'resumed: Tripline stopped before this deploy started' END
+                 WHERE id = ?1 AND status IN ('queued', 'running')",
+                params![id, std::process::id()],
+            )?;
+        }
+        super::commit(tx)?;
+        let mut apps: Vec<String> = dead.iter().map(|(_, _, app)| app.clone()).collect();
+        apps.sort();
+        apps.dedup();
+        Ok(apps)
     }
 
     /// Records which template version a running release deploys and what it changes.
@@ -337,7 +598,8 @@ impl Store {
         let tx = self.write()?;
         tx.execute(
             "UPDATE releases SET status = ?2, finished_at = ?3, message = ?4, reason = ?5,
-                    resources = ?6, applied = ?7
+                    resources = ?6, applied = ?7,
+                    template_version = coalesce(?8, template_version)
              WHERE id = ?1",
             params![
                 id,
@@ -346,7 +608,8 @@ impl Store {
                 finish.message,
                 finish.reason,
                 encode(&finish.resources)?,
-                encode(&finish.applied)?
+                encode(&finish.applied)?,
+                finish.version
             ],
         )?;
         super::commit(tx)?;
@@ -400,34 +663,17 @@ impl Store {
         }
     }
 
-    /// Marks releases that a dead process left queued or running as failed.
-    pub fn interrupt_orphans(&mut self) -> Result<usize> {
-        let orphans: Vec<(i64, u32)> = {
-            let mut statement = self
-                .conn
-                .prepare("SELECT id, owner FROM releases WHERE status IN ('queued', 'running')")?;
-            statement
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()?
-        };
-        let dead: Vec<i64> = orphans
-            .into_iter()
-            .filter(|(_, owner)| !process_alive(*owner))
-            .map(|(id, _)| id)
-            .collect();
-        if dead.is_empty() {
-            return Ok(0);
-        }
+    /// Puts a running release back in the queue (its process is stopping): the next process
+    /// that resumes work carries it out.
+    pub fn requeue_release(&mut self, id: i64) -> Result<()> {
         let tx = self.write()?;
-        for id in &dead {
-            tx.execute(
-                "UPDATE releases SET status = 'failed', reason = 'Interrupted', finished_at = ?2,
-                        message = 'Tripline stopped before this deploy finished; deploy again to be sure of the cluster state'
-                 WHERE id = ?1 AND status IN ('queued', 'running')",
-                params![id, now()],
-            )?;
-        }
+        tx.execute(
+            "UPDATE releases SET status = 'queued', started_at = NULL,
+                    message = 'Tripline stopped during this deploy; it is carried out again when Tripline starts'
+             WHERE id = ?1 AND status = 'running'",
+            [id],
+        )?;
         super::commit(tx)?;
-        Ok(dead.len())
+        Ok(())
     }
 }

@@ -314,7 +314,7 @@ fn user() -> Cause {
 }
 
 #[test]
-fn newest_queued_release_wins_and_the_rest_are_recorded_as_superseded() {
+fn newest_queued_release_carries_the_others_work_and_they_stay_on_record() {
     let (_dir, mut store) = store();
     store.create_template("demo", SEED, "").unwrap();
     store.create_app(&app("shop", "demo")).unwrap();
@@ -343,11 +343,18 @@ fn newest_queued_release_wins_and_the_rest_are_recorded_as_superseded() {
         (third.id, ReleaseStatus::Running)
     );
     assert!(claimed.started_at.is_some());
+    let work = claimed
+        .work
+        .clone()
+        .expect("a claimed release holds its work");
+    assert_eq!(work.carries, [first.id, second.id]);
+    assert!(work.deploy);
     for older in [first.id, second.id] {
         let release = store.release(older).unwrap();
         assert_eq!(release.status, ReleaseStatus::Superseded);
+        assert_eq!(release.carried_by, Some(third.id));
         assert!(
-            release.message.contains("superseded by release 3"),
+            release.message.contains("carried out by release 3"),
             "{}",
             release.message
         );
@@ -369,6 +376,7 @@ fn newest_queued_release_wins_and_the_rest_are_recorded_as_superseded() {
                 reason: None,
                 resources: &[],
                 applied: &applied,
+                version: None,
             },
         )
         .unwrap();
@@ -387,28 +395,176 @@ fn newest_queued_release_wins_and_the_rest_are_recorded_as_superseded() {
 }
 
 #[test]
-fn releases_of_a_dead_process_are_marked_interrupted() {
+fn releases_of_a_dead_process_are_queued_again_for_the_next_one() {
     let (_dir, mut store) = store();
     store.create_template("demo", SEED, "").unwrap();
     store.create_app(&app("shop", "demo")).unwrap();
-    let release = store
-        .queue_release("shop", &user(), &crate::deploy::Options::default())
+    let options = crate::deploy::Options::default();
+    let queued = store.queue_release("shop", &user(), &options).unwrap();
+    let running = store.queue_release("shop", &user(), &options).unwrap();
+    // Our own process is alive: nothing is taken over.
+    assert!(store.adopt_orphans().unwrap().is_empty());
+    // Pretend a process that no longer exists queued one and was running the other.
+    store
+        .conn
+        .execute("UPDATE releases SET owner = 4294967294", [])
         .unwrap();
-    // Our own process is alive: nothing is touched.
-    assert_eq!(store.interrupt_orphans().unwrap(), 0);
-    // Pretend a process that no longer exists queued it.
     store
         .conn
         .execute(
-            "UPDATE releases SET owner = 999999999 WHERE id = ?1",
-            [release.id],
+            "UPDATE releases SET status = 'running' WHERE id = ?1",
+            [running.id],
         )
         .unwrap();
-    assert_eq!(store.interrupt_orphans().unwrap(), 1);
-    let release = store.release(release.id).unwrap();
+    // Another process's queue is not claimed.
+    assert!(store.claim_release("shop").unwrap().is_none());
+    assert_eq!(store.adopt_orphans().unwrap(), ["shop"]);
+    for id in [queued.id, running.id] {
+        let release = store.release(id).unwrap();
+        assert_eq!(release.status, ReleaseStatus::Queued, "{}", release.message);
+        assert!(
+            release.message.starts_with("resumed"),
+            "{}",
+            release.message
+        );
+    }
+    let claimed = store.claim_release("shop").unwrap().unwrap();
+    assert_eq!(claimed.id, running.id);
+    assert_eq!(claimed.work.unwrap().carries, [queued.id]);
+    // A stopping process leaves its running release queued for the next start.
+    store.requeue_release(running.id).unwrap();
     assert_eq!(
-        (release.status, release.reason.as_deref()),
-        (ReleaseStatus::Failed, Some("Interrupted"))
+        store.release(running.id).unwrap().status,
+        ReleaseStatus::Queued
+    );
+}
+
+#[test]
+fn a_call_and_its_release_are_written_together_and_linked() {
+    let (_dir, mut store) = store();
+    store.create_template("demo", SEED, "").unwrap();
+    store.create_app(&app("shop", "demo")).unwrap();
+    let trigger = store
+        .create_trigger(
+            &super::NewTrigger {
+                name: "shop-redeploy".into(),
+                app: "shop".into(),
+                kind: crate::trigger::TriggerKind::Redeploy,
+                signed: false,
+            },
+            &"ab".repeat(32),
+            "ab12",
+        )
+        .unwrap();
+    let record = super::AccessRecord {
+        id: 0,
+        trigger: Some("shop-redeploy".into()),
+        at: "2026-01-01T00:00:00Z".into(),
+        source: "127.0.0.1".into(),
+        method: "POST".into(),
+        path: "/hook/trigger?token=[redacted]".into(),
+        headers: vec![],
+        body: String::new(),
+        body_truncated: false,
+        event: None,
+        decision: Decision::Triggered,
+        reason: "triggered: release queued".into(),
+        status: 202,
+        response: String::new(),
+        release: None,
+        repeats: 1,
+        last_at: None,
+    };
+    let (record_id, release) = store
+        .record_and_queue(
+            trigger.id,
+            &record,
+            100,
+            "shop",
+            "shop-redeploy",
+            None,
+            &crate::deploy::Options::default(),
+        )
+        .unwrap();
+    assert_eq!(
+        store.access_record(record_id).unwrap().release,
+        Some(release.id)
+    );
+    assert_eq!(
+        release.cause,
+        Cause::Trigger {
+            trigger: "shop-redeploy".into(),
+            record: Some(record_id),
+            event: None,
+        }
+    );
+    // An unknown application writes neither.
+    let before = store.access_records(&Default::default()).unwrap().len();
+    assert!(
+        store
+            .record_and_queue(
+                trigger.id,
+                &record,
+                100,
+                "nope",
+                "shop-redeploy",
+                None,
+                &Default::default()
+            )
+            .is_err()
+    );
+    assert_eq!(
+        store.access_records(&Default::default()).unwrap().len(),
+        before
+    );
+}
+
+#[test]
+fn merged_work_keeps_every_step_in_order_within_each_bound() {
+    use crate::deploy::{Direction, Options, ScaleRequest};
+    use crate::store::Work;
+    let step = |direction, step, min, max| Options {
+        scale: Some(ScaleRequest {
+            kind: "Deployment".into(),
+            name: "web".into(),
+            direction,
+            step,
+            min,
+            max,
+        }),
+        ..Options::default()
+    };
+    let out = |n| step(Direction::ScaleOut, n, None, Some(6));
+    let inn = |n| step(Direction::ScaleIn, n, Some(1), None);
+    // (requests, live count, expected count, deploys)
+    let cases: Vec<(Vec<Options>, u32, u32, bool)> = vec![
+        (vec![out(1), out(1), out(1)], 1, 4, false),
+        (vec![out(4), inn(1), out(3)], 1, 6, false),
+        (vec![inn(5), out(2)], 2, 3, false),
+        (vec![Options::default(), out(2)], 1, 3, true),
+        (vec![out(2), Options::default()], 1, 3, true),
+    ];
+    for (requests, live, expected, deploys) in cases {
+        let work = requests
+            .iter()
+            .map(Work::of)
+            .fold(Work::default(), Work::then);
+        assert_eq!(work.deploy, deploys, "{requests:?}");
+        assert_eq!(
+            work.target("Deployment", "web", live),
+            expected,
+            "{requests:?}"
+        );
+        assert_eq!(work.target("Deployment", "other", live), live);
+    }
+    // A decided count holds the steps before it; steps after it still apply.
+    let mut resumed = Work::of(&out(2));
+    resumed.decide("Deployment", "web", 3);
+    let merged = Work::of(&out(1)).then(resumed).then(Work::of(&out(1)));
+    assert_eq!(merged.target("Deployment", "web", 9), 4);
+    assert_eq!(
+        merged.workloads(),
+        [("Deployment".to_owned(), "web".to_owned())]
     );
 }
 

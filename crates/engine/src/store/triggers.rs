@@ -586,7 +586,7 @@ impl Store {
     }
 }
 
-fn insert_record(
+pub(super) fn insert_record(
     tx: &rusqlite::Transaction<'_>,
     trigger_id: Option<i64>,
     record: &AccessRecord,
@@ -636,7 +636,11 @@ fn fold_record(tx: &rusqlite::Transaction<'_>, id: i64, write: &RecordWrite) -> 
 }
 
 /// Keeps the newest `retention` records of a trigger (or of unknown tokens).
-fn trim(tx: &rusqlite::Transaction<'_>, trigger_id: Option<i64>, retention: usize) -> Result<()> {
+pub(super) fn trim(
+    tx: &rusqlite::Transaction<'_>,
+    trigger_id: Option<i64>,
+    retention: usize,
+) -> Result<()> {
     tx.prepare_cached(
         "DELETE FROM access_records WHERE trigger_id IS ?1 AND id <= (
              SELECT id FROM access_records WHERE trigger_id IS ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
