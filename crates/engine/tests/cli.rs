@@ -416,3 +416,20 @@ fn deploy_patch_rollback_and_releases_against_the_sandbox() {
             .contains("A pod cannot start")
     );
 }
+
+#[test]
+fn status_says_where_the_data_is_how_big_and_what_waits() {
+    let cli = Cli::new();
+    let status = cli.json(&["status"]);
+    assert_eq!(status["accessRecords"], 0);
+    assert!(status["databaseBytes"].as_u64().unwrap() > 0, "{status}");
+    assert_eq!(status["retention"]["days"], 90);
+    assert_eq!(status["retention"]["perTrigger"], 100_000);
+    assert_eq!(status["queuedReleases"], 0);
+    let text = cli.ok(&["status"]);
+    assert!(
+        text.contains("Access records  0 (tripline serve keeps them 90 days"),
+        "{text}"
+    );
+    assert!(text.contains("0 queued, 0 running"), "{text}");
+}

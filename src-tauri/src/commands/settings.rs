@@ -16,6 +16,12 @@ pub struct Environment {
     pub version: String,
     /// Where the database lives.
     pub data_dir: String,
+    /// The database's size on disk, in bytes.
+    pub database_bytes: f64,
+    /// How many access records it holds.
+    pub access_records: f64,
+    /// Which access records the listener keeps, in words.
+    pub retention: String,
     /// Where trigger tokens are kept: `keyring` or `files`.
     pub secrets: String,
     /// Who paints the window: `gpu`, `cpu` (no GPU found, or `TRIPLINE_PAINTING=cpu`), or
@@ -49,13 +55,23 @@ pub async fn save_settings(
     Ok(settings)
 }
 
-/// Version, data folder and secret store.
+/// Version, data folder, database size and secret store.
 #[tauri::command]
 #[specta::specta]
 pub async fn get_environment(state: State<'_, AppState>) -> Result<Environment> {
+    let (database_bytes, access_records) = {
+        let store = state.runtime.store();
+        let records = store
+            .record_count()
+            .map_err(|e| tripline::error::ErrorBody::from(&e))?;
+        (store.size() as f64, records as f64)
+    };
     Ok(Environment {
         version: env!("CARGO_PKG_VERSION").into(),
         data_dir: state.runtime.data_dir().display().to_string(),
+        database_bytes,
+        access_records,
+        retention: tripline::store::Retention::default().to_string(),
         secrets: match state.runtime.secrets() {
             Secrets::Keyring => "keyring".into(),
             Secrets::Files(_) => "files".into(),

@@ -36,6 +36,7 @@ mod input;
 mod output;
 mod sandbox;
 mod serve;
+mod status;
 mod template;
 mod trigger;
 
@@ -128,6 +129,8 @@ enum Command {
     Sandbox(sandbox::SandboxArgs),
     /// Run the webhook listener and deploy workers without a window (for servers)
     Serve(serve::ServeArgs),
+    /// Where Tripline keeps its data, the database's size, and the releases waiting
+    Status,
 }
 
 /// What every command gets.
@@ -239,6 +242,7 @@ fn run(cli: Cli) -> Result<(), ErrorBody> {
         Command::Cluster(command) => deploy::cluster(&mut context, command),
         Command::Sandbox(args) => sandbox::run(&mut context, args),
         Command::Serve(args) => serve::run(&mut context, args),
+        Command::Status => status::run(&mut context),
     }
 }
 

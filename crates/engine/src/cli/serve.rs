@@ -24,9 +24,13 @@ pub struct ServeArgs {
     /// The largest request body accepted, in bytes
     #[arg(long, default_value_t = 1024 * 1024)]
     body_limit: usize,
-    /// Access records kept per trigger
-    #[arg(long, default_value_t = 10_000)]
-    retention: usize,
+    /// Keep access records younger than this many days (older ones go only when they are
+    /// also beyond --keep-records)
+    #[arg(long, default_value_t = 90, value_name = "DAYS")]
+    keep_days: u32,
+    /// Keep each trigger's newest records, this many, whatever their age
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    keep_records: usize,
 }
 
 /// Runs the listener until SIGINT or SIGTERM, then drains in-flight requests.
@@ -64,7 +68,10 @@ pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
             listen: args.listen,
             public_url: args.public_url,
             body_limit: args.body_limit,
-            retention: args.retention,
+            retention: crate::store::Retention {
+                days: args.keep_days,
+                per_trigger: args.keep_records,
+            },
             ..listener::Config::default()
         };
         let base = config.base_url();

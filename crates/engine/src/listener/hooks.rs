@@ -740,7 +740,6 @@ async fn start_release(
         store.record_and_queue(
             trigger.id,
             &record,
-            state.config.retention,
             &trigger.app,
             &trigger.name,
             start.cause_event,

@@ -225,7 +225,7 @@ mod tests {
             &axum::http::HeaderMap::new(),
         )
         .record(crate::store::Decision::Rejected, "r", 404, "", None);
-        store.record_access(None, &record, 100).unwrap();
+        store.record_access(None, &record).unwrap();
         store
             .save_version(
                 "t",

@@ -20,6 +20,7 @@ mod hooks;
 mod index;
 mod metrics;
 mod record;
+mod retention;
 mod throttle;
 
 use std::net::SocketAddr;
@@ -39,7 +40,7 @@ use crate::store::Store;
 pub use metrics::Metrics;
 pub use record::Recorder;
 
-use crate::store::Decision;
+use crate::store::{Decision, Retention};
 
 /// A call the listener has recorded, announced to live views (the desktop app) once the
 /// access record is in the database, so a view that reloads on it finds the record.
@@ -72,8 +73,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// The largest body accepted.
     pub body_limit: usize,
-    /// Access records kept per trigger.
-    pub retention: usize,
+    /// Which access records are kept (pruned in the background).
+    pub retention: Retention,
     /// How long a client may take to send its headers.
     pub header_timeout: Duration,
     /// How long a client may take to send its body.
@@ -90,7 +91,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
             public_url: None,
             body_limit: 1024 * 1024,
-            retention: 10_000,
+            retention: Retention::default(),
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(10),
             throttle_failures: 20,
@@ -143,7 +144,7 @@ impl State {
     ) -> crate::store::Result<Arc<Self>> {
         let index = index::TokenIndex::open(&database)?;
         let (recorded, _) = tokio::sync::broadcast::channel(1024);
-        let recorder = Recorder::start(&database, config.retention, recorded.clone())?;
+        let recorder = Recorder::start(&database, recorded.clone())?;
         let throttle = throttle::Throttle::new(config.throttle_failures, config.throttle_window);
         Ok(Arc::new(State {
             config,
@@ -216,6 +217,7 @@ impl Listener {
         let socket = tokio::net::TcpListener::bind(state.config.listen).await?;
         let address = socket.local_addr()?;
         metrics::follow(state.clone(), cancel.child_token());
+        retention::prune_in_background(state.clone(), cancel.child_token());
         let task = tokio::spawn(serve(socket, state, cancel.clone()));
         Ok(Listener {
             address,

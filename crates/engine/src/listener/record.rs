@@ -338,7 +338,6 @@ impl Recorder {
     /// Starts the writer.
     pub fn start(
         database: &Path,
-        retention: usize,
         recorded: tokio::sync::broadcast::Sender<super::Recorded>,
     ) -> crate::store::Result<Self> {
         let mut store = Store::open(database)?;
@@ -360,7 +359,6 @@ impl Recorder {
             .spawn(move || {
                 let mut writer = Writer {
                     store,
-                    retention,
                     recorded,
                     last: HashMap::new(),
                     deferred: Vec::new(),
@@ -440,7 +438,6 @@ const NEWEST_KEPT: usize = 4096;
 
 struct Writer {
     store: Store,
-    retention: usize,
     recorded: tokio::sync::broadcast::Sender<super::Recorded>,
     last: HashMap<Option<i64>, Newest>,
     /// Calls to add to their trigger's newest record, not written yet.
@@ -589,7 +586,7 @@ impl Writer {
         self.deferred_since = None;
 
         let writes: Vec<RecordWrite> = pending.iter().map(|g| g.write.clone()).collect();
-        let ids = match self.store.record_accesses(&writes, self.retention) {
+        let ids = match self.store.record_accesses(&writes) {
             Ok(ids) => ids,
             Err(error) => {
                 tracing::error!(%error, "cannot write access records");
@@ -718,7 +715,7 @@ mod tests {
                 )
                 .unwrap();
             let (recorded, _) = tokio::sync::broadcast::channel(16);
-            let recorder = Recorder::start(&path, 100, recorded).unwrap();
+            let recorder = Recorder::start(&path, recorded).unwrap();
             World {
                 _dir: dir,
                 store,
@@ -921,7 +918,7 @@ mod tests {
                 None,
             );
             w.store
-                .record_access(Some(w.trigger.0), &triggered, 100)
+                .record_access(Some(w.trigger.0), &triggered)
                 .unwrap();
             w.recorder
                 .record(answered(t.clone(), "10.0.0.1", 200))

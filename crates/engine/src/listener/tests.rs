@@ -343,7 +343,6 @@ async fn a_flood_of_the_same_bad_call_is_one_record_and_keeps_the_history() {
         SEED,
         Config {
             throttle_failures: u32::MAX,
-            retention: 50,
             ..Config::default()
         },
     );

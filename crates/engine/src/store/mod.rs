@@ -13,6 +13,7 @@
 mod apps;
 mod migrations;
 mod releases;
+mod retention;
 mod templates;
 mod triggers;
 
@@ -25,6 +26,7 @@ use serde::Serialize;
 use crate::error::ErrorBody;
 
 pub use releases::{Cause, Decided, Finish, Release, ReleaseStatus, Work};
+pub use retention::Retention;
 pub use templates::{Origin, SaveOutcome, TemplateSummary, Version, VersionSummary};
 pub use triggers::{
     AccessRecord, Decision, NewTrigger, RecordFilter, RecordSummary, RecordWrite, TriggerIndex,
@@ -209,8 +211,6 @@ pub struct Info {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
-    /// Access records written since the last retention trim (see `record_accesses`).
-    since_trim: usize,
 }
 
 impl Store {
@@ -245,7 +245,6 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
-            since_trim: 0,
         };
         migrations::migrate(&mut store.conn, path)?;
         Ok(store)

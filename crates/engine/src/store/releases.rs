@@ -432,7 +432,7 @@ impl Store {
     }
 
     /// Records a trigger call and the release it asks for in one transaction: the access
-    /// record (keeping at most `retention` per trigger), then the release, whose cause names
+    /// record, then the release, whose cause names
     /// the record, then the record's link to the release. A crash leaves both or neither.
     /// Returns the record's id and the release.
     #[allow(clippy::too_many_arguments)]
@@ -440,7 +440,6 @@ impl Store {
         &mut self,
         trigger_id: i64,
         record: &super::AccessRecord,
-        retention: usize,
         app: &str,
         trigger: &str,
         event: Option<serde_json::Value>,
@@ -459,7 +458,6 @@ impl Store {
             "UPDATE access_records SET release_id = ?2 WHERE id = ?1",
             params![record_id, id],
         )?;
-        super::triggers::trim(&tx, Some(trigger_id), retention)?;
         super::commit(tx)?;
         Ok((record_id, self.release(id)?))
     }
@@ -614,6 +612,16 @@ impl Store {
         )?;
         super::commit(tx)?;
         self.release(id)
+    }
+
+    /// How many releases, of every application, are in `status`.
+    pub fn release_count(&self, status: ReleaseStatus) -> Result<u64> {
+        let count: i64 = self.conn.query_row(
+            "SELECT count(*) FROM releases WHERE status = ?1",
+            [status.as_str()],
+            |r| r.get(0),
+        )?;
+        Ok(count.max(0) as u64)
     }
 
     /// One release.

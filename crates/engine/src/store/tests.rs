@@ -479,7 +479,6 @@ fn a_call_and_its_release_are_written_together_and_linked() {
         .record_and_queue(
             trigger.id,
             &record,
-            100,
             "shop",
             "shop-redeploy",
             None,
@@ -505,7 +504,6 @@ fn a_call_and_its_release_are_written_together_and_linked() {
             .record_and_queue(
                 trigger.id,
                 &record,
-                100,
                 "nope",
                 "shop-redeploy",
                 None,
@@ -584,12 +582,18 @@ fn releases_need_an_existing_app_and_go_with_it() {
 }
 
 #[test]
-fn access_records_are_trimmed_to_the_retention() {
+fn access_records_go_when_they_are_both_old_and_beyond_the_newest_kept() {
     let (_dir, mut store) = store();
+    let now = jiff::Timestamp::now();
+    let days_ago = |days: i64| {
+        now.checked_sub(jiff::SignedDuration::from_hours(24 * days))
+            .unwrap()
+            .to_string()
+    };
     let record = |n: usize| crate::store::AccessRecord {
         id: 0,
         trigger: None,
-        at: format!("2026-01-01T00:00:{n:02}Z"),
+        at: days_ago(150 - n as i64),
         source: "127.0.0.1".into(),
         method: "GET".into(),
         path: "/hook/trigger?token=[redacted]".into(),
@@ -605,30 +609,45 @@ fn access_records_are_trimmed_to_the_retention() {
         repeats: 1,
         last_at: None,
     };
-    let write = |n: usize| crate::store::RecordWrite {
-        trigger_id: None,
-        record: record(n),
-        fold_into: None,
+    // Call n was made 150 - n days ago: 0 is the oldest, 149 yesterday.
+    let writes: Vec<_> = (0..150)
+        .map(|n| crate::store::RecordWrite {
+            trigger_id: None,
+            record: record(n),
+            fold_into: None,
+        })
+        .collect();
+    store.record_accesses(&writes).unwrap();
+    let kept = |store: &Store| {
+        store
+            .access_records(&RecordFilter {
+                limit: 1000,
+                ..RecordFilter::default()
+            })
+            .unwrap()
     };
-    for n in 0..150 {
-        store.record_accesses(&[write(n)], 100).unwrap();
+    assert_eq!(kept(&store).len(), 150, "writing trims nothing");
+    // (days, per trigger, how many are kept, the oldest kept)
+    let cases = [
+        // Nothing is both older than 200 days and beyond the newest 100.
+        (200, 100, 150, "call 0"),
+        // The newest 100 (up to 100 days old) are kept; the 50 older ones go.
+        (90, 100, 100, "call 50"),
+        // Only 10 by count, but everything younger than 90 days stays.
+        (90, 10, 90, "call 60"),
+        // A long limit by count keeps everything however old.
+        (1, 1_000, 90, "call 60"),
+    ];
+    for (days, per_trigger, count, oldest) in cases {
+        let retention = crate::store::Retention { days, per_trigger };
+        store.prune_records(&retention, now).unwrap();
+        let kept = kept(&store);
+        assert_eq!(kept.len(), count, "{retention}");
+        assert_eq!(kept.last().unwrap().reason, oldest, "{retention}");
+        assert_eq!(kept[0].reason, "call 149", "the newest are kept");
     }
-    let kept = store
-        .access_records(&RecordFilter {
-            limit: 1000,
-            ..RecordFilter::default()
-        })
-        .unwrap();
-    assert!((100..=110).contains(&kept.len()), "{} kept", kept.len());
-    assert_eq!(kept[0].reason, "call 149", "the newest are kept");
-    store.record_access(None, &record(150), 100).unwrap();
-    let kept = store
-        .access_records(&RecordFilter {
-            limit: 1000,
-            ..RecordFilter::default()
-        })
-        .unwrap();
-    assert_eq!(kept.len(), 100);
+    assert!(store.size() > 0);
+    assert_eq!(store.record_count().unwrap(), 90);
 }
 
 #[test]
@@ -684,7 +703,7 @@ fn record_summaries_are_the_records_without_their_payloads_under_the_same_filter
         };
         let ours = n.is_multiple_of(3);
         let id = store
-            .record_access(ours.then_some(trigger.id), &record(n, decision), 1000)
+            .record_access(ours.then_some(trigger.id), &record(n, decision))
             .unwrap();
         if n.is_multiple_of(6) {
             store.link_access_release(id, release.id).unwrap();

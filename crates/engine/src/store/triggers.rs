@@ -2,8 +2,8 @@
 //!
 //! A trigger row holds its kind, switches and the SHA-256 of its token (never the token).
 //! Every call that reaches the listener with a token — known or not — leaves an access record
-//! ([`Store::record_access`]), written in one statement and trimmed to a retention limit per
-//! trigger in the same transaction.
+//! ([`Store::record_access`]), written in one statement. Old records are pruned in the
+//! background by the retention policy (`retention.rs`).
 
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -406,34 +406,20 @@ impl Store {
         Ok(())
     }
 
-    /// Stores an access record (its `id` is ignored) and keeps at most `retention` records
-    /// per trigger (and for unknown tokens). Returns the new id.
-    pub fn record_access(
-        &mut self,
-        trigger_id: Option<i64>,
-        record: &AccessRecord,
-        retention: usize,
-    ) -> Result<i64> {
+    /// Stores an access record (its `id` is ignored). Returns the new id.
+    pub fn record_access(&mut self, trigger_id: Option<i64>, record: &AccessRecord) -> Result<i64> {
         let tx = self.write()?;
         let id = insert_record(&tx, trigger_id, record)?;
-        trim(&tx, trigger_id, retention)?;
         super::commit(tx)?;
         Ok(id)
     }
 
-    /// Stores several records in one transaction (each still whole), trimming each trigger's
-    /// records to `retention`. A record given with `fold_into: Some(id)` is added to record
-    /// `id` (its `repeats` and `last_at`) when `id` is still its trigger's newest record, and
-    /// stored as a new record otherwise. Returns each record's id, in order.
-    pub fn record_accesses(
-        &mut self,
-        records: &[RecordWrite],
-        retention: usize,
-    ) -> Result<Vec<i64>> {
-        // Trimming scans the records: under a flood, do it once per tenth of the retention
-        // rather than on every batch (each trigger overshoots by at most that much meanwhile).
-        let since_trim = self.since_trim + records.len();
-        let due = since_trim >= (retention / 10).max(1);
+    /// Stores several records in one transaction (each still whole). A record given with
+    /// `fold_into: Some(id)` is added to record `id` (its `repeats` and `last_at`) when `id`
+    /// is still its trigger's newest record, and stored as a new record otherwise. Returns
+    /// each record's id, in order. Old records are pruned apart from this, in the
+    /// background ([`Store::prune_records`]).
+    pub fn record_accesses(&mut self, records: &[RecordWrite]) -> Result<Vec<i64>> {
         let tx = self.write()?;
         let mut ids = Vec::with_capacity(records.len());
         for write in records {
@@ -443,18 +429,7 @@ impl Store {
             };
             ids.push(id);
         }
-        if due {
-            tx.prepare_cached(
-                "DELETE FROM access_records WHERE id IN (
-                     SELECT id FROM (
-                         SELECT id, row_number() OVER (PARTITION BY trigger_id ORDER BY id DESC) AS n
-                         FROM access_records)
-                     WHERE n > ?1)",
-            )?
-            .execute([retention as i64])?;
-        }
         super::commit(tx)?;
-        self.since_trim = if due { 0 } else { since_trim };
         Ok(ids)
     }
 
@@ -633,18 +608,4 @@ fn fold_record(tx: &rusqlite::Transaction<'_>, id: i64, write: &RecordWrite) -> 
         )?
         .execute(params![id, write.record.repeats, last_at, write.trigger_id])?;
     Ok(changed == 1)
-}
-
-/// Keeps the newest `retention` records of a trigger (or of unknown tokens).
-pub(super) fn trim(
-    tx: &rusqlite::Transaction<'_>,
-    trigger_id: Option<i64>,
-    retention: usize,
-) -> Result<()> {
-    tx.prepare_cached(
-        "DELETE FROM access_records WHERE trigger_id IS ?1 AND id <= (
-             SELECT id FROM access_records WHERE trigger_id IS ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
-    )?
-    .execute(params![trigger_id, retention as i64])?;
-    Ok(())
 }
