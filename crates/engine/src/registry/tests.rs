@@ -309,3 +309,37 @@ fn namespace_and_name_split_at_the_first_slash() {
         assert_eq!(event.name, name, "{image}");
     }
 }
+
+#[test]
+fn acr_repository_names_fold_to_lower_case() {
+    let cases = [
+        (
+            json!({"repo_full_name": "namespace/repoTest"}),
+            "namespace/repotest",
+        ),
+        (json!({"repo_full_name": "NS/App"}), "ns/app"),
+        (json!({"namespace": "Team", "name": "API"}), "team/api"),
+        (json!({"repo_full_name": "a/b"}), "a/b"),
+    ];
+    for (mut repository, expected) in cases {
+        repository["region"] = json!("cn-hangzhou");
+        let body = json!({"push_data": {"tag": "v1"}, "repository": repository});
+        let event = one(&[], &body);
+        assert_eq!(event.image.repository(), expected, "{body}");
+        assert_eq!(event.tag.as_deref(), Some("v1"));
+    }
+    // Folding case does not loosen the rest of the grammar.
+    for bad in [
+        "namespace/repo Test",
+        "namespace/Repo..Test",
+        "nämespace/repo",
+    ] {
+        let body = json!({"push_data": {"tag": "v1"},
+                          "repository": {"region": "cn-hangzhou", "repo_full_name": bad}});
+        let error = parse(&[], body.to_string().as_bytes()).expect_err(bad);
+        assert!(
+            error.to_string().contains("repository.repo_full_name"),
+            "{bad}: {error}"
+        );
+    }
+}
