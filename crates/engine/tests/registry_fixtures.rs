@@ -369,6 +369,15 @@ fn hostile_bodies_are_refused_cleanly() {
             Expect::Error("contradicts"),
         ),
         (
+            "Quay legacy tags of a megabyte",
+            &json_type,
+            json!({"repository": "a/b", "docker_url": "quay.io/a/b",
+                   "updated_tags": {"t".repeat(1 << 20): "id"}})
+            .to_string()
+            .into_bytes(),
+            Expect::Error("the limit is 128"),
+        ),
+        (
             "Docker Hub time out of range",
             &none,
             br#"{"push_data":{"tag":"v1","pushed_at":1e300},"repository":{"repo_name":"a/b"}}"#
@@ -811,6 +820,12 @@ fn wrong_types_in_read_fields_name_format_and_path() {
             "/package/owner/login",
             json!(1),
             "package.owner.login is a number",
+        ),
+        (
+            "quay-legacy-docs",
+            "/updated_tags/latest",
+            json!(1),
+            "Quay payload: updated_tags.latest is a number, expected a string",
         ),
         (
             "generic-image",

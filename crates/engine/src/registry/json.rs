@@ -197,6 +197,24 @@ impl<'a> Node<'a> {
             .collect())
     }
 
+    /// This node's members, each with its `.key` path, in document order, or
+    /// [`Error::WrongType`]. The keys come from the body, so a long one is shortened in the
+    /// path (as in every error message).
+    pub(super) fn entries(&self) -> Result<Vec<(&'a str, Node<'a>)>> {
+        let object = self.object()?;
+        Ok(object
+            .iter()
+            .map(|(key, value)| {
+                let node = Node {
+                    value,
+                    path: self.child_path(&reference::preview(key)),
+                    format: self.format,
+                };
+                (key.as_str(), node)
+            })
+            .collect())
+    }
+
     /// The underlying value.
     pub(super) fn value(&self) -> &'a Value {
         self.value

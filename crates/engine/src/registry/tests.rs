@@ -343,3 +343,51 @@ fn acr_repository_names_fold_to_lower_case() {
         );
     }
 }
+
+#[test]
+fn quay_reads_the_legacy_tag_to_image_id_object() {
+    let body = |tags: Value| {
+        json!({"repository": "acme/shop", "docker_url": "quay.io/acme/shop",
+               "updated_tags": tags})
+    };
+    let tags = |events: Vec<PushEvent>| -> Vec<String> {
+        events.into_iter().filter_map(|e| e.tag).collect()
+    };
+    let legacy = body(json!({"latest": "b750fe79", "2.0": "0123abcd"}));
+    let events = parse(&[], legacy.to_string().as_bytes()).unwrap();
+    assert_eq!(tags(events.clone()), ["latest", "2.0"]);
+    assert!(
+        events.iter().all(|e| e.digest.is_none()),
+        "image ids are not digests"
+    );
+    let current = parse(&[], body(json!(["latest"])).to_string().as_bytes()).unwrap();
+    assert_eq!(tags(current), ["latest"]);
+    assert!(
+        parse(&[], body(json!({})).to_string().as_bytes())
+            .unwrap()
+            .is_empty()
+    );
+
+    let refused = [
+        (
+            json!({"latest": 7}),
+            "updated_tags.latest is a number, expected a string",
+        ),
+        (
+            json!({"bad tag": "b750"}),
+            "updated_tags.bad tag is not a valid image reference",
+        ),
+        (
+            json!({"": "b750"}),
+            "updated_tags. is not a valid image reference",
+        ),
+        (
+            json!(7),
+            "updated_tags is a number, expected an array (or an object)",
+        ),
+    ];
+    for (tags, fragment) in refused {
+        let error = parse(&[], body(tags.clone()).to_string().as_bytes()).expect_err("refused");
+        assert!(error.to_string().contains(fragment), "{tags}: {error}");
+    }
+}
