@@ -685,7 +685,13 @@ fn wrong_types_in_read_fields_name_format_and_path() {
         (
             "azure-push",
             "/target/digest",
-            json!("md5:00"),
+            json!(7),
+            "target.digest is a number, expected a string",
+        ),
+        (
+            "azure-docs",
+            "/target/tag",
+            Value::Null,
             "target.digest is not a valid image reference",
         ),
         (
@@ -794,7 +800,13 @@ fn wrong_types_in_read_fields_name_format_and_path() {
         (
             "github-package-published",
             "/package/package_version/container_metadata/tag/digest",
-            json!("sha256:1"),
+            json!(1),
+            "container_metadata.tag.digest is a number",
+        ),
+        (
+            "github-registry-package-docs",
+            "/registry_package/package_version/version",
+            json!("1.0.0"),
             "container_metadata.tag.digest is not a valid image reference",
         ),
         (

@@ -432,6 +432,38 @@ fn digest_from(image: ImageRef, node: &json::Node<'_>) -> Result<ImageRef> {
         .map_err(|e| node.reference_error(e))
 }
 
+/// `image` with the digest in `node`, unless the digest breaks the grammar while the push
+/// names a tag (`image` already has one): then `image` is returned as it is and `skipped` gets
+/// a sentence saying the digest was ignored.
+///
+/// Vendors' documented examples mask or cut their digests (Azure's
+/// `sha256:xxxxd5c8…33xxxx`, Google's `sha256:6ec128e26cd5...`), and a digest is only ever
+/// a pin next to the tag a trigger follows, so a push named by a valid tag is kept rather than
+/// refused; the access record says what was dropped. A digest of the wrong JSON type is still
+/// an error, and so is a bad digest with no tag beside it (then there is nothing to deploy).
+///
+/// `text` is the digest as read from `node` (a format may have to add `sha256:` or cut it out
+/// of a whole reference first).
+fn digest_unless_tagged(
+    image: ImageRef,
+    node: &json::Node<'_>,
+    text: &str,
+    skipped: &mut Vec<String>,
+) -> Result<ImageRef> {
+    match image.with_digest(text) {
+        Ok(pinned) => Ok(pinned),
+        Err(error) if image.tag().is_some() => {
+            skipped.push(format!(
+                "{}: {:?} is not a valid digest ({error}); the push is read by its tag only",
+                node.path(),
+                reference::preview(text)
+            ));
+            Ok(image)
+        }
+        Err(error) => Err(node.reference_error(error)),
+    }
+}
+
 /// `image` if it has a tag or a digest; a push of neither cannot be deployed.
 fn require_version(blame: &json::Node<'_>, image: ImageRef) -> Result<ImageRef> {
     if image.tag().is_none() && image.digest().is_none() {

@@ -391,3 +391,78 @@ fn quay_reads_the_legacy_tag_to_image_id_object() {
         assert!(error.to_string().contains(fragment), "{tags}: {error}");
     }
 }
+
+#[test]
+fn a_malformed_digest_beside_a_tag_is_dropped_with_a_note() {
+    let azure = |digest: Value, tag: Option<&str>| {
+        let mut target = json!({"repository": "app", "digest": digest,
+                                "mediaType": "application/vnd.oci.image.manifest.v1+json"});
+        if let Some(tag) = tag {
+            target["tag"] = json!(tag);
+        }
+        json!({"action": "push", "target": target, "request": {"host": "r.azurecr.io"}})
+    };
+    let masked = "sha256:xxxxd5c8786bb9e621a45ece0dbxxxx1cdc624ad20da9fe62e9d25490f33xxxx";
+    for digest in [masked, "md5:00", "sha256:6ec128e26cd5..."] {
+        let delivery = parse_delivery(&[], azure(json!(digest), Some("v1")).to_string().as_bytes())
+            .unwrap_or_else(|e| panic!("{digest}: {e}"));
+        assert_eq!(delivery.events.len(), 1);
+        assert_eq!(delivery.events[0].digest, None);
+        assert_eq!(delivery.events[0].tag.as_deref(), Some("v1"));
+        assert_eq!(delivery.skipped.len(), 1, "{digest}");
+        assert!(
+            delivery.skipped[0].starts_with("target.digest: "),
+            "{:?}",
+            delivery.skipped
+        );
+    }
+    let kept = one(&[], &azure(json!(DIGEST), Some("v1")));
+    assert_eq!(kept.digest.as_deref(), Some(DIGEST));
+    // Without a tag a bad digest leaves nothing to deploy; a wrong type is always an error.
+    for (body, fragment) in [
+        (
+            azure(json!(masked), None),
+            "target.digest is not a valid image reference",
+        ),
+        (
+            azure(json!(5), Some("v1")),
+            "target.digest is a number, expected a string",
+        ),
+    ] {
+        let error = parse(&[], body.to_string().as_bytes()).expect_err("refused");
+        assert!(error.to_string().contains(fragment), "{error}");
+    }
+    // The distribution registry computes its own digests: there, a bad one is refused.
+    let distribution = json!({"events": [azure(json!(masked), Some("v1"))]});
+    let error = parse(&[], distribution.to_string().as_bytes()).expect_err("refused");
+    assert!(
+        error.to_string().contains("events[0].target.digest"),
+        "{error}"
+    );
+}
+
+#[test]
+fn github_falls_back_to_the_version_digest_only_when_it_is_valid() {
+    let body = |tag_digest: &str, version: &str| {
+        json!({"action": "published", "registry_package": {
+            "name": "api", "namespace": "octo", "ecosystem": "docker",
+            "package_version": {"version": version,
+                "container_metadata": {"tag": {"name": "v1", "digest": tag_digest}}}}})
+    };
+    let github = headers(&[("X-GitHub-Event", "registry_package")]);
+    let commit = "sha256:6c62fb45fe66bfb1ea9a66abc38f6a0cc974292b";
+    let delivery = parse_delivery(&github, body(commit, DIGEST).to_string().as_bytes()).unwrap();
+    assert_eq!(delivery.events[0].digest.as_deref(), Some(DIGEST));
+    assert_eq!(delivery.events[0].tag.as_deref(), Some("v1"));
+    assert_eq!(delivery.skipped.len(), 1);
+    for version in ["1.0.0", commit] {
+        let error =
+            parse(&github, body(commit, version).to_string().as_bytes()).expect_err(version);
+        assert!(
+            error
+                .to_string()
+                .contains("container_metadata.tag.digest is not a valid"),
+            "{version}: {error}"
+        );
+    }
+}
