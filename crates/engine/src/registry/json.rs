@@ -127,6 +127,16 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// The root of a document nested inside another one's string field, such as the base64
+    /// `message.data` of a Pub/Sub push: its paths continue from `path`.
+    pub(super) fn nested(value: &'a Value, format: Format, path: &str) -> Node<'a> {
+        Node {
+            value,
+            path: path.to_owned(),
+            format,
+        }
+    }
+
     /// The JSON path of this node (`push_data.tag`); empty at the root.
     pub(super) fn path(&self) -> &str {
         &self.path

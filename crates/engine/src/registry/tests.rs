@@ -77,6 +77,32 @@ fn detection_uses_headers_then_body_shape() {
             json!({"action": "published", "registry_package": {"package_type": "npm"}}),
             Format::GitHub,
         ),
+        (
+            vec![],
+            json!({"domain": "docker", "event_type": "deleted", "data": {}}),
+            Format::Artifactory,
+        ),
+        (
+            vec![],
+            json!({"domain": "artifact", "event_type": "deployed", "data": {}}),
+            Format::Artifactory,
+        ),
+        (
+            vec![],
+            json!({"repo_key": "docker-local", "image_name": "a", "event_type": "deleted"}),
+            Format::Artifactory,
+        ),
+        (
+            vec![],
+            json!({"message": {"data": "eyJhY3Rpb24iOiJERUxFVEUiLCJ0YWciOiJnY3IuaW8vcC9hOjEifQ=="},
+                   "subscription": "projects/p/subscriptions/s"}),
+            Format::GoogleArtifactRegistry,
+        ),
+        (
+            vec![],
+            json!({"action": "DELETE", "tag": "gcr.io/p/a:1"}),
+            Format::GoogleArtifactRegistry,
+        ),
         (vec![], json!({"image": "nginx:1"}), Format::Generic),
         (
             vec![],
@@ -101,6 +127,8 @@ fn format_names_are_stable_and_match_serde() {
         (Format::AzureAcr, "azure-acr"),
         (Format::Distribution, "distribution"),
         (Format::GitHub, "github"),
+        (Format::Artifactory, "jfrog-artifactory"),
+        (Format::GoogleArtifactRegistry, "google-artifact-registry"),
         (Format::Generic, "generic"),
     ];
     assert_eq!(Format::ALL.len(), expected.len());
@@ -464,5 +492,192 @@ fn github_falls_back_to_the_version_digest_only_when_it_is_valid() {
                 .contains("container_metadata.tag.digest is not a valid"),
             "{version}: {error}"
         );
+    }
+}
+
+#[test]
+fn artifactory_reads_docker_pushes_only() {
+    let data = json!({"repo_key": "docker-local", "event_type": "pushed",
+        "sha256": DIGEST.trim_start_matches("sha256:"), "image_name": "team/api", "tag": "2.1"});
+    let envelope = |domain: &str, kind: &str, origin: Value| {
+        json!({"domain": domain, "event_type": kind, "data": data,
+               "jpd_origin": origin, "source": "jfrog/admin"})
+    };
+    let event = one(
+        &[],
+        &envelope(
+            "docker",
+            "pushed",
+            json!("https://acme.jfrog.io/artifactory"),
+        ),
+    );
+    assert_eq!(
+        event.image.to_string(),
+        format!("acme.jfrog.io/docker-local/team/api:2.1@{DIGEST}")
+    );
+    assert_eq!(event.pusher.as_deref(), Some("admin"));
+    for (domain, kind) in [
+        ("docker", "deleted"),
+        ("docker", "promoted"),
+        ("artifact", "deployed"),
+    ] {
+        let delivery = parse_delivery(
+            &[],
+            envelope(domain, kind, json!("https://acme.jfrog.io"))
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+        assert!(delivery.events.is_empty(), "{domain} {kind}");
+        assert_eq!(delivery.skipped.len(), 1);
+    }
+    let refused = [
+        (
+            envelope("docker", "pushed", json!("ftp://acme")),
+            "jpd_origin is invalid",
+        ),
+        (
+            envelope("docker", "pushed", json!("https://<your_origin>")),
+            "jpd_origin is not a valid",
+        ),
+        (
+            envelope("docker", "pushed", json!(1)),
+            "jpd_origin is a number",
+        ),
+        (envelope("docker", "7", json!(null)), "is not a push"),
+    ];
+    for (body, fragment) in refused {
+        match parse_delivery(&[], body.to_string().as_bytes()) {
+            Ok(delivery) => assert!(
+                delivery.skipped.iter().any(|s| s.contains(fragment)),
+                "{body}: {:?}",
+                delivery.skipped
+            ),
+            Err(error) => assert!(error.to_string().contains(fragment), "{body}: {error}"),
+        }
+    }
+}
+
+/// A Pub/Sub push whose `message.data` is `data`.
+fn pubsub(data: &str) -> Value {
+    json!({"message": {"data": data, "messageId": "1", "publishTime": "2024-05-20T10:15:30.5Z"},
+           "subscription": "projects/p/subscriptions/s"})
+}
+
+fn b64(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+#[test]
+fn google_pubsub_pushes_decode_and_read_the_notification() {
+    let host = "us-west1-docker.pkg.dev/proj/repo/app";
+    let tagged = format!(r#"{{"action":"INSERT","digest":"{host}@{DIGEST}","tag":"{host}:1.1"}}"#);
+    let event = one(&[], &pubsub(&b64(&tagged)));
+    assert_eq!(event.image.to_string(), format!("{host}:1.1@{DIGEST}"));
+    assert_eq!(event.pushed_at.as_deref(), Some("2024-05-20T10:15:30.5Z"));
+    assert_eq!(event.namespace.as_deref(), Some("proj"));
+
+    // Padding optional, URL-safe alphabet accepted.
+    use base64::Engine as _;
+    let url_safe = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tagged);
+    assert_eq!(one(&[], &pubsub(&url_safe)).tag.as_deref(), Some("1.1"));
+
+    let by_digest = format!(r#"{{"action":"INSERT","digest":"gcr.io/proj/app@{DIGEST}"}}"#);
+    let event = one(&[], &pubsub(&b64(&by_digest)));
+    assert_eq!((event.tag, event.digest.as_deref()), (None, Some(DIGEST)));
+
+    let deleted = r#"{"action":"DELETE","tag":"gcr.io/proj/app:1"}"#;
+    let delivery = parse_delivery(&[], pubsub(&b64(deleted)).to_string().as_bytes()).unwrap();
+    assert!(delivery.events.is_empty());
+    assert_eq!(
+        delivery.skipped,
+        ["Google Artifact Registry action \"DELETE\" is not a push"]
+    );
+}
+
+#[test]
+fn google_pubsub_refuses_hostile_data_with_a_named_path() {
+    let bomb = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
+    let huge = "A".repeat(200 * 1024);
+    let cases: Vec<(String, &str)> = vec![
+        (
+            "not base64!".to_owned(),
+            "message.data is invalid: it is not base64",
+        ),
+        (
+            "".to_owned(),
+            "message.data is invalid: it decodes to nothing",
+        ),
+        (b64("   "), "it decodes to nothing"),
+        (
+            b64("{not json"),
+            "message.data is invalid: it decodes to bytes that are not JSON",
+        ),
+        (b64(&bomb), "recursion limit"),
+        (
+            b64(r#"{"action":"INSERT","action":"DELETE"}"#),
+            "appears twice",
+        ),
+        (huge, "over the 65536-byte limit"),
+        (b64("42"), "message.data is a number, expected an object"),
+        (b64(r#"{"action":1}"#), "message.data.action is a number"),
+        (
+            b64(r#"{"action":"INSERT"}"#),
+            "message.data is invalid: it names neither",
+        ),
+        (
+            b64(r#"{"action":"INSERT","tag":"gcr.io/p/a"}"#),
+            "message.data.tag is invalid",
+        ),
+        (
+            b64(r#"{"action":"INSERT","tag":7}"#),
+            "message.data.tag is a number",
+        ),
+        (
+            b64(r#"{"action":"INSERT","digest":"gcr.io/p/a:1"}"#),
+            "message.data.digest is invalid",
+        ),
+        (
+            b64(&format!(
+                r#"{{"action":"INSERT","digest":"gcr.io/p/a@{DIGEST}","tag":"gcr.io/p/b:1"}}"#
+            )),
+            "it names gcr.io/p/a, but tag names gcr.io/p/b",
+        ),
+        (
+            b64(r#"{"action":"INSERT","digest":"gcr.io/p/a@sha256:12"}"#),
+            "message.data.digest is not a valid image reference",
+        ),
+        (
+            b64(r#"{"action":"INSERT","tag":"gcr.io/P/A:1"}"#),
+            "upper-case",
+        ),
+    ];
+    for (data, fragment) in cases {
+        let error = parse(&[], pubsub(&data).to_string().as_bytes())
+            .expect_err(&data[..data.len().min(60)]);
+        let message = error.to_string();
+        assert!(message.contains(fragment), "{message:?} lacks {fragment:?}");
+        assert!(
+            message.starts_with("Google Artifact Registry payload:"),
+            "{message}"
+        );
+        assert!(message.len() < 1200, "{} bytes", message.len());
+    }
+    for (message, fragment) in [
+        (json!("x"), "message is a string, expected an object"),
+        (json!({}), "message.data is missing"),
+        (
+            json!({"data": 5}),
+            "message.data is a number, expected a string",
+        ),
+        (
+            json!({"data": b64(r#"{"action":"INSERT","tag":"gcr.io/p/a:1"}"#), "publishTime": "soon"}),
+            "message.publishTime is invalid",
+        ),
+    ] {
+        let body = json!({"message": message, "subscription": "projects/p/subscriptions/s"});
+        let error = parse(&[], body.to_string().as_bytes()).expect_err("refused");
+        assert!(error.to_string().contains(fragment), "{error}");
     }
 }
