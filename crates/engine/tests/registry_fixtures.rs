@@ -119,6 +119,17 @@ fn the_corpus_has_a_push_for_every_format() {
     }
 }
 
+/// A Pub/Sub push body whose `message.data` is `data` as given.
+fn pubsub_push(data: &str) -> String {
+    json!({"message": {"data": data, "messageId": "1"}, "subscription": "projects/p/subscriptions/s"})
+        .to_string()
+}
+
+fn b64(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
 fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
         .iter()
@@ -180,7 +191,8 @@ fn hostile_bodies_are_refused_cleanly() {
     let tag_129 = json!({"image": "nginx", "tag": "t".repeat(129)}).to_string();
     let tag_huge = json!({"image": format!("nginx:{}", "t".repeat(1 << 20))}).to_string();
     let image_huge = json!({"image": "a".repeat(1 << 20)}).to_string();
-    let cases: Vec<(&str, &Headers, Vec<u8>, Expect)> = vec![
+    let cases: Vec<(&str, &Headers, Vec<u8>, Expect)> =
+        vec![
         ("empty body", &none, b"".to_vec(), Expect::Error("is empty")),
         (
             "whitespace body",
@@ -367,6 +379,65 @@ fn hostile_bodies_are_refused_cleanly() {
             &none,
             br#"{"image":"nginx:1","tag":"2"}"#.to_vec(),
             Expect::Error("contradicts"),
+        ),
+        (
+            "Pub/Sub data that is not base64",
+            &json_type,
+            pubsub_push("not base64!").into_bytes(),
+            Expect::Error("message.data is invalid: it is not base64"),
+        ),
+        (
+            "Pub/Sub data nesting without bound",
+            &json_type,
+            pubsub_push(&b64(&"[".repeat(20_000))).into_bytes(),
+            Expect::Error("recursion limit"),
+        ),
+        (
+            "Pub/Sub data of objects nesting without bound",
+            &json_type,
+            pubsub_push(&b64(&format!("{}1{}", "{\"a\":".repeat(10_000), "}".repeat(10_000))))
+                .into_bytes(),
+            Expect::Error("recursion limit"),
+        ),
+        (
+            "Pub/Sub data of a megabyte",
+            &json_type,
+            pubsub_push(&b64(&" ".repeat(1 << 20))).into_bytes(),
+            Expect::Error("over the 65536-byte limit"),
+        ),
+        (
+            "Pub/Sub data with a megabyte tag",
+            &json_type,
+            pubsub_push(&b64(
+                &json!({"action": "INSERT", "tag": format!("gcr.io/p/a:{}", "t".repeat(1 << 15))})
+                    .to_string(),
+            ))
+            .into_bytes(),
+            Expect::Error("the limit is 128"),
+        ),
+        (
+            "Pub/Sub push of a deletion",
+            &json_type,
+            pubsub_push(&b64(r#"{"action":"DELETE","tag":"gcr.io/p/a:1"}"#)).into_bytes(),
+            Expect::Events(0),
+        ),
+        (
+            "Artifactory push with a megabyte image name",
+            &json_type,
+            json!({"repo_key": "docker-local", "event_type": "pushed", "tag": "1",
+                   "image_name": "a".repeat(1 << 20)})
+            .to_string()
+            .into_bytes(),
+            Expect::Error("the limit is 255"),
+        ),
+        (
+            "Quay legacy tags of a megabyte",
+            &json_type,
+            json!({"repository": "a/b", "docker_url": "quay.io/a/b",
+                   "updated_tags": {"t".repeat(1 << 20): "id"}})
+            .to_string()
+            .into_bytes(),
+            Expect::Error("the limit is 128"),
         ),
         (
             "Docker Hub time out of range",
@@ -676,7 +747,13 @@ fn wrong_types_in_read_fields_name_format_and_path() {
         (
             "azure-push",
             "/target/digest",
-            json!("md5:00"),
+            json!(7),
+            "target.digest is a number, expected a string",
+        ),
+        (
+            "azure-docs",
+            "/target/tag",
+            Value::Null,
             "target.digest is not a valid image reference",
         ),
         (
@@ -785,8 +862,104 @@ fn wrong_types_in_read_fields_name_format_and_path() {
         (
             "github-package-published",
             "/package/package_version/container_metadata/tag/digest",
-            json!("sha256:1"),
+            json!(1),
+            "container_metadata.tag.digest is a number",
+        ),
+        (
+            "github-registry-package-docs",
+            "/registry_package/package_version/version",
+            json!("1.0.0"),
             "container_metadata.tag.digest is not a valid image reference",
+        ),
+        (
+            "quay-legacy-docs",
+            "/updated_tags/latest",
+            json!(1),
+            "Quay payload: updated_tags.latest is a number, expected a string",
+        ),
+        (
+            "artifactory-docker-pushed",
+            "/data",
+            json!("x"),
+            "JFrog Artifactory payload: data is a string, expected an object",
+        ),
+        (
+            "artifactory-docker-pushed",
+            "/data/tag",
+            json!(1),
+            "data.tag is a number",
+        ),
+        (
+            "artifactory-docker-pushed",
+            "/data/tag",
+            Value::Null,
+            "data.tag is missing",
+        ),
+        (
+            "artifactory-docker-pushed",
+            "/data/repo_key",
+            Value::Null,
+            "data.repo_key is missing",
+        ),
+        (
+            "artifactory-docker-pushed",
+            "/data/image_name",
+            json!("Team/API"),
+            "data.image_name is not a valid image reference",
+        ),
+        (
+            "artifactory-docker-pushed",
+            "/data/sha256",
+            json!(1),
+            "data.sha256 is a number",
+        ),
+        (
+            "artifactory-docker-pushed",
+            "/jpd_origin",
+            json!("acme.jfrog.io"),
+            "jpd_origin is invalid",
+        ),
+        (
+            "artifactory-docker-pushed",
+            "/domain",
+            json!(1),
+            "domain is a number",
+        ),
+        (
+            "artifactory-docker-pushed",
+            "/source",
+            json!([]),
+            "source is an array",
+        ),
+        (
+            "artifactory-docs",
+            "/event_type",
+            json!(false),
+            "event_type is a boolean",
+        ),
+        (
+            "google-pubsub-docs",
+            "/message",
+            json!([]),
+            "Google Artifact Registry payload: message is an array, expected an object",
+        ),
+        (
+            "google-pubsub-docs",
+            "/message/data",
+            json!("%%%%"),
+            "message.data is invalid: it is not base64",
+        ),
+        (
+            "google-pubsub-docs",
+            "/message/publishTime",
+            json!("noon"),
+            "message.publishTime is invalid",
+        ),
+        (
+            "google-unwrapped-docs",
+            "/tag",
+            json!("us-west1-docker.pkg.dev/my-project/my-repo/hello-world"),
+            "tag is invalid",
         ),
         (
             "github-package-published",

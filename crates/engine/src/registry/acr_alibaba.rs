@@ -11,6 +11,8 @@
 //! from `<instance>-registry.<region>.cr.aliyuncs.com` (seed 001), and the documented payload
 //! does not carry the instance, so a trigger matching ACR events should compare repository
 //! paths (`namespace/name`), not hosts. `pushed_at` has no zone; see `time::acr_local`.
+//!
+//! Repository names are read case-insensitively: see `pullable_path`.
 
 use super::json::Node;
 use super::{
@@ -25,7 +27,7 @@ pub(super) fn parse(root: &Node<'_>) -> Result<Found> {
     let region = repository.require("region")?;
     let host = registry_host(&region)?;
     let (path, blame) = repository_path(&repository, "repo_full_name")?;
-    let image = image_at(&host, &region, &path, &blame)?;
+    let image = image_at(&host, &region, &pullable_path(&path), &blame)?;
     let mut image = tag_from(image, &push.require("tag")?)?;
     if let Some(digest) = push
         .get("digest")
@@ -42,6 +44,22 @@ pub(super) fn parse(root: &Node<'_>) -> Result<Found> {
         events: vec![event],
         skipped: Vec::new(),
     })
+}
+
+/// The repository path as a pull names it: lower-cased.
+///
+/// Alibaba's own documented notification names its repository `namespace/repoTest`, and
+/// repositories made before ACR enforced lower-case names still exist, so ACR does send
+/// upper case. A Docker reference cannot carry it: `docker pull` and Kubernetes refuse
+/// `…/repoTest`, and ACR serves the repository under its lower-case spelling. Refusing the
+/// payload would drop a real push; keeping the case would make an event that no template
+/// image can ever equal. So the path is lower-cased here, which makes a trigger match ACR
+/// pushes case-insensitively against the (necessarily lower-case) images of a template; the
+/// event records the pullable name. Everything else the grammar forbids (spaces, `..`,
+/// non-ASCII, a path over 255 bytes) is still refused. Docker Hub, Harbor and the other
+/// formats keep the grammar's strict lower-case rule: their documentation shows none.
+fn pullable_path(path: &str) -> String {
+    path.to_ascii_lowercase()
 }
 
 /// `registry.<region>.aliyuncs.com`, after checking that the region (`cn-hangzhou`) is a

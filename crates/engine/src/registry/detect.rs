@@ -2,10 +2,10 @@
 //!
 //! Headers decide first, where a sender sets a telling one: GitHub always sends
 //! `X-GitHub-Event` (and a `GitHub-Hookshot/…` user agent), and the distribution registry
-//! sends its events media type as `Content-Type`. Docker Hub, Alibaba ACR, Harbor, Quay and
-//! Azure send plain `application/json` (Harbor's CloudEvents payload
-//! `application/cloudevents+json`) and no identifying header, so for them the body's
-//! top-level keys decide. The rules are ordered so that no documented payload of one format
+//! sends its events media type as `Content-Type`. Docker Hub, Alibaba ACR, Harbor, Quay,
+//! Azure, Artifactory and Pub/Sub (for Google Artifact Registry) send plain
+//! `application/json` (Harbor's CloudEvents payload `application/cloudevents+json`) and no
+//! identifying header, so for them the body's top-level keys decide. The rules are ordered so that no documented payload of one format
 //! matches an earlier rule for another; the table test in `tests.rs` holds them to that.
 
 use serde_json::{Map, Value};
@@ -60,6 +60,10 @@ fn from_keys(object: &Map<String, Value>) -> Option<Format> {
         Some(Format::Quay)
     } else if has("action") && has("target") {
         Some(Format::AzureAcr)
+    } else if is_artifactory(object) {
+        Some(Format::Artifactory)
+    } else if is_pubsub_push(object) || is_gcr_notification(object) {
+        Some(Format::GoogleArtifactRegistry)
     } else if has("package") || has("registry_package") {
         Some(Format::GitHub)
     } else if has("image") || repository.is_some_and(Value::is_string) {
@@ -79,6 +83,25 @@ fn push_data_format(repository: Option<&Value>) -> Format {
     } else {
         Format::DockerHub
     }
+}
+
+/// Artifactory's envelope (`domain`, `event_type`, `data`), or the Docker domain's bare
+/// `data` as JFrog documents it (`repo_key`, `image_name`).
+fn is_artifactory(object: &Map<String, Value>) -> bool {
+    let has = |key: &str| object.contains_key(key);
+    (has("domain") && has("event_type") && has("data")) || (has("repo_key") && has("image_name"))
+}
+
+/// A Pub/Sub push: `{"message": {…}, "subscription": …}`.
+fn is_pubsub_push(object: &Map<String, Value>) -> bool {
+    object.contains_key("message") && object.contains_key("subscription")
+}
+
+/// A registry notification delivered unwrapped: `{"action": "INSERT", "digest"|"tag": …}`.
+fn is_gcr_notification(object: &Map<String, Value>) -> bool {
+    let action = object.get("action").and_then(Value::as_str);
+    matches!(action, Some("INSERT" | "DELETE"))
+        && (object.contains_key("digest") || object.contains_key("tag"))
 }
 
 fn is_harbor_cloud_event(object: &Map<String, Value>) -> bool {

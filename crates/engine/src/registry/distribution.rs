@@ -20,7 +20,8 @@
 use super::json::Node;
 use super::reference::preview;
 use super::{
-    Format, Found, PushEvent, Result, digest_from, image_at, require_version, tag_from, time,
+    Format, Found, PushEvent, Result, digest_from, digest_unless_tagged, image_at, require_version,
+    tag_from, time,
 };
 
 /// Media types of manifests and indexes (Docker schema 1 and 2, OCI), as opposed to blobs.
@@ -63,7 +64,7 @@ fn read_event(event: &Node<'_>) -> Result<Result<PushEvent, String>> {
         )));
     }
     let (host, host_from) = registry_host(event, &target)?;
-    let mut push = target_event(Format::Distribution, &target, host, &host_from)?;
+    let mut push = target_event(Format::Distribution, &target, host, &host_from, None)?;
     if let Some(actor) = event.opt_object("actor")? {
         push.pusher = actor.opt_str("name")?.map(str::to_owned);
     }
@@ -109,22 +110,30 @@ fn url_host(url: &str) -> Option<&str> {
 
 /// The push described by a distribution-style `target` (`repository`, `tag`, `digest`,
 /// `mediaType`) on registry `host`, which came from the field `host_from`.
+///
+/// With `skipped`, a malformed digest beside a valid tag is dropped with a note there (see
+/// `digest_unless_tagged`); without it, it is an error, as for the distribution registry,
+/// which computes its digests itself and never sends a malformed one.
 pub(super) fn target_event(
     format: Format,
     target: &Node<'_>,
     host: &str,
     host_from: &Node<'_>,
+    skipped: Option<&mut Vec<String>>,
 ) -> Result<PushEvent> {
     let repository = target.require("repository")?;
     let mut image = image_at(host, host_from, repository.str()?, &repository)?;
+    if let Some(tag) = target.get("tag").filter(|t| t.value().as_str() != Some("")) {
+        image = tag_from(image, &tag)?;
+    }
     if let Some(digest) = target
         .get("digest")
         .filter(|d| d.value().as_str() != Some(""))
     {
-        image = digest_from(image, &digest)?;
-    }
-    if let Some(tag) = target.get("tag").filter(|t| t.value().as_str() != Some("")) {
-        image = tag_from(image, &tag)?;
+        image = match skipped {
+            Some(skipped) => digest_unless_tagged(image, &digest, digest.str()?, skipped)?,
+            None => digest_from(image, &digest)?,
+        };
     }
     let mut event = PushEvent::new(format, require_version(target, image)?);
     event.media_type = target.opt_str("mediaType")?.map(str::to_owned);

@@ -21,14 +21,18 @@
 //!   lower-cased. The host is `package_url`'s, else `ghcr.io`; `registry.url` is not used
 //!   because GitHub sends `https://CONTAINER.pkg.github.com/<owner>`, which is not pullable.
 //! - An empty `tag.name` is a push by digest.
+//! - A `tag.digest` that is not a digest (GitHub's examples put a 40-hex commit id there)
+//!   gives way to a valid `package_version.version`, with a note; see `manifest_digest`.
+//! - `registry_package` is the older name of the same event (GitHub still sends it beside
+//!   `package` for container pushes); both are read the same way.
 //! - GitHub sends `0001-01-01T00:00:00Z` in `package_version.created_at`/`updated_at` when
 //!   it has no time; the push time is then the package's `updated_at`, which a publish
 //!   moves.
 
 use super::json::Node;
-use super::reference::preview;
+use super::reference::{ImageRef, preview};
 use super::{
-    Format, Found, PushEvent, Result, digest_from, image_at, require_version, tag_from, time,
+    Error, Format, Found, PushEvent, Result, digest_from, image_at, require_version, tag_from, time,
 };
 
 /// The registry of GitHub container packages.
@@ -59,12 +63,13 @@ pub(super) fn parse(root: &Node<'_>, event: Option<&str>) -> Result<Found> {
     if !is_container(&package)? {
         return Ok(Found::skip("GitHub package is not a container image"));
     }
-    let mut event = version_event(&package)?;
+    let mut skipped = Vec::new();
+    let mut event = version_event(&package, &mut skipped)?;
     event.owner = login(&package, "owner")?;
     event.pusher = login(root, "sender")?;
     Ok(Found {
         events: vec![event],
-        skipped: Vec::new(),
+        skipped,
     })
 }
 
@@ -77,22 +82,19 @@ fn is_container(package: &Node<'_>) -> Result<bool> {
     Ok(is(package.opt_str("package_type")?) || is(package.opt_str("ecosystem")?))
 }
 
-fn version_event(package: &Node<'_>) -> Result<PushEvent> {
+fn version_event(package: &Node<'_>, skipped: &mut Vec<String>) -> Result<PushEvent> {
     let version = package.require_object("package_version")?;
     let metadata = version.opt_object("container_metadata")?;
     let tag = match &metadata {
         Some(metadata) => metadata.opt_object("tag")?,
         None => None,
     };
-    let mut image = repository_image(package, &version)?;
-    match tag.as_ref().and_then(|t| t.get("digest")) {
-        Some(digest) if digest.value().as_str() != Some("") => image = digest_from(image, &digest)?,
-        _ => {
-            if let Some(digest) = version.get("version").filter(|v| is_digest_like(v)) {
-                image = digest_from(image, &digest)?;
-            }
-        }
-    }
+    let image = repository_image(package, &version)?;
+    let tag_digest = tag
+        .as_ref()
+        .and_then(|t| t.get("digest"))
+        .filter(|d| d.value().as_str() != Some(""));
+    let mut image = manifest_digest(image, tag_digest, &version, skipped)?;
     if let Some(name) = tag.as_ref().and_then(|t| t.get("name"))
         && !name.str()?.is_empty()
     {
@@ -104,6 +106,47 @@ fn version_event(package: &Node<'_>) -> Result<PushEvent> {
     Ok(event)
 }
 
+/// `image` pinned to the manifest digest: `container_metadata.tag.digest`, else
+/// `package_version.version` (a container version's name is its digest).
+///
+/// GitHub's own examples of both events (octokit/webhooks `payload-examples`, which the docs
+/// were built from) put a 40-hex commit id in `tag.digest` (`sha256:6c62fb45…`) beside a
+/// valid `version`. A `tag.digest` that breaks the digest grammar is therefore passed over for
+/// a valid `version`, with a note in `skipped`; with no valid `version` it is an error.
+fn manifest_digest(
+    image: ImageRef,
+    tag_digest: Option<Node<'_>>,
+    version: &Node<'_>,
+    skipped: &mut Vec<String>,
+) -> Result<ImageRef> {
+    let version_digest = version.get("version").filter(is_digest_like);
+    let Some(tag_digest) = tag_digest else {
+        return match version_digest {
+            Some(digest) => digest_from(image, &digest),
+            None => Ok(image),
+        };
+    };
+    let refused = match digest_from(image.clone(), &tag_digest) {
+        Ok(pinned) => return Ok(pinned),
+        Err(error @ Error::Reference { .. }) => error,
+        Err(other) => return Err(other),
+    };
+    let fallback = version_digest.and_then(|digest| {
+        let text = digest.value().as_str()?;
+        image.with_digest(text).ok().map(|pinned| (pinned, digest))
+    });
+    let Some((pinned, from)) = fallback else {
+        return Err(refused);
+    };
+    skipped.push(format!(
+        "{}: {:?} is not a valid digest; the digest in {} is used instead",
+        tag_digest.path(),
+        preview(tag_digest.str()?),
+        from.path()
+    ));
+    Ok(pinned)
+}
+
 fn is_digest_like(node: &Node<'_>) -> bool {
     node.value()
         .as_str()
@@ -112,7 +155,7 @@ fn is_digest_like(node: &Node<'_>) -> bool {
 
 /// The repository from `package_url` (`ghcr.io/owner/name:tag`), else
 /// `ghcr.io/namespace/name`, lower-cased.
-fn repository_image(package: &Node<'_>, version: &Node<'_>) -> Result<super::ImageRef> {
+fn repository_image(package: &Node<'_>, version: &Node<'_>) -> Result<ImageRef> {
     if let Some(url) = version.get("package_url") {
         let text = url.str()?;
         let (host, rest) = text

@@ -127,6 +127,16 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// The root of a document nested inside another one's string field, such as the base64
+    /// `message.data` of a Pub/Sub push: its paths continue from `path`.
+    pub(super) fn nested(value: &'a Value, format: Format, path: &str) -> Node<'a> {
+        Node {
+            value,
+            path: path.to_owned(),
+            format,
+        }
+    }
+
     /// The JSON path of this node (`push_data.tag`); empty at the root.
     pub(super) fn path(&self) -> &str {
         &self.path
@@ -193,6 +203,24 @@ impl<'a> Node<'a> {
                 value,
                 path: format!("{}[{i}]", self.path),
                 format: self.format,
+            })
+            .collect())
+    }
+
+    /// This node's members, each with its `.key` path, in document order, or
+    /// [`Error::WrongType`]. The keys come from the body, so a long one is shortened in the
+    /// path (as in every error message).
+    pub(super) fn entries(&self) -> Result<Vec<(&'a str, Node<'a>)>> {
+        let object = self.object()?;
+        Ok(object
+            .iter()
+            .map(|(key, value)| {
+                let node = Node {
+                    value,
+                    path: self.child_path(&reference::preview(key)),
+                    format: self.format,
+                };
+                (key.as_str(), node)
             })
             .collect())
     }

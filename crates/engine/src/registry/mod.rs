@@ -11,7 +11,8 @@
 //! 2. `detect` picks the [`Format`] from the headers (`X-GitHub-Event`, the distribution
 //!    events media type) and otherwise from the body's shape (which top-level keys it has).
 //! 3. The format's own module (`dockerhub`, `acr_alibaba`, `harbor`, `quay`, `azure`,
-//!    `distribution`, `github`, `generic`) reads the fields it documents, through a
+//!    `distribution`, `github`, `artifactory`, `google`, `generic`) reads the fields it
+//!    documents, through a
 //!    path-tracking cursor (`json::Node`), and builds one [`PushEvent`] per pushed
 //!    image: a normalised [`ImageRef`] plus the seed-004 event parameters (owner, pusher,
 //!    namespace, name, tag, digest, registry, push time).
@@ -27,12 +28,14 @@
 //! the trigger's job, not this module's.
 
 mod acr_alibaba;
+mod artifactory;
 mod azure;
 mod detect;
 mod distribution;
 mod dockerhub;
 mod generic;
 mod github;
+mod google;
 mod harbor;
 mod json;
 mod quay;
@@ -54,8 +57,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The formats we accept, as their human names, for error messages.
 const ACCEPTED: &str = "Docker Hub, Alibaba Cloud ACR, Harbor, Quay, Azure Container Registry, \
-                        Docker distribution notifications, GitHub package events, or the \
-                        generic {\"image\": \"repository:tag\"} form";
+                        Docker distribution notifications, GitHub package events, JFrog \
+                        Artifactory Docker webhooks, Google Artifact Registry notifications \
+                        (Pub/Sub push), or the generic {\"image\": \"repository:tag\"} form";
 
 /// How many top-level keys an "unrecognised format" error lists.
 const KEYS_SHOWN: usize = 12;
@@ -165,6 +169,13 @@ pub enum Format {
     /// GitHub `package` and `registry_package` events for container packages.
     #[serde(rename = "github")]
     GitHub,
+    /// JFrog Artifactory webhooks of the `docker` domain.
+    #[serde(rename = "jfrog-artifactory")]
+    Artifactory,
+    /// Google Artifact Registry (and Container Registry) notifications, as a Pub/Sub push
+    /// subscription delivers them.
+    #[serde(rename = "google-artifact-registry")]
+    GoogleArtifactRegistry,
     /// Tripline's generic form: `{"image": …}` or `{"repository": …, "tag": …, "digest": …}`.
     #[serde(rename = "generic")]
     Generic,
@@ -172,7 +183,7 @@ pub enum Format {
 
 impl Format {
     /// Every format, in detection order.
-    pub const ALL: [Format; 8] = [
+    pub const ALL: [Format; 10] = [
         Format::DockerHub,
         Format::AlibabaAcr,
         Format::Harbor,
@@ -180,6 +191,8 @@ impl Format {
         Format::AzureAcr,
         Format::Distribution,
         Format::GitHub,
+        Format::Artifactory,
+        Format::GoogleArtifactRegistry,
         Format::Generic,
     ];
 
@@ -193,6 +206,8 @@ impl Format {
             Format::AzureAcr => "azure-acr",
             Format::Distribution => "distribution",
             Format::GitHub => "github",
+            Format::Artifactory => "jfrog-artifactory",
+            Format::GoogleArtifactRegistry => "google-artifact-registry",
             Format::Generic => "generic",
         }
     }
@@ -207,6 +222,8 @@ impl Format {
             Format::AzureAcr => "Azure Container Registry",
             Format::Distribution => "Docker distribution",
             Format::GitHub => "GitHub",
+            Format::Artifactory => "JFrog Artifactory",
+            Format::GoogleArtifactRegistry => "Google Artifact Registry",
             Format::Generic => "generic",
         }
     }
@@ -242,7 +259,8 @@ pub struct PushEvent {
     pub name: String,
     /// The repository's owner, when the payload names one (Docker Hub, GitHub).
     pub owner: Option<String>,
-    /// Who pushed, when the payload says (Docker Hub, Harbor, distribution, GitHub).
+    /// Who pushed, when the payload says (Docker Hub, Harbor, distribution, GitHub,
+    /// Artifactory).
     pub pusher: Option<String>,
     /// When it was pushed, RFC 3339 in UTC, when the payload says.
     pub pushed_at: Option<String>,
@@ -326,6 +344,8 @@ pub fn parse_delivery(headers: &[(String, String)], body: &[u8]) -> Result<Deliv
         Format::AzureAcr => azure::parse(&root),
         Format::Distribution => distribution::parse(&root),
         Format::GitHub => github::parse(&root, headers.get("x-github-event")),
+        Format::Artifactory => artifactory::parse(&root),
+        Format::GoogleArtifactRegistry => google::parse(&root),
         Format::Generic => generic::parse(&root),
     }?;
     Ok(Delivery {
@@ -430,6 +450,38 @@ fn digest_from(image: ImageRef, node: &json::Node<'_>) -> Result<ImageRef> {
     image
         .with_digest(node.str()?)
         .map_err(|e| node.reference_error(e))
+}
+
+/// `image` with the digest in `node`, unless the digest breaks the grammar while the push
+/// names a tag (`image` already has one): then `image` is returned as it is and `skipped` gets
+/// a sentence saying the digest was ignored.
+///
+/// Vendors' documented examples mask or cut their digests (Azure's
+/// `sha256:xxxxd5c8…33xxxx`, Google's `sha256:6ec128e26cd5...`), and a digest is only ever
+/// a pin next to the tag a trigger follows, so a push named by a valid tag is kept rather than
+/// refused; the access record says what was dropped. A digest of the wrong JSON type is still
+/// an error, and so is a bad digest with no tag beside it (then there is nothing to deploy).
+///
+/// `text` is the digest as read from `node` (a format may have to add `sha256:` or cut it out
+/// of a whole reference first).
+fn digest_unless_tagged(
+    image: ImageRef,
+    node: &json::Node<'_>,
+    text: &str,
+    skipped: &mut Vec<String>,
+) -> Result<ImageRef> {
+    match image.with_digest(text) {
+        Ok(pinned) => Ok(pinned),
+        Err(error) if image.tag().is_some() => {
+            skipped.push(format!(
+                "{}: {:?} is not a valid digest ({error}); the push is read by its tag only",
+                node.path(),
+                reference::preview(text)
+            ));
+            Ok(image)
+        }
+        Err(error) => Err(node.reference_error(error)),
+    }
 }
 
 /// `image` if it has a tag or a digest; a push of neither cannot be deployed.

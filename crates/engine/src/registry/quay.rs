@@ -11,6 +11,13 @@
 //! host. A push names tags but no digests; it becomes one event per tag. Other Quay events
 //! (builds, vulnerabilities, mirroring) carry `docker_url` but no `updated_tags` and are
 //! skipped.
+//!
+//! Two layouts of `updated_tags` exist. Today's is a list of tag names. The legacy one,
+//! documented on docs.quay.io until Quay moved to manifests and still sent by older Quay
+//! Enterprise installations, is an object from tag name to the Docker v1 *image id* the tag
+//! points at (`{"latest": "b750fe79…"}`). That id is not a manifest digest (it has no
+//! `sha256:` and cannot be pulled by), so only the tag names are read; each id must still be
+//! a string, as documented.
 
 use super::json::Node;
 use super::reference::preview;
@@ -35,7 +42,20 @@ pub(super) fn parse(root: &Node<'_>) -> Result<Found> {
     };
     let image = image_at(host, &docker_url, path, &repository)?;
     let mut found = Found::default();
-    for tag in tags.items()? {
+    if tags.value().is_object() {
+        for (tag, image_id) in tags.entries()? {
+            image_id.str()?;
+            let image = image
+                .with_tag(tag)
+                .map_err(|e| image_id.reference_error(e))?;
+            found.events.push(PushEvent::new(Format::Quay, image));
+        }
+        return Ok(found);
+    }
+    let tags = tags
+        .items()
+        .map_err(|_| tags.wrong_type("an array (or an object)"))?;
+    for tag in tags {
         let image = tag_from(image.clone(), &tag)?;
         found.events.push(PushEvent::new(Format::Quay, image));
     }

@@ -77,6 +77,32 @@ fn detection_uses_headers_then_body_shape() {
             json!({"action": "published", "registry_package": {"package_type": "npm"}}),
             Format::GitHub,
         ),
+        (
+            vec![],
+            json!({"domain": "docker", "event_type": "deleted", "data": {}}),
+            Format::Artifactory,
+        ),
+        (
+            vec![],
+            json!({"domain": "artifact", "event_type": "deployed", "data": {}}),
+            Format::Artifactory,
+        ),
+        (
+            vec![],
+            json!({"repo_key": "docker-local", "image_name": "a", "event_type": "deleted"}),
+            Format::Artifactory,
+        ),
+        (
+            vec![],
+            json!({"message": {"data": "eyJhY3Rpb24iOiJERUxFVEUiLCJ0YWciOiJnY3IuaW8vcC9hOjEifQ=="},
+                   "subscription": "projects/p/subscriptions/s"}),
+            Format::GoogleArtifactRegistry,
+        ),
+        (
+            vec![],
+            json!({"action": "DELETE", "tag": "gcr.io/p/a:1"}),
+            Format::GoogleArtifactRegistry,
+        ),
         (vec![], json!({"image": "nginx:1"}), Format::Generic),
         (
             vec![],
@@ -101,6 +127,8 @@ fn format_names_are_stable_and_match_serde() {
         (Format::AzureAcr, "azure-acr"),
         (Format::Distribution, "distribution"),
         (Format::GitHub, "github"),
+        (Format::Artifactory, "jfrog-artifactory"),
+        (Format::GoogleArtifactRegistry, "google-artifact-registry"),
         (Format::Generic, "generic"),
     ];
     assert_eq!(Format::ALL.len(), expected.len());
@@ -307,5 +335,349 @@ fn namespace_and_name_split_at_the_first_slash() {
         let event = one(&[], &json!({ "image": image }));
         assert_eq!(event.namespace.as_deref(), namespace, "{image}");
         assert_eq!(event.name, name, "{image}");
+    }
+}
+
+#[test]
+fn acr_repository_names_fold_to_lower_case() {
+    let cases = [
+        (
+            json!({"repo_full_name": "namespace/repoTest"}),
+            "namespace/repotest",
+        ),
+        (json!({"repo_full_name": "NS/App"}), "ns/app"),
+        (json!({"namespace": "Team", "name": "API"}), "team/api"),
+        (json!({"repo_full_name": "a/b"}), "a/b"),
+    ];
+    for (mut repository, expected) in cases {
+        repository["region"] = json!("cn-hangzhou");
+        let body = json!({"push_data": {"tag": "v1"}, "repository": repository});
+        let event = one(&[], &body);
+        assert_eq!(event.image.repository(), expected, "{body}");
+        assert_eq!(event.tag.as_deref(), Some("v1"));
+    }
+    // Folding case does not loosen the rest of the grammar.
+    for bad in [
+        "namespace/repo Test",
+        "namespace/Repo..Test",
+        "nämespace/repo",
+    ] {
+        let body = json!({"push_data": {"tag": "v1"},
+                          "repository": {"region": "cn-hangzhou", "repo_full_name": bad}});
+        let error = parse(&[], body.to_string().as_bytes()).expect_err(bad);
+        assert!(
+            error.to_string().contains("repository.repo_full_name"),
+            "{bad}: {error}"
+        );
+    }
+}
+
+#[test]
+fn quay_reads_the_legacy_tag_to_image_id_object() {
+    let body = |tags: Value| {
+        json!({"repository": "acme/shop", "docker_url": "quay.io/acme/shop",
+               "updated_tags": tags})
+    };
+    let tags = |events: Vec<PushEvent>| -> Vec<String> {
+        events.into_iter().filter_map(|e| e.tag).collect()
+    };
+    let legacy = body(json!({"latest": "b750fe79", "2.0": "0123abcd"}));
+    let events = parse(&[], legacy.to_string().as_bytes()).unwrap();
+    assert_eq!(tags(events.clone()), ["latest", "2.0"]);
+    assert!(
+        events.iter().all(|e| e.digest.is_none()),
+        "image ids are not digests"
+    );
+    let current = parse(&[], body(json!(["latest"])).to_string().as_bytes()).unwrap();
+    assert_eq!(tags(current), ["latest"]);
+    assert!(
+        parse(&[], body(json!({})).to_string().as_bytes())
+            .unwrap()
+            .is_empty()
+    );
+
+    let refused = [
+        (
+            json!({"latest": 7}),
+            "updated_tags.latest is a number, expected a string",
+        ),
+        (
+            json!({"bad tag": "b750"}),
+            "updated_tags.bad tag is not a valid image reference",
+        ),
+        (
+            json!({"": "b750"}),
+            "updated_tags. is not a valid image reference",
+        ),
+        (
+            json!(7),
+            "updated_tags is a number, expected an array (or an object)",
+        ),
+    ];
+    for (tags, fragment) in refused {
+        let error = parse(&[], body(tags.clone()).to_string().as_bytes()).expect_err("refused");
+        assert!(error.to_string().contains(fragment), "{tags}: {error}");
+    }
+}
+
+#[test]
+fn a_malformed_digest_beside_a_tag_is_dropped_with_a_note() {
+    let azure = |digest: Value, tag: Option<&str>| {
+        let mut target = json!({"repository": "app", "digest": digest,
+                                "mediaType": "application/vnd.oci.image.manifest.v1+json"});
+        if let Some(tag) = tag {
+            target["tag"] = json!(tag);
+        }
+        json!({"action": "push", "target": target, "request": {"host": "r.azurecr.io"}})
+    };
+    let masked = "sha256:xxxxd5c8786bb9e621a45ece0dbxxxx1cdc624ad20da9fe62e9d25490f33xxxx";
+    for digest in [masked, "md5:00", "sha256:6ec128e26cd5..."] {
+        let delivery = parse_delivery(&[], azure(json!(digest), Some("v1")).to_string().as_bytes())
+            .unwrap_or_else(|e| panic!("{digest}: {e}"));
+        assert_eq!(delivery.events.len(), 1);
+        assert_eq!(delivery.events[0].digest, None);
+        assert_eq!(delivery.events[0].tag.as_deref(), Some("v1"));
+        assert_eq!(delivery.skipped.len(), 1, "{digest}");
+        assert!(
+            delivery.skipped[0].starts_with("target.digest: "),
+            "{:?}",
+            delivery.skipped
+        );
+    }
+    let kept = one(&[], &azure(json!(DIGEST), Some("v1")));
+    assert_eq!(kept.digest.as_deref(), Some(DIGEST));
+    // Without a tag a bad digest leaves nothing to deploy; a wrong type is always an error.
+    for (body, fragment) in [
+        (
+            azure(json!(masked), None),
+            "target.digest is not a valid image reference",
+        ),
+        (
+            azure(json!(5), Some("v1")),
+            "target.digest is a number, expected a string",
+        ),
+    ] {
+        let error = parse(&[], body.to_string().as_bytes()).expect_err("refused");
+        assert!(error.to_string().contains(fragment), "{error}");
+    }
+    // The distribution registry computes its own digests: there, a bad one is refused.
+    let distribution = json!({"events": [azure(json!(masked), Some("v1"))]});
+    let error = parse(&[], distribution.to_string().as_bytes()).expect_err("refused");
+    assert!(
+        error.to_string().contains("events[0].target.digest"),
+        "{error}"
+    );
+}
+
+#[test]
+fn github_falls_back_to_the_version_digest_only_when_it_is_valid() {
+    let body = |tag_digest: &str, version: &str| {
+        json!({"action": "published", "registry_package": {
+            "name": "api", "namespace": "octo", "ecosystem": "docker",
+            "package_version": {"version": version,
+                "container_metadata": {"tag": {"name": "v1", "digest": tag_digest}}}}})
+    };
+    let github = headers(&[("X-GitHub-Event", "registry_package")]);
+    let commit = "sha256:6c62fb45fe66bfb1ea9a66abc38f6a0cc974292b";
+    let delivery = parse_delivery(&github, body(commit, DIGEST).to_string().as_bytes()).unwrap();
+    assert_eq!(delivery.events[0].digest.as_deref(), Some(DIGEST));
+    assert_eq!(delivery.events[0].tag.as_deref(), Some("v1"));
+    assert_eq!(delivery.skipped.len(), 1);
+    for version in ["1.0.0", commit] {
+        let error =
+            parse(&github, body(commit, version).to_string().as_bytes()).expect_err(version);
+        assert!(
+            error
+                .to_string()
+                .contains("container_metadata.tag.digest is not a valid"),
+            "{version}: {error}"
+        );
+    }
+}
+
+#[test]
+fn artifactory_reads_docker_pushes_only() {
+    let data = json!({"repo_key": "docker-local", "event_type": "pushed",
+        "sha256": DIGEST.trim_start_matches("sha256:"), "image_name": "team/api", "tag": "2.1"});
+    let envelope = |domain: &str, kind: &str, origin: Value| {
+        json!({"domain": domain, "event_type": kind, "data": data,
+               "jpd_origin": origin, "source": "jfrog/admin"})
+    };
+    let event = one(
+        &[],
+        &envelope(
+            "docker",
+            "pushed",
+            json!("https://acme.jfrog.io/artifactory"),
+        ),
+    );
+    assert_eq!(
+        event.image.to_string(),
+        format!("acme.jfrog.io/docker-local/team/api:2.1@{DIGEST}")
+    );
+    assert_eq!(event.pusher.as_deref(), Some("admin"));
+    for (domain, kind) in [
+        ("docker", "deleted"),
+        ("docker", "promoted"),
+        ("artifact", "deployed"),
+    ] {
+        let delivery = parse_delivery(
+            &[],
+            envelope(domain, kind, json!("https://acme.jfrog.io"))
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+        assert!(delivery.events.is_empty(), "{domain} {kind}");
+        assert_eq!(delivery.skipped.len(), 1);
+    }
+    let refused = [
+        (
+            envelope("docker", "pushed", json!("ftp://acme")),
+            "jpd_origin is invalid",
+        ),
+        (
+            envelope("docker", "pushed", json!("https://<your_origin>")),
+            "jpd_origin is not a valid",
+        ),
+        (
+            envelope("docker", "pushed", json!(1)),
+            "jpd_origin is a number",
+        ),
+        (envelope("docker", "7", json!(null)), "is not a push"),
+    ];
+    for (body, fragment) in refused {
+        match parse_delivery(&[], body.to_string().as_bytes()) {
+            Ok(delivery) => assert!(
+                delivery.skipped.iter().any(|s| s.contains(fragment)),
+                "{body}: {:?}",
+                delivery.skipped
+            ),
+            Err(error) => assert!(error.to_string().contains(fragment), "{body}: {error}"),
+        }
+    }
+}
+
+/// A Pub/Sub push whose `message.data` is `data`.
+fn pubsub(data: &str) -> Value {
+    json!({"message": {"data": data, "messageId": "1", "publishTime": "2024-05-20T10:15:30.5Z"},
+           "subscription": "projects/p/subscriptions/s"})
+}
+
+fn b64(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+#[test]
+fn google_pubsub_pushes_decode_and_read_the_notification() {
+    let host = "us-west1-docker.pkg.dev/proj/repo/app";
+    let tagged = format!(r#"{{"action":"INSERT","digest":"{host}@{DIGEST}","tag":"{host}:1.1"}}"#);
+    let event = one(&[], &pubsub(&b64(&tagged)));
+    assert_eq!(event.image.to_string(), format!("{host}:1.1@{DIGEST}"));
+    assert_eq!(event.pushed_at.as_deref(), Some("2024-05-20T10:15:30.5Z"));
+    assert_eq!(event.namespace.as_deref(), Some("proj"));
+
+    // Padding optional, URL-safe alphabet accepted.
+    use base64::Engine as _;
+    let url_safe = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tagged);
+    assert_eq!(one(&[], &pubsub(&url_safe)).tag.as_deref(), Some("1.1"));
+
+    let by_digest = format!(r#"{{"action":"INSERT","digest":"gcr.io/proj/app@{DIGEST}"}}"#);
+    let event = one(&[], &pubsub(&b64(&by_digest)));
+    assert_eq!((event.tag, event.digest.as_deref()), (None, Some(DIGEST)));
+
+    let deleted = r#"{"action":"DELETE","tag":"gcr.io/proj/app:1"}"#;
+    let delivery = parse_delivery(&[], pubsub(&b64(deleted)).to_string().as_bytes()).unwrap();
+    assert!(delivery.events.is_empty());
+    assert_eq!(
+        delivery.skipped,
+        ["Google Artifact Registry action \"DELETE\" is not a push"]
+    );
+}
+
+#[test]
+fn google_pubsub_refuses_hostile_data_with_a_named_path() {
+    let bomb = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
+    let huge = "A".repeat(200 * 1024);
+    let cases: Vec<(String, &str)> = vec![
+        (
+            "not base64!".to_owned(),
+            "message.data is invalid: it is not base64",
+        ),
+        (
+            "".to_owned(),
+            "message.data is invalid: it decodes to nothing",
+        ),
+        (b64("   "), "it decodes to nothing"),
+        (
+            b64("{not json"),
+            "message.data is invalid: it decodes to bytes that are not JSON",
+        ),
+        (b64(&bomb), "recursion limit"),
+        (
+            b64(r#"{"action":"INSERT","action":"DELETE"}"#),
+            "appears twice",
+        ),
+        (huge, "over the 65536-byte limit"),
+        (b64("42"), "message.data is a number, expected an object"),
+        (b64(r#"{"action":1}"#), "message.data.action is a number"),
+        (
+            b64(r#"{"action":"INSERT"}"#),
+            "message.data is invalid: it names neither",
+        ),
+        (
+            b64(r#"{"action":"INSERT","tag":"gcr.io/p/a"}"#),
+            "message.data.tag is invalid",
+        ),
+        (
+            b64(r#"{"action":"INSERT","tag":7}"#),
+            "message.data.tag is a number",
+        ),
+        (
+            b64(r#"{"action":"INSERT","digest":"gcr.io/p/a:1"}"#),
+            "message.data.digest is invalid",
+        ),
+        (
+            b64(&format!(
+                r#"{{"action":"INSERT","digest":"gcr.io/p/a@{DIGEST}","tag":"gcr.io/p/b:1"}}"#
+            )),
+            "it names gcr.io/p/a, but tag names gcr.io/p/b",
+        ),
+        (
+            b64(r#"{"action":"INSERT","digest":"gcr.io/p/a@sha256:12"}"#),
+            "message.data.digest is not a valid image reference",
+        ),
+        (
+            b64(r#"{"action":"INSERT","tag":"gcr.io/P/A:1"}"#),
+            "upper-case",
+        ),
+    ];
+    for (data, fragment) in cases {
+        let error = parse(&[], pubsub(&data).to_string().as_bytes())
+            .expect_err(&data[..data.len().min(60)]);
+        let message = error.to_string();
+        assert!(message.contains(fragment), "{message:?} lacks {fragment:?}");
+        assert!(
+            message.starts_with("Google Artifact Registry payload:"),
+            "{message}"
+        );
+        assert!(message.len() < 1200, "{} bytes", message.len());
+    }
+    for (message, fragment) in [
+        (json!("x"), "message is a string, expected an object"),
+        (json!({}), "message.data is missing"),
+        (
+            json!({"data": 5}),
+            "message.data is a number, expected a string",
+        ),
+        (
+            json!({"data": b64(r#"{"action":"INSERT","tag":"gcr.io/p/a:1"}"#), "publishTime": "soon"}),
+            "message.publishTime is invalid",
+        ),
+    ] {
+        let body = json!({"message": message, "subscription": "projects/p/subscriptions/s"});
+        let error = parse(&[], body.to_string().as_bytes()).expect_err("refused");
+        assert!(error.to_string().contains(fragment), "{error}");
     }
 }
