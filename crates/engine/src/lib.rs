@@ -31,3 +31,4 @@ pub mod secrets;
 pub mod store;
 pub mod template;
 pub mod trigger;
+pub mod validation;
