@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 use super::Cause;
-use super::meta::labels;
+use super::meta::{annotations, labels};
 use super::names::{
     DNS1035_MESSAGE, SUBDOMAIN_MESSAGE, is_dns1035_label, is_dns1123_subdomain, port_name_problem,
 };
@@ -85,9 +85,7 @@ pub(super) fn spec(group: &str, kind: &str, object: &Value, causes: &mut Vec<Cau
         ("", "Pod") => pod_spec(spec, "spec", (&RESTART_POLICIES, false), causes),
         ("", "PodTemplate") => {
             let template = object.get("template");
-            if let Some(labels_value) = template.and_then(|t| t.pointer("/metadata/labels")) {
-                labels(labels_value, "template.metadata.labels", causes);
-            }
+            template_meta(template, "template", causes);
             pod_spec(
                 template.and_then(|t| t.get("spec")),
                 "template.spec",
@@ -130,15 +128,30 @@ fn workload(spec: Option<&Value>, replicas: bool, causes: &mut Vec<Cause>) {
             }
         }
     }
-    if let Some(labels_value) = template_labels {
-        labels(labels_value, "spec.template.metadata.labels", causes);
-    }
+    template_meta(template, "spec.template", causes);
     pod_spec(
         template.and_then(|t| t.get("spec")),
         "spec.template.spec",
         WORKLOAD_RESTART,
         causes,
     );
+}
+
+/// A pod template's labels and annotations.
+fn template_meta(template: Option<&Value>, at: &str, causes: &mut Vec<Cause>) {
+    let Some(metadata) = template.and_then(|t| t.get("metadata")) else {
+        return;
+    };
+    if let Some(labels_value) = metadata.get("labels") {
+        labels(labels_value, &format!("{at}.metadata.labels"), causes);
+    }
+    if let Some(annotations_value) = metadata.get("annotations") {
+        annotations(
+            annotations_value,
+            &format!("{at}.metadata.annotations"),
+            causes,
+        );
+    }
 }
 
 fn selector_matches_template(
@@ -167,9 +180,7 @@ fn replication_controller(spec: Option<&Value>, causes: &mut Vec<Cause>) {
         let as_selector = serde_json::json!({ "matchLabels": map });
         selector_matches_template(&as_selector, template_labels, causes);
     }
-    if let Some(labels_value) = template_labels {
-        labels(labels_value, "spec.template.metadata.labels", causes);
-    }
+    template_meta(template, "spec.template", causes);
     pod_spec(
         template.and_then(|t| t.get("spec")),
         "spec.template.spec",
@@ -214,13 +225,7 @@ fn job(spec: Option<&Value>, at: &str, causes: &mut Vec<Cause>) {
             ));
         }
     }
-    if let Some(labels_value) = template_labels {
-        labels(
-            labels_value,
-            &format!("{at}.template.metadata.labels"),
-            causes,
-        );
-    }
+    template_meta(template, &format!("{at}.template"), causes);
     pod_spec(
         template.and_then(|t| t.get("spec")),
         &format!("{at}.template.spec"),
