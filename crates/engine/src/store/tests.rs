@@ -736,11 +736,20 @@ fn write(store: &mut Store, path: Path, field: &str, value: serde_json::Value) -
     }
 }
 
+/// What is written, the field it goes in, its value, and the limit broken with the value
+/// reported (`None`: the document size).
+type OverLimitCase = (
+    &'static str,
+    &'static str,
+    serde_json::Value,
+    Option<(Limit, usize)>,
+);
+
 #[test]
 fn results_over_a_limit_are_refused_on_every_write_path_and_make_no_version() {
     // (what, field, value, the limit it breaks, the value reported)
     let blob = "x".repeat(crate::template::MAX_DOCUMENT_BYTES / 2 + 1);
-    let cases: Vec<(&str, &str, serde_json::Value, Option<(Limit, usize)>)> = vec![
+    let cases: Vec<OverLimitCase> = vec![
         (
             "one level too deep",
             "deep",

@@ -38,7 +38,7 @@ pub(super) fn at_least(
     if value.is_null() {
         return;
     }
-    if !int(value).is_some_and(|v| v >= min) {
+    if int(value).is_none_or(|v| v < min) {
         let why = if min == 0 {
             "must be greater than or equal to 0".to_owned()
         } else {
