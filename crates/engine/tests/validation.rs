@@ -149,3 +149,97 @@ fn valid_manifests_of_every_kind_are_accepted() {
         }
     }
 }
+
+/// The listener answers a trigger patch whose result Kubernetes would refuse, or that nests
+/// too deep to save, with 400 and the reason, and makes no version: the same check as the
+/// CLI's and the desktop app's, because all three save through the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trigger_patches_with_invalid_or_too_deep_results_answer_400_and_make_no_version() {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::extract::ConnectInfo;
+    use axum::http::{Request, StatusCode};
+    use http_body_util::BodyExt as _;
+    use tokio_util::sync::CancellationToken;
+    use tower::ServiceExt as _;
+    use tripline::app::{ClusterRef, NewApplication, Pin, Source};
+    use tripline::cluster::Clusters;
+    use tripline::deploy::worker::Workers;
+    use tripline::listener;
+    use tripline::secrets::Secrets;
+    use tripline::store::NewTrigger;
+    use tripline::trigger::{TriggerKind, service};
+
+    let (dir, mut store) = store();
+    store.create_template("demo", SEED, "").unwrap();
+    store
+        .create_app(&NewApplication {
+            name: "demo".into(),
+            cluster: ClusterRef::Sandbox,
+            namespace: "default".into(),
+            source: Source::Template {
+                template: "demo".into(),
+                pin: Pin::Latest,
+            },
+            prune: false,
+        })
+        .unwrap();
+    let secrets = Secrets::Files(dir.path().join("secrets"));
+    let created = service::create(
+        &mut store,
+        &secrets,
+        &NewTrigger {
+            name: "ci".into(),
+            app: "demo".into(),
+            kind: TriggerKind::Redeploy,
+            signed: false,
+        },
+    )
+    .unwrap();
+    let database = store.info().unwrap().path;
+    let cancel = CancellationToken::new();
+    let workers =
+        Workers::new(database.clone(), Clusters::new(None), cancel.child_token()).unwrap();
+    let state =
+        listener::State::new(listener::Config::default(), database, secrets, workers).unwrap();
+
+    let deep = (0..60).fold(String::from("1"), |inner, _| format!("{{\"a\":{inner}}}"));
+    let cases = [
+        (
+            r#"{"resource":{"deployment":{"metadata":{"name":"demo"},"spec":{"template":{"spec":{"containers":[{"name":"demo","image":"bad image name"}]}}}}}}"#.to_owned(),
+            "template.invalid",
+            "spec.template.spec.containers[0].image",
+        ),
+        (
+            format!(r#"{{"resource":{{"deployment":{{"metadata":{{"name":"demo"}},"spec":{{"x":{deep}}}}}}}}}"#),
+            "template.over_limit",
+            "nesting depth is 62",
+        ),
+    ];
+    for (body, code, words) in cases {
+        let mut request = Request::builder()
+            .method("POST")
+            .uri(format!("/hook/trigger?token={}", created.token))
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        request.extensions_mut().insert(ConnectInfo(
+            "127.0.0.1:40000".parse::<std::net::SocketAddr>().unwrap(),
+        ));
+        let response = listener::router(Arc::clone(&state))
+            .oneshot(request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{code}");
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(answer["code"], code, "{answer}");
+        assert!(
+            answer["message"].as_str().unwrap().contains(words),
+            "{answer}"
+        );
+    }
+    assert_eq!(store.versions("demo").unwrap().len(), 1);
+    cancel.cancel();
+}
