@@ -119,6 +119,35 @@ impl From<&crate::template::Error> for ErrorBody {
                 "template.duplicate",
                 Some(serde_json::json!({"document": index, "line": line})),
             ),
+            E::OverLimit {
+                index,
+                line,
+                limit,
+                value,
+                max,
+                ..
+            } => (
+                "template.over_limit",
+                Some(serde_json::json!({
+                    "document": index, "line": line, "limit": limit.as_str(),
+                    "value": value, "max": max,
+                })),
+            ),
+            E::Rejected {
+                index,
+                line,
+                problems,
+                ..
+            } => (
+                "template.invalid",
+                Some(serde_json::json!({
+                    "document": index,
+                    "line": line,
+                    "problems": problems.iter().map(|p| serde_json::json!({
+                        "field": p.field, "reason": p.reason, "message": p.message, "line": p.line,
+                    })).collect::<Vec<_>>(),
+                })),
+            ),
             E::Empty => ("template.empty", None),
             E::Render { .. } => ("template.render", None),
         };

@@ -432,4 +432,105 @@ fn status_says_where_the_data_is_how_big_and_what_waits() {
         "{text}"
     );
     assert!(text.contains("0 queued, 0 running"), "{text}");
+
+/// A patch whose result could not be saved, or would be refused by Kubernetes, fails with
+/// exit code 3, names the problem, and makes no version; the template keeps taking patches.
+#[test]
+fn patches_with_unsaveable_or_invalid_results_are_refused() {
+    let cli = Cli::new();
+    cli.ok(&[
+        "template",
+        "create",
+        "demo",
+        "-f",
+        path(&fixture("seed-demo.yaml")),
+    ]);
+    // 62 levels under the Deployment: the reader would take it back, but not with a margin.
+    let deep = (0..60).fold(String::from("1"), |inner, _| format!("{{\"a\":{inner}}}"));
+    let merge = format!("{{\"spec\":{{\"x\":{deep}}}}}");
+    let json_remove = r#"[{"op":"remove","path":"/spec"}]"#;
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &[
+                "--type",
+                "merge",
+                "--kind",
+                "Deployment",
+                "--resource-name",
+                "demo",
+                "-p",
+                &merge,
+            ],
+            "its nesting depth is 62, more than the 48 a saved template may have",
+        ),
+        (
+            &[
+                "--type",
+                "json",
+                "--kind",
+                "Deployment",
+                "--resource-name",
+                "demo",
+                "-p",
+                json_remove,
+            ],
+            "Deployment demo would be refused by Kubernetes: spec.selector",
+        ),
+        (
+            &[
+                "-p",
+                r#"{"resource":{"deployment":{"metadata":{"name":"demo"},"spec":{"replicas":-1}}}}"#,
+            ],
+            "spec.replicas (line ",
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut all = vec!["template", "patch", "demo"];
+        all.extend_from_slice(args);
+        let stderr = cli.fails(&all, 3);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        let mut dry = all.clone();
+        dry.push("--dry-run");
+        let stderr = cli.fails(&dry, 3);
+        assert!(stderr.contains(expected), "dry run {args:?}: {stderr}");
+    }
+    let out = cli.run(&[
+        "--json",
+        "template",
+        "patch",
+        "demo",
+        "-p",
+        &merge,
+        "--type",
+        "merge",
+        "--kind",
+        "Deployment",
+        "--resource-name",
+        "demo",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let body: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(body["code"], "template.over_limit");
+    assert_eq!(body["details"]["limit"], "depth");
+    assert_eq!(body["details"]["value"], 62);
+    assert_eq!(body["details"]["max"], 48);
+    assert_eq!(
+        cli.json(&["template", "versions", "demo"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // Nothing was poisoned: the seed's patch still applies and diff still reads every version.
+    assert!(
+        cli.ok(&[
+            "template",
+            "patch",
+            "demo",
+            "-f",
+            path(&fixture("seed-demo-patch.json"))
+        ])
+        .contains("version 2 (patch)")
+    );
+    cli.ok(&["template", "diff", "demo", "1", "2"]);
 }

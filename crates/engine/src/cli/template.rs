@@ -335,6 +335,8 @@ fn patch_command(cx: &mut Context, args: PatchArgs) -> Result<(), ErrorBody> {
         let manifest = Manifest::parse(&latest.content).map_err(boundary)?;
         let before = manifest.clone();
         let applied = patch::apply(manifest, &parsed).map_err(boundary)?;
+        // A dry run answers as the real patch would: a result that could not be saved fails.
+        applied.manifest.check_for_save().map_err(boundary)?;
         let result = diff::diff(&before, &applied.manifest);
         if cx.json {
             return cx.print_json(&serde_json::json!({"dryRun": true, "diff": result}));

@@ -14,7 +14,7 @@ use crate::deploy::live::{self, RolloutState, Workload};
 use crate::diff::{self, ManifestDiff};
 use crate::error::ErrorBody;
 use crate::store::{Cause, NewTrigger, Release, Version};
-use crate::template::{Manifest, ResourceId};
+use crate::template::{Error as TemplateError, Manifest, ResourceId};
 use crate::trigger::{self, TagFilter, TagMatcher, Trigger, service};
 
 /// An application in the list: where it stands.
@@ -245,24 +245,41 @@ impl Runtime {
             .or_body()
     }
 
-    /// Checks template text as a save would, with each problem's line.
+    /// Checks template text as a save would, with each problem's line: the YAML, the
+    /// objects' identities, the limits and the Kubernetes rules (one diagnostic per field).
     pub fn check_template(content: &str) -> TemplateCheck {
-        match Manifest::parse(content) {
-            Ok(manifest) => TemplateCheck {
-                resources: manifest.documents().iter().map(|d| d.id.clone()).collect(),
-                diagnostics: Vec::new(),
-            },
+        let manifest = match Manifest::parse(content) {
+            Ok(manifest) => manifest,
             Err(error) => {
-                let (line, column) = error.location().unwrap_or((1, None));
-                TemplateCheck {
+                return TemplateCheck {
                     resources: Vec::new(),
-                    diagnostics: vec![Diagnostic {
-                        line: u32::try_from(line).unwrap_or(u32::MAX),
-                        column: column.map(|c| u32::try_from(c).unwrap_or(u32::MAX)),
-                        message: error.to_string(),
-                    }],
-                }
+                    diagnostics: vec![diagnostic(&error)],
+                };
             }
+        };
+        let diagnostics = match manifest.check_for_save() {
+            Ok(()) => Vec::new(),
+            Err(TemplateError::Rejected {
+                index,
+                line,
+                id,
+                problems,
+            }) => problems
+                .iter()
+                .map(|problem| Diagnostic {
+                    line: to_u32(problem.line.unwrap_or(line)),
+                    column: None,
+                    message: format!(
+                        "document {index}, {} {}: {}: {}",
+                        id.kind, id.name, problem.field, problem.message
+                    ),
+                })
+                .collect(),
+            Err(error) => vec![diagnostic(&error)],
+        };
+        TemplateCheck {
+            resources: manifest.documents().iter().map(|d| d.id.clone()).collect(),
+            diagnostics,
         }
     }
 
@@ -457,6 +474,20 @@ fn container_images(value: &Value, found: &mut Vec<String>, depth: usize) {
     }
 }
 
+/// One diagnostic for a template error, at its line.
+fn diagnostic(error: &TemplateError) -> Diagnostic {
+    let (line, column) = error.location().unwrap_or((1, None));
+    Diagnostic {
+        line: to_u32(line),
+        column: column.map(to_u32),
+        message: error.to_string(),
+    }
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -472,6 +503,26 @@ mod tests {
         let ok = Runtime::check_template("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n");
         assert!(ok.diagnostics.is_empty());
         assert_eq!(ok.resources[0].name, "a");
+    }
+
+    #[test]
+    fn template_checks_list_each_field_kubernetes_would_refuse_at_its_line() {
+        let check = Runtime::check_template(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  type: Balanced\n  \
+             ports:\n  - port: 70000\n",
+        );
+        assert_eq!(check.resources.len(), 1);
+        let found: Vec<(u32, bool)> = check
+            .diagnostics
+            .iter()
+            .map(|d| {
+                (
+                    d.line,
+                    d.message.starts_with("document 1, Service web: spec."),
+                )
+            })
+            .collect();
+        assert_eq!(found, [(6, true), (8, true)], "{:?}", check.diagnostics);
     }
 
     #[test]

@@ -6,15 +6,7 @@
 //! adding a kind is one entry.
 
 /// How `metadata.name` is validated for a kind (the rules of the real API server).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum NameRule {
-    /// RFC 1123 subdomain: lowercase alphanumerics, `-` and `.`, at most 253 characters.
-    Subdomain,
-    /// RFC 1123 label: lowercase alphanumerics and `-`, at most 63 characters.
-    Label,
-    /// Anything that is a valid URL path segment (RBAC names such as `system:viewer`).
-    PathSegment,
-}
+pub(crate) use crate::validation::NameRule;
 
 /// One served resource.
 #[derive(Debug)]

@@ -338,47 +338,6 @@ impl LabelSelector {
                 .is_some_and(|x| x < *n),
         })
     }
-
-    /// Builds a selector from a `metav1.LabelSelector` object (`matchLabels` and
-    /// `matchExpressions`), as workloads carry in `spec.selector`.
-    pub fn from_object(selector: &Value) -> LabelSelector {
-        let mut requirements = Vec::new();
-        if let Some(labels) = selector.get("matchLabels").and_then(Value::as_object) {
-            for (k, v) in labels {
-                requirements.push(Requirement::Equals(
-                    k.clone(),
-                    v.as_str().unwrap_or_default().to_owned(),
-                ));
-            }
-        }
-        if let Some(expressions) = selector.get("matchExpressions").and_then(Value::as_array) {
-            for e in expressions {
-                let key = e.get("key").and_then(Value::as_str).unwrap_or_default();
-                let values: Vec<String> = e
-                    .get("values")
-                    .and_then(Value::as_array)
-                    .map(|vs| {
-                        vs.iter()
-                            .filter_map(|v| v.as_str().map(str::to_owned))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let key = key.to_owned();
-                requirements.push(match e.get("operator").and_then(Value::as_str) {
-                    Some("In") => Requirement::In(key, values),
-                    Some("NotIn") => Requirement::NotIn(key, values),
-                    Some("DoesNotExist") => Requirement::DoesNotExist(key),
-                    _ => Requirement::Exists(key),
-                });
-            }
-        }
-        LabelSelector(requirements)
-    }
-
-    /// Whether the selector has no requirements (selects everything).
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 /// One `field=value` or `field!=value` term.
@@ -614,15 +573,5 @@ mod tests {
         let deployments = lookup("apps", "v1", "deployments").unwrap();
         assert!(FieldSelector::parse("spec.replicas=1", deployments).is_err());
         assert!(FieldSelector::parse("nonsense", deployments).is_err());
-    }
-
-    #[test]
-    fn object_selectors_use_match_labels_and_expressions() {
-        let selector = LabelSelector::from_object(&json!({
-            "matchLabels": {"app": "web"},
-            "matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]}]
-        }));
-        assert!(selector.matches(json!({"app": "web", "tier": "a"}).as_object()));
-        assert!(!selector.matches(json!({"app": "web", "tier": "c"}).as_object()));
     }
 }

@@ -10,62 +10,9 @@ use serde_json::{Map, Value, json};
 
 use super::resources::ResourceDef;
 
-/// One field-level problem inside a 422 Invalid (`details.causes[]`).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Cause {
-    /// `FieldValueRequired`, `FieldValueInvalid`, `FieldValueNotSupported`, …
-    pub reason: &'static str,
-    /// The field path, e.g. `spec.template.spec.containers[0].image`.
-    pub field: String,
-    /// What is wrong, e.g. `Required value`.
-    pub message: String,
-}
-
-impl Cause {
-    /// A missing required field.
-    pub fn required(field: impl Into<String>) -> Cause {
-        Cause {
-            reason: "FieldValueRequired",
-            field: field.into(),
-            message: "Required value".into(),
-        }
-    }
-
-    /// A field with a value that is not allowed; `value` is shown as the server shows it.
-    pub fn invalid(field: impl Into<String>, value: &Value, why: &str) -> Cause {
-        let shown = match value {
-            Value::String(s) => format!("{s:?}"),
-            other => other.to_string(),
-        };
-        Cause {
-            reason: "FieldValueInvalid",
-            field: field.into(),
-            message: format!("Invalid value: {shown}: {why}"),
-        }
-    }
-
-    /// A field whose value is not one of the supported ones.
-    pub fn not_supported(field: impl Into<String>, value: &Value, supported: &[&str]) -> Cause {
-        let list: Vec<String> = supported.iter().map(|s| format!("{s:?}")).collect();
-        Cause {
-            reason: "FieldValueNotSupported",
-            field: field.into(),
-            message: format!(
-                "Unsupported value: {value}: supported values: {}",
-                list.join(", ")
-            ),
-        }
-    }
-
-    /// A duplicated list entry.
-    pub fn duplicate(field: impl Into<String>, value: &Value) -> Cause {
-        Cause {
-            reason: "FieldValueDuplicate",
-            field: field.into(),
-            message: format!("Duplicate value: {value}"),
-        }
-    }
-}
+/// One field-level problem inside a 422 Invalid (`details.causes[]`): the shared validation's
+/// cause, so the sandbox and the template store speak the same words.
+pub(crate) use crate::validation::Cause;
 
 /// A failed API request, as a Kubernetes `Status`.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -532,6 +532,9 @@ fn insert_version(
     number: u32,
     new: NewVersion<'_>,
 ) -> Result<VersionSummary> {
+    // Every write path ends here: nothing is saved that would not read back or that a
+    // cluster would refuse.
+    new.manifest.check_for_save()?;
     let text = new.manifest.text();
     let summary = VersionSummary {
         template: name.to_owned(),

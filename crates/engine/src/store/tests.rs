@@ -786,3 +786,320 @@ fn record_summaries_are_the_records_without_their_payloads_under_the_same_filter
         "an unknown trigger is an error, as for full records"
     );
 }
+
+// ----- Limits on what a version may hold, through every write path -----
+
+use crate::patch::Target;
+use crate::template::{Limit, MAX_ALIASES, MAX_DEPTH, MAX_NODES, Manifest};
+
+/// A custom resource: its spec may nest as deep as anyone likes, so only the limits apply.
+const WIDGET: &str =
+    "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  size: 1\n";
+
+/// `{"a": {"a": … 1}}`, `levels` mappings deep.
+fn nested(levels: usize) -> serde_json::Value {
+    (0..levels).fold(
+        serde_json::json!(1),
+        |inner, _| serde_json::json!({ "a": inner }),
+    )
+}
+
+/// A Widget whose `spec.deep` makes the document `depth` levels deep (the top mapping is 1,
+/// `spec` 2).
+fn widget_with(field: &str, value: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "example.com/v1", "kind": "Widget",
+        "metadata": {"name": "w"},
+        "spec": {"size": 1, field: value},
+    })
+}
+
+fn deep_value(depth: usize) -> serde_json::Value {
+    nested(depth - 2)
+}
+
+fn many_nodes() -> serde_json::Value {
+    serde_json::Value::Array(vec![serde_json::json!(0); MAX_NODES])
+}
+
+/// What a write path is asked to add at `spec.<field>`.
+#[derive(Debug, Clone, Copy)]
+enum Path {
+    Create,
+    Edit,
+    ResourcePatch,
+    StrategicPatch,
+    MergePatch,
+    JsonPatch,
+    ImageUpdate,
+    Scale,
+}
+
+const PATHS: [Path; 8] = [
+    Path::Create,
+    Path::Edit,
+    Path::ResourcePatch,
+    Path::StrategicPatch,
+    Path::MergePatch,
+    Path::JsonPatch,
+    Path::ImageUpdate,
+    Path::Scale,
+];
+
+fn target() -> Option<Target> {
+    Some(Target {
+        kind: "Widget".into(),
+        name: "w".into(),
+        ..Target::default()
+    })
+}
+
+/// Writes a Widget with `spec.<field> = value` through `path`, on a template `t` that starts as
+/// [`WIDGET`] (except for [`Path::Create`], which makes it).
+fn write(store: &mut Store, path: Path, field: &str, value: serde_json::Value) -> Result<()> {
+    let object = widget_with(field, value.clone());
+    let addition = serde_json::json!({ "spec": { field: value.clone() } });
+    let origin_of = |path| match path {
+        Path::ImageUpdate => Origin::ImageUpdate,
+        _ => Origin::Scale,
+    };
+    match path {
+        Path::Create => store
+            .create_template("t", &object.to_string(), "")
+            .map(drop),
+        Path::Edit => store
+            .save_version("t", &object.to_string(), Origin::Edit, "")
+            .map(drop),
+        Path::ResourcePatch => {
+            let body = serde_json::json!({"resource": {"Widget": {
+                "metadata": {"name": "w"}, "spec": { field: value }}}});
+            let patch = Patch::parse(PatchType::Resource, body.to_string().as_bytes(), None)
+                .map_err(Error::Patch)?;
+            store
+                .patch_template("t", &patch, Origin::Patch, "")
+                .map(drop)
+        }
+        Path::StrategicPatch | Path::MergePatch => {
+            let kind = if matches!(path, Path::MergePatch) {
+                PatchType::Merge
+            } else {
+                PatchType::Strategic
+            };
+            let patch = Patch::parse(kind, addition.to_string().as_bytes(), target())
+                .map_err(Error::Patch)?;
+            store
+                .patch_template("t", &patch, Origin::Patch, "")
+                .map(drop)
+        }
+        Path::JsonPatch => {
+            let body = serde_json::json!([{"op": "add", "path": format!("/spec/{field}"), "value": value}]);
+            let patch = Patch::parse(PatchType::Json, body.to_string().as_bytes(), target())
+                .map_err(Error::Patch)?;
+            store
+                .patch_template("t", &patch, Origin::Patch, "")
+                .map(drop)
+        }
+        Path::ImageUpdate | Path::Scale => store
+            .modify_template("t", origin_of(path), "", None, |manifest| {
+                // As the image and scale writers do: change one field of the stored object.
+                let id = manifest.documents()[0].id.clone();
+                let mut changed = manifest.documents()[0].value.clone();
+                changed["spec"][field] = value;
+                Ok((manifest.replace(vec![(0, changed)])?, vec![id]))
+            })
+            .map(drop),
+    }
+}
+
+/// What is written, the field it goes in, its value, and the limit broken with the value
+/// reported (`None`: the document size).
+type OverLimitCase = (
+    &'static str,
+    &'static str,
+    serde_json::Value,
+    Option<(Limit, usize)>,
+);
+
+#[test]
+fn results_over_a_limit_are_refused_on_every_write_path_and_make_no_version() {
+    // (what, field, value, the limit it breaks, the value reported)
+    let blob = "x".repeat(crate::template::MAX_DOCUMENT_BYTES / 2 + 1);
+    let cases: Vec<OverLimitCase> = vec![
+        (
+            "one level too deep",
+            "deep",
+            deep_value(MAX_DEPTH + 1),
+            Some((Limit::Depth, MAX_DEPTH + 1)),
+        ),
+        (
+            "as deep as the issue's patches",
+            "deep",
+            deep_value(61),
+            Some((Limit::Depth, 61)),
+        ),
+        (
+            "too many nodes",
+            "items",
+            many_nodes(),
+            Some((Limit::Nodes, MAX_NODES + 15)),
+        ),
+        (
+            "two halves make a document too large",
+            "blob",
+            serde_json::json!(blob),
+            None,
+        ),
+    ];
+    for (what, field, value, limit) in cases {
+        for path in PATHS {
+            if field == "blob" && matches!(path, Path::Create | Path::Edit) {
+                // Whole texts keep no first half; the reader holds them to the size
+                // (template tests).
+                continue;
+            }
+            let (_dir, mut store) = store();
+            let mut base = WIDGET.to_owned();
+            if field == "blob" {
+                // The template already holds half a document's worth; the write adds the rest.
+                base.push_str(&format!("  other: {blob}\n"));
+            }
+            if !matches!(path, Path::Create) {
+                store.create_template("t", &base, "").unwrap();
+            }
+            let error = match write(&mut store, path, field, value.clone()) {
+                Ok(()) => panic!("{what} via {path:?}: saved"),
+                Err(error) => error,
+            };
+            let message = error.to_string();
+            match (&error, limit) {
+                (
+                    Error::Template(crate::template::Error::OverLimit {
+                        limit: found,
+                        value: got,
+                        max,
+                        ..
+                    }),
+                    Some((limit, expected)),
+                ) => {
+                    assert_eq!((*found, *got), (limit, expected), "{what} via {path:?}");
+                    assert!(
+                        message.contains(&format!("{limit} is {expected}, more than the {max}")),
+                        "{message}"
+                    );
+                }
+                (Error::Template(crate::template::Error::DocumentTooLarge { .. }), None) => {}
+                // Written as text, a document over the reader's budget fails as YAML: still
+                // refused, still nothing saved.
+                (Error::Template(crate::template::Error::Yaml { .. }), _)
+                    if matches!(path, Path::Create | Path::Edit) => {}
+                _ => panic!("{what} via {path:?}: unexpected error {message}"),
+            }
+            let versions = store.versions("t").map(|v| v.len()).unwrap_or(0);
+            let expected = usize::from(!matches!(path, Path::Create));
+            assert_eq!(
+                versions, expected,
+                "{what} via {path:?}: a version was made"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_result_at_the_depth_limit_is_saved_reads_back_and_takes_the_next_patch() {
+    for path in PATHS {
+        let (_dir, mut store) = store();
+        if !matches!(path, Path::Create) {
+            store.create_template("t", WIDGET, "").unwrap();
+        }
+        write(&mut store, path, "deep", deep_value(MAX_DEPTH))
+            .unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        let saved = store.version("t", None).unwrap();
+        let manifest = Manifest::parse(&saved.content).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        assert_eq!(
+            manifest.documents()[0].value["spec"]["deep"],
+            deep_value(MAX_DEPTH),
+            "{path:?}"
+        );
+        // Not poisoned: the next patch still applies.
+        let patch = Patch::parse(PatchType::Merge, br#"{"spec":{"size":2}}"#, target()).unwrap();
+        let outcome = store
+            .patch_template("t", &patch, Origin::Patch, "")
+            .unwrap();
+        assert!(matches!(outcome, SaveOutcome::Created { .. }), "{path:?}");
+    }
+}
+
+#[test]
+fn too_many_aliases_are_refused_when_written_as_text() {
+    // The reader allows ten aliases per anchor; this uses nine of each of enough anchors.
+    let anchors = MAX_ALIASES / 9 + 1;
+    let text_with = |uses: usize| {
+        let mut text = format!("{WIDGET}  anchors:\n");
+        for i in 0..anchors {
+            text.push_str(&format!("  - &a{i} {i}\n"));
+        }
+        text.push_str("  uses:\n");
+        for i in 0..anchors {
+            for _ in 0..uses {
+                text.push_str(&format!("  - *a{i}\n"));
+            }
+        }
+        text
+    };
+    let (_dir, mut store) = store();
+    let error = store.create_template("t", &text_with(9), "").unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Template(crate::template::Error::OverLimit { limit: Limit::Aliases, value, .. })
+                if value == 9 * anchors
+        ),
+        "{error}"
+    );
+    assert!(store.templates().unwrap().is_empty());
+    store.create_template("t", &text_with(1), "").unwrap();
+}
+
+#[test]
+fn a_rollback_to_a_version_that_breaks_a_limit_is_refused() {
+    let (_dir, mut store) = store();
+    store.create_template("t", WIDGET, "").unwrap();
+    // A version saved before the limits existed.
+    let poisoned = widget_with("deep", deep_value(MAX_DEPTH + 5)).to_string();
+    let id: i64 = store
+        .conn
+        .query_row("SELECT id FROM templates WHERE name = 't'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    store
+        .conn
+        .execute(
+            "INSERT INTO template_versions (template_id, number, hash, size, resources, origin, message, created_at)
+             VALUES (?1, 2, ?2, ?3, 1, 'edit', 'old', '2020-01-01T00:00:00Z')",
+            rusqlite::params![id, crate::template::content_hash(&poisoned), poisoned.len() as i64],
+        )
+        .unwrap();
+    store
+        .conn
+        .execute(
+            "INSERT INTO template_contents (template_id, number, content) VALUES (?1, 2, ?2)",
+            rusqlite::params![id, poisoned],
+        )
+        .unwrap();
+    store
+        .save_version("t", &WIDGET.replace("size: 1", "size: 3"), Origin::Edit, "")
+        .unwrap();
+    let error = store.rollback("t", 2, "").unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Template(crate::template::Error::OverLimit {
+                limit: Limit::Depth,
+                ..
+            })
+        ),
+        "{error}"
+    );
+    assert_eq!(store.versions("t").unwrap().len(), 3);
+}

@@ -13,8 +13,14 @@
 //! [`Manifest::replace`] is the only way a manifest changes: it swaps the values of some
 //! documents, renders just those back to YAML (keeping the comment lines above each one;
 //! comments inside a re-rendered object are lost), and re-validates them.
+//!
+//! Before a manifest becomes a version, [`Manifest::check_for_save`] ([`check`]) holds it to
+//! limits below the reader's (so every saved version reads back) and to the rules of the
+//! Kubernetes API server ([`crate::validation`]), naming the document, field and line.
 
+mod check;
 mod id;
+mod locate;
 mod schema;
 mod split;
 mod yaml;
@@ -25,6 +31,7 @@ use std::ops::Range;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+pub use check::{FieldProblem, Limit, MAX_ALIASES, MAX_DEPTH, MAX_NODES};
 pub use id::ResourceId;
 pub(crate) use id::check_dns_label;
 pub(crate) use schema::check_schema;
@@ -139,6 +146,42 @@ pub enum Error {
          kind and metadata.name"
     )]
     Empty,
+    /// A document of a manifest about to be saved is over a depth, node or alias limit.
+    #[error(
+        "document {index} (line {line}), {kind} {name}: its {limit} is {value}, more than the \
+         {max} a saved template may have; {hint}",
+        kind = id.kind, name = id.name, hint = limit.hint()
+    )]
+    OverLimit {
+        /// 1-based index of the document.
+        index: usize,
+        /// 1-based first line of the document.
+        line: usize,
+        /// The object.
+        id: Box<ResourceId>,
+        /// Which limit.
+        limit: Limit,
+        /// The document's value for it.
+        value: usize,
+        /// The limit's value.
+        max: usize,
+    },
+    /// An object a Kubernetes API server would refuse.
+    #[error(
+        "document {index} (line {line}), {kind} {name} would be refused by Kubernetes: \
+         {problems}; correct the fields named",
+        kind = id.kind, name = id.name, problems = check::Problems(problems)
+    )]
+    Rejected {
+        /// 1-based index of the document.
+        index: usize,
+        /// 1-based first line of the document.
+        line: usize,
+        /// The object.
+        id: Box<ResourceId>,
+        /// Every field at fault, in the API server's order.
+        problems: Vec<FieldProblem>,
+    },
     /// A changed document could not be written back as YAML.
     #[error("could not render {id} as YAML: {message}")]
     Render {
@@ -157,7 +200,11 @@ impl Error {
             Error::NotUtf8 { line, column } | Error::Yaml { line, column, .. } => {
                 Some((*line, Some(*column)))
             }
+            Error::Rejected { line, problems, .. } => {
+                Some((problems.iter().find_map(|p| p.line).unwrap_or(*line), None))
+            }
             Error::DocumentTooLarge { line, .. }
+            | Error::OverLimit { line, .. }
             | Error::NotAnObject { line, .. }
             | Error::Invalid { line, .. }
             | Error::Duplicate { line, .. } => Some((*line, None)),
@@ -182,6 +229,8 @@ pub struct Document {
     pub value: Value,
     /// Byte range of the body in the manifest's text.
     span: Range<usize>,
+    /// How many aliases (`*name`) the body uses (none once it is re-rendered).
+    aliases: usize,
 }
 
 impl Document {
@@ -257,6 +306,7 @@ impl Manifest {
                     id: reused.id.clone(),
                     value: reused.value.clone(),
                     span: chunk.span,
+                    aliases: reused.aliases,
                 });
             } else if let Some(document) = parse_document(body, index, chunk.line, chunk.span)? {
                 documents.push(document);
@@ -325,6 +375,7 @@ impl Manifest {
                 let id = validate(&value, document.index, document.line)?;
                 document.id = id;
                 document.value = value;
+                document.aliases = 0;
             } else {
                 text.push_str(&old_text[old_span.clone()]);
             }
@@ -407,7 +458,7 @@ fn parse_document(
             limit: MAX_DOCUMENT_BYTES,
         });
     }
-    let value = yaml::parse(body).map_err(|e| Error::Yaml {
+    let (value, aliases) = yaml::parse_counting(body).map_err(|e| Error::Yaml {
         index,
         line: line + e.line.saturating_sub(1),
         column: e.column,
@@ -423,6 +474,7 @@ fn parse_document(
         id,
         value,
         span,
+        aliases,
     }))
 }
 

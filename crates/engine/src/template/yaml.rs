@@ -4,8 +4,11 @@
 //! unmaintained): it is maintained, never panics on input, and enforces a budget on nesting
 //! depth, node count and alias replay, which is what stops YAML bombs before they allocate.
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use serde_json::Value;
-use serde_saphyr::{Options, RenderOptions, SnippetMode, options::AliasLimits};
+use serde_saphyr::{Options, RenderOptions, SnippetMode, budget::Budget, options::AliasLimits};
 
 /// A YAML error with its position inside the document.
 #[derive(Debug)]
@@ -19,8 +22,21 @@ pub(super) struct YamlError {
 /// document needs millions.
 const MAX_REPLAYED_EVENTS: usize = 100_000;
 
+/// The deepest nesting of mappings and sequences the reader accepts (the document's top
+/// mapping is level 1). Saved versions stay well below it (`limits::MAX_DEPTH`).
+pub(super) const PARSER_MAX_DEPTH: usize = 64;
+/// The most nodes (mappings, sequences, scalars, aliases replayed) one document may have.
+pub(super) const PARSER_MAX_NODES: usize = 250_000;
+/// The most aliases (`*name`) one document may use.
+pub(super) const PARSER_MAX_ALIASES: usize = 50_000;
+
 fn options() -> Options {
     let mut options = Options::default();
+    let mut budget = Budget::default();
+    budget.max_depth = PARSER_MAX_DEPTH;
+    budget.max_nodes = PARSER_MAX_NODES;
+    budget.max_aliases = PARSER_MAX_ALIASES;
+    options.budget = Some(budget);
     let mut limits = AliasLimits::default();
     limits.max_total_replayed_events = MAX_REPLAYED_EVENTS;
     limits.max_replay_stack_depth = 16;
@@ -32,7 +48,15 @@ fn options() -> Options {
 
 /// Parses one document. A blank document parses to `Value::Null`.
 pub(super) fn parse(body: &str) -> Result<Value, YamlError> {
-    serde_saphyr::from_str_with_options::<Value>(body, options()).map_err(|error| {
+    parse_counting(body).map(|(value, _)| value)
+}
+
+/// Parses one document and counts the aliases it uses.
+pub(super) fn parse_counting(body: &str) -> Result<(Value, usize), YamlError> {
+    let aliases = Rc::new(Cell::new(0));
+    let seen = Rc::clone(&aliases);
+    let options = options().with_budget_report(move |report| seen.set(report.aliases));
+    let value = serde_saphyr::from_str_with_options::<Value>(body, options).map_err(|error| {
         let location = error.location();
         let mut render = RenderOptions::default();
         render.snippets = SnippetMode::Off;
@@ -42,7 +66,8 @@ pub(super) fn parse(body: &str) -> Result<Value, YamlError> {
             column: location.map_or(1, |l| l.column() as usize),
             message: strip_location(&plain),
         }
-    })
+    })?;
+    Ok((value, aliases.get()))
 }
 
 /// Drops the parser's own "at line X column Y" suffix: our message carries the position
