@@ -432,6 +432,7 @@ fn status_says_where_the_data_is_how_big_and_what_waits() {
         "{text}"
     );
     assert!(text.contains("0 queued, 0 running"), "{text}");
+}
 
 /// A patch whose result could not be saved, or would be refused by Kubernetes, fails with
 /// exit code 3, names the problem, and makes no version; the template keeps taking patches.
