@@ -159,7 +159,7 @@ async fn handle(
     hook: Hook,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let mut call = Call::new(peer, &parts.method, &parts.uri, &parts.headers);
+    let mut call = Call::new(peer.ip(), &parts.method, &parts.uri, &parts.headers);
     let query = Params::of(&parts.uri);
 
     if let Some(wait) = state.throttle.check(peer.ip()) {

@@ -20,6 +20,7 @@ mod hooks;
 mod index;
 mod metrics;
 mod record;
+mod redact;
 mod throttle;
 
 use std::net::SocketAddr;

@@ -114,7 +114,7 @@ impl Fixture {
         store
             .access_records(&RecordFilter {
                 trigger,
-                limit: 100,
+                limit: 1000,
                 ..RecordFilter::default()
             })
             .unwrap()
@@ -718,5 +718,218 @@ async fn query_parameters_are_decoded_and_the_last_of_a_repeated_name_counts() {
     assert!(
         body["message"].as_str().unwrap().contains("\"1 0\""),
         "{body}"
+    );
+}
+
+/// Every byte of `text` as `%XX`.
+fn percent_all(text: &str) -> String {
+    text.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+#[tokio::test]
+async fn no_spelling_of_a_secret_reaches_a_record_or_an_announcement() {
+    let f = Fixture::new(
+        SEED,
+        Config {
+            throttle_failures: u32::MAX,
+            ..Config::default()
+        },
+    );
+    let mut announced = f.state.subscribe();
+    let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);
+    let t = created.token.as_str();
+    let every = percent_all(t);
+    let first = t.replacen('t', "%74", 1);
+    let upper_escapes = t.replace('_', "%5f");
+    let json = [("content-type", "application/json")];
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    // (query, headers, body, spelling of the token in the request)
+    type Case<'a> = (String, Vec<(&'a str, String)>, String, String);
+    let plain = |query: String| -> Case { (query, vec![], String::new(), t.to_owned()) };
+    let mut cases: Vec<Case> = vec![
+        plain(format!("token={t}")),
+        plain(format!("%74oken={t}")),
+        plain(format!("%74%6F%6B%65%6E={t}")),
+        plain(format!("%54OKEN={t}")),
+        plain(format!("TOKEN={t}")),
+        plain(format!("Token={t}")),
+        plain(format!("tOkEn={t}&wait=false")),
+        plain(format!("token=tl_decoy&token={t}")),
+        plain(format!("token={t}&token=tl_decoy")),
+        plain(format!("token={t}&token={t}")),
+        plain(format!("secret={t}")),
+        plain(format!("%73ecret={t}")),
+        plain(format!("SECRET={t}")),
+        plain(format!("x=1;token={t}")),
+        plain(format!("x=1;token={t};y=2")),
+        plain(format!("token={t}+")),
+        plain(format!("token=+{t}")),
+        plain(format!("token=&note={t}")),
+        plain(format!("token=&{t}")),
+        plain(format!("token={t}#fragment")),
+        plain(format!("token=x#{t}")),
+        plain(format!("note=a+{t}+b&token={t}")),
+        plain(format!("myToken={t}&apikey={t}")),
+        (
+            format!("token={every}"),
+            vec![],
+            String::new(),
+            every.clone(),
+        ),
+        (
+            format!("%74oken={every}"),
+            vec![],
+            String::new(),
+            every.clone(),
+        ),
+        (
+            format!("token={first}"),
+            vec![],
+            String::new(),
+            first.clone(),
+        ),
+        (
+            format!("secret={upper_escapes}"),
+            vec![],
+            String::new(),
+            upper_escapes.clone(),
+        ),
+        (
+            format!("note={every}"),
+            vec![],
+            String::new(),
+            every.clone(),
+        ),
+    ];
+    let header = |name: &'static str, value: String| -> Case {
+        (
+            format!("token={t}"),
+            vec![(name, value)],
+            String::new(),
+            t.to_owned(),
+        )
+    };
+    cases.extend([
+        header("authorization", format!("Bearer {t}")),
+        header("proxy-authorization", format!("Basic {t}")),
+        header("cookie", format!("token={t}")),
+        header("x-gitlab-token", t.to_owned()),
+        header("x-hub-signature", format!("sha1={t}")),
+        header("user-agent", format!("ci/{t}")),
+        header("x-request-id", t.to_owned()),
+        header("x-forwarded-for", t.to_owned()),
+    ]);
+    let body = |headers: &[(&'static str, &str)], body: String| -> Case {
+        let headers = headers.iter().map(|(n, v)| (*n, (*v).to_owned())).collect();
+        (format!("token={t}"), headers, body, t.to_owned())
+    };
+    cases.extend([
+        body(&json, format!(r#"{{"token":"{t}"}}"#)),
+        body(&json, format!(r#"{{"a":"{t}","a":"{t}"}}"#)),
+        body(
+            &json,
+            format!(r#"{{"resource":{{"deployment":{{"metadata":{{"name":"{t}"}}}}}}}}"#),
+        ),
+        body(
+            &json,
+            format!(r#"{{"nested":[{{"url":"https://x/hook?token={t}"}}]}}"#),
+        ),
+        body(&json, format!(r#"{{"{t}":1}}"#)),
+        body(&json, format!(r#"{{"token":"{t}"#)),
+        body(
+            &json,
+            format!(r#"{{"a":"{}"}}"#, t.replacen('t', "\\u0074", 1)),
+        ),
+        body(&form, format!("a=1&token={t}")),
+        body(
+            &[("content-type", "application/yaml")],
+            format!("token: {t}\nkind: x\n"),
+        ),
+        body(&[], format!("free text {t} more")),
+    ]);
+    for (query, headers, payload, _) in &cases {
+        for hook in ["trigger", "registry"] {
+            let uri = format!("/hook/{hook}?{query}");
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            let (status, ..) = f.call("POST", &uri, &headers, payload.as_bytes()).await;
+            assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "{uri}");
+        }
+    }
+    let all = f.records(None).await;
+    assert!(all.len() >= cases.len(), "{} records", all.len());
+    let secret_spellings: Vec<&str> = cases
+        .iter()
+        .map(|(.., spelling)| spelling.as_str())
+        .chain([t, t.trim_start_matches("tl_")])
+        .collect();
+    for record in &all {
+        let text = format!("{record:?}");
+        for spelling in &secret_spellings {
+            assert!(
+                !text.contains(spelling),
+                "{spelling} in the record of {}:\n{text}",
+                record.path
+            );
+        }
+    }
+    // What live views were told.
+    while let Ok(recorded) = announced.try_recv() {
+        let text = serde_json::to_string(&recorded).unwrap();
+        assert!(!text.contains(t.trim_start_matches("tl_")), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn only_the_exact_parameter_names_authenticate() {
+    let f = Fixture::new(SEED, Config::default());
+    let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);
+    let t = &created.token;
+    let every = percent_all(t);
+    for (query, expected) in [
+        (format!("token={t}"), StatusCode::ACCEPTED),
+        (format!("%74oken={t}"), StatusCode::ACCEPTED),
+        (format!("token={every}"), StatusCode::ACCEPTED),
+        (format!("secret={t}"), StatusCode::ACCEPTED),
+        (format!("TOKEN={t}"), StatusCode::UNAUTHORIZED),
+        (format!("Secret={t}"), StatusCode::UNAUTHORIZED),
+        (format!("x=1;token={t}"), StatusCode::UNAUTHORIZED),
+        (format!("token={t}+"), StatusCode::NOT_FOUND),
+        ("token=".to_owned(), StatusCode::UNAUTHORIZED),
+    ] {
+        let (status, body, _) = f
+            .call("GET", &format!("/hook/trigger?{query}"), &[], b"")
+            .await;
+        assert_eq!(status, expected, "{query}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn records_keep_the_body_as_the_caller_sent_it() {
+    let f = Fixture::new(SEED, Config::default());
+    let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);
+    let json = [("content-type", "application/json")];
+    for body in [
+        r#"{"a":1,"a":2}"#,
+        "{ \"a\" : 1 ,\n  \"b\":[1, 2.50, 1e3] }",
+        r#"{"a":1,"a":{"password":"p","password":"q"}}"#,
+    ] {
+        f.call(
+            "POST",
+            &redeploy_url(&created.token),
+            &json,
+            body.as_bytes(),
+        )
+        .await;
+    }
+    let records = f.records(Some("demo-redeploy")).await;
+    let kept: Vec<&str> = records.iter().rev().map(|r| r.body.as_str()).collect();
+    assert_eq!(
+        kept,
+        [
+            r#"{"a":1,"a":2}"#,
+            "{ \"a\" : 1 ,\n  \"b\":[1, 2.50, 1e3] }",
+            r#"{"a":1,"a":{"password":"[redacted]","password":"[redacted]"}}"#,
+        ]
     );
 }
