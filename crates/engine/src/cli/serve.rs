@@ -27,6 +27,10 @@ pub struct ServeArgs {
     /// Access records kept per trigger
     #[arg(long, default_value_t = 10_000)]
     retention: usize,
+    /// A reverse proxy (address or network, e.g. 10.0.0.1 or 10.0.0.0/8) whose
+    /// X-Forwarded-For names the caller; repeat for several. Without one, the peer is the caller
+    #[arg(long = "trusted-proxy", value_name = "ADDR|CIDR")]
+    trusted_proxies: Vec<listener::TrustedProxy>,
 }
 
 /// Runs the listener until SIGINT or SIGTERM, then drains in-flight requests.
@@ -61,6 +65,7 @@ pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
             public_url: args.public_url,
             body_limit: args.body_limit,
             retention: args.retention,
+            trusted_proxies: args.trusted_proxies,
             ..listener::Config::default()
         };
         let base = config.base_url();

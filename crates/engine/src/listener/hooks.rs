@@ -6,7 +6,7 @@
 //! names its record); the others are recorded in the background.
 
 use std::borrow::Cow;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,9 +17,9 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 
-use super::State;
 use super::index::Entry;
 use super::record::{self, Answered, Call};
+use super::{State, throttle};
 use crate::deploy::worker::Event;
 use crate::deploy::{Direction, Options, ScaleRequest};
 use crate::patch::{Patch, PatchType};
@@ -159,21 +159,16 @@ async fn handle(
     hook: Hook,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let mut call = Call::new(peer.ip(), &parts.method, &parts.uri, &parts.headers);
+    let client = throttle::client_address(peer.ip(), &parts.headers, &state.config.trusted_proxies);
+    let mut call = Call::new(client, &parts.method, &parts.uri, &parts.headers);
     let query = Params::of(&parts.uri);
 
-    if let Some(wait) = state.throttle.check(peer.ip()) {
-        let mut reply = Reply::error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "throttled",
-            format!(
-                "too many calls with bad tokens from {}; try again in {wait}s",
-                peer.ip()
-            ),
-        );
-        reply.retry_after = Some(wait);
-        return respond(&state, call, None, "unknown", reply).await;
-    }
+    // The token first: a valid one is never throttled, and a failed one is answered (or
+    // throttled) before its body is read.
+    let (entry, token) = match find_trigger(&state, &query, client) {
+        Ok(found) => found,
+        Err(reply) => return respond(&state, call, None, "unknown", *reply).await,
+    };
 
     let bytes = match read_body(
         body,
@@ -184,18 +179,17 @@ async fn handle(
     .await
     {
         Ok(bytes) => bytes,
-        Err(reply) => return respond(&state, call, None, "unknown", reply).await,
+        Err(reply) => {
+            let trigger = &entry.trigger;
+            return respond(&state, call, Some(trigger), trigger.kind.name(), reply).await;
+        }
     };
     call.set_body(bytes.clone());
 
-    let entry = match authenticate(&state, &query, &parts.headers, &bytes, peer).await {
-        Ok(found) => found,
-        Err((entry, reply)) => {
-            let trigger = entry.as_ref().map(|e| &e.trigger);
-            let kind = trigger.map_or("unknown", |t| t.kind.name());
-            return respond(&state, call, trigger, kind, reply).await;
-        }
-    };
+    if let Err(reply) = authorize(&state, &entry, &parts.headers, &bytes, client, token).await {
+        let trigger = &entry.trigger;
+        return respond(&state, call, Some(trigger), trigger.kind.name(), reply).await;
+    }
     let (trigger, template) = (&entry.trigger, entry.template.as_str());
 
     let outcome = match hook {
@@ -255,61 +249,91 @@ async fn read_body(
     }
 }
 
-/// Finds the trigger for the call's token and checks it may act.
-async fn authenticate(
-    state: &Arc<State>,
-    query: &Params<'_>,
-    headers: &HeaderMap,
-    body: &[u8],
-    peer: SocketAddr,
-) -> Result<Arc<Entry>, (Option<Arc<Entry>>, Reply)> {
-    // `secret` is the parameter name of seed 002's trigger URLs.
+/// A failed authentication: counted against the caller (and the token's prefix), or, when
+/// they are over their limit, answered 429.
+fn refuse(
+    state: &State,
+    client: IpAddr,
+    token: Option<&str>,
+    status: StatusCode,
+    code: &str,
+    message: &str,
+) -> Reply {
+    if let Some((wait, limit)) = state.throttle.check(client, token) {
+        let message = match limit {
+            throttle::Limit::Address => {
+                format!("too many calls with bad tokens from {client}; try again in {wait}s")
+            }
+            throttle::Limit::Prefix => format!(
+                "too many calls with bad tokens that begin like this one; try again in {wait}s"
+            ),
+        };
+        let mut reply = Reply::error(StatusCode::TOO_MANY_REQUESTS, "throttled", message);
+        reply.retry_after = Some(wait);
+        return reply;
+    }
+    state.throttle.fail(client, token);
+    Reply::error(status, code, message)
+}
+
+/// Finds the trigger for the call's token (`?token=`, or seed 002's `?secret=`; the names
+/// are exact: `?TOKEN=` names nothing). The hash is looked up, then compared in constant
+/// time.
+fn find_trigger<'q>(
+    state: &State,
+    query: &'q Params<'_>,
+    client: IpAddr,
+) -> Result<(Arc<Entry>, &'q str), Box<Reply>> {
     let Some(token) = query
         .get("token")
         .or_else(|| query.get("secret"))
         .filter(|t| !t.is_empty())
     else {
-        state.throttle.fail(peer.ip());
-        return Err((
+        return Err(Box::new(refuse(
+            state,
+            client,
             None,
-            Reply::error(
-                StatusCode::UNAUTHORIZED,
-                "token_missing",
-                "the URL has no ?token=: copy the trigger's full URL",
-            ),
-        ));
+            StatusCode::UNAUTHORIZED,
+            "token_missing",
+            "the URL has no ?token=: copy the trigger's full URL",
+        )));
     };
     let hash = trigger::token_hash(token);
-    let entry = match state.index.find(&hash) {
-        Ok(Some(entry)) if trigger::same_secret(&entry.stored_hash, &hash) => entry,
-        Ok(_) => {
-            state.throttle.fail(peer.ip());
-            return Err((
-                None,
-                Reply::error(
-                    StatusCode::NOT_FOUND,
-                    "token_unknown",
-                    "no trigger has this token (it may have been rotated or deleted)",
-                ),
-            ));
-        }
-        Err(error) => {
-            return Err((
-                None,
-                Reply::error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "storage_unavailable",
-                    format!("Tripline cannot read its database: {error}"),
-                ),
-            ));
-        }
-    };
+    match state.index.find(&hash) {
+        Ok(Some(entry)) if trigger::same_secret(&entry.stored_hash, &hash) => Ok((entry, token)),
+        Ok(_) => Err(Box::new(refuse(
+            state,
+            client,
+            Some(token),
+            StatusCode::NOT_FOUND,
+            "token_unknown",
+            "no trigger has this token (it may have been rotated or deleted)",
+        ))),
+        Err(error) => Err(Box::new(Reply::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            format!("Tripline cannot read its database: {error}"),
+        ))),
+    }
+}
+
+/// Checks the trigger may act: enabled, its application not on hold, the body signed when
+/// the trigger says so.
+async fn authorize(
+    state: &Arc<State>,
+    entry: &Arc<Entry>,
+    headers: &HeaderMap,
+    body: &[u8],
+    client: IpAddr,
+    token: &str,
+) -> Result<(), Reply> {
     let trigger = &entry.trigger;
     if !trigger.enabled {
         let message = format!("trigger {} is disabled; enable it to use it", trigger.name);
-        return Err((
-            Some(entry.clone()),
-            Reply::error(StatusCode::CONFLICT, "trigger_disabled", message),
+        return Err(Reply::error(
+            StatusCode::CONFLICT,
+            "trigger_disabled",
+            message,
         ));
     }
     if let Some(reason) = &entry.hold {
@@ -317,10 +341,7 @@ async fn authenticate(
             "application {} is on hold ({reason}); release the hold to let triggers act",
             trigger.app
         );
-        return Err((
-            Some(entry.clone()),
-            Reply::error(StatusCode::CONFLICT, "app_on_hold", message),
-        ));
+        return Err(Reply::error(StatusCode::CONFLICT, "app_on_hold", message));
     }
     if trigger.signed {
         let signature = headers
@@ -329,14 +350,11 @@ async fn authenticate(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let Some(signature) = signature else {
-            state.throttle.fail(peer.ip());
-            return Err((
-                Some(entry.clone()),
-                Reply::error(
-                    StatusCode::UNAUTHORIZED,
-                    "signature_missing",
-                    "this trigger requires an X-Signature: sha256=<hex> header (HMAC-SHA256 of the body)",
-                ),
+            state.throttle.fail(client, Some(token));
+            return Err(Reply::error(
+                StatusCode::UNAUTHORIZED,
+                "signature_missing",
+                "this trigger requires an X-Signature: sha256=<hex> header (HMAC-SHA256 of the body)",
             ));
         };
         let secrets = state.secrets.clone();
@@ -345,29 +363,23 @@ async fn authenticate(
         let valid = match key {
             Ok(Ok(key)) => trigger::verify_signature(&key, body, &signature),
             _ => {
-                return Err((
-                    Some(entry.clone()),
-                    Reply::error(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "secrets_unavailable",
-                        "the trigger's signing key cannot be read from the secret store",
-                    ),
+                return Err(Reply::error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "secrets_unavailable",
+                    "the trigger's signing key cannot be read from the secret store",
                 ));
             }
         };
         if !valid {
-            state.throttle.fail(peer.ip());
-            return Err((
-                Some(entry.clone()),
-                Reply::error(
-                    StatusCode::UNAUTHORIZED,
-                    "signature_invalid",
-                    "the body's signature does not match",
-                ),
+            state.throttle.fail(client, Some(token));
+            return Err(Reply::error(
+                StatusCode::UNAUTHORIZED,
+                "signature_invalid",
+                "the body's signature does not match",
             ));
         }
     }
-    Ok(entry)
+    Ok(())
 }
 
 async fn trigger_hook(

@@ -39,6 +39,7 @@ use crate::store::Store;
 
 pub use metrics::Metrics;
 pub use record::Recorder;
+pub use throttle::{ProxyError, TrustedProxy};
 
 use crate::store::Decision;
 
@@ -83,6 +84,9 @@ pub struct Config {
     pub throttle_failures: u32,
     /// The throttle's window.
     pub throttle_window: Duration,
+    /// Proxies whose `X-Forwarded-For` names the caller (none by default: the peer is the
+    /// caller). See [`TrustedProxy`].
+    pub trusted_proxies: Vec<TrustedProxy>,
 }
 
 impl Default for Config {
@@ -96,6 +100,7 @@ impl Default for Config {
             body_timeout: Duration::from_secs(10),
             throttle_failures: 20,
             throttle_window: Duration::from_secs(60),
+            trusted_proxies: Vec::new(),
         }
     }
 }

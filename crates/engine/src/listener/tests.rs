@@ -159,7 +159,7 @@ async fn tokens_are_required_unknown_ones_are_recorded_without_the_token() {
 }
 
 #[tokio::test]
-async fn repeated_bad_tokens_from_one_address_are_throttled() {
+async fn repeated_bad_tokens_from_one_address_are_throttled_but_valid_ones_pass() {
     let config = Config {
         throttle_failures: 3,
         ..Config::default()
@@ -172,16 +172,124 @@ async fn repeated_bad_tokens_from_one_address_are_throttled() {
             .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
-    let (status, body, headers) = f
+    // The guesser is stopped, with or without a token, before its body is read.
+    for url in ["/hook/trigger?token=tl_other", "/hook/trigger"] {
+        let (status, body, headers) = f
+            .call_from("10.1.1.1:1", "POST", url, &[], &vec![b'x'; 4 << 20])
+            .await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{url}: {body}");
+        assert!(headers.get("retry-after").is_some());
+    }
+    // The valid token from the same address is not refused.
+    let (status, body, _) = f
         .call_from("10.1.1.1:1", "GET", &redeploy_url(&created.token), &[], b"")
         .await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
-    assert!(headers.get("retry-after").is_some());
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     // Another address is not affected.
     let (status, ..) = f
-        .call_from("10.1.1.2:1", "GET", &redeploy_url(&created.token), &[], b"")
+        .call_from("10.1.1.2:1", "GET", "/hook/trigger?token=tl_bad2", &[], b"")
         .await;
-    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn behind_a_shared_address_twenty_bad_tokens_do_not_lock_out_a_good_one() {
+    let f = Fixture::new(SEED, Config::default());
+    let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);
+    let nat = "198.51.100.1:1";
+    for i in 0..Config::default().throttle_failures {
+        let (status, ..) = f
+            .call_from(
+                nat,
+                "GET",
+                &format!("/hook/trigger?token=tl_guess{i}"),
+                &[],
+                b"",
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "guess {i}");
+    }
+    let (status, body, _) = f
+        .call_from(nat, "POST", &redeploy_url(&created.token), &[], b"")
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let (status, ..) = f
+        .call_from(nat, "GET", "/hook/trigger?token=tl_guess", &[], b"")
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn forwarded_for_counts_only_from_a_trusted_proxy() {
+    let f = Fixture::new(
+        SEED,
+        Config {
+            throttle_failures: 2,
+            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+            ..Config::default()
+        },
+    );
+    let bad = "/hook/trigger?token=tl_bad";
+    let proxy = "10.0.0.1:443";
+    // Behind the proxy, the attacker is throttled and its neighbour is not.
+    for _ in 0..2 {
+        let xff = [("x-forwarded-for", "1.1.1.1, 203.0.113.7")];
+        let (status, ..) = f.call_from(proxy, "GET", bad, &xff, b"").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+    let (status, body, _) = f
+        .call_from(
+            proxy,
+            "GET",
+            bad,
+            &[("x-forwarded-for", "203.0.113.7")],
+            b"",
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("203.0.113.7"));
+    let (status, ..) = f
+        .call_from(
+            proxy,
+            "GET",
+            "/hook/trigger?token=tl_neighbour",
+            &[("x-forwarded-for", "203.0.113.8")],
+            b"",
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a neighbour is not throttled"
+    );
+    // The record names the client, not the proxy.
+    let records = f.records(None).await;
+    assert_eq!(records[0].source, "203.0.113.8");
+    // An untrusted peer cannot dodge its count with a new header each time.
+    let peer = "192.0.2.1:1";
+    for (i, spoof) in ["10.0.0.9", "garbage", "203.0.113.99, 10.0.0.2"]
+        .into_iter()
+        .enumerate()
+    {
+        let xff = [("x-forwarded-for", spoof)];
+        let url = format!("/hook/trigger?token=tl_spoof{i}");
+        f.call_from(peer, "GET", &url, &xff, b"").await;
+    }
+    let (status, ..) = f
+        .call_from(
+            peer,
+            "GET",
+            "/hook/trigger?token=tl_last",
+            &[("x-forwarded-for", "198.51.100.5")],
+            b"",
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let records = f.records(None).await;
+    assert!(
+        records.iter().all(|r| r.source != "198.51.100.5"),
+        "{records:?}"
+    );
 }
 
 #[tokio::test]
