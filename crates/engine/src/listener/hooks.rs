@@ -22,7 +22,7 @@ use super::record::{self, Answered, Call};
 use super::{State, throttle};
 use crate::deploy::worker::Event;
 use crate::deploy::{Direction, Options, ScaleRequest};
-use crate::patch::{Patch, PatchType};
+use crate::patch::{Patch, PatchType, Target};
 use crate::registry;
 use crate::store::{Cause, Decision, Origin, ReleaseStatus, SaveOutcome};
 use crate::trigger::matching::{self, Verdict};
@@ -406,13 +406,21 @@ async fn trigger_hook(
                 ));
             }
             if !has_body {
+                if query.contains_key("kind") || query.contains_key("name") {
+                    return Outcome::Done(Reply::error(
+                        StatusCode::BAD_REQUEST,
+                        "body_missing",
+                        "kind= and name= choose the object a patch body changes, and this call \
+                         has no body: send the patch, or leave them out to redeploy as is",
+                    ));
+                }
                 return Outcome::Release(Start {
                     cause_event: None,
                     options: Options::default(),
                     note: json!({}),
                 });
             }
-            redeploy_with_patch(state, trigger, template, headers, body).await
+            redeploy_with_patch(state, trigger, template, query, headers, body).await
         }
         TriggerKind::Scale {
             kind,
@@ -490,6 +498,7 @@ async fn redeploy_with_patch(
     state: &Arc<State>,
     trigger: &Trigger,
     template: &str,
+    query: &Params<'_>,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Outcome {
@@ -507,7 +516,17 @@ async fn redeploy_with_patch(
             ));
         }
     };
-    let patch = match Patch::parse(kind, body, None) {
+    let target = match patch_target(query, kind) {
+        Ok(target) => target,
+        Err(message) => {
+            return Outcome::Done(Reply::error(
+                StatusCode::BAD_REQUEST,
+                "bad_parameter",
+                message,
+            ));
+        }
+    };
+    let patch = match Patch::parse(kind, body, target) {
         Ok(patch) => patch,
         Err(error) => {
             return Outcome::Done(Reply::error(
@@ -548,6 +567,38 @@ async fn redeploy_with_patch(
         options: Options::default(),
         note: event,
     })
+}
+
+/// The object `?kind=&name=` (and `&namespace=`) names for a single-object patch, as the
+/// command line's `--kind/--resource-name` do. A resource patch names its objects in its
+/// body, so it takes none.
+fn patch_target(query: &Params<'_>, kind: PatchType) -> Result<Option<Target>, &'static str> {
+    let given = |name| query.get(name).map(str::trim);
+    let target = match (given("kind"), given("name")) {
+        (None, None) => return Ok(None),
+        (Some(kind), Some(name)) if !kind.is_empty() && !name.is_empty() => Target {
+            kind: kind.to_owned(),
+            name: name.to_owned(),
+            namespace: given("namespace")
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned),
+            api_version: None,
+        },
+        _ => {
+            return Err(
+                "kind= and name= go together, neither empty: ?kind=Deployment&name=web names \
+                 the object a JSON Patch or merge patch changes",
+            );
+        }
+    };
+    if kind == PatchType::Resource {
+        return Err(
+            "kind= and name= are for JSON Patch and merge patches (Content-Type \
+             application/json-patch+json, application/merge-patch+json); a resource patch \
+             names its objects in its body",
+        );
+    }
+    Ok(Some(target))
 }
 
 async fn registry_hook(

@@ -1041,3 +1041,86 @@ async fn records_keep_the_body_as_the_caller_sent_it() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_json_patch_takes_its_target_from_kind_and_name() {
+    let f = Fixture::new(SEED, Config::default());
+    let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);
+    let url = redeploy_url(&created.token);
+    let json_patch = [("content-type", "application/json-patch+json")];
+    let replicas = br#"[{"op":"add","path":"/spec/replicas","value":4}]"#;
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [u8], &'a str);
+    let refused: &[Case] = &[
+        ("", &json_patch, replicas, "does not say which object"),
+        ("&kind=Deployment", &json_patch, replicas, "go together"),
+        ("&name=demo", &json_patch, replicas, "go together"),
+        ("&kind=&name=demo", &json_patch, replicas, "go together"),
+        (
+            "&kind=Deployment&name=nope",
+            &json_patch,
+            replicas,
+            "\"nope\"",
+        ),
+        (
+            "&kind=StatefulSet&name=demo",
+            &json_patch,
+            replicas,
+            "StatefulSet",
+        ),
+        (
+            "&kind=Deployment&name=demo&namespace=other",
+            &json_patch,
+            replicas,
+            "demo",
+        ),
+        (
+            "&kind=Deployment&name=demo",
+            &json_patch,
+            br#"[{"op":"replace","path":"/spec/nothing","value":1}]"#,
+            "",
+        ),
+        (
+            "&kind=Deployment&name=demo",
+            &[("content-type", "application/json")],
+            SEED_PATCH.as_bytes(),
+            "resource patch names its objects",
+        ),
+        ("&kind=Deployment&name=demo", &[], b"", "has no body"),
+    ];
+    for (query, headers, body, words) in refused {
+        let (status, answer, _) = f
+            .call("POST", &format!("{url}{query}"), headers, body)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {answer}");
+        let message = answer["message"].as_str().unwrap_or("");
+        assert!(message.contains(words), "{query}: {message}");
+    }
+    assert_eq!(f.versions().len(), 1, "a refused patch makes no version");
+    let (status, answer, _) = f
+        .call(
+            "POST",
+            &format!("{url}&kind=deployment&name=demo"),
+            &json_patch,
+            replicas,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(f.versions().len(), 2);
+    let content = Store::open(&f.database)
+        .unwrap()
+        .version("demo", None)
+        .unwrap()
+        .content;
+    assert!(content.contains("replicas: 4"), "{content}");
+    // A merge patch may name its target the same way.
+    let (status, answer, _) = f
+        .call(
+            "POST",
+            &format!("{url}&kind=Deployment&name=demo"),
+            &[("content-type", "application/merge-patch+json")],
+            br#"{"spec":{"replicas":5}}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(f.versions().len(), 3);
+}
