@@ -137,6 +137,18 @@ pub async fn trigger(
     handle(state, peer, request, Hook::Trigger).await
 }
 
+/// `HEAD /hook/trigger`: 405 with `Allow: GET, POST`. Left to axum, a HEAD would be served by
+/// the GET handler — a deploy for a link checker or a proxy's probe. It touches nothing: no
+/// token lookup, no record, no count.
+pub async fn head() -> Response {
+    let mut response = StatusCode::METHOD_NOT_ALLOWED.into_response();
+    response.headers_mut().insert(
+        header::ALLOW,
+        axum::http::HeaderValue::from_static("GET, POST"),
+    );
+    response
+}
+
 /// `POST /hook/registry`
 pub async fn registry(
     Extract(state): Extract<Arc<State>>,

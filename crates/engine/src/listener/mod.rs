@@ -203,7 +203,10 @@ pub fn router(state: Arc<State>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics::render))
-        .route("/hook/trigger", get(hooks::trigger).post(hooks::trigger))
+        .route(
+            "/hook/trigger",
+            get(hooks::trigger).post(hooks::trigger).head(hooks::head),
+        )
         .route("/hook/registry", post(hooks::registry))
         .with_state(state)
 }

@@ -1124,3 +1124,26 @@ async fn a_json_patch_takes_its_target_from_kind_and_name() {
     assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
     assert_eq!(f.versions().len(), 3);
 }
+
+#[tokio::test]
+async fn head_changes_nothing() {
+    let f = Fixture::new(SEED, Config::default());
+    let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);
+    for url in [
+        redeploy_url(&created.token),
+        "/hook/trigger?token=tl_bad".to_owned(),
+        format!("/hook/registry?token={}", created.token),
+    ] {
+        let (status, body, headers) = f.call("HEAD", &url, &[], b"").await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{url}");
+        assert_eq!(body, json!(""), "no body");
+        let allow = headers.get("allow").and_then(|v| v.to_str().ok());
+        assert!(allow.is_some_and(|a| !a.contains("HEAD")), "{allow:?}");
+    }
+    assert!(f.records(None).await.is_empty(), "no record");
+    assert!(f.records(Some("demo-redeploy")).await.is_empty());
+    assert_eq!(f.versions().len(), 1);
+    let store = Store::open(&f.database).unwrap();
+    assert!(store.releases("demo", 10).unwrap().is_empty(), "no release");
+    assert!(f.state.metrics.counts().is_empty(), "not even a count");
+}
