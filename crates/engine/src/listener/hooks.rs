@@ -1,8 +1,11 @@
 //! The hooks: `/hook/trigger` (redeploy and scale, seeds 000, 002, 003) and `/hook/registry`
 //! (registry pushes for image triggers, seeds 001 and 004).
 //!
-//! Both share [`authenticate`]; each then decides, and [`respond`] records the call and
-//! answers. Only a call that starts a release writes its record before answering (the release
+//! Both share [`find_trigger`] (the token, before the body is read; failures meet the
+//! throttle there) and [`authorize`] (enabled, not on hold, signed); each then decides, and
+//! [`respond`] records the call and answers. A redeploy's JSON Patch (or merge patch) takes
+//! its object from `?kind=&name=` (and `&namespace=`), as the command line's
+//! `--kind/--resource-name`. `HEAD` gets [`head`]: 405, nothing done. Only a call that starts a release writes its record before answering (the release
 //! names its record); the others are recorded in the background.
 
 use std::borrow::Cow;

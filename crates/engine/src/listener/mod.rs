@@ -4,17 +4,26 @@
 //! a socket with explicit limits (body size, header read timeout, body read timeout) and a
 //! graceful shutdown that lets in-flight requests finish.
 //!
-//! A call flows: throttle check → body read (limited) → token lookup (by SHA-256 in an
-//! in-memory index that follows the database, compared in constant time) → enabled / hold /
-//! signature checks → the hook's own checks → an access record →
-//! a queued release handed to the application's worker ([`crate::deploy::worker`]). The
-//! handler never deploys; it answers 202 with the release id (or waits for it with
-//! `?wait=true`). Rejections, no-ops and skips are answered and recorded without touching the
-//! cluster.
+//! A call flows: the caller's address (the peer, or behind a trusted proxy the rightmost
+//! untrusted `X-Forwarded-For` hop) → token lookup (by SHA-256 in an in-memory index that
+//! follows the database, compared in constant time) → for a missing or unknown token, 429 if
+//! the caller or the token's prefix is over the throttle's limit, else 401/404, all without
+//! reading the body (a valid token is never throttled: see [`throttle`]) → body read
+//! (limited) → enabled / hold / signature checks → the hook's own checks → an access record
+//! (secrets redacted however they are spelled: see [`redact`]) → a queued release handed to
+//! the application's worker ([`crate::deploy::worker`]). The handler never deploys; it
+//! answers 202 with the release id (or waits for it with `?wait=true`). Rejections, no-ops
+//! and skips are answered and recorded without touching the cluster.
 //!
-//! Status codes: 200 no-op or skipped, 202 accepted, 400 bad request, 401 missing token or bad
-//! signature, 404 unknown token, 408 body too slow, 409 trigger disabled, 413 body too large,
-//! 415 unsupported media type, 429 too many bad tokens from one address, 503 storage down.
+//! `HEAD` on a hook is answered 405 with `Allow: GET, POST` and nothing else: no token
+//! lookup, no record, no count. (axum would otherwise serve it with the GET handler, and a
+//! link checker's probe would deploy.)
+//!
+//! Status codes: 200 no-op or skipped, 202 accepted, 400 bad request (body, parameters such as
+//! a JSON Patch's `?kind=&name=`), 401 missing token or bad signature, 404 unknown token, 405
+//! `HEAD`, 408 body too slow, 409 trigger disabled or application on hold, 413 body too large,
+//! 415 unsupported media type, 429 too many bad tokens from one address or around one token
+//! prefix, 503 storage down.
 
 mod hooks;
 mod index;
