@@ -481,6 +481,31 @@ mod tests {
     }
 
     #[test]
+    fn hostile_bodies_are_cleaned_without_recursion_or_panics() {
+        let none = Presented::default();
+        let deep = format!("{}\"token\":1{}", "[{".repeat(50_000), "}]".repeat(50_000));
+        let cleaned = body(deep.as_bytes(), None, &none);
+        assert!(!cleaned.contains("\"token\":1"));
+        let deep_secret = format!(
+            "{{\"token\":{}1{}}}",
+            "[".repeat(50_000),
+            "]".repeat(50_000)
+        );
+        assert!(!body(deep_secret.as_bytes(), None, &none).contains('1'));
+        for given in [
+            &b"{\"token\":\"abc\\"[..],
+            b"{\"\\uZZZZ\":\"x\",\"token\":\"\\ud800\"}",
+            b"{\"token\":\xff\xfe,\"a\":\"\xc3\"}",
+            b"\"\\",
+            b"{:::,,,]]]}}}",
+            b"",
+        ] {
+            let cleaned = body(given, Some("application/json"), &none);
+            assert!(!cleaned.contains("abc"), "{cleaned}");
+        }
+    }
+
+    #[test]
     fn other_bodies_are_cleaned_by_their_form() {
         let none = Presented::default();
         assert_eq!(
