@@ -535,3 +535,17 @@ fn patches_with_unsaveable_or_invalid_results_are_refused() {
     );
     cli.ok(&["template", "diff", "demo", "1", "2"]);
 }
+
+#[test]
+fn serve_refuses_a_trusted_proxy_it_cannot_read() {
+    let cli = Cli::new();
+    for bad in ["nope", "10.0.0.0/33", "10.0.0.1/"] {
+        let out = cli.run(&["serve", "--listen", "127.0.0.1:0", "--trusted-proxy", bad]);
+        assert!(!out.status.success(), "{bad}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("--trusted-proxy") && stderr.contains(bad),
+            "{bad}: {stderr}"
+        );
+    }
+}

@@ -31,6 +31,10 @@ pub struct ServeArgs {
     /// Keep each trigger's newest records, this many, whatever their age
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     keep_records: usize,
+    /// A reverse proxy (address or network, e.g. 10.0.0.1 or 10.0.0.0/8) whose
+    /// X-Forwarded-For names the caller; repeat for several. Without one, the peer is the caller
+    #[arg(long = "trusted-proxy", value_name = "ADDR|CIDR")]
+    trusted_proxies: Vec<listener::TrustedProxy>,
 }
 
 /// Runs the listener until SIGINT or SIGTERM, then drains in-flight requests.
@@ -72,6 +76,7 @@ pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
                 days: args.keep_days,
                 per_trigger: args.keep_records,
             },
+            trusted_proxies: args.trusted_proxies,
             ..listener::Config::default()
         };
         let base = config.base_url();

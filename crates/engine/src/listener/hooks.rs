@@ -1,12 +1,15 @@
 //! The hooks: `/hook/trigger` (redeploy and scale, seeds 000, 002, 003) and `/hook/registry`
 //! (registry pushes for image triggers, seeds 001 and 004).
 //!
-//! Both share [`authenticate`]; each then decides, and [`respond`] records the call and
-//! answers. Only a call that starts a release writes its record before answering (the release
+//! Both share [`find_trigger`] (the token, before the body is read; failures meet the
+//! throttle there) and [`authorize`] (enabled, not on hold, signed); each then decides, and
+//! [`respond`] records the call and answers. A redeploy's JSON Patch (or merge patch) takes
+//! its object from `?kind=&name=` (and `&namespace=`), as the command line's
+//! `--kind/--resource-name`. `HEAD` gets [`head`]: 405, nothing done. Only a call that starts a release writes its record before answering (the release
 //! names its record); the others are recorded in the background.
 
 use std::borrow::Cow;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,12 +20,12 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 
-use super::State;
 use super::index::Entry;
 use super::record::{self, Answered, Call};
+use super::{State, throttle};
 use crate::deploy::worker::Event;
 use crate::deploy::{Direction, Options, ScaleRequest};
-use crate::patch::{Patch, PatchType};
+use crate::patch::{Patch, PatchType, Target};
 use crate::registry;
 use crate::store::{Decision, Origin, ReleaseStatus, SaveOutcome};
 use crate::trigger::matching::{self, Verdict};
@@ -137,6 +140,18 @@ pub async fn trigger(
     handle(state, peer, request, Hook::Trigger).await
 }
 
+/// `HEAD /hook/trigger`: 405 with `Allow: GET, POST`. Left to axum, a HEAD would be served by
+/// the GET handler — a deploy for a link checker or a proxy's probe. It touches nothing: no
+/// token lookup, no record, no count.
+pub async fn head() -> Response {
+    let mut response = StatusCode::METHOD_NOT_ALLOWED.into_response();
+    response.headers_mut().insert(
+        header::ALLOW,
+        axum::http::HeaderValue::from_static("GET, POST"),
+    );
+    response
+}
+
 /// `POST /hook/registry`
 pub async fn registry(
     Extract(state): Extract<Arc<State>>,
@@ -159,21 +174,16 @@ async fn handle(
     hook: Hook,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let mut call = Call::new(peer, &parts.method, &parts.uri, &parts.headers);
+    let client = throttle::client_address(peer.ip(), &parts.headers, &state.config.trusted_proxies);
+    let mut call = Call::new(client, &parts.method, &parts.uri, &parts.headers);
     let query = Params::of(&parts.uri);
 
-    if let Some(wait) = state.throttle.check(peer.ip()) {
-        let mut reply = Reply::error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "throttled",
-            format!(
-                "too many calls with bad tokens from {}; try again in {wait}s",
-                peer.ip()
-            ),
-        );
-        reply.retry_after = Some(wait);
-        return respond(&state, call, None, "unknown", reply).await;
-    }
+    // The token first: a valid one is never throttled, and a failed one is answered (or
+    // throttled) before its body is read.
+    let (entry, token) = match find_trigger(&state, &query, client) {
+        Ok(found) => found,
+        Err(reply) => return respond(&state, call, None, "unknown", *reply).await,
+    };
 
     let bytes = match read_body(
         body,
@@ -184,18 +194,17 @@ async fn handle(
     .await
     {
         Ok(bytes) => bytes,
-        Err(reply) => return respond(&state, call, None, "unknown", reply).await,
+        Err(reply) => {
+            let trigger = &entry.trigger;
+            return respond(&state, call, Some(trigger), trigger.kind.name(), reply).await;
+        }
     };
     call.set_body(bytes.clone());
 
-    let entry = match authenticate(&state, &query, &parts.headers, &bytes, peer).await {
-        Ok(found) => found,
-        Err((entry, reply)) => {
-            let trigger = entry.as_ref().map(|e| &e.trigger);
-            let kind = trigger.map_or("unknown", |t| t.kind.name());
-            return respond(&state, call, trigger, kind, reply).await;
-        }
-    };
+    if let Err(reply) = authorize(&state, &entry, &parts.headers, &bytes, client, token).await {
+        let trigger = &entry.trigger;
+        return respond(&state, call, Some(trigger), trigger.kind.name(), reply).await;
+    }
     let (trigger, template) = (&entry.trigger, entry.template.as_str());
 
     let outcome = match hook {
@@ -255,61 +264,91 @@ async fn read_body(
     }
 }
 
-/// Finds the trigger for the call's token and checks it may act.
-async fn authenticate(
-    state: &Arc<State>,
-    query: &Params<'_>,
-    headers: &HeaderMap,
-    body: &[u8],
-    peer: SocketAddr,
-) -> Result<Arc<Entry>, (Option<Arc<Entry>>, Reply)> {
-    // `secret` is the parameter name of seed 002's trigger URLs.
+/// A failed authentication: counted against the caller (and the token's prefix), or, when
+/// they are over their limit, answered 429.
+fn refuse(
+    state: &State,
+    client: IpAddr,
+    token: Option<&str>,
+    status: StatusCode,
+    code: &str,
+    message: &str,
+) -> Reply {
+    if let Some((wait, limit)) = state.throttle.check(client, token) {
+        let message = match limit {
+            throttle::Limit::Address => {
+                format!("too many calls with bad tokens from {client}; try again in {wait}s")
+            }
+            throttle::Limit::Prefix => format!(
+                "too many calls with bad tokens that begin like this one; try again in {wait}s"
+            ),
+        };
+        let mut reply = Reply::error(StatusCode::TOO_MANY_REQUESTS, "throttled", message);
+        reply.retry_after = Some(wait);
+        return reply;
+    }
+    state.throttle.fail(client, token);
+    Reply::error(status, code, message)
+}
+
+/// Finds the trigger for the call's token (`?token=`, or seed 002's `?secret=`; the names
+/// are exact: `?TOKEN=` names nothing). The hash is looked up, then compared in constant
+/// time.
+fn find_trigger<'q>(
+    state: &State,
+    query: &'q Params<'_>,
+    client: IpAddr,
+) -> Result<(Arc<Entry>, &'q str), Box<Reply>> {
     let Some(token) = query
         .get("token")
         .or_else(|| query.get("secret"))
         .filter(|t| !t.is_empty())
     else {
-        state.throttle.fail(peer.ip());
-        return Err((
+        return Err(Box::new(refuse(
+            state,
+            client,
             None,
-            Reply::error(
-                StatusCode::UNAUTHORIZED,
-                "token_missing",
-                "the URL has no ?token=: copy the trigger's full URL",
-            ),
-        ));
+            StatusCode::UNAUTHORIZED,
+            "token_missing",
+            "the URL has no ?token=: copy the trigger's full URL",
+        )));
     };
     let hash = trigger::token_hash(token);
-    let entry = match state.index.find(&hash) {
-        Ok(Some(entry)) if trigger::same_secret(&entry.stored_hash, &hash) => entry,
-        Ok(_) => {
-            state.throttle.fail(peer.ip());
-            return Err((
-                None,
-                Reply::error(
-                    StatusCode::NOT_FOUND,
-                    "token_unknown",
-                    "no trigger has this token (it may have been rotated or deleted)",
-                ),
-            ));
-        }
-        Err(error) => {
-            return Err((
-                None,
-                Reply::error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "storage_unavailable",
-                    format!("Tripline cannot read its database: {error}"),
-                ),
-            ));
-        }
-    };
+    match state.index.find(&hash) {
+        Ok(Some(entry)) if trigger::same_secret(&entry.stored_hash, &hash) => Ok((entry, token)),
+        Ok(_) => Err(Box::new(refuse(
+            state,
+            client,
+            Some(token),
+            StatusCode::NOT_FOUND,
+            "token_unknown",
+            "no trigger has this token (it may have been rotated or deleted)",
+        ))),
+        Err(error) => Err(Box::new(Reply::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            format!("Tripline cannot read its database: {error}"),
+        ))),
+    }
+}
+
+/// Checks the trigger may act: enabled, its application not on hold, the body signed when
+/// the trigger says so.
+async fn authorize(
+    state: &Arc<State>,
+    entry: &Arc<Entry>,
+    headers: &HeaderMap,
+    body: &[u8],
+    client: IpAddr,
+    token: &str,
+) -> Result<(), Reply> {
     let trigger = &entry.trigger;
     if !trigger.enabled {
         let message = format!("trigger {} is disabled; enable it to use it", trigger.name);
-        return Err((
-            Some(entry.clone()),
-            Reply::error(StatusCode::CONFLICT, "trigger_disabled", message),
+        return Err(Reply::error(
+            StatusCode::CONFLICT,
+            "trigger_disabled",
+            message,
         ));
     }
     if let Some(reason) = &entry.hold {
@@ -317,10 +356,7 @@ async fn authenticate(
             "application {} is on hold ({reason}); release the hold to let triggers act",
             trigger.app
         );
-        return Err((
-            Some(entry.clone()),
-            Reply::error(StatusCode::CONFLICT, "app_on_hold", message),
-        ));
+        return Err(Reply::error(StatusCode::CONFLICT, "app_on_hold", message));
     }
     if trigger.signed {
         let signature = headers
@@ -329,14 +365,11 @@ async fn authenticate(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let Some(signature) = signature else {
-            state.throttle.fail(peer.ip());
-            return Err((
-                Some(entry.clone()),
-                Reply::error(
-                    StatusCode::UNAUTHORIZED,
-                    "signature_missing",
-                    "this trigger requires an X-Signature: sha256=<hex> header (HMAC-SHA256 of the body)",
-                ),
+            state.throttle.fail(client, Some(token));
+            return Err(Reply::error(
+                StatusCode::UNAUTHORIZED,
+                "signature_missing",
+                "this trigger requires an X-Signature: sha256=<hex> header (HMAC-SHA256 of the body)",
             ));
         };
         let secrets = state.secrets.clone();
@@ -345,29 +378,23 @@ async fn authenticate(
         let valid = match key {
             Ok(Ok(key)) => trigger::verify_signature(&key, body, &signature),
             _ => {
-                return Err((
-                    Some(entry.clone()),
-                    Reply::error(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "secrets_unavailable",
-                        "the trigger's signing key cannot be read from the secret store",
-                    ),
+                return Err(Reply::error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "secrets_unavailable",
+                    "the trigger's signing key cannot be read from the secret store",
                 ));
             }
         };
         if !valid {
-            state.throttle.fail(peer.ip());
-            return Err((
-                Some(entry.clone()),
-                Reply::error(
-                    StatusCode::UNAUTHORIZED,
-                    "signature_invalid",
-                    "the body's signature does not match",
-                ),
+            state.throttle.fail(client, Some(token));
+            return Err(Reply::error(
+                StatusCode::UNAUTHORIZED,
+                "signature_invalid",
+                "the body's signature does not match",
             ));
         }
     }
-    Ok(entry)
+    Ok(())
 }
 
 async fn trigger_hook(
@@ -394,13 +421,21 @@ async fn trigger_hook(
                 ));
             }
             if !has_body {
+                if query.contains_key("kind") || query.contains_key("name") {
+                    return Outcome::Done(Reply::error(
+                        StatusCode::BAD_REQUEST,
+                        "body_missing",
+                        "kind= and name= choose the object a patch body changes, and this call \
+                         has no body: send the patch, or leave them out to redeploy as is",
+                    ));
+                }
                 return Outcome::Release(Start {
                     cause_event: None,
                     options: Options::default(),
                     note: json!({}),
                 });
             }
-            redeploy_with_patch(state, trigger, template, headers, body).await
+            redeploy_with_patch(state, trigger, template, query, headers, body).await
         }
         TriggerKind::Scale {
             kind,
@@ -478,6 +513,7 @@ async fn redeploy_with_patch(
     state: &Arc<State>,
     trigger: &Trigger,
     template: &str,
+    query: &Params<'_>,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Outcome {
@@ -495,7 +531,17 @@ async fn redeploy_with_patch(
             ));
         }
     };
-    let patch = match Patch::parse(kind, body, None) {
+    let target = match patch_target(query, kind) {
+        Ok(target) => target,
+        Err(message) => {
+            return Outcome::Done(Reply::error(
+                StatusCode::BAD_REQUEST,
+                "bad_parameter",
+                message,
+            ));
+        }
+    };
+    let patch = match Patch::parse(kind, body, target) {
         Ok(patch) => patch,
         Err(error) => {
             return Outcome::Done(Reply::error(
@@ -536,6 +582,38 @@ async fn redeploy_with_patch(
         options: Options::default(),
         note: event,
     })
+}
+
+/// The object `?kind=&name=` (and `&namespace=`) names for a single-object patch, as the
+/// command line's `--kind/--resource-name` do. A resource patch names its objects in its
+/// body, so it takes none.
+fn patch_target(query: &Params<'_>, kind: PatchType) -> Result<Option<Target>, &'static str> {
+    let given = |name| query.get(name).map(str::trim);
+    let target = match (given("kind"), given("name")) {
+        (None, None) => return Ok(None),
+        (Some(kind), Some(name)) if !kind.is_empty() && !name.is_empty() => Target {
+            kind: kind.to_owned(),
+            name: name.to_owned(),
+            namespace: given("namespace")
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned),
+            api_version: None,
+        },
+        _ => {
+            return Err(
+                "kind= and name= go together, neither empty: ?kind=Deployment&name=web names \
+                 the object a JSON Patch or merge patch changes",
+            );
+        }
+    };
+    if kind == PatchType::Resource {
+        return Err(
+            "kind= and name= are for JSON Patch and merge patches (Content-Type \
+             application/json-patch+json, application/merge-patch+json); a resource patch \
+             names its objects in its body",
+        );
+    }
+    Ok(Some(target))
 }
 
 async fn registry_hook(

@@ -219,7 +219,7 @@ mod tests {
         let generation = store.trigger_generation().unwrap();
         // An access record and a template version are other tables' business.
         let record = super::super::record::Call::new(
-            "127.0.0.1:4000".parse().unwrap(),
+            "127.0.0.1".parse().unwrap(),
             &axum::http::Method::GET,
             &"/hook/trigger?token=tl_x".parse().unwrap(),
             &axum::http::HeaderMap::new(),

@@ -4,22 +4,32 @@
 //! a socket with explicit limits (body size, header read timeout, body read timeout) and a
 //! graceful shutdown that lets in-flight requests finish.
 //!
-//! A call flows: throttle check → body read (limited) → token lookup (by SHA-256 in an
-//! in-memory index that follows the database, compared in constant time) → enabled / hold /
-//! signature checks → the hook's own checks → an access record →
-//! a queued release handed to the application's worker ([`crate::deploy::worker`]). The
-//! handler never deploys; it answers 202 with the release id (or waits for it with
-//! `?wait=true`). Rejections, no-ops and skips are answered and recorded without touching the
-//! cluster.
+//! A call flows: the caller's address (the peer, or behind a trusted proxy the rightmost
+//! untrusted `X-Forwarded-For` hop) → token lookup (by SHA-256 in an in-memory index that
+//! follows the database, compared in constant time) → for a missing or unknown token, 429 if
+//! the caller or the token's prefix is over the throttle's limit, else 401/404, all without
+//! reading the body (a valid token is never throttled: see [`throttle`]) → body read
+//! (limited) → enabled / hold / signature checks → the hook's own checks → an access record
+//! (secrets redacted however they are spelled: see [`redact`]) → a queued release handed to
+//! the application's worker ([`crate::deploy::worker`]). The handler never deploys; it
+//! answers 202 with the release id (or waits for it with `?wait=true`). Rejections, no-ops
+//! and skips are answered and recorded without touching the cluster.
 //!
-//! Status codes: 200 no-op or skipped, 202 accepted, 400 bad request, 401 missing token or bad
-//! signature, 404 unknown token, 408 body too slow, 409 trigger disabled, 413 body too large,
-//! 415 unsupported media type, 429 too many bad tokens from one address, 503 storage down.
+//! `HEAD` on a hook is answered 405 with `Allow: GET, POST` and nothing else: no token
+//! lookup, no record, no count. (axum would otherwise serve it with the GET handler, and a
+//! link checker's probe would deploy.)
+//!
+//! Status codes: 200 no-op or skipped, 202 accepted, 400 bad request (body, parameters such as
+//! a JSON Patch's `?kind=&name=`), 401 missing token or bad signature, 404 unknown token, 405
+//! `HEAD`, 408 body too slow, 409 trigger disabled or application on hold, 413 body too large,
+//! 415 unsupported media type, 429 too many bad tokens from one address or around one token
+//! prefix, 503 storage down.
 
 mod hooks;
 mod index;
 mod metrics;
 mod record;
+mod redact;
 mod retention;
 mod throttle;
 
@@ -39,6 +49,7 @@ use crate::store::Store;
 
 pub use metrics::Metrics;
 pub use record::Recorder;
+pub use throttle::{ProxyError, TrustedProxy};
 
 use crate::store::{Decision, Retention};
 
@@ -83,6 +94,9 @@ pub struct Config {
     pub throttle_failures: u32,
     /// The throttle's window.
     pub throttle_window: Duration,
+    /// Proxies whose `X-Forwarded-For` names the caller (none by default: the peer is the
+    /// caller). See [`TrustedProxy`].
+    pub trusted_proxies: Vec<TrustedProxy>,
 }
 
 impl Default for Config {
@@ -96,6 +110,7 @@ impl Default for Config {
             body_timeout: Duration::from_secs(10),
             throttle_failures: 20,
             throttle_window: Duration::from_secs(60),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -198,7 +213,10 @@ pub fn router(state: Arc<State>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics::render))
-        .route("/hook/trigger", get(hooks::trigger).post(hooks::trigger))
+        .route(
+            "/hook/trigger",
+            get(hooks::trigger).post(hooks::trigger).head(hooks::head),
+        )
         .route("/hook/registry", post(hooks::registry))
         .with_state(state)
 }

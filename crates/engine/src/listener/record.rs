@@ -1,9 +1,9 @@
 //! Access records: what a call looked like, with its secrets removed, and its outcome.
 //!
-//! [`Call`] captures a request as it arrived (path with the token redacted, the headers worth
-//! keeping, the raw body). Records of calls that start a release are written at once (the
-//! release names its record): [`Call::record`] cuts the body at 64 KiB and masks
-//! secret-looking JSON fields. All others go to the [`Recorder`], a thread that writes them in
+//! [`Call`] captures a request as it arrived (path with its secrets redacted, the headers
+//! worth keeping, the raw body). Records of calls that start a release are written at once
+//! (the release names its record): [`Call::record`] cuts the body at 64 KiB and masks its
+//! secrets in the caller's own bytes (duplicate keys and all; see [`redact`]). All others go to the [`Recorder`], a thread that writes them in
 //! batches on its own connection, so a flood of bad tokens costs the handlers a channel send,
 //! not a disk write, and the body is redacted off the request path.
 //!
@@ -29,14 +29,16 @@ use axum::body::Bytes;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::redact;
 use crate::store::{AccessRecord, Decision, RecordWrite, Store};
 
 /// The most body text a record keeps.
 pub const BODY_LIMIT: usize = 64 * 1024;
 /// How long after its first call a record may still take identical calls.
 pub const FOLD_WINDOW: Duration = Duration::from_secs(60);
-const REDACTED: &str = "[redacted]";
-/// Headers worth keeping on a record (lower case).
+/// Headers worth keeping on a record (lower case). Any header whose name is secret-looking
+/// (see [`redact::is_secret_header`]) is kept too, its value masked: a record then shows that
+/// a credential was sent, never which.
 const KEPT_HEADERS: &[&str] = &[
     "content-type",
     "content-length",
@@ -48,49 +50,56 @@ const KEPT_HEADERS: &[&str] = &[
     "x-github-delivery",
     "x-harbor-event",
     "x-signature",
+    "x-hub-signature",
     "x-hub-signature-256",
     "authorization",
+    "proxy-authorization",
+    "cookie",
 ];
-/// Of those, the ones whose value is a secret.
-const SECRET_HEADERS: &[&str] = &["x-signature", "x-hub-signature-256", "authorization"];
 
 /// A request as recorded. What a call keeps is cheap to take (the header values are shared
 /// with the request, not copied); it becomes text in [`Call::record`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Call {
-    /// The caller.
+    /// The caller (the client behind a trusted proxy, else the peer).
     pub source: std::net::IpAddr,
     /// GET or POST.
     pub method: axum::http::Method,
-    /// Path and query, token redacted.
+    /// Path and query, secrets redacted (see [`redact`]).
     pub path: String,
     /// Kept headers, secrets' values replaced by `[redacted]`.
     pub headers: Vec<(axum::http::HeaderName, axum::http::HeaderValue)>,
     /// The body as it arrived (redacted and cut when it becomes a record).
     pub body: Bytes,
+    /// What the query presented as secrets, to scrub from the rest of the record.
+    presented: redact::Presented,
 }
 
 impl Call {
     /// Captures a request's line and headers.
     pub fn new(
-        source: std::net::SocketAddr,
+        source: std::net::IpAddr,
         method: &axum::http::Method,
         uri: &axum::http::Uri,
         headers: &axum::http::HeaderMap,
     ) -> Self {
+        let mut presented = redact::Presented::default();
         let mut path =
             String::with_capacity(uri.path().len() + uri.query().map_or(0, str::len) + 1);
         path.push_str(uri.path());
         if let Some(query) = uri.query() {
+            redact::collect_query(query, &mut presented);
             path.push('?');
-            push_redacted_query(&mut path, query);
+            redact::push_query(&mut path, query, &presented);
         }
         let headers = headers
             .iter()
-            .filter(|(name, _)| KEPT_HEADERS.contains(&name.as_str()))
+            .filter(|(name, _)| {
+                KEPT_HEADERS.contains(&name.as_str()) || redact::is_secret_header(name.as_str())
+            })
             .map(|(name, value)| {
-                let value = if SECRET_HEADERS.contains(&name.as_str()) {
-                    axum::http::HeaderValue::from_static(REDACTED)
+                let value = if redact::is_secret_header(name.as_str()) {
+                    axum::http::HeaderValue::from_static(redact::REDACTED)
                 } else {
                     value.clone()
                 };
@@ -98,11 +107,12 @@ impl Call {
             })
             .collect();
         Call {
-            source: source.ip(),
+            source,
             method: method.clone(),
             path,
             headers,
             body: Bytes::new(),
+            presented,
         }
     }
 
@@ -111,7 +121,8 @@ impl Call {
         self.body = body;
     }
 
-    /// The finished record, its body cut and redacted.
+    /// The finished record: the body cut and redacted, and every text it keeps scrubbed of
+    /// the secrets the call presented.
     pub fn record(
         &self,
         decision: Decision,
@@ -120,7 +131,19 @@ impl Call {
         response: &str,
         event: Option<Value>,
     ) -> AccessRecord {
-        let (body, body_truncated) = redacted_body(&self.body);
+        let content_type = self
+            .headers
+            .iter()
+            .find(|(name, _)| name == axum::http::header::CONTENT_TYPE)
+            .and_then(|(_, value)| value.to_str().ok());
+        let kept = &self.body[..self.body.len().min(BODY_LIMIT)];
+        let body = redact::body(kept, content_type, &self.presented);
+        let body_truncated = self.body.len() > BODY_LIMIT;
+        let mut event = event;
+        if let Some(event) = &mut event {
+            self.presented.scrub_json(event);
+        }
+        let scrub = |text: &str| self.presented.scrub(text).into_owned();
         AccessRecord {
             id: 0,
             trigger: None,
@@ -134,16 +157,16 @@ impl Call {
                 .map(|(name, value)| {
                     let text = String::from_utf8_lossy(value.as_bytes());
                     let end = text.char_indices().nth(512).map_or(text.len(), |(i, _)| i);
-                    (name.as_str().to_owned(), text[..end].to_owned())
+                    (name.as_str().to_owned(), scrub(&text[..end]))
                 })
                 .collect(),
-            body,
+            body: cut(&body, BODY_LIMIT).to_owned(),
             body_truncated,
             event,
             decision,
-            reason: reason.to_owned(),
+            reason: scrub(reason),
             status,
-            response: cut(response, BODY_LIMIT).to_owned(),
+            response: scrub(cut(response, BODY_LIMIT)),
             release: None,
             repeats: 1,
             last_at: None,
@@ -210,22 +233,6 @@ impl Answered {
     }
 }
 
-/// The body as a record keeps it: at most [`BODY_LIMIT`] bytes, and when it is JSON, with
-/// secret-looking fields masked. True when it was cut.
-fn redacted_body(body: &[u8]) -> (String, bool) {
-    if body.len() <= BODY_LIMIT
-        && let Ok(mut value) = serde_json::from_slice::<Value>(body)
-    {
-        redact_json(&mut value, 0);
-        return (value.to_string(), false);
-    }
-    let cut_bytes = &body[..body.len().min(BODY_LIMIT)];
-    (
-        String::from_utf8_lossy(cut_bytes).into_owned(),
-        body.len() > BODY_LIMIT,
-    )
-}
-
 /// `text` cut to at most `limit` bytes, at a character boundary.
 fn cut(text: &str, limit: usize) -> &str {
     if text.len() <= limit {
@@ -236,72 +243,6 @@ fn cut(text: &str, limit: usize) -> &str {
         end -= 1;
     }
     &text[..end]
-}
-
-fn is_secret_name(name: &str) -> bool {
-    const SECRET_WORDS: &[&str] = &[
-        "token",
-        "secret",
-        "password",
-        "passwd",
-        "authorization",
-        "apikey",
-        "api_key",
-        "signature",
-        "credential",
-    ];
-    // Case-insensitive substring search, without lower-casing a copy of every name.
-    let name = name.as_bytes();
-    SECRET_WORDS.iter().any(|word| {
-        name.windows(word.len())
-            .any(|window| window.eq_ignore_ascii_case(word.as_bytes()))
-    })
-}
-
-/// Masks the values of query parameters that carry secrets.
-#[cfg(test)]
-fn redact_query(query: &str) -> String {
-    let mut out = String::with_capacity(query.len());
-    push_redacted_query(&mut out, query);
-    out
-}
-
-/// Appends `query` to `out` with the values of parameters that carry secrets masked.
-fn push_redacted_query(out: &mut String, query: &str) {
-    for (i, pair) in query.split('&').enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        match pair.split_once('=') {
-            Some((name, _)) if is_secret_name(name) => {
-                out.push_str(name);
-                out.push('=');
-                out.push_str(REDACTED);
-            }
-            _ => out.push_str(pair),
-        }
-    }
-}
-
-fn redact_json(value: &mut Value, depth: usize) {
-    if depth > 64 {
-        return;
-    }
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map.iter_mut() {
-                if is_secret_name(key) && !child.is_object() && !child.is_array() {
-                    *child = Value::String(REDACTED.into());
-                } else {
-                    redact_json(child, depth + 1);
-                }
-            }
-        }
-        Value::Array(items) => items
-            .iter_mut()
-            .for_each(|item| redact_json(item, depth + 1)),
-        _ => {}
-    }
 }
 
 enum Message {
@@ -375,7 +316,10 @@ impl Recorder {
 
     /// `answered`, or the last call queued for its trigger when the two are identical.
     fn share(&self, answered: Answered) -> Arc<Answered> {
-        let mut last = self.last.lock().expect("recorder lock");
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let trigger = answered.trigger_id();
         if let Some(earlier) = last.get(&trigger)
             && **earlier == answered
@@ -631,18 +575,8 @@ mod tests {
 
     #[test]
     fn tokens_and_secrets_are_redacted() {
-        assert_eq!(
-            redact_query("token=tl_abc&type=scale_out&step=2&secret=x"),
-            "token=[redacted]&type=scale_out&step=2&secret=[redacted]"
-        );
-        // Names match in any case and anywhere in the name; values are never looked at.
-        assert_eq!(
-            redact_query("X_API_KEY=1&myToken=2&PassWord&tok=3&=&&apikeys=4"),
-            "X_API_KEY=[redacted]&myToken=[redacted]&PassWord&tok=3&=&&apikeys=[redacted]"
-        );
-        assert_eq!(redact_query(""), "");
         let mut call = Call::new(
-            "127.0.0.1:5000".parse().unwrap(),
+            "127.0.0.1".parse().unwrap(),
             &axum::http::Method::POST,
             &"/hook/trigger?token=tl_x".parse().unwrap(),
             &{
@@ -657,12 +591,13 @@ mod tests {
         let kept = call
             .record(Decision::Rejected, "r", 404, "{}", None)
             .headers;
-        assert!(
-            kept.contains(&("x-signature".into(), REDACTED.into())),
-            "{kept:?}"
-        );
+        for secret in ["x-signature", "cookie"] {
+            assert!(
+                kept.contains(&(secret.into(), redact::REDACTED.into())),
+                "{kept:?}"
+            );
+        }
         assert!(kept.contains(&("content-type".into(), "application/json".into())));
-        assert!(!kept.iter().any(|(n, _)| n == "cookie"));
         call.set_body(Bytes::from_static(
             br#"{"push_data":{"tag":"1"},"repository":{"name":"x"},"auth":{"password":"p","token":"t"}}"#,
         ));
@@ -736,7 +671,7 @@ mod tests {
 
         fn answered(trigger: Option<(i64, String)>, source: &str, status: u16) -> Answered {
             let mut call = Call::new(
-                format!("{source}:4000").parse().unwrap(),
+                source.parse().unwrap(),
                 &axum::http::Method::POST,
                 &"/hook/registry?token=tl_x".parse().unwrap(),
                 &axum::http::HeaderMap::new(),

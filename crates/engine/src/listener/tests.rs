@@ -114,7 +114,7 @@ impl Fixture {
         store
             .access_records(&RecordFilter {
                 trigger,
-                limit: 100,
+                limit: 1000,
                 ..RecordFilter::default()
             })
             .unwrap()
@@ -159,7 +159,7 @@ async fn tokens_are_required_unknown_ones_are_recorded_without_the_token() {
 }
 
 #[tokio::test]
-async fn repeated_bad_tokens_from_one_address_are_throttled() {
+async fn repeated_bad_tokens_from_one_address_are_throttled_but_valid_ones_pass() {
     let config = Config {
         throttle_failures: 3,
         ..Config::default()
@@ -172,16 +172,124 @@ async fn repeated_bad_tokens_from_one_address_are_throttled() {
             .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
-    let (status, body, headers) = f
+    // The guesser is stopped, with or without a token, before its body is read.
+    for url in ["/hook/trigger?token=tl_other", "/hook/trigger"] {
+        let (status, body, headers) = f
+            .call_from("10.1.1.1:1", "POST", url, &[], &vec![b'x'; 4 << 20])
+            .await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{url}: {body}");
+        assert!(headers.get("retry-after").is_some());
+    }
+    // The valid token from the same address is not refused.
+    let (status, body, _) = f
         .call_from("10.1.1.1:1", "GET", &redeploy_url(&created.token), &[], b"")
         .await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
-    assert!(headers.get("retry-after").is_some());
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     // Another address is not affected.
     let (status, ..) = f
-        .call_from("10.1.1.2:1", "GET", &redeploy_url(&created.token), &[], b"")
+        .call_from("10.1.1.2:1", "GET", "/hook/trigger?token=tl_bad2", &[], b"")
         .await;
-    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn behind_a_shared_address_twenty_bad_tokens_do_not_lock_out_a_good_one() {
+    let f = Fixture::new(SEED, Config::default());
+    let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);
+    let nat = "198.51.100.1:1";
+    for i in 0..Config::default().throttle_failures {
+        let (status, ..) = f
+            .call_from(
+                nat,
+                "GET",
+                &format!("/hook/trigger?token=tl_guess{i}"),
+                &[],
+                b"",
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "guess {i}");
+    }
+    let (status, body, _) = f
+        .call_from(nat, "POST", &redeploy_url(&created.token), &[], b"")
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let (status, ..) = f
+        .call_from(nat, "GET", "/hook/trigger?token=tl_guess", &[], b"")
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn forwarded_for_counts_only_from_a_trusted_proxy() {
+    let f = Fixture::new(
+        SEED,
+        Config {
+            throttle_failures: 2,
+            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+            ..Config::default()
+        },
+    );
+    let bad = "/hook/trigger?token=tl_bad";
+    let proxy = "10.0.0.1:443";
+    // Behind the proxy, the attacker is throttled and its neighbour is not.
+    for _ in 0..2 {
+        let xff = [("x-forwarded-for", "1.1.1.1, 203.0.113.7")];
+        let (status, ..) = f.call_from(proxy, "GET", bad, &xff, b"").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+    let (status, body, _) = f
+        .call_from(
+            proxy,
+            "GET",
+            bad,
+            &[("x-forwarded-for", "203.0.113.7")],
+            b"",
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("203.0.113.7"));
+    let (status, ..) = f
+        .call_from(
+            proxy,
+            "GET",
+            "/hook/trigger?token=tl_neighbour",
+            &[("x-forwarded-for", "203.0.113.8")],
+            b"",
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a neighbour is not throttled"
+    );
+    // The record names the client, not the proxy.
+    let records = f.records(None).await;
+    assert_eq!(records[0].source, "203.0.113.8");
+    // An untrusted peer cannot dodge its count with a new header each time.
+    let peer = "192.0.2.1:1";
+    for (i, spoof) in ["10.0.0.9", "garbage", "203.0.113.99, 10.0.0.2"]
+        .into_iter()
+        .enumerate()
+    {
+        let xff = [("x-forwarded-for", spoof)];
+        let url = format!("/hook/trigger?token=tl_spoof{i}");
+        f.call_from(peer, "GET", &url, &xff, b"").await;
+    }
+    let (status, ..) = f
+        .call_from(
+            peer,
+            "GET",
+            "/hook/trigger?token=tl_last",
+            &[("x-forwarded-for", "198.51.100.5")],
+            b"",
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let records = f.records(None).await;
+    assert!(
+        records.iter().all(|r| r.source != "198.51.100.5"),
+        "{records:?}"
+    );
 }
 
 #[tokio::test]
@@ -718,4 +826,323 @@ async fn query_parameters_are_decoded_and_the_last_of_a_repeated_name_counts() {
         body["message"].as_str().unwrap().contains("\"1 0\""),
         "{body}"
     );
+}
+
+/// Every byte of `text` as `%XX`.
+fn percent_all(text: &str) -> String {
+    text.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+#[tokio::test]
+async fn no_spelling_of_a_secret_reaches_a_record_or_an_announcement() {
+    let f = Fixture::new(
+        SEED,
+        Config {
+            throttle_failures: u32::MAX,
+            ..Config::default()
+        },
+    );
+    let mut announced = f.state.subscribe();
+    let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);
+    let t = created.token.as_str();
+    let every = percent_all(t);
+    let first = t.replacen('t', "%74", 1);
+    let upper_escapes = t.replace('_', "%5f");
+    let json = [("content-type", "application/json")];
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    // (query, headers, body, spelling of the token in the request)
+    type Case<'a> = (String, Vec<(&'a str, String)>, String, String);
+    let plain = |query: String| -> Case { (query, vec![], String::new(), t.to_owned()) };
+    let mut cases: Vec<Case> = vec![
+        plain(format!("token={t}")),
+        plain(format!("%74oken={t}")),
+        plain(format!("%74%6F%6B%65%6E={t}")),
+        plain(format!("%54OKEN={t}")),
+        plain(format!("TOKEN={t}")),
+        plain(format!("Token={t}")),
+        plain(format!("tOkEn={t}&wait=false")),
+        plain(format!("token=tl_decoy&token={t}")),
+        plain(format!("token={t}&token=tl_decoy")),
+        plain(format!("token={t}&token={t}")),
+        plain(format!("secret={t}")),
+        plain(format!("%73ecret={t}")),
+        plain(format!("SECRET={t}")),
+        plain(format!("x=1;token={t}")),
+        plain(format!("x=1;token={t};y=2")),
+        plain(format!("token={t}+")),
+        plain(format!("token=+{t}")),
+        plain(format!("token=&note={t}")),
+        plain(format!("token=&{t}")),
+        plain(format!("token={t}#fragment")),
+        plain(format!("token=x#{t}")),
+        plain(format!("note=a+{t}+b&token={t}")),
+        plain(format!("myToken={t}&apikey={t}")),
+        (
+            format!("token={every}"),
+            vec![],
+            String::new(),
+            every.clone(),
+        ),
+        (
+            format!("%74oken={every}"),
+            vec![],
+            String::new(),
+            every.clone(),
+        ),
+        (
+            format!("token={first}"),
+            vec![],
+            String::new(),
+            first.clone(),
+        ),
+        (
+            format!("secret={upper_escapes}"),
+            vec![],
+            String::new(),
+            upper_escapes.clone(),
+        ),
+        (
+            format!("note={every}"),
+            vec![],
+            String::new(),
+            every.clone(),
+        ),
+    ];
+    let header = |name: &'static str, value: String| -> Case {
+        (
+            format!("token={t}"),
+            vec![(name, value)],
+            String::new(),
+            t.to_owned(),
+        )
+    };
+    cases.extend([
+        header("authorization", format!("Bearer {t}")),
+        header("proxy-authorization", format!("Basic {t}")),
+        header("cookie", format!("token={t}")),
+        header("x-gitlab-token", t.to_owned()),
+        header("x-hub-signature", format!("sha1={t}")),
+        header("user-agent", format!("ci/{t}")),
+        header("x-request-id", t.to_owned()),
+        header("x-forwarded-for", t.to_owned()),
+    ]);
+    let body = |headers: &[(&'static str, &str)], body: String| -> Case {
+        let headers = headers.iter().map(|(n, v)| (*n, (*v).to_owned())).collect();
+        (format!("token={t}"), headers, body, t.to_owned())
+    };
+    cases.extend([
+        body(&json, format!(r#"{{"token":"{t}"}}"#)),
+        body(&json, format!(r#"{{"a":"{t}","a":"{t}"}}"#)),
+        body(
+            &json,
+            format!(r#"{{"resource":{{"deployment":{{"metadata":{{"name":"{t}"}}}}}}}}"#),
+        ),
+        body(
+            &json,
+            format!(r#"{{"nested":[{{"url":"https://x/hook?token={t}"}}]}}"#),
+        ),
+        body(&json, format!(r#"{{"{t}":1}}"#)),
+        body(&json, format!(r#"{{"token":"{t}"#)),
+        body(
+            &json,
+            format!(r#"{{"a":"{}"}}"#, t.replacen('t', "\\u0074", 1)),
+        ),
+        body(&form, format!("a=1&token={t}")),
+        body(
+            &[("content-type", "application/yaml")],
+            format!("token: {t}\nkind: x\n"),
+        ),
+        body(&[], format!("free text {t} more")),
+    ]);
+    for (query, headers, payload, _) in &cases {
+        for hook in ["trigger", "registry"] {
+            let uri = format!("/hook/{hook}?{query}");
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            let (status, ..) = f.call("POST", &uri, &headers, payload.as_bytes()).await;
+            assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "{uri}");
+        }
+    }
+    let all = f.records(None).await;
+    assert!(all.len() >= cases.len(), "{} records", all.len());
+    let secret_spellings: Vec<&str> = cases
+        .iter()
+        .map(|(.., spelling)| spelling.as_str())
+        .chain([t, t.trim_start_matches("tl_")])
+        .collect();
+    for record in &all {
+        let text = format!("{record:?}");
+        for spelling in &secret_spellings {
+            assert!(
+                !text.contains(spelling),
+                "{spelling} in the record of {}:\n{text}",
+                record.path
+            );
+        }
+    }
+    // What live views were told.
+    while let Ok(recorded) = announced.try_recv() {
+        let text = serde_json::to_string(&recorded).unwrap();
+        assert!(!text.contains(t.trim_start_matches("tl_")), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn only_the_exact_parameter_names_authenticate() {
+    let f = Fixture::new(SEED, Config::default());
+    let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);
+    let t = &created.token;
+    let every = percent_all(t);
+    for (query, expected) in [
+        (format!("token={t}"), StatusCode::ACCEPTED),
+        (format!("%74oken={t}"), StatusCode::ACCEPTED),
+        (format!("token={every}"), StatusCode::ACCEPTED),
+        (format!("secret={t}"), StatusCode::ACCEPTED),
+        (format!("TOKEN={t}"), StatusCode::UNAUTHORIZED),
+        (format!("Secret={t}"), StatusCode::UNAUTHORIZED),
+        (format!("x=1;token={t}"), StatusCode::UNAUTHORIZED),
+        (format!("token={t}+"), StatusCode::NOT_FOUND),
+        ("token=".to_owned(), StatusCode::UNAUTHORIZED),
+    ] {
+        let (status, body, _) = f
+            .call("GET", &format!("/hook/trigger?{query}"), &[], b"")
+            .await;
+        assert_eq!(status, expected, "{query}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn records_keep_the_body_as_the_caller_sent_it() {
+    let f = Fixture::new(SEED, Config::default());
+    let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);
+    let json = [("content-type", "application/json")];
+    for body in [
+        r#"{"a":1,"a":2}"#,
+        "{ \"a\" : 1 ,\n  \"b\":[1, 2.50, 1e3] }",
+        r#"{"a":1,"a":{"password":"p","password":"q"}}"#,
+    ] {
+        f.call(
+            "POST",
+            &redeploy_url(&created.token),
+            &json,
+            body.as_bytes(),
+        )
+        .await;
+    }
+    let records = f.records(Some("demo-redeploy")).await;
+    let kept: Vec<&str> = records.iter().rev().map(|r| r.body.as_str()).collect();
+    assert_eq!(
+        kept,
+        [
+            r#"{"a":1,"a":2}"#,
+            "{ \"a\" : 1 ,\n  \"b\":[1, 2.50, 1e3] }",
+            r#"{"a":1,"a":{"password":"[redacted]","password":"[redacted]"}}"#,
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_json_patch_takes_its_target_from_kind_and_name() {
+    let f = Fixture::new(SEED, Config::default());
+    let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);
+    let url = redeploy_url(&created.token);
+    let json_patch = [("content-type", "application/json-patch+json")];
+    let replicas = br#"[{"op":"add","path":"/spec/replicas","value":4}]"#;
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [u8], &'a str);
+    let refused: &[Case] = &[
+        ("", &json_patch, replicas, "does not say which object"),
+        ("&kind=Deployment", &json_patch, replicas, "go together"),
+        ("&name=demo", &json_patch, replicas, "go together"),
+        ("&kind=&name=demo", &json_patch, replicas, "go together"),
+        (
+            "&kind=Deployment&name=nope",
+            &json_patch,
+            replicas,
+            "\"nope\"",
+        ),
+        (
+            "&kind=StatefulSet&name=demo",
+            &json_patch,
+            replicas,
+            "StatefulSet",
+        ),
+        (
+            "&kind=Deployment&name=demo&namespace=other",
+            &json_patch,
+            replicas,
+            "demo",
+        ),
+        (
+            "&kind=Deployment&name=demo",
+            &json_patch,
+            br#"[{"op":"replace","path":"/spec/nothing","value":1}]"#,
+            "",
+        ),
+        (
+            "&kind=Deployment&name=demo",
+            &[("content-type", "application/json")],
+            SEED_PATCH.as_bytes(),
+            "resource patch names its objects",
+        ),
+        ("&kind=Deployment&name=demo", &[], b"", "has no body"),
+    ];
+    for (query, headers, body, words) in refused {
+        let (status, answer, _) = f
+            .call("POST", &format!("{url}{query}"), headers, body)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {answer}");
+        let message = answer["message"].as_str().unwrap_or("");
+        assert!(message.contains(words), "{query}: {message}");
+    }
+    assert_eq!(f.versions().len(), 1, "a refused patch makes no version");
+    let (status, answer, _) = f
+        .call(
+            "POST",
+            &format!("{url}&kind=deployment&name=demo"),
+            &json_patch,
+            replicas,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(f.versions().len(), 2);
+    let content = Store::open(&f.database)
+        .unwrap()
+        .version("demo", None)
+        .unwrap()
+        .content;
+    assert!(content.contains("replicas: 4"), "{content}");
+    // A merge patch may name its target the same way.
+    let (status, answer, _) = f
+        .call(
+            "POST",
+            &format!("{url}&kind=Deployment&name=demo"),
+            &[("content-type", "application/merge-patch+json")],
+            br#"{"spec":{"replicas":5}}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(f.versions().len(), 3);
+}
+
+#[tokio::test]
+async fn head_changes_nothing() {
+    let f = Fixture::new(SEED, Config::default());
+    let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);
+    for url in [
+        redeploy_url(&created.token),
+        "/hook/trigger?token=tl_bad".to_owned(),
+        format!("/hook/registry?token={}", created.token),
+    ] {
+        let (status, body, headers) = f.call("HEAD", &url, &[], b"").await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{url}");
+        assert_eq!(body, json!(""), "no body");
+        let allow = headers.get("allow").and_then(|v| v.to_str().ok());
+        assert!(allow.is_some_and(|a| !a.contains("HEAD")), "{allow:?}");
+    }
+    assert!(f.records(None).await.is_empty(), "no record");
+    assert!(f.records(Some("demo-redeploy")).await.is_empty());
+    assert_eq!(f.versions().len(), 1);
+    let store = Store::open(&f.database).unwrap();
+    assert!(store.releases("demo", 10).unwrap().is_empty(), "no release");
+    assert!(f.state.metrics.counts().is_empty(), "not even a count");
 }
