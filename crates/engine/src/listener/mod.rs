@@ -12,10 +12,15 @@
 //! `?wait=true`). Rejections, no-ops and skips are answered and recorded without touching the
 //! cluster.
 //!
+//! Connections are capped in all and per source address, idle ones are closed, and a socket
+//! past a cap is answered `503` with `Retry-After` and closed ([`connections`]).
+//!
 //! Status codes: 200 no-op or skipped, 202 accepted, 400 bad request, 401 missing token or bad
 //! signature, 404 unknown token, 408 body too slow, 409 trigger disabled, 413 body too large,
-//! 415 unsupported media type, 429 too many bad tokens from one address, 503 storage down.
+//! 415 unsupported media type, 429 too many bad tokens from one address, 503 storage down or
+//! too many open connections.
 
+pub mod connections;
 mod hooks;
 mod index;
 mod metrics;
@@ -82,10 +87,20 @@ pub struct Config {
     pub throttle_failures: u32,
     /// The throttle's window.
     pub throttle_window: Duration,
+    /// Open connections held at once; past this a new one is answered 503 and closed.
+    /// Default: from the descriptor limit ([`connections::caps_for`]).
+    pub max_connections: usize,
+    /// Open connections held at once from one source address (default: a quarter of
+    /// `max_connections`).
+    pub max_connections_per_address: usize,
+    /// How long a connection may stay open with no request in flight and no bytes moving.
+    pub idle_timeout: Duration,
 }
 
 impl Default for Config {
     fn default() -> Self {
+        let (max_connections, max_connections_per_address) =
+            connections::caps_for(connections::descriptor_limit());
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
             public_url: None,
@@ -95,6 +110,9 @@ impl Default for Config {
             body_timeout: Duration::from_secs(10),
             throttle_failures: 20,
             throttle_window: Duration::from_secs(60),
+            max_connections,
+            max_connections_per_address,
+            idle_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -213,7 +231,7 @@ pub struct Listener {
 impl Listener {
     /// Binds and starts serving. The deploy-duration metrics follow the workers' events.
     pub async fn start(state: Arc<State>, cancel: CancellationToken) -> std::io::Result<Listener> {
-        let socket = tokio::net::TcpListener::bind(state.config.listen).await?;
+        let socket = bind(state.config.listen)?;
         let address = socket.local_addr()?;
         metrics::follow(state.clone(), cancel.child_token());
         let task = tokio::spawn(serve(socket, state, cancel.clone()));
@@ -236,48 +254,127 @@ impl Listener {
     }
 }
 
+/// Connections the kernel completes before the accept loop takes them. The usual 128 drops
+/// handshakes when a burst outpaces the loop for a moment, and the client then waits a
+/// second to retry; the loop takes sockets as fast as it can, answering those past the caps
+/// with a 503, so a deeper queue costs little.
+const BACKLOG: u32 = 1024;
+
+fn bind(address: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    #[cfg(not(windows))]
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(BACKLOG)
+}
+
 async fn serve(socket: tokio::net::TcpListener, state: Arc<State>, cancel: CancellationToken) {
+    use connections::{AcceptFailures, Activity, Gate, Refusal, Refusals, Refuser, Tracked};
     use hyper_util::rt::{TokioIo, TokioTimer};
+    use tokio::time::Instant;
     use tower::ServiceExt as _;
 
     let header_timeout = state.config.header_timeout;
+    let idle_timeout = state.config.idle_timeout;
+    let gate = Gate::new(
+        state.config.max_connections,
+        state.config.max_connections_per_address,
+    );
+    // Slots free up as idle connections time out: a client that waits this long finds one.
+    let refuser = Refuser::new(idle_timeout.as_secs().max(1));
     let app = router(state);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut failures = AcceptFailures::default();
+    let mut refusals = Refusals::default();
     loop {
         let (stream, peer) = tokio::select! {
             _ = cancel.cancelled() => break,
             accepted = socket.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
+                    let after = failures.failed(&error, Instant::now());
+                    if after.log {
+                        tracing::warn!(
+                            %error,
+                            open = gate.open(),
+                            "cannot accept connections; retrying (raise the open-file limit, \
+                             ulimit -n, or lower the connection caps)"
+                        );
+                    }
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        () = tokio::time::sleep(after.pause) => continue,
+                    }
                 }
             },
         };
-        let service = app.clone().map_request(
-            move |mut request: axum::http::Request<hyper::body::Incoming>| {
-                request
-                    .extensions_mut()
-                    .insert(axum::extract::ConnectInfo(peer));
-                request
-            },
-        );
+        if let Some((failed, over)) = failures.accepted(Instant::now()) {
+            tracing::info!(
+                failed,
+                over_ms = over.as_millis() as u64,
+                "accepting connections again"
+            );
+        }
+        let slot = match gate.admit(peer.ip()) {
+            Ok(slot) => slot,
+            Err(refusal) => {
+                if let Some(count) = refusals.refused(Instant::now()) {
+                    let (cap, limit) = match refusal {
+                        Refusal::Total { limit } => ("total", limit),
+                        Refusal::Address { limit, .. } => ("per address", limit),
+                    };
+                    tracing::warn!(
+                        %peer,
+                        cap,
+                        limit,
+                        refused = count,
+                        "refusing connections past the cap with 503"
+                    );
+                }
+                refuser.refuse(stream, refusal);
+                continue;
+            }
+        };
+        let activity = Activity::new();
+        let busy = Arc::clone(&activity);
+        let service = app
+            .clone()
+            .map_request(
+                move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                    request
+                        .extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    request
+                },
+            )
+            .map_future(move |answer| {
+                let busy = busy.begin();
+                async move {
+                    let answered = answer.await;
+                    drop(busy);
+                    answered
+                }
+            });
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
             .max_buf_size(64 * 1024)
             .serve_connection(
-                TokioIo::new(stream),
+                TokioIo::new(Tracked::new(stream, Arc::clone(&activity))),
                 hyper_util::service::TowerToHyperService::new(service),
             );
-        let connection = graceful.watch(connection);
+        let stop = cancel.clone();
         tokio::spawn(async move {
-            let _ = connection.await;
+            connections::drive(connection, activity, idle_timeout, stop, peer).await;
+            drop(slot);
         });
     }
     drop(socket);
-    let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
+    // In-flight requests finish; idle connections close at once.
+    let _ = tokio::time::timeout(Duration::from_secs(30), gate.drained()).await;
 }
 
 #[cfg(test)]
