@@ -3,6 +3,7 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -13,7 +14,9 @@ use tokio::net::{TcpSocket, TcpStream};
 struct Server {
     child: Child,
     address: SocketAddr,
-    _dir: tempfile::TempDir,
+    /// Where its stderr goes, when kept.
+    stderr: Option<std::path::PathBuf>,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for Server {
@@ -23,28 +26,58 @@ impl Drop for Server {
     }
 }
 
+/// `tripline` over the data dir `dir`, as a command to add to.
+fn tripline(dir: &Path, descriptors: Option<u32>) -> Command {
+    let mut command = match descriptors {
+        Some(limit) => {
+            let mut sh = Command::new("sh");
+            let script = format!("ulimit -n {limit} && exec \"$0\" \"$@\"");
+            sh.args(["-c", &script, env!("CARGO_BIN_EXE_tripline")]);
+            sh
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_tripline")),
+    };
+    command
+        .args(["--secrets", "files"])
+        .env("TRIPLINE_DATA_DIR", dir)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .env_remove("TRIPLINE_LOG_FORMAT")
+        .stdin(Stdio::null());
+    command
+}
+
 impl Server {
     /// Starts `tripline serve` on an ephemeral loopback port under `ulimit -n <descriptors>`.
     fn start(descriptors: u32) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let script = format!("ulimit -n {descriptors} && exec \"$0\" \"$@\"");
-        let mut child = Command::new("sh")
-            .args(["-c", &script, env!("CARGO_BIN_EXE_tripline")])
-            .args([
-                "--json",
-                "--secrets",
-                "files",
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .env("TRIPLINE_DATA_DIR", dir.path())
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
+        let mut command = tripline(dir.path(), Some(descriptors));
+        command.stderr(Stdio::null());
+        let mut server = Server::spawn(command, &[]);
+        server._dir = Some(dir);
+        server
+    }
+
+    /// Starts `tripline <args> serve` over `dir`, stderr to `<dir>/stderr.txt`.
+    fn start_logging(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut command = tripline(dir, None);
+        let stderr = dir.join("stderr.txt");
+        command
+            .envs(env.iter().copied())
+            .stderr(std::fs::File::create(&stderr).unwrap());
+        let mut server = Server::spawn(command, args);
+        server.stderr = Some(stderr);
+        server
+    }
+
+    fn spawn(mut command: Command, args: &[&str]) -> Server {
+        let mut child = command
+            .arg("--json")
+            .args(args)
+            .args(["serve", "--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
             .spawn()
-            .expect("sh runs");
+            .expect("tripline starts");
         let stdout = child.stdout.take().unwrap();
         let (sender, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -57,7 +90,8 @@ impl Server {
         let mut server = Server {
             child,
             address: SocketAddr::from(([127, 0, 0, 1], 0)),
-            _dir: dir,
+            stderr: None,
+            _dir: None,
         };
         let line = lines
             .recv_timeout(Duration::from_secs(60))
@@ -65,6 +99,24 @@ impl Server {
         let started: serde_json::Value = serde_json::from_str(&line).unwrap();
         server.address = started["listening"].as_str().unwrap().parse().unwrap();
         server
+    }
+
+    /// Stops the server as a service manager would (SIGTERM) and waits for it; its stderr.
+    fn stop(mut self) -> String {
+        let stopped = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(stopped.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "serve did not stop within 30 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.stderr
+            .as_ref()
+            .map(|path| std::fs::read_to_string(path).unwrap())
+            .unwrap_or_default()
     }
 
     /// Descriptors the server holds open now (Linux).
@@ -262,4 +314,113 @@ async fn idle_floods_past_the_descriptor_limit_do_not_make_the_listener_unreacha
         assert!(Instant::now() < deadline, "still refused: {answer}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Every line of `stderr`, each a JSON object.
+fn json_lines(stderr: &str) -> Vec<serde_json::Value> {
+    stderr
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"))
+        })
+        .collect()
+}
+
+#[test]
+fn serve_logs_json_lines_to_stderr_filtered_by_rust_log() {
+    // (RUST_LOG, whether the `info` start-up line shows)
+    let cases: &[(Option<&str>, bool)] = &[
+        (None, true),
+        (Some("tripline=info"), true),
+        (Some("tripline=debug,kube=warn"), true),
+        (Some("warn"), false),
+        (Some("tripline=error"), false),
+        // Unusable: the default applies, and says so.
+        (Some("tripline=[=bad"), true),
+    ];
+    for (rust_log, shown) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let env: Vec<(&str, &str)> = rust_log.iter().map(|v| ("RUST_LOG", *v)).collect();
+        let server = Server::start_logging(dir.path(), &["--log-format", "json"], &env);
+        let address = server.address.to_string();
+        let stderr = server.stop();
+        let lines = json_lines(&stderr);
+        let started = lines.iter().find(|l| l["message"] == "listening");
+        assert_eq!(started.is_some(), *shown, "RUST_LOG={rust_log:?}: {stderr}");
+        if let Some(line) = started {
+            assert_eq!(line["level"], "INFO", "{line}");
+            assert_eq!(line["target"], "tripline::cli::serve", "{line}");
+            assert_eq!(line["listening"], address.as_str(), "{line}");
+            assert!(line["timestamp"].is_string(), "{line}");
+        }
+        let rejected = lines.iter().any(|l| {
+            l["level"] == "WARN"
+                && l["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("is not a valid filter"))
+        });
+        assert_eq!(
+            rejected,
+            *rust_log == Some("tripline=[=bad"),
+            "RUST_LOG={rust_log:?}: {stderr}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_log_file_holds_the_same_lines_and_no_token_is_ever_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/templates/seed-demo.yaml");
+    let run = |args: &[&str]| {
+        let out = tripline(dir.path(), None)
+            .arg("--json")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_default()
+    };
+    run(&["template", "create", "demo", "-f", seed.to_str().unwrap()]);
+    run(&["app", "create", "shop", "--template", "demo"]);
+    let created = run(&["trigger", "create", "shop", "--kind", "redeploy"]).to_string();
+    let token = created
+        .split("token=")
+        .nth(1)
+        .and_then(|rest| {
+            rest.split(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_')
+                .next()
+        })
+        .filter(|token| token.len() >= 16)
+        .unwrap_or_else(|| panic!("a token in {created}"))
+        .to_owned();
+
+    // Everything the process can log, to stderr and the file.
+    let server = Server::start_logging(dir.path(), &["--log-file"], &[("RUST_LOG", "trace")]);
+    let calls = [
+        format!("/hook/trigger?token={token}"),
+        format!("/hook/trigger?token={token}x"),
+        format!("/hook/trigger?type=scale_out&token={token}"),
+    ];
+    for call in &calls {
+        let stream = server.connect(1).await.unwrap();
+        let request = format!("GET {call} HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n");
+        write_all(&stream, request.as_bytes()).await;
+        let answer = tokio::time::timeout(Duration::from_secs(10), read_to_end(&stream))
+            .await
+            .expect("an answer");
+        assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+    }
+    // Let the deploy the first call queued run and log.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stderr = server.stop();
+    let file = std::fs::read_to_string(dir.path().join("logs/tripline.log")).unwrap();
+    assert!(file.contains("listening"), "{file}");
+    assert!(stderr.contains("listening"), "{stderr}");
+    assert!(!stderr.contains(&token), "the token is in stderr");
+    assert!(!file.contains(&token), "the token is in the log file");
 }

@@ -246,7 +246,7 @@ fn finish(
     if let Err(error) =
         Store::open(&shared.database).and_then(|mut s| s.finish_release(id, &finish))
     {
-        tracing::error!(%app, id, %error, "cannot record the end of a release");
+        tracing::error!(%app, release = id, %error, "cannot record the end of a release");
     }
     let _ = shared.events.send(DeployEvent {
         release: id,
@@ -484,7 +484,7 @@ async fn scale(
         )
     });
     if let Err(error) = recorded {
-        tracing::warn!(%app, %error, "scaled, but could not record the replica count in the template");
+        tracing::warn!(%app, release = id, %error, "scaled, but could not record the replica count in the template");
     }
     let outcome = ResourceOutcome {
         id: workload.clone(),
