@@ -424,3 +424,25 @@ async fn the_log_file_holds_the_same_lines_and_no_token_is_ever_logged() {
     assert!(!stderr.contains(&token), "the token is in stderr");
     assert!(!file.contains(&token), "the token is in the log file");
 }
+
+#[tokio::test]
+async fn a_tiny_descriptor_limit_still_serves_and_refuses_without_running_out() {
+    if !cfg!(target_os = "linux") || !flood_fits_here(300) {
+        eprintln!("needs Linux and room for 300 sockets in the test process: skipped");
+        return;
+    }
+    // 64 descriptors: the caps' floor (16 in all, 4 from one address) and two refusals at a
+    // time fit beside what the database and the sandbox hold.
+    let server = Server::start(64);
+    let flood_one = flood(&server, &[1], 300).await;
+    let (answer, took) = server.healthz(2).await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert!(took < Duration::from_secs(1), "/healthz took {took:?}");
+    let fate = fates(&flood_one, Duration::from_secs(1)).await;
+    eprintln!("300 idle connections under 64 descriptors: {fate:?}");
+    assert!(fate.held <= 4, "{fate:?}");
+    assert!(fate.refused >= 250, "{fate:?}");
+    if let Some(open) = server.descriptors() {
+        assert!(open < 64, "the server holds {open} descriptors");
+    }
+}

@@ -46,11 +46,14 @@ const TOTAL_MIN: u64 = 16;
 /// The caps when the descriptor limit is unknown (not a Unix system).
 const UNKNOWN_LIMIT_CAPS: (usize, usize) = (1024, 256);
 
-/// Refusals written by a task of their own at once; past this, a refused socket gets one
-/// non-blocking write and is closed on the spot, so refusing never holds many descriptors.
+/// Refusals written by a task of their own at once (at most; an eighth of the total cap
+/// under a low descriptor limit); past this, a refused socket gets one non-blocking write and
+/// is closed on the spot, so refusing never holds many descriptors.
 const REFUSING_MAX: usize = 64;
-/// How long a refusal may take to be written and for the client's request to be drained.
-const REFUSAL_TIME: Duration = Duration::from_secs(1);
+/// How long a refusal may take to be written and for the client's request to be drained: a
+/// request sent with the connection is there within a round trip, and an idle flood that
+/// never closes must not keep the descriptor.
+const REFUSAL_TIME: Duration = Duration::from_millis(250);
 /// How much of a refused client's request is read (and dropped) before closing: a close
 /// with unread data becomes a TCP reset, which may destroy the 503 before the client reads it.
 const REFUSAL_DRAIN: usize = 64 * 1024;
@@ -224,21 +227,24 @@ impl Drop for Slot {
 pub(crate) struct Refuser {
     retry_after: u64,
     in_flight: Arc<AtomicUsize>,
+    max_in_flight: usize,
 }
 
 impl Refuser {
-    /// A refuser that asks clients to come back after `retry_after` seconds.
-    pub(crate) fn new(retry_after: u64) -> Self {
+    /// A refuser that asks clients to come back after `retry_after` seconds, for a listener
+    /// that holds at most `max_connections`.
+    pub(crate) fn new(retry_after: u64, max_connections: usize) -> Self {
         Refuser {
             retry_after: retry_after.max(1),
             in_flight: Arc::new(AtomicUsize::new(0)),
+            max_in_flight: (max_connections / 8).clamp(1, REFUSING_MAX),
         }
     }
 
     /// Answers and closes `stream` without blocking the accept loop.
     pub(crate) fn refuse(&self, stream: TcpStream, refusal: Refusal) {
         let response = refusal.response(self.retry_after);
-        if self.in_flight.fetch_add(1, Ordering::AcqRel) >= REFUSING_MAX {
+        if self.in_flight.fetch_add(1, Ordering::AcqRel) >= self.max_in_flight {
             self.in_flight.fetch_sub(1, Ordering::AcqRel);
             // A fresh socket's send buffer is empty: the answer fits in one write.
             let _ = stream.try_write(&response);
@@ -455,26 +461,34 @@ where
     }
 }
 
-/// Accept failures in a row: logs the first of a burst, backs off, and says when accepting
-/// works again.
+/// Accept failures in a row: logs the first of a burst (and at most one burst a minute, with
+/// the failures since), backs off, and says when accepting works again after a logged burst.
 #[derive(Debug, Default)]
 pub(crate) struct AcceptFailures {
     /// Failures since the last accepted connection.
     failed: u32,
     /// When the burst began.
     since: Option<Instant>,
+    /// When a burst was last logged.
+    logged: Option<Instant>,
+    /// Whether this burst was logged.
+    burst_logged: bool,
+    /// Failures not yet counted in a log line.
+    unlogged: u64,
 }
 
 /// The first pause after an accept failure; doubled for each further one in a row.
 const BACKOFF_FIRST: Duration = Duration::from_millis(5);
 /// The longest pause: short, so the listener is back soon after descriptors free up.
 const BACKOFF_MAX: Duration = Duration::from_millis(200);
+/// The least time between two logged bursts.
+const FAILURE_LOG_EVERY: Duration = Duration::from_secs(60);
 
 /// What to do after a failed accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct AfterFailure {
-    /// Whether to log it (the first of a burst).
-    pub(crate) log: bool,
+    /// `Some(n)`: log it, `n` counting it and every failure since the last logged one.
+    pub(crate) log: Option<u64>,
     /// How long to wait before accepting again.
     pub(crate) pause: Duration,
 }
@@ -485,24 +499,38 @@ impl AcceptFailures {
         if is_connection_error(error) {
             // The peer gave up between the handshake and the accept: nothing is wrong here.
             return AfterFailure {
-                log: false,
+                log: None,
                 pause: Duration::ZERO,
             };
         }
         self.failed = self.failed.saturating_add(1);
+        self.unlogged = self.unlogged.saturating_add(1);
         let first = self.since.is_none();
         self.since.get_or_insert(now);
+        let due = self
+            .logged
+            .is_none_or(|at| now.saturating_duration_since(at) >= FAILURE_LOG_EVERY);
+        let log = if first && due {
+            self.logged = Some(now);
+            self.burst_logged = true;
+            Some(std::mem::take(&mut self.unlogged))
+        } else {
+            None
+        };
         let doublings = (self.failed - 1).min(16);
         let pause = BACKOFF_FIRST
             .saturating_mul(1u32 << doublings)
             .min(BACKOFF_MAX);
-        AfterFailure { log: first, pause }
+        AfterFailure { log, pause }
     }
 
-    /// Notes an accepted connection; after a burst, how many failed and for how long.
+    /// Notes an accepted connection; after a logged burst, how many failed and for how long.
     pub(crate) fn accepted(&mut self, now: Instant) -> Option<(u32, Duration)> {
         let since = self.since.take()?;
         let failed = std::mem::take(&mut self.failed);
+        if !std::mem::take(&mut self.burst_logged) {
+            return None;
+        }
         Some((failed, now.saturating_duration_since(since)))
     }
 }

@@ -285,7 +285,7 @@ async fn serve(socket: tokio::net::TcpListener, state: Arc<State>, cancel: Cance
         state.config.max_connections_per_address,
     );
     // Slots free up as idle connections time out: a client that waits this long finds one.
-    let refuser = Refuser::new(idle_timeout.as_secs().max(1));
+    let refuser = Refuser::new(idle_timeout.as_secs().max(1), state.config.max_connections);
     let app = router(state);
     let mut failures = AcceptFailures::default();
     let mut refusals = Refusals::default();
@@ -296,10 +296,11 @@ async fn serve(socket: tokio::net::TcpListener, state: Arc<State>, cancel: Cance
                 Ok(accepted) => accepted,
                 Err(error) => {
                     let after = failures.failed(&error, Instant::now());
-                    if after.log {
+                    if let Some(failures) = after.log {
                         tracing::warn!(
                             %error,
                             open = gate.open(),
+                            failures,
                             "cannot accept connections; retrying (raise the open-file limit, \
                              ulimit -n, or lower the connection caps)"
                         );

@@ -148,29 +148,29 @@ fn accept_failures_log_once_per_burst_and_back_off_boundedly() {
     assert_eq!(
         after,
         AfterFailure {
-            log: false,
+            log: None,
             pause: Duration::ZERO
         }
     );
     assert_eq!(failures.accepted(start), None);
 
-    let pauses: Vec<(bool, u64)> = (0..10)
+    let pauses: Vec<(Option<u64>, u64)> = (0..10)
         .map(|_| failures.failed(&emfile, start))
         .map(|a| (a.log, a.pause.as_millis() as u64))
         .collect();
     assert_eq!(
         pauses,
         [
-            (true, 5),
-            (false, 10),
-            (false, 20),
-            (false, 40),
-            (false, 80),
-            (false, 160),
-            (false, 200),
-            (false, 200),
-            (false, 200),
-            (false, 200),
+            (Some(1), 5),
+            (None, 10),
+            (None, 20),
+            (None, 40),
+            (None, 80),
+            (None, 160),
+            (None, 200),
+            (None, 200),
+            (None, 200),
+            (None, 200),
         ]
     );
     // Thousands in a row neither overflow nor grow the pause.
@@ -186,10 +186,29 @@ fn accept_failures_log_once_per_burst_and_back_off_boundedly() {
         Some((10_010, Duration::from_secs(3)))
     );
     assert_eq!(failures.accepted(later), None);
-    // The next burst is logged again, from the shortest pause.
+
+    // The next burst within the minute starts from the shortest pause, unlogged, and its end
+    // is not announced either.
     let after = failures.failed(&emfile, later);
-    assert!(after.log);
+    assert_eq!(after.log, None);
     assert_eq!(after.pause, Duration::from_millis(5));
+    failures.failed(&emfile, later);
+    assert_eq!(failures.accepted(later), None);
+
+    // A minute after the last logged burst, the next is logged, counting every failure
+    // since the last log line: the rest of the first burst, the quiet one, and this.
+    let minute = start + Duration::from_secs(60);
+    let after = failures.failed(&emfile, minute);
+    assert_eq!(after.log, Some(10_009 + 2 + 1));
+    assert_eq!(failures.accepted(minute), Some((1, Duration::ZERO)));
+}
+
+#[test]
+fn refusal_tasks_are_bounded_by_the_total_cap() {
+    let cases = [(16, 2), (8, 1), (0, 1), (768, 64), (16_384, 64)];
+    for (total, tasks) in cases {
+        assert_eq!(Refuser::new(5, total).max_in_flight, tasks, "total {total}");
+    }
 }
 
 #[test]
