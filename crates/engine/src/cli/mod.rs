@@ -70,7 +70,7 @@ pub struct Cli {
     secrets: SecretsChoice,
 
     /// How log lines on stderr (and in --log-file) are written; RUST_LOG chooses which
-    /// [default: Tripline at info, the rest at warn]
+    /// (by default Tripline's at info, the rest at warn)
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "TRIPLINE_LOG_FORMAT")]
     log_format: LogFormat,
 
