@@ -3,7 +3,7 @@
 //! Every accepted socket asks the [`Gate`] for a [`Slot`]: one of at most
 //! [`Config::max_connections`](super::Config::max_connections) in all and
 //! [`Config::max_connections_per_address`](super::Config::max_connections_per_address) per
-//! source address. A socket past either cap is answered at once with `503 Service Unavailable`,
+//! source address (an IPv6 address counts as its /64). A socket past either cap is answered at once with `503 Service Unavailable`,
 //! `Retry-After` and the listener's JSON error body, then closed ([`Refuser`]): it never waits
 //! in the kernel's backlog, and the listener never runs out of file descriptors, so a wave of
 //! idle connections cannot make it unreachable to everyone else.
@@ -94,7 +94,7 @@ pub(crate) enum Refusal {
     },
     /// The connection's source address holds its cap.
     Address {
-        /// The address.
+        /// The address (an IPv6 one's /64, see [`source`]).
         ip: IpAddr,
         /// The cap.
         limit: usize,
@@ -109,10 +109,16 @@ impl Refusal {
                 "the listener holds its limit of {limit} open connections; try again in \
                  {retry_after}s"
             ),
-            Refusal::Address { ip, limit } => format!(
-                "{ip} holds the limit of {limit} open connections from one address; close idle \
-                 connections or try again in {retry_after}s"
-            ),
+            Refusal::Address { ip, limit } => {
+                let from = match ip {
+                    IpAddr::V4(_) => ip.to_string(),
+                    IpAddr::V6(_) => format!("{ip}/64"),
+                };
+                format!(
+                    "{from} holds the limit of {limit} open connections from one address; close \
+                     idle connections or try again in {retry_after}s"
+                )
+            }
         };
         let body = serde_json::json!({"code": REFUSED_CODE, "message": message}).to_string();
         format!(
@@ -159,6 +165,7 @@ impl Gate {
 
     /// A slot for a connection from `ip`, or why there is none.
     pub(crate) fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, Refusal> {
+        let ip = source(ip);
         let mut counts = self.counts();
         if counts.total >= self.max_total {
             return Err(Refusal::Total {
@@ -194,6 +201,22 @@ impl Gate {
             }
             closed.await;
         }
+    }
+}
+
+/// The source a connection counts against: an IPv4 address (also when mapped into IPv6),
+/// or an IPv6 address's /64, the least a single host or site is given, so one client cannot
+/// take the whole total cap by rotating through its own addresses.
+pub(crate) fn source(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let network = u128::from(v6) & !(u128::MAX >> 64);
+                IpAddr::V6(std::net::Ipv6Addr::from(network))
+            }
+        },
     }
 }
 

@@ -62,6 +62,31 @@ fn the_gate_caps_totals_and_addresses_and_gives_slots_back() {
 }
 
 #[test]
+fn addresses_count_by_host_and_ipv6_by_its_64() {
+    let cases = [
+        ("127.0.0.1", "127.0.0.1"),
+        ("::ffff:10.1.2.3", "10.1.2.3"),
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::"),
+        ("2001:db8:1:3::1", "2001:db8:1:3::"),
+        ("::1", "::"),
+    ];
+    for (from, counted) in cases {
+        let from: IpAddr = from.parse().unwrap();
+        assert_eq!(source(from), counted.parse::<IpAddr>().unwrap(), "{from}");
+    }
+    // One /64 rotating through its addresses shares one cap.
+    let gate = Gate::new(100, 2);
+    let _a = gate.admit("2001:db8::1".parse().unwrap()).unwrap();
+    let _b = gate.admit("2001:db8::2".parse().unwrap()).unwrap();
+    assert!(matches!(
+        gate.admit("2001:db8::3".parse().unwrap()),
+        Err(Refusal::Address { .. })
+    ));
+    let _c = gate.admit("2001:db8:0:1::1".parse().unwrap()).unwrap();
+}
+
+#[test]
 fn caps_of_zero_still_admit_one() {
     let gate = Gate::new(0, 0);
     let _only = gate.admit(ip(1)).unwrap();
@@ -114,6 +139,13 @@ fn refusals_are_a_complete_503_with_retry_after_and_a_json_body() {
                 limit: 192,
             },
             "127.0.0.9 holds the limit of 192",
+        ),
+        (
+            Refusal::Address {
+                ip: "2001:db8::".parse().unwrap(),
+                limit: 4,
+            },
+            "2001:db8::/64 holds the limit of 4",
         ),
     ];
     for (refusal, says) in cases {
