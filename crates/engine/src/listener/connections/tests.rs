@@ -446,3 +446,33 @@ async fn shutdown_closes_idle_connections_at_once() {
         assert_eq!(read_answer(stream, None).await, "");
     }
 }
+
+#[tokio::test]
+async fn a_connection_in_use_outlives_the_idle_timeout() {
+    let idle = Duration::from_millis(300);
+    let running = Running::start(64, 64, idle).await;
+    let kept = running.connect(1).await;
+    let started = Instant::now();
+    // Four requests 200 ms apart: 800 ms on one connection, never 300 ms idle.
+    for _ in 0..4 {
+        write_all(&kept, b"GET /healthz HTTP/1.1\r\nhost: t\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let mut buffer = [0u8; 1024];
+        while !answer.ends_with(b"\r\n\r\nok\n") {
+            let read = tokio::time::timeout(Duration::from_secs(2), read_some(&kept, &mut buffer))
+                .await
+                .expect("an answer within 2 s")
+                .unwrap();
+            assert!(
+                read > 0,
+                "closed while in use after {:?}",
+                started.elapsed()
+            );
+            answer.extend_from_slice(&buffer[..read]);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(started.elapsed() > idle * 2);
+}
