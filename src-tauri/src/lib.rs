@@ -87,12 +87,14 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
 
 /// Runs the app until Quit.
 pub fn run() {
+    let data_dir = data_dir();
+    start_logging(data_dir.as_ref().ok());
     // The engine opens (its database, on a first start created and migrated; the sandbox
     // cluster; the deploy workers) on a thread of its own while Tauri and GTK start, instead
     // of on the main thread between them and the window: none of it needs the window.
     let opening = std::thread::Builder::new()
         .name("tripline-open".into())
-        .spawn(open_runtime)
+        .spawn(move || open_runtime(data_dir?))
         .expect("a thread to open the engine");
     let builder = specta_builder();
     tauri::Builder::default()
@@ -163,9 +165,9 @@ pub fn run() {
         });
 }
 
-/// Opens the engine over `TRIPLINE_DATA_DIR` (else the platform's data folder).
-fn open_runtime() -> Result<Runtime, ErrorBody> {
-    let data_dir = std::env::var_os("TRIPLINE_DATA_DIR")
+/// `TRIPLINE_DATA_DIR`, else the platform's data folder.
+fn data_dir() -> Result<std::path::PathBuf, ErrorBody> {
+    std::env::var_os("TRIPLINE_DATA_DIR")
         .map(Into::into)
         .or_else(tripline::store::default_data_dir)
         .ok_or_else(|| {
@@ -173,7 +175,25 @@ fn open_runtime() -> Result<Runtime, ErrorBody> {
                 "store.no_data_dir",
                 "no data directory: set TRIPLINE_DATA_DIR",
             )
-        })?;
+        })
+}
+
+/// Logs to stderr and to `<data dir>/logs/tripline-desktop.log` (rotated by size), filtered
+/// by `RUST_LOG`. Without a log file the app still runs, logging to stderr only.
+fn start_logging(data_dir: Option<&std::path::PathBuf>) {
+    use tripline::logging::{FileLog, Format, Options};
+
+    let file = data_dir.map(|dir| FileLog::in_data_dir(dir, "tripline-desktop"));
+    if let Err(error) = tripline::logging::init(&Options::from_env(Format::Text, file)) {
+        let stderr_only = Options::from_env(Format::Text, None);
+        if tripline::logging::init(&stderr_only).is_ok() {
+            tracing::warn!(%error, "logging to stderr only");
+        }
+    }
+}
+
+/// Opens the engine over `data_dir`.
+fn open_runtime(data_dir: std::path::PathBuf) -> Result<Runtime, ErrorBody> {
     tauri::async_runtime::block_on(Runtime::open(Options {
         data_dir,
         secrets: secrets_choice(),

@@ -14,6 +14,7 @@
 //! - [`store`] keeps templates, their immutable versions and applications in SQLite; every
 //!   write that makes a version or an application is one transaction.
 //! - [`cli`] is the `tripline` command line, a thin layer over the above.
+//! - [`logging`] installs the one logger the command line and the desktop app share.
 //!
 //! Errors are per area (`template::Error`, `patch::Error`, …); [`error::ErrorBody`] is the one
 //! shape they take when they cross a boundary (the CLI's `--json`, later HTTP and the UI).
@@ -25,6 +26,7 @@ pub mod deploy;
 pub mod diff;
 pub mod error;
 pub mod listener;
+pub mod logging;
 pub mod patch;
 pub mod registry;
 pub mod runtime;

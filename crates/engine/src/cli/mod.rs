@@ -70,6 +70,16 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = SecretsChoice::Auto, env = "TRIPLINE_SECRETS")]
     secrets: SecretsChoice,
 
+    /// How log lines on stderr (and in --log-file) are written; RUST_LOG chooses which
+    /// (by default Tripline's at info, the rest at warn)
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "TRIPLINE_LOG_FORMAT")]
+    log_format: LogFormat,
+
+    /// Log to a file as well, rotated at 10 MiB, 5 kept: --log-file=PATH, or
+    /// <data dir>/logs/tripline.log when given alone
+    #[arg(long, global = true, value_name = "PATH", num_args = 0..=1, require_equals = true)]
+    log_file: Option<Option<PathBuf>>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -97,6 +107,15 @@ enum SecretsChoice {
     Keyring,
     /// Owner-only files in <data dir>/secrets
     Files,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// One readable line per event
+    Text,
+    /// One JSON object per line (timestamp, level, target, message, fields)
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -216,6 +235,7 @@ fn run(cli: Cli) -> Result<(), ErrorBody> {
             )
         })?,
     };
+    start_logging(cli.log_format, cli.log_file, &data_dir)?;
     let store = Store::open_dir(&data_dir).map_err(|e| ErrorBody::from(&e))?;
     let color = match cli.color {
         ColorChoice::Always => true,
@@ -244,6 +264,29 @@ fn run(cli: Cli) -> Result<(), ErrorBody> {
         Command::Serve(args) => serve::run(&mut context, args),
         Command::Status => status::run(&mut context),
     }
+}
+
+/// Installs the logger: stderr, and the file `--log-file` names.
+fn start_logging(
+    format: LogFormat,
+    file: Option<Option<PathBuf>>,
+    data_dir: &std::path::Path,
+) -> Result<(), ErrorBody> {
+    use crate::logging::{FileLog, Format, Options};
+
+    let format = match format {
+        LogFormat::Text => Format::Text,
+        LogFormat::Json => Format::Json,
+    };
+    let file = file.map(|path| {
+        let default = FileLog::in_data_dir(data_dir, "tripline");
+        match path {
+            Some(path) => FileLog { path, ..default },
+            None => default,
+        }
+    });
+    crate::logging::init(&Options::from_env(format, file))
+        .map_err(|e| ErrorBody::new("cli.io", e.to_string()))
 }
 
 /// Converts any module error into the boundary shape.

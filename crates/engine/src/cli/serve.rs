@@ -54,19 +54,25 @@ pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
         })?;
     runtime.block_on(async move {
         match &secrets {
-            Secrets::Keyring => eprintln!("Trigger tokens are in the OS keyring."),
-            Secrets::Files(dir) => eprintln!(
-                "No OS keyring answered: trigger tokens are kept in owner-only files (mode 0600) in {}. \
-                 Pass --secrets keyring to require the keyring instead.",
-                dir.display()
+            Secrets::Keyring => tracing::info!("trigger tokens are in the OS keyring"),
+            Secrets::Files(dir) => tracing::warn!(
+                folder = %dir.display(),
+                "no OS keyring answered: trigger tokens are kept in owner-only files (mode 0600); \
+                 pass --secrets keyring to require the keyring instead"
             ),
         }
-        let access = crate::sandbox::access::clusters_for(&ClusterRef::Sandbox, &data_dir, json).await?;
+        let access =
+            crate::sandbox::access::clusters_for(&ClusterRef::Sandbox, &data_dir, json).await?;
         let cancel = CancellationToken::new();
-        let workers = Workers::new(database.clone(), access.clusters.clone(), cancel.child_token()).map_err(boundary)?;
+        let workers = Workers::new(
+            database.clone(),
+            access.clusters.clone(),
+            cancel.child_token(),
+        )
+        .map_err(boundary)?;
         let resumed = workers.resume().map_err(boundary)?;
         if !resumed.is_empty() {
-            eprintln!("Resuming the deploys a stopped Tripline had accepted, for: {}.", resumed.join(", "));
+            tracing::info!(apps = %resumed.join(", "), "resuming the deploys a stopped Tripline had accepted");
         }
         let config = listener::Config {
             listen: args.listen,
@@ -80,18 +86,31 @@ pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
             ..listener::Config::default()
         };
         let base = config.base_url();
-        let state = listener::State::new(config, database, secrets, workers.clone()).map_err(boundary)?;
+        let state =
+            listener::State::new(config, database, secrets, workers.clone()).map_err(boundary)?;
         let listener = Listener::start(state, cancel.child_token())
             .await
-            .map_err(|e| ErrorBody::new("listener.bind", format!("cannot listen on {}: {e}", args.listen)))?;
+            .map_err(|e| {
+                ErrorBody::new(
+                    "listener.bind",
+                    format!("cannot listen on {}: {e}", args.listen),
+                )
+            })?;
+        tracing::info!(listening = %listener.address(), public_url = %base, "listening");
         if json {
-            say!("{}", serde_json::json!({"listening": listener.address().to_string(), "publicUrl": base}));
+            say!(
+                "{}",
+                serde_json::json!({"listening": listener.address().to_string(), "publicUrl": base})
+            );
         } else {
-            say!("Tripline is listening on http://{} (trigger URLs use {base}).", listener.address());
+            say!(
+                "Tripline is listening on http://{} (trigger URLs use {base}).",
+                listener.address()
+            );
             say!("Press Ctrl-C to stop.");
         }
         sandbox::wait_for_signal().await;
-        eprintln!("Stopping: finishing requests in flight…");
+        tracing::info!("stopping: finishing requests in flight");
         listener.shutdown().await;
         workers.shutdown().await;
         access.shutdown().await;

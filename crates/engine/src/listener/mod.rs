@@ -15,6 +15,9 @@
 //! answers 202 with the release id (or waits for it with `?wait=true`). Rejections, no-ops
 //! and skips are answered and recorded without touching the cluster.
 //!
+//! Connections are capped in all and per source address, idle ones are closed, and a socket
+//! past a cap is answered `503` with `Retry-After` and closed ([`connections`]).
+//!
 //! `HEAD` on a hook is answered 405 with `Allow: GET, POST` and nothing else: no token
 //! lookup, no record, no count. (axum would otherwise serve it with the GET handler, and a
 //! link checker's probe would deploy.)
@@ -23,8 +26,9 @@
 //! a JSON Patch's `?kind=&name=`), 401 missing token or bad signature, 404 unknown token, 405
 //! `HEAD`, 408 body too slow, 409 trigger disabled or application on hold, 413 body too large,
 //! 415 unsupported media type, 429 too many bad tokens from one address or around one token
-//! prefix, 503 storage down.
+//! prefix, 503 storage down or too many open connections.
 
+pub mod connections;
 mod hooks;
 mod index;
 mod metrics;
@@ -97,10 +101,20 @@ pub struct Config {
     /// Proxies whose `X-Forwarded-For` names the caller (none by default: the peer is the
     /// caller). See [`TrustedProxy`].
     pub trusted_proxies: Vec<TrustedProxy>,
+    /// Open connections held at once; past this a new one is answered 503 and closed.
+    /// Default: from the descriptor limit ([`connections::caps_for`]).
+    pub max_connections: usize,
+    /// Open connections held at once from one source address (default: a quarter of
+    /// `max_connections`).
+    pub max_connections_per_address: usize,
+    /// How long a connection may stay open with no request in flight and no bytes moving.
+    pub idle_timeout: Duration,
 }
 
 impl Default for Config {
     fn default() -> Self {
+        let (max_connections, max_connections_per_address) =
+            connections::caps_for(connections::descriptor_limit());
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
             public_url: None,
@@ -111,6 +125,9 @@ impl Default for Config {
             throttle_failures: 20,
             throttle_window: Duration::from_secs(60),
             trusted_proxies: Vec::new(),
+            max_connections,
+            max_connections_per_address,
+            idle_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -232,7 +249,7 @@ pub struct Listener {
 impl Listener {
     /// Binds and starts serving. The deploy-duration metrics follow the workers' events.
     pub async fn start(state: Arc<State>, cancel: CancellationToken) -> std::io::Result<Listener> {
-        let socket = tokio::net::TcpListener::bind(state.config.listen).await?;
+        let socket = bind(state.config.listen)?;
         let address = socket.local_addr()?;
         metrics::follow(state.clone(), cancel.child_token());
         retention::prune_in_background(state.clone(), cancel.child_token());
@@ -256,48 +273,128 @@ impl Listener {
     }
 }
 
+/// Connections the kernel completes before the accept loop takes them. The usual 128 drops
+/// handshakes when a burst outpaces the loop for a moment, and the client then waits a
+/// second to retry; the loop takes sockets as fast as it can, answering those past the caps
+/// with a 503, so a deeper queue costs little.
+const BACKLOG: u32 = 1024;
+
+fn bind(address: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    #[cfg(not(windows))]
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(BACKLOG)
+}
+
 async fn serve(socket: tokio::net::TcpListener, state: Arc<State>, cancel: CancellationToken) {
+    use connections::{AcceptFailures, Activity, Gate, Refusal, Refusals, Refuser, Tracked};
     use hyper_util::rt::{TokioIo, TokioTimer};
+    use tokio::time::Instant;
     use tower::ServiceExt as _;
 
     let header_timeout = state.config.header_timeout;
+    let idle_timeout = state.config.idle_timeout;
+    let gate = Gate::new(
+        state.config.max_connections,
+        state.config.max_connections_per_address,
+    );
+    // Slots free up as idle connections time out: a client that waits this long finds one.
+    let refuser = Refuser::new(idle_timeout.as_secs().max(1), state.config.max_connections);
     let app = router(state);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut failures = AcceptFailures::default();
+    let mut refusals = Refusals::default();
     loop {
         let (stream, peer) = tokio::select! {
             _ = cancel.cancelled() => break,
             accepted = socket.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
+                    let after = failures.failed(&error, Instant::now());
+                    if let Some(failures) = after.log {
+                        tracing::warn!(
+                            %error,
+                            open = gate.open(),
+                            failures,
+                            "cannot accept connections; retrying (raise the open-file limit, \
+                             ulimit -n, or lower the connection caps)"
+                        );
+                    }
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        () = tokio::time::sleep(after.pause) => continue,
+                    }
                 }
             },
         };
-        let service = app.clone().map_request(
-            move |mut request: axum::http::Request<hyper::body::Incoming>| {
-                request
-                    .extensions_mut()
-                    .insert(axum::extract::ConnectInfo(peer));
-                request
-            },
-        );
+        if let Some((failed, over)) = failures.accepted(Instant::now()) {
+            tracing::info!(
+                failed,
+                over_ms = over.as_millis() as u64,
+                "accepting connections again"
+            );
+        }
+        let slot = match gate.admit(peer.ip()) {
+            Ok(slot) => slot,
+            Err(refusal) => {
+                if let Some(count) = refusals.refused(Instant::now()) {
+                    let (cap, limit) = match refusal {
+                        Refusal::Total { limit } => ("total", limit),
+                        Refusal::Address { limit, .. } => ("per address", limit),
+                    };
+                    tracing::warn!(
+                        %peer,
+                        cap,
+                        limit,
+                        refused = count,
+                        "refusing connections past the cap with 503"
+                    );
+                }
+                refuser.refuse(stream, refusal);
+                continue;
+            }
+        };
+        let activity = Activity::new();
+        let busy = Arc::clone(&activity);
+        let service = app
+            .clone()
+            .map_request(
+                move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                    request
+                        .extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    request
+                },
+            )
+            .map_future(move |answer| {
+                let busy = busy.begin();
+                async move {
+                    let answered = answer.await;
+                    drop(busy);
+                    answered
+                }
+            });
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
             .max_buf_size(64 * 1024)
             .serve_connection(
-                TokioIo::new(stream),
+                TokioIo::new(Tracked::new(stream, Arc::clone(&activity))),
                 hyper_util::service::TowerToHyperService::new(service),
             );
-        let connection = graceful.watch(connection);
+        let stop = cancel.clone();
         tokio::spawn(async move {
-            let _ = connection.await;
+            connections::drive(connection, activity, idle_timeout, stop, peer).await;
+            drop(slot);
         });
     }
     drop(socket);
-    let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
+    // In-flight requests finish; idle connections close at once.
+    let _ = tokio::time::timeout(Duration::from_secs(30), gate.drained()).await;
 }
 
 #[cfg(test)]

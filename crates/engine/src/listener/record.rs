@@ -245,6 +245,19 @@ fn cut(text: &str, limit: usize) -> &str {
     &text[..end]
 }
 
+/// Logs a call whose record is lost, with what identifies it (never its request: the
+/// token may be in it).
+fn dropped(answered: &Answered, why: &str) {
+    let trigger = answered.trigger.as_ref().map(|(_, name)| name.as_str());
+    tracing::error!(
+        trigger,
+        source = %answered.call.source,
+        status = answered.status,
+        decision = ?answered.decision,
+        "{why}; a call's access record was dropped"
+    );
+}
+
 enum Message {
     Record(Arc<Answered>, jiff::Timestamp),
     Flush(tokio::sync::oneshot::Sender<()>),
@@ -340,12 +353,13 @@ impl Recorder {
     /// Queues a call's record; if the queue is full the caller waits a moment rather than
     /// lose it.
     pub async fn record(&self, answered: Answered) {
-        let message = Message::Record(self.share(answered), jiff::Timestamp::now());
+        let answered = self.share(answered);
+        let message = Message::Record(Arc::clone(&answered), jiff::Timestamp::now());
         // The common case costs no timer: there is room.
         let message = match self.queue.try_send(message) {
             Ok(()) => return,
             Err(mpsc::error::TrySendError::Closed(_)) => {
-                tracing::error!("the access-record writer has stopped; a record was dropped");
+                dropped(&answered, "the access-record writer has stopped");
                 return;
             }
             Err(mpsc::error::TrySendError::Full(message)) => message,
@@ -354,7 +368,7 @@ impl Recorder {
             .await
             .is_err()
         {
-            tracing::error!("the access-record queue is stuck; a record was dropped");
+            dropped(&answered, "the access-record queue is stuck");
         }
     }
 
@@ -533,7 +547,7 @@ impl Writer {
         let ids = match self.store.record_accesses(&writes) {
             Ok(ids) => ids,
             Err(error) => {
-                tracing::error!(%error, "cannot write access records");
+                tracing::error!(%error, records = writes.len(), "cannot write access records");
                 self.last.clear();
                 return;
             }
