@@ -261,6 +261,10 @@ async fn every_accepted_call_is_carried_out_after_kill_9() {
     let sandbox_url: Value = serde_json::from_str(&line).expect("the sandbox prints its URL");
     let sandbox_url = sandbox_url["url"].as_str().unwrap().to_owned();
 
+    // The application runs before the flood, as one a CI job scales would: a scale step on an
+    // application never deployed fails (visibly: the Deployment is not found).
+    ok(&dir, &["deploy", "demo"]);
+
     let seed_clock = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

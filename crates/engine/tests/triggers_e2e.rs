@@ -387,7 +387,8 @@ async fn wait_true_answers_with_the_result_and_failures_say_why() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_during_a_deploy_coalesce_and_are_all_recorded() {
-    let world = World::start().await;
+    // A rollout slow enough that the calls surely arrive while the first deploy runs.
+    let world = World::start_with(Duration::from_millis(1000)).await;
     let url = world.trigger("demo-redeploy", TriggerKind::Redeploy);
     let mut ids = Vec::new();
     let events = world.workers.subscribe();
@@ -406,7 +407,7 @@ async fn requests_during_a_deploy_coalesce_and_are_all_recorded() {
     assert!(statuses.iter().all(|s| s.is_final()), "{statuses:?}");
     assert!(
         statuses.contains(&ReleaseStatus::Superseded),
-        "newer requests replace queued ones: {statuses:?}"
+        "requests queued behind a deploy are carried by one release: {statuses:?}"
     );
     assert_eq!(*statuses.last().unwrap(), ReleaseStatus::Succeeded);
     world.stop().await;
@@ -591,9 +592,15 @@ async fn releases_a_dead_process_accepted_are_resumed_not_dropped() {
     // As a process killed with work in hand leaves it: a new version not yet deployed and its
     // release queued, and a scale release running with its count decided (3, from 1 by +2).
     let mut store = Store::open(&world.database).unwrap();
+    // The patch also sets 2 replicas: the deploy must not apply that over the 3 already sent.
+    let yellow_two = YELLOW.replace(
+        r#""spec":{"template""#,
+        r#""spec":{"replicas":2,"template""#,
+    );
+    assert_ne!(yellow_two, YELLOW);
     let patch = tripline::patch::Patch::parse(
         tripline::patch::PatchType::Resource,
-        YELLOW.as_bytes(),
+        yellow_two.as_bytes(),
         None,
     )
     .unwrap();

@@ -480,10 +480,11 @@ async fn execute(
     // The version the cluster runs once this release is done.
     let mut running = prepared.deployed;
     if work.deploy {
+        let manifest = with_decided(&prepared.manifest, &work);
         let plan = Plan {
             app,
             namespace: &prepared.application.namespace,
-            manifest: &prepared.manifest,
+            manifest: &manifest,
             prune_from: prepared.prune_from.as_deref(),
         };
         match deployer.deploy(&plan, &options, &progress).await {
@@ -567,6 +568,33 @@ async fn execute(
         &applied,
         version,
     );
+}
+
+/// The manifest with the replica counts `work` had decided: a resumed release may have sent
+/// them already (its process was killed before it recorded them), and a deploy must not apply
+/// the template's older count over them.
+fn with_decided(manifest: &Manifest, work: &Work) -> Manifest {
+    let values: Vec<(usize, serde_json::Value)> = manifest
+        .documents()
+        .iter()
+        .enumerate()
+        .filter_map(|(position, document)| {
+            let decided = work
+                .decided
+                .iter()
+                .find(|d| d.kind == document.id.kind && d.name == document.id.name)?;
+            let mut value = document.value.clone();
+            value["spec"]["replicas"] = serde_json::json!(decided.replicas);
+            Some((position, value))
+        })
+        .collect();
+    if values.is_empty() {
+        return manifest.clone();
+    }
+    manifest
+        .clone()
+        .replace(values)
+        .unwrap_or_else(|_| manifest.clone())
 }
 
 /// What the scale steps did.
