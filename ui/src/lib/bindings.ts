@@ -88,7 +88,7 @@ export const commands = {
 	getSettings: () => typedError<Settings, ErrorBody>(__TAURI_INVOKE("get_settings")),
 	/**  Saves settings; a changed listener address or public URL restarts a running listener. */
 	saveSettings: (settings: Settings) => typedError<Settings, ErrorBody>(__TAURI_INVOKE("save_settings", { settings })),
-	/**  Version, data folder and secret store. */
+	/**  Version, data folder, database size and secret store. */
 	getEnvironment: () => typedError<Environment, ErrorBody>(__TAURI_INVOKE("get_environment")),
 	/**
 	 *  The UI calls this once its first screen is painted. With `TRIPLINE_REPORT_READY` set,
@@ -272,6 +272,16 @@ export type ClusterRef =
 /**  The context's name. */
 name: string };
 
+/**  A replica count decided for one workload. */
+export type Decided = {
+	/**  The workload's kind. */
+	kind: string,
+	/**  Its name. */
+	name: string,
+	/**  The count. */
+	replicas: number,
+};
+
 /**  What the listener decided about a call. */
 export type Decision = 
 /**  A deploy (or scale) was started. */
@@ -329,6 +339,12 @@ export type Environment = {
 	version: string,
 	/**  Where the database lives. */
 	dataDir: string,
+	/**  The database's size on disk, in bytes. */
+	databaseBytes: number | null,
+	/**  How many access records it holds. */
+	accessRecords: number | null,
+	/**  Which access records the listener keeps, in words. */
+	retention: string,
 	/**  Where trigger tokens are kept: `keyring` or `files`. */
 	secrets: string,
 	/**
@@ -613,6 +629,10 @@ export type Release = {
 	resources: ResourceOutcome[],
 	/**  What changed since the last successful release. */
 	diff: ManifestDiff | null,
+	/**  What it carries out, once claimed (its own request and the releases it took over). */
+	work: Work | null,
+	/**  For a release another one took over: the release that did its work. */
+	carriedBy: number | null,
 };
 
 /**  Where a release stands. */
@@ -932,6 +952,26 @@ export type VersionSummary = {
 	createdAt: string,
 	/**  For a rollback, the version it copies. */
 	basedOn?: number | null,
+};
+
+/**
+ *  What a claimed release carries out: its own request and those of the queued releases it
+ *  took over, merged in request order.
+ */
+export type Work = {
+	/**  The releases it took over (their ids, oldest first), whose calls it answers for. */
+	carries?: number[],
+	/**  Deploy the template's newest version (some request asked for a deploy). */
+	deploy?: boolean,
+	/**  Take over conflicting fields (some request asked to). */
+	forceConflicts?: boolean,
+	/**  Scale steps not yet decided, in the order they were asked for. */
+	scales?: ScaleRequest[],
+	/**
+	 *  Replica counts decided for workloads before they were sent: a resumed release sends
+	 *  these again instead of stepping from whatever it finds.
+	 */
+	decided?: Decided[],
 };
 
 /**  A workload of the application, as the cluster reports it. */
