@@ -451,7 +451,8 @@ const LOG_LEVELS: &[&str] = &["debug", "info", "warn"];
 const CPU: &[&str] = &["50m", "100m", "250m", "500m"];
 const CPU_LIMIT: &[&str] = &["500m", "1", "2"];
 const MEMORY: &[&str] = &["64Mi", "128Mi", "256Mi", "512Mi"];
-const MEMORY_LIMIT: &[&str] = &["256Mi", "512Mi", "1Gi", "2Gi"];
+// Every limit is at least every request: Kubernetes refuses a request above its limit.
+const MEMORY_LIMIT: &[&str] = &["512Mi", "1Gi", "2Gi"];
 const ENV_NAMES: &[&str] = &[
     "LOG_FORMAT",
     "HTTP_TIMEOUT",
