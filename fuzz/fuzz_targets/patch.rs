@@ -7,12 +7,17 @@
 //! to the same objects, and a patch that changes nothing must leave the text as it was.
 #![no_main]
 
+use std::sync::OnceLock;
+
 use libfuzzer_sys::fuzz_target;
 use tripline::patch::{self, Patch, PatchType, Target};
 use tripline::template::Manifest;
 
 const SEED_DEMO: &str = include_str!("../../crates/engine/tests/fixtures/templates/seed-demo.yaml");
 const WEB_STACK: &str = include_str!("../../crates/engine/tests/fixtures/templates/web-stack.yaml");
+
+/// The two templates, parsed once.
+static TEMPLATES: OnceLock<[(&str, Manifest); 2]> = OnceLock::new();
 
 fuzz_target!(|data: &[u8]| {
     let Some((&choice, body)) = data.split_first() else {
@@ -24,12 +29,14 @@ fuzz_target!(|data: &[u8]| {
         PatchType::Merge,
         PatchType::Json,
     ][usize::from(choice & 3)];
-    let text = if choice & 8 == 0 {
-        SEED_DEMO
-    } else {
-        WEB_STACK
-    };
-    let manifest = Manifest::parse(text).expect("the fixture template parses");
+    let templates = TEMPLATES.get_or_init(|| {
+        [SEED_DEMO, WEB_STACK].map(|text| {
+            let manifest = Manifest::parse(text).expect("the fixture template parses");
+            (text, manifest)
+        })
+    });
+    let (text, manifest) = &templates[usize::from(choice >> 3 & 1)];
+    let (text, manifest): (&str, Manifest) = (text, manifest.clone());
     let target = (choice & 4 != 0 || kind == PatchType::Json).then(|| {
         let first = &manifest.documents()[0].id;
         Target {
