@@ -202,7 +202,10 @@ fn fixture() -> Fixture {
         .enable_all()
         .build()
         .expect("a tokio runtime starts");
-    let dir = tempfile::tempdir().expect("a temporary directory");
+    // In memory where there is a tmpfs: every call writes the database (synchronous=FULL).
+    let dir = tempfile::tempdir_in("/dev/shm")
+        .or_else(|_| tempfile::tempdir())
+        .expect("a temporary directory");
     let mut store = Store::open_dir(dir.path()).expect("a fresh database opens");
     for (template, app) in [("demo", "demo"), ("held", "held")] {
         store
