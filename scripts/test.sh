@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, lints, unit, integration and differential tests, the desktop
-# app end to end in a real window (Xvfb + WebDriver), and a smoke run of the benchmarks.
+# app end to end in a real window (Xvfb + WebDriver), a smoke run of the benchmarks, and a
+# few seconds of each fuzz target when a nightly toolchain is installed.
 # Installs what it needs on a fresh Debian 12 machine (apt packages, nextest, kubectl,
 # tauri-driver, the UI's npm packages).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -47,5 +48,17 @@ for bench in engine deploy listener; do
   cargo bench --quiet --profile dev "${CARGO_SELECTION[@]}" --bench "$bench" -- --test
 done
 bash benches/desktop/run.sh --quick
+
+say "fuzz targets, briefly (scripts/fuzz.sh; longer runs: scripts/fuzz.sh 600)"
+# They need nightly Rust; without it they are skipped, loudly, rather than failing the run.
+# TRIPLINE_FUZZ_SECONDS=0 skips them (the first build takes minutes: see BENCHMARKS.md).
+if [ "${TRIPLINE_FUZZ_SECONDS:-5}" = 0 ]; then
+  say "SKIPPED: the fuzz targets (TRIPLINE_FUZZ_SECONDS=0)"
+elif rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  bash scripts/fuzz.sh "${TRIPLINE_FUZZ_SECONDS:-5}"
+else
+  say "SKIPPED: the fuzz targets (fuzz/) need a nightly toolchain and none is installed;"
+  say "SKIPPED: install one with 'rustup toolchain install nightly' to run them here"
+fi
 
 say "all tests passed"

@@ -206,7 +206,22 @@ impl ImageRef {
             reason: character_reason(&error),
         })?;
         check_characters(&shown)?;
-        build(&shown, registry, repository)
+        let image = build(&shown, registry, repository)?;
+        // The canonical text must read back as this registry: a bare `registry` host would
+        // read as the first component of a Docker Hub repository.
+        if !names_a_registry(&image.registry) {
+            return Err(Error::InvalidRegistry {
+                reference: preview(&shown),
+                registry: preview(registry),
+                reason: format!(
+                    "a registry host needs a dot or a port (or is localhost): written in an image \
+                     name, {:?} is a Docker Hub repository; configure the registry with its full \
+                     host name or host:port",
+                    preview(&format!("{}/{}", image.registry, image.repository))
+                ),
+            });
+        }
+        Ok(image)
     }
 
     /// The registry host, lower-cased, with its port if it has one (`docker.io`,
@@ -410,13 +425,14 @@ fn split_tag(rest: &str) -> (&str, Option<&str>) {
 /// did before it began treating upper-case components as hosts (see the module primer).
 fn split_registry(name: &str) -> (Option<&str>, &str) {
     match name.split_once('/') {
-        Some((first, rest))
-            if first.contains('.') || first.contains(':') || first == "localhost" =>
-        {
-            (Some(first), rest)
-        }
+        Some((first, rest)) if names_a_registry(first) => (Some(first), rest),
         _ => (None, name),
     }
+}
+
+/// Whether `first`, as the first component of an image name, is a registry host.
+fn names_a_registry(first: &str) -> bool {
+    first.contains('.') || first.contains(':') || first == "localhost"
 }
 
 fn is_hex_identifier(path: &str) -> bool {

@@ -295,11 +295,22 @@ fn from_parts_normalises_like_parse() {
         ("ghcr.io", "", Err("repository")),
         ("", "x", Err("registry")),
         ("ghcr.io", "a:b", Err("repository")),
+        // A host that image text cannot name (found by fuzzing: a distribution notification's
+        // `target.url` of `https://registry/…`): `registry/acme/shop` is a Docker Hub name.
+        ("registry", "acme/shop", Err("registry")),
+        ("Registry", "shop", Err("registry")),
+        ("registry:5000", "acme/shop", Ok("registry:5000/acme/shop")),
+        ("LOCALHOST", "app", Ok("localhost/app")),
+        ("[::1]", "app", Ok("[::1]/app")),
     ];
     for (registry, path, expected) in cases {
         let result = ImageRef::from_parts(registry, path);
         match (result, expected) {
-            (Ok(image), Ok(canonical)) => assert_eq!(image.to_string(), canonical),
+            (Ok(image), Ok(canonical)) => {
+                assert_eq!(image.to_string(), canonical);
+                let again = ImageRef::parse(canonical).unwrap();
+                assert_eq!(again, image, "{canonical} reads back as another image");
+            }
             (Err(error), Err(expected_kind)) => {
                 assert_eq!(
                     kind(&error),
