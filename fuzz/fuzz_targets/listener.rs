@@ -292,7 +292,6 @@ fn fixture() -> Fixture {
         body_timeout: Duration::from_secs(5),
         throttle_failures: 20,
         throttle_window: Duration::from_millis(50),
-        retention: 100,
         ..Config::default()
     };
     let state = runtime.block_on(async {
