@@ -51,7 +51,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-TARGET = ROOT / "target"
+# Where cargo builds: CARGO_TARGET_DIR when set, as cargo itself reads it.
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target").resolve()
 READY_LINE = b"tripline-ready"
 READY_TIMEOUT = 60.0
 APP = "tripline-desktop"
