@@ -247,3 +247,25 @@ fn hash_is_sha256_of_the_text() {
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     );
 }
+
+#[test]
+fn leading_byte_order_marks_are_dropped_however_many_and_the_text_parses_back_to_itself() {
+    for marks in 0..4 {
+        let text = format!(
+            "{}apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+            "\u{feff}".repeat(marks)
+        );
+        let manifest = Manifest::parse(&text).unwrap();
+        assert!(!manifest.text().starts_with('\u{feff}'), "{marks} marks");
+        assert_eq!(
+            Manifest::parse(manifest.text()).unwrap(),
+            manifest,
+            "{marks} marks"
+        );
+        assert_eq!(
+            Manifest::parse_reusing(manifest.text(), &manifest).unwrap(),
+            manifest,
+            "{marks} marks"
+        );
+    }
+}
