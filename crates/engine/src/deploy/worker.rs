@@ -368,7 +368,10 @@ struct Prepared {
     manifest: Manifest,
     /// The version the last successful release left running.
     deployed: Option<u32>,
-    prune_from: Option<Vec<ResourceId>>,
+    /// What the last successful release applied.
+    last_applied: Vec<ResourceId>,
+    /// Prune against `last_applied` (the application prunes and was deployed before).
+    prune: bool,
 }
 
 fn prepare(
@@ -402,18 +405,15 @@ fn prepare(
             .plan_release(release.id, deployed, None)
             .map_err(fail)?;
     }
-    let prune_from = if application.prune {
-        last.map(|(_, applied)| applied)
-    } else {
-        None
-    };
+    let prune = application.prune && last.is_some();
     Ok(Prepared {
         application,
         template,
         version: version.summary.number,
         manifest,
         deployed,
-        prune_from,
+        last_applied: last.map(|(_, applied)| applied).unwrap_or_default(),
+        prune,
     })
 }
 
@@ -485,7 +485,7 @@ async fn execute(
             app,
             namespace: &prepared.application.namespace,
             manifest: &manifest,
-            prune_from: prepared.prune_from.as_deref(),
+            prune_from: prepared.prune.then_some(prepared.last_applied.as_slice()),
         };
         match deployer.deploy(&plan, &options, &progress).await {
             Ok(done) => {
@@ -510,12 +510,7 @@ async fn execute(
         }
     } else {
         // A scale applies nothing new: what the last deploy applied stays the prune baseline.
-        applied = Store::open(&shared.database)
-            .and_then(|s| s.last_success(app))
-            .ok()
-            .flatten()
-            .map(|(_, applied)| applied)
-            .unwrap_or_default();
+        applied = prepared.last_applied.clone();
     }
 
     let mut version = None;
