@@ -112,6 +112,19 @@ impl World {
         )
     }
 
+    /// A scale trigger `demo-scale` on Deployment `demo`, within `min`..`max`.
+    fn scale_trigger(&self, min: Option<u32>, max: Option<u32>) -> String {
+        self.trigger(
+            "demo-scale",
+            TriggerKind::Scale {
+                kind: "Deployment".into(),
+                name: "demo".into(),
+                min,
+                max,
+            },
+        )
+    }
+
     /// Runs curl with the given arguments; returns (HTTP status, body).
     async fn curl(&self, args: &[&str]) -> (u16, serde_json::Value) {
         let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
@@ -288,15 +301,7 @@ async fn seed_002_scale_out_and_in_within_bounds() {
         .finished(events, body["release"]["id"].as_i64().unwrap())
         .await;
 
-    let scale = world.trigger(
-        "demo-scale",
-        TriggerKind::Scale {
-            kind: "Deployment".into(),
-            name: "demo".into(),
-            min: Some(1),
-            max: Some(4),
-        },
-    );
+    let scale = world.scale_trigger(Some(1), Some(4));
     // Seed 002's form: GET with type and step.
     let events = world.workers.subscribe();
     let (status, body) = world
@@ -437,15 +442,7 @@ const YELLOW: &str = r#"{"resource":{"deployment":{"metadata":{"name":"demo"},"s
 async fn a_patch_and_a_scale_queued_behind_a_deploy_both_reach_the_cluster() {
     let world = World::start_with(Duration::from_millis(1500)).await;
     let redeploy = world.trigger("demo-redeploy", TriggerKind::Redeploy);
-    let scale = world.trigger(
-        "demo-scale",
-        TriggerKind::Scale {
-            kind: "Deployment".into(),
-            name: "demo".into(),
-            min: Some(1),
-            max: Some(10),
-        },
-    );
+    let scale = world.scale_trigger(Some(1), Some(10));
     let (status, first) = world.curl(&["-X", "POST", &redeploy]).await;
     assert_eq!(status, 202, "{first}");
     let (status, patched) = world
@@ -525,15 +522,7 @@ async fn a_patch_and_a_scale_queued_behind_a_deploy_both_reach_the_cluster() {
 async fn accepted_scale_steps_add_up_when_they_coalesce() {
     let world = World::start_with(Duration::from_millis(1000)).await;
     let redeploy = world.trigger("demo-redeploy", TriggerKind::Redeploy);
-    let scale = world.trigger(
-        "demo-scale",
-        TriggerKind::Scale {
-            kind: "Deployment".into(),
-            name: "demo".into(),
-            min: Some(1),
-            max: Some(6),
-        },
-    );
+    let scale = world.scale_trigger(Some(1), Some(6));
     let (status, first) = world.curl(&["-X", "POST", &redeploy]).await;
     assert_eq!(status, 202, "{first}");
     let mut ids = vec![first["release"]["id"].as_i64().unwrap()];
