@@ -240,6 +240,29 @@ impl Document {
     }
 }
 
+/// `text` with every carriage return that is not followed by a line feed turned into a line
+/// feed, or `None` when it has none (the common case costs one scan and no copy).
+fn lone_carriage_returns_as_line_feeds(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let lone = |(i, &b): (usize, &u8)| b == b'\r' && bytes.get(i + 1) != Some(&b'\n');
+    if !text.contains('\r') || !bytes.iter().enumerate().any(lone) {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('\r') {
+        out.push_str(&rest[..at]);
+        if rest[at + 1..].starts_with('\n') {
+            out.push('\r');
+        } else {
+            out.push('\n');
+        }
+        rest = &rest[at + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 /// A parsed, validated template text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
@@ -293,6 +316,12 @@ impl Manifest {
         // to itself (found by fuzzing: two marks left one in the text, which the next parse
         // dropped).
         let text = text.trim_start_matches('\u{feff}');
+        // YAML reads a carriage return that no line feed follows (old Mac line ends) as a line
+        // break; the document cutter and the renderer read lines by `\n`. Such breaks become `\n`
+        // in the kept text, so every part sees the same lines (found by fuzzing: a comment
+        // line ended by a lone CR swallowed the key after it, and re-rendering duplicated it).
+        let normalised = lone_carriage_returns_as_line_feeds(text);
+        let text = normalised.as_deref().unwrap_or(text);
         let mut documents = Vec::new();
         for chunk in split(text) {
             if documents.len() == MAX_DOCUMENTS {

@@ -269,3 +269,44 @@ fn leading_byte_order_marks_are_dropped_however_many_and_the_text_parses_back_to
         );
     }
 }
+
+#[test]
+fn lone_carriage_returns_are_line_breaks_and_re_rendering_gives_the_same_objects() {
+    // Found by fuzzing (`fuzz/fuzz_targets/template.rs`): a comment line ended by a lone CR
+    // hid the key after it from the renderer, which kept it and added it again.
+    for text in [
+        "\r\r#-\rapiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+        "apiVersion: v1\rkind: ConfigMap\rmetadata:\r  name: a\r---\rapiVersion: v1\rkind: ConfigMap\rmetadata:\r  name: b\r",
+    ] {
+        let manifest = Manifest::parse(text).unwrap();
+        assert!(!manifest.text().contains('\r'), "{text:?}");
+        let values: Vec<_> = manifest
+            .documents()
+            .iter()
+            .map(|d| (d.id.clone(), d.value.clone()))
+            .collect();
+        let changes = values
+            .iter()
+            .enumerate()
+            .map(|(position, (_, value))| (position, value.clone()))
+            .collect();
+        let rendered = manifest.replace(changes).unwrap();
+        let again = Manifest::parse(rendered.text()).unwrap();
+        let round: Vec<_> = again
+            .documents()
+            .iter()
+            .map(|d| (d.id.clone(), d.value.clone()))
+            .collect();
+        assert_eq!(round, values, "{text:?}");
+    }
+    assert_eq!(
+        Manifest::parse("\r\r#-\rapiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n")
+            .unwrap()
+            .documents()
+            .len(),
+        1
+    );
+    // Windows line ends are kept as they are.
+    let crlf = "apiVersion: v1\r\nkind: ConfigMap\r\nmetadata:\r\n  name: c\r\n";
+    assert_eq!(Manifest::parse(crlf).unwrap().text(), crlf);
+}
