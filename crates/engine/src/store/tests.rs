@@ -1103,3 +1103,35 @@ fn a_rollback_to_a_version_that_breaks_a_limit_is_refused() {
     );
     assert_eq!(store.versions("t").unwrap().len(), 3);
 }
+
+#[test]
+fn the_queue_and_history_lookups_use_indexes_not_whole_table_scans() {
+    // Each of these runs on every claim or every deploy; a scan of `access_records` or
+    // `releases` makes the listener slower the longer its history is.
+    let (_dir, store) = store();
+    for sql in [
+        "UPDATE releases SET carried_by = 2 WHERE carried_by = 1",
+        "UPDATE access_records SET release_id = 1
+         WHERE release_id IN (SELECT id FROM releases WHERE carried_by = 1)",
+        "SELECT id, number, options, work FROM releases
+         WHERE app_id = 1 AND status = 'queued' AND owner = 7 ORDER BY number",
+        "SELECT template_version, applied FROM releases
+         WHERE app_id = 1 AND status = 'succeeded' ORDER BY number DESC LIMIT 1",
+        "DELETE FROM releases WHERE id = 1",
+    ] {
+        let plan: Vec<String> = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        for step in &plan {
+            assert!(
+                !step.starts_with("SCAN") && !step.contains("TEMP B-TREE"),
+                "{sql}\n{plan:#?}"
+            );
+        }
+    }
+}
