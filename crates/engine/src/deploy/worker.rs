@@ -30,7 +30,7 @@ use super::{Action, Deployer, Failure, Plan, Progress, ResourceOutcome};
 use crate::app::Application;
 use crate::cluster::Clusters;
 use crate::diff;
-use crate::store::{self, Cause, Finish, Release, ReleaseStatus, Store, Work};
+use crate::store::{self, Cause, Finish, Pool, Release, ReleaseStatus, Store, Work};
 use crate::template::{Manifest, ResourceId};
 
 /// Something that happened to a release.
@@ -85,7 +85,8 @@ struct Worker {
 }
 
 struct Shared {
-    database: PathBuf,
+    /// Connections to the database the releases are recorded in.
+    pool: Pool,
     clusters: Clusters,
     events: broadcast::Sender<DeployEvent>,
     cancel: CancellationToken,
@@ -103,23 +104,29 @@ pub struct Workers {
 impl std::fmt::Debug for Workers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Workers")
-            .field("database", &self.shared.database)
+            .field("database", &self.shared.pool.path())
             .finish_non_exhaustive()
     }
 }
 
 impl Workers {
+    /// The connections to the workers' database, for others in the process to share.
+    pub fn pool(&self) -> &Pool {
+        &self.shared.pool
+    }
+
     /// Workers that record releases in the database at `database` and deploy to `clusters`.
     pub fn new(
         database: PathBuf,
         clusters: Clusters,
         cancel: CancellationToken,
     ) -> store::Result<Self> {
-        Store::open(&database)?;
+        let pool = Pool::new(&database);
+        pool.with(|_| Ok(()))?;
         let (events, _) = broadcast::channel(1024);
         Ok(Workers {
             shared: Arc::new(Shared {
-                database,
+                pool,
                 clusters,
                 events,
                 cancel,
@@ -141,7 +148,10 @@ impl Workers {
         cause: &Cause,
         options: &super::Options,
     ) -> store::Result<Release> {
-        let release = Store::open(&self.shared.database)?.queue_release(app, cause, options)?;
+        let release = self
+            .shared
+            .pool
+            .with(|s| s.queue_release(app, cause, options))?;
         self.queued(&release);
         Ok(release)
     }
@@ -179,7 +189,7 @@ impl Workers {
     /// Returns the applications whose work was resumed.
     pub fn resume(&self) -> store::Result<Vec<String>> {
         self.shared.requeue_on_stop.store(true, Ordering::Release);
-        let apps = Store::open(&self.shared.database)?.adopt_orphans()?;
+        let apps = self.shared.pool.with(|s| s.adopt_orphans())?;
         for app in &apps {
             tracing::info!(%app, "resuming deploys that a stopped Tripline had accepted");
             self.wake(app);
@@ -220,7 +230,7 @@ async fn run(shared: Arc<Shared>, app: String, wake: Arc<Notify>) {
             _ = wake.notified() => {}
         }
         loop {
-            let claimed = Store::open(&shared.database).and_then(|mut s| s.claim_release(&app));
+            let claimed = shared.pool.with(|s| s.claim_release(&app));
             let release = match claimed {
                 Ok(Some(release)) => release,
                 Ok(None) => break,
@@ -268,7 +278,7 @@ fn announce_carried(shared: &Shared, app: &str, carrier: &Release) {
 /// resume work, failed as interrupted otherwise.
 fn stopped(shared: &Shared, app: &str, id: i64) {
     if shared.requeue_on_stop.load(Ordering::Acquire) {
-        match Store::open(&shared.database).and_then(|mut s| s.requeue_release(id)) {
+        match shared.pool.with(|s| s.requeue_release(id)) {
             Ok(()) => return,
             Err(error) => {
                 tracing::error!(%app, release = id, %error, "cannot leave a stopped release queued");
@@ -308,9 +318,7 @@ fn finish(
         applied,
         version,
     };
-    if let Err(error) =
-        Store::open(&shared.database).and_then(|mut s| s.finish_release(id, &finish))
-    {
+    if let Err(error) = shared.pool.with(|s| s.finish_release(id, &finish)) {
         tracing::error!(%app, release = id, %error, "cannot record the end of a release");
     }
     let _ = shared.events.send(DeployEvent {
@@ -384,7 +392,7 @@ fn prepare(
     let application = store.app(app).map_err(fail)?;
     let template = application.source.template().unwrap_or_default().to_owned();
     let version = store.version(&template, None).map_err(fail)?;
-    let manifest = Manifest::parse(&version.content)
+    let manifest = Manifest::parse_recent(&version.content)
         .map_err(|e| Failure::new("InvalidTemplate", None, e.to_string(), None))?;
     let last = store.last_success(app).map_err(fail)?;
     let deployed = last.as_ref().map(|(version, _)| *version);
@@ -435,9 +443,10 @@ async fn execute(
         .work
         .clone()
         .unwrap_or_else(|| Work::of(&release.options));
-    let prepared = Store::open(&shared.database)
-        .map_err(|e| Failure::new("StoreError", None, e.to_string(), None))
-        .and_then(|mut store| prepare(&mut store, app, &release, &work));
+    let prepared = shared
+        .pool
+        .with(|store| Ok(prepare(store, app, &release, &work)))
+        .unwrap_or_else(|e| Err(Failure::new("StoreError", None, e.to_string(), None)));
     let prepared = match prepared {
         Ok(p) => p,
         Err(failure) => {
@@ -640,7 +649,7 @@ async fn scale(
         let target = work.target(&kind, &name, live);
         work.decide(&kind, &name, target);
         // Written before it is sent: a resumed release sends this count, not another step.
-        if let Err(error) = Store::open(&shared.database).and_then(|mut s| s.save_work(id, work)) {
+        if let Err(error) = shared.pool.with(|s| s.save_work(id, work)) {
             let failure = Failure::new("StoreError", None, error.to_string(), None);
             return Err((failure, outcomes));
         }
@@ -689,7 +698,7 @@ fn record_counts(
     said: &[String],
     running: Option<u32>,
 ) -> Option<u32> {
-    let recorded = Store::open(&shared.database).and_then(|mut store| {
+    let recorded = shared.pool.with(|store| {
         let base = store.version(&prepared.template, None)?.summary.number;
         let outcome = store.modify_template(
             &prepared.template,

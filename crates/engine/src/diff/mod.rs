@@ -109,8 +109,8 @@ impl ManifestDiff {
 
 /// Parses and compares two template texts.
 pub fn diff_texts(old: &str, new: &str) -> Result<ManifestDiff, template::Error> {
-    let old = Manifest::parse(old)?;
-    let new = Manifest::parse_reusing(new, &old)?;
+    let old = Manifest::parse_recent(old)?;
+    let new = Manifest::parse_recent_reusing(new, &old)?;
     Ok(diff(&old, &new))
 }
 

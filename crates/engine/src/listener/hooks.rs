@@ -552,9 +552,8 @@ async fn redeploy_with_patch(
         }
     };
     let message = format!("patched by trigger {}", trigger.name);
-    let saved = state
-        .store()
-        .and_then(|mut store| store.patch_template(template, &patch, Origin::Patch, &message));
+    let saved =
+        state.with_store(|store| store.patch_template(template, &patch, Origin::Patch, &message));
     let outcome = match saved {
         Ok(outcome) => outcome,
         Err(error) => {
@@ -722,7 +721,7 @@ async fn registry_hook(
         trigger.name
     );
     let mut changes = Vec::new();
-    let saved = state.store().and_then(|mut store| {
+    let saved = state.with_store(|store| {
         let outcome = store.modify_template(
             template,
             Origin::ImageUpdate,
@@ -814,7 +813,7 @@ async fn start_release(
         .cause_event
         .as_ref()
         .is_some_and(|e| e.get("patch").is_some());
-    let queued = state.store().and_then(|mut store| {
+    let queued = state.with_store(|store| {
         store.record_and_queue(
             trigger.id,
             &record,
@@ -871,9 +870,8 @@ async fn start_release(
         }
     }
     let text = body.to_string();
-    let finished = state
-        .store()
-        .and_then(|mut store| store.finish_access_record(record_id, status.as_u16(), &text));
+    let finished =
+        state.with_store(|store| store.finish_access_record(record_id, status.as_u16(), &text));
     if finished.is_ok() {
         record.status = status.as_u16();
         record.release = Some(release.id);
@@ -904,7 +902,7 @@ async fn follow(
     let mut current = id;
     loop {
         // The database says where it stands (an event may have been missed or not yet sent).
-        let release = state.store().and_then(|s| s.release(current)).ok()?;
+        let release = state.with_store(|s| s.release(current)).ok()?;
         match (release.status, release.carried_by) {
             (ReleaseStatus::Superseded, Some(carrier)) => {
                 current = carrier;

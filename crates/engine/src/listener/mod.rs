@@ -151,7 +151,6 @@ pub struct State {
     pub workers: Workers,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
-    database: PathBuf,
     index: index::TokenIndex,
     recorder: Recorder,
     throttle: throttle::Throttle,
@@ -183,7 +182,6 @@ impl State {
             secrets,
             workers,
             metrics: Metrics::default(),
-            database,
             index,
             recorder,
             throttle,
@@ -205,9 +203,12 @@ impl State {
         self.recorder.flush().await;
     }
 
-    /// A fresh database connection for writes.
-    fn store(&self) -> crate::store::Result<Store> {
-        Store::open(&self.database)
+    /// Runs `f` on a database connection (shared with the deploy workers).
+    fn with_store<T>(
+        &self,
+        f: impl FnOnce(&mut Store) -> crate::store::Result<T>,
+    ) -> crate::store::Result<T> {
+        self.workers.pool().with(f)
     }
 }
 

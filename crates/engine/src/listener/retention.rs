@@ -27,7 +27,7 @@ pub fn prune_in_background(state: Arc<State>, cancel: CancellationToken) {
             wait = EVERY;
             let state = state.clone();
             let pruned = tokio::task::spawn_blocking(move || {
-                state.store().and_then(|mut store| {
+                state.with_store(|store| {
                     store.prune_records(&state.config.retention, jiff::Timestamp::now())
                 })
             })

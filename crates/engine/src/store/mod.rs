@@ -12,6 +12,7 @@
 
 mod apps;
 mod migrations;
+mod pool;
 mod releases;
 mod retention;
 mod templates;
@@ -25,6 +26,7 @@ use serde::Serialize;
 
 use crate::error::ErrorBody;
 
+pub use pool::Pool;
 pub use releases::{Cause, Decided, Finish, Release, ReleaseStatus, Work};
 pub use retention::Retention;
 pub use templates::{Origin, SaveOutcome, TemplateSummary, Version, VersionSummary};

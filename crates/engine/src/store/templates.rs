@@ -289,7 +289,7 @@ impl Store {
         let tx = self.write()?;
         let (id, latest) = latest_summary(&tx, name)?;
         let content = read_content(&tx, id, &latest)?;
-        let manifest = Manifest::parse(&content)?;
+        let manifest = Manifest::parse_recent(&content)?;
         let (manifest, changed) = change(manifest)?;
         if changed.is_empty() || manifest.hash() == latest.hash {
             return Ok(SaveOutcome::Unchanged { version: latest });
@@ -333,7 +333,7 @@ impl Store {
             return Ok(SaveOutcome::Unchanged { version: latest });
         }
         let content = read_content(&tx, id, &target)?;
-        let manifest = Manifest::parse(&content)?;
+        let manifest = Manifest::parse_recent(&content)?;
         let version = insert_version(
             &tx,
             id,
@@ -535,6 +535,8 @@ fn insert_version(
     // Every write path ends here: nothing is saved that would not read back or that a
     // cluster would refuse.
     new.manifest.check_for_save()?;
+    // The deploy that follows a save reads this text back.
+    new.manifest.keep_recent();
     let text = new.manifest.text();
     let summary = VersionSummary {
         template: name.to_owned(),

@@ -21,6 +21,7 @@
 mod check;
 mod id;
 mod locate;
+mod recent;
 mod schema;
 mod split;
 mod yaml;
@@ -294,6 +295,33 @@ impl Manifest {
     /// Parses and validates template text.
     pub fn parse(text: &str) -> Result<Self> {
         Self::parse_inner(text, None)
+    }
+
+    /// Parses `text`, or clones the manifest of a recent parse or save of the same text (see
+    /// `recent`): the paths from a trigger call to the cluster read the same few texts
+    /// several times.
+    pub fn parse_recent(text: &str) -> Result<Self> {
+        Self::parse_recent_inner(text, None)
+    }
+
+    /// [`Manifest::parse_reusing`], or the manifest of a recent parse or save of `text`.
+    pub fn parse_recent_reusing(text: &str, previous: &Manifest) -> Result<Self> {
+        Self::parse_recent_inner(text, Some(previous))
+    }
+
+    fn parse_recent_inner(text: &str, previous: Option<&Manifest>) -> Result<Self> {
+        if let Some(found) = recent::find(text) {
+            return Ok((*found).clone());
+        }
+        let manifest = Self::parse_inner(text, previous)?;
+        recent::keep(std::sync::Arc::new(manifest.clone()));
+        Ok(manifest)
+    }
+
+    /// Keeps this manifest for [`Manifest::parse_recent`] (a version just saved is read back
+    /// by the deploy that follows).
+    pub fn keep_recent(&self) {
+        recent::keep(std::sync::Arc::new(self.clone()));
     }
 
     /// Parses `text`, reusing the parsed objects of `previous` for documents whose text is
