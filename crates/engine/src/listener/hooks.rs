@@ -869,7 +869,9 @@ async fn start_release(
             }
         }
     }
-    let text = body.to_string();
+    // The answer is kept as the record's response: scrubbed like everything else it keeps
+    // (a release message can quote a value from the caller's patch).
+    let text = call.scrub(&body.to_string());
     let finished =
         state.with_store(|store| store.finish_access_record(record_id, status.as_u16(), &text));
     if finished.is_ok() {

@@ -121,6 +121,12 @@ impl Call {
         self.body = body;
     }
 
+    /// `text` with the secrets this call presented replaced (for a text kept after the
+    /// record was made, such as a waited-for answer).
+    pub fn scrub(&self, text: &str) -> String {
+        self.presented.scrub(text).into_owned()
+    }
+
     /// The finished record: the body cut and redacted, and every text it keeps scrubbed of
     /// the secrets the call presented.
     pub fn record(
@@ -586,6 +592,22 @@ fn same(a: &Arc<Answered>, b: &Arc<Answered>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_text_kept_after_the_record_is_scrubbed_of_the_presented_secrets() {
+        let token = "tl_0123456789abcdefghijklmnop";
+        let call = Call::new(
+            "127.0.0.1".parse().unwrap(),
+            &axum::http::Method::POST,
+            &format!("/hook/trigger?%74oken={token}").parse().unwrap(),
+            &axum::http::HeaderMap::new(),
+        );
+        let answer = format!(r#"{{"status":"failed","message":"value {token} is not valid"}}"#);
+        let scrubbed = call.scrub(&answer);
+        assert!(!scrubbed.contains(token), "{scrubbed}");
+        assert!(scrubbed.contains(redact::REDACTED), "{scrubbed}");
+        assert_eq!(call.scrub("nothing secret"), "nothing secret");
+    }
 
     #[test]
     fn tokens_and_secrets_are_redacted() {
