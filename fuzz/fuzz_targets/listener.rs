@@ -12,6 +12,7 @@
 #![no_main]
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -28,7 +29,7 @@ use tripline::cluster::Clusters;
 use tripline::deploy::worker::Workers;
 use tripline::listener::{self, Config, State};
 use tripline::secrets::Secrets;
-use tripline::store::{NewTrigger, Store};
+use tripline::store::{NewTrigger, Retention, Store};
 use tripline::trigger::{self, TagFilter, TriggerKind, service};
 
 const SEED_DEMO: &str = include_str!("../../crates/engine/tests/fixtures/templates/seed-demo.yaml");
@@ -149,14 +150,31 @@ struct Call<'a> {
 
 struct Fixture {
     _dir: tempfile::TempDir,
+    database: std::path::PathBuf,
     runtime: tokio::runtime::Runtime,
     state: Arc<State>,
     tokens: Vec<String>,
     signing_key: String,
 }
 
+/// Calls between two prunings of the access records (a long run would otherwise grow the
+/// database in memory by gigabytes, and slow down as it grows).
+const PRUNE_EVERY: u64 = 10_000;
+/// What the pruning keeps: the newest calls of each trigger, whatever their age.
+const KEEP: Retention = Retention {
+    days: 0,
+    per_trigger: 1_000,
+};
+
+static CALLS: AtomicU64 = AtomicU64::new(0);
+
 fuzz_target!(|call: Call<'_>| {
     let fixture = FIXTURE.get_or_init(fixture);
+    if CALLS.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
+        Store::open(&fixture.database)
+            .and_then(|mut store| store.prune_records(&KEEP, jiff::Timestamp::now()))
+            .expect("the access records prune");
+    }
     let Some(request) = build(&call, fixture) else {
         return;
     };
@@ -203,8 +221,14 @@ fn fixture() -> Fixture {
         .build()
         .expect("a tokio runtime starts");
     // In memory where there is a tmpfs: every call writes the database (synchronous=FULL).
-    let dir = tempfile::tempdir_in("/dev/shm")
-        .or_else(|_| tempfile::tempdir())
+    // libFuzzer ends the process without running destructors, so the directory outlives the
+    // run: those of runs that are over are removed here.
+    let shm = std::path::Path::new("/dev/shm");
+    let base = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+    remove_leftovers(&base);
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("{PREFIX}{}-", std::process::id()))
+        .tempdir_in(&base)
         .expect("a temporary directory");
     let mut store = Store::open_dir(dir.path()).expect("a fresh database opens");
     for (template, app) in [("demo", "demo"), ("held", "held")] {
@@ -287,6 +311,7 @@ fn fixture() -> Fixture {
         .expect("disables");
     store.set_app_hold("held", Some("fuzzing")).expect("holds");
     let database = store.info().expect("the database says where it is").path;
+    let database_path = database.clone();
     let config = Config {
         body_limit: 16 * 1024,
         body_timeout: Duration::from_secs(5),
@@ -305,10 +330,34 @@ fn fixture() -> Fixture {
     });
     Fixture {
         _dir: dir,
+        database: database_path,
         runtime,
         state,
         tokens,
         signing_key,
+    }
+}
+
+/// The start of the fixture directories' names, followed by the process id.
+const PREFIX: &str = "tripline-fuzz-listener-";
+
+/// Removes the fixture directories of processes that are gone.
+fn remove_leftovers(base: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(PREFIX))
+            .and_then(|rest| rest.split('-').next())
+        else {
+            continue;
+        };
+        if !std::path::Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
