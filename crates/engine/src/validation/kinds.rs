@@ -99,6 +99,7 @@ pub(super) fn spec(group: &str, kind: &str, object: &Value, causes: &mut Vec<Cau
         ("", "ConfigMap" | "Secret") => data_keys(object, causes),
         ("networking.k8s.io", "Ingress") => ingress(spec, causes),
         ("autoscaling", "HorizontalPodAutoscaler") => autoscaler(spec, causes),
+        ("policy", "PodDisruptionBudget") => disruption_budget(spec, causes),
         _ => {}
     }
 }
@@ -566,5 +567,70 @@ fn autoscaler(spec: Option<&Value>, causes: &mut Vec<Cause>) {
         {
             causes.push(Cause::required(format!("spec.scaleTargetRef.{key}")));
         }
+    }
+}
+
+/// A PodDisruptionBudget: one of `minAvailable` and `maxUnavailable`, each a count or a
+/// percentage, and a valid selector.
+fn disruption_budget(spec: Option<&Value>, causes: &mut Vec<Cause>) {
+    let Some(spec) = spec else {
+        return;
+    };
+    let given = |key: &str| spec.get(key).filter(|v| !v.is_null());
+    for key in ["minAvailable", "maxUnavailable"] {
+        if let Some(value) = given(key) {
+            int_or_percent(value, &format!("spec.{key}"), causes);
+        }
+    }
+    if given("minAvailable").is_some() && given("maxUnavailable").is_some() {
+        causes.push(Cause::invalid(
+            "spec",
+            spec,
+            "minAvailable and maxUnavailable cannot be both set",
+        ));
+    }
+    if let Some(selector) = given("selector") {
+        selector::check(selector, "spec.selector", causes);
+    }
+    one_of(
+        Some(spec),
+        "unhealthyPodEvictionPolicy",
+        &["IfHealthyBudget", "AlwaysAllow"],
+        "spec",
+        causes,
+    );
+}
+
+/// A count (at least 0) or a percentage (`"0%"` to `"100%"`).
+fn int_or_percent(value: &Value, at: &str, causes: &mut Vec<Cause>) {
+    match value {
+        Value::Number(_) => {
+            if int(value).is_none_or(|n| n < 0) {
+                causes.push(Cause::invalid(
+                    at,
+                    value,
+                    "must be greater than or equal to 0",
+                ));
+            }
+        }
+        Value::String(text) => {
+            let percent = text
+                .strip_suffix('%')
+                .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+                .map(|digits| digits.parse::<u64>().unwrap_or(u64::MAX));
+            match percent {
+                None => causes.push(Cause::invalid(
+                    at,
+                    value,
+                    "a valid percent string must be a numeric string followed by an ending '%' \
+                     (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')",
+                )),
+                Some(p) if p > 100 => {
+                    causes.push(Cause::invalid(at, value, "must not be greater than 100%"));
+                }
+                Some(_) => {}
+            }
+        }
+        other => causes.push(Cause::type_invalid(at, other, "an integer or a percentage")),
     }
 }

@@ -18,9 +18,12 @@
 //! - pod specs wherever a workload holds one: containers non-empty with unique DNS-1123 label
 //!   names, image references, ports and protocols, environment variable names, resource
 //!   quantities, and the enums (`restartPolicy`, `dnsPolicy`, `imagePullPolicy`, …);
+//!   probes (one handler each, ports, thresholds), security contexts (user and group ids,
+//!   `privileged` against `allowPrivilegeEscalation`), volumes (one source each, with the
+//!   name it needs) and volume mounts (an existing volume, a unique path);
 //! - per kind: replicas and counts non-negative, selectors present and matching the pod
 //!   template's labels, strategy types, Service types and ports, ConfigMap and Secret keys,
-//!   Ingress path types, CronJob schedules and policies.
+//!   Ingress path types, CronJob schedules and policies, PodDisruptionBudget limits.
 //!
 //! Kinds it does not know (custom resources) are checked for metadata only.
 //!
@@ -32,7 +35,9 @@ mod kinds;
 mod meta;
 mod names;
 mod pod;
+mod probes;
 mod quantity;
+mod security;
 mod selector;
 
 use std::fmt;
@@ -95,6 +100,15 @@ impl Cause {
                 Shown(value),
                 list.join(", ")
             ),
+        }
+    }
+
+    /// A field that may not be given (here, or with another one).
+    pub fn forbidden(field: impl Into<String>, why: &str) -> Cause {
+        Cause {
+            reason: "FieldValueForbidden",
+            field: field.into(),
+            message: format!("Forbidden: {why}"),
         }
     }
 

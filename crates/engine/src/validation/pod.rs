@@ -137,6 +137,7 @@ pub(super) fn pod_spec(
         )),
         _ => one_of(spec, "restartPolicy", allowed, field, causes),
     }
+    super::security::pod(object, field, causes);
     one_of(spec, "dnsPolicy", &DNS_POLICIES, field, causes);
     at_least(spec, "terminationGracePeriodSeconds", 0, field, causes);
     at_least(spec, "activeDeadlineSeconds", 1, field, causes);
@@ -180,8 +181,99 @@ fn volumes<'a>(
             }
             Some(other) => causes.push(Cause::type_invalid(at, other, "a string")),
         }
+        volume_source(volume, &format!("{field}.volumes[{i}]"), causes);
     }
     names
+}
+
+/// Where a volume's data comes from; a volume names exactly one.
+const VOLUME_SOURCES: [&str; 30] = [
+    "hostPath",
+    "emptyDir",
+    "gcePersistentDisk",
+    "awsElasticBlockStore",
+    "gitRepo",
+    "secret",
+    "nfs",
+    "iscsi",
+    "glusterfs",
+    "persistentVolumeClaim",
+    "rbd",
+    "flexVolume",
+    "cinder",
+    "cephfs",
+    "flocker",
+    "downwardAPI",
+    "fc",
+    "azureFile",
+    "configMap",
+    "vsphereVolume",
+    "quobyte",
+    "azureDisk",
+    "photonPersistentDisk",
+    "projected",
+    "portworxVolume",
+    "scaleIO",
+    "storageos",
+    "csi",
+    "ephemeral",
+    "image",
+];
+
+/// The field each common source cannot do without.
+const SOURCE_NEEDS: [(&str, &str); 6] = [
+    ("configMap", "name"),
+    ("secret", "secretName"),
+    ("persistentVolumeClaim", "claimName"),
+    ("hostPath", "path"),
+    ("nfs", "server"),
+    ("nfs", "path"),
+];
+
+const HOST_PATH_TYPES: [&str; 8] = [
+    "",
+    "DirectoryOrCreate",
+    "Directory",
+    "FileOrCreate",
+    "File",
+    "Socket",
+    "CharDevice",
+    "BlockDevice",
+];
+
+fn volume_source(volume: &Value, at: &str, causes: &mut Vec<Cause>) {
+    if !volume.is_object() {
+        return;
+    }
+    let given: Vec<&str> = VOLUME_SOURCES
+        .into_iter()
+        .filter(|key| volume.get(*key).is_some_and(|v| !v.is_null()))
+        .collect();
+    match given.as_slice() {
+        [] => causes.push(Cause::required_because(at, "must specify a volume type")),
+        [_] => {}
+        [_, second, ..] => causes.push(Cause::forbidden(
+            format!("{at}.{second}"),
+            "may not specify more than 1 volume type",
+        )),
+    }
+    for (source, needed) in SOURCE_NEEDS {
+        if let Some(object) = volume.get(source).filter(|v| !v.is_null())
+            && object
+                .get(needed)
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        {
+            causes.push(Cause::required(format!("{at}.{source}.{needed}")));
+        }
+    }
+    one_of(
+        volume.get("hostPath"),
+        "type",
+        &HOST_PATH_TYPES,
+        &format!("{at}.hostPath"),
+        causes,
+    );
 }
 
 fn containers<'a>(
@@ -248,6 +340,8 @@ fn containers<'a>(
         env(object, &at, causes);
         resources(object.get("resources"), &format!("{at}.resources"), causes);
         mounts(object, &at, volumes, causes);
+        super::probes::probes(object, &at, causes);
+        super::security::container(object, &at, causes);
     }
 }
 
@@ -393,6 +487,7 @@ fn mounts(
     let Some(list) = container.get("volumeMounts").and_then(Value::as_array) else {
         return;
     };
+    let mut paths = HashSet::new();
     for (j, mount) in list.iter().enumerate() {
         let at = format!("{at}.volumeMounts[{j}]");
         match mount.get("name") {
@@ -406,12 +501,17 @@ fn mounts(
             }
             _ => {}
         }
-        if mount
-            .get("mountPath")
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty)
-        {
-            causes.push(Cause::required(format!("{at}.mountPath")));
+        match mount.get("mountPath") {
+            Some(value @ Value::String(path)) if !path.is_empty() => {
+                if !paths.insert(path.as_str()) {
+                    causes.push(Cause::invalid(
+                        format!("{at}.mountPath"),
+                        value,
+                        "must be unique",
+                    ));
+                }
+            }
+            _ => causes.push(Cause::required(format!("{at}.mountPath"))),
         }
     }
 }

@@ -300,3 +300,284 @@ fn hostile_shapes_do_not_panic() {
         }
     }
 }
+
+/// A Deployment that uses probes, volumes and security contexts the way real charts do.
+fn deployment_with_everything() -> Value {
+    let mut object = deployment();
+    let pod = &mut object["spec"]["template"]["spec"];
+    pod["securityContext"] = json!({"runAsUser": 1000, "runAsGroup": 3000, "fsGroup": 2000,
+                                    "supplementalGroups": [4000], "fsGroupChangePolicy": "OnRootMismatch"});
+    pod["volumes"] = json!([
+        {"name": "config", "configMap": {"name": "web-config", "items": [{"key": "a", "path": "a"}]}},
+        {"name": "tls", "secret": {"secretName": "web-tls"}},
+        {"name": "cache", "emptyDir": {}},
+        {"name": "data", "persistentVolumeClaim": {"claimName": "web-data"}},
+        {"name": "host", "hostPath": {"path": "/var/log", "type": "Directory"}}
+    ]);
+    let container = &mut pod["containers"][0];
+    container["livenessProbe"] = json!({"httpGet": {"path": "/healthz", "port": "http", "scheme": "HTTP"},
+                                        "initialDelaySeconds": 5, "periodSeconds": 10, "successThreshold": 1,
+                                        "terminationGracePeriodSeconds": 30});
+    container["readinessProbe"] =
+        json!({"tcpSocket": {"port": 80}, "failureThreshold": 3, "successThreshold": 2});
+    container["startupProbe"] = json!({"exec": {"command": ["cat", "/tmp/ready"]}});
+    container["securityContext"] = json!({"runAsUser": 0, "allowPrivilegeEscalation": false,
+                                          "capabilities": {"drop": ["ALL"]}, "procMount": "Default"});
+    container["volumeMounts"] = json!([
+        {"name": "config", "mountPath": "/etc/web"},
+        {"name": "tls", "mountPath": "/etc/tls", "readOnly": true},
+        {"name": "cache", "mountPath": "/cache"}
+    ]);
+    object
+}
+
+#[test]
+fn probes_volumes_and_security_contexts_as_charts_write_them_are_valid() {
+    assert_eq!(
+        validate("apps", "Deployment", &deployment_with_everything()),
+        vec![]
+    );
+}
+
+/// Each case sets one field of [`deployment_with_everything`] and names the field path and
+/// words of the API server's answer.
+#[test]
+fn probe_volume_and_security_context_mistakes_name_their_field() {
+    const C: &str = "/spec/template/spec/containers/0";
+    const P: &str = "spec.template.spec.containers[0]";
+    let cases: Vec<(String, Value, String, &str)> = vec![
+        (
+            format!("{C}/livenessProbe"),
+            json!({"periodSeconds": 5}),
+            format!("{P}.livenessProbe"),
+            "must specify a handler type",
+        ),
+        (
+            format!("{C}/livenessProbe"),
+            json!({"exec": {"command": ["true"]}, "tcpSocket": {"port": 80}}),
+            format!("{P}.livenessProbe.tcpSocket"),
+            "may not specify more than 1 handler type",
+        ),
+        (
+            format!("{C}/startupProbe"),
+            json!({"exec": {"command": []}}),
+            format!("{P}.startupProbe.exec.command"),
+            "Required value",
+        ),
+        (
+            format!("{C}/readinessProbe"),
+            json!({"httpGet": {"path": "/"}}),
+            format!("{P}.readinessProbe.httpGet.port"),
+            "Required value",
+        ),
+        (
+            format!("{C}/readinessProbe"),
+            json!({"tcpSocket": {"port": 70000}}),
+            format!("{P}.readinessProbe.tcpSocket.port"),
+            "between 1 and 65535",
+        ),
+        (
+            format!("{C}/readinessProbe"),
+            json!({"tcpSocket": {"port": "Not_A_Name"}}),
+            format!("{P}.readinessProbe.tcpSocket.port"),
+            "Invalid value",
+        ),
+        (
+            format!("{C}/readinessProbe"),
+            json!({"grpc": {"port": "grpc"}}),
+            format!("{P}.readinessProbe.grpc.port"),
+            "must be an integer",
+        ),
+        (
+            format!("{C}/livenessProbe"),
+            json!({"httpGet": {"port": 80, "scheme": "FTP"}}),
+            format!("{P}.livenessProbe.httpGet.scheme"),
+            "Unsupported value",
+        ),
+        (
+            format!("{C}/livenessProbe"),
+            json!({"tcpSocket": {"port": 80}, "periodSeconds": -1}),
+            format!("{P}.livenessProbe.periodSeconds"),
+            "greater than or equal to 0",
+        ),
+        (
+            format!("{C}/livenessProbe"),
+            json!({"tcpSocket": {"port": 80}, "successThreshold": 3}),
+            format!("{P}.livenessProbe.successThreshold"),
+            "must be 1",
+        ),
+        (
+            format!("{C}/readinessProbe"),
+            json!({"tcpSocket": {"port": 80}, "terminationGracePeriodSeconds": 5}),
+            format!("{P}.readinessProbe.terminationGracePeriodSeconds"),
+            "Forbidden",
+        ),
+        (
+            format!("{C}/livenessProbe"),
+            json!("curl localhost"),
+            format!("{P}.livenessProbe"),
+            "must be a mapping",
+        ),
+        (
+            "/spec/template/spec/volumes/2".into(),
+            json!({"name": "cache"}),
+            "spec.template.spec.volumes[2]".into(),
+            "must specify a volume type",
+        ),
+        (
+            "/spec/template/spec/volumes/2".into(),
+            json!({"name": "cache", "emptyDir": {}, "configMap": {"name": "x"}}),
+            "spec.template.spec.volumes[2].configMap".into(),
+            "may not specify more than 1 volume type",
+        ),
+        (
+            "/spec/template/spec/volumes/0".into(),
+            json!({"name": "config", "configMap": {}}),
+            "spec.template.spec.volumes[0].configMap.name".into(),
+            "Required value",
+        ),
+        (
+            "/spec/template/spec/volumes/1".into(),
+            json!({"name": "tls", "secret": {"secretName": ""}}),
+            "spec.template.spec.volumes[1].secret.secretName".into(),
+            "Required value",
+        ),
+        (
+            "/spec/template/spec/volumes/3".into(),
+            json!({"name": "data", "persistentVolumeClaim": {}}),
+            "spec.template.spec.volumes[3].persistentVolumeClaim.claimName".into(),
+            "Required value",
+        ),
+        (
+            "/spec/template/spec/volumes/4".into(),
+            json!({"name": "host", "hostPath": {"path": "/x", "type": "Folder"}}),
+            "spec.template.spec.volumes[4].hostPath.type".into(),
+            "Unsupported value",
+        ),
+        (
+            format!("{C}/volumeMounts/2"),
+            json!({"name": "cache", "mountPath": "/etc/web"}),
+            format!("{P}.volumeMounts[2].mountPath"),
+            "must be unique",
+        ),
+        (
+            format!("{C}/volumeMounts/2"),
+            json!({"name": "missing", "mountPath": "/m"}),
+            format!("{P}.volumeMounts[2].name"),
+            "Not found",
+        ),
+        (
+            "/spec/template/spec/securityContext/runAsUser".into(),
+            json!(-1),
+            "spec.template.spec.securityContext.runAsUser".into(),
+            "between 0 and 2147483647",
+        ),
+        (
+            "/spec/template/spec/securityContext/supplementalGroups".into(),
+            json!([1, 3_000_000_000_i64]),
+            "spec.template.spec.securityContext.supplementalGroups[1]".into(),
+            "between 0 and 2147483647",
+        ),
+        (
+            "/spec/template/spec/securityContext/fsGroupChangePolicy".into(),
+            json!("Sometimes"),
+            "spec.template.spec.securityContext.fsGroupChangePolicy".into(),
+            "Unsupported value",
+        ),
+        (
+            format!("{C}/securityContext/runAsGroup"),
+            json!("root"),
+            format!("{P}.securityContext.runAsGroup"),
+            "between 0 and 2147483647",
+        ),
+        (
+            format!("{C}/securityContext/privileged"),
+            json!(true),
+            format!("{P}.securityContext"),
+            "cannot set `allowPrivilegeEscalation` to false and `privileged` to true",
+        ),
+        (
+            format!("{C}/securityContext/procMount"),
+            json!("Masked"),
+            format!("{P}.securityContext.procMount"),
+            "Unsupported value",
+        ),
+    ];
+    for (pointer, value, field, message) in &cases {
+        let mut object = deployment_with_everything();
+        set(&mut object, pointer, value.clone());
+        let causes = validate("apps", "Deployment", &object);
+        assert!(
+            causes
+                .iter()
+                .any(|c| c.field == *field && c.message.contains(message)),
+            "{pointer}: expected {field} ({message}), got {causes:?}"
+        );
+    }
+}
+
+#[test]
+fn disruption_budgets_take_one_limit_as_a_count_or_a_percentage() {
+    let budget = |spec: Value| {
+        json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+               "metadata": {"name": "web"}, "spec": spec})
+    };
+    let valid = [
+        json!({"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}}),
+        json!({"maxUnavailable": "25%", "unhealthyPodEvictionPolicy": "AlwaysAllow"}),
+        json!({"minAvailable": "100%"}),
+    ];
+    for spec in valid {
+        assert_eq!(
+            validate("policy", "PodDisruptionBudget", &budget(spec.clone())),
+            vec![],
+            "{spec}"
+        );
+    }
+    let invalid = [
+        (
+            json!({"minAvailable": 1, "maxUnavailable": 1}),
+            "spec",
+            "cannot be both set",
+        ),
+        (
+            json!({"minAvailable": -1}),
+            "spec.minAvailable",
+            "greater than or equal to 0",
+        ),
+        (
+            json!({"maxUnavailable": "150%"}),
+            "spec.maxUnavailable",
+            "not be greater than 100%",
+        ),
+        (
+            json!({"maxUnavailable": "half"}),
+            "spec.maxUnavailable",
+            "valid percent string",
+        ),
+        (
+            json!({"maxUnavailable": "%"}),
+            "spec.maxUnavailable",
+            "valid percent string",
+        ),
+        (
+            json!({"minAvailable": 1, "selector": {"matchLabels": {"app": "bad value"}}}),
+            "spec.selector.matchLabels",
+            "Invalid value",
+        ),
+        (
+            json!({"minAvailable": 1, "unhealthyPodEvictionPolicy": "Never"}),
+            "spec.unhealthyPodEvictionPolicy",
+            "Unsupported value",
+        ),
+    ];
+    for (spec, field, message) in invalid {
+        let causes = validate("policy", "PodDisruptionBudget", &budget(spec.clone()));
+        assert!(
+            causes
+                .iter()
+                .any(|c| c.field == field && c.message.contains(message)),
+            "{spec}: expected {field} ({message}), got {causes:?}"
+        );
+    }
+}
