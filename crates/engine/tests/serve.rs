@@ -70,11 +70,17 @@ impl Server {
         server
     }
 
-    fn spawn(mut command: Command, args: &[&str]) -> Server {
+    fn spawn(command: Command, args: &[&str]) -> Server {
+        Server::spawn_serving(command, args, &[])
+    }
+
+    /// [`Server::spawn`] with `serve_args` after `serve`.
+    fn spawn_serving(mut command: Command, args: &[&str], serve_args: &[&str]) -> Server {
         let mut child = command
             .arg("--json")
             .args(args)
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(serve_args)
             .stdout(Stdio::piped())
             .spawn()
             .expect("tripline starts");
@@ -445,4 +451,66 @@ async fn a_tiny_descriptor_limit_still_serves_and_refuses_without_running_out() 
     if let Some(open) = server.descriptors() {
         assert!(open < 64, "the server holds {open} descriptors");
     }
+}
+
+#[tokio::test]
+async fn connection_caps_given_on_the_command_line_are_the_ones_held() {
+    if !cfg!(target_os = "linux") || !flood_fits_here(40) {
+        eprintln!("needs Linux and room for 40 sockets in the test process: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = tripline(dir.path(), None);
+    command.stderr(Stdio::null());
+    let server = Server::spawn_serving(
+        command,
+        &[],
+        &[
+            "--max-connections",
+            "8",
+            "--max-connections-per-address",
+            "3",
+        ],
+    );
+    let flood_one = flood(&server, &[1], 20).await;
+    let (answer, _) = server.healthz(2).await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    let fate = fates(&flood_one, Duration::from_secs(1)).await;
+    assert_eq!(fate.held, 3, "{fate:?}");
+    assert_eq!(fate.refused, 17, "{fate:?}");
+    // Another address takes the rest of the total (8 - 3 = 5), then is refused too.
+    let flood_two = flood(&server, &[3, 4], 10).await;
+    let fate = fates(&flood_two, Duration::from_secs(1)).await;
+    assert_eq!(fate.held, 5, "{fate:?}");
+    assert_eq!(fate.refused, 5, "{fate:?}");
+}
+
+#[test]
+fn connection_caps_that_cannot_hold_are_refused_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = tripline(dir.path(), None)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--max-connections",
+            "5",
+            "--max-connections-per-address",
+            "10",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("--max-connections-per-address 10 is more than --max-connections 5"),
+        "{stderr}"
+    );
+    let output = tripline(dir.path(), None)
+        .args(["serve", "--listen", "127.0.0.1:0", "--max-connections", "0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--max-connections"), "{stderr}");
 }

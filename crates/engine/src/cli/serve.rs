@@ -35,10 +35,48 @@ pub struct ServeArgs {
     /// X-Forwarded-For names the caller; repeat for several. Without one, the peer is the caller
     #[arg(long = "trusted-proxy", value_name = "ADDR|CIDR")]
     trusted_proxies: Vec<listener::TrustedProxy>,
+    /// Open connections held at once; past this a new one is answered 503 with Retry-After
+    /// and closed [default: from the open-file limit, three quarters of it, at most 16384]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: Option<u32>,
+    /// Open connections held at once from one address (an IPv6 one's /64)
+    /// [default: a quarter of --max-connections, at least 4]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections_per_address: Option<u32>,
+}
+
+/// The connection caps `(total, per address)`: the flags, or what the descriptor limit
+/// allows.
+fn connection_caps(args: &ServeArgs) -> Result<(usize, usize), ErrorBody> {
+    let descriptors = listener::connections::descriptor_limit();
+    let (default_total, _) = listener::connections::caps_for(descriptors);
+    let total = args.max_connections.map_or(default_total, |n| n as usize);
+    let per_address = args
+        .max_connections_per_address
+        .map_or((total / 4).max(4).min(total), |n| n as usize);
+    if per_address > total {
+        return Err(ErrorBody::new(
+            "cli.usage",
+            format!(
+                "--max-connections-per-address {per_address} is more than --max-connections \
+                 {total}: one address cannot hold more than all of them"
+            ),
+        ));
+    }
+    if total > default_total {
+        tracing::warn!(
+            max_connections = total,
+            open_file_limit = ?descriptors,
+            "--max-connections is above what the open-file limit leaves room for: past it, \
+             connections fail instead of being answered 503 (raise the limit, e.g. ulimit -n)"
+        );
+    }
+    Ok((total, per_address))
 }
 
 /// Runs the listener until SIGINT or SIGTERM, then drains in-flight requests.
 pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
+    let (max_connections, max_connections_per_address) = connection_caps(&args)?;
     let secrets = cx.secrets()?;
     let database = cx.store.info().map_err(boundary)?.path;
     let data_dir = cx.data_dir.clone();
@@ -83,6 +121,8 @@ pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
                 per_trigger: args.keep_records,
             },
             trusted_proxies: args.trusted_proxies,
+            max_connections,
+            max_connections_per_address,
             ..listener::Config::default()
         };
         let base = config.base_url();
