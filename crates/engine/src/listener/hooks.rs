@@ -207,17 +207,29 @@ async fn handle(
     }
     let (trigger, template) = (&entry.trigger, entry.template.as_str());
 
+    // The hooks' and the release's futures are boxed: held inline they would make this
+    // future, which every call (a refused one too) builds and moves, several kilobytes.
     let outcome = match hook {
         Hook::Trigger => {
-            trigger_hook(&state, trigger, template, &query, &parts.headers, &bytes).await
+            Box::pin(trigger_hook(
+                &state,
+                trigger,
+                template,
+                &query,
+                &parts.headers,
+                &bytes,
+            ))
+            .await
         }
-        Hook::Registry => registry_hook(&state, &entry, &parts.headers, &bytes).await,
+        Hook::Registry => Box::pin(registry_hook(&state, &entry, &parts.headers, &bytes)).await,
     };
     match outcome {
         Outcome::Done(reply) => {
             respond(&state, call, Some(trigger), trigger.kind.name(), reply).await
         }
-        Outcome::Release(start) => start_release(&state, call, trigger, &query, start).await,
+        Outcome::Release(start) => {
+            Box::pin(start_release(&state, call, trigger, &query, start)).await
+        }
     }
 }
 

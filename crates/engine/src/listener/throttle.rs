@@ -193,9 +193,8 @@ impl Throttle {
         if let Some(wait) = self.addresses.check(&address_key(address)) {
             return Some((wait, Limit::Address));
         }
-        let prefix = prefix_key(token?);
         self.prefixes
-            .check(&prefix)
+            .check(prefix_key(token?))
             .map(|wait| (wait, Limit::Prefix))
     }
 
@@ -203,7 +202,7 @@ impl Throttle {
     pub fn fail(&self, address: IpAddr, token: Option<&str>) {
         self.addresses.fail(address_key(address));
         if let Some(token) = token {
-            self.prefixes.fail(prefix_key(token));
+            self.prefixes.fail(prefix_key(token).to_owned());
         }
     }
 }
@@ -216,8 +215,12 @@ fn address_key(address: IpAddr) -> IpAddr {
     }
 }
 
-fn prefix_key(token: &str) -> String {
-    token.chars().take(PREFIX_CHARS).collect()
+fn prefix_key(token: &str) -> &str {
+    let end = token
+        .char_indices()
+        .nth(PREFIX_CHARS)
+        .map_or(token.len(), |(at, _)| at);
+    &token[..end]
 }
 
 #[derive(Debug)]
@@ -243,7 +246,11 @@ impl<K: Hash + Eq> Table<K> {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn check(&self, key: &K) -> Option<u64> {
+    fn check<Q>(&self, key: &Q) -> Option<u64>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let seen = self.lock();
         let (count, since) = seen.get(key)?;
         let elapsed = since.elapsed();
