@@ -36,8 +36,8 @@ if [[ "${E2E_IN_SESSION:-}" != 1 ]]; then
   run_dir="$(mktemp -d "${TMPDIR:-/tmp}/tripline-e2e-run-XXXXXX")"
   trap 'rm -rf "$run_dir"' EXIT
 
-  export TRIPLINE_APP="${TRIPLINE_APP:-$root/target/debug/tripline-desktop}"
-  export TRIPLINE_CLI="${TRIPLINE_CLI:-$root/target/debug/tripline}"
+  export TRIPLINE_APP="${TRIPLINE_APP:-${CARGO_TARGET_DIR:-$root/target}/debug/tripline-desktop}"
+  export TRIPLINE_CLI="${TRIPLINE_CLI:-${CARGO_TARGET_DIR:-$root/target}/debug/tripline}"
   export TAURI_DRIVER="${TAURI_DRIVER:-$root/.tools/bin/tauri-driver}"
 
   # Build. Cargo and Vite are quick when nothing changed, and a stale binary (or one built

@@ -75,6 +75,45 @@ fn observed(object: &Value) -> bool {
     observed > 0 && generation <= observed
 }
 
+/// When Tripline's field manager last changed `object` by a server-side apply, on the API
+/// server's clock (its `Apply` entry in `metadata.managedFields`).
+fn applied_at(object: &Value) -> Option<jiff::Timestamp> {
+    object
+        .pointer("/metadata/managedFields")?
+        .as_array()?
+        .iter()
+        .filter(|entry| {
+            entry.get("manager").and_then(Value::as_str) == Some(super::FIELD_MANAGER)
+                && entry.get("operation").and_then(Value::as_str) == Some("Apply")
+                && entry.get("subresource").is_none_or(Value::is_null)
+        })
+        .filter_map(|entry| entry.get("time")?.as_str()?.parse().ok())
+        .max()
+}
+
+/// Whether a condition is left over from before Tripline's last apply: the Deployment
+/// controller, when a new spec goes back to an existing ReplicaSet (a rollback after a
+/// failed rollout), first publishes the new `observedGeneration` with the old rollout's
+/// `ProgressDeadlineExceeded` still in place, and only then `ReplicaSetUpdated`. A deadline
+/// that this rollout exceeded is at least `progressDeadlineSeconds` after the apply, so a
+/// condition last updated at or before the apply (both on the server's clock, to the
+/// second) is about an earlier rollout. Without both times nothing is called stale.
+fn stale(condition: &Value, object: &Value) -> bool {
+    let updated = ["lastUpdateTime", "lastTransitionTime"]
+        .iter()
+        .find_map(|key| {
+            condition
+                .get(*key)?
+                .as_str()?
+                .parse::<jiff::Timestamp>()
+                .ok()
+        });
+    match (updated, applied_at(object)) {
+        (Some(updated), Some(applied)) => updated <= applied,
+        _ => false,
+    }
+}
+
 fn deployment(name: &str, d: &Value) -> Rollout {
     let desired = int(d, &["spec", "replicas"]).map_or(1, |r| r.max(0) as u32);
     let updated = count(d, &["status", "updatedReplicas"]);
@@ -97,6 +136,7 @@ fn deployment(name: &str, d: &Value) -> Rollout {
         });
     if let Some(condition) = progressing
         && condition.get("reason").and_then(Value::as_str) == Some("ProgressDeadlineExceeded")
+        && !stale(condition, d)
     {
         return Rollout::Failed {
             reason: "ProgressDeadlineExceeded".into(),
@@ -318,6 +358,112 @@ mod tests {
                 message: "deployment \"web\" exceeded its progress deadline".into()
             }
         );
+    }
+
+    /// The Deployment controller's status sequence for a rollback after a failed rollout, as
+    /// a real kube-controller-manager (v1.36) published it: the new generation is observed
+    /// with the failed rollout's condition still in place, then `ReplicaSetUpdated`, then
+    /// `NewReplicaSetAvailable`. Tripline applied the rollback at 10:05:00.
+    #[test]
+    fn a_deadline_exceeded_before_this_apply_is_not_this_rollouts_failure() {
+        let managed = json!([
+            {"manager": "kube-controller-manager", "operation": "Update", "time": "2026-12-06T10:05:01Z", "subresource": "status"},
+            {"manager": "tripline", "operation": "Apply", "time": "2026-12-06T10:05:00Z"},
+            {"manager": "tripline", "operation": "Apply", "time": "2026-12-06T09:50:00Z"}
+        ]);
+        let at = |observed: i64, status: Value, condition: Value| {
+            let mut status = status;
+            status["observedGeneration"] = observed.into();
+            status["conditions"] = json!([
+                {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
+                condition
+            ]);
+            json!({"metadata": {"name": "demo", "generation": 3, "managedFields": managed.clone()},
+                   "spec": {"replicas": 2}, "status": status})
+        };
+        let failed_earlier = json!({"type": "Progressing", "status": "False",
+            "reason": "ProgressDeadlineExceeded",
+            "message": "ReplicaSet \"demo-5d4698b89f\" has timed out progressing.",
+            "lastUpdateTime": "2026-12-06T10:01:40Z", "lastTransitionTime": "2026-12-06T10:01:40Z"});
+        let sequence = [
+            // Not yet observed: waiting whatever the condition says.
+            (
+                at(
+                    2,
+                    json!({"replicas": 3, "updatedReplicas": 1, "availableReplicas": 2}),
+                    failed_earlier.clone(),
+                ),
+                "progressing",
+            ),
+            // Observed, the earlier rollout's condition still there: still waiting.
+            (
+                at(
+                    3,
+                    json!({"replicas": 3, "updatedReplicas": 1, "availableReplicas": 2}),
+                    failed_earlier.clone(),
+                ),
+                "progressing",
+            ),
+            (
+                at(
+                    3,
+                    json!({"replicas": 3, "updatedReplicas": 2, "availableReplicas": 2}),
+                    json!({"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
+                       "lastUpdateTime": "2026-12-06T10:05:01Z"}),
+                ),
+                "progressing",
+            ),
+            (
+                at(
+                    3,
+                    json!({"replicas": 2, "updatedReplicas": 2, "availableReplicas": 2}),
+                    json!({"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+                       "lastUpdateTime": "2026-12-06T10:05:02Z"}),
+                ),
+                "complete",
+            ),
+        ];
+        for (i, (object, expected)) in sequence.iter().enumerate() {
+            let state = status("Deployment", object);
+            let got = match state {
+                Rollout::Progressing { .. } => "progressing",
+                Rollout::Complete { .. } => "complete",
+                Rollout::Failed { .. } => "failed",
+            };
+            assert_eq!(got, *expected, "step {i}: {state:?}");
+        }
+        // This rollout's own deadline, passed after the apply, is a failure.
+        let failed_now = json!({"type": "Progressing", "status": "False",
+            "reason": "ProgressDeadlineExceeded", "lastUpdateTime": "2026-12-06T10:15:00Z"});
+        assert!(matches!(
+            status(
+                "Deployment",
+                &at(3, json!({"replicas": 3, "updatedReplicas": 1}), failed_now)
+            ),
+            Rollout::Failed { .. }
+        ));
+        // In the same second as the apply: the deadline cannot have passed since.
+        let same_second = json!({"type": "Progressing", "status": "False",
+            "reason": "ProgressDeadlineExceeded", "lastUpdateTime": "2026-12-06T10:05:00Z"});
+        assert!(matches!(
+            status(
+                "Deployment",
+                &at(3, json!({"replicas": 3, "updatedReplicas": 1}), same_second)
+            ),
+            Rollout::Progressing { .. }
+        ));
+        // Without Tripline's apply time (another tool applied it), the condition counts.
+        let mut foreign = at(
+            3,
+            json!({"replicas": 3, "updatedReplicas": 1}),
+            failed_earlier,
+        );
+        foreign["metadata"]["managedFields"] =
+            json!([{"manager": "kubectl", "operation": "Apply", "time": "2026-12-06T10:05:00Z"}]);
+        assert!(matches!(
+            status("Deployment", &foreign),
+            Rollout::Failed { .. }
+        ));
     }
 
     #[test]
