@@ -25,6 +25,9 @@ pub struct Settings {
     pub start_minimised: bool,
     /// Start the listener when the app starts.
     pub start_listener: bool,
+    /// Reverse proxies or tunnels whose `X-Forwarded-For` names the caller: addresses or
+    /// networks separated by commas, spaces or new lines (empty: none; the peer is the caller).
+    pub trusted_proxies: String,
 }
 
 /// The colour scheme.
@@ -48,6 +51,7 @@ impl Default for Settings {
             notifications: true,
             start_minimised: false,
             start_listener: true,
+            trusted_proxies: String::new(),
         }
     }
 }
@@ -58,6 +62,12 @@ impl Settings {
         ListenerSettings {
             listen: self.listen.trim().to_owned(),
             public_url: Some(self.public_url.trim().to_owned()).filter(|u| !u.is_empty()),
+            trusted_proxies: self
+                .trusted_proxies
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|entry| !entry.is_empty())
+                .map(str::to_owned)
+                .collect(),
         }
     }
 }
@@ -86,4 +96,40 @@ pub fn save(app: &AppHandle, settings: &Settings) -> Result<(), tripline::error:
     let value = serde_json::to_value(settings).map_err(|e| failed(&e))?;
     store.set(KEY, value);
     store.save().map_err(|e| failed(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_proxies_are_split_on_commas_spaces_and_new_lines() {
+        let settings = Settings {
+            trusted_proxies: " 127.0.0.1,10.0.0.0/8\n\n fd00::/8 ,, ".into(),
+            ..Settings::default()
+        };
+        assert_eq!(
+            settings.listener().trusted_proxies,
+            ["127.0.0.1", "10.0.0.0/8", "fd00::/8"]
+        );
+        let valid = settings.listener().validate().unwrap();
+        assert_eq!(valid.trusted_proxies.len(), 3);
+        let bad = Settings {
+            trusted_proxies: "127.0.0.1, proxy.local".into(),
+            ..Settings::default()
+        };
+        let error = bad.listener().validate().unwrap_err();
+        assert_eq!(error.code, "listener.trusted_proxy");
+        assert!(error.message.contains("proxy.local"), "{}", error.message);
+    }
+
+    #[test]
+    fn settings_saved_before_trusted_proxies_existed_still_load() {
+        let old = serde_json::json!({"listen": "127.0.0.1:9000", "publicUrl": "", "theme": "dark",
+            "notifications": false, "startMinimised": true, "startListener": false});
+        let settings: Settings = serde_json::from_value(old).unwrap();
+        assert_eq!(settings.listen, "127.0.0.1:9000");
+        assert!(settings.trusted_proxies.is_empty());
+        assert!(settings.listener().trusted_proxies.is_empty());
+    }
 }

@@ -190,6 +190,18 @@ step('Settings', async () => {
   await open('Settings');
   await app.visible(app.field('Listener address'));
   await app.screenshot('settings');
+  // A trusted proxy that is not an address or network is refused by name, nothing saved;
+  // a good list is saved (and given to the running listener), then cleared again.
+  await app.fill(app.field('Trusted proxies'), '127.0.0.1, proxy.local');
+  await app.click(app.button('Save settings'));
+  await app.waitText(/"proxy\.local" is not an IP address or network/);
+  await app.fill(app.field('Trusted proxies'), '127.0.0.1, 10.0.0.0/8');
+  await app.click(app.button('Save settings'));
+  await app.waitText('All changes saved.');
+  assert.equal(await (await app.find(app.field('Trusted proxies'))).getAttribute('value'), '127.0.0.1, 10.0.0.0/8');
+  await app.fill(app.field('Trusted proxies'), ' '); // trimmed away on save
+  await app.click(app.button('Save settings'));
+  await app.waitText('All changes saved.');
   // Where secrets are kept: the unlocked keyring of the test session (see run.sh).
   const where = app.env.TRIPLINE_SECRETS === 'keyring' ? 'In the OS keyring' : 'In owner-only files';
   await app.waitText(where);

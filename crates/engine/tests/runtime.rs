@@ -26,6 +26,7 @@ fn loopback() -> ListenerSettings {
     ListenerSettings {
         listen: "127.0.0.1:0".into(),
         public_url: None,
+        trusted_proxies: Vec::new(),
     }
 }
 
@@ -179,6 +180,7 @@ async fn bad_listener_settings_name_the_setting_and_are_kept_in_the_status() {
         .start_listener(ListenerSettings {
             listen: "localhost:eighty".into(),
             public_url: None,
+            trusted_proxies: Vec::new(),
         })
         .await
         .unwrap_err();
@@ -196,6 +198,7 @@ async fn bad_listener_settings_name_the_setting_and_are_kept_in_the_status() {
         .start_listener(ListenerSettings {
             listen: "127.0.0.1:0".into(),
             public_url: Some("ftp://example.com".into()),
+            trusted_proxies: Vec::new(),
         })
         .await
         .unwrap_err();
@@ -208,6 +211,7 @@ async fn bad_listener_settings_name_the_setting_and_are_kept_in_the_status() {
         .start_listener(ListenerSettings {
             listen: address.clone(),
             public_url: Some("https://hooks.example.com/".into()),
+            trusted_proxies: Vec::new(),
         })
         .await
         .unwrap_err();
@@ -237,6 +241,7 @@ async fn bad_listener_settings_name_the_setting_and_are_kept_in_the_status() {
         let settings = ListenerSettings {
             listen: listen.to_owned(),
             public_url: public_url.map(str::to_owned),
+            trusted_proxies: Vec::new(),
         };
         assert_eq!(
             settings.validate().unwrap_err().code,
@@ -326,5 +331,72 @@ async fn trigger_secrets_stay_out_of_trigger_rows_and_setup_lists_what_the_templ
         runtime.delete_app("demo").unwrap_err().code,
         "app.not_found"
     );
+    runtime.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_proxy_names_the_caller_and_a_bad_one_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = open(&dir).await;
+    for bad in ["proxy.example.com", "10.0.0.0/33", "::1/129"] {
+        let error = runtime
+            .start_listener(ListenerSettings {
+                trusted_proxies: vec!["127.0.0.1".into(), bad.into()],
+                ..loopback()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(error.code, "listener.trusted_proxy", "{bad}");
+        assert!(error.message.contains(bad), "{}", error.message);
+    }
+    let mut records = runtime.subscribe_records();
+    let status = runtime
+        .start_listener(ListenerSettings {
+            // Blank entries (a trailing comma in a form) are ignored.
+            trusted_proxies: vec!["127.0.0.0/8".into(), " ".into()],
+            ..loopback()
+        })
+        .await
+        .unwrap();
+    let address = status.address.clone();
+    let answered = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(&address).expect("connect");
+        write!(
+            stream,
+            "GET /hook/trigger?token=tl_nothing HTTP/1.1\r\nHost: {address}\r\n\
+             X-Forwarded-For: 203.0.113.7\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    })
+    .await
+    .unwrap();
+    assert!(answered.starts_with("HTTP/1.1 404"), "{answered}");
+    let recorded = tokio::time::timeout(Duration::from_secs(10), records.recv())
+        .await
+        .expect("a record is announced")
+        .expect("records channel");
+    assert_eq!(recorded.status, 404);
+    let filter = tripline::store::RecordFilter {
+        limit: 10,
+        ..Default::default()
+    };
+    let mut sources = Vec::new();
+    for _ in 0..100 {
+        sources = runtime
+            .store()
+            .access_records(&filter)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.source)
+            .collect();
+        if !sources.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(sources, ["203.0.113.7"]);
     runtime.shutdown().await;
 }

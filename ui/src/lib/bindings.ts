@@ -773,6 +773,11 @@ export type Settings = {
 	startMinimised?: boolean,
 	/**  Start the listener when the app starts. */
 	startListener?: boolean,
+	/**
+	 *  Reverse proxies or tunnels whose `X-Forwarded-For` names the caller: addresses or
+	 *  networks separated by commas, spaces or new lines (empty: none; the peer is the caller).
+	 */
+	trustedProxies?: string,
 };
 
 /**  What an application deploys. */

@@ -55,11 +55,46 @@ pub struct ListenerSettings {
     pub listen: String,
     /// The base URL callers use, for trigger URLs (empty: `http://<listen>`).
     pub public_url: Option<String>,
+    /// Reverse proxies and tunnels (addresses or networks, `10.0.0.1`, `10.0.0.0/8`) whose
+    /// `X-Forwarded-For` names the caller. None: the peer is the caller.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+}
+
+/// [`ListenerSettings`], checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidListenerSettings {
+    /// Where to listen.
+    pub listen: std::net::SocketAddr,
+    /// The base of trigger URLs, when one is set.
+    pub public_url: Option<String>,
+    /// The trusted proxies.
+    pub trusted_proxies: Vec<listener::TrustedProxy>,
 }
 
 impl ListenerSettings {
-    /// The address and public URL, checked: the error names the setting and what to write.
-    pub fn validate(&self) -> Result<(std::net::SocketAddr, Option<String>), ErrorBody> {
+    /// The settings, checked: the error names the setting and what to write.
+    pub fn validate(&self) -> Result<ValidListenerSettings, ErrorBody> {
+        let (listen, public_url) = self.address_and_url()?;
+        let trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .map(|given| given.trim())
+            .filter(|given| !given.is_empty())
+            .map(|given| {
+                given.parse().map_err(|e: listener::ProxyError| {
+                    ErrorBody::new("listener.trusted_proxy", format!("trusted proxies: {e}"))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(ValidListenerSettings {
+            listen,
+            public_url,
+            trusted_proxies,
+        })
+    }
+
+    fn address_and_url(&self) -> Result<(std::net::SocketAddr, Option<String>), ErrorBody> {
         let listen = self.listen.trim().parse().map_err(|_| {
             ErrorBody::new(
                 "listener.address",
@@ -96,6 +131,7 @@ impl Default for ListenerSettings {
         ListenerSettings {
             listen: listener::Config::default().listen.to_string(),
             public_url: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -293,10 +329,11 @@ impl Runtime {
     }
 
     async fn bind(&self, settings: &ListenerSettings) -> Result<Running, ErrorBody> {
-        let (listen, public_url) = settings.validate()?;
+        let valid = settings.validate()?;
         let config = listener::Config {
-            listen,
-            public_url,
+            listen: valid.listen,
+            public_url: valid.public_url,
+            trusted_proxies: valid.trusted_proxies,
             ..listener::Config::default()
         };
         let state = listener::State::new(
@@ -306,6 +343,7 @@ impl Runtime {
             self.workers.clone(),
         )
         .map_err(|e| ErrorBody::from(&e))?;
+        let listen = state.config.listen;
         let listener = Listener::start(state.clone(), self.cancel.child_token())
             .await
             .map_err(|e| {
