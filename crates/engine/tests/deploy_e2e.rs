@@ -191,3 +191,66 @@ async fn invalid_objects_are_refused_by_the_cluster_with_its_reason() {
     assert!(failure.message.contains("invalid"), "{}", failure.message);
     sandbox.shutdown().await;
 }
+
+fn web(image: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  replicas: 2\n  \
+         selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    \
+         spec:\n      containers: [{{name: web, image: '{image}'}}]\n"
+    )
+}
+
+#[tokio::test]
+async fn a_pod_stuck_in_image_pull_back_off_fails_the_rollout_at_once_and_a_rollback_is_not_blamed_for_it()
+ {
+    let (_sandbox, client) = sandbox().await;
+    let deployer = Deployer::new(client.clone());
+    let options = Options {
+        timeout: Duration::from_secs(120),
+        stuck_after: Duration::from_secs(1),
+        ..Options::default()
+    };
+    let good = Manifest::parse(&web("nginx:1.27")).unwrap();
+    let plan = |manifest| Plan {
+        app: "web",
+        namespace: "web",
+        manifest,
+        prune_from: None,
+    };
+    deployer
+        .deploy(&plan(&good), &options, &|_| {})
+        .await
+        .unwrap();
+
+    // An image that can never be pulled: the rollout fails as soon as a new pod has waited
+    // a second in ImagePullBackOff, not at the two-minute timeout.
+    let broken = Manifest::parse(&web("registry.invalid/web:gone")).unwrap();
+    let started = std::time::Instant::now();
+    let failure = deployer
+        .deploy(&plan(&broken), &options, &|_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(failure.reason, "ImagePullBackOff", "{failure:?}");
+    assert!(
+        failure
+            .message
+            .contains("web cannot finish rolling out: pod web-")
+            && failure
+                .message
+                .contains("has been in ImagePullBackOff for 1s"),
+        "{}",
+        failure.message
+    );
+
+    // Back to the good image: the broken rollout's pods are still stuck while they are
+    // scaled away, but they are not this rollout's, so it succeeds.
+    deployer
+        .deploy(&plan(&good), &options, &|_| {})
+        .await
+        .unwrap();
+}

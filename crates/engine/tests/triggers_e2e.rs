@@ -577,6 +577,10 @@ async fn releases_a_dead_process_accepted_are_resumed_not_dropped() {
         world.finished(events, first).await,
         ReleaseStatus::Succeeded
     );
+    // This process's workers stop before the dead process's work is written: after a release
+    // they look for the next one, and would take releases this test queues under its own
+    // process id before they are marked as a dead process's.
+    world.workers.shutdown().await;
 
     // As a process killed with work in hand leaves it: a new version not yet deployed and its
     // release queued, and a scale release running with its count decided (3, from 1 by +2).
@@ -638,7 +642,14 @@ async fn releases_a_dead_process_accepted_are_resumed_not_dropped() {
         .await
         .unwrap();
 
-    let resumed = world.workers.resume().unwrap();
+    // The next process starts.
+    let restarted = Workers::new(
+        world.database.clone(),
+        Clusters::new(Some(world.sandbox.client_config())),
+        CancellationToken::new(),
+    )
+    .unwrap();
+    let resumed = restarted.resume().unwrap();
     assert_eq!(resumed, vec!["demo".to_owned()]);
     let releases = world.settled(&[queued.id, running.id]).await;
     let carrier = releases
@@ -661,6 +672,7 @@ async fn releases_a_dead_process_accepted_are_resumed_not_dropped() {
         Some(3),
         "the decided count is sent again, not stepped from 3 to 5"
     );
+    restarted.shutdown().await;
     world.stop().await;
 }
 

@@ -482,6 +482,12 @@ export type Options = {
 	wait: boolean,
 	/**  How long to wait for rollouts. */
 	timeout: number,
+	/**
+	 *  Fail a rollout as soon as one of its new pods has waited this long in a state it
+	 *  cannot leave by itself (`ImagePullBackOff`, `CrashLoopBackOff`, …), instead of at the
+	 *  timeout.
+	 */
+	stuckAfter?: number,
 	/**  Scale one workload instead of deploying the template (a scale trigger). */
 	scale?: ScaleRequest | null,
 };

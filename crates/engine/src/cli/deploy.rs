@@ -32,6 +32,10 @@ pub struct OptionArgs {
     /// Apply and return without waiting for rollouts
     #[arg(long)]
     no_wait: bool,
+    /// Fail a rollout once a new pod has waited this long in a state it cannot leave by
+    /// itself (ImagePullBackOff, CrashLoopBackOff, …), in seconds
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    stuck_after: u64,
 }
 
 impl OptionArgs {
@@ -40,6 +44,7 @@ impl OptionArgs {
             force_conflicts: self.force_conflicts,
             wait: !self.no_wait,
             timeout: Duration::from_secs(self.timeout.max(1)),
+            stuck_after: Duration::from_secs(self.stuck_after.max(1)),
             scale: None,
         }
     }

@@ -59,6 +59,12 @@ pub struct Options {
     #[serde(with = "millis")]
     #[cfg_attr(feature = "specta", specta(type = u64))]
     pub timeout: Duration,
+    /// Fail a rollout as soon as one of its new pods has waited this long in a state it
+    /// cannot leave by itself (`ImagePullBackOff`, `CrashLoopBackOff`, …), instead of at the
+    /// timeout.
+    #[serde(default = "default_stuck_after", with = "millis")]
+    #[cfg_attr(feature = "specta", specta(type = u64))]
+    pub stuck_after: Duration,
     /// Scale one workload instead of deploying the template (a scale trigger).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<ScaleRequest>,
@@ -70,6 +76,7 @@ impl Default for Options {
             force_conflicts: false,
             wait: true,
             timeout: Duration::from_secs(300),
+            stuck_after: default_stuck_after(),
             scale: None,
         }
     }
@@ -118,6 +125,25 @@ impl ScaleRequest {
         )
     }
 }
+
+/// How long a new pod may wait in a stuck state before its rollout fails (the default).
+pub const STUCK_AFTER: Duration = Duration::from_secs(60);
+
+fn default_stuck_after() -> Duration {
+    STUCK_AFTER
+}
+
+/// Waiting reasons a container does not leave without a change to the spec or the cluster.
+const STUCK_REASONS: [&str; 8] = [
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "ErrImageNeverPull",
+    "InvalidImageName",
+    "CrashLoopBackOff",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "RunContainerError",
+];
 
 mod millis {
     use serde::{Deserialize as _, Deserializer, Serializer};
@@ -462,7 +488,7 @@ impl Deployer {
                 }
                 let api = self.api(discovered, id.namespace.as_deref());
                 let done = self
-                    .wait_rollout(&api, id, deadline, options.timeout, progress)
+                    .wait_rollout(&api, id, deadline, options, progress)
                     .await?;
                 if let Some(outcome) = outcomes
                     .iter_mut()
@@ -505,13 +531,13 @@ impl Deployer {
     pub async fn wait_for(
         &self,
         id: &ResourceId,
-        timeout: Duration,
+        options: &Options,
         progress: &(dyn Fn(Progress) + Send + Sync),
     ) -> Result<String, Failure> {
         let discovered = self.discover(id).await?;
         let api = self.api(&discovered, id.namespace.as_deref());
-        let deadline = tokio::time::Instant::now() + timeout;
-        self.wait_rollout(&api, id, deadline, timeout, progress)
+        let deadline = tokio::time::Instant::now() + options.timeout;
+        self.wait_rollout(&api, id, deadline, options, progress)
             .await
     }
 
@@ -595,9 +621,11 @@ impl Deployer {
         api: &Api<DynamicObject>,
         id: &ResourceId,
         deadline: tokio::time::Instant,
-        timeout: Duration,
+        options: &Options,
         progress: &(dyn Fn(Progress) + Send + Sync),
     ) -> Result<String, Failure> {
+        let timeout = options.timeout;
+        let mut stuck = Stuck::new(options.stuck_after);
         let mut last: Option<Rollout> = None;
         let mut report = |state: Rollout| {
             if last.as_ref() != Some(&state) {
@@ -610,11 +638,13 @@ impl Deployer {
         };
         loop {
             let live = self.call(id, api.get(&id.name)).await?;
-            let state = rollout::status(&id.kind, &to_value(&live));
+            let live_value = to_value(&live);
+            let state = rollout::status(&id.kind, &live_value);
             report(state.clone());
             if let Some(result) = settle(&state, self, id).await {
                 return result;
             }
+            stuck.workload(&live_value);
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
             if remaining.is_zero() {
                 return Err(self.timed_out(id, timeout, &state).await);
@@ -629,8 +659,15 @@ impl Deployer {
                 .map_err(|e| Failure::apply(e, id))?;
             let mut stream = stream.boxed();
             loop {
-                let next = tokio::time::timeout_at(deadline, stream.try_next()).await;
+                let look = stuck.next_look().min(deadline);
+                let next = tokio::time::timeout_at(look, stream.try_next()).await;
                 let event = match next {
+                    Err(_elapsed) if tokio::time::Instant::now() < deadline => {
+                        if let Some(failure) = self.stuck_pod(id, &mut stuck).await {
+                            return Err(failure);
+                        }
+                        continue;
+                    }
                     Err(_elapsed) => {
                         let state = last.clone().unwrap_or(state.clone());
                         return Err(self.timed_out(id, timeout, &state).await);
@@ -642,7 +679,9 @@ impl Deployer {
                 };
                 match event {
                     WatchEvent::Added(object) | WatchEvent::Modified(object) => {
-                        let state = rollout::status(&id.kind, &to_value(&object));
+                        let object = to_value(&object);
+                        stuck.workload(&object);
+                        let state = rollout::status(&id.kind, &object);
                         report(state.clone());
                         if let Some(result) = settle(&state, self, id).await {
                             return result;
@@ -664,6 +703,67 @@ impl Deployer {
                 }
             }
         }
+    }
+
+    /// A failure when one of the rollout's new pods has been stuck for `stuck.after`.
+    async fn stuck_pod(&self, id: &ResourceId, stuck: &mut Stuck) -> Option<Failure> {
+        let namespace = id.namespace.as_deref()?;
+        let (selector, since) = stuck.target()?;
+        let pods: Api<k8s_openapi::api::core::v1::Pod> =
+            Api::namespaced(self.client.clone(), namespace);
+        let list = pods
+            .list(&kube::api::ListParams::default().labels(&selector))
+            .await
+            .ok()?;
+        let mut waiting = Vec::new();
+        for pod in list.items {
+            // Pods made before Tripline's apply belong to an earlier rollout (a rollback
+            // leaves the failed one's pods stuck until they are scaled away).
+            let created = pod.metadata.creation_timestamp.as_ref().map(|t| t.0);
+            if created.is_none_or(|created| created < since) {
+                continue;
+            }
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            let statuses = pod.status.iter().flat_map(|s| {
+                let init = s.init_container_statuses.iter().flatten();
+                init.chain(s.container_statuses.iter().flatten())
+            });
+            for status in statuses {
+                let Some(state) = status.state.as_ref().and_then(|s| s.waiting.as_ref()) else {
+                    continue;
+                };
+                let reason = state.reason.clone().unwrap_or_default();
+                if STUCK_REASONS.contains(&reason.as_str()) {
+                    waiting.push(StuckContainer {
+                        key: format!("{name}/{}", status.name),
+                        pod: name.clone(),
+                        container: status.name.clone(),
+                        reason,
+                        message: state.message.clone().unwrap_or_default(),
+                    });
+                }
+            }
+        }
+        let found = stuck.seen(waiting)?;
+        let message = if found.message.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", found.message)
+        };
+        Some(Failure::new(
+            &found.reason,
+            None,
+            format!(
+                "{} cannot finish rolling out: pod {} container {} has been in {} for {}s{message}; \
+                 fix the template (or the image, or what it needs) and deploy again",
+                short(id),
+                found.pod,
+                found.container,
+                found.reason,
+                stuck.after.as_secs(),
+            ),
+            Some(id.clone()),
+        ))
     }
 
     async fn timed_out(&self, id: &ResourceId, timeout: Duration, state: &Rollout) -> Failure {
@@ -747,6 +847,85 @@ impl Deployer {
         } else {
             format!("; {}", problems.join("; "))
         }
+    }
+}
+
+/// A container waiting in one of [`STUCK_REASONS`].
+#[derive(Debug, Clone)]
+struct StuckContainer {
+    key: String,
+    pod: String,
+    container: String,
+    reason: String,
+    message: String,
+}
+
+/// What a rollout's wait knows about stuck pods: which pods are the rollout's (the
+/// workload's selector, created since Tripline's apply, on the server's clock), when each
+/// stuck container was first seen stuck, and when to look again.
+#[derive(Debug)]
+struct Stuck {
+    after: Duration,
+    selector: Option<String>,
+    since: Option<jiff::Timestamp>,
+    first_seen: HashMap<String, tokio::time::Instant>,
+    next: tokio::time::Instant,
+}
+
+impl Stuck {
+    fn new(after: Duration) -> Self {
+        Stuck {
+            after,
+            selector: None,
+            since: None,
+            first_seen: HashMap::new(),
+            next: tokio::time::Instant::now() + Self::every(after),
+        }
+    }
+
+    /// How often pods are looked at: a quarter of the allowance, between 0.5 and 5 s.
+    fn every(after: Duration) -> Duration {
+        (after / 4).clamp(Duration::from_millis(500), Duration::from_secs(5))
+    }
+
+    /// Takes the selector and the apply time from the live workload.
+    fn workload(&mut self, object: &Value) {
+        if let Some(Value::Object(labels)) = object.pointer("/spec/selector/matchLabels") {
+            let selector = labels
+                .iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}")))
+                .collect::<Vec<_>>()
+                .join(",");
+            self.selector = Some(selector).filter(|s| !s.is_empty());
+        }
+        self.since = rollout::applied_at(object);
+    }
+
+    fn next_look(&self) -> tokio::time::Instant {
+        self.next
+    }
+
+    /// The selector and apply time, when both are known (a workload Tripline did not apply
+    /// is only waited for, up to the timeout).
+    fn target(&mut self) -> Option<(String, jiff::Timestamp)> {
+        self.next = tokio::time::Instant::now() + Self::every(self.after);
+        Some((self.selector.clone()?, self.since?))
+    }
+
+    /// Records what is stuck now; the first one stuck for `after` or longer, if any. A
+    /// container no longer stuck starts over.
+    fn seen(&mut self, now_stuck: Vec<StuckContainer>) -> Option<StuckContainer> {
+        let now = tokio::time::Instant::now();
+        self.first_seen
+            .retain(|key, _| now_stuck.iter().any(|c| &c.key == key));
+        let mut found = None;
+        for container in now_stuck {
+            let first = *self.first_seen.entry(container.key.clone()).or_insert(now);
+            if found.is_none() && now.duration_since(first) >= self.after {
+                found = Some(container);
+            }
+        }
+        found
     }
 }
 

@@ -77,7 +77,7 @@ fn observed(object: &Value) -> bool {
 
 /// When Tripline's field manager last changed `object` by a server-side apply, on the API
 /// server's clock (its `Apply` entry in `metadata.managedFields`).
-fn applied_at(object: &Value) -> Option<jiff::Timestamp> {
+pub(super) fn applied_at(object: &Value) -> Option<jiff::Timestamp> {
     object
         .pointer("/metadata/managedFields")?
         .as_array()?

@@ -676,7 +676,7 @@ async fn scale(
     let version = record_counts(shared, app, prepared, &counts, &said, running);
     if options.wait {
         for (workload, _) in &counts {
-            if let Err(failure) = deployer.wait_for(workload, options.timeout, progress).await {
+            if let Err(failure) = deployer.wait_for(workload, options, progress).await {
                 return Err((failure, outcomes));
             }
         }
