@@ -415,6 +415,40 @@ fn deploy_patch_rollback_and_releases_against_the_sandbox() {
         cli.ok(&["app", "status", "demo"])
             .contains("A pod cannot start")
     );
+
+    // Without the deadline, a pod stuck for --stuck-after fails the rollout with the pod's
+    // reason; the error's details number the release as the text output does.
+    cli.ok(&[
+        "template", "patch", "demo", "-p",
+        r#"{"resource":{"deployment":{"metadata":{"name":"demo"},"spec":{"progressDeadlineSeconds":600,"template":{"spec":{"containers":[{"name":"demo","image":"registry.invalid/demo:still-gone"}]}}}}}}"#,
+    ]);
+    let out = cli.run(&[
+        "--json",
+        "deploy",
+        "demo",
+        "--timeout",
+        "120",
+        "--stuck-after",
+        "1",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    // A log line can come first; the error body starts at the first line that opens one.
+    let start = stderr.find("\n{").map_or(0, |at| at + 1);
+    let body: Value =
+        serde_json::from_str(&stderr[start..]).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    assert_eq!(body["code"], "deploy.failed", "{body}");
+    assert_eq!(body["details"]["reason"], "ImagePullBackOff", "{body}");
+    assert_eq!(body["details"]["app"], "demo", "{body}");
+    let numbers: Vec<u64> = cli
+        .json(&["releases", "demo"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(body["details"]["release"], numbers[0], "{body}");
+    assert!(body["details"]["releaseId"].is_u64(), "{body}");
 }
 
 #[test]
@@ -548,4 +582,86 @@ fn serve_refuses_a_trusted_proxy_it_cannot_read() {
             "{bad}: {stderr}"
         );
     }
+}
+
+#[test]
+fn a_trigger_url_is_shown_again_on_the_base_it_was_created_with() {
+    let cli = Cli::new();
+    cli.ok(&[
+        "template",
+        "create",
+        "demo",
+        "-f",
+        path(&fixture("seed-demo.yaml")),
+    ]);
+    cli.ok(&["app", "create", "shop", "--template", "demo"]);
+    // A base that is not an http(s) URL is refused before the trigger is made.
+    let stderr = cli.fails(
+        &[
+            "--secrets",
+            "files",
+            "trigger",
+            "create",
+            "shop",
+            "--kind",
+            "redeploy",
+            "--public-url",
+            "hooks.example.com",
+        ],
+        3,
+    );
+    assert!(
+        stderr.contains("must be an http:// or https:// URL"),
+        "{stderr}"
+    );
+    assert!(
+        cli.json(&["trigger", "list"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    let created = cli.json(&[
+        "--secrets",
+        "files",
+        "trigger",
+        "create",
+        "shop",
+        "--kind",
+        "redeploy",
+        "--public-url",
+        "https://hooks.example.com/",
+    ]);
+    let url = created["url"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://hooks.example.com/hook/trigger?token=tl_"),
+        "{url}"
+    );
+    // Later, without the option, the same base; with it, the one given.
+    let again = cli.json(&["--secrets", "files", "trigger", "url", "shop-redeploy"]);
+    assert_eq!(again["url"], url);
+    let other = cli.json(&[
+        "--secrets",
+        "files",
+        "trigger",
+        "url",
+        "shop-redeploy",
+        "--public-url",
+        "http://10.0.0.5:8787",
+    ]);
+    assert!(
+        other["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://10.0.0.5:8787/hook/trigger?token=tl_"),
+        "{other}"
+    );
+    // A new token keeps the stored base too.
+    let rotated = cli.json(&["--secrets", "files", "trigger", "rotate", "shop-redeploy"]);
+    let rotated = rotated["url"].as_str().unwrap();
+    assert!(
+        rotated.starts_with("https://hooks.example.com/hook/trigger?token=tl_"),
+        "{rotated}"
+    );
+    assert_ne!(rotated, url);
 }

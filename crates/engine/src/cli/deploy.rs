@@ -159,8 +159,12 @@ fn run_release(
         ReleaseStatus::Succeeded => Ok(()),
         _ => Err(
             ErrorBody::new("deploy.failed", release.message.clone()).with_details(
+                // The number is the one the text output and `tripline releases` show; the id
+                // is the database's, unique across applications.
                 serde_json::json!({
-                    "release": release.id,
+                    "app": release.app,
+                    "release": release.number,
+                    "releaseId": release.id,
                     "reason": release.reason,
                 }),
             ),

@@ -27,11 +27,19 @@ pub enum Command {
     Url {
         /// Trigger name
         name: String,
+        /// The base URL callers reach the listener at [default: the one the trigger was
+        /// created with, else http://127.0.0.1:8787]
+        #[arg(long, env = "TRIPLINE_PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// Replace the token; the old URL stops working at once
     Rotate {
         /// Trigger name
         name: String,
+        /// The base URL callers reach the listener at [default: the one the trigger was
+        /// created with, else http://127.0.0.1:8787]
+        #[arg(long, env = "TRIPLINE_PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// Let the trigger act again
     Enable {
@@ -141,6 +149,36 @@ pub struct CreateArgs {
 
 const DEFAULT_BASE: &str = "http://127.0.0.1:8787";
 
+/// A `--public-url`, checked and without a trailing slash (`None` when not given or empty).
+fn public_url(given: Option<&str>) -> Result<Option<&str>, ErrorBody> {
+    let Some(url) = given
+        .map(|url| url.trim().trim_end_matches('/'))
+        .filter(|url| !url.is_empty())
+    else {
+        return Ok(None);
+    };
+    let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+    if !scheme_ok || url.len() <= "https://".len() || url.contains(char::is_whitespace) {
+        return Err(ErrorBody::new(
+            "input.invalid",
+            format!(
+                "--public-url {url:?} must be an http:// or https:// URL, such as https://hooks.example.com"
+            ),
+        ));
+    }
+    Ok(Some(url))
+}
+
+/// The base of a trigger's URL: the one given now, else the one it was created with, else
+/// the listener's default address.
+fn base_url(cx: &Context, name: &str, given: Option<String>) -> Result<String, ErrorBody> {
+    if let Some(url) = public_url(given.as_deref())? {
+        return Ok(url.to_owned());
+    }
+    let stored = cx.store.trigger_public_url(name).map_err(boundary)?;
+    Ok(stored.unwrap_or_else(|| DEFAULT_BASE.to_owned()))
+}
+
 fn kind(args: &CreateArgs) -> Result<TriggerKind, ErrorBody> {
     let invalid = |m: String| ErrorBody::new("input.invalid", m);
     Ok(match args.kind {
@@ -249,6 +287,8 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             kind.validate()
                 .map_err(|m| ErrorBody::new("input.invalid", m))?;
             check_against_template(cx, &args.app, &kind)?;
+            // Checked before anything is made.
+            let public_url = public_url(args.public_url.as_deref())?;
             let name = args
                 .name
                 .clone()
@@ -260,7 +300,12 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
                 signed: args.signed,
             };
             let created = service::create(&mut cx.store, &secrets, &new).map_err(service_error)?;
-            let base = args.public_url.as_deref().unwrap_or(DEFAULT_BASE);
+            if public_url.is_some() {
+                cx.store
+                    .set_trigger_public_url(&created.trigger.name, public_url)
+                    .map_err(boundary)?;
+            }
+            let base = public_url.unwrap_or(DEFAULT_BASE);
             let url = trigger::url_with_token(&created.trigger, base, &created.token);
             if cx.json {
                 return cx.print_json(&serde_json::json!({"trigger": created.trigger, "url": url, "signingKey": created.signing_key}));
@@ -339,9 +384,9 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             }
             Ok(())
         }
-        Command::Url { name } => {
+        Command::Url { name, public_url } => {
             let t = cx.store.trigger(&name).map_err(boundary)?;
-            let base = std::env::var("TRIPLINE_PUBLIC_URL").unwrap_or_else(|_| DEFAULT_BASE.into());
+            let base = base_url(cx, &name, public_url)?;
             let url = service::url(&secrets, &t, &base).map_err(service_error)?;
             if cx.json {
                 return cx.print_json(
@@ -354,9 +399,9 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             }
             Ok(())
         }
-        Command::Rotate { name } => {
+        Command::Rotate { name, public_url } => {
             let rotated = service::rotate(&mut cx.store, &secrets, &name).map_err(service_error)?;
-            let base = std::env::var("TRIPLINE_PUBLIC_URL").unwrap_or_else(|_| DEFAULT_BASE.into());
+            let base = base_url(cx, &name, public_url)?;
             let url = trigger::url_with_token(&rotated.trigger, &base, &rotated.token);
             if cx.json {
                 return cx.print_json(&serde_json::json!({"trigger": rotated.trigger, "url": url}));

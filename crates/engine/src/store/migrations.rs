@@ -177,6 +177,11 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX releases_by_status;
     CREATE INDEX releases_by_status ON releases(app_id, status, number);
     "#,
+    // 8: the base URL a trigger was created with (`trigger create --public-url`), so its URL
+    // is shown again on the same base.
+    r#"
+    ALTER TABLE triggers ADD COLUMN public_url TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -377,6 +377,32 @@ impl Store {
         self.trigger(name)
     }
 
+    /// Remembers the base URL a trigger's URL was given on (`None` forgets it).
+    pub fn set_trigger_public_url(&mut self, name: &str, url: Option<&str>) -> Result<()> {
+        let tx = self.write()?;
+        let changed = tx.execute(
+            "UPDATE triggers SET public_url = ?2 WHERE name = ?1",
+            params![name, url],
+        )?;
+        if changed == 0 {
+            return Err(Error::TriggerNotFound(name.to_owned()));
+        }
+        super::commit(tx)?;
+        Ok(())
+    }
+
+    /// The base URL a trigger's URL was given on, if one was.
+    pub fn trigger_public_url(&self, name: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT public_url FROM triggers WHERE name = ?1",
+                [name],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .ok_or_else(|| Error::TriggerNotFound(name.to_owned()))
+    }
+
     /// Replaces a trigger's token (the old one stops working at once).
     pub fn rotate_trigger(
         &mut self,
