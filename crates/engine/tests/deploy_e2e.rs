@@ -254,3 +254,48 @@ async fn a_pod_stuck_in_image_pull_back_off_fails_the_rollout_at_once_and_a_roll
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn an_object_the_cluster_refuses_stops_the_deploy_before_anything_is_applied() {
+    let (_sandbox, client) = sandbox().await;
+    let deployer = Deployer::new(client.clone());
+    let plan = |manifest| Plan {
+        app: "pre",
+        namespace: "pre",
+        manifest,
+        prune_from: None,
+    };
+    let first = Manifest::parse(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: first}\ndata: {a: '1'}\n",
+    )
+    .unwrap();
+    deployer
+        .deploy(&plan(&first), &Options::default(), &|_| {})
+        .await
+        .unwrap();
+
+    // A new ConfigMap (applied first, by kind) and a Deployment the cluster refuses.
+    let second = Manifest::parse(&format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: second}}\ndata: {{b: '2'}}\n---\n{}",
+        web("nginx:1.27").replace("replicas: 2", "replicas: -1")
+    ))
+    .unwrap();
+    let failure = deployer
+        .deploy(&plan(&second), &Options::default(), &|_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(failure.reason, "Invalid", "{failure:?}");
+    assert!(
+        failure
+            .message
+            .contains("pre-flight check: nothing was applied"),
+        "{}",
+        failure.message
+    );
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "pre");
+    assert!(
+        configmaps.get_opt("second").await.unwrap().is_none(),
+        "the ConfigMap before the refused Deployment was applied"
+    );
+    assert!(configmaps.get_opt("first").await.unwrap().is_some());
+}

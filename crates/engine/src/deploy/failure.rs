@@ -109,10 +109,21 @@ impl Failure {
                     429 => format!(
                         "the API server is throttling requests while applying {what}: {detail}. Try again shortly"
                     ),
+                    // Server-side apply answers 500 for a field the object's schema does not
+                    // declare: a mistake in the manifest, not a fault of the server.
+                    500 if detail.contains("field not declared in schema") => format!(
+                        "the cluster does not know a field of {what}: {detail}. Check the field's \
+                         name and place in the template (a typo?) and deploy again"
+                    ),
                     500..=599 => format!(
                         "the API server failed while applying {what} ({code}): {detail}. Try again; if it persists, check the cluster's health"
                     ),
                     _ => format!("applying {what} failed ({code} {reason}): {detail}"),
+                };
+                let reason = if code == 500 && detail.contains("field not declared in schema") {
+                    "Invalid".to_owned()
+                } else {
+                    reason
                 };
                 Failure::new(&reason, Some(code), message, Some(id.clone()))
             }

@@ -6,15 +6,19 @@
 //!
 //! 1. resolve every document's kind through API discovery (cached per client), which says
 //!    whether it is namespaced and which resource path it has;
-//! 2. create the application's namespaces if they are missing;
-//! 3. server-side apply each object (field manager `tripline`, conflicts reported unless
+//! 2. pre-flight: every object is server-side applied with `dryRun=All` first, and if the
+//!    cluster refuses one nothing is applied, not even a namespace (objects in a namespace
+//!    that does not exist yet cannot be checked this way);
+//! 3. create the application's namespaces if they are missing;
+//! 4. server-side apply each object (field manager `tripline`, conflicts reported unless
 //!    `force_conflicts`), labelled `app.kubernetes.io/managed-by: tripline` and
 //!    `tripline.dev/app: <app>` so it can be found again, in a safe order (namespaces,
 //!    RBAC and config before workloads);
-//! 4. prune, when the application asks for it: objects applied by the last successful release
+//! 5. prune, when the application asks for it: objects applied by the last successful release
 //!    that the new version no longer has, and that still carry our labels, are deleted;
-//! 5. wait for Deployments, StatefulSets and DaemonSets to roll out ([`rollout`]), by watching
-//!    them, until done, failed (`ProgressDeadlineExceeded`) or timed out.
+//! 6. wait for Deployments, StatefulSets and DaemonSets to roll out ([`rollout`]), by watching
+//!    them, until done, failed (`ProgressDeadlineExceeded` of this rollout), a new pod stuck
+//!    for `stuck_after` (`ImagePullBackOff`, `CrashLoopBackOff`, …) or timed out.
 //!
 //! Progress is reported as [`Progress`] events through a callback as it happens.
 
@@ -401,8 +405,50 @@ impl Deployer {
             objects.push((id, document.value.clone(), discovered));
         }
         objects.sort_by_key(|(id, _, _)| install_rank(&id.kind));
+        for (id, value, _) in &mut objects {
+            label(value, plan.app);
+            if let Some(ns) = &id.namespace {
+                value["metadata"]["namespace"] = Value::String(ns.clone());
+            }
+        }
+        let params = if options.force_conflicts {
+            PatchParams::apply(FIELD_MANAGER).force()
+        } else {
+            PatchParams::apply(FIELD_MANAGER)
+        };
 
-        // 2. Namespaces the application needs.
+        // 2. Pre-flight: the cluster checks every object (server-side apply with
+        // `dryRun=All`) before anything is applied, a namespace included; one refusal and
+        // nothing changes. An object in a namespace that does not exist yet cannot be checked
+        // so (the server answers that the namespace is not found): it is checked when applied.
+        let dry_run = params.clone().dry_run();
+        for (id, value, discovered) in &objects {
+            let api = self.api(discovered, id.namespace.as_deref());
+            match self
+                .call(id, api.patch(&id.name, &dry_run, &Patch::Apply(value)))
+                .await
+            {
+                Ok(_) => {}
+                Err(failure) if missing_namespace(&failure) => {}
+                Err(mut failure) => {
+                    failure.message = format!(
+                        "{} (found by the pre-flight check: nothing was applied)",
+                        failure.message
+                    );
+                    let outcome = ResourceOutcome {
+                        id: id.clone(),
+                        action: Action::Failed,
+                        generation: None,
+                        message: Some(failure.message.clone()),
+                    };
+                    progress(Progress::Resource(outcome.clone()));
+                    outcomes.push(outcome);
+                    return Err(failure);
+                }
+            }
+        }
+
+        // 3. Namespaces the application needs.
         let mut namespaces: Vec<&str> = objects
             .iter()
             .filter_map(|(id, _, _)| id.namespace.as_deref())
@@ -424,18 +470,9 @@ impl Deployer {
             }
         }
 
-        // 3. Server-side apply.
-        let params = if options.force_conflicts {
-            PatchParams::apply(FIELD_MANAGER).force()
-        } else {
-            PatchParams::apply(FIELD_MANAGER)
-        };
+        // 4. Server-side apply.
         let mut applied = Vec::with_capacity(objects.len());
-        for (id, mut value, discovered) in objects {
-            label(&mut value, plan.app);
-            if let Some(ns) = &id.namespace {
-                value["metadata"]["namespace"] = Value::String(ns.clone());
-            }
+        for (id, value, discovered) in objects {
             let api = self.api(&discovered, id.namespace.as_deref());
             match self
                 .call(&id, api.patch(&id.name, &params, &Patch::Apply(&value)))
@@ -466,7 +503,7 @@ impl Deployer {
             }
         }
 
-        // 4. Prune what the previous release applied and this one does not.
+        // 5. Prune what the previous release applied and this one does not.
         if let Some(previous) = plan.prune_from {
             let current: Vec<&ResourceId> = applied.iter().map(|(id, _)| id).collect();
             let mut gone: Vec<&ResourceId> =
@@ -479,7 +516,7 @@ impl Deployer {
             }
         }
 
-        // 5. Rollouts.
+        // 6. Rollouts.
         if options.wait {
             let deadline = tokio::time::Instant::now() + options.timeout;
             for (id, discovered) in &applied {
@@ -848,6 +885,11 @@ impl Deployer {
             format!("; {}", problems.join("; "))
         }
     }
+}
+
+/// Whether a failure says the object's namespace does not exist (yet).
+fn missing_namespace(failure: &Failure) -> bool {
+    failure.code == Some(404) && failure.message.contains("namespaces \"")
 }
 
 /// A container waiting in one of [`STUCK_REASONS`].

@@ -127,6 +127,26 @@ async fn api_errors_become_failures_that_say_what_to_do() {
         let last = failure.outcomes.last().expect("outcome recorded");
         assert_eq!(last.action, Action::Failed);
     }
+    // A field the server's schema does not declare: server-side apply answers 500, but it
+    // is the manifest's mistake (seen on kube-apiserver v1.36), not the server's fault.
+    let failure = deploy_with_apply_response(
+        500,
+        status(
+            500,
+            "InternalError",
+            ".spec.template.spec.containers[name=\"web\"].imagePullPolcy: field not declared in schema",
+        ),
+    )
+    .await;
+    assert_eq!(failure.reason, "Invalid");
+    assert!(
+        failure.message.contains("does not know a field")
+            && failure.message.contains("imagePullPolcy")
+            && failure.message.contains("a typo?")
+            && !failure.message.contains("cluster's health"),
+        "{}",
+        failure.message
+    );
 }
 
 #[tokio::test]
