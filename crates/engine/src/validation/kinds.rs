@@ -100,6 +100,7 @@ pub(super) fn spec(group: &str, kind: &str, object: &Value, causes: &mut Vec<Cau
         ("networking.k8s.io", "Ingress") => ingress(spec, causes),
         ("autoscaling", "HorizontalPodAutoscaler") => autoscaler(spec, causes),
         ("policy", "PodDisruptionBudget") => disruption_budget(spec, causes),
+        ("networking.k8s.io", "NetworkPolicy") => network_policy(spec, causes),
         _ => {}
     }
 }
@@ -633,4 +634,173 @@ fn int_or_percent(value: &Value, at: &str, causes: &mut Vec<Cause>) {
         }
         other => causes.push(Cause::type_invalid(at, other, "an integer or a percentage")),
     }
+}
+
+/// A NetworkPolicy: its pod selector, policy types, and each rule's ports and peers.
+fn network_policy(spec: Option<&Value>, causes: &mut Vec<Cause>) {
+    let Some(spec) = spec else {
+        causes.push(Cause::required("spec.podSelector"));
+        return;
+    };
+    match spec.get("podSelector").filter(|v| !v.is_null()) {
+        // `{}` selects every pod of the namespace: allowed, but it must be given.
+        Some(selector) => selector::check(selector, "spec.podSelector", causes),
+        None => causes.push(Cause::required("spec.podSelector")),
+    }
+    if let Some(types) = spec.get("policyTypes").and_then(Value::as_array) {
+        for (i, kind) in types.iter().enumerate() {
+            if !matches!(kind.as_str(), Some("Ingress" | "Egress")) {
+                causes.push(Cause::not_supported(
+                    format!("spec.policyTypes[{i}]"),
+                    kind,
+                    &["Ingress", "Egress"],
+                ));
+            }
+        }
+    }
+    for (direction, peers) in [("ingress", "from"), ("egress", "to")] {
+        let Some(rules) = spec.get(direction).and_then(Value::as_array) else {
+            continue;
+        };
+        for (i, rule) in rules.iter().enumerate() {
+            let at = format!("spec.{direction}[{i}]");
+            if let Some(ports) = rule.get("ports").and_then(Value::as_array) {
+                for (j, port) in ports.iter().enumerate() {
+                    policy_port(port, &format!("{at}.ports[{j}]"), causes);
+                }
+            }
+            if let Some(list) = rule.get(peers).and_then(Value::as_array) {
+                for (j, peer) in list.iter().enumerate() {
+                    policy_peer(peer, &format!("{at}.{peers}[{j}]"), causes);
+                }
+            }
+        }
+    }
+}
+
+fn policy_port(port: &Value, at: &str, causes: &mut Vec<Cause>) {
+    one_of(Some(port), "protocol", &["TCP", "UDP", "SCTP"], at, causes);
+    let given = port.get("port").filter(|v| !v.is_null());
+    let number = match given {
+        None => None,
+        Some(value @ Value::String(name)) => {
+            if let Some(problem) = port_name_problem(name) {
+                causes.push(Cause::invalid(format!("{at}.port"), value, problem));
+            }
+            None
+        }
+        Some(value) => match int(value) {
+            Some(n) if (1..=65535).contains(&n) => Some(n),
+            _ => {
+                causes.push(Cause::invalid(
+                    format!("{at}.port"),
+                    value,
+                    "must be between 1 and 65535, inclusive",
+                ));
+                None
+            }
+        },
+    };
+    if let Some(end) = port.get("endPort").filter(|v| !v.is_null()) {
+        match (number, int(end)) {
+            (Some(start), Some(end_port)) if (start..=65535).contains(&end_port) => {}
+            (None, _) if given.is_none() => causes.push(Cause::required_because(
+                format!("{at}.port"),
+                "must be specified when endPort is specified",
+            )),
+            (None, _) => causes.push(Cause::forbidden(
+                format!("{at}.endPort"),
+                "may not be specified when `port` is non-numeric",
+            )),
+            _ => causes.push(Cause::invalid(
+                format!("{at}.endPort"),
+                end,
+                "must be greater than or equal to `port`",
+            )),
+        }
+    }
+}
+
+fn policy_peer(peer: &Value, at: &str, causes: &mut Vec<Cause>) {
+    let given = |key: &str| peer.get(key).filter(|v| !v.is_null());
+    if let Some(selector) = given("podSelector") {
+        selector::check(selector, &format!("{at}.podSelector"), causes);
+    }
+    if let Some(selector) = given("namespaceSelector") {
+        selector::check(selector, &format!("{at}.namespaceSelector"), causes);
+    }
+    let Some(block) = given("ipBlock") else {
+        if given("podSelector").is_none() && given("namespaceSelector").is_none() {
+            causes.push(Cause::required_because(at, "must specify a peer"));
+        }
+        return;
+    };
+    if given("podSelector").is_some() || given("namespaceSelector").is_some() {
+        causes.push(Cause::forbidden(
+            at,
+            "may not specify both ipBlock and another peer",
+        ));
+    }
+    let cidr_at = format!("{at}.ipBlock.cidr");
+    let Some(cidr_value) = block.get("cidr").filter(|v| !v.is_null()) else {
+        causes.push(Cause::required(cidr_at));
+        return;
+    };
+    let Some(network) = cidr_value.as_str().and_then(parse_cidr) else {
+        causes.push(Cause::invalid(
+            cidr_at,
+            cidr_value,
+            "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
+        ));
+        return;
+    };
+    if let Some(except) = block.get("except").and_then(Value::as_array) {
+        for (i, value) in except.iter().enumerate() {
+            let except_at = format!("{at}.ipBlock.except[{i}]");
+            match value.as_str().and_then(parse_cidr) {
+                None => causes.push(Cause::invalid(
+                    except_at,
+                    value,
+                    "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
+                )),
+                Some(inner) if !strictly_within(inner, network) => causes.push(Cause::invalid(
+                    except_at,
+                    value,
+                    "must be a strict subset of `cidr`",
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+/// `address/prefix`, the address and prefix length, when it is one.
+fn parse_cidr(text: &str) -> Option<(std::net::IpAddr, u8)> {
+    let (address, prefix) = text.split_once('/')?;
+    let address: std::net::IpAddr = address.parse().ok()?;
+    let prefix: u8 = prefix.parse().ok()?;
+    let max = if address.is_ipv4() { 32 } else { 128 };
+    (prefix <= max && prefix.to_string() == text.split_once('/')?.1).then_some((address, prefix))
+}
+
+/// Whether network `inner` lies strictly inside `outer` (same family, longer prefix, same
+/// leading bits).
+fn strictly_within(inner: (std::net::IpAddr, u8), outer: (std::net::IpAddr, u8)) -> bool {
+    use std::net::IpAddr;
+    let bits = |address: IpAddr| -> u128 {
+        match address {
+            IpAddr::V4(v4) => u128::from(u32::from(v4)) << 96,
+            IpAddr::V6(v6) => u128::from(v6),
+        }
+    };
+    if inner.0.is_ipv4() != outer.0.is_ipv4() || inner.1 <= outer.1 {
+        return false;
+    }
+    let shift = if outer.0.is_ipv4() {
+        32 - u32::from(outer.1) + 96
+    } else {
+        128 - u32::from(outer.1)
+    };
+    let mask = if shift >= 128 { 0 } else { u128::MAX << shift };
+    bits(inner.0) & mask == bits(outer.0) & mask
 }

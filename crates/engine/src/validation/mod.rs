@@ -23,7 +23,8 @@
 //!   name it needs) and volume mounts (an existing volume, a unique path);
 //! - per kind: replicas and counts non-negative, selectors present and matching the pod
 //!   template's labels, strategy types, Service types and ports, ConfigMap and Secret keys,
-//!   Ingress path types, CronJob schedules and policies, PodDisruptionBudget limits.
+//!   Ingress path types, CronJob schedules and policies, PodDisruptionBudget limits,
+//!   NetworkPolicy selectors, ports and IP blocks.
 //!
 //! Kinds it does not know (custom resources) are checked for metadata only.
 //!

@@ -279,6 +279,13 @@ fn hostile_shapes_do_not_panic() {
         json!({"metadata": {"name": "x"}, "spec": {"selector": "a=b", "template": 5}}),
         json!({"metadata": {"name": "x"}, "spec": {"template": {"spec": {"containers": [5, {"ports": "x", "env": [1], "resources": {"limits": [1]}}]}}}}),
         json!({"metadata": {"name": "x"}, "spec": {"ports": [{"port": "80", "targetPort": -1}]}}),
+        json!({"metadata": {"name": "x"}, "spec": {"template": {"spec": {"volumes": [5, {"name": "v", "configMap": 5}],
+            "securityContext": [], "containers": [{"name": "c", "image": "i", "livenessProbe": {"httpGet": 5, "exec": {"command": "x"}},
+            "securityContext": {"runAsUser": "root", "privileged": "yes"}, "volumeMounts": [{"mountPath": 5}]}]}}}}),
+        json!({"metadata": {"name": "x"}, "spec": {"minAvailable": [], "maxUnavailable": {"a": 1}, "podSelector": 5,
+            "ingress": [5, {"ports": [{"port": [], "endPort": "x"}], "from": [{"ipBlock": {"cidr": 5, "except": [1]}}]}],
+            "egress": "x", "policyTypes": "Ingress"}}),
+        json!({"metadata": {"name": "x"}, "spec": {"egress": [{"to": [{"ipBlock": {"cidr": "::/0", "except": ["::/128", "0.0.0.0/0", "10.0.0.0/99999999999"]}}]}]}}),
     ];
     for kind in [
         "Deployment",
@@ -288,12 +295,15 @@ fn hostile_shapes_do_not_panic() {
         "Service",
         "Pod",
         "Ingress",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
     ] {
         for shape in &shapes {
             let group = match kind {
                 "Deployment" | "StatefulSet" => "apps",
                 "Job" | "CronJob" => "batch",
-                "Ingress" => "networking.k8s.io",
+                "Ingress" | "NetworkPolicy" => "networking.k8s.io",
+                "PodDisruptionBudget" => "policy",
                 _ => "",
             };
             let _ = validate(group, kind, shape);
@@ -573,6 +583,117 @@ fn disruption_budgets_take_one_limit_as_a_count_or_a_percentage() {
     ];
     for (spec, field, message) in invalid {
         let causes = validate("policy", "PodDisruptionBudget", &budget(spec.clone()));
+        assert!(
+            causes
+                .iter()
+                .any(|c| c.field == field && c.message.contains(message)),
+            "{spec}: expected {field} ({message}), got {causes:?}"
+        );
+    }
+}
+
+#[test]
+fn network_policies_check_selectors_ports_and_ip_blocks() {
+    let policy = |spec: Value| {
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+               "metadata": {"name": "web"}, "spec": spec})
+    };
+    let valid = json!({
+        "podSelector": {"matchLabels": {"app": "web"}},
+        "policyTypes": ["Ingress", "Egress"],
+        "ingress": [{"from": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"role": "fe"}}},
+                              {"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16"]}}],
+                     "ports": [{"protocol": "TCP", "port": 80}, {"port": "http"},
+                               {"port": 8000, "endPort": 8080}]}],
+        "egress": [{"to": [{"ipBlock": {"cidr": "2001:db8::/32", "except": ["2001:db8:1::/48"]}}]}]
+    });
+    assert_eq!(
+        validate("networking.k8s.io", "NetworkPolicy", &policy(valid)),
+        vec![]
+    );
+    assert_eq!(
+        validate(
+            "networking.k8s.io",
+            "NetworkPolicy",
+            &policy(json!({"podSelector": {}}))
+        ),
+        vec![]
+    );
+    let invalid = [
+        (json!({}), "spec.podSelector", "Required value"),
+        (
+            json!({"podSelector": {}, "policyTypes": ["Both"]}),
+            "spec.policyTypes[0]",
+            "Unsupported value",
+        ),
+        (
+            json!({"podSelector": {}, "ingress": [{"ports": [{"port": 0}]}]}),
+            "spec.ingress[0].ports[0].port",
+            "between 1 and 65535",
+        ),
+        (
+            json!({"podSelector": {}, "ingress": [{"ports": [{"protocol": "ICMP"}]}]}),
+            "spec.ingress[0].ports[0].protocol",
+            "Unsupported value",
+        ),
+        (
+            json!({"podSelector": {}, "ingress": [{"ports": [{"port": 9000, "endPort": 80}]}]}),
+            "spec.ingress[0].ports[0].endPort",
+            "greater than or equal to `port`",
+        ),
+        (
+            json!({"podSelector": {}, "ingress": [{"ports": [{"port": "http", "endPort": 80}]}]}),
+            "spec.ingress[0].ports[0].endPort",
+            "non-numeric",
+        ),
+        (
+            json!({"podSelector": {}, "ingress": [{"ports": [{"endPort": 80}]}]}),
+            "spec.ingress[0].ports[0].port",
+            "must be specified when endPort",
+        ),
+        (
+            json!({"podSelector": {}, "ingress": [{"from": [{}]}]}),
+            "spec.ingress[0].from[0]",
+            "must specify a peer",
+        ),
+        (
+            json!({"podSelector": {}, "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}, "podSelector": {}}]}]}),
+            "spec.egress[0].to[0]",
+            "may not specify both",
+        ),
+        (
+            json!({"podSelector": {}, "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/33"}}]}]}),
+            "spec.egress[0].to[0].ipBlock.cidr",
+            "valid CIDR",
+        ),
+        (
+            json!({"podSelector": {}, "egress": [{"to": [{"ipBlock": {"cidr": "office"}}]}]}),
+            "spec.egress[0].to[0].ipBlock.cidr",
+            "valid CIDR",
+        ),
+        (
+            json!({"podSelector": {}, "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/16", "except": ["10.0.0.0/16"]}}]}]}),
+            "spec.egress[0].to[0].ipBlock.except[0]",
+            "strict subset",
+        ),
+        (
+            json!({"podSelector": {}, "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/16", "except": ["192.168.0.0/24"]}}]}]}),
+            "spec.egress[0].to[0].ipBlock.except[0]",
+            "strict subset",
+        ),
+        (
+            json!({"podSelector": {}, "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/16", "except": ["::/120"]}}]}]}),
+            "spec.egress[0].to[0].ipBlock.except[0]",
+            "strict subset",
+        ),
+        (
+            json!({"podSelector": {"matchLabels": {"app": "a b"}}}),
+            "spec.podSelector.matchLabels",
+            "Invalid value",
+        ),
+    ];
+    for (spec, field, message) in invalid {
+        let causes = validate("networking.k8s.io", "NetworkPolicy", &policy(spec.clone()));
         assert!(
             causes
                 .iter()
