@@ -74,7 +74,14 @@ impl TokenIndex {
 
     /// The trigger whose token hashes to `hash`, as the database has it now.
     pub fn find(&self, hash: &str) -> Result<Option<Arc<Entry>>> {
-        let mut inner = self.inner.lock().expect("token index lock");
+        let mut inner = self.inner.lock().unwrap_or_else(|poisoned| {
+            // A panic during a reload may have left the map half built: load it afresh.
+            self.inner.clear_poison();
+            let mut inner = poisoned.into_inner();
+            inner.checked = None;
+            inner.data_version = None;
+            inner
+        });
         inner.refresh()?;
         Ok(inner.by_hash.get(hash).cloned())
     }
@@ -149,6 +156,29 @@ mod tests {
             kind: TriggerKind::Redeploy,
             signed: false,
         }
+    }
+
+    #[test]
+    fn a_panic_while_the_index_was_locked_leaves_it_working_and_reloaded() {
+        let (_dir, path, mut store) = super::super::shop_database();
+        let index = TokenIndex::open(&path).unwrap();
+        store
+            .create_trigger(&new_trigger("a"), "h1", "tl_a…")
+            .unwrap();
+        assert!(index.find("h1").unwrap().is_some());
+        // A panic in the middle of a reload: the map is left wrong and the lock poisoned.
+        let broken = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut inner = index.inner.lock().unwrap();
+            inner.by_hash.clear();
+            panic!("a reload panicked");
+        }));
+        assert!(broken.is_err() && index.inner.is_poisoned());
+        let found = index.find("h1").unwrap();
+        assert_eq!(found.map(|e| e.trigger.name.clone()).as_deref(), Some("a"));
+        assert!(
+            !index.inner.is_poisoned(),
+            "the poison is cleared once recovered"
+        );
     }
 
     #[test]

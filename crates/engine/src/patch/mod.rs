@@ -246,7 +246,7 @@ impl Patch {
                 let target = target.ok_or_else(|| {
                     Error::Shape(
                         "a JSON Patch does not say which object it changes: give the kind and \
-                         name (--kind/--name on the command line, ?kind=&name= on a trigger)"
+                         name (--kind/--resource-name on the command line, ?kind=&name= on a trigger)"
                             .into(),
                     )
                 })?;
@@ -520,7 +520,7 @@ fn target_from_body(raw: &Value) -> Result<Target> {
         }),
         _ => Err(Error::Shape(
             "the patch does not say which object it changes: include kind and metadata.name in \
-             it, or give the target (--kind/--name)"
+             it, or give the target (--kind/--resource-name on the command line, ?kind=&name= on a trigger)"
                 .into(),
         )),
     }
