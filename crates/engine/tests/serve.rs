@@ -104,6 +104,12 @@ impl Server {
             .expect("tripline serve prints where it listens within 60 s");
         let started: serde_json::Value = serde_json::from_str(&line).unwrap();
         server.address = started["listening"].as_str().unwrap().parse().unwrap();
+        // Trigger URLs use the port that was bound, not the `:0` that was asked for.
+        assert_eq!(
+            started["publicUrl"],
+            format!("http://{}", server.address),
+            "{started}"
+        );
         server
     }
 

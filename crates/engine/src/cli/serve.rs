@@ -125,7 +125,7 @@ pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
             max_connections_per_address,
             ..listener::Config::default()
         };
-        let base = config.base_url();
+        let public_url = config.public_url.clone();
         let state =
             listener::State::new(config, database, secrets, workers.clone()).map_err(boundary)?;
         let listener = Listener::start(state, cancel.child_token())
@@ -136,6 +136,8 @@ pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
                     format!("cannot listen on {}: {e}", args.listen),
                 )
             })?;
+        // The bound address, not the asked-for one: `--listen 127.0.0.1:0` picks a port.
+        let base = public_url.unwrap_or_else(|| format!("http://{}", listener.address()));
         tracing::info!(listening = %listener.address(), public_url = %base, "listening");
         if json {
             say!(
