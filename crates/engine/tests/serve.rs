@@ -376,6 +376,13 @@ fn serve_logs_json_lines_to_stderr_filtered_by_rust_log() {
             *rust_log == Some("tripline=[=bad"),
             "RUST_LOG={rust_log:?}: {stderr}"
         );
+        // `--secrets files` was asked for: no warning that a keyring did not answer.
+        assert!(!stderr.contains("no OS keyring answered"), "{stderr}");
+        assert_eq!(
+            stderr.contains("as --secrets files asks"),
+            *shown,
+            "RUST_LOG={rust_log:?}: {stderr}"
+        );
     }
 }
 

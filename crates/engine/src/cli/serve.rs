@@ -78,6 +78,7 @@ fn connection_caps(args: &ServeArgs) -> Result<(usize, usize), ErrorBody> {
 pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
     let (max_connections, max_connections_per_address) = connection_caps(&args)?;
     let secrets = cx.secrets()?;
+    let files_chosen = matches!(cx.secrets, super::SecretsChoice::Files);
     let database = cx.store.info().map_err(boundary)?.path;
     let data_dir = cx.data_dir.clone();
     let json = cx.json;
@@ -93,6 +94,10 @@ pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
     runtime.block_on(async move {
         match &secrets {
             Secrets::Keyring => tracing::info!("trigger tokens are in the OS keyring"),
+            Secrets::Files(dir) if files_chosen => tracing::info!(
+                folder = %dir.display(),
+                "trigger tokens are kept in owner-only files (mode 0600), as --secrets files asks"
+            ),
             Secrets::Files(dir) => tracing::warn!(
                 folder = %dir.display(),
                 "no OS keyring answered: trigger tokens are kept in owner-only files (mode 0600); \
