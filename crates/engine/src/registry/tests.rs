@@ -681,3 +681,17 @@ fn google_pubsub_refuses_hostile_data_with_a_named_path() {
         assert!(error.to_string().contains(fragment), "{error}");
     }
 }
+
+#[test]
+fn the_ui_has_a_label_for_every_webhook_format() {
+    // The record view names a push's format; a format added here and not there shows its
+    // machine name.
+    let view = include_str!("../../../../ui/src/components/triggers/EventView.svelte");
+    for format in Format::ALL {
+        let name = format.name();
+        assert!(
+            view.contains(&format!("'{name}':")) || view.contains(&format!("    {name}:")),
+            "ui/src/components/triggers/EventView.svelte has no label for {name}"
+        );
+    }
+}
