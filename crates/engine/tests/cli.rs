@@ -416,6 +416,20 @@ fn deploy_patch_rollback_and_releases_against_the_sandbox() {
             .contains("A pod cannot start")
     );
 
+    // Rolling back to the version before the broken one succeeds. On a return to an existing
+    // ReplicaSet the controller first publishes the new generation with the failed
+    // rollout's ProgressDeadlineExceeded still in place; that is not this rollout's failure.
+    let versions = cli.json(&["template", "versions", "demo"]);
+    let good = versions.as_array().unwrap()[1]["number"].as_u64().unwrap();
+    let rolled_back = cli.run(&["rollback", "demo", "--to", &good.to_string()]);
+    assert!(
+        rolled_back.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rolled_back.stderr)
+    );
+    let releases = cli.json(&["releases", "demo"]);
+    assert_eq!(releases[0]["status"], "succeeded", "{}", releases[0]);
+
     // Without the deadline, a pod stuck for --stuck-after fails the rollout with the pod's
     // reason; the error's details number the release as the text output does.
     cli.ok(&[

@@ -6,7 +6,9 @@
 //! new one lacks *ready* pods, so the old version serves until the new one is up (and keeps
 //! serving if the new one never comes up). `Recreate` is treated the same way. The status is
 //! counted from the pods; `Progressing` turns False with `ProgressDeadlineExceeded` when
-//! nothing changed for `spec.progressDeadlineSeconds`, which a timer checks.
+//! nothing changed for `spec.progressDeadlineSeconds`, which a timer checks. As in
+//! kube-controller-manager, a new spec that goes back to an existing ReplicaSet after such a
+//! failure (a rollback) is first published with the old condition still in place.
 
 use std::time::Duration;
 
@@ -313,7 +315,23 @@ fn status(
     let timed_out_before =
         old_progressing.is_some_and(|c| c["reason"] == "ProgressDeadlineExceeded");
     let mut next_check = None;
-    let progressing = if complete {
+    let progressing = if spec_changed && !created_new && timed_out_before {
+        // As kube-controller-manager does when a new spec goes back to an existing
+        // ReplicaSet after a failed rollout (a rollback): the new generation is published
+        // first with the failed rollout's condition still in place; a later sync moves on.
+        next_check = Some(now + Duration::from_millis(50));
+        old_progressing.cloned().unwrap_or_else(|| {
+            condition(
+                None,
+                "Progressing",
+                true,
+                "ReplicaSetUpdated",
+                &format!("ReplicaSet {rs_name:?} is progressing."),
+                &time,
+                true,
+            )
+        })
+    } else if complete {
         condition(
             old_progressing,
             "Progressing",
