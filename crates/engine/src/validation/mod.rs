@@ -18,6 +18,7 @@
 //! - pod specs wherever a workload holds one: containers non-empty with unique DNS-1123 label
 //!   names, image references, ports and protocols, environment variable names, resource
 //!   quantities, and the enums (`restartPolicy`, `dnsPolicy`, `imagePullPolicy`, …);
+//!   affinity (node selector terms and their operators, pod affinity terms and weights),
 //!   probes (one handler each, ports, thresholds), security contexts (user and group ids,
 //!   `privileged` against `allowPrivilegeEscalation`), volumes (one source each, with the
 //!   name it needs) and volume mounts (an existing volume, a unique path);
@@ -31,6 +32,7 @@
 //! This module depends on nothing but `serde_json`, so that it can move with the sandbox
 //! into a crate of its own.
 
+mod affinity;
 mod image;
 mod kinds;
 mod meta;

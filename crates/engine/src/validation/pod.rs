@@ -138,6 +138,7 @@ pub(super) fn pod_spec(
         _ => one_of(spec, "restartPolicy", allowed, field, causes),
     }
     super::security::pod(object, field, causes);
+    super::affinity::affinity(object, field, causes);
     one_of(spec, "dnsPolicy", &DNS_POLICIES, field, causes);
     at_least(spec, "terminationGracePeriodSeconds", 0, field, causes);
     at_least(spec, "activeDeadlineSeconds", 1, field, causes);

@@ -286,6 +286,11 @@ fn hostile_shapes_do_not_panic() {
             "ingress": [5, {"ports": [{"port": [], "endPort": "x"}], "from": [{"ipBlock": {"cidr": 5, "except": [1]}}]}],
             "egress": "x", "policyTypes": "Ingress"}}),
         json!({"metadata": {"name": "x"}, "spec": {"egress": [{"to": [{"ipBlock": {"cidr": "::/0", "except": ["::/128", "0.0.0.0/0", "10.0.0.0/99999999999"]}}]}]}}),
+        json!({"metadata": {"name": "x"}, "spec": {"template": {"spec": {"affinity": {"nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [5, {"matchExpressions": [5, {"key": 5, "operator": 5, "values": "x"}]}]},
+            "preferredDuringSchedulingIgnoredDuringExecution": [5, {"weight": "x", "preference": 5}]},
+            "podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [5, {"topologyKey": 5, "labelSelector": 5}]},
+            "podAntiAffinity": 5}}}}}),
     ];
     for kind in [
         "Deployment",
@@ -699,6 +704,122 @@ fn network_policies_check_selectors_ports_and_ip_blocks() {
                 .iter()
                 .any(|c| c.field == field && c.message.contains(message)),
             "{spec}: expected {field} ({message}), got {causes:?}"
+        );
+    }
+}
+
+#[test]
+fn affinity_as_charts_write_it_is_valid_and_its_mistakes_name_their_field() {
+    const A: &str = "/spec/template/spec/affinity";
+    const F: &str = "spec.template.spec.affinity";
+    let mut object = deployment();
+    object["spec"]["template"]["spec"]["affinity"] = json!({
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64", "arm64"]},
+                                      {"key": "gpu", "operator": "DoesNotExist"},
+                                      {"key": "cores", "operator": "Gt", "values": ["4"]}]}]},
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 50, "preference": {"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["a"]}]}}]
+        },
+        "podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchLabels": {"app": "web"}}, "topologyKey": "kubernetes.io/hostname"}],
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 100, "podAffinityTerm": {"labelSelector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["web"]}]},
+                                                    "topologyKey": "topology.kubernetes.io/zone"}}]
+        }
+    });
+    assert_eq!(validate("apps", "Deployment", &object), vec![]);
+    let node = "nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution";
+    let node_at = "nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms";
+    let cases: Vec<(String, Value, String, &str)> = vec![
+        (
+            format!("{A}/{node}"),
+            json!({"nodeSelectorTerms": []}),
+            format!("{F}.{node_at}"),
+            "at least one node selector term",
+        ),
+        (
+            format!("{A}/{node}"),
+            json!({"nodeSelectorTerms": [{"matchExpressions": [{"key": "a", "operator": "In"}]}]}),
+            format!("{F}.{node_at}[0].matchExpressions[0].values"),
+            "must be specified when `operator` is 'In' or 'NotIn'",
+        ),
+        (
+            format!("{A}/{node}"),
+            json!({"nodeSelectorTerms": [{"matchExpressions": [{"key": "a", "operator": "Exists", "values": ["x"]}]}]}),
+            format!("{F}.{node_at}[0].matchExpressions[0].values"),
+            "may not be specified",
+        ),
+        (
+            format!("{A}/{node}"),
+            json!({"nodeSelectorTerms": [{"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["many"]}]}]}),
+            format!("{F}.{node_at}[0].matchExpressions[0].values"),
+            "single value",
+        ),
+        (
+            format!("{A}/{node}"),
+            json!({"nodeSelectorTerms": [{"matchExpressions": [{"key": "a", "operator": "Like", "values": ["x"]}]}]}),
+            format!("{F}.{node_at}[0].matchExpressions[0].operator"),
+            "Unsupported value",
+        ),
+        (
+            format!("{A}/{node}"),
+            json!({"nodeSelectorTerms": [{"matchExpressions": [{"key": "bad key!", "operator": "Exists"}]}]}),
+            format!("{F}.{node_at}[0].matchExpressions[0].key"),
+            "Invalid value",
+        ),
+        (
+            format!("{A}/nodeAffinity/preferredDuringSchedulingIgnoredDuringExecution/0/weight"),
+            json!(0),
+            format!("{F}.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight"),
+            "range 1-100",
+        ),
+        (
+            format!(
+                "{A}/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution/0/topologyKey"
+            ),
+            json!(""),
+            format!(
+                "{F}.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey"
+            ),
+            "can not be empty",
+        ),
+        (
+            format!("{A}/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/0/weight"),
+            json!(101),
+            format!(
+                "{F}.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight"
+            ),
+            "range 1-100",
+        ),
+        (
+            format!(
+                "{A}/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution/0/labelSelector"
+            ),
+            json!({"matchLabels": {"app": "a b"}}),
+            format!(
+                "{F}.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector.matchLabels"
+            ),
+            "Invalid value",
+        ),
+        (
+            A.to_owned(),
+            json!("zone-a"),
+            F.to_owned(),
+            "must be a mapping",
+        ),
+    ];
+    for (pointer, value, field, message) in &cases {
+        let mut broken = object.clone();
+        set(&mut broken, pointer, value.clone());
+        let causes = validate("apps", "Deployment", &broken);
+        assert!(
+            causes
+                .iter()
+                .any(|c| c.field == *field && c.message.contains(message)),
+            "{pointer}: expected {field} ({message}), got {causes:?}"
         );
     }
 }
