@@ -5,13 +5,9 @@ use serde_json::Value;
 
 use super::Cause;
 use super::names::qualified_name_problem;
-use super::pod::int;
+use super::pod::{int, present};
 
 const NODE_OPERATORS: [&str; 6] = ["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"];
-
-fn present(value: Option<&Value>) -> Option<&Value> {
-    value.filter(|v| !v.is_null())
-}
 
 fn list(value: Option<&Value>) -> &[Value] {
     value.and_then(Value::as_array).map_or(&[], Vec::as_slice)

@@ -9,7 +9,7 @@ use super::meta::{annotations, labels};
 use super::names::{
     DNS1035_MESSAGE, SUBDOMAIN_MESSAGE, is_dns1035_label, is_dns1123_subdomain, port_name_problem,
 };
-use super::pod::{RESTART_POLICIES, at_least, data_keys, int, one_of, pod_spec};
+use super::pod::{RESTART_POLICIES, at_least, data_keys, int, one_of, pod_spec, present};
 use super::selector;
 
 const JOB_RESTART: (&[&str], bool) = (&["OnFailure", "Never"], true);
@@ -577,7 +577,7 @@ fn disruption_budget(spec: Option<&Value>, causes: &mut Vec<Cause>) {
     let Some(spec) = spec else {
         return;
     };
-    let given = |key: &str| spec.get(key).filter(|v| !v.is_null());
+    let given = |key: &str| present(spec.get(key));
     for key in ["minAvailable", "maxUnavailable"] {
         if let Some(value) = given(key) {
             int_or_percent(value, &format!("spec.{key}"), causes);
@@ -642,7 +642,7 @@ fn network_policy(spec: Option<&Value>, causes: &mut Vec<Cause>) {
         causes.push(Cause::required("spec.podSelector"));
         return;
     };
-    match spec.get("podSelector").filter(|v| !v.is_null()) {
+    match present(spec.get("podSelector")) {
         // `{}` selects every pod of the namespace: allowed, but it must be given.
         Some(selector) => selector::check(selector, "spec.podSelector", causes),
         None => causes.push(Cause::required("spec.podSelector")),
@@ -680,7 +680,7 @@ fn network_policy(spec: Option<&Value>, causes: &mut Vec<Cause>) {
 
 fn policy_port(port: &Value, at: &str, causes: &mut Vec<Cause>) {
     one_of(Some(port), "protocol", &["TCP", "UDP", "SCTP"], at, causes);
-    let given = port.get("port").filter(|v| !v.is_null());
+    let given = present(port.get("port"));
     let number = match given {
         None => None,
         Some(value @ Value::String(name)) => {
@@ -701,7 +701,7 @@ fn policy_port(port: &Value, at: &str, causes: &mut Vec<Cause>) {
             }
         },
     };
-    if let Some(end) = port.get("endPort").filter(|v| !v.is_null()) {
+    if let Some(end) = present(port.get("endPort")) {
         match (number, int(end)) {
             (Some(start), Some(end_port)) if (start..=65535).contains(&end_port) => {}
             (None, _) if given.is_none() => causes.push(Cause::required_because(
@@ -722,7 +722,7 @@ fn policy_port(port: &Value, at: &str, causes: &mut Vec<Cause>) {
 }
 
 fn policy_peer(peer: &Value, at: &str, causes: &mut Vec<Cause>) {
-    let given = |key: &str| peer.get(key).filter(|v| !v.is_null());
+    let given = |key: &str| present(peer.get(key));
     if let Some(selector) = given("podSelector") {
         selector::check(selector, &format!("{at}.podSelector"), causes);
     }
@@ -742,7 +742,7 @@ fn policy_peer(peer: &Value, at: &str, causes: &mut Vec<Cause>) {
         ));
     }
     let cidr_at = format!("{at}.ipBlock.cidr");
-    let Some(cidr_value) = block.get("cidr").filter(|v| !v.is_null()) else {
+    let Some(cidr_value) = present(block.get("cidr")) else {
         causes.push(Cause::required(cidr_at));
         return;
     };

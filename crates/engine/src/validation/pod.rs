@@ -24,6 +24,11 @@ pub(super) fn int(value: &Value) -> Option<i64> {
     value.as_i64()
 }
 
+/// A field's value, unless it is missing or `null` (which the API server treats alike).
+pub(super) fn present(value: Option<&Value>) -> Option<&Value> {
+    value.filter(|v| !v.is_null())
+}
+
 /// Checks that an optional integer field is at least `min`.
 pub(super) fn at_least(
     object: Option<&Value>,
@@ -346,7 +351,7 @@ fn containers<'a>(
     }
 }
 
-fn port_number(port: &Value, at: String, causes: &mut Vec<Cause>) {
+pub(super) fn port_number(port: &Value, at: String, causes: &mut Vec<Cause>) {
     if !int(port).is_some_and(|p| (1..=65535).contains(&p)) {
         causes.push(Cause::invalid(
             at,

@@ -5,14 +5,10 @@ use serde_json::{Map, Value};
 
 use super::Cause;
 use super::names::port_name_problem;
-use super::pod::{at_least, int, one_of};
+use super::pod::{at_least, int, one_of, port_number, present};
 
 /// The ways a probe can look at a container; a probe has exactly one.
 const HANDLERS: [&str; 4] = ["exec", "httpGet", "tcpSocket", "grpc"];
-
-fn present(value: Option<&Value>) -> Option<&Value> {
-    value.filter(|v| !v.is_null())
-}
 
 /// Checks the probes of one container at `at` (`spec.containers[0]`).
 pub(super) fn probes(container: &Map<String, Value>, at: &str, causes: &mut Vec<Cause>) {
@@ -105,15 +101,7 @@ fn handler(probe: &Map<String, Value>, at: &str, causes: &mut Vec<Cause>) {
 fn port(value: Option<&Value>, at: &str, named: bool, causes: &mut Vec<Cause>) {
     match present(value) {
         None => causes.push(Cause::required(at)),
-        Some(number @ Value::Number(_)) => {
-            if !int(number).is_some_and(|p| (1..=65535).contains(&p)) {
-                causes.push(Cause::invalid(
-                    at,
-                    number,
-                    "must be between 1 and 65535, inclusive",
-                ));
-            }
-        }
+        Some(number @ Value::Number(_)) => port_number(number, at.to_owned(), causes),
         Some(value @ Value::String(name)) if named => {
             if let Some(problem) = port_name_problem(name) {
                 causes.push(Cause::invalid(at, value, problem));

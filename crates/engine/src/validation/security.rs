@@ -4,13 +4,9 @@
 use serde_json::{Map, Value};
 
 use super::Cause;
-use super::pod::{int, one_of};
+use super::pod::{int, one_of, present};
 
 const ID_MESSAGE: &str = "must be between 0 and 2147483647, inclusive";
-
-fn present(value: Option<&Value>) -> Option<&Value> {
-    value.filter(|v| !v.is_null())
-}
 
 /// A user or group id, when given.
 fn id(value: Option<&Value>, at: String, causes: &mut Vec<Cause>) {
