@@ -59,7 +59,7 @@ pub enum Health {
 /// The kubelet's waiting reasons that mean a container will not start without a change (a
 /// new image, a fixed config, a program that stops crashing). Other reasons
 /// (`ContainerCreating`, `PodInitializing`) are a start under way.
-const STUCK: &[&str] = &[
+pub(super) const STUCK: &[&str] = &[
     "ImagePullBackOff",
     "ErrImagePull",
     "ErrImageNeverPull",
@@ -286,7 +286,7 @@ fn images(spec: Option<&PodSpec>) -> Vec<String> {
 
 /// `matchLabels` as a label selector string; `None` for selectors we cannot express simply
 /// (match expressions), whose pods are then not listed rather than listed wrongly.
-fn selector_string(selector: &LabelSelector) -> Option<String> {
+pub(super) fn selector_string(selector: &LabelSelector) -> Option<String> {
     if selector
         .match_expressions
         .as_ref()

@@ -137,18 +137,6 @@ fn default_stuck_after() -> Duration {
     STUCK_AFTER
 }
 
-/// Waiting reasons a container does not leave without a change to the spec or the cluster.
-const STUCK_REASONS: [&str; 8] = [
-    "ImagePullBackOff",
-    "ErrImagePull",
-    "ErrImageNeverPull",
-    "InvalidImageName",
-    "CrashLoopBackOff",
-    "CreateContainerConfigError",
-    "CreateContainerError",
-    "RunContainerError",
-];
-
 mod millis {
     use serde::{Deserialize as _, Deserializer, Serializer};
     use std::time::Duration;
@@ -770,7 +758,7 @@ impl Deployer {
                     continue;
                 };
                 let reason = state.reason.clone().unwrap_or_default();
-                if STUCK_REASONS.contains(&reason.as_str()) {
+                if live::STUCK.contains(&reason.as_str()) {
                     waiting.push(StuckContainer {
                         key: format!("{name}/{}", status.name),
                         pod: name.clone(),
@@ -833,17 +821,9 @@ impl Deployer {
         let Ok(live) = api.get(&id.name).await else {
             return String::new();
         };
-        let Some(Value::Object(labels)) = to_value(&live)
-            .pointer("/spec/selector/matchLabels")
-            .cloned()
-        else {
+        let Some(selector) = workload_selector(&to_value(&live)) else {
             return String::new();
         };
-        let selector = labels
-            .iter()
-            .filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}")))
-            .collect::<Vec<_>>()
-            .join(",");
         let pods: Api<k8s_openapi::api::core::v1::Pod> =
             Api::namespaced(self.client.clone(), namespace);
         let Ok(list) = pods
@@ -887,12 +867,19 @@ impl Deployer {
     }
 }
 
+/// A workload's `spec.selector` as a label selector string, when it can be one (see
+/// [`live::selector_string`]: selectors with match expressions are not guessed at).
+fn workload_selector(object: &Value) -> Option<String> {
+    let selector = serde_json::from_value(object.pointer("/spec/selector")?.clone()).ok()?;
+    live::selector_string(&selector)
+}
+
 /// Whether a failure says the object's namespace does not exist (yet).
 fn missing_namespace(failure: &Failure) -> bool {
     failure.code == Some(404) && failure.message.contains("namespaces \"")
 }
 
-/// A container waiting in one of [`STUCK_REASONS`].
+/// A container waiting in one of [`live::STUCK`]'s reasons.
 #[derive(Debug, Clone)]
 struct StuckContainer {
     key: String,
@@ -932,14 +919,7 @@ impl Stuck {
 
     /// Takes the selector and the apply time from the live workload.
     fn workload(&mut self, object: &Value) {
-        if let Some(Value::Object(labels)) = object.pointer("/spec/selector/matchLabels") {
-            let selector = labels
-                .iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}")))
-                .collect::<Vec<_>>()
-                .join(",");
-            self.selector = Some(selector).filter(|s| !s.is_empty());
-        }
+        self.selector = workload_selector(object);
         self.since = rollout::applied_at(object);
     }
 
