@@ -599,6 +599,20 @@ fn serve_refuses_a_trusted_proxy_it_cannot_read() {
 }
 
 #[test]
+fn serve_refuses_a_public_url_that_is_not_one() {
+    let cli = Cli::new();
+    for bad in ["hooks.example.com", "ftp://example.com", "https://a b"] {
+        let out = cli.run(&["serve", "--listen", "127.0.0.1:0", "--public-url", bad]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{bad}: {stderr}");
+        assert!(
+            stderr.contains("must be an http:// or https:// URL") && stderr.contains(bad),
+            "{bad}: {stderr}"
+        );
+    }
+}
+
+#[test]
 fn a_trigger_url_is_shown_again_on_the_base_it_was_created_with() {
     let cli = Cli::new();
     cli.ok(&[

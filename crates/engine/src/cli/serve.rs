@@ -77,6 +77,7 @@ fn connection_caps(args: &ServeArgs) -> Result<(usize, usize), ErrorBody> {
 /// Runs the listener until SIGINT or SIGTERM, then drains in-flight requests.
 pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
     let (max_connections, max_connections_per_address) = connection_caps(&args)?;
+    let public_url = listener::public_url(args.public_url.as_deref())?;
     let secrets = cx.secrets()?;
     let files_chosen = matches!(cx.secrets, super::SecretsChoice::Files);
     let database = cx.store.info().map_err(boundary)?.path;
@@ -119,7 +120,7 @@ pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
         }
         let config = listener::Config {
             listen: args.listen,
-            public_url: args.public_url,
+            public_url,
             body_limit: args.body_limit,
             retention: crate::store::Retention {
                 days: args.keep_days,

@@ -149,31 +149,11 @@ pub struct CreateArgs {
 
 const DEFAULT_BASE: &str = "http://127.0.0.1:8787";
 
-/// A `--public-url`, checked and without a trailing slash (`None` when not given or empty).
-fn public_url(given: Option<&str>) -> Result<Option<&str>, ErrorBody> {
-    let Some(url) = given
-        .map(|url| url.trim().trim_end_matches('/'))
-        .filter(|url| !url.is_empty())
-    else {
-        return Ok(None);
-    };
-    let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
-    if !scheme_ok || url.len() <= "https://".len() || url.contains(char::is_whitespace) {
-        return Err(ErrorBody::new(
-            "input.invalid",
-            format!(
-                "--public-url {url:?} must be an http:// or https:// URL, such as https://hooks.example.com"
-            ),
-        ));
-    }
-    Ok(Some(url))
-}
-
 /// The base of a trigger's URL: the one given now, else the one it was created with, else
 /// the listener's default address.
 fn base_url(cx: &Context, name: &str, given: Option<String>) -> Result<String, ErrorBody> {
-    if let Some(url) = public_url(given.as_deref())? {
-        return Ok(url.to_owned());
+    if let Some(url) = crate::listener::public_url(given.as_deref())? {
+        return Ok(url);
     }
     let stored = cx.store.trigger_public_url(name).map_err(boundary)?;
     Ok(stored.unwrap_or_else(|| DEFAULT_BASE.to_owned()))
@@ -288,7 +268,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
                 .map_err(|m| ErrorBody::new("input.invalid", m))?;
             check_against_template(cx, &args.app, &kind)?;
             // Checked before anything is made.
-            let public_url = public_url(args.public_url.as_deref())?;
+            let public_url = crate::listener::public_url(args.public_url.as_deref())?;
             let name = args
                 .name
                 .clone()
@@ -302,10 +282,10 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             let created = service::create(&mut cx.store, &secrets, &new).map_err(service_error)?;
             if public_url.is_some() {
                 cx.store
-                    .set_trigger_public_url(&created.trigger.name, public_url)
+                    .set_trigger_public_url(&created.trigger.name, public_url.as_deref())
                     .map_err(boundary)?;
             }
-            let base = public_url.unwrap_or(DEFAULT_BASE);
+            let base = public_url.as_deref().unwrap_or(DEFAULT_BASE);
             let url = trigger::url_with_token(&created.trigger, base, &created.token);
             if cx.json {
                 return cx.print_json(&serde_json::json!({"trigger": created.trigger, "url": url, "signingKey": created.signing_key}));

@@ -141,6 +141,28 @@ impl Config {
     }
 }
 
+/// A public URL as given, checked: trimmed and without a trailing slash, `None` when empty,
+/// or an error (`listener.public_url`) that names it. Every front end that takes one calls
+/// this: `serve --public-url`, `trigger create/url/rotate --public-url`, the desktop setting.
+pub fn public_url(given: Option<&str>) -> Result<Option<String>, crate::error::ErrorBody> {
+    let Some(url) = given
+        .map(|url| url.trim().trim_end_matches('/'))
+        .filter(|url| !url.is_empty())
+    else {
+        return Ok(None);
+    };
+    let http = url.starts_with("http://") || url.starts_with("https://");
+    if !http || url.len() <= "https://".len() || url.contains(char::is_whitespace) {
+        return Err(crate::error::ErrorBody::new(
+            "listener.public_url",
+            format!(
+                "the public URL {url:?} must be an http:// or https:// URL, such as https://hooks.example.com"
+            ),
+        ));
+    }
+    Ok(Some(url.to_owned()))
+}
+
 /// What the handlers share.
 pub struct State {
     /// Settings.

@@ -104,24 +104,7 @@ impl ListenerSettings {
                 ),
             )
         })?;
-        let public_url = match self.public_url.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(url)
-                if (url.starts_with("http://") || url.starts_with("https://"))
-                    && url.len() > "https://".len()
-                    && !url.contains(char::is_whitespace) =>
-            {
-                Some(url.trim_end_matches('/').to_owned())
-            }
-            Some(url) => {
-                return Err(ErrorBody::new(
-                    "listener.public_url",
-                    format!(
-                        "the public URL {url:?} must be an http:// or https:// URL, such as https://hooks.example.com"
-                    ),
-                ));
-            }
-        };
+        let public_url = listener::public_url(self.public_url.as_deref())?;
         Ok((listen, public_url))
     }
 }
