@@ -53,7 +53,9 @@ fn connection_caps(args: &ServeArgs) -> Result<(usize, usize), ErrorBody> {
     let total = args.max_connections.map_or(default_total, |n| n as usize);
     let per_address = args
         .max_connections_per_address
-        .map_or((total / 4).max(4).min(total), |n| n as usize);
+        .map_or(listener::connections::per_address_cap(total), |n| {
+            n as usize
+        });
     if per_address > total {
         return Err(ErrorBody::new(
             "cli.usage",

@@ -81,7 +81,13 @@ pub fn caps_for(descriptors: Option<u64>) -> (usize, usize) {
     let headroom = (limit / 4).clamp(HEADROOM_MIN, HEADROOM_MAX);
     let total = limit.saturating_sub(headroom).clamp(TOTAL_MIN, TOTAL_MAX);
     let total = usize::try_from(total).unwrap_or(usize::MAX);
-    (total, (total / 4).max(4))
+    (total, per_address_cap(total))
+}
+
+/// The default cap from one address under a total cap: a quarter, at least 4 (never more
+/// than the total).
+pub fn per_address_cap(total: usize) -> usize {
+    (total / 4).max(4).min(total)
 }
 
 /// Why a connection was refused.
