@@ -418,6 +418,9 @@ impl Deployer {
             {
                 Ok(_) => {}
                 Err(failure) if missing_namespace(&failure) => {}
+                // Who owns a field is the apply's to settle, as it did before the pre-flight:
+                // it fails with the same conflict, after the objects before it.
+                Err(failure) if failure.code == Some(409) => {}
                 Err(mut failure) => {
                     failure.message = format!(
                         "{} (found by the pre-flight check: nothing was applied)",
