@@ -461,7 +461,7 @@ async fn apply_conflicts_name_the_other_manager_until_forced() {
         .await
         .expect("force takes ownership");
     assert_eq!(forced.spec.as_ref().unwrap().replicas, Some(5));
-    let owners: Vec<(String, String)> = forced
+    let owners: Vec<(String, Value)> = forced
         .metadata
         .managed_fields
         .unwrap()
@@ -469,13 +469,13 @@ async fn apply_conflicts_name_the_other_manager_until_forced() {
         .map(|m| {
             (
                 m.manager.unwrap(),
-                serde_json::to_string(&m.fields_v1).unwrap(),
+                serde_json::to_value(&m.fields_v1).unwrap(),
             )
         })
         .collect();
     let replicas_owner: Vec<&str> = owners
         .iter()
-        .filter(|(_, f)| f.contains("f:replicas"))
+        .filter(|(_, f)| f.pointer("/f:spec/f:replicas").is_some())
         .map(|(m, _)| m.as_str())
         .collect();
     assert_eq!(replicas_owner, ["beta"]);

@@ -227,7 +227,9 @@ pub(crate) fn apply(
 
     // Fields applied before and not now are removed, unless someone else still wants them.
     // Parents first, so a dropped list item goes whole.
-    let dropped = previous.difference(&applied);
+    let dropped = previous
+        .with_named_parents()
+        .difference(&applied.with_named_parents());
     for path in dropped.iter() {
         let wanted_elsewhere = entries
             .iter()

@@ -8,6 +8,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::quantity;
 use super::resources::ResourceDef;
 use super::store::Txn;
 
@@ -63,9 +64,37 @@ fn containers(spec: &mut Map<String, Value>, key: &str) {
         );
         or_insert(container, "terminationMessagePolicy", json!("File"));
         or_insert(container, "resources", json!({}));
+        if let Some(resources) = container.get_mut("resources").and_then(obj) {
+            canonical_quantities(resources, &["limits", "requests"]);
+        }
+        for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+            if let Some(probe) = container.get_mut(probe).and_then(obj) {
+                or_insert(probe, "timeoutSeconds", json!(1));
+                or_insert(probe, "periodSeconds", json!(10));
+                or_insert(probe, "successThreshold", json!(1));
+                or_insert(probe, "failureThreshold", json!(3));
+                if let Some(get) = probe.get_mut("httpGet").and_then(obj) {
+                    or_insert(get, "scheme", json!("HTTP"));
+                }
+            }
+        }
         if let Some(ports) = container.get_mut("ports").and_then(Value::as_array_mut) {
             for port in ports.iter_mut().filter_map(obj) {
                 or_insert(port, "protocol", json!("TCP"));
+            }
+        }
+    }
+}
+
+/// Rewrites the quantities of the maps `keys` of `parent` (`limits`, `requests`) in
+/// canonical form.
+fn canonical_quantities(parent: &mut Map<String, Value>, keys: &[&str]) {
+    for key in keys {
+        if let Some(map) = parent.get_mut(*key).and_then(obj) {
+            for value in map.values_mut() {
+                if let Some(canonical) = quantity::canonical_value(value) {
+                    *value = canonical;
+                }
             }
         }
     }
@@ -246,8 +275,12 @@ fn job(object: &mut Map<String, Value>) {
     or_insert(spec, "backoffLimit", json!(6));
     or_insert(spec, "completionMode", json!("NonIndexed"));
     or_insert(spec, "suspend", json!(false));
+    if spec.get("podFailurePolicy").is_none_or(Value::is_null) {
+        or_insert(spec, "podReplacementPolicy", json!("TerminatingOrFailed"));
+    }
     let manual = spec.get("manualSelector").and_then(Value::as_bool) == Some(true);
     if !manual && !uid.is_empty() {
+        or_insert(spec, "manualSelector", json!(false));
         or_insert(
             spec,
             "selector",
@@ -263,11 +296,74 @@ fn job(object: &mut Map<String, Value>) {
             or_insert(labels, key, json!(value));
         }
     }
+    // A Job without labels of its own takes its pod template's.
+    let template_labels = object
+        .get("spec")
+        .and_then(|spec| spec.pointer("/template/metadata/labels"))
+        .filter(|l| l.as_object().is_some_and(|m| !m.is_empty()))
+        .cloned();
+    let meta = child(object, "metadata");
+    if let Some(labels) = template_labels
+        && meta
+            .get("labels")
+            .is_none_or(|l| l.as_object().is_none_or(Map::is_empty))
+    {
+        meta.insert("labels".into(), labels);
+    }
     template(object, None);
+}
+
+/// Fields of the built-in types that Go encodes with `omitempty` and no pointer: a zero
+/// value is not stored (`minReadySeconds: 0` reads back as absent).
+pub(crate) const OMITTED_WHEN_ZERO: &[&str] = &[
+    "minReadySeconds",
+    "paused",
+    "initialDelaySeconds",
+    "hostNetwork",
+    "hostPID",
+    "hostIPC",
+    "stdin",
+    "stdinOnce",
+    "tty",
+];
+
+/// Maps whose keys are data: nothing inside them is a field of a type.
+const DATA_MAPS: &[&str] = &[
+    "labels",
+    "annotations",
+    "data",
+    "binaryData",
+    "stringData",
+    "nodeSelector",
+    "matchLabels",
+    "limits",
+    "requests",
+];
+
+/// Removes [`OMITTED_WHEN_ZERO`] fields whose value is `0` or `false`.
+fn drop_zero_values(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|key, v| {
+                !(OMITTED_WHEN_ZERO.contains(&key.as_str())
+                    && (v.as_i64() == Some(0) || v.as_bool() == Some(false)))
+            });
+            for (key, child) in map.iter_mut() {
+                if !DATA_MAPS.contains(&key.as_str()) {
+                    drop_zero_values(child);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_zero_values),
+        _ => {}
+    }
 }
 
 /// Fills in the defaults of `def` on `object`; `old` is the stored object on updates.
 pub(crate) fn apply(txn: &Txn<'_>, def: &ResourceDef, object: &mut Value, old: Option<&Value>) {
+    if let Some(spec) = object.get_mut("spec") {
+        drop_zero_values(spec);
+    }
     let Some(map) = object.as_object_mut() else {
         return;
     };
@@ -340,7 +436,11 @@ pub(crate) fn apply(txn: &Txn<'_>, def: &ResourceDef, object: &mut Value, old: O
             or_insert(child(map, "spec"), "finalizers", json!(["kubernetes"]));
         }
         ("", "PersistentVolumeClaim") => {
-            or_insert(child(map, "spec"), "volumeMode", json!("Filesystem"));
+            let spec = child(map, "spec");
+            or_insert(spec, "volumeMode", json!("Filesystem"));
+            if let Some(resources) = spec.get_mut("resources").and_then(obj) {
+                canonical_quantities(resources, &["limits", "requests"]);
+            }
         }
         _ => {}
     }
@@ -362,7 +462,13 @@ pub(crate) fn initial_status(def: &ResourceDef, object: &Value) -> Option<Value>
                 .unwrap_or(json!(["ReadWriteOnce"]));
             Some(json!({"phase": "Bound", "accessModes": modes, "capacity": {"storage": storage}}))
         }
-        ("", "Service") => Some(json!({"loadBalancer": {}})),
+        ("", "Service") | ("networking.k8s.io", "Ingress") => Some(json!({"loadBalancer": {}})),
+        ("apps", "DaemonSet") => Some(json!({
+            "currentNumberScheduled": 0,
+            "numberMisscheduled": 0,
+            "desiredNumberScheduled": 0,
+            "numberReady": 0,
+        })),
         _ if def.status => Some(json!({})),
         _ => None,
     }

@@ -82,8 +82,8 @@ const SERVER_METADATA: &[&str] = &[
 /// Maps that are owned as a whole (`x-kubernetes-map-type: atomic` in the API).
 const ATOMIC_MAPS: &[&str] = &["selector"];
 
-/// Free-form string maps: the map itself is a member (`.`) besides its keys.
-const GRANULAR_MAPS: &[&str] = &[
+/// Free-form maps: their keys are data, not field names of a type.
+const FREE_FORM_MAPS: &[&str] = &[
     "labels",
     "annotations",
     "data",
@@ -92,7 +92,30 @@ const GRANULAR_MAPS: &[&str] = &[
     "nodeSelector",
     "limits",
     "requests",
+    "matchLabels",
 ];
+
+/// Lists whose items are owned whole (`+structType=atomic` in the API).
+const ATOMIC_ITEMS: &[&str] = &["ownerReferences"];
+
+/// Keyed lists whose key has a field with a default: the API server names their items with
+/// the default filled in (`k:{"containerPort":8080,"protocol":"TCP"}`) even when the item
+/// does not spell it out. (merge key, defaulted key field, its default)
+const DEFAULTED_KEYS: &[(&str, &str, &str)] = &[
+    ("containerPort", "protocol", "TCP"),
+    ("port", "protocol", "TCP"),
+];
+
+/// Which containers (maps, lists, list items) a field set has as members besides leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Members {
+    /// As server-side apply owns an applied configuration: list items only (a map is
+    /// owned through its fields).
+    Applied,
+    /// Every map, list and list item too, so that a write can tell which ones it created
+    /// (those get `.` in an update's entry).
+    Written,
+}
 
 /// A set of field paths.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -101,10 +124,38 @@ pub(crate) struct FieldSet(BTreeSet<Path>);
 impl FieldSet {
     /// Every field set in `object`, as an applier that sent `object` would own them.
     pub fn of_object(object: &Value, ty: &'static Type, scope: Scope) -> FieldSet {
+        FieldSet::collect(object, ty, scope, Members::Applied)
+    }
+
+    /// Every field and every container (map, list, list item) in `object`: what a
+    /// non-apply write of `object` could have set.
+    pub fn of_written(object: &Value, ty: &'static Type, scope: Scope) -> FieldSet {
+        FieldSet::collect(object, ty, scope, Members::Written)
+    }
+
+    fn collect(object: &Value, ty: &'static Type, scope: Scope, members: Members) -> FieldSet {
         let mut out = BTreeSet::new();
         let mut path = Vec::new();
-        walk(object, Some(ty), &mut path, &mut out);
+        walk(object, Some(ty), members, &mut path, &mut out);
         out.retain(|p| in_scope(p, scope));
+        FieldSet(out)
+    }
+
+    /// The set with every named field that has members below it made a member too (the
+    /// field manager's `EnsureNamedFieldsAreMembers`): what pruning a manager's dropped
+    /// fields removes whole. Keys of free-form maps (`labels`) are not named fields.
+    pub fn with_named_parents(&self) -> FieldSet {
+        let mut out = self.0.clone();
+        for path in &self.0 {
+            for end in 1..path.len() {
+                let named = matches!(path[end - 1], Elem::Field(_))
+                    && !matches!(end.checked_sub(2).map(|i| &path[i]),
+                        Some(Elem::Field(parent)) if FREE_FORM_MAPS.contains(&parent.as_str()));
+                if named {
+                    out.insert(path[..end].to_vec());
+                }
+            }
+        }
         FieldSet(out)
     }
 
@@ -230,7 +281,13 @@ fn in_scope(path: &Path, scope: Scope) -> bool {
         _ => return false,
     };
     match scope {
-        Scope::Status => top == "status",
+        // The status subresource also takes annotations (the deployment controller writes
+        // its revision annotation through it).
+        Scope::Status => {
+            top == "status"
+                || (top == "metadata"
+                    && matches!(path.get(1), Some(Elem::Field(name)) if name == "annotations"))
+        }
         Scope::Main { skip_status } => {
             if top == "apiVersion" || top == "kind" || (skip_status && top == "status") {
                 return false;
@@ -246,7 +303,13 @@ fn in_scope(path: &Path, scope: Scope) -> bool {
     }
 }
 
-fn walk(value: &Value, ty: Option<&'static Type>, path: &mut Path, out: &mut BTreeSet<Path>) {
+fn walk(
+    value: &Value,
+    ty: Option<&'static Type>,
+    members: Members,
+    path: &mut Path,
+    out: &mut BTreeSet<Path>,
+) {
     let Some(map) = value.as_object() else {
         return;
     };
@@ -256,7 +319,7 @@ fn walk(value: &Value, ty: Option<&'static Type>, path: &mut Path, out: &mut BTr
         }
         let field = ty.and_then(|t| t.field(name));
         path.push(Elem::Field(name.clone()));
-        add_field(name, child, field, path, out);
+        add_field(name, child, field, members, path, out);
         path.pop();
     }
 }
@@ -265,17 +328,24 @@ fn add_field(
     name: &str,
     value: &Value,
     field: Option<&'static Field>,
+    members: Members,
     path: &mut Path,
     out: &mut BTreeSet<Path>,
 ) {
+    let written = members == Members::Written;
     match (value, field.and_then(|f| f.merge)) {
         (Value::Array(items), Some(ListMerge::ByKey(key))) if !items.is_empty() => {
+            if written {
+                out.insert(path.clone());
+            }
             for item in items {
                 match item.get(key).filter(|k| !k.is_null()) {
                     Some(key_value) => {
-                        path.push(Elem::Key(key_json(key, key_value)));
+                        path.push(Elem::Key(key_json(key, key_value, item)));
                         out.insert(path.clone());
-                        walk(item, field.and_then(|f| f.ty), path, out);
+                        if !ATOMIC_ITEMS.contains(&name) {
+                            walk(item, field.and_then(|f| f.ty), members, path, out);
+                        }
                         path.pop();
                     }
                     // An item without its key cannot be named: own the list whole.
@@ -286,6 +356,9 @@ fn add_field(
             }
         }
         (Value::Array(items), Some(ListMerge::Set)) if !items.is_empty() => {
+            if written {
+                out.insert(path.clone());
+            }
             for item in items {
                 path.push(Elem::Value(item.to_string()));
                 out.insert(path.clone());
@@ -293,10 +366,10 @@ fn add_field(
             }
         }
         (Value::Object(map), _) if !map.is_empty() && !ATOMIC_MAPS.contains(&name) => {
-            if GRANULAR_MAPS.contains(&name) {
+            if written {
                 out.insert(path.clone());
             }
-            walk(value, field.and_then(|f| f.ty), path, out);
+            walk(value, field.and_then(|f| f.ty), members, path, out);
         }
         _ => {
             out.insert(path.clone());
@@ -304,10 +377,21 @@ fn add_field(
     }
 }
 
-/// The canonical JSON naming a keyed list item: `{"name":"web"}`.
-fn key_json(key: &str, value: &Value) -> String {
+/// The canonical JSON naming a keyed list item: `{"name":"web"}`, or with a defaulted key
+/// field `{"containerPort":8080,"protocol":"TCP"}` (fields in name order).
+fn key_json(key: &str, value: &Value, item: &Value) -> String {
     let mut map = Map::new();
     map.insert(key.to_owned(), value.clone());
+    for (merge_key, field, default) in DEFAULTED_KEYS {
+        if *merge_key == key {
+            let given = item.get(*field).filter(|v| !v.is_null());
+            map.insert(
+                (*field).to_owned(),
+                given.cloned().unwrap_or_else(|| Value::from(*default)),
+            );
+        }
+    }
+    map.sort_keys();
     Value::Object(map).to_string()
 }
 
@@ -317,7 +401,12 @@ fn item_matches(item: &Value, key: &str) -> bool {
     };
     fields
         .iter()
-        .all(|(k, v)| item.get(k).is_some_and(|x| same(x, v)))
+        .all(|(k, v)| match item.get(k).filter(|x| !x.is_null()) {
+            Some(x) => same(x, v),
+            None => DEFAULTED_KEYS
+                .iter()
+                .any(|(_, field, default)| field == k && v.as_str() == Some(*default)),
+        })
 }
 
 fn value_matches(item: &Value, encoded: &str) -> bool {
@@ -467,12 +556,12 @@ mod tests {
         assert_eq!(
             set.to_fields_v1(),
             json!({
-                "f:metadata": {"f:labels": {".": {}, "f:app": {}}},
+                "f:metadata": {"f:labels": {"f:app": {}}},
                 "f:spec": {
                     "f:replicas": {},
                     "f:selector": {},
                     "f:template": {
-                        "f:metadata": {"f:labels": {".": {}, "f:app": {}}},
+                        "f:metadata": {"f:labels": {"f:app": {}}},
                         "f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {
                             ".": {}, "f:args": {}, "f:image": {}, "f:name": {}
                         }}}
@@ -512,8 +601,61 @@ mod tests {
     }
 
     #[test]
+    fn a_write_has_its_containers_as_members_and_named_parents_are_added() {
+        let written = FieldSet::of_written(
+            &deployment(),
+            for_kind("apps", "Deployment"),
+            Scope::Main { skip_status: true },
+        );
+        let fields = written.to_fields_v1();
+        assert_eq!(
+            fields["f:metadata"],
+            json!({"f:labels": {".": {}, "f:app": {}}})
+        );
+        assert_eq!(
+            fields["f:spec"]["f:template"]["f:spec"]["f:containers"]["."],
+            json!({})
+        );
+        let applied = FieldSet::of_object(
+            &deployment(),
+            for_kind("apps", "Deployment"),
+            Scope::Main { skip_status: true },
+        );
+        let named = applied.with_named_parents().to_fields_v1();
+        // Struct fields with members below become members; keys of a label map do not.
+        assert_eq!(named["f:spec"]["f:template"]["."], json!({}));
+        assert_eq!(named["f:metadata"]["f:labels"]["."], json!({}));
+        assert_eq!(named["f:metadata"]["f:labels"]["f:app"], json!({}));
+    }
+
+    #[test]
+    fn ports_are_named_with_their_defaulted_protocol() {
+        let pod =
+            json!({"spec": {"containers": [{"name": "web", "ports": [{"containerPort": 80}]}]}});
+        let set = FieldSet::of_object(&pod, for_kind("", "Pod"), Scope::Main { skip_status: true });
+        let key = "k:{\"containerPort\":80,\"protocol\":\"TCP\"}";
+        assert_eq!(
+            set.to_fields_v1()["f:spec"]["f:containers"]["k:{\"name\":\"web\"}"]["f:ports"][key],
+            json!({".": {}, "f:containerPort": {}})
+        );
+        // The name finds the item whether or not it spells the protocol out.
+        let path = FieldSet::from_fields_v1(&set.to_fields_v1());
+        let port = path
+            .iter()
+            .find(|p| p.len() == 6)
+            .expect("the port's path")
+            .clone();
+        assert!(get_at(&pod, &port).is_some());
+        let mut spelled = pod.clone();
+        spelled["spec"]["containers"][0]["ports"][0]["protocol"] = json!("TCP");
+        assert!(get_at(&spelled, &port).is_some());
+        spelled["spec"]["containers"][0]["ports"][0]["protocol"] = json!("UDP");
+        assert!(get_at(&spelled, &port).is_none());
+    }
+
+    #[test]
     fn leaves_and_touches() {
-        let set = FieldSet::of_object(
+        let set = FieldSet::of_written(
             &deployment(),
             for_kind("apps", "Deployment"),
             Scope::Main { skip_status: true },

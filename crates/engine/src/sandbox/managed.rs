@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 
-use super::fields::{FieldSet, Scope, get_at, same};
+use super::fields::{self, Elem, FieldSet, Scope, get_at, same};
 
 /// `Apply` or `Update`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,12 +105,25 @@ pub(crate) fn read(object: &Value) -> Vec<Entry> {
 }
 
 /// Writes entries into the object, dropping empty ones; no entries removes the field.
+/// Entries are in the API server's order: `Apply` before `Update`, then by time (to the
+/// second), manager and API version.
 pub(crate) fn write(object: &mut Value, entries: &[Entry]) {
-    let rendered: Vec<Value> = entries
-        .iter()
-        .filter(|e| !e.fields.is_empty())
-        .map(Entry::to_json)
-        .collect();
+    let mut kept: Vec<&Entry> = entries.iter().filter(|e| !e.fields.is_empty()).collect();
+    kept.sort_by(|a, b| {
+        (
+            a.operation.as_str(),
+            second(&a.time),
+            &a.manager,
+            &a.api_version,
+        )
+            .cmp(&(
+                b.operation.as_str(),
+                second(&b.time),
+                &b.manager,
+                &b.api_version,
+            ))
+    });
+    let rendered: Vec<Value> = kept.into_iter().map(Entry::to_json).collect();
     let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
         return;
     };
@@ -121,38 +134,110 @@ pub(crate) fn write(object: &mut Value, entries: &[Entry]) {
     }
 }
 
-/// Drops from every entry the fields `object` no longer has.
+/// An RFC 3339 time to the second (`2025-01-01T00:00:00Z`), for ordering.
+fn second(time: &str) -> &str {
+    time.get(..19).unwrap_or(time)
+}
+
+/// Drops from every entry the fields `object` no longer has, except the ones the server
+/// rewrites after recording them: a Secret's `stringData` (moved into `data`) and fields
+/// stored without their zero value ([`super::defaults::OMITTED_WHEN_ZERO`]).
 pub(crate) fn forget_missing(entries: &mut [Entry], object: &Value) {
+    let rewritten = |path: &fields::Path| {
+        matches!(path.first(), Some(Elem::Field(top)) if top == "stringData")
+            || matches!(path.last(), Some(Elem::Field(name))
+                if super::defaults::OMITTED_WHEN_ZERO.contains(&name.as_str()))
+    };
     for entry in entries.iter_mut() {
-        entry.fields.retain(|path| get_at(object, path).is_some());
+        entry
+            .fields
+            .retain(|path| rewritten(path) || get_at(object, path).is_some());
     }
 }
 
 /// The fields of `new` that a write from `old` set or changed: leaves whose value differs,
-/// and containers (list items, maps) that did not exist before.
+/// and containers (maps, lists, list items) that did not exist before, as the API server's
+/// field manager compares them. A create compares with the kind's empty object as Go
+/// encodes it ([`empty_object`]), so the structs every object has (`spec`, a Deployment's
+/// `strategy` and `template`) are never new, while maps and lists (`labels`, `ports`) are.
 pub(crate) fn changed_fields(
     old: Option<&Value>,
     new: &Value,
     ty: &'static crate::patch::schema::Type,
     scope: Scope,
 ) -> FieldSet {
-    let all = FieldSet::of_object(new, ty, scope);
-    let Some(old) = old else {
-        return all;
-    };
+    let all = FieldSet::of_written(new, ty, scope);
+    let kind = new.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let mut before = empty_object(kind);
+    if let Some(old) = old {
+        overlay(&mut before, old);
+    }
     let mut changed = FieldSet::default();
     for path in all.iter() {
-        let before = get_at(old, path);
+        let was = get_at(&before, path);
         let differs = if all.is_leaf(path) {
-            !before.is_some_and(|b| get_at(new, path).is_some_and(|n| same(b, n)))
+            !was.is_some_and(|b| get_at(new, path).is_some_and(|n| same(b, n)))
         } else {
-            before.is_none()
+            was.is_none()
         };
         if differs {
             changed.insert(path.clone());
         }
     }
     changed
+}
+
+/// The containers an empty object of `kind` has when Go encodes it: the structs that are
+/// not pointers, and the lists without `omitempty` (as `null`).
+fn empty_object(kind: &str) -> Value {
+    let pod_template = json!({"metadata": {}, "spec": {"containers": null}});
+    match kind {
+        "Deployment" => {
+            json!({"metadata": {}, "spec": {"selector": null, "template": pod_template, "strategy": {}}, "status": {}})
+        }
+        "ReplicaSet" | "ReplicationController" => {
+            json!({"metadata": {}, "spec": {"selector": null, "template": pod_template}, "status": {}})
+        }
+        "StatefulSet" | "DaemonSet" => {
+            json!({"metadata": {}, "spec": {"selector": null, "template": pod_template, "updateStrategy": {}}, "status": {}})
+        }
+        "Job" => json!({"metadata": {}, "spec": {"template": pod_template}, "status": {}}),
+        "CronJob" => {
+            json!({"metadata": {}, "spec": {"jobTemplate": {"metadata": {}, "spec": {"template": pod_template}}}, "status": {}})
+        }
+        "Pod" => json!({"metadata": {}, "spec": {"containers": null}, "status": {}}),
+        "Service" | "Ingress" => {
+            json!({"metadata": {}, "spec": {}, "status": {"loadBalancer": {}}})
+        }
+        // Set by the namespace strategy after the field manager has run: never a manager's.
+        "Namespace" => {
+            json!({"metadata": {}, "spec": {"finalizers": ["kubernetes"]}, "status": {}})
+        }
+        "PersistentVolumeClaim"
+        | "PodDisruptionBudget"
+        | "HorizontalPodAutoscaler"
+        | "NetworkPolicy" => {
+            json!({"metadata": {}, "spec": {}, "status": {}})
+        }
+        _ => json!({"metadata": {}}),
+    }
+}
+
+/// Lays `top` over `base`: maps merge key by key, anything else replaces.
+fn overlay(base: &mut Value, top: &Value) {
+    match (base, top) {
+        (Value::Object(base), Value::Object(top)) => {
+            for (key, value) in top {
+                match base.get_mut(key) {
+                    Some(slot) if slot.is_object() && value.is_object() => overlay(slot, value),
+                    _ => {
+                        base.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        (base, top) => *base = top.clone(),
+    }
 }
 
 /// Who is writing, for the `managedFields` bookkeeping of a non-apply write.

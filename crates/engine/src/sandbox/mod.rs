@@ -41,6 +41,7 @@ mod managed;
 mod objects;
 mod openapi;
 mod protobuf;
+mod quantity;
 mod resources;
 mod routes;
 mod scale;

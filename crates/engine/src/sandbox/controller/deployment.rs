@@ -56,6 +56,19 @@ fn max_unavailable(deployment: &Value, desired: u64) -> u64 {
     }
 }
 
+/// `maxSurge` in pods for `desired` replicas (percentages round up, as the controller's).
+fn max_surge(deployment: &Value, desired: u64) -> u64 {
+    match deployment.pointer("/spec/strategy/rollingUpdate/maxSurge") {
+        Some(Value::Number(n)) => n.as_u64().unwrap_or(0),
+        Some(Value::String(s)) => s
+            .strip_suffix('%')
+            .and_then(|p| p.parse::<u64>().ok())
+            .map_or(0, |p| (desired * p).div_ceil(100)),
+        _ if deployment.pointer("/spec/strategy/type") == Some(&json!("Recreate")) => 0,
+        _ => (desired * 25).div_ceil(100),
+    }
+}
+
 /// Sets an annotation when it differs; true if it changed.
 fn annotate(object: &mut Value, key: &str, value: String) -> bool {
     if !object["metadata"]
@@ -134,6 +147,10 @@ impl Controller {
                     let mut annotations = Map::new();
                     annotations.insert(REVISION.into(), json!((max_revision + 1).to_string()));
                     annotations.insert("deployment.kubernetes.io/desired-replicas".into(), json!(desired.to_string()));
+                    annotations.insert(
+                        "deployment.kubernetes.io/max-replicas".into(),
+                        json!((desired + max_surge(&d, desired)).to_string()),
+                    );
                     let rs = json!({
                         "apiVersion": "apps/v1",
                         "kind": "ReplicaSet",
@@ -198,7 +215,8 @@ impl Controller {
             let d = {
                 let mut annotated = (*d).clone();
                 if annotate(&mut annotated, REVISION, revision(&new_rs).max(1).to_string()) {
-                    objects::update(txn, def, &d, annotated, &Managed::Untracked)?
+                    let time = objects::now();
+                    objects::update(txn, def, &d, annotated, &super::status_writer(&time))?
                 } else {
                     d
                 }
@@ -406,6 +424,9 @@ fn status(
         "unavailableReplicas",
         (counts.wanted_pods as usize).saturating_sub(available),
     );
+    // Pods are deleted at once here, so none is ever terminating; the field is there all
+    // the same, as kube-controller-manager writes it (zero included).
+    status["terminatingReplicas"] = json!(0);
     status["conditions"] = json!([available_condition, progressing]);
     (status, next_check)
 }

@@ -201,6 +201,16 @@ fn writer(time: &str) -> Managed<'_> {
     })
 }
 
+/// The writer record of the controller's status writes (and of the annotations it writes
+/// with them, as kube-controller-manager does through `/status`).
+pub(super) fn status_writer(time: &str) -> Managed<'_> {
+    Managed::Update(Writer {
+        manager: MANAGER,
+        subresource: Some("status"),
+        time,
+    })
+}
+
 /// The component that reports events about the pods of an owner kind.
 fn component_of(owner: &ResourceDef) -> &'static str {
     match owner.kind {
@@ -313,7 +323,8 @@ fn write_status(
     }
     let mut new = (**old).clone();
     new["status"] = status;
-    objects::update(txn, def, old, new, &Managed::Untracked)
+    let time = objects::now();
+    objects::update(txn, def, old, new, &status_writer(&time))
 }
 
 /// Inserts `key: n` unless `n` is zero (the API's `omitempty` counters).

@@ -51,6 +51,7 @@ impl Controller {
             count(&mut status, "fullyLabeledReplicas", pods.len());
             count(&mut status, "readyReplicas", ready);
             count(&mut status, "availableReplicas", ready);
+            status["terminatingReplicas"] = json!(0);
             if let Some(generation) = rs.pointer("/metadata/generation") {
                 status["observedGeneration"] = generation.clone();
             }
