@@ -584,6 +584,67 @@ fn patches_with_unsaveable_or_invalid_results_are_refused() {
     cli.ok(&["template", "diff", "demo", "1", "2"]);
 }
 
+/// Fields the Kubernetes schema does not declare are refused by create and by patch, with the
+/// field's path, its line and the declared name it is closest to; custom resources are not.
+#[test]
+fn fields_the_kubernetes_schema_does_not_declare_are_refused_at_their_line() {
+    let cli = Cli::new();
+    let typo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/validation/invalid/image-pull-policy-typo.yaml");
+    let stderr = cli.fails(&["template", "create", "typo", "-f", path(&typo)], 3);
+    assert!(
+        stderr.contains(
+            "Deployment demo would be refused by Kubernetes: \
+             spec.template.spec.containers[0].imagePullPolcy (line 30): Unknown field: \
+             Container in Kubernetes 1.37.0 has no field \"imagePullPolcy\", \
+             did you mean \"imagePullPolicy\"?"
+        ),
+        "{stderr}"
+    );
+    let out = cli.run(&["--json", "template", "create", "typo", "-f", path(&typo)]);
+    assert_eq!(out.status.code(), Some(3));
+    let body: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(body["code"], "template.invalid");
+    let problem = &body["details"]["problems"][0];
+    assert_eq!(
+        problem["field"],
+        "spec.template.spec.containers[0].imagePullPolcy"
+    );
+    assert_eq!(problem["reason"], "FieldValueUnknown");
+    assert_eq!(problem["line"], 30);
+    assert!(cli.ok(&["template", "list"]).contains("No templates yet"));
+
+    cli.ok(&[
+        "template",
+        "create",
+        "demo",
+        "-f",
+        path(&fixture("seed-demo.yaml")),
+    ]);
+    let stderr = cli.fails(
+        &[
+            "template",
+            "patch",
+            "demo",
+            "-p",
+            r#"{"resource":{"deployment":{"metadata":{"name":"demo"},"spec":{"replicsa":3}}}}"#,
+        ],
+        3,
+    );
+    assert!(
+        stderr.contains("spec.replicsa (line ") && stderr.contains("did you mean \"replicas\"?"),
+        "{stderr}"
+    );
+    let crd =
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  anyField: 1\n";
+    let out = cli.run_with(&["template", "create", "widget"], Some(crd.as_bytes()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn serve_refuses_a_trusted_proxy_it_cannot_read() {
     let cli = Cli::new();

@@ -251,31 +251,16 @@ impl Runtime {
         let manifest = match Manifest::parse(content) {
             Ok(manifest) => manifest,
             Err(error) => {
+                // A value of the wrong type is refused while reading, one diagnostic a field.
                 return TemplateCheck {
                     resources: Vec::new(),
-                    diagnostics: vec![diagnostic(&error)],
+                    diagnostics: diagnostics(error),
                 };
             }
         };
         let diagnostics = match manifest.check_for_save() {
             Ok(()) => Vec::new(),
-            Err(TemplateError::Rejected {
-                index,
-                line,
-                id,
-                problems,
-            }) => problems
-                .iter()
-                .map(|problem| Diagnostic {
-                    line: to_u32(problem.line.unwrap_or(line)),
-                    column: None,
-                    message: format!(
-                        "document {index}, {} {}: {}: {}",
-                        id.kind, id.name, problem.field, problem.message
-                    ),
-                })
-                .collect(),
-            Err(error) => vec![diagnostic(&error)],
+            Err(error) => diagnostics(error),
         };
         TemplateCheck {
             resources: manifest.documents().iter().map(|d| d.id.clone()).collect(),
@@ -475,6 +460,29 @@ fn container_images(value: &Value, found: &mut Vec<String>, depth: usize) {
 }
 
 /// One diagnostic for a template error, at its line.
+/// One diagnostic for each field a Kubernetes refusal names, or one for any other error.
+fn diagnostics(error: TemplateError) -> Vec<Diagnostic> {
+    match error {
+        TemplateError::Rejected {
+            index,
+            line,
+            id,
+            problems,
+        } => problems
+            .iter()
+            .map(|problem| Diagnostic {
+                line: to_u32(problem.line.unwrap_or(line)),
+                column: None,
+                message: format!(
+                    "document {index}, {} {}: {}: {}",
+                    id.kind, id.name, problem.field, problem.message
+                ),
+            })
+            .collect(),
+        error => vec![diagnostic(&error)],
+    }
+}
+
 fn diagnostic(error: &TemplateError) -> Diagnostic {
     let (line, column) = error.location().unwrap_or((1, None));
     Diagnostic {
@@ -523,6 +531,39 @@ mod tests {
             })
             .collect();
         assert_eq!(found, [(6, true), (8, true)], "{:?}", check.diagnostics);
+    }
+
+    /// The editor's check (the desktop app's `check_template`) refuses what a save refuses:
+    /// undeclared fields and wrong types, each at its line.
+    #[test]
+    fn template_checks_name_unknown_fields_and_wrong_types_at_their_line() {
+        let unknown = Runtime::check_template(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  \
+             - port: 80\n    targetport: 8080\n  selectr: {}\n",
+        );
+        let found: Vec<(u32, &str)> = unknown
+            .diagnostics
+            .iter()
+            .map(|d| (d.line, d.message.as_str()))
+            .collect();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].0, 8);
+        assert!(
+            found[0].1.ends_with("did you mean \"targetPort\"?"),
+            "{found:?}"
+        );
+        assert_eq!(found[1].0, 9);
+        assert!(
+            found[1].1.ends_with("did you mean \"selector\"?"),
+            "{found:?}"
+        );
+
+        let wrong = Runtime::check_template(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  \
+             - port: eighty\n  selector: [app]\n",
+        );
+        let lines: Vec<u32> = wrong.diagnostics.iter().map(|d| d.line).collect();
+        assert_eq!(lines, [7, 8], "{:?}", wrong.diagnostics);
     }
 
     #[test]

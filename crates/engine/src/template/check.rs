@@ -5,7 +5,9 @@
 //! edit, a patch of any format, an image update, a scale record, a rollback) just before the
 //! store writes it, so no version exists that a later read could refuse or a cluster would
 //! reject. Reading stays more lenient than saving: the YAML reader's budget (nesting depth,
-//! node and alias counts) sits above the limits here, so a version at a limit still parses.
+//! node and alias counts) sits above the limits here, so a version at a limit still parses,
+//! and fields the Kubernetes schema does not declare ([`validation::check_fields`]) are refused
+//! here only, so a version saved before that check still reads.
 
 use std::fmt;
 
@@ -82,6 +84,19 @@ pub struct FieldProblem {
     pub message: String,
     /// The 1-based line of the field in the template text, when it can be found there.
     pub line: Option<usize>,
+}
+
+impl FieldProblem {
+    /// `cause`, with the line of its field in `source`, a document whose body starts at line
+    /// `first_line` of the template.
+    pub(super) fn located(cause: validation::Cause, source: &str, first_line: usize) -> Self {
+        FieldProblem {
+            line: locate::line_of(source, &cause.field).map(|offset| first_line + offset),
+            field: cause.field,
+            reason: cause.reason,
+            message: cause.message,
+        }
+    }
 }
 
 impl fmt::Display for FieldProblem {
@@ -163,19 +178,23 @@ impl Manifest {
     }
 
     fn check_rules(&self, document: &Document) -> Result<()> {
-        let causes = validation::validate(document.id.group(), &document.id.kind, &document.value);
+        let id = &document.id;
+        // The API server decodes an object before it validates it: unknown fields and wrong
+        // types come first, and a value of the wrong type is not validated any further.
+        let mut causes = validation::check_fields(&id.api_version, &id.kind, &document.value);
+        if !causes
+            .iter()
+            .any(|c| c.reason == validation::schema::TYPE_INVALID)
+        {
+            causes.extend(validation::validate(id.group(), &id.kind, &document.value));
+        }
         if causes.is_empty() {
             return Ok(());
         }
         let source = document.source(self);
         let problems = causes
             .into_iter()
-            .map(|cause| FieldProblem {
-                line: locate::line_of(source, &cause.field).map(|offset| document.line + offset),
-                field: cause.field,
-                reason: cause.reason,
-                message: cause.message,
-            })
+            .map(|cause| FieldProblem::located(cause, source, document.line))
             .collect();
         Err(Error::Rejected {
             index: document.index,

@@ -432,7 +432,7 @@ impl Manifest {
                 let rendered = format!("{header}{rendered}");
                 line_shift += count_lines(&rendered) as isize - count_lines(old_body) as isize;
                 text.push_str(&rendered);
-                let id = validate(&value, document.index, document.line)?;
+                let id = validate(&value, document.index, document.line, &rendered)?;
                 document.id = id;
                 document.value = value;
                 document.aliases = 0;
@@ -535,7 +535,7 @@ fn parse_document(
     if value.is_null() {
         return Ok(None);
     }
-    let id = validate(&value, index, line)?;
+    let id = validate(&value, index, line, body)?;
     Ok(Some(Document {
         index,
         line,
@@ -546,8 +546,9 @@ fn parse_document(
     }))
 }
 
-/// Checks that a value is a Kubernetes object and returns its identity.
-fn validate(value: &Value, index: usize, line: usize) -> Result<ResourceId> {
+/// Checks that a value is a Kubernetes object and returns its identity; `source` is the
+/// document's text, whose first line is `line`.
+fn validate(value: &Value, index: usize, line: usize, source: &str) -> Result<ResourceId> {
     let Value::Object(object) = value else {
         return Err(Error::NotAnObject {
             index,
@@ -560,11 +561,29 @@ fn validate(value: &Value, index: usize, line: usize) -> Result<ResourceId> {
         line,
         problem,
     })?;
-    check_schema(&id, value).map_err(|problem| Error::Invalid {
-        index,
-        line,
-        problem: format!("{} {}: {problem}", id.kind, id.name),
-    })?;
+    if let Err(problem) = check_schema(&id, value) {
+        // The Kubernetes schema's type check names the same mistakes in the API server's
+        // words, at their line; the typed decoding above still stands guard for the rest.
+        let problems: Vec<FieldProblem> =
+            crate::validation::check_fields(&id.api_version, &id.kind, value)
+                .into_iter()
+                .filter(|cause| cause.reason == crate::validation::schema::TYPE_INVALID)
+                .map(|cause| FieldProblem::located(cause, source, line))
+                .collect();
+        if problems.is_empty() {
+            return Err(Error::Invalid {
+                index,
+                line,
+                problem: format!("{} {}: {problem}", id.kind, id.name),
+            });
+        }
+        return Err(Error::Rejected {
+            index,
+            line,
+            id: Box::new(id),
+            problems,
+        });
+    }
     Ok(id)
 }
 

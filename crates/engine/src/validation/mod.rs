@@ -29,6 +29,11 @@
 //!
 //! Kinds it does not know (custom resources) are checked for metadata only.
 //!
+//! Before those rules, [`check_fields`] holds the built-in kinds to the Kubernetes OpenAPI
+//! schema ([`schema`]): no field the schema does not declare, no value of the wrong JSON type,
+//! as the API server's strict decoding does. Templates are checked with it before a version is
+//! saved; custom resources are left to the cluster, which holds their schema.
+//!
 //! This module depends on nothing but `serde_json`, so that it can move with the sandbox
 //! into a crate of its own.
 
@@ -40,6 +45,7 @@ mod names;
 mod pod;
 mod probes;
 mod quantity;
+pub mod schema;
 mod security;
 mod selector;
 
@@ -50,6 +56,7 @@ use serde_json::Value;
 pub use image::check_image_reference;
 pub use names::{is_dns1035_label, is_dns1123_label, is_dns1123_subdomain};
 pub use quantity::{Quantity, parse_quantity};
+pub use schema::{KUBERNETES_VERSION, check_fields};
 pub use selector::selector_matches;
 
 /// One field-level problem, as the API server lists it in a 422 Invalid `Status`
