@@ -1455,8 +1455,9 @@ async fn malformed_and_hostile_requests_get_statuses() {
             object.clone(),
             "application/apply-patch+yaml",
             "apiVersion: v1\nkind: ConfigMap\n",
-            400,
-            "BadRequest",
+            // As kube-apiserver: the options are invalid (422), not the body.
+            422,
+            "Invalid",
         ),
         hostile(
             "namespace mismatch",

@@ -50,7 +50,7 @@ fn conflict_error(conflicts: &[(String, Path)]) -> ApiError {
         .iter()
         .map(|(manager, path)| {
             json!({
-                "type": "FieldManagerConflict",
+                "reason": "FieldManagerConflict",
                 "message": format!("conflict with {manager}"),
                 "field": fields::display(path),
             })

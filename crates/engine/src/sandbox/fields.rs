@@ -495,6 +495,45 @@ pub(crate) fn remove_at(object: &mut Value, path: &[Elem]) -> bool {
     }
 }
 
+/// The path a schema check names (fields, list indices, map keys) in the notation of field
+/// sets, naming keyed list items by their key the way server-side apply does
+/// (`containers[name="demo"]`), so [`display`] prints it as the API server does.
+pub(crate) fn path_of_steps(
+    object: &Value,
+    ty: &'static Type,
+    steps: &[crate::validation::schema::Step],
+) -> Path {
+    use crate::validation::schema::Step;
+    let mut path = Vec::with_capacity(steps.len());
+    let mut at = Some(object);
+    let mut current_ty = Some(ty);
+    let mut field: Option<&'static Field> = None;
+    for step in steps {
+        match step {
+            Step::Field(name) | Step::Key(name) => {
+                path.push(Elem::Field(name.clone()));
+                at = at.and_then(|v| v.get(name));
+                field = current_ty.and_then(|t| t.field(name));
+                current_ty = field.and_then(|f| f.ty);
+            }
+            Step::Index(index) => {
+                let item = at.and_then(|v| v.get(*index));
+                let keyed = match (field.and_then(|f| f.merge), item) {
+                    (Some(ListMerge::ByKey(key)), Some(item)) => item
+                        .get(key)
+                        .filter(|k| !k.is_null())
+                        .map(|k| Elem::Key(key_json(key, k, item))),
+                    _ => None,
+                };
+                path.push(keyed.unwrap_or(Elem::Index(*index)));
+                at = item;
+                field = None;
+            }
+        }
+    }
+    path
+}
+
 /// A path as the API server prints it in conflicts: `.spec.containers[name="web"].image`.
 pub(crate) fn display(path: &[Elem]) -> String {
     let mut out = String::new();

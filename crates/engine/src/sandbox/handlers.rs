@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::SandboxState;
 use super::apply::{self, Applier};
+use super::decode::{self, FieldValidation};
 use super::managed::{Writer, manager_from_user_agent};
 use super::objects::{self, Managed, Preconditions, Propagation, meta_str};
 use super::resources::ResourceDef;
@@ -66,7 +67,7 @@ fn parse_body(bytes: &[u8], yaml_allowed: bool) -> ApiResult<Value> {
 }
 
 /// The body of a create or update: JSON, YAML or Kubernetes protobuf; anything else is 415.
-async fn object_body(request: &mut Request) -> ApiResult<Value> {
+async fn object_body(def: &ResourceDef, request: &mut Request) -> ApiResult<Value> {
     let content_type = request.content_type();
     let yaml = match content_type.as_str() {
         "" | "application/json" | "*/*" => false,
@@ -79,15 +80,50 @@ async fn object_body(request: &mut Request) -> ApiResult<Value> {
             });
         }
         other => {
-            return Err(ApiError::UnsupportedMediaType(format!(
-                "the body of the request was in an unknown format ({other}) - accepted media \
-                 types include: application/json, application/yaml, \
-                 application/vnd.kubernetes.protobuf"
-            )));
+            tracing::debug!(content_type = other, "sandbox: unsupported body type");
+            return Err(ApiError::UnsupportedMediaType(
+                "the body of the request was in an unknown format - accepted media types \
+                 include: application/json, application/yaml, application/vnd.kubernetes.protobuf"
+                    .into(),
+            ));
         }
     };
     let bytes = request.body().await?;
-    parse_body(&bytes, yaml)
+    if yaml || bytes.iter().all(u8::is_ascii_whitespace) {
+        return parse_body(&bytes, yaml);
+    }
+    serde_json::from_slice::<Value>(&bytes).map_err(|error| {
+        ApiError::bad_request(format!(
+            "the object provided is unrecognized (must be of type {}): couldn't get version/kind; \
+             json parse error: {} ({})",
+            def.kind,
+            go_json_error(&error),
+            excerpt(&bytes),
+        ))
+    })
+}
+
+/// A JSON syntax error in the words of Go's `encoding/json`, which kubectl users know.
+fn go_json_error(error: &serde_json::Error) -> String {
+    match error.classify() {
+        serde_json::error::Category::Eof => "unexpected end of JSON input".into(),
+        _ => error.to_string(),
+    }
+}
+
+/// The start of a body as the API server quotes it in decoding errors: 30 bytes, then `...`.
+fn excerpt(bytes: &[u8]) -> String {
+    const SHOWN: usize = 30;
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim();
+    if text.len() <= SHOWN {
+        return text.to_owned();
+    }
+    let mut end = SHOWN;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{} ...", &text[..end])
 }
 
 /// Checks a body's kind, apiVersion, namespace and name against the URL, and fills in what
@@ -335,8 +371,10 @@ pub(crate) async fn create(
         )));
     }
     let dry_run = request.dry_run()?;
-    let mut object = object_body(request).await?;
+    let validation = FieldValidation::of(request)?;
+    let mut object = object_body(def, request).await?;
     check_identity(def, &mut object, namespace, None)?;
+    let warnings = decode::typed(def, &mut object, validation)?;
     let manager = manager(request);
     let time = objects::now();
     let writer = Writer {
@@ -347,7 +385,10 @@ pub(crate) async fn create(
     let created = state.store().write(dry_run, |txn| {
         objects::create(txn, def, object, &Managed::Update(writer))
     })?;
-    Ok(object_response(StatusCode::CREATED, def, &created, request))
+    Ok(with_warnings(
+        object_response(StatusCode::CREATED, def, &created, request),
+        &warnings,
+    ))
 }
 
 /// PUT of an object, its `/status` or its `/scale`.
@@ -357,7 +398,8 @@ pub(crate) async fn update(
     request: &mut Request,
 ) -> ApiResult<Response> {
     let dry_run = request.dry_run()?;
-    let mut body = object_body(request).await?;
+    let validation = FieldValidation::of(request)?;
+    let mut body = object_body(at.def, request).await?;
     let manager = manager(request);
     let time = objects::now();
     let writer = Writer {
@@ -376,6 +418,7 @@ pub(crate) async fn update(
         return Ok(json_response(StatusCode::OK, &scale::view(&updated)));
     }
     check_identity(at.def, &mut body, Some(at.namespace), Some(at.name))?;
+    let warnings = decode::typed(at.def, &mut body, validation)?;
     let updated = state.store().write(dry_run, |txn| {
         let old = txn
             .get(at.def, at.namespace, at.name)
@@ -383,7 +426,10 @@ pub(crate) async fn update(
         let new = objects::for_subresource(at.def, &old, body, at.subresource);
         objects::update(txn, at.def, &old, new, &Managed::Update(writer))
     })?;
-    Ok(object_response(StatusCode::OK, at.def, &updated, request))
+    Ok(with_warnings(
+        object_response(StatusCode::OK, at.def, &updated, request),
+        &warnings,
+    ))
 }
 
 /// The patch formats.
@@ -417,11 +463,15 @@ fn apply_patch(def: &ResourceDef, kind: PatchKind, base: &Value, patch: Value) -
             let ops: json_patch::Patch = serde_json::from_value(patch).map_err(|e| {
                 ApiError::bad_request(format!("the JSON patch is not a list of operations: {e}"))
             })?;
-            json_patch::patch(&mut doc, &ops).map_err(|e| ApiError::Invalid {
-                message: format!(
-                    "the server rejected our request due to an error in our request: {e}"
-                ),
-                details: None,
+            json_patch::patch(&mut doc, &ops).map_err(|e| {
+                // The API server says no more than this (its JSON patch library's error is
+                // not passed on); the operation that failed goes to the log.
+                tracing::debug!(error = %e, "sandbox: JSON patch refused");
+                ApiError::Invalid {
+                    message: "the server rejected our request due to an error in our request"
+                        .into(),
+                    details: Some(json!({})),
+                }
             })?;
             Ok(doc)
         }
@@ -433,11 +483,29 @@ fn apply_patch(def: &ResourceDef, kind: PatchKind, base: &Value, patch: Value) -
             Ok(doc)
         }
         PatchKind::Strategic => {
+            if let Some(found) = go_type_name(&patch) {
+                return Err(ApiError::bad_request(format!(
+                    "json: cannot unmarshal {found} into Go value of type map[string]interface {{}}"
+                )));
+            }
             crate::patch::strategic::apply_to(doc, patch, def.api_version, def.kind).map_err(|e| {
                 ApiError::bad_request(format!("cannot apply the strategic merge patch: {e}"))
             })
         }
         PatchKind::Apply => Err(ApiError::Internal("apply is not a patch document".into())),
+    }
+}
+
+/// How Go's `encoding/json` names a JSON value that is not an object, in its unmarshal
+/// errors; `None` for an object.
+fn go_type_name(value: &Value) -> Option<&'static str> {
+    match value {
+        Value::Object(_) => None,
+        Value::Array(_) => Some("array"),
+        Value::String(_) => Some("string"),
+        Value::Number(_) => Some("number"),
+        Value::Bool(_) => Some("bool"),
+        Value::Null => None,
     }
 }
 
@@ -449,11 +517,23 @@ pub(crate) async fn patch(
 ) -> ApiResult<Response> {
     let kind = patch_kind(&request.content_type())?;
     let dry_run = request.dry_run()?;
+    let validation = FieldValidation::of(request)?;
     let force = matches!(request.param("force"), Some("true" | "1"));
     if kind == PatchKind::Apply && request.param("fieldManager").is_none_or(str::is_empty) {
-        return Err(ApiError::bad_request(
-            "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
-        ));
+        return Err(ApiError::Invalid {
+            message: "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: \
+                      is required for apply patch"
+                .into(),
+            details: Some(json!({
+                "group": "meta.k8s.io",
+                "kind": "PatchOptions",
+                "causes": [{
+                    "reason": "FieldValueRequired",
+                    "message": "Required value: is required for apply patch",
+                    "field": "fieldManager",
+                }],
+            })),
+        });
     }
     if force && kind != PatchKind::Apply {
         return Err(ApiError::bad_request(
@@ -472,6 +552,7 @@ pub(crate) async fn patch(
         subresource: at.subresource,
         time: &time,
     };
+    let mut warnings = Vec::new();
     let updated = state.store().write(dry_run, |txn| {
         let old = txn
             .get(at.def, at.namespace, at.name)
@@ -495,6 +576,7 @@ pub(crate) async fn patch(
                 };
                 let mut patched = apply_patch(at.def, kind, &old, body)?;
                 check_identity(at.def, &mut patched, Some(at.namespace), Some(at.name))?;
+                warnings = decode::typed(at.def, &mut patched, validation)?;
                 objects::for_subresource(at.def, &old, patched, at.subresource)
             }
         };
@@ -503,7 +585,22 @@ pub(crate) async fn patch(
     if at.subresource == Some("scale") {
         return Ok(json_response(StatusCode::OK, &scale::view(&updated)));
     }
-    Ok(object_response(StatusCode::OK, at.def, &updated, request))
+    Ok(with_warnings(
+        object_response(StatusCode::OK, at.def, &updated, request),
+        &warnings,
+    ))
+}
+
+/// Adds `Warning` headers to a response.
+fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
+    for warning in warnings {
+        if let Ok(value) = axum::http::HeaderValue::from_str(warning) {
+            response
+                .headers_mut()
+                .append(axum::http::header::WARNING, value);
+        }
+    }
+    response
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -522,18 +619,20 @@ fn server_side_apply(
             "the applied configuration must be an object",
         ));
     };
-    for field in ["apiVersion", "kind"] {
-        if map
-            .get(field)
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty)
-        {
-            return Err(ApiError::bad_request(format!(
-                "{field} must be set in an applied configuration"
-            )));
-        }
+    let api_version = map
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let kind = map.get("kind").and_then(Value::as_str).unwrap_or_default();
+    if api_version.is_empty() || kind.is_empty() {
+        // As the API server words it: the group/version and kind it could read.
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        return Err(ApiError::bad_request(format!(
+            "invalid object type: {group}/{version}, Kind={kind}"
+        )));
     }
     check_identity(at.def, &mut config, Some(at.namespace), Some(at.name))?;
+    decode::applied(at.def, at.name, &config)?;
     let applier = Applier {
         manager,
         force,

@@ -33,6 +33,7 @@
 pub mod access;
 mod apply;
 mod controller;
+mod decode;
 mod defaults;
 mod discovery;
 mod fields;

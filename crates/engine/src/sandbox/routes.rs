@@ -110,6 +110,19 @@ impl Request {
             })
     }
 
+    /// A request with this query and nothing else, for tests.
+    #[cfg(test)]
+    pub fn for_test(query: &str) -> Request {
+        Request {
+            method: Method::GET,
+            query: form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+            headers: HeaderMap::new(),
+            body: None,
+        }
+    }
+
     /// `dryRun=All`.
     pub fn dry_run(&self) -> ApiResult<bool> {
         match self.param("dryRun") {

@@ -70,6 +70,10 @@ pub(crate) enum ApiError {
     /// 500: storage failed.
     #[error("{0}")]
     Internal(String),
+    /// 500 without a reason: a server-side apply whose configuration does not fit the
+    /// kind's schema (kube-apiserver answers so, whatever `fieldValidation` says).
+    #[error("{0}")]
+    TypedPatch(String),
 }
 
 /// Shorthand for handler results.
@@ -174,6 +178,7 @@ impl ApiError {
             }
             ApiError::Expired(_) => (StatusCode::GONE, "Expired"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
+            ApiError::TypedPatch(_) => (StatusCode::INTERNAL_SERVER_ERROR, ""),
         }
     }
 
@@ -198,8 +203,10 @@ impl ApiError {
             "metadata": {},
             "status": "Failure",
             "message": self.to_string(),
-            "reason": reason,
         });
+        if !reason.is_empty() {
+            status["reason"] = json!(reason);
+        }
         if let Some(details) = details {
             status["details"] = details;
         }
@@ -210,7 +217,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.code().is_server_error() {
+        if self.code().is_server_error() && !matches!(self, ApiError::TypedPatch(_)) {
             tracing::warn!(error = %self, "sandbox request failed");
         }
         (self.code(), axum::Json(self.to_status())).into_response()

@@ -36,6 +36,15 @@ pub(super) fn spec(group: &str, kind: &str, object: &Value, causes: &mut Vec<Cau
                 "spec.strategy",
                 causes,
             );
+            if let Some(strategy) = spec.and_then(|s| s.get("strategy"))
+                && strategy.get("type").and_then(Value::as_str) == Some("Recreate")
+                && strategy.get("rollingUpdate").is_some_and(|r| !r.is_null())
+            {
+                causes.push(Cause::forbidden(
+                    "spec.strategy.rollingUpdate",
+                    "may not be specified when strategy `type` is 'Recreate'",
+                ));
+            }
             for key in [
                 "minReadySeconds",
                 "revisionHistoryLimit",
@@ -113,7 +122,15 @@ fn workload(spec: Option<&Value>, replicas: bool, causes: &mut Vec<Cause>) {
     let template = spec.and_then(|s| s.get("template"));
     let template_labels = template.and_then(|t| t.pointer("/metadata/labels"));
     match spec.and_then(|s| s.get("selector")) {
-        None | Some(Value::Null) => causes.push(Cause::required("spec.selector")),
+        None | Some(Value::Null) => {
+            causes.push(Cause::required("spec.selector"));
+            // No selector matches no labels: the API server says so too.
+            causes.push(Cause::invalid(
+                "spec.template.metadata.labels",
+                template_labels.unwrap_or(&Value::Null),
+                "`selector` does not match template `labels`",
+            ));
+        }
         Some(chosen) => {
             let before = causes.len();
             selector::check(chosen, "spec.selector", causes);

@@ -59,6 +59,50 @@ pub const UNKNOWN_FIELD: &str = "FieldValueUnknown";
 /// The reason of a wrong-type cause, as the API server names it.
 pub const TYPE_INVALID: &str = "FieldValueTypeInvalid";
 
+/// One step of the path to a field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// A field of an object type.
+    Field(String),
+    /// An item of a list.
+    Index(usize),
+    /// An entry of a map.
+    Key(String),
+}
+
+/// A field the schema does not declare, or a value of the wrong type, with what an API
+/// server needs to word its decoding error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Where.
+    pub path: Vec<Step>,
+    /// True for an undeclared field, false for a value of the wrong type.
+    pub unknown: bool,
+    /// The Go struct that holds the field (`DeploymentSpec`).
+    pub holder: String,
+    /// The field's Go type (`int32`, `v1.PodTemplateSpec`, `[]v1.Container`); empty for an
+    /// undeclared field.
+    pub go_type: String,
+    /// The JSON type found where another was expected (`string`, `object`, `array`…).
+    pub found: &'static str,
+}
+
+/// Integer fields that Go declares as `int64` (the rest are `int32`), for decoding errors.
+const INT64_FIELDS: &[&str] = &[
+    "activeDeadlineSeconds",
+    "terminationGracePeriodSeconds",
+    "runAsUser",
+    "runAsGroup",
+    "fsGroup",
+    "expirationSeconds",
+    "deletionGracePeriodSeconds",
+    "generation",
+    "observedGeneration",
+    "gracePeriodSeconds",
+    "startingDeadlineSeconds",
+    "supplementalGroups",
+];
+
 /// The schema of the built-in kinds: for each `apiVersion` and `kind`, the object type, and
 /// for each object type its fields.
 #[derive(Debug)]
@@ -207,16 +251,50 @@ impl Schema {
     /// Every undeclared field and wrong type in `object`, an object of `kind` under
     /// `api_version` (none for kinds the schema does not describe), at most [`MAX_CAUSES`].
     pub fn check(&self, api_version: &str, kind: &str, object: &Value) -> Vec<Cause> {
+        self.walk(api_version, kind, object).0
+    }
+
+    /// [`Schema::check`]'s findings with their paths as steps and the Go types involved,
+    /// for wording them as an API server's decoder does.
+    pub fn problems(&self, api_version: &str, kind: &str, object: &Value) -> Vec<Problem> {
+        self.walk(api_version, kind, object).1
+    }
+
+    fn walk(&self, api_version: &str, kind: &str, object: &Value) -> (Vec<Cause>, Vec<Problem>) {
         let mut causes = Vec::new();
+        let mut problems = Vec::new();
         if let Some(&at) = self.kinds.get(&(api_version.to_owned(), kind.to_owned())) {
             let mut walk = Walk {
                 schema: self,
                 path: String::new(),
+                steps: Vec::new(),
+                holder: String::new(),
                 causes: &mut causes,
+                problems: &mut problems,
             };
             walk.value(&Ty::Named(at), object, 0);
         }
-        causes
+        (causes, problems)
+    }
+
+    /// The Go name of a type: `v1.Container`, `[]v1.Container`, `map[string]string`.
+    fn go_name(&self, ty: &Ty, field: &str) -> String {
+        match ty {
+            Ty::Any | Ty::Object => "interface {}".into(),
+            Ty::Scalar(s) if s.integer && !s.string => if INT64_FIELDS.contains(&field) {
+                "int64"
+            } else {
+                "int32"
+            }
+            .into(),
+            Ty::Scalar(s) if s.number && !s.string => "float64".into(),
+            Ty::Scalar(s) if s.boolean && !s.string => "bool".into(),
+            Ty::Scalar(s) if s.string && (s.integer || s.number) => "intstr.IntOrString".into(),
+            Ty::Scalar(_) => "string".into(),
+            Ty::List(item) => format!("[]{}", self.go_name(item, field)),
+            Ty::Map(item) => format!("map[string]{}", self.go_name(item, field)),
+            Ty::Named(at) => format!("v1.{}", short_name(&self.types[*at].name)),
+        }
     }
 }
 
@@ -253,11 +331,32 @@ fn parse_ty(expr: &str, index: &HashMap<&str, usize>) -> Result<Ty, String> {
     Ok(Ty::Scalar(scalars))
 }
 
+/// `core.v1.DeploymentSpec` → `DeploymentSpec`.
+fn short_name(name: &str) -> &str {
+    name.rsplit('.').next().unwrap_or(name)
+}
+
+/// How Go's `encoding/json` names the JSON type of a value.
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
 /// One walk over an object, keeping the path of the value at hand.
 struct Walk<'a> {
     schema: &'a Schema,
     path: String,
+    steps: Vec<Step>,
+    /// The object type that holds the value at hand.
+    holder: String,
     causes: &'a mut Vec<Cause>,
+    problems: &'a mut Vec<Problem>,
 }
 
 impl Walk<'_> {
@@ -267,51 +366,59 @@ impl Walk<'_> {
         }
         match (ty, value) {
             (Ty::Any, _) | (Ty::Object, Value::Object(_)) => {}
-            (Ty::Object, _) => self.wrong_type(value, "a mapping"),
+            (Ty::Object, _) => self.wrong_type(ty, value, "a mapping"),
             (Ty::Scalar(scalars), _) => {
                 if !scalars.admits(value) {
-                    self.wrong_type(value, &scalars.to_string());
+                    self.wrong_type(ty, value, &scalars.to_string());
                 }
             }
             (Ty::List(item), Value::Array(items)) => {
                 for (i, entry) in items.iter().enumerate() {
                     let len = self.path.len();
                     self.path.push_str(&format!("[{i}]"));
+                    self.steps.push(Step::Index(i));
                     self.value(item, entry, depth + 1);
+                    self.steps.pop();
                     self.path.truncate(len);
                 }
             }
-            (Ty::List(_), _) => self.wrong_type(value, "a list"),
+            (Ty::List(_), _) => self.wrong_type(ty, value, "a list"),
             (Ty::Map(item), Value::Object(entries)) => {
                 for (key, entry) in entries {
                     let len = self.path.len();
                     self.path.push('[');
                     self.path.push_str(&shortened(key));
                     self.path.push(']');
+                    self.steps.push(Step::Key(key.clone()));
                     self.value(item, entry, depth + 1);
+                    self.steps.pop();
                     self.path.truncate(len);
                 }
             }
-            (Ty::Map(_), _) => self.wrong_type(value, "a mapping"),
+            (Ty::Map(_), _) => self.wrong_type(ty, value, "a mapping"),
             (Ty::Named(at), Value::Object(entries)) => {
                 let object = &self.schema.types[*at];
+                let outer = std::mem::replace(&mut self.holder, object.name.clone());
                 for (key, entry) in entries {
                     let len = self.path.len();
                     if !self.path.is_empty() {
                         self.path.push('.');
                     }
                     self.path.push_str(&shortened(key));
+                    self.steps.push(Step::Field(key.clone()));
                     match object.fields.get(key) {
                         Some(field) => self.value(field, entry, depth + 1),
                         None => self.unknown(object, key),
                     }
+                    self.steps.pop();
                     self.path.truncate(len);
                     if self.causes.len() >= MAX_CAUSES {
-                        return;
+                        break;
                     }
                 }
+                self.holder = outer;
             }
-            (Ty::Named(_), _) => self.wrong_type(value, "a mapping"),
+            (Ty::Named(_), _) => self.wrong_type(ty, value, "a mapping"),
         }
     }
 
@@ -331,9 +438,32 @@ impl Walk<'_> {
             field: self.path.clone(),
             message,
         });
+        self.problems.push(Problem {
+            path: self.steps.clone(),
+            unknown: true,
+            holder: short_name(&object.name).to_owned(),
+            go_type: String::new(),
+            found: json_type(&Value::Null),
+        });
     }
 
-    fn wrong_type(&mut self, value: &Value, expected: &str) {
+    fn wrong_type(&mut self, ty: &Ty, value: &Value, expected: &str) {
+        let field = self
+            .steps
+            .iter()
+            .rev()
+            .find_map(|step| match step {
+                Step::Field(name) => Some(name.as_str()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        self.problems.push(Problem {
+            path: self.steps.clone(),
+            unknown: false,
+            holder: short_name(&self.holder).to_owned(),
+            go_type: self.schema.go_name(ty, field),
+            found: json_type(value),
+        });
         let shown = match value {
             Value::String(s) => format!("{:?}", shortened_to(s, MAX_VALUE_SHOWN)),
             Value::Array(_) => "a list".into(),
