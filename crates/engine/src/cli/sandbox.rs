@@ -50,6 +50,7 @@ pub fn run(cx: &mut Context, args: SandboxArgs) -> Result<(), ErrorBody> {
             listen: args.listen,
             rollout_delay: Duration::from_millis(args.rollout_delay),
             missing_images: args.missing_images,
+            ..SandboxConfig::default()
         };
         let sandbox = Sandbox::start(config)
             .await

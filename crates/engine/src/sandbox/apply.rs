@@ -261,6 +261,57 @@ pub(crate) fn apply(
     Ok(merged)
 }
 
+/// Server-side apply through `/scale`: the applier owns the object's `spec.replicas` (its
+/// entry says `subresource: scale`), with the conflicts of any apply. `scaled` is the live
+/// object with the new replica count (see [`super::scale::set_replicas`]).
+pub(crate) fn apply_scale(
+    live: &Value,
+    mut scaled: Value,
+    applier: &Applier<'_>,
+    api_version: &str,
+) -> ApiResult<Value> {
+    let path: Path = vec![Elem::Field("spec".into()), Elem::Field("replicas".into())];
+    let mut entries = managed::read(live);
+    let is_self = |e: &Entry| e.is(applier.manager, Operation::Apply, Some("scale"));
+    let changes = get_at(live, &path) != get_at(&scaled, &path);
+    if changes {
+        let owners: Vec<usize> = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| !is_self(e) && e.fields.contains(&path))
+            .map(|(i, _)| i)
+            .collect();
+        if !owners.is_empty() && !applier.force {
+            let described: Vec<(String, Path)> = owners
+                .iter()
+                .map(|i| (describe(&entries[*i]), path.clone()))
+                .collect();
+            return Err(conflict_error(&described));
+        }
+        for i in owners {
+            entries[i].fields.remove(&path);
+        }
+    }
+    let mut fields = FieldSet::default();
+    fields.insert(path);
+    match entries.iter_mut().find(|e| is_self(e)) {
+        Some(own) => {
+            own.fields = fields;
+            own.time = applier.time.to_owned();
+        }
+        None => entries.push(Entry {
+            manager: applier.manager.to_owned(),
+            operation: Operation::Apply,
+            api_version: api_version.to_owned(),
+            time: applier.time.to_owned(),
+            subresource: Some("scale".into()),
+            fields,
+        }),
+    }
+    managed::write(&mut scaled, &entries);
+    Ok(scaled)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -417,11 +417,7 @@ pub(crate) fn apply(txn: &Txn<'_>, def: &ResourceDef, object: &mut Value, old: O
         }
         ("", "Pod") => {
             pod_spec(child(map, "spec"), Some("Always"));
-            let spec = child(map, "spec");
-            or_insert(spec, "serviceAccountName", json!("default"));
-            or_insert(spec, "enableServiceLinks", json!(true));
-            or_insert(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
-            or_insert(spec, "priority", json!(0));
+            or_insert(child(map, "spec"), "enableServiceLinks", json!(true));
         }
         ("", "Service") => service(txn, def, map, old),
         ("", "Secret") => secret(map),

@@ -55,8 +55,14 @@ fn parse_body(bytes: &[u8], yaml_allowed: bool) -> ApiResult<Value> {
             let text = std::str::from_utf8(bytes)
                 .map_err(|_| ApiError::bad_request("the request body is not UTF-8"))?;
             super::yaml::parse(text).map_err(|yaml_error| {
+                if text.trim_start().starts_with(['{', '[']) {
+                    return ApiError::bad_request(format!(
+                        "the request body is not valid JSON: {json_error}"
+                    ));
+                }
                 ApiError::bad_request(format!(
-                    "the request body is neither JSON ({json_error}) nor YAML ({yaml_error})"
+                    "error decoding YAML: error converting YAML to JSON: yaml: {}",
+                    yaml_problem(&yaml_error)
                 ))
             })
         }
@@ -64,6 +70,21 @@ fn parse_body(bytes: &[u8], yaml_allowed: bool) -> ApiResult<Value> {
             "the request body is not valid JSON: {error}"
         ))),
     }
+}
+
+/// A YAML parser error as go-yaml words it: `line 5: did not find expected key`.
+fn yaml_problem(error: &str) -> String {
+    let first = error.lines().next().unwrap_or_default();
+    let Some(rest) = first.strip_prefix("line ") else {
+        return first.to_owned();
+    };
+    let (line, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+    let message = rest.split_once(": ").map_or(rest, |(_, m)| m);
+    let message = message
+        .strip_prefix("while parsing ")
+        .and_then(|m| m.split_once(", "))
+        .map_or(message, |(_, m)| m);
+    format!("line {line}: {message}")
 }
 
 /// The body of a create or update: JSON, YAML or Kubernetes protobuf; anything else is 415.
@@ -97,18 +118,10 @@ async fn object_body(def: &ResourceDef, request: &mut Request) -> ApiResult<Valu
             "the object provided is unrecognized (must be of type {}): couldn't get version/kind; \
              json parse error: {} ({})",
             def.kind,
-            go_json_error(&error),
+            go_syntax_error(&bytes, &error),
             excerpt(&bytes),
         ))
     })
-}
-
-/// A JSON syntax error in the words of Go's `encoding/json`, which kubectl users know.
-fn go_json_error(error: &serde_json::Error) -> String {
-    match error.classify() {
-        serde_json::error::Category::Eof => "unexpected end of JSON input".into(),
-        _ => error.to_string(),
-    }
 }
 
 /// The start of a body as the API server quotes it in decoding errors: 30 bytes, then `...`.
@@ -293,16 +306,107 @@ pub(crate) fn logs(
 }
 
 /// An opaque `continue` token: the last namespace and name of a page, hex-encoded.
-fn encode_continue(namespace: &str, name: &str) -> String {
-    hex::encode(format!("{namespace}\u{0}{name}"))
+/// A continue token in kube-apiserver's format: unpadded URL-safe base64 of
+/// `{"v":"meta.k8s.io/v1","rv":N,"start":"namespace/name\u0000"}`, so clients that look
+/// inside one (and error messages about a bad one) see what a real server gives.
+fn encode_continue(namespace: &str, name: &str, rv: u64) -> String {
+    use base64::Engine as _;
+    let token =
+        json!({"v": "meta.k8s.io/v1", "rv": rv, "start": format!("{namespace}/{name}\u{0}")});
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.to_string())
 }
 
 fn decode_continue(token: &str) -> ApiResult<(String, String)> {
-    let invalid = || ApiError::bad_request("continue key is not valid: start the list again");
-    let bytes = hex::decode(token).map_err(|_| invalid())?;
-    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-    let (namespace, name) = text.split_once('\u{0}').ok_or_else(invalid)?;
+    use base64::Engine as _;
+    let invalid = |why: String| {
+        ApiError::bad_request(format!(
+            "invalid continue token: continue key is not valid: {why}"
+        ))
+    };
+    // Lenient about the unused bits of the last symbol, as Go's decoder is.
+    let lenient = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    let bytes = lenient
+        .decode(token)
+        .map_err(|e| invalid(format!("illegal base64 data: {e}")))?;
+    let parsed: Value =
+        serde_json::from_slice(&bytes).map_err(|e| invalid(go_syntax_error(&bytes, &e)))?;
+    if parsed["v"] != "meta.k8s.io/v1" {
+        return Err(invalid(format!(
+            "incorrect encoded start resourceVersion (version {})",
+            parsed["v"]
+        )));
+    }
+    let start = parsed["start"].as_str().unwrap_or_default();
+    let start = start.strip_suffix('\u{0}').unwrap_or(start);
+    let (namespace, name) = start
+        .split_once('/')
+        .ok_or_else(|| invalid("the start key names no object".into()))?;
     Ok((namespace.to_owned(), name.to_owned()))
+}
+
+/// A JSON syntax error in Go's words where they are easy to match (a bad first character,
+/// a truncated document); serde's otherwise.
+fn go_syntax_error(bytes: &[u8], error: &serde_json::Error) -> String {
+    if error.classify() == serde_json::error::Category::Eof {
+        return "unexpected end of JSON input".into();
+    }
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(&first)
+            if !matches!(
+                first,
+                b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n'
+            ) =>
+        {
+            let shown = if first.is_ascii_graphic() || first == b' ' {
+                format!("'{}'", first as char)
+            } else {
+                format!("'\\u{:04x}'", first)
+            };
+            format!("invalid character {shown} looking for beginning of value")
+        }
+        _ => error.to_string(),
+    }
+}
+
+/// The resourceVersion a list must be served at (`resourceVersionMatch=Exact`), or `None`
+/// for the current state (no match, `NotOlderThan`: the sandbox is never behind).
+fn exact_version(request: &Request) -> ApiResult<Option<u64>> {
+    let rv = request.param("resourceVersion").unwrap_or_default();
+    let parsed = || {
+        rv.parse::<u64>().map_err(|_| {
+            ApiError::bad_request(format!(
+                "resourceVersion: Invalid value: {rv:?}: must be an integer"
+            ))
+        })
+    };
+    match request.param("resourceVersionMatch").unwrap_or_default() {
+        "" => Ok(None),
+        "Exact" | "NotOlderThan" if rv.is_empty() => Err(ApiError::bad_request(
+            "resourceVersionMatch is forbidden unless resourceVersion is provided",
+        )),
+        "Exact" if rv == "0" => Err(ApiError::bad_request(
+            "resourceVersionMatch \"Exact\" is forbidden for resourceVersion \"0\"",
+        )),
+        "Exact" => parsed().map(Some),
+        "NotOlderThan" => parsed().map(|_| None),
+        other => Err(ApiError::bad_request(format!(
+            "resourceVersionMatch: Unsupported value: {other:?}: supported values: \"Exact\", \"NotOlderThan\""
+        ))),
+    }
+}
+
+fn without_type_meta(object: &Value) -> Value {
+    let mut item = object.clone();
+    if let Some(map) = item.as_object_mut() {
+        map.shift_remove("kind");
+        map.shift_remove("apiVersion");
+    }
+    item
 }
 
 /// LIST, with selectors and `limit`/`continue` paging.
@@ -314,9 +418,12 @@ pub(crate) fn list(
 ) -> ApiResult<Response> {
     let selectors = selectors(def, request)?;
     let namespace = namespace.filter(|_| def.namespaced);
-    let (items, rv) = state
-        .store()
-        .read(|txn| (txn.list(def, namespace), txn.rv()));
+    let (items, rv) = match exact_version(request)? {
+        Some(at) => (state.store().list_at(def, namespace, at)?, at),
+        None => state
+            .store()
+            .read(|txn| (txn.list(def, namespace), txn.rv())),
+    };
     let mut items: Vec<Arc<Value>> = items.into_iter().filter(|o| selectors.matches(o)).collect();
     if let Some(token) = request.param("continue").filter(|t| !t.is_empty()) {
         let after = decode_continue(token)?;
@@ -340,7 +447,8 @@ pub(crate) fn list(
         if let Some(last) = items.last() {
             metadata["continue"] = json!(encode_continue(
                 meta_str(last, "namespace").unwrap_or_default(),
-                meta_str(last, "name").unwrap_or_default()
+                meta_str(last, "name").unwrap_or_default(),
+                rv,
             ));
             metadata["remainingItemCount"] = json!(remaining);
         }
@@ -352,7 +460,8 @@ pub(crate) fn list(
         "kind": def.list_kind(),
         "apiVersion": def.api_version,
         "metadata": metadata,
-        "items": items.iter().map(|o| o.as_ref()).collect::<Vec<_>>(),
+        // A list's items carry no kind or apiVersion of their own (the list says them).
+        "items": items.iter().map(|o| without_type_meta(o)).collect::<Vec<_>>(),
     });
     Ok(json_response(StatusCode::OK, &list))
 }
@@ -552,6 +661,22 @@ pub(crate) async fn patch(
         subresource: at.subresource,
         time: &time,
     };
+    if kind == PatchKind::Apply && at.subresource == Some("scale") {
+        let applier = Applier {
+            manager: &manager,
+            force,
+            time: &time,
+        };
+        let updated = state.store().write(dry_run, |txn| {
+            let old = txn
+                .get(at.def, at.namespace, at.name)
+                .ok_or_else(|| ApiError::not_found(at.def, at.name))?;
+            let scaled = scale::set_replicas(&old, &body)?;
+            let new = apply::apply_scale(&old, scaled, &applier, at.def.api_version)?;
+            objects::update(txn, at.def, &old, new, &Managed::Keep)
+        })?;
+        return Ok(json_response(StatusCode::OK, &scale::view(&updated)));
+    }
     let mut warnings = Vec::new();
     let updated = state.store().write(dry_run, |txn| {
         let old = txn
@@ -801,14 +926,29 @@ mod tests {
 
     #[test]
     fn continue_tokens_round_trip_and_reject_garbage() {
-        let token = encode_continue("ns", "name");
+        let token = encode_continue("ns", "name", 42);
         assert_eq!(
             decode_continue(&token).unwrap(),
             ("ns".into(), "name".into())
         );
-        for bad in ["zz", "abc", "6e73"] {
+        // The real server's format: base64 of a JSON object naming the start key.
+        use base64::Engine as _;
+        let inside = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&token)
+            .unwrap();
+        let inside: Value = serde_json::from_slice(&inside).unwrap();
+        assert_eq!(
+            inside,
+            json!({"v": "meta.k8s.io/v1", "rv": 42, "start": "ns/name\u{0}"})
+        );
+        for bad in ["zz", "abc", "6e73", "!!!", "e30"] {
             assert!(decode_continue(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            decode_continue("garbage").unwrap_err().to_string(),
+            "invalid continue token: continue key is not valid: invalid character '\\u0081' \
+             looking for beginning of value"
+        );
     }
 
     #[test]

@@ -31,6 +31,7 @@
 //! [`CancellationToken`] that stops them, on [`Sandbox::shutdown`] or on drop.
 
 pub mod access;
+mod admission;
 mod apply;
 mod controller;
 mod decode;
@@ -116,6 +117,10 @@ pub struct SandboxConfig {
     /// Image references that cannot be pulled (exact string, or the same Docker Hub
     /// repository and tag spelled differently). Images from a `*.invalid` registry never can.
     pub missing_images: Vec<String>,
+    /// How often the change history is compacted to where it stood one interval before, as
+    /// kube-apiserver compacts etcd (every 5 minutes): watches and exact lists from before
+    /// then get 410 Expired.
+    pub compaction_interval: Duration,
 }
 
 impl Default for SandboxConfig {
@@ -125,6 +130,7 @@ impl Default for SandboxConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             rollout_delay: Duration::from_secs(1),
             missing_images: Vec::new(),
+            compaction_interval: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -172,6 +178,20 @@ pub struct Sandbox {
     shutdown: CancellationToken,
     server: Option<JoinHandle<()>>,
     controller: Option<JoinHandle<()>>,
+    compactor: Option<JoinHandle<()>>,
+}
+
+/// Compacts the store's history every `interval` to where it stood one interval before.
+async fn compact_every(store: Arc<store::Store>, interval: Duration, stop: CancellationToken) {
+    let mut previous = store.read(|txn| txn.rv());
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+        store.compact(previous);
+        previous = store.read(|txn| txn.rv());
+    }
 }
 
 impl Sandbox {
@@ -198,6 +218,11 @@ impl Sandbox {
                 address: addr.to_string(),
             }),
         };
+        let compactor = tokio::spawn(compact_every(
+            store.clone(),
+            config.compaction_interval,
+            shutdown.clone(),
+        ));
         let controller = controller::Controller::new(
             store,
             controller::Settings {
@@ -223,6 +248,7 @@ impl Sandbox {
             shutdown,
             server: Some(server),
             controller: Some(controller),
+            compactor: Some(compactor),
         })
     }
 
@@ -282,9 +308,13 @@ impl Sandbox {
     /// waits for both.
     pub async fn shutdown(mut self) {
         self.shutdown.cancel();
-        for task in [self.server.take(), self.controller.take()]
-            .into_iter()
-            .flatten()
+        for task in [
+            self.server.take(),
+            self.controller.take(),
+            self.compactor.take(),
+        ]
+        .into_iter()
+        .flatten()
         {
             let abort = task.abort_handle();
             if tokio::time::timeout(SHUTDOWN_GRACE, task).await.is_err() {

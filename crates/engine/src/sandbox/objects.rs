@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use super::admission;
 use super::managed::{self, Writer};
 use super::resources::{self, ResourceDef};
 use super::status::{ApiError, ApiResult, Cause};
@@ -213,7 +214,20 @@ pub(crate) fn create(
         return Err(ApiError::invalid(def, &name, causes));
     }
     record(def, None, &mut object, managed);
-    Ok(txn.put(def, object))
+    match (def.group, def.kind) {
+        ("", "Pod") => admission::pod(&mut object),
+        ("apps", "DaemonSet") => {
+            // The DaemonSet strategy numbers template generations (after the field manager).
+            object["metadata"]["annotations"]["deprecated.daemonset.template.generation"] =
+                json!("1");
+        }
+        _ => {}
+    }
+    let created = txn.put(def, object);
+    if (def.group, def.kind) == ("", "Namespace") {
+        admission::namespace_created(txn, &name)?;
+    }
+    Ok(created)
 }
 
 /// Replaces `old` with `new` (the whole object the writer wants). A `resourceVersion` in
@@ -263,6 +277,17 @@ pub(crate) fn update(
         new["metadata"]["generation"] = json!(generation + 1);
     }
     record(def, Some(old), &mut new, managed);
+    if (def.group, def.kind) == ("apps", "DaemonSet")
+        && new.pointer("/spec/template") != old.pointer("/spec/template")
+    {
+        let generation = old
+            .pointer("/metadata/annotations/deprecated.daemonset.template.generation")
+            .and_then(Value::as_str)
+            .and_then(|g| g.parse::<u64>().ok())
+            .unwrap_or(0);
+        new["metadata"]["annotations"]["deprecated.daemonset.template.generation"] =
+            json!((generation + 1).to_string());
+    }
     if new == **old {
         return Ok(old.clone());
     }

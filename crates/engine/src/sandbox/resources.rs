@@ -145,6 +145,8 @@ pub(crate) static RESOURCES: &[ResourceDef] = &[
     },
     ResourceDef {
         status: true,
+        // Pods have a generation since Kubernetes 1.34.
+        generation: true,
         categories: ALL,
         ..def("", "v1", "v1", "pods", "pod", "Pod", true, &["po"])
     },

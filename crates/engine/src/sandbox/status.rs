@@ -70,6 +70,9 @@ pub(crate) enum ApiError {
     /// 500: storage failed.
     #[error("{0}")]
     Internal(String),
+    /// 504: a resourceVersion newer than the store's.
+    #[error("{0}")]
+    Timeout(String),
     /// 500 without a reason: a server-side apply whose configuration does not fit the
     /// kind's schema (kube-apiserver answers so, whatever `fieldValidation` says).
     #[error("{0}")]
@@ -179,6 +182,7 @@ impl ApiError {
             ApiError::Expired(_) => (StatusCode::GONE, "Expired"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
             ApiError::TypedPatch(_) => (StatusCode::INTERNAL_SERVER_ERROR, ""),
+            ApiError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "Timeout"),
         }
     }
 

@@ -17,8 +17,9 @@ use tokio::time::Instant;
 
 use super::events::{self, Severity};
 use super::{
-    Controller, Key, Work, condition, controller_of, count, delete_owned, find_condition, is_ready,
-    owned_pods, owner_reference, template_hash, with_labels, write_status, writer,
+    Controller, Key, Work, condition, controller_of, count, delete_owned, find_condition,
+    instant_of, is_available, is_ready, owned_pods, owner_reference, template_hash, with_labels,
+    write_status, writer,
 };
 use crate::sandbox::objects::{self, Managed, meta_str};
 use crate::sandbox::resources;
@@ -26,6 +27,8 @@ use crate::sandbox::status::ApiResult;
 use crate::sandbox::store::Txn;
 
 const REVISION: &str = "deployment.kubernetes.io/revision";
+const DESIRED: &str = "deployment.kubernetes.io/desired-replicas";
+const MAX_REPLICAS: &str = "deployment.kubernetes.io/max-replicas";
 
 fn revision(object: &Value) -> u64 {
     object
@@ -53,6 +56,19 @@ fn max_unavailable(deployment: &Value, desired: u64) -> u64 {
             .map_or(0, |p| desired * p / 100),
         _ if deployment.pointer("/spec/strategy/type") == Some(&json!("Recreate")) => desired,
         _ => desired * 25 / 100,
+    }
+}
+
+/// `maxSurge` and `maxUnavailable` in pods, as the controller resolves them: a surge
+/// percentage rounds up, an unavailable one down, and if both come to zero one pod may be
+/// unavailable (or the rollout could never move).
+fn surge_and_unavailable(deployment: &Value, desired: u64) -> (u64, u64) {
+    let surge = max_surge(deployment, desired);
+    let unavailable = max_unavailable(deployment, desired);
+    if surge == 0 && unavailable == 0 {
+        (0, 1)
+    } else {
+        (surge, unavailable)
     }
 }
 
@@ -90,6 +106,7 @@ struct Counts {
     replicas: usize,
     updated: usize,
     ready: usize,
+    available: usize,
     wanted_pods: u64,
 }
 
@@ -98,6 +115,7 @@ impl Controller {
         let rs_def = resources::known("apps/v1", "ReplicaSet");
         let def = resources::known("apps/v1", "Deployment");
         let mut deadline_at = None;
+        let mut wake = None;
         let progress = &mut self.progress;
         self.store.write(false, |txn| {
             let Some(d) = txn.get(def, &k.0, &k.1) else {
@@ -114,8 +132,63 @@ impl Controller {
                 .filter(|rs| controller_of(rs).is_some_and(|(_, _, u)| u == uid))
                 .collect();
             let max_revision = all.iter().map(|rs| revision(rs)).max().unwrap_or(0);
+            let paused = d.pointer("/spec/paused") == Some(&json!(true));
+            let recreate = d.pointer("/spec/strategy/type") == Some(&json!("Recreate"));
+            let min_ready = d
+                .pointer("/spec/minReadySeconds")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            let now = jiff::Timestamp::now();
+            let (surge, unavailable) = surge_and_unavailable(&d, desired);
+            let existing_new = all
+                .iter()
+                .find(|rs| meta_str(rs, "name") == Some(new_name.as_str()))
+                .cloned();
+            // Old ReplicaSets, oldest first: the order the controller scales them down in.
+            let mut olds: Vec<_> = all
+                .iter()
+                .filter(|rs| meta_str(rs, "name") != Some(new_name.as_str()))
+                .cloned()
+                .collect();
+            olds.sort_by_key(|rs| {
+                (
+                    revision(rs),
+                    meta_str(rs, "creationTimestamp")
+                        .unwrap_or_default()
+                        .to_owned(),
+                )
+            });
+            let old_total: u64 = olds.iter().map(|rs| replicas(rs)).sum();
+            let old_pods: usize = olds
+                .iter()
+                .map(|rs| owned_pods(txn, &k.0, meta_str(rs, "uid").unwrap_or_default()).len())
+                .sum();
+
+            // How many pods the new ReplicaSet should have now (the controller's
+            // NewRSNewReplicas): all of them once the old ones are gone (Recreate), or as many
+            // as `maxSurge` allows above the desired count (RollingUpdate).
+            let new_current = existing_new.as_ref().map_or(0, |rs| replicas(rs));
+            let new_target = if paused {
+                new_current
+            } else if recreate {
+                if old_total > 0 || old_pods > 0 {
+                    new_current.min(desired)
+                } else {
+                    desired
+                }
+            } else if new_current >= desired {
+                desired
+            } else {
+                let max_total = desired + surge;
+                let current_total = old_total + new_current;
+                new_current
+                    + max_total
+                        .saturating_sub(current_total)
+                        .min(desired - new_current)
+            };
+
             let mut created_new = false;
-            let new_rs = match all.iter().find(|rs| meta_str(rs, "name") == Some(new_name.as_str())) {
+            let new_rs = match &existing_new {
                 Some(existing) => {
                     let mut wanted = (**existing).clone();
                     let mut changed = false;
@@ -123,12 +196,17 @@ impl Controller {
                         // Back to an older template (rollout undo): it becomes the newest.
                         changed |= annotate(&mut wanted, REVISION, (max_revision + 1).to_string());
                     }
-                    if replicas(existing) != desired && d.pointer("/spec/paused") != Some(&json!(true)) {
-                        wanted["spec"]["replicas"] = json!(desired);
+                    if replicas(existing) != new_target {
+                        wanted["spec"]["replicas"] = json!(new_target);
                         changed = true;
                     }
+                    if !paused {
+                        changed |= annotate(&mut wanted, DESIRED, desired.to_string());
+                        changed |=
+                            annotate(&mut wanted, MAX_REPLICAS, (desired + surge).to_string());
+                    }
                     if changed {
-                        scaled_event(txn, &d, existing, replicas(existing), desired)?;
+                        scaled_event(txn, &d, existing, replicas(existing), new_target)?;
                         objects::update(txn, rs_def, existing, wanted, &Managed::Untracked)?
                     } else {
                         existing.clone()
@@ -146,11 +224,8 @@ impl Controller {
                     selector["matchLabels"]["pod-template-hash"] = json!(hash);
                     let mut annotations = Map::new();
                     annotations.insert(REVISION.into(), json!((max_revision + 1).to_string()));
-                    annotations.insert("deployment.kubernetes.io/desired-replicas".into(), json!(desired.to_string()));
-                    annotations.insert(
-                        "deployment.kubernetes.io/max-replicas".into(),
-                        json!((desired + max_surge(&d, desired)).to_string()),
-                    );
+                    annotations.insert(DESIRED.into(), json!(desired.to_string()));
+                    annotations.insert(MAX_REPLICAS.into(), json!((desired + surge).to_string()));
                     let rs = json!({
                         "apiVersion": "apps/v1",
                         "kind": "ReplicaSet",
@@ -162,47 +237,79 @@ impl Controller {
                             "ownerReferences": [owner_reference(def, &d)],
                         },
                         "spec": {
-                            "replicas": desired,
-                            "minReadySeconds": d.pointer("/spec/minReadySeconds").cloned().unwrap_or(json!(0)),
+                            "replicas": new_target,
+                            "minReadySeconds": min_ready,
                             "selector": selector,
                             "template": rs_template,
                         }
                     });
                     let created = objects::create(txn, rs_def, rs, &writer(&time))?;
-                    scaled_event(txn, &d, &created, 0, desired)?;
+                    scaled_event(txn, &d, &created, 0, new_target)?;
                     created
                 }
             };
             let new_uid = meta_str(&new_rs, "uid").unwrap_or_default().to_owned();
-            let new_ready = owned_pods(txn, &k.0, &new_uid).iter().filter(|p| is_ready(p)).count() as u64;
+            let available_in =
+                |txn: &Txn<'_>, rs: &Value, wake: &mut Option<jiff::Timestamp>| -> u64 {
+                    owned_pods(txn, &k.0, meta_str(rs, "uid").unwrap_or_default())
+                        .iter()
+                        .filter(|p| is_available(p, min_ready, now, wake))
+                        .count() as u64
+                };
 
-            // Old ReplicaSets keep the pods the new one cannot serve yet, newest first.
-            let mut olds: Vec<_> = all
-                .iter()
-                .filter(|rs| meta_str(rs, "uid") != Some(new_uid.as_str()))
-                .cloned()
-                .collect();
-            olds.sort_by_key(|rs| std::cmp::Reverse(revision(rs)));
-            if d.pointer("/spec/paused") != Some(&json!(true)) {
-                let mut budget = desired.saturating_sub(new_ready);
-                for old in &olds {
-                    let target = replicas(old).min(budget);
-                    budget -= target;
-                    if target != replicas(old) {
-                        let mut scaled = (**old).clone();
-                        scaled["spec"]["replicas"] = json!(target);
-                        scaled_event(txn, &d, old, replicas(old), target)?;
-                        objects::update(txn, rs_def, old, scaled, &Managed::Untracked)?;
+            // How many pods each old ReplicaSet keeps: none (Recreate), or as many as keep
+            // `desired - maxUnavailable` pods available (the controller's
+            // reconcileOldReplicaSets: unhealthy pods go first, then available ones).
+            let mut targets: Vec<u64> = olds.iter().map(|rs| replicas(rs)).collect();
+            if !paused && recreate {
+                targets.iter_mut().for_each(|t| *t = 0);
+            } else if !paused && old_total > 0 {
+                let min_available = desired.saturating_sub(unavailable);
+                let new_available = available_in(txn, &new_rs, &mut wake);
+                let new_unavailable = new_target.saturating_sub(new_available);
+                let all_pods = old_total + new_target;
+                let mut scalable = all_pods.saturating_sub(min_available + new_unavailable);
+                if scalable > 0 {
+                    let availables: Vec<u64> = olds
+                        .iter()
+                        .map(|rs| available_in(txn, rs, &mut wake))
+                        .collect();
+                    for (target, available) in targets.iter_mut().zip(&availables) {
+                        let unhealthy = target.saturating_sub(*available).min(scalable);
+                        *target -= unhealthy;
+                        scalable -= unhealthy;
+                    }
+                    let available_total: u64 = availables.iter().sum::<u64>() + new_available;
+                    let mut down = available_total.saturating_sub(min_available);
+                    for target in targets.iter_mut() {
+                        let step = (*target).min(down);
+                        *target -= step;
+                        down -= step;
                     }
                 }
             }
+            for (old, target) in olds.iter().zip(&targets) {
+                if *target != replicas(old) {
+                    let mut scaled = (**old).clone();
+                    scaled["spec"]["replicas"] = json!(target);
+                    scaled_event(txn, &d, old, replicas(old), *target)?;
+                    objects::update(txn, rs_def, old, scaled, &Managed::Untracked)?;
+                }
+            }
             // Revision history: drop the oldest empty ReplicaSets beyond the limit.
-            let limit = d.pointer("/spec/revisionHistoryLimit").and_then(Value::as_u64).unwrap_or(10) as usize;
+            let limit = d
+                .pointer("/spec/revisionHistoryLimit")
+                .and_then(Value::as_u64)
+                .unwrap_or(10) as usize;
             let empty: Vec<_> = olds
                 .iter()
                 .filter(|rs| {
-                    let (ns, name) = (meta_str(rs, "namespace").unwrap_or_default(), meta_str(rs, "name").unwrap_or_default());
-                    txn.get(rs_def, ns, name).is_some_and(|rs| replicas(&rs) == 0)
+                    let (ns, name) = (
+                        meta_str(rs, "namespace").unwrap_or_default(),
+                        meta_str(rs, "name").unwrap_or_default(),
+                    );
+                    txn.get(rs_def, ns, name)
+                        .is_some_and(|rs| replicas(&rs) == 0)
                         && owned_pods(txn, ns, meta_str(rs, "uid").unwrap_or_default()).is_empty()
                 })
                 .cloned()
@@ -214,7 +321,11 @@ impl Controller {
             // The Deployment itself carries the revision of its newest ReplicaSet.
             let d = {
                 let mut annotated = (*d).clone();
-                if annotate(&mut annotated, REVISION, revision(&new_rs).max(1).to_string()) {
+                if annotate(
+                    &mut annotated,
+                    REVISION,
+                    revision(&new_rs).max(1).to_string(),
+                ) {
                     let time = objects::now();
                     objects::update(txn, def, &d, annotated, &super::status_writer(&time))?
                 } else {
@@ -222,14 +333,27 @@ impl Controller {
                 }
             };
 
-            let counts = counts(txn, &k.0, &new_uid, &uid, rs_def);
-            let (status, next_check) = status(&d, counts, &new_rs, created_new, progress, Instant::now());
+            let counts = counts(
+                txn,
+                &k.0,
+                &new_uid,
+                &uid,
+                rs_def,
+                (min_ready, now),
+                &mut wake,
+            );
+            let (status, next_check) =
+                status(&d, counts, &new_rs, created_new, progress, Instant::now());
             deadline_at = next_check;
             write_status(txn, def, &d, status)?;
             Ok(())
         })?;
         if let Some(at) = deadline_at {
             self.schedule(at, Work::Deployment(k.clone()));
+        }
+        // A pod becoming available (minReadySeconds) moves the rollout on.
+        if let Some(at) = wake {
+            self.schedule(instant_of(at), Work::Deployment(k.clone()));
         }
         Ok(())
     }
@@ -262,6 +386,8 @@ fn counts(
     new_uid: &str,
     uid: &str,
     rs_def: &'static resources::ResourceDef,
+    (min_ready, now): (u64, jiff::Timestamp),
+    wake: &mut Option<jiff::Timestamp>,
 ) -> Counts {
     let mut counts = Counts::default();
     for rs in txn
@@ -273,6 +399,10 @@ fn counts(
         let pods = owned_pods(txn, namespace, rs_uid);
         counts.replicas += pods.len();
         counts.ready += pods.iter().filter(|p| is_ready(p)).count();
+        counts.available += pods
+            .iter()
+            .filter(|p| is_available(p, min_ready, now, wake))
+            .count();
         counts.wanted_pods += replicas(&rs);
         if rs_uid == new_uid {
             counts.updated += pods.len();
@@ -320,7 +450,7 @@ fn status(
     }
     let last_progress = progress[&uid];
 
-    let available = counts.ready;
+    let available = counts.available;
     let complete = counts.updated == desired && counts.replicas == desired && available == desired;
     let deadline = Duration::from_secs(
         d.pointer("/spec/progressDeadlineSeconds")

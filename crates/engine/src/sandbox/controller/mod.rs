@@ -142,6 +142,44 @@ pub(crate) fn is_ready(pod: &Value) -> bool {
         })
 }
 
+/// Whether a pod is available — Ready for at least `min_ready` seconds — at `now`. A pod
+/// that is Ready but not yet long enough moves `wake` to the moment it will be.
+pub(crate) fn is_available(
+    pod: &Value,
+    min_ready: u64,
+    now: jiff::Timestamp,
+    wake: &mut Option<jiff::Timestamp>,
+) -> bool {
+    if !is_ready(pod) {
+        return false;
+    }
+    if min_ready == 0 {
+        return true;
+    }
+    let since = pod
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|conditions| conditions.iter().find(|c| c["type"] == "Ready"))
+        .and_then(|c| c["lastTransitionTime"].as_str())
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    let Some(since) = since else {
+        return true;
+    };
+    let at =
+        since + jiff::SignedDuration::from_secs(i64::try_from(min_ready).unwrap_or(i64::MAX / 2));
+    if at <= now {
+        return true;
+    }
+    *wake = Some(wake.map_or(at, |w| w.min(at)));
+    false
+}
+
+/// The monotonic instant of a wall-clock time (now when it has passed).
+pub(crate) fn instant_of(at: jiff::Timestamp) -> Instant {
+    let wait = at.duration_since(jiff::Timestamp::now());
+    Instant::now() + std::time::Duration::try_from(wait).unwrap_or_default()
+}
+
 fn phase(pod: &Value) -> &str {
     pod.pointer("/status/phase")
         .and_then(Value::as_str)

@@ -4,7 +4,10 @@
 
 use serde_json::{Value, json};
 
-use super::{Controller, Key, count, create_pod, delete_pod, is_ready, owned_pods, write_status};
+use super::{
+    Controller, Key, count, create_pod, delete_pod, is_available, is_ready, owned_pods,
+    write_status,
+};
 use crate::sandbox::objects::{meta_str, random_suffix};
 use crate::sandbox::resources;
 use crate::sandbox::status::ApiResult;
@@ -12,7 +15,8 @@ use crate::sandbox::status::ApiResult;
 impl Controller {
     pub(super) fn replica_set(&mut self, k: &Key) -> ApiResult<()> {
         let def = resources::known("apps/v1", "ReplicaSet");
-        self.store.write(false, |txn| {
+        let mut wake = None;
+        let done = self.store.write(false, |txn| {
             let Some(rs) = txn.get(def, &k.0, &k.1) else {
                 return Ok(());
             };
@@ -47,16 +51,30 @@ impl Controller {
                 }
             }
             let ready = pods.iter().filter(|p| is_ready(p)).count();
+            let min_ready = rs
+                .pointer("/spec/minReadySeconds")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            let now = jiff::Timestamp::now();
+            let available = pods
+                .iter()
+                .filter(|p| is_available(p, min_ready, now, &mut wake))
+                .count();
             let mut status = json!({"replicas": pods.len()});
             count(&mut status, "fullyLabeledReplicas", pods.len());
             count(&mut status, "readyReplicas", ready);
-            count(&mut status, "availableReplicas", ready);
+            count(&mut status, "availableReplicas", available);
             status["terminatingReplicas"] = json!(0);
             if let Some(generation) = rs.pointer("/metadata/generation") {
                 status["observedGeneration"] = generation.clone();
             }
             write_status(txn, def, &rs, status)?;
             Ok(())
-        })
+        });
+        // A pod that becomes available later (minReadySeconds) changes the status then.
+        if let Some(at) = wake {
+            self.schedule(super::instant_of(at), super::Work::ReplicaSet(k.clone()));
+        }
+        done
     }
 }
