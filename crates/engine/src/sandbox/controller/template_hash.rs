@@ -213,25 +213,29 @@ impl Printer<'_> {
                     self.out.push(']');
                 }
             },
-            Kind::Map(key, elem) => match value.and_then(Value::as_object).filter(|m| !m.is_empty()) {
-                // Decoding leaves an empty map nil too; keys are strings here, sorted.
-                None => self.out.push_str("<nil>"),
-                Some(map) => {
-                    self.out.push_str("map[");
-                    let mut entries: Vec<_> = map.iter().collect();
-                    entries.sort_by(|a, b| a.0.cmp(b.0));
-                    for (i, (k, v)) in entries.into_iter().enumerate() {
-                        if i > 0 {
-                            self.out.push(' ');
+            Kind::Map(key, elem) => {
+                match value.and_then(Value::as_object).filter(|m| !m.is_empty()) {
+                    // Decoding leaves an empty map nil too; keys are strings here, sorted.
+                    None => self.out.push_str("<nil>"),
+                    Some(map) => {
+                        self.out.push_str("map[");
+                        let mut entries: Vec<_> = map.iter().collect();
+                        entries.sort_by(|a, b| a.0.cmp(b.0));
+                        for (i, (k, v)) in entries.into_iter().enumerate() {
+                            if i > 0 {
+                                self.out.push(' ');
+                            }
+                            self.value(key, Some(&Value::String(k.clone())), false);
+                            self.out.push(':');
+                            self.value(elem, Some(v), false);
                         }
-                        self.value(key, Some(&Value::String(k.clone())), false);
-                        self.out.push(':');
-                        self.value(elem, Some(v), false);
+                        self.out.push(']');
                     }
-                    self.out.push(']');
                 }
-            },
-            Kind::String => self.out.push_str(value.and_then(Value::as_str).unwrap_or_default()),
+            }
+            Kind::String => self
+                .out
+                .push_str(value.and_then(Value::as_str).unwrap_or_default()),
             Kind::Bool => {
                 let b = value.and_then(Value::as_bool).unwrap_or(false);
                 self.out.push_str(if b { "true" } else { "false" });
@@ -304,12 +308,14 @@ impl Printer<'_> {
         self.out.push_str(&parsed.value.to_string());
         self.out.push_str(" scale:(resource.Scale)");
         self.out.push_str(&parsed.scale.to_string());
-        self.out.push_str("} d:(resource.infDecAmount){Dec:(*inf.Dec)");
+        self.out
+            .push_str("} d:(resource.infDecAmount){Dec:(*inf.Dec)");
         match parsed.dec {
             None => self.out.push_str("<nil>"),
             Some((unscaled, scale)) => {
                 self.out.push_str("{unscaled:(big.Int){neg:(bool)");
-                self.out.push_str(if unscaled < 0 { "true" } else { "false" });
+                self.out
+                    .push_str(if unscaled < 0 { "true" } else { "false" });
                 self.out.push_str(" abs:(big.nat)");
                 let mut abs = unscaled.unsigned_abs();
                 if abs == 0 {
@@ -330,7 +336,8 @@ impl Printer<'_> {
             }
         }
         self.out.push_str("} s:(string)");
-        self.out.push_str(if parsed.keeps_text { &text } else { "" });
+        self.out
+            .push_str(if parsed.keeps_text { &text } else { "" });
         self.out.push_str(" Format:(resource.Format)");
         self.out.push_str(parsed.format);
         self.out.push('}');
@@ -543,7 +550,9 @@ mod tests {
                 // Defaulted here as the sandbox stores it.
                 Some(deployment) => {
                     let mut deployment = deployment.clone();
-                    store.read(|txn| crate::sandbox::defaults::apply(txn, def, &mut deployment, None));
+                    store.read(|txn| {
+                        crate::sandbox::defaults::apply(txn, def, &mut deployment, None)
+                    });
                     deployment["spec"]["template"].clone()
                 }
                 // As the real server stored it.
