@@ -13,6 +13,10 @@
 //! Go kind at a time) → FNV-1a → [`encode`]. What decoding does to the JSON is repeated:
 //! unknown fields are dropped, an empty list or map decodes to nil, quantities are parsed
 //! from their canonical text with `resource.ParseQuantity`'s internal form.
+//!
+//! Approximated, as pod templates practically never hold them: a non-zero `metav1.Time` in
+//! the template's metadata (its `time.Location` is the controller host's), `managedFields`
+//! entries, and quantities too large for `ParseQuantity`'s int64 form (`1Ei`).
 
 use std::collections::HashMap;
 
