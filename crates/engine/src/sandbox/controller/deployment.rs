@@ -16,10 +16,11 @@ use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
 use super::events::{self, Severity};
+use super::template_hash::pod_template_hash;
 use super::{
     Controller, Key, Work, condition, controller_of, count, delete_owned, find_condition,
-    instant_of, is_available, is_ready, owned_pods, owner_reference, template_hash, with_labels,
-    write_status, writer,
+    instant_of, is_available, is_ready, owned_pods, owner_reference, with_labels, write_status,
+    writer,
 };
 use crate::sandbox::objects::{self, Managed, meta_str};
 use crate::sandbox::resources;
@@ -124,7 +125,11 @@ impl Controller {
             let uid = meta_str(&d, "uid").unwrap_or_default().to_owned();
             let desired = replicas(&d);
             let template = d.pointer("/spec/template").cloned().unwrap_or(json!({}));
-            let hash = template_hash(&template);
+            let collision_count = d
+                .pointer("/status/collisionCount")
+                .and_then(Value::as_i64)
+                .and_then(|c| i32::try_from(c).ok());
+            let hash = pod_template_hash(&template, collision_count);
             let new_name = format!("{}-{hash}", k.1);
             let all: Vec<_> = txn
                 .list(rs_def, Some(&k.0))

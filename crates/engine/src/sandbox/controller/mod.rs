@@ -24,6 +24,7 @@ mod job;
 mod pod;
 mod replicaset;
 mod statefulset;
+mod template_hash;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
