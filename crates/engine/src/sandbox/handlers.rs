@@ -21,7 +21,7 @@ use super::resources::ResourceDef;
 use super::routes::{Request, json_response};
 use super::selector::{FieldSelector, LabelSelector, Selectors};
 use super::status::{ApiError, ApiResult};
-use super::{protobuf, scale, table};
+use super::{crd, protobuf, scale, table};
 
 /// The object a request is about.
 pub(crate) struct At<'a> {
@@ -182,7 +182,7 @@ pub(crate) fn get(state: &SandboxState, at: &At<'_>, request: &Request) -> ApiRe
         .read(|txn| txn.get(at.def, at.namespace, at.name))
         .ok_or_else(|| ApiError::not_found(at.def, at.name))?;
     if at.subresource == Some("scale") {
-        return Ok(json_response(StatusCode::OK, &scale::view(&object)));
+        return Ok(json_response(StatusCode::OK, &scale::view(at.def, &object)));
     }
     Ok(object_response(StatusCode::OK, at.def, &object, request))
 }
@@ -337,6 +337,7 @@ pub(crate) async fn create(
     let dry_run = request.dry_run()?;
     let mut object = object_body(request).await?;
     check_identity(def, &mut object, namespace, None)?;
+    let warnings = crd::field_validation(def, &object, request)?;
     let manager = manager(request);
     let time = objects::now();
     let writer = Writer {
@@ -347,7 +348,8 @@ pub(crate) async fn create(
     let created = state.store().write(dry_run, |txn| {
         objects::create(txn, def, object, &Managed::Update(writer))
     })?;
-    Ok(object_response(StatusCode::CREATED, def, &created, request))
+    let response = object_response(StatusCode::CREATED, def, &created, request);
+    Ok(crd::with_warnings(response, &warnings))
 }
 
 /// PUT of an object, its `/status` or its `/scale`.
@@ -370,12 +372,16 @@ pub(crate) async fn update(
             let old = txn
                 .get(at.def, at.namespace, at.name)
                 .ok_or_else(|| ApiError::not_found(at.def, at.name))?;
-            let new = scale::set_replicas(&old, &body)?;
+            let new = scale::set_replicas(at.def, &old, &body)?;
             objects::update(txn, at.def, &old, new, &Managed::Update(writer))
         })?;
-        return Ok(json_response(StatusCode::OK, &scale::view(&updated)));
+        return Ok(json_response(
+            StatusCode::OK,
+            &scale::view(at.def, &updated),
+        ));
     }
     check_identity(at.def, &mut body, Some(at.namespace), Some(at.name))?;
+    let warnings = crd::field_validation(at.def, &body, request)?;
     let updated = state.store().write(dry_run, |txn| {
         let old = txn
             .get(at.def, at.namespace, at.name)
@@ -383,7 +389,8 @@ pub(crate) async fn update(
         let new = objects::for_subresource(at.def, &old, body, at.subresource);
         objects::update(txn, at.def, &old, new, &Managed::Update(writer))
     })?;
-    Ok(object_response(StatusCode::OK, at.def, &updated, request))
+    let response = object_response(StatusCode::OK, at.def, &updated, request);
+    Ok(crd::with_warnings(response, &warnings))
 }
 
 /// The patch formats.
@@ -483,8 +490,8 @@ pub(crate) async fn patch(
                 } else {
                     kind
                 };
-                let patched = apply_patch(at.def, kind, &scale::view(&old), body)?;
-                scale::set_replicas(&old, &patched)?
+                let patched = apply_patch(at.def, kind, &scale::view(at.def, &old), body)?;
+                scale::set_replicas(at.def, &old, &patched)?
             }
             _ => {
                 // Apply through /status is treated as a merge of the status it sends.
@@ -501,7 +508,10 @@ pub(crate) async fn patch(
         objects::update(txn, at.def, &old, new, &Managed::Update(writer))
     })?;
     if at.subresource == Some("scale") {
-        return Ok(json_response(StatusCode::OK, &scale::view(&updated)));
+        return Ok(json_response(
+            StatusCode::OK,
+            &scale::view(at.def, &updated),
+        ));
     }
     Ok(object_response(StatusCode::OK, at.def, &updated, request))
 }
@@ -522,6 +532,9 @@ fn server_side_apply(
             "the applied configuration must be an object",
         ));
     };
+    if let Some(refusal) = crd::apply_refusal(at.def, &config) {
+        return Ok(refusal);
+    }
     for field in ["apiVersion", "kind"] {
         if map
             .get(field)

@@ -26,13 +26,18 @@
 //! 5. **Controller** (`controller`): a background task that turns events and timers into
 //!    ReplicaSets, pods, readiness after the rollout delay, image-pull failures, and the
 //!    workload status `kubectl rollout status` reads.
+//! 6. **CustomResourceDefinitions** (`crd`): a second background task establishes stored
+//!    CRDs and serves their resources through a registry beside the built-in table; custom
+//!    resources then take the same paths as built-in ones, pruned, defaulted and validated
+//!    against their schema.
 //!
-//! [`Sandbox`] owns the two background tasks (the HTTP server and the controller) and the
+//! [`Sandbox`] owns the three background tasks (the HTTP server, the controller, the CRD controller) and the
 //! [`CancellationToken`] that stops them, on [`Sandbox::shutdown`] or on drop.
 
 pub mod access;
 mod apply;
 mod controller;
+mod crd;
 mod defaults;
 mod discovery;
 mod fields;
@@ -171,6 +176,8 @@ pub struct Sandbox {
     shutdown: CancellationToken,
     server: Option<JoinHandle<()>>,
     controller: Option<JoinHandle<()>>,
+    /// Establishes CRDs ([`crd`]).
+    crds: Option<JoinHandle<()>>,
 }
 
 impl Sandbox {
@@ -179,6 +186,7 @@ impl Sandbox {
     pub async fn start(config: SandboxConfig) -> Result<Sandbox, Error> {
         let store = Arc::new(store::Store::open(config.data_dir.as_deref())?);
         seed::ensure(&store).map_err(|e| Error::Seed(e.to_string()))?;
+        crd::restore(&store);
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| Error::Bind {
@@ -197,6 +205,7 @@ impl Sandbox {
                 address: addr.to_string(),
             }),
         };
+        let crds = tokio::spawn(crd::Controller::new(store.clone()).run(shutdown.clone()));
         let controller = controller::Controller::new(
             store,
             controller::Settings {
@@ -222,6 +231,7 @@ impl Sandbox {
             shutdown,
             server: Some(server),
             controller: Some(controller),
+            crds: Some(crds),
         })
     }
 
@@ -281,7 +291,7 @@ impl Sandbox {
     /// waits for both.
     pub async fn shutdown(mut self) {
         self.shutdown.cancel();
-        for task in [self.server.take(), self.controller.take()]
+        for task in [self.server.take(), self.controller.take(), self.crds.take()]
             .into_iter()
             .flatten()
         {
