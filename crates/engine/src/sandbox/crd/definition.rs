@@ -363,17 +363,26 @@ pub(crate) fn name_conflict(names: &Value, others: &[Value]) -> Option<String> {
     None
 }
 
+/// A CRD's names in the order the API server checks them for conflicts.
 fn all_names(names: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    for field in ["plural", "singular", "kind", "listKind"] {
-        let value = text(names, &format!("/{field}"));
+    let mut push = |value: &str| {
         if !value.is_empty() {
             out.push(value.to_owned());
         }
+    };
+    push(text(names, "/plural"));
+    push(text(names, "/singular"));
+    for short in names
+        .get("shortNames")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        push(short.as_str().unwrap_or_default());
     }
-    if let Some(short) = names.get("shortNames").and_then(Value::as_array) {
-        out.extend(short.iter().filter_map(Value::as_str).map(str::to_owned));
-    }
+    push(text(names, "/kind"));
+    push(text(names, "/listKind"));
     out
 }
 

@@ -18,6 +18,9 @@ use serde_json::Value;
 
 use crate::sandbox::status::Cause;
 
+/// How many of an `enum`'s values a refusal lists.
+const ENUM_SHOWN: usize = 32;
+
 /// The JSON types a structural schema names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Type {
@@ -295,7 +298,16 @@ impl Schema {
             return;
         }
         if !self.enumeration.is_empty() && !self.enumeration.contains(value) {
-            let supported: Vec<String> = self.enumeration.iter().map(shown).collect();
+            // A schema may list thousands of values; the message names the first ones.
+            let mut supported: Vec<String> = self
+                .enumeration
+                .iter()
+                .take(ENUM_SHOWN)
+                .map(shown)
+                .collect();
+            if self.enumeration.len() > ENUM_SHOWN {
+                supported.push(format!("… ({} more)", self.enumeration.len() - ENUM_SHOWN));
+            }
             causes.push(Cause {
                 reason: "FieldValueNotSupported",
                 field: path.to_owned(),
