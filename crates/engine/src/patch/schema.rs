@@ -167,6 +167,13 @@ static SERVICE_ACCOUNT: Type = Type {
     ],
 };
 
+static CUSTOM_RESOURCE_DEFINITION: Type = Type {
+    fields: &[
+        nested("metadata", &OBJECT_META),
+        nested("status", &CONDITIONS_STATUS),
+    ],
+};
+
 static OBJECT: Type = Type {
     fields: &[nested("metadata", &OBJECT_META)],
 };
@@ -214,6 +221,7 @@ pub fn for_kind(group: &str, kind: &str) -> &'static Type {
         "PodTemplate" => &POD_TEMPLATE,
         "Service" => &SERVICE,
         "ServiceAccount" => &SERVICE_ACCOUNT,
+        "CustomResourceDefinition" => &CUSTOM_RESOURCE_DEFINITION,
         _ => &OBJECT,
     }
 }

@@ -11,10 +11,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::SandboxState;
 use super::resources::{self, ResourceDef};
 use super::routes::{json_response, json_response_as, unknown_path};
 use super::status::ApiResult;
+use super::{SandboxState, crd};
 
 /// The Kubernetes version the sandbox speaks.
 pub const GIT_VERSION: &str = "v1.33.0-tripline-sandbox";
@@ -175,8 +175,11 @@ fn aggregated_resource(def: &ResourceDef) -> Value {
     resource
 }
 
-fn aggregated(groups: impl Iterator<Item = (&'static str, &'static str)>) -> Response {
-    let items: Vec<Value> = groups
+fn aggregated(
+    groups: impl Iterator<Item = (&'static str, &'static str)>,
+    custom: Vec<Value>,
+) -> Response {
+    let mut items: Vec<Value> = groups
         .map(|(group, version)| {
             let resources: Vec<Value> = resources::in_group_version(group, version)
                 .map(aggregated_resource)
@@ -187,6 +190,7 @@ fn aggregated(groups: impl Iterator<Item = (&'static str, &'static str)>) -> Res
             })
         })
         .collect();
+    items.extend(custom);
     let mut response = json_response_as(
         StatusCode::OK,
         &json!({
@@ -213,6 +217,7 @@ pub(crate) async fn core_versions(
             resources::group_versions()
                 .into_iter()
                 .filter(|(g, _)| g.is_empty()),
+            Vec::new(),
         );
     }
     json_response(
@@ -233,14 +238,22 @@ fn group_json(group: &str, version: &str) -> Value {
 }
 
 /// `GET /apis`.
-pub(crate) async fn groups(headers: HeaderMap) -> Response {
+pub(crate) async fn groups(State(state): State<SandboxState>, headers: HeaderMap) -> Response {
     let named = resources::group_versions()
         .into_iter()
         .filter(|(g, _)| !g.is_empty());
     if wants_aggregated(&headers) {
-        return aggregated(named);
+        let custom = state
+            .store()
+            .read(|txn| crd::discovery::aggregated(txn.custom()));
+        return aggregated(named, custom);
     }
-    let groups: Vec<Value> = named.map(|(g, v)| group_json(g, v)).collect();
+    let mut groups: Vec<Value> = named.map(|(g, v)| group_json(g, v)).collect();
+    groups.extend(
+        state
+            .store()
+            .read(|txn| crd::discovery::groups(txn.custom())),
+    );
     json_response(
         StatusCode::OK,
         &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}),
@@ -248,11 +261,17 @@ pub(crate) async fn groups(headers: HeaderMap) -> Response {
 }
 
 /// `GET /apis/{group}`.
-pub(crate) fn group(group: &str) -> ApiResult<Response> {
-    let (name, version) = resources::group_versions()
+pub(crate) fn group(state: &SandboxState, group: &str) -> ApiResult<Response> {
+    let built_in = resources::group_versions()
         .into_iter()
-        .find(|(g, _)| *g == group && !g.is_empty())
-        .ok_or_else(unknown_path)?;
+        .find(|(g, _)| *g == group && !g.is_empty());
+    let Some((name, version)) = built_in else {
+        return state
+            .store()
+            .read(|txn| crd::discovery::group(txn.custom(), group))
+            .map(|body| json_response(StatusCode::OK, &body))
+            .ok_or_else(unknown_path);
+    };
     let mut body = group_json(name, version);
     body["kind"] = json!("APIGroup");
     body["apiVersion"] = json!("v1");
@@ -261,6 +280,7 @@ pub(crate) fn group(group: &str) -> ApiResult<Response> {
 
 /// `GET /api/v1` or `/apis/{group}/{version}`.
 pub(crate) fn resource_list(
+    state: &SandboxState,
     group: &str,
     version: &str,
     _headers: &HeaderMap,
@@ -269,7 +289,11 @@ pub(crate) fn resource_list(
         .flat_map(legacy_entries)
         .collect();
     if entries.is_empty() {
-        return Err(unknown_path());
+        return state
+            .store()
+            .read(|txn| crd::discovery::resource_list(txn.custom(), group, version))
+            .map(|body| json_response(StatusCode::OK, &body))
+            .ok_or_else(unknown_path);
     }
     let group_version = if group.is_empty() {
         version.to_owned()

@@ -22,7 +22,7 @@ use super::resources::ResourceDef;
 use super::routes::{Request, json_response};
 use super::selector::{FieldSelector, LabelSelector, Selectors};
 use super::status::{ApiError, ApiResult};
-use super::{protobuf, scale, table};
+use super::{crd, protobuf, scale, table};
 
 /// The object a request is about.
 pub(crate) struct At<'a> {
@@ -231,7 +231,7 @@ pub(crate) fn get(state: &SandboxState, at: &At<'_>, request: &Request) -> ApiRe
         .read(|txn| txn.get(at.def, at.namespace, at.name))
         .ok_or_else(|| ApiError::not_found(at.def, at.name))?;
     if at.subresource == Some("scale") {
-        return Ok(json_response(StatusCode::OK, &scale::view(&object)));
+        return Ok(json_response(StatusCode::OK, &scale::view(at.def, &object)));
     }
     Ok(object_response(StatusCode::OK, at.def, &object, request))
 }
@@ -483,7 +483,8 @@ pub(crate) async fn create(
     let validation = FieldValidation::of(request)?;
     let mut object = object_body(def, request).await?;
     check_identity(def, &mut object, namespace, None)?;
-    let warnings = decode::typed(def, &mut object, validation)?;
+    let mut warnings = decode::typed(def, &mut object, validation)?;
+    warnings.extend(custom_warnings(def, &object, request)?);
     let manager = manager(request);
     let time = objects::now();
     let writer = Writer {
@@ -521,13 +522,17 @@ pub(crate) async fn update(
             let old = txn
                 .get(at.def, at.namespace, at.name)
                 .ok_or_else(|| ApiError::not_found(at.def, at.name))?;
-            let new = scale::set_replicas(&old, &body)?;
+            let new = scale::set_replicas(at.def, &old, &body)?;
             objects::update(txn, at.def, &old, new, &Managed::Update(writer))
         })?;
-        return Ok(json_response(StatusCode::OK, &scale::view(&updated)));
+        return Ok(json_response(
+            StatusCode::OK,
+            &scale::view(at.def, &updated),
+        ));
     }
     check_identity(at.def, &mut body, Some(at.namespace), Some(at.name))?;
-    let warnings = decode::typed(at.def, &mut body, validation)?;
+    let mut warnings = decode::typed(at.def, &mut body, validation)?;
+    warnings.extend(custom_warnings(at.def, &body, request)?);
     let updated = state.store().write(dry_run, |txn| {
         let old = txn
             .get(at.def, at.namespace, at.name)
@@ -671,11 +676,14 @@ pub(crate) async fn patch(
             let old = txn
                 .get(at.def, at.namespace, at.name)
                 .ok_or_else(|| ApiError::not_found(at.def, at.name))?;
-            let scaled = scale::set_replicas(&old, &body)?;
+            let scaled = scale::set_replicas(at.def, &old, &body)?;
             let new = apply::apply_scale(&old, scaled, &applier, at.def.api_version)?;
             objects::update(txn, at.def, &old, new, &Managed::Keep)
         })?;
-        return Ok(json_response(StatusCode::OK, &scale::view(&updated)));
+        return Ok(json_response(
+            StatusCode::OK,
+            &scale::view(at.def, &updated),
+        ));
     }
     let mut warnings = Vec::new();
     let updated = state.store().write(dry_run, |txn| {
@@ -689,8 +697,8 @@ pub(crate) async fn patch(
                 } else {
                     kind
                 };
-                let patched = apply_patch(at.def, kind, &scale::view(&old), body)?;
-                scale::set_replicas(&old, &patched)?
+                let patched = apply_patch(at.def, kind, &scale::view(at.def, &old), body)?;
+                scale::set_replicas(at.def, &old, &patched)?
             }
             _ => {
                 // Apply through /status is treated as a merge of the status it sends.
@@ -708,12 +716,24 @@ pub(crate) async fn patch(
         objects::update(txn, at.def, &old, new, &Managed::Update(writer))
     })?;
     if at.subresource == Some("scale") {
-        return Ok(json_response(StatusCode::OK, &scale::view(&updated)));
+        return Ok(json_response(
+            StatusCode::OK,
+            &scale::view(at.def, &updated),
+        ));
     }
     Ok(with_warnings(
         object_response(StatusCode::OK, at.def, &updated, request),
         &warnings,
     ))
+}
+
+/// The `Warning` header values for the fields a custom resource's schema does not declare
+/// (built-in kinds are [`decode::typed`]'s).
+fn custom_warnings(def: &ResourceDef, object: &Value, request: &Request) -> ApiResult<Vec<String>> {
+    Ok(crd::field_validation(def, object, request)?
+        .iter()
+        .map(|warning| format!("299 - {warning:?}"))
+        .collect())
 }
 
 /// Adds `Warning` headers to a response.
@@ -744,6 +764,9 @@ fn server_side_apply(
             "the applied configuration must be an object",
         ));
     };
+    if let Some(refusal) = crd::apply_refusal(at.def, &config) {
+        return Ok(refusal);
+    }
     let api_version = map
         .get("apiVersion")
         .and_then(Value::as_str)

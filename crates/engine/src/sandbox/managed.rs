@@ -219,6 +219,11 @@ fn empty_object(kind: &str) -> Value {
         | "NetworkPolicy" => {
             json!({"metadata": {}, "spec": {}, "status": {}})
         }
+        "CustomResourceDefinition" => json!({
+            "metadata": {},
+            "spec": {"group": "", "names": {"plural": "", "kind": ""}, "scope": "", "versions": null},
+            "status": {"conditions": null, "acceptedNames": {"plural": "", "kind": ""}, "storedVersions": null}
+        }),
         _ => json!({"metadata": {}}),
     }
 }

@@ -26,14 +26,19 @@
 //! 5. **Controller** (`controller`): a background task that turns events and timers into
 //!    ReplicaSets, pods, readiness after the rollout delay, image-pull failures, and the
 //!    workload status `kubectl rollout status` reads.
+//! 6. **CustomResourceDefinitions** (`crd`): a second background task establishes stored
+//!    CRDs and serves their resources through a registry beside the built-in table; custom
+//!    resources then take the same paths as built-in ones, pruned, defaulted and validated
+//!    against their schema.
 //!
-//! [`Sandbox`] owns the two background tasks (the HTTP server and the controller) and the
+//! [`Sandbox`] owns the three background tasks (the HTTP server, the controller, the CRD controller) and the
 //! [`CancellationToken`] that stops them, on [`Sandbox::shutdown`] or on drop.
 
 pub mod access;
 mod admission;
 mod apply;
 mod controller;
+mod crd;
 mod decode;
 mod defaults;
 mod discovery;
@@ -179,6 +184,8 @@ pub struct Sandbox {
     server: Option<JoinHandle<()>>,
     controller: Option<JoinHandle<()>>,
     compactor: Option<JoinHandle<()>>,
+    /// Establishes CRDs ([`crd`]).
+    crds: Option<JoinHandle<()>>,
 }
 
 /// Compacts the store's history every `interval` to where it stood one interval before.
@@ -200,6 +207,7 @@ impl Sandbox {
     pub async fn start(config: SandboxConfig) -> Result<Sandbox, Error> {
         let store = Arc::new(store::Store::open(config.data_dir.as_deref())?);
         seed::ensure(&store).map_err(|e| Error::Seed(e.to_string()))?;
+        crd::restore(&store);
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| Error::Bind {
@@ -223,6 +231,7 @@ impl Sandbox {
             config.compaction_interval,
             shutdown.clone(),
         ));
+        let crds = tokio::spawn(crd::Controller::new(store.clone()).run(shutdown.clone()));
         let controller = controller::Controller::new(
             store,
             controller::Settings {
@@ -249,6 +258,7 @@ impl Sandbox {
             server: Some(server),
             controller: Some(controller),
             compactor: Some(compactor),
+            crds: Some(crds),
         })
     }
 
@@ -312,6 +322,7 @@ impl Sandbox {
             self.server.take(),
             self.controller.take(),
             self.compactor.take(),
+            self.crds.take(),
         ]
         .into_iter()
         .flatten()

@@ -209,6 +209,7 @@ pub(crate) fn create(
         }
     }
     defaults::apply(txn, def, &mut object, None);
+    super::crd::admit(def, &mut object, None)?;
     let causes = validate::object(def, &object, None);
     if !causes.is_empty() {
         return Err(ApiError::invalid(def, &name, causes));
@@ -265,6 +266,7 @@ pub(crate) fn update(
         );
     }
     defaults::apply(txn, def, &mut new, Some(old));
+    super::crd::admit(def, &mut new, Some(old))?;
     let causes = validate::object(def, &new, Some(old));
     if !causes.is_empty() {
         return Err(ApiError::invalid(def, &name, causes));
@@ -357,7 +359,12 @@ pub(crate) fn delete(
                 "namespaces {name:?} is forbidden: this namespace may not be deleted"
             )));
         }
-        for r in resources::RESOURCES.iter().filter(|r| r.namespaced) {
+        let custom: Vec<&'static ResourceDef> = txn.custom().defs().collect();
+        for r in resources::RESOURCES
+            .iter()
+            .chain(custom)
+            .filter(|r| r.namespaced)
+        {
             for item in txn.list(r, Some(name)) {
                 let item_name = meta_str(&item, "name").unwrap_or_default().to_owned();
                 txn.remove(r, name, &item_name);
@@ -392,7 +399,8 @@ fn collect_dependents(
     namespace: &str,
     propagation: Propagation,
 ) -> ApiResult<()> {
-    for r in resources::RESOURCES {
+    let custom: Vec<&'static ResourceDef> = txn.custom().defs().collect();
+    for r in resources::RESOURCES.iter().chain(custom) {
         // Namespaced owners only own objects in their namespace; cluster-scoped owners may
         // own anything.
         let scope = (!namespace.is_empty()).then_some(namespace);

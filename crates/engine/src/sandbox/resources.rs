@@ -37,6 +37,9 @@ pub(crate) struct ResourceDef {
     pub names: NameRule,
     /// Keeps `metadata.generation`, bumped when `spec` changes.
     pub generation: bool,
+    /// For a kind a CRD defines, where its current schema, columns and scale paths are
+    /// (see [`super::crd`]); `None` for the built-in kinds of this table.
+    pub custom: Option<&'static super::crd::CustomSlot>,
 }
 
 impl ResourceDef {
@@ -94,6 +97,7 @@ const fn def(
         scale: false,
         names: NameRule::Subdomain,
         generation: false,
+        custom: None,
     }
 }
 
@@ -406,6 +410,20 @@ pub(crate) static RESOURCES: &[ResourceDef] = &[
         ),
         NameRule::PathSegment,
     ),
+    // apiextensions.k8s.io/v1
+    ResourceDef {
+        categories: &["api-extensions"],
+        ..with_status(def(
+            "apiextensions.k8s.io",
+            "v1",
+            "apiextensions.k8s.io/v1",
+            "customresourcedefinitions",
+            "customresourcedefinition",
+            "CustomResourceDefinition",
+            false,
+            &["crd", "crds"],
+        ))
+    },
 ];
 
 /// Finds a resource by group, version and plural name.

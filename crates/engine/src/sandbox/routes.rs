@@ -165,6 +165,17 @@ pub(crate) fn unknown_path() -> ApiError {
     }
 }
 
+/// 404 for a group/version the server does not serve at all: the plain-text answer of the
+/// real server's HTTP mux, not a `Status` (a CRD's group before it is established).
+pub(crate) fn page_not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "404 page not found\n",
+    )
+        .into_response()
+}
+
 async fn not_found() -> Response {
     unknown_path().into_response()
 }
@@ -219,16 +230,27 @@ async fn dispatch(
         ["api", version, rest @ ..] => ("", *version, rest),
         ["apis", group] => {
             require_get(&method)?;
-            return discovery::group(group);
+            return discovery::group(state, group);
         }
         ["apis", group, version, rest @ ..] => (*group, *version, rest),
         _ => return Err(unknown_path()),
     };
     if rest.is_empty() {
         require_get(&method)?;
-        return discovery::resource_list(group, version, &headers);
+        return discovery::resource_list(state, group, version, &headers);
     }
-    let target = parse_target(group, version, rest)?;
+    let custom = |g: &str, v: &str, p: &str| state.store().read(|txn| txn.custom().lookup(g, v, p));
+    let built_in_group = resources::group_versions().contains(&(group, version));
+    if !built_in_group
+        && !state
+            .store()
+            .read(|txn| txn.custom().serves(group, version))
+    {
+        return Ok(page_not_found());
+    }
+    let target = parse_target_with(group, version, rest, &|g, v, p| {
+        resources::lookup(g, v, p).or_else(|| custom(g, v, p))
+    })?;
     let mut request = Request {
         method,
         query: parse_query(uri)?,
@@ -248,11 +270,23 @@ fn require_get(method: &Method) -> ApiResult<()> {
     }
 }
 
-/// Parses the part of a path after `/api/v1` or `/apis/{group}/{version}`.
+/// Parses a path's resource part against the built-in table only.
+#[cfg(test)]
 pub(crate) fn parse_target(group: &str, version: &str, rest: &[&str]) -> ApiResult<Target> {
-    let def_of = |plural: &str| resources::lookup(group, version, plural).ok_or_else(unknown_path);
+    parse_target_with(group, version, rest, &resources::lookup)
+}
+
+/// Parses the part of a path after `/api/v1` or `/apis/{group}/{version}`, finding resources
+/// with `lookup` (the built-in table, then the served custom resources).
+fn parse_target_with(
+    group: &str,
+    version: &str,
+    rest: &[&str],
+    lookup: &dyn Fn(&str, &str, &str) -> Option<&'static ResourceDef>,
+) -> ApiResult<Target> {
+    let def_of = |plural: &str| lookup(group, version, plural).ok_or_else(unknown_path);
     let namespaced_resource =
-        |plural: &str| resources::lookup(group, version, plural).filter(|d| d.namespaced);
+        |plural: &str| lookup(group, version, plural).filter(|d| d.namespaced);
     match rest {
         ["namespaces", ns, plural, tail @ ..] if namespaced_resource(plural).is_some() => {
             let def = def_of(plural)?;

@@ -2,11 +2,27 @@
 //!
 //! Reads answer [`view`]; writes (PUT, merge or strategic PATCH of the view) go through
 //! [`set_replicas`], which turns the new `Scale` back into the workload with only
-//! `spec.replicas` changed, then the normal update path bumps the generation.
+//! `spec.replicas` changed, then the normal update path bumps the generation. A custom
+//! resource's replicas and selector are where its CRD's `subresources.scale` paths say.
 
 use serde_json::{Value, json};
 
+use super::resources::ResourceDef;
 use super::status::{ApiError, ApiResult};
+
+/// Where a kind keeps its replicas: `(spec replicas, status replicas, selector string)` as
+/// JSON pointers; `None` for the selector means the workload's `spec.selector`.
+fn paths(def: &ResourceDef) -> (String, String, Option<Option<String>>) {
+    let pointer = |path: &str| path.replace('.', "/");
+    match def.custom_kind().and_then(|kind| kind.scale.clone()) {
+        Some(scale) => (
+            pointer(&scale.spec_replicas),
+            pointer(&scale.status_replicas),
+            Some(scale.label_selector.as_deref().map(pointer)),
+        ),
+        None => ("/spec/replicas".into(), "/status/replicas".into(), None),
+    }
+}
 
 /// `app=web,tier=front`: a `matchLabels` selector in its string form.
 fn selector_string(object: &Value) -> String {
@@ -26,7 +42,8 @@ fn selector_string(object: &Value) -> String {
 }
 
 /// The `Scale` of a workload.
-pub(crate) fn view(object: &Value) -> Value {
+pub(crate) fn view(def: &ResourceDef, object: &Value) -> Value {
+    let (spec_path, status_path, selector_path) = paths(def);
     let meta = |field: &str| object.pointer(&format!("/metadata/{field}")).cloned();
     let mut metadata = json!({});
     for field in [
@@ -40,21 +57,38 @@ pub(crate) fn view(object: &Value) -> Value {
             metadata[field] = v;
         }
     }
+    let Some(selector_path) = selector_path else {
+        return json!({
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": metadata,
+            "spec": {"replicas": object.pointer(&spec_path).cloned().unwrap_or(json!(1))},
+            "status": {
+                "replicas": object.pointer(&status_path).cloned().unwrap_or(json!(0)),
+                "selector": selector_string(object),
+            }
+        });
+    };
+    let mut status = json!({"replicas": object.pointer(&status_path).cloned().unwrap_or(json!(0))});
+    if let Some(selector) = selector_path
+        .and_then(|p| object.pointer(&p))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        status["selector"] = json!(selector);
+    }
     json!({
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
         "metadata": metadata,
-        "spec": {"replicas": object.pointer("/spec/replicas").cloned().unwrap_or(json!(1))},
-        "status": {
-            "replicas": object.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
-            "selector": selector_string(object),
-        }
+        "spec": {"replicas": object.pointer(&spec_path).cloned().unwrap_or(json!(0))},
+        "status": status,
     })
 }
 
 /// The workload `old` with the replicas of the `Scale` `scale`. A `resourceVersion` in the
 /// `Scale` is a precondition on the workload.
-pub(crate) fn set_replicas(old: &Value, scale: &Value) -> ApiResult<Value> {
+pub(crate) fn set_replicas(def: &ResourceDef, old: &Value, scale: &Value) -> ApiResult<Value> {
     let replicas = scale
         .pointer("/spec/replicas")
         .and_then(Value::as_i64)
@@ -71,7 +105,7 @@ pub(crate) fn set_replicas(old: &Value, scale: &Value) -> ApiResult<Value> {
         });
     }
     let mut new = old.clone();
-    new["spec"]["replicas"] = json!(replicas);
+    set_at(&mut new, &paths(def).0, json!(replicas));
     if let Some(rv) = scale
         .pointer("/metadata/resourceVersion")
         .and_then(Value::as_str)
@@ -80,6 +114,23 @@ pub(crate) fn set_replicas(old: &Value, scale: &Value) -> ApiResult<Value> {
         new["metadata"]["resourceVersion"] = json!(rv);
     }
     Ok(new)
+}
+
+/// Sets the value at a JSON pointer, creating the maps on the way.
+fn set_at(object: &mut Value, pointer: &str, value: Value) {
+    let mut here = object;
+    let mut parts = pointer.split('/').filter(|p| !p.is_empty()).peekable();
+    while let Some(part) = parts.next() {
+        if !here.is_object() {
+            *here = json!({});
+        }
+        let map = here.as_object_mut().expect("just made an object");
+        if parts.peek().is_none() {
+            map.insert(part.to_owned(), value);
+            return;
+        }
+        here = map.entry(part.to_owned()).or_insert_with(|| json!({}));
+    }
 }
 
 #[cfg(test)]
@@ -93,11 +144,12 @@ mod tests {
             "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "d", "tier": "x"}}},
             "status": {"replicas": 2}
         });
-        let v = view(&d);
+        let def = crate::sandbox::resources::lookup("apps", "v1", "deployments").unwrap();
+        let v = view(def, &d);
         assert_eq!(v["spec"]["replicas"], 2);
         assert_eq!(v["status"]["selector"], "app=d,tier=x");
-        let scaled = set_replicas(&d, &json!({"spec": {"replicas": 5}})).unwrap();
+        let scaled = set_replicas(def, &d, &json!({"spec": {"replicas": 5}})).unwrap();
         assert_eq!(scaled["spec"]["replicas"], 5);
-        assert!(set_replicas(&d, &json!({"spec": {"replicas": -1}})).is_err());
+        assert!(set_replicas(def, &d, &json!({"spec": {"replicas": -1}})).is_err());
     }
 }

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use super::Error;
+use super::crd;
 use super::resources::{self, ResourceDef};
 use super::status::{ApiError, ApiResult};
 
@@ -80,6 +81,11 @@ struct Inner {
     /// Watches may resume from any resourceVersion at or after this one.
     history_floor: u64,
     db: Option<Connection>,
+    /// The custom resources CRDs define (see [`super::crd`]).
+    custom: crd::Registry,
+    /// Stored objects of resources not served (yet): custom resources loaded before their
+    /// CRD is established, by group and plural.
+    parked: HashMap<(String, String), BTreeMap<ObjectKey, Arc<Value>>>,
 }
 
 /// The store; shared by the HTTP handlers and the controller.
@@ -139,6 +145,8 @@ impl Store {
             history: VecDeque::new(),
             history_floor: 0,
             db: None,
+            custom: crd::Registry::default(),
+            parked: HashMap::new(),
         };
         if let Some(dir) = dir {
             std::fs::create_dir_all(dir).map_err(|source| Error::DataDir {
@@ -180,20 +188,17 @@ impl Store {
                     .map_err(db_error)?;
                 for row in rows {
                     let (group, resource, namespace, name, body) = row.map_err(db_error)?;
-                    let Some(def) = resources::RESOURCES
+                    let def = resources::RESOURCES
                         .iter()
-                        .find(|r| r.group == group && r.plural == resource)
-                    else {
-                        tracing::warn!(%group, %resource, "sandbox: skipping a stored object of an unknown resource");
-                        continue;
-                    };
+                        .find(|r| r.group == group && r.plural == resource);
                     match serde_json::from_str::<Value>(&body) {
                         Ok(object) => {
-                            inner
-                                .objects
-                                .entry(gr(def))
-                                .or_default()
-                                .insert((namespace, name), Arc::new(object));
+                            let objects = match def {
+                                Some(def) => inner.objects.entry(gr(def)).or_default(),
+                                // A custom resource: served once its CRD is established.
+                                None => inner.parked.entry((group, resource)).or_default(),
+                            };
+                            objects.insert((namespace, name), Arc::new(object));
                         }
                         Err(error) => {
                             tracing::warn!(%group, %resource, %namespace, %name, %error, "sandbox: skipping an unreadable stored object");
@@ -505,6 +510,29 @@ impl Txn<'_> {
                 .map(|(_, v)| v.clone())
                 .collect(),
             None => map.values().cloned().collect(),
+        }
+    }
+
+    /// The custom resources served.
+    pub fn custom(&self) -> &crd::Registry {
+        &self.inner.custom
+    }
+
+    /// The custom resources served, to change. Not undone when the transaction fails.
+    pub fn custom_mut(&mut self) -> &mut crd::Registry {
+        &mut self.inner.custom
+    }
+
+    /// Moves the stored objects of `def` that were loaded before it was served (custom
+    /// resources, after a restart) to where `def`'s objects live.
+    pub fn adopt(&mut self, def: &'static ResourceDef) {
+        let key = (def.group.to_owned(), def.plural.to_owned());
+        if let Some(parked) = self.inner.parked.remove(&key) {
+            self.inner
+                .objects
+                .entry(gr(def))
+                .or_default()
+                .extend(parked);
         }
     }
 

@@ -401,7 +401,7 @@ fn cells(def: &ResourceDef, o: &Value) -> Vec<Value> {
             age,
             json!(join("name")),
             json!(join("image")),
-            json!(super::scale::view(o)["status"]["selector"]),
+            json!(super::scale::view(def, o)["status"]["selector"]),
         ],
         ("apps", "ReplicaSet") => vec![
             name,
@@ -538,7 +538,12 @@ fn cells(def: &ResourceDef, o: &Value) -> Vec<Value> {
 }
 
 fn row(def: &ResourceDef, object: &Value, include: &str) -> Value {
-    let mut row = json!({"cells": cells(def, object)});
+    row_with(cells(def, object), object, include)
+}
+
+/// A row of `cells`, with the object as `includeObject` asks.
+pub(crate) fn row_with(cells: Vec<Value>, object: &Value, include: &str) -> Value {
+    let mut row = json!({"cells": cells});
     match include {
         "None" => {}
         "Object" => row["object"] = object.clone(),
@@ -554,6 +559,9 @@ fn row(def: &ResourceDef, object: &Value, include: &str) -> Value {
 }
 
 fn table_value(def: &ResourceDef, objects: &[&Value], metadata: &Value, include: &str) -> Value {
+    if let Some(kind) = def.custom_kind() {
+        return super::crd::table::value(&kind, objects, metadata, include);
+    }
     let columns: Vec<Value> = columns(def)
         .iter()
         .map(|c| {

@@ -20,6 +20,7 @@ pub(crate) fn is_subdomain(s: &str) -> bool {
 /// object on updates, for immutable fields.
 pub(crate) fn object(def: &ResourceDef, object: &Value, old: Option<&Value>) -> Vec<Cause> {
     let mut causes = validation::validate_with(def.group, def.kind, def.names, object);
+    causes.extend(super::crd::validate(def, object));
     if let Some(old) = old
         && matches!(
             (def.group, def.kind),
