@@ -112,6 +112,15 @@ fn subresource_verbs(subresource: &str) -> &'static [&'static str] {
     }
 }
 
+/// The `storageVersionHash` of a resource, as kube-apiserver computes it: the first 8 bytes
+/// of the SHA-256 of `group/version/kind`, in base64.
+fn storage_version_hash(def: &ResourceDef) -> String {
+    use base64::Engine as _;
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{}/{}/{}", def.group, def.version, def.kind));
+    base64::engine::general_purpose::STANDARD.encode(&digest[..8])
+}
+
 /// The `APIResource` entries of one resource: itself, then its subresources.
 fn legacy_entries(def: &ResourceDef) -> Vec<Value> {
     let mut main = json!({
@@ -124,6 +133,7 @@ fn legacy_entries(def: &ResourceDef) -> Vec<Value> {
     if !def.short_names.is_empty() {
         main["shortNames"] = json!(def.short_names);
     }
+    main["storageVersionHash"] = json!(storage_version_hash(def));
     if !def.categories.is_empty() {
         main["categories"] = json!(def.categories);
     }
@@ -285,9 +295,11 @@ pub(crate) fn resource_list(
     version: &str,
     _headers: &HeaderMap,
 ) -> ApiResult<Response> {
-    let entries: Vec<Value> = resources::in_group_version(group, version)
+    let mut entries: Vec<Value> = resources::in_group_version(group, version)
         .flat_map(legacy_entries)
         .collect();
+    // In name order, as kube-apiserver lists them.
+    entries.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     if entries.is_empty() {
         return state
             .store()

@@ -72,18 +72,26 @@ fn parse_body(bytes: &[u8], yaml_allowed: bool) -> ApiResult<Value> {
     }
 }
 
-/// A YAML parser error as go-yaml words it: `line 5: did not find expected key`.
+/// A YAML parser error as go-yaml words it: `line 4: did not find expected key`. go-yaml
+/// numbers the lines of parser errors from 0 and of scanner errors from 1; the messages
+/// tell them apart (`while parsing …` is the parser's).
 fn yaml_problem(error: &str) -> String {
     let first = error.lines().next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
     let Some(rest) = first.strip_prefix("line ") else {
         return first.to_owned();
     };
     let (line, rest) = rest.split_once(' ').unwrap_or((rest, ""));
     let message = rest.split_once(": ").map_or(rest, |(_, m)| m);
+    let parser_error = message.starts_with("while parsing ");
     let message = message
         .strip_prefix("while parsing ")
         .and_then(|m| m.split_once(", "))
         .map_or(message, |(_, m)| m);
+    let line = match line.parse::<u64>() {
+        Ok(n) if parser_error => n.saturating_sub(1).to_string(),
+        _ => line.to_owned(),
+    };
     format!("line {line}: {message}")
 }
 
@@ -972,6 +980,20 @@ mod tests {
             "invalid continue token: continue key is not valid: invalid character '\\u0081' \
              looking for beginning of value"
         );
+    }
+
+    #[test]
+    fn yaml_errors_are_worded_as_go_yaml_words_them() {
+        let error = super::super::yaml::parse(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n data: [\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            yaml_problem(&error),
+            "line 4: did not find expected key",
+            "{error}"
+        );
+        assert_eq!(yaml_problem("something else"), "something else");
     }
 
     #[test]
