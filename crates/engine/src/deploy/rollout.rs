@@ -341,6 +341,118 @@ mod tests {
         ));
     }
 
+    /// The Deployment states kube-controller-manager v1.36 published during real rollouts
+    /// (the kube-golden corpus's group G timelines): sampled every 200 ms, with the counts
+    /// and conditions. Each is judged in turn, as a deploy's watch would see it.
+    #[test]
+    fn real_controller_sequences_are_judged_as_they_end() {
+        let timelines = [
+            (
+                include_str!("../../tests/fixtures/kube-golden/cases/121-rollout-normal.json"),
+                "complete",
+            ),
+            (
+                include_str!("../../tests/fixtures/kube-golden/cases/122-rollout-minready-8.json"),
+                "complete",
+            ),
+            (
+                include_str!(
+                    "../../tests/fixtures/kube-golden/cases/123-rollout-progress-deadline.json"
+                ),
+                "failed",
+            ),
+            (
+                include_str!(
+                    "../../tests/fixtures/kube-golden/cases/124-rollout-rollback-after-deadline.json"
+                ),
+                "complete",
+            ),
+            (
+                include_str!("../../tests/fixtures/kube-golden/cases/126-rollout-maxsurge0.json"),
+                "complete",
+            ),
+        ];
+        // The apply that started the rollout, on the server's clock.
+        let applied: jiff::Timestamp = "2026-01-01T10:00:00Z".parse().unwrap();
+        let at = |ms: i64| (applied + jiff::SignedDuration::from_millis(ms)).to_string();
+        for (text, ending) in timelines {
+            let case: Value = serde_json::from_str(text).unwrap();
+            let id = case["id"].as_str().unwrap();
+            let desired = case["request"]["body"]["spec"]["replicas"].clone();
+            let samples = case["timeline"].as_array().unwrap();
+            // When each condition last changed: before the apply for the ones the first
+            // sample already has (they are the previous rollout's).
+            let mut changed: std::collections::HashMap<String, (Value, String)> =
+                Default::default();
+            for (index, sample) in samples.iter().enumerate() {
+                let conditions: Vec<Value> = sample["conditions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| {
+                        let kind = c["type"].as_str().unwrap().to_owned();
+                        let key = json!([c["status"], c["reason"]]);
+                        let time = match changed.get(&kind) {
+                            Some((before, time)) if *before == key => time.clone(),
+                            _ if index == 0 => at(-60_000),
+                            _ => at(sample["t_ms"].as_i64().unwrap()),
+                        };
+                        changed.insert(kind, (key, time.clone()));
+                        let mut c = c.clone();
+                        c["lastUpdateTime"] = json!(time);
+                        c["lastTransitionTime"] = json!(time);
+                        c
+                    })
+                    .collect();
+                let mut live = json!({"conditions": conditions});
+                for key in [
+                    "observedGeneration",
+                    "replicas",
+                    "updatedReplicas",
+                    "readyReplicas",
+                    "availableReplicas",
+                    "unavailableReplicas",
+                ] {
+                    if !sample[key].is_null() {
+                        live[key] = sample[key].clone();
+                    }
+                }
+                let object = json!({
+                    "metadata": {
+                        "name": "demo",
+                        "generation": sample["generation"],
+                        "managedFields": [{
+                            "manager": crate::deploy::FIELD_MANAGER,
+                            "operation": "Apply",
+                            "time": at(0),
+                        }],
+                    },
+                    "spec": {"replicas": desired},
+                    "status": live,
+                });
+                let verdict = match status("Deployment", &object) {
+                    Rollout::Progressing { .. } => "progressing",
+                    Rollout::Complete { .. } => "complete",
+                    Rollout::Failed { .. } => "failed",
+                };
+                // Done when kubectl says so: the controller has seen this generation and
+                // every desired replica is updated and available (old pods may still be
+                // terminating); failed only on this rollout's own deadline.
+                let n = |key: &str| sample[key].as_i64().unwrap_or(0);
+                let done = n("observedGeneration") >= n("generation")
+                    && [n("updatedReplicas"), n("replicas"), n("availableReplicas")]
+                        .iter()
+                        .all(|count| Some(*count) == desired.as_i64());
+                let expected = match (index + 1 == samples.len(), ending) {
+                    (true, ending) => ending,
+                    (false, _) if done => "complete",
+                    (false, _) => "progressing",
+                };
+                assert_eq!(verdict, expected, "case {id}, sample {index}: {sample}");
+            }
+        }
+    }
+
     #[test]
     fn progress_deadline_is_a_failure() {
         let object = deploy(
