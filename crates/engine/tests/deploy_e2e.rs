@@ -299,3 +299,47 @@ async fn an_object_the_cluster_refuses_stops_the_deploy_before_anything_is_appli
     );
     assert!(configmaps.get_opt("first").await.unwrap().is_some());
 }
+
+/// The field report's typo: `imagePullPolcy` in a Deployment, deployed into a namespace that
+/// does not exist yet. A real API server refuses the apply with 500 "field not declared in
+/// schema", and so does the sandbox; the pre-flight sees it before anything is applied, so
+/// not even the namespace is created, and the error says it is the manifest's fault.
+#[tokio::test]
+async fn an_undeclared_field_is_refused_before_the_namespace_is_created() {
+    let (_sandbox, client) = sandbox().await;
+    let deployer = Deployer::new(client.clone());
+    let manifest = Manifest::parse(&format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings}}\ndata: {{a: '1'}}\n---\n{}",
+        web("nginx:1.27").replace(
+            "containers: [{name: web, image: 'nginx:1.27'}]",
+            "containers: [{name: web, image: 'nginx:1.27', imagePullPolcy: Always}]"
+        )
+    ))
+    .unwrap();
+    assert!(
+        manifest.text().contains("imagePullPolcy"),
+        "the typo must reach the deploy"
+    );
+    let plan = Plan {
+        app: "typo",
+        namespace: "typo",
+        manifest: &manifest,
+        prune_from: None,
+    };
+    let failure = deployer
+        .deploy(&plan, &Options::default(), &|_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(failure.reason, "Invalid", "{failure:?}");
+    assert!(
+        failure.message.contains("imagePullPolcy")
+            && failure.message.contains("nothing was applied"),
+        "{}",
+        failure.message
+    );
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    assert!(
+        namespaces.get_opt("typo").await.unwrap().is_none(),
+        "the namespace was created for a deploy that could not succeed"
+    );
+}

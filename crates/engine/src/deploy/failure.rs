@@ -110,17 +110,18 @@ impl Failure {
                         "the API server is throttling requests while applying {what}: {detail}. Try again shortly"
                     ),
                     // Server-side apply answers 500 for a field the object's schema does not
-                    // declare: a mistake in the manifest, not a fault of the server.
-                    500 if detail.contains("field not declared in schema") => format!(
-                        "the cluster does not know a field of {what}: {detail}. Check the field's \
-                         name and place in the template (a typo?) and deploy again"
+                    // declare, or a value of the wrong type: a mistake in the manifest, not a
+                    // fault of the server.
+                    500 if is_untyped(&detail) => format!(
+                        "the cluster cannot read {what} as its kind: {detail}. Check the field's \
+                         name, place and type in the template (a typo?) and deploy again"
                     ),
                     500..=599 => format!(
                         "the API server failed while applying {what} ({code}): {detail}. Try again; if it persists, check the cluster's health"
                     ),
                     _ => format!("applying {what} failed ({code} {reason}): {detail}"),
                 };
-                let reason = if code == 500 && detail.contains("field not declared in schema") {
+                let reason = if code == 500 && is_untyped(&detail) {
                     "Invalid".to_owned()
                 } else {
                     reason
@@ -149,4 +150,12 @@ fn unreachable_cluster(what: &str, detail: &str, id: &ResourceId) -> Failure {
         ),
         Some(id.clone()),
     )
+}
+
+/// Whether a 500 from a server-side apply says the configuration does not fit the kind's
+/// schema (an undeclared field, a wrong type): kube-apiserver's "failed to create typed
+/// patch object".
+fn is_untyped(detail: &str) -> bool {
+    detail.contains("failed to create typed patch object")
+        || detail.contains("field not declared in schema")
 }

@@ -140,7 +140,7 @@ async fn api_errors_become_failures_that_say_what_to_do() {
     .await;
     assert_eq!(failure.reason, "Invalid");
     assert!(
-        failure.message.contains("does not know a field")
+        failure.message.contains("cannot read")
             && failure.message.contains("imagePullPolcy")
             && failure.message.contains("a typo?")
             && !failure.message.contains("cluster's health"),
