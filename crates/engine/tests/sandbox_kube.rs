@@ -1571,3 +1571,121 @@ async fn shutdown_ends_watches() {
         .unwrap()
         .unwrap();
 }
+
+/// HorizontalPodAutoscalers are served as autoscaling/v2 (preferred) and autoscaling/v1,
+/// one object seen through both: a v1 CPU target is v2's cpu Utilization metric.
+#[tokio::test]
+async fn autoscalers_are_served_in_v1_and_v2_as_one_object() {
+    use k8s_openapi::api::autoscaling::{v1, v2};
+    let (_sandbox, client) = start().await;
+
+    let discovery = Discovery::new(client.clone()).run().await.unwrap();
+    let group = discovery
+        .groups()
+        .find(|g| g.name() == "autoscaling")
+        .expect("the autoscaling group");
+    assert_eq!(group.preferred_version_or_latest(), "v2");
+    assert!(
+        group.versions().any(|v| v == "v1"),
+        "autoscaling/v1 is discoverable"
+    );
+
+    let old: Api<v1::HorizontalPodAutoscaler> = Api::namespaced(client.clone(), "default");
+    let new: Api<v2::HorizontalPodAutoscaler> = Api::namespaced(client.clone(), "default");
+    let hpa: v1::HorizontalPodAutoscaler = serde_json::from_value(json!({
+        "apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "web"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                 "minReplicas": 1, "maxReplicas": 4, "targetCPUUtilizationPercentage": 70}
+    }))
+    .unwrap();
+    let created = old.create(&PostParams::default(), &hpa).await.unwrap();
+    assert_eq!(
+        created
+            .spec
+            .as_ref()
+            .unwrap()
+            .target_cpu_utilization_percentage,
+        Some(70)
+    );
+
+    let seen = new.get("web").await.unwrap();
+    let metric = &seen.spec.as_ref().unwrap().metrics.as_ref().unwrap()[0];
+    assert_eq!(metric.type_, "Resource");
+    let target = &metric.resource.as_ref().unwrap().target;
+    assert_eq!(
+        (target.type_.as_str(), target.average_utilization),
+        ("Utilization", Some(70))
+    );
+
+    // A v1 merge patch changes the v2 metric; a v1 list and get say the same.
+    let patched = old
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"targetCPUUtilizationPercentage": 55}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        patched
+            .spec
+            .as_ref()
+            .unwrap()
+            .target_cpu_utilization_percentage,
+        Some(55)
+    );
+    let seen = new.get("web").await.unwrap();
+    let metric = &seen.spec.as_ref().unwrap().metrics.as_ref().unwrap()[0];
+    assert_eq!(
+        metric.resource.as_ref().unwrap().target.average_utilization,
+        Some(55)
+    );
+    let listed = old.list(&ListParams::default()).await.unwrap();
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(
+        listed.items[0]
+            .spec
+            .as_ref()
+            .unwrap()
+            .target_cpu_utilization_percentage,
+        Some(55)
+    );
+
+    // Server-side apply through v1, and a v1 watch sees v1 objects.
+    let mut events = old
+        .watch(&WatchParams::default().timeout(3), "0")
+        .await
+        .unwrap()
+        .boxed();
+    let first = events.try_next().await.unwrap().expect("an event");
+    match first {
+        WatchEvent::Added(object) => assert_eq!(
+            object
+                .spec
+                .as_ref()
+                .unwrap()
+                .target_cpu_utilization_percentage,
+            Some(55)
+        ),
+        other => panic!("{other:?}"),
+    }
+    let applied = old
+        .patch(
+            "web",
+            &PatchParams::apply("tester").force(),
+            &Patch::Apply(json!({
+                "apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
+                "metadata": {"name": "web"},
+                "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                         "maxReplicas": 6, "targetCPUUtilizationPercentage": 80}
+            })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied.spec.as_ref().unwrap().max_replicas, 6);
+    assert_eq!(new.get("web").await.unwrap().spec.unwrap().max_replicas, 6);
+
+    old.delete("web", &DeleteParams::default()).await.unwrap();
+    assert!(new.get_opt("web").await.unwrap().is_none());
+}

@@ -189,17 +189,27 @@ fn aggregated(
     groups: impl Iterator<Item = (&'static str, &'static str)>,
     custom: Vec<Value>,
 ) -> Response {
-    let mut items: Vec<Value> = groups
-        .map(|(group, version)| {
-            let resources: Vec<Value> = resources::in_group_version(group, version)
-                .map(aggregated_resource)
-                .collect();
-            json!({
+    let mut items: Vec<Value> = Vec::new();
+    for (group, version) in groups {
+        let resources: Vec<Value> = resources::in_group_version(group, version)
+            .map(aggregated_resource)
+            .collect();
+        let entry = json!({"version": version, "resources": resources, "freshness": "Current"});
+        // A group's versions share one item, the preferred one first.
+        match items
+            .iter_mut()
+            .find(|item| item["metadata"]["name"] == group)
+        {
+            Some(item) => item["versions"]
+                .as_array_mut()
+                .expect("versions")
+                .push(entry),
+            None => items.push(json!({
                 "metadata": {"name": group, "creationTimestamp": null},
-                "versions": [{"version": version, "resources": resources, "freshness": "Current"}],
-            })
-        })
-        .collect();
+                "versions": [entry],
+            })),
+        }
+    }
     items.extend(custom);
     let mut response = json_response_as(
         StatusCode::OK,
@@ -242,9 +252,15 @@ pub(crate) async fn core_versions(
     )
 }
 
-fn group_json(group: &str, version: &str) -> Value {
-    let gv = json!({"groupVersion": format!("{group}/{version}"), "version": version});
-    json!({"name": group, "versions": [gv.clone()], "preferredVersion": gv})
+/// An `APIGroup`: the group's versions, the first (preferred) one as `preferredVersion`.
+fn group_json(group: &str) -> Value {
+    let versions: Vec<Value> = resources::group_versions()
+        .into_iter()
+        .filter(|(g, _)| *g == group)
+        .map(|(_, version)| json!({"groupVersion": format!("{group}/{version}"), "version": version}))
+        .collect();
+    let preferred = versions.first().cloned().unwrap_or(Value::Null);
+    json!({"name": group, "versions": versions, "preferredVersion": preferred})
 }
 
 /// `GET /apis`.
@@ -258,7 +274,13 @@ pub(crate) async fn groups(State(state): State<SandboxState>, headers: HeaderMap
             .read(|txn| crd::discovery::aggregated(txn.custom()));
         return aggregated(named, custom);
     }
-    let mut groups: Vec<Value> = named.map(|(g, v)| group_json(g, v)).collect();
+    let mut names: Vec<&str> = Vec::new();
+    for (group, _) in named {
+        if !names.contains(&group) {
+            names.push(group);
+        }
+    }
+    let mut groups: Vec<Value> = names.into_iter().map(group_json).collect();
     groups.extend(
         state
             .store()
@@ -275,14 +297,14 @@ pub(crate) fn group(state: &SandboxState, group: &str) -> ApiResult<Response> {
     let built_in = resources::group_versions()
         .into_iter()
         .find(|(g, _)| *g == group && !g.is_empty());
-    let Some((name, version)) = built_in else {
+    let Some((name, _)) = built_in else {
         return state
             .store()
             .read(|txn| crd::discovery::group(txn.custom(), group))
             .map(|body| json_response(StatusCode::OK, &body))
             .ok_or_else(unknown_path);
     };
-    let mut body = group_json(name, version);
+    let mut body = group_json(name);
     body["kind"] = json!("APIGroup");
     body["apiVersion"] = json!("v1");
     Ok(json_response(StatusCode::OK, &body))

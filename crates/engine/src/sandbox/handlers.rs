@@ -45,7 +45,7 @@ pub(crate) fn selectors(def: &ResourceDef, request: &Request) -> ApiResult<Selec
 }
 
 /// Parses a JSON body, or a YAML one when `yaml_allowed`.
-fn parse_body(bytes: &[u8], yaml_allowed: bool) -> ApiResult<Value> {
+pub(crate) fn parse_body(bytes: &[u8], yaml_allowed: bool) -> ApiResult<Value> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("the request body is empty"));
     }
@@ -96,7 +96,7 @@ fn yaml_problem(error: &str) -> String {
 }
 
 /// The body of a create or update: JSON, YAML or Kubernetes protobuf; anything else is 415.
-async fn object_body(def: &ResourceDef, request: &mut Request) -> ApiResult<Value> {
+pub(crate) async fn object_body(def: &ResourceDef, request: &mut Request) -> ApiResult<Value> {
     let content_type = request.content_type();
     let yaml = match content_type.as_str() {
         "" | "application/json" | "*/*" => false,
@@ -616,6 +616,16 @@ fn apply_patch(def: &ResourceDef, kind: PatchKind, base: &Value, patch: Value) -
         }
         PatchKind::Apply => Err(ApiError::Internal("apply is not a patch document".into())),
     }
+}
+
+/// Applies a non-apply patch document of the given content type to `base`.
+pub(crate) fn patch_document(
+    def: &ResourceDef,
+    content_type: &str,
+    base: &Value,
+    patch: Value,
+) -> ApiResult<Value> {
+    apply_patch(def, patch_kind(content_type)?, base, patch)
 }
 
 /// How Go's `encoding/json` names a JSON value that is not an object, in its unmarshal

@@ -85,6 +85,7 @@ mod status;
 mod store;
 mod table;
 mod validate;
+mod versions;
 mod watch;
 mod yaml;
 

@@ -360,11 +360,7 @@ pub(crate) fn delete(
             )));
         }
         let custom: Vec<&'static ResourceDef> = txn.custom().defs().collect();
-        for r in resources::RESOURCES
-            .iter()
-            .chain(custom)
-            .filter(|r| r.namespaced)
-        {
+        for r in resources::stored().chain(custom).filter(|r| r.namespaced) {
             for item in txn.list(r, Some(name)) {
                 let item_name = meta_str(&item, "name").unwrap_or_default().to_owned();
                 txn.remove(r, name, &item_name);
@@ -400,7 +396,7 @@ fn collect_dependents(
     propagation: Propagation,
 ) -> ApiResult<()> {
     let custom: Vec<&'static ResourceDef> = txn.custom().defs().collect();
-    for r in resources::RESOURCES.iter().chain(custom) {
+    for r in resources::stored().chain(custom) {
         // Namespaced owners only own objects in their namespace; cluster-scoped owners may
         // own anything.
         let scope = (!namespace.is_empty()).then_some(namespace);

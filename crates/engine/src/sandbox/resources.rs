@@ -357,6 +357,20 @@ pub(crate) static RESOURCES: &[ResourceDef] = &[
             &["hpa"],
         ))
     },
+    // autoscaling/v1: the same objects, served converted (see `versions`).
+    ResourceDef {
+        categories: ALL,
+        ..with_status(def(
+            "autoscaling",
+            "v1",
+            "autoscaling/v1",
+            "horizontalpodautoscalers",
+            "horizontalpodautoscaler",
+            "HorizontalPodAutoscaler",
+            true,
+            &["hpa"],
+        ))
+    },
     // rbac.authorization.k8s.io/v1
     named(
         def(
@@ -440,7 +454,16 @@ pub(crate) fn by_kind(api_version: &str, kind: &str) -> Option<&'static Resource
         .find(|r| r.api_version == api_version && r.kind == kind)
 }
 
-/// Every group/version served, in discovery order (core first).
+/// The resources as stored: the table without the versions served only by conversion (one
+/// stored object is listed once).
+pub(crate) fn stored() -> impl Iterator<Item = &'static ResourceDef> {
+    RESOURCES
+        .iter()
+        .filter(|r| super::versions::stored_as(r).is_none())
+}
+
+/// Every group/version served, in discovery order (core first; a group's preferred version
+/// before its others).
 pub(crate) fn group_versions() -> Vec<(&'static str, &'static str)> {
     let mut out: Vec<(&'static str, &'static str)> = Vec::new();
     for r in RESOURCES {

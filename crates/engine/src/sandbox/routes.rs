@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use super::SandboxState;
 use super::resources::{self, ResourceDef};
 use super::status::{ApiError, ApiResult};
-use super::{discovery, handlers, openapi, watch};
+use super::{discovery, handlers, openapi, versions, watch};
 
 /// The largest request body accepted (the API server's own limit is 3 MiB too).
 pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
@@ -46,6 +46,36 @@ pub(crate) enum Target {
         /// `status` or `scale`.
         subresource: Option<String>,
     },
+}
+
+impl Target {
+    /// The resource the target is of.
+    pub fn def(&self) -> &'static ResourceDef {
+        match self {
+            Target::Collection { def, .. } | Target::Object { def, .. } => def,
+        }
+    }
+
+    /// The same target in another resource (a stored version of a served one).
+    pub fn with_def(self, other: &'static ResourceDef) -> Target {
+        match self {
+            Target::Collection { namespace, .. } => Target::Collection {
+                def: other,
+                namespace,
+            },
+            Target::Object {
+                namespace,
+                name,
+                subresource,
+                ..
+            } => Target::Object {
+                def: other,
+                namespace,
+                name,
+                subresource,
+            },
+        }
+    }
 }
 
 /// The request around a target: query, headers and (unread) body.
@@ -108,6 +138,17 @@ impl Request {
                     ApiError::bad_request(format!("could not read the request body: {error}"))
                 }
             })
+    }
+
+    /// Replaces the body with a JSON document of this content type (a converted one, see
+    /// [`super::versions`]).
+    pub fn replace_body(&mut self, json: Vec<u8>, content_type: &'static str) {
+        self.headers.insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static(content_type),
+        );
+        self.headers.remove(header::CONTENT_LENGTH);
+        self.body = Some(Body::from(json));
     }
 
     /// A request with this query and nothing else, for tests.
@@ -337,7 +378,15 @@ fn method_not_allowed(method: &Method) -> ApiError {
     ))
 }
 
-async fn route(state: &SandboxState, target: Target, request: &mut Request) -> ApiResult<Response> {
+pub(crate) async fn route(
+    state: &SandboxState,
+    target: Target,
+    request: &mut Request,
+) -> ApiResult<Response> {
+    if let Some(stored) = versions::stored_as(target.def()) {
+        let served = target.def();
+        return versions::serve(state, served, stored, target, request).await;
+    }
     let method = request.method.clone();
     match target {
         Target::Collection { def, namespace } => {
