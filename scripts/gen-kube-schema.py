@@ -9,8 +9,8 @@ built-in kinds listed in KINDS and the types they reach are kept, as field names
     python3 scripts/gen-kube-schema.py /tmp/kv/kubernetes_validate-*.whl
 
 The newest Kubernetes version in the wheel is used unless `--kubernetes 1.36.0` names one. The
-output goes to crates/engine/src/validation/schema/kube.json; the version constant in
-crates/engine/src/validation/schema.rs must name the same version (a unit test checks it).
+output goes to crates/engine/src/validation/schema/kube-<version>.json; the list of versions in
+crates/engine/src/validation/schema.rs (VERSIONS) must name each file (a unit test checks it).
 
 Format of the output (every type expression is a string):
 
@@ -66,7 +66,7 @@ KINDS: dict[str, list[str]] = {
     "storage.k8s.io/v1": ["StorageClass"],
 }
 
-OUTPUT = Path(__file__).resolve().parent.parent / "crates/engine/src/validation/schema/kube.json"
+OUTPUT_DIR = Path(__file__).resolve().parent.parent / "crates/engine/src/validation/schema"
 SCALARS = {"string", "integer", "number", "boolean"}
 
 
@@ -163,7 +163,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("wheel", help="the kubernetes-validate wheel (.whl)")
     parser.add_argument("--kubernetes", help="Kubernetes version, e.g. 1.37.0 (default: newest)")
-    parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--output", type=Path, help="default: schema/kube-<version>.json")
     args = parser.parse_args()
 
     with zipfile.ZipFile(args.wheel) as wheel:
@@ -199,6 +199,8 @@ def main() -> None:
         "kinds": kinds,
         "types": dict(sorted(compactor.types.items())),
     }
+    if args.output is None:
+        args.output = OUTPUT_DIR / f"kube-{version}.json"
     args.output.parent.mkdir(parents=True, exist_ok=True)
     # One type per line: small, and a regeneration diffs by type.
     lines = [

@@ -647,6 +647,47 @@ fn fields_the_kubernetes_schema_does_not_declare_are_refused_at_their_line() {
     );
 }
 
+/// A template targets a Kubernetes version: a field that version does not have is refused,
+/// and a template cannot be moved to a version its latest version would be refused by.
+#[test]
+fn a_templates_kubernetes_version_decides_which_fields_exist() {
+    let cli = Cli::new();
+    // `hostnameOverride` is a PodSpec field of Kubernetes 1.34 and later.
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  hostnameOverride: web\n  \
+               containers:\n  - name: c\n    image: nginx:1.27\n";
+    let out = cli.run_with(
+        &["template", "create", "old", "--kubernetes", "1.31"],
+        Some(pod.as_bytes()),
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("spec.hostnameOverride (line 6)") && stderr.contains("Kubernetes 1.31.0"),
+        "{stderr}"
+    );
+    let out = cli.run_with(
+        &["template", "create", "new", "--kubernetes", "v1.36"],
+        Some(pod.as_bytes()),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        cli.ok(&["template", "target", "new"])
+            .contains("Kubernetes 1.36.0")
+    );
+    // Moving it to 1.31 would make its own latest version invalid: refused, nothing changes.
+    let stderr = cli.fails(&["template", "target", "new", "1.31"], 3);
+    assert!(stderr.contains("hostnameOverride"), "{stderr}");
+    assert!(cli.ok(&["template", "target", "new"]).contains("1.36.0"));
+    let stderr = cli.fails(&["template", "target", "new", "1.12"], 3);
+    assert!(stderr.contains("use one of 1.31, 1.32"), "{stderr}");
+    let target = cli.json(&["template", "target", "new", "--newest"]);
+    assert_eq!(target["kubernetes"], "1.37.0");
+}
+
 #[test]
 fn serve_refuses_a_trusted_proxy_it_cannot_read() {
     let cli = Cli::new();

@@ -23,6 +23,20 @@ pub enum Command {
         /// Why, recorded on the version
         #[arg(short, long, default_value = "")]
         message: String,
+        /// The Kubernetes version the template targets (e.g. 1.33): fields it does not have
+        /// are refused. Default: the newest Tripline knows
+        #[arg(long = "kubernetes", value_name = "VERSION")]
+        kubernetes: Option<String>,
+    },
+    /// Show or set the Kubernetes version a template's versions are checked against
+    Target {
+        /// Template name
+        name: String,
+        /// The version to target (e.g. 1.33); without it, prints the current one
+        version: Option<String>,
+        /// Target the newest version Tripline knows again
+        #[arg(long, conflicts_with = "version")]
+        newest: bool,
     },
     /// List templates with their latest version
     List,
@@ -134,10 +148,31 @@ impl From<Format> for PatchType {
 
 pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
     match command {
+        Command::Target {
+            name,
+            version,
+            newest,
+        } => {
+            let target = if version.is_some() || newest {
+                cx.store
+                    .set_template_kubernetes_version(&name, version.as_deref())
+                    .map_err(boundary)?
+            } else {
+                cx.store
+                    .template_kubernetes_version(&name)
+                    .map_err(boundary)?
+            };
+            if cx.json {
+                return cx.print_json(&serde_json::json!({"template": name, "kubernetes": target}));
+            }
+            say!("Template {name} targets Kubernetes {target}.");
+            Ok(())
+        }
         Command::Create {
             name,
             file,
             message,
+            kubernetes,
         } => {
             let bytes =
                 input::read_file_or_stdin(file.as_deref(), "template")?.ok_or_else(|| {
@@ -149,7 +184,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             let text = input::text(bytes)?;
             let version = cx
                 .store
-                .create_template(&name, &text, &message)
+                .create_template_for(&name, &text, &message, kubernetes.as_deref())
                 .map_err(boundary)?;
             if cx.json {
                 return cx.print_json(&version);

@@ -182,6 +182,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE triggers ADD COLUMN public_url TEXT;
     "#,
+    // 9: the Kubernetes version a template's versions are checked against (NULL: the
+    // newest Tripline knows).
+    r#"
+    ALTER TABLE templates ADD COLUMN kubernetes_version TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::{Error, Result, Store, busy, now};
 use crate::patch::{self, Patch};
 use crate::template::{self, Manifest, ResourceId, content_hash};
+use crate::validation;
 
 /// Why a version exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,6 +182,20 @@ fn check_template_name(name: &str) -> Result<()> {
     template::check_dns_label(name, "template name").map_err(Error::Invalid)
 }
 
+/// The version of [`validation::VERSIONS`] that `text` names, or an error listing them.
+fn target_version(text: &str) -> Result<&'static str> {
+    validation::supported_version(text).ok_or_else(|| {
+        Error::Invalid(format!(
+            "Kubernetes {text:?} is not a version templates can target; use one of {}",
+            validation::VERSIONS
+                .iter()
+                .map(|v| v.trim_end_matches(".0"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })
+}
+
 impl Store {
     /// Creates a template whose first version is `content`.
     pub fn create_template(
@@ -189,7 +204,20 @@ impl Store {
         content: &str,
         message: &str,
     ) -> Result<VersionSummary> {
+        self.create_template_for(name, content, message, None)
+    }
+
+    /// [`Store::create_template`] for a template that targets Kubernetes `version` (`None`:
+    /// the newest Tripline knows); its versions are checked against that version's schema.
+    pub fn create_template_for(
+        &mut self,
+        name: &str,
+        content: &str,
+        message: &str,
+        version: Option<&str>,
+    ) -> Result<VersionSummary> {
         check_template_name(name)?;
+        let version = version.map(target_version).transpose()?;
         let manifest = Manifest::parse(content)?;
         let tx = self.write()?;
         let exists: Option<i64> = tx
@@ -201,8 +229,8 @@ impl Store {
             return Err(Error::TemplateExists(name.to_owned()));
         }
         tx.execute(
-            "INSERT INTO templates (name, created_at) VALUES (?1, ?2)",
-            params![name, now()],
+            "INSERT INTO templates (name, created_at, kubernetes_version) VALUES (?1, ?2, ?3)",
+            params![name, now(), version],
         )?;
         let id = tx.last_insert_rowid();
         let version = insert_version(
@@ -217,6 +245,45 @@ impl Store {
                 based_on: None,
                 patch: None,
             },
+        )?;
+        super::commit(tx)?;
+        Ok(version)
+    }
+
+    /// The Kubernetes version `name`'s versions are checked against: the one it was set to,
+    /// or the newest Tripline knows.
+    pub fn template_kubernetes_version(&self, name: &str) -> Result<&'static str> {
+        let id = template_id(&self.conn, name)?;
+        let set: Option<String> = self.conn.query_row(
+            "SELECT kubernetes_version FROM templates WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
+        Ok(set
+            .as_deref()
+            .and_then(validation::supported_version)
+            .unwrap_or(validation::KUBERNETES_VERSION))
+    }
+
+    /// Sets the Kubernetes version `name` targets (`None`: the newest Tripline knows). The
+    /// latest version must pass against it, or nothing changes: a template does not target a
+    /// cluster its own latest version would be refused by.
+    pub fn set_template_kubernetes_version(
+        &mut self,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<&'static str> {
+        let version = match version {
+            Some(text) => target_version(text)?,
+            None => validation::KUBERNETES_VERSION,
+        };
+        let tx = self.write()?;
+        let (id, latest) = latest_summary(&tx, name)?;
+        let content = read_content(&tx, id, &latest)?;
+        Manifest::parse(&content)?.check_for_save_for(version)?;
+        tx.execute(
+            "UPDATE templates SET kubernetes_version = ?2 WHERE id = ?1",
+            params![id, version],
         )?;
         super::commit(tx)?;
         Ok(version)
@@ -533,8 +600,14 @@ fn insert_version(
     new: NewVersion<'_>,
 ) -> Result<VersionSummary> {
     // Every write path ends here: nothing is saved that would not read back or that a
-    // cluster would refuse.
-    new.manifest.check_for_save()?;
+    // cluster of the template's Kubernetes version would refuse.
+    let target: Option<String> = tx.query_row(
+        "SELECT kubernetes_version FROM templates WHERE id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    new.manifest
+        .check_for_save_for(target.as_deref().unwrap_or(validation::KUBERNETES_VERSION))?;
     // The deploy that follows a save reads this text back.
     new.manifest.keep_recent();
     let text = new.manifest.text();

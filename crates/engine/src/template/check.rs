@@ -131,6 +131,12 @@ impl Manifest {
     /// alias limits, and every object one a Kubernetes API server would accept. The first
     /// document that fails is named in the error.
     pub fn check_for_save(&self) -> Result<()> {
+        self.check_for_save_for(validation::KUBERNETES_VERSION)
+    }
+
+    /// [`Manifest::check_for_save`] for a template that targets Kubernetes `version` (one
+    /// of [`validation::VERSIONS`]): fields that version does not have are refused.
+    pub fn check_for_save_for(&self, version: &str) -> Result<()> {
         if self.text.len() > MAX_TEMPLATE_BYTES {
             return Err(Error::TooLarge {
                 size: self.text.len(),
@@ -141,7 +147,7 @@ impl Manifest {
             self.check_limits(document)?;
         }
         for document in &self.documents {
-            self.check_rules(document)?;
+            self.check_rules(document, version)?;
         }
         Ok(())
     }
@@ -177,11 +183,12 @@ impl Manifest {
         Ok(())
     }
 
-    fn check_rules(&self, document: &Document) -> Result<()> {
+    fn check_rules(&self, document: &Document, version: &str) -> Result<()> {
         let id = &document.id;
         // The API server decodes an object before it validates it: unknown fields and wrong
         // types come first, and a value of the wrong type is not validated any further.
-        let mut causes = validation::check_fields(&id.api_version, &id.kind, &document.value);
+        let mut causes =
+            validation::check_fields_for(version, &id.api_version, &id.kind, &document.value);
         if !causes
             .iter()
             .any(|c| c.reason == validation::schema::TYPE_INVALID)

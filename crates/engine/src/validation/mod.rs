@@ -56,7 +56,7 @@ use serde_json::Value;
 pub use image::check_image_reference;
 pub use names::{is_dns1035_label, is_dns1123_label, is_dns1123_subdomain};
 pub use quantity::{Quantity, parse_quantity};
-pub use schema::{KUBERNETES_VERSION, check_fields};
+pub use schema::{KUBERNETES_VERSION, VERSIONS, check_fields, check_fields_for, supported_version};
 pub use selector::selector_matches;
 
 /// One field-level problem, as the API server lists it in a 422 Invalid `Status`

@@ -39,6 +39,45 @@ fn service(ports: Value) -> Value {
 }
 
 #[test]
+fn every_embedded_schema_is_the_version_it_is_listed_as() {
+    for version in VERSIONS {
+        let schema = Schema::for_version(version).unwrap();
+        assert_eq!(schema.kubernetes_version(), *version);
+        assert!(schema.knows("apps/v1", "Deployment"), "{version}");
+    }
+    assert_eq!(VERSIONS.last(), Some(&KUBERNETES_VERSION));
+    for (given, found) in [
+        ("1.33", Some("1.33.0")),
+        ("v1.36", Some("1.36.0")),
+        ("1.35.2", Some("1.35.0")),
+        ("1.20", None),
+        ("2.0", None),
+        ("1", None),
+        ("1.33.x", None),
+        ("", None),
+    ] {
+        assert_eq!(supported_version(given), found, "{given}");
+    }
+}
+
+#[test]
+fn a_field_newer_than_the_target_version_is_refused() {
+    let newest = Schema::for_version("1.37").unwrap();
+    let oldest = Schema::for_version("1.31").unwrap();
+    let pod = |spec: Value| json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": spec});
+    // `hostnameOverride` is a PodSpec field of 1.34 and later.
+    let object =
+        pod(json!({"containers": [{"name": "c", "image": "nginx"}], "hostnameOverride": "x"}));
+    assert!(newest.check("v1", "Pod", &object).is_empty());
+    let causes = oldest.check("v1", "Pod", &object);
+    assert_eq!(causes.len(), 1, "{causes:?}");
+    assert!(
+        causes[0].message.contains("Kubernetes 1.31.0"),
+        "{causes:?}"
+    );
+}
+
+#[test]
 fn the_embedded_schema_is_the_version_named() {
     let schema = Schema::embedded();
     assert_eq!(schema.kubernetes_version(), KUBERNETES_VERSION);
