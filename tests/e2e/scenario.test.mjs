@@ -223,7 +223,19 @@ step('create a template from pasted YAML (version 1)', async () => {
   await app.find(app.heading('New template'));
   await app.fill(app.field('Name'), TEMPLATE);
   await app.fill(app.field('Message'), 'nginx 1.25, one replica');
-  await app.setCode(readFileSync(path.join(FIXTURES, 'web-v1.yaml'), 'utf8'));
+  // A newcomer's typo is refused as it is typed: at its line, with the field it is close to.
+  const v1 = readFileSync(path.join(FIXTURES, 'web-v1.yaml'), 'utf8');
+  const typo = v1.replace(
+    '          image: docker.io/library/nginx:1.25\n',
+    '          image: docker.io/library/nginx:1.25\n          imagePullPolcy: Always\n',
+  );
+  assert.notEqual(typo, v1, 'the fixture has the image line the typo follows');
+  await app.setCode(typo);
+  await app.waitText(/1 problem/i);
+  await app.waitText(/Line 21/);
+  await app.waitText(/did you mean .imagePullPolicy./);
+  await app.screenshot('template-typo');
+  await app.setCode(v1);
   // The editor checks the text as it changes: one object, the Deployment.
   await app.waitText(/Valid: 1 object/i);
   await app.waitText(/Objects \(1\)/i);
