@@ -195,78 +195,12 @@ fn kind(args: &CreateArgs) -> Result<TriggerKind, ErrorBody> {
     })
 }
 
-/// Checks a trigger against the application's template: the scaled workload and the followed
-/// repositories must be in it.
-fn check_against_template(cx: &Context, app: &str, kind: &TriggerKind) -> Result<(), ErrorBody> {
-    let application = cx.store.app(app).map_err(boundary)?;
-    let template = application.source.template().unwrap_or_default().to_owned();
-    let latest = cx.store.version(&template, None).map_err(boundary)?;
-    let manifest = crate::template::Manifest::parse(&latest.content).map_err(boundary)?;
-    match kind {
-        TriggerKind::Scale { kind, name, .. } => {
-            let found = manifest
-                .documents()
-                .iter()
-                .any(|d| &d.id.kind == kind && &d.id.name == name);
-            if !found {
-                let workloads: Vec<String> = manifest
-                    .documents()
-                    .iter()
-                    .filter(|d| {
-                        matches!(
-                            d.id.kind.as_str(),
-                            "Deployment" | "StatefulSet" | "ReplicaSet"
-                        )
-                    })
-                    .map(|d| format!("{}/{}", d.id.kind, d.id.name))
-                    .collect();
-                return Err(ErrorBody::new(
-                    "input.invalid",
-                    format!(
-                        "template {template:?} has no {kind}/{name} (it has: {})",
-                        if workloads.is_empty() {
-                            "no scalable workloads".into()
-                        } else {
-                            workloads.join(", ")
-                        }
-                    ),
-                ));
-            }
-        }
-        TriggerKind::Image { repositories, .. } => {
-            let used = crate::trigger::matching::repositories(&manifest);
-            for repository in repositories {
-                let wanted = crate::registry::ImageRef::parse(repository)
-                    .map_err(|e| ErrorBody::new("input.invalid", e.to_string()))?;
-                if !used.iter().any(|u| u.same_repository(&wanted)) {
-                    return Err(ErrorBody::new(
-                        "input.invalid",
-                        format!(
-                            "template {template:?} uses no image from {} (it uses: {})",
-                            wanted.full_repository(),
-                            used.iter()
-                                .map(|u| u.familiar())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    ));
-                }
-            }
-        }
-        TriggerKind::Redeploy => {}
-    }
-    Ok(())
-}
-
 /// Runs a trigger command.
 pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
     let secrets = cx.secrets()?;
     match command {
         Command::Create(args) => {
             let kind = kind(&args)?;
-            kind.validate()
-                .map_err(|m| ErrorBody::new("input.invalid", m))?;
-            check_against_template(cx, &args.app, &kind)?;
             // Checked before anything is made.
             let public_url = crate::listener::public_url(args.public_url.as_deref())?;
             let name = args

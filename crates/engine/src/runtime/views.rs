@@ -322,10 +322,7 @@ impl Runtime {
                     choice.images.push(image);
                 }
             }
-            if matches!(
-                document.id.kind.as_str(),
-                "Deployment" | "StatefulSet" | "ReplicaSet"
-            ) {
+            if trigger::SCALABLE_KINDS.contains(&document.id.kind.as_str()) {
                 workloads.push(WorkloadChoice {
                     kind: document.id.kind.clone(),
                     name: document.id.name.clone(),
@@ -366,9 +363,6 @@ impl Runtime {
     /// Creates a trigger. Its token goes to the secret store only; the URL is revealed on
     /// request ([`Self::trigger_url`]).
     pub fn create_trigger(&self, new: &NewTrigger) -> Result<Trigger, ErrorBody> {
-        new.kind
-            .validate()
-            .map_err(|m| ErrorBody::new("trigger.invalid", m))?;
         let mut store = self.store();
         service::create(&mut store, self.secrets(), new)
             .map(|created| created.trigger)

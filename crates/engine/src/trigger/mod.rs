@@ -146,7 +146,7 @@ impl TriggerKind {
                 min,
                 max,
             } => {
-                if !matches!(kind.as_str(), "Deployment" | "StatefulSet" | "ReplicaSet") {
+                if !SCALABLE_KINDS.contains(&kind.as_str()) {
                     return Err(format!(
                         "a scale trigger scales a Deployment, StatefulSet or ReplicaSet, not {kind:?}"
                     ));
@@ -483,6 +483,64 @@ mod tests {
     }
 }
 
+/// The kinds a scale trigger can scale (they have `/scale` and `spec.replicas`).
+pub const SCALABLE_KINDS: &[&str] = &["Deployment", "StatefulSet", "ReplicaSet"];
+
+/// Why a trigger could never fire for its application's template: a scale trigger's
+/// workload, or an image trigger's repository, that the template's latest version lacks.
+/// `None` when it fits.
+pub fn unfit_for_template(
+    kind: &TriggerKind,
+    template: &str,
+    manifest: &crate::template::Manifest,
+) -> Option<String> {
+    match kind {
+        TriggerKind::Scale { kind, name, .. } => {
+            let found = manifest
+                .documents()
+                .iter()
+                .any(|d| &d.id.kind == kind && &d.id.name == name);
+            if found {
+                return None;
+            }
+            let workloads: Vec<String> = manifest
+                .documents()
+                .iter()
+                .filter(|d| SCALABLE_KINDS.contains(&d.id.kind.as_str()))
+                .map(|d| format!("{}/{}", d.id.kind, d.id.name))
+                .collect();
+            Some(format!(
+                "template {template:?} has no {kind}/{name} (it has: {})",
+                if workloads.is_empty() {
+                    "no scalable workloads".into()
+                } else {
+                    workloads.join(", ")
+                }
+            ))
+        }
+        TriggerKind::Image { repositories, .. } => {
+            let used = matching::repositories(manifest);
+            repositories.iter().find_map(|repository| {
+                let wanted = match crate::registry::ImageRef::parse(repository) {
+                    Ok(wanted) => wanted,
+                    Err(e) => return Some(e.to_string()),
+                };
+                (!used.iter().any(|u| u.same_repository(&wanted))).then(|| {
+                    format!(
+                        "template {template:?} uses no image from {} (it uses: {})",
+                        wanted.full_repository(),
+                        used.iter()
+                            .map(|u| u.familiar())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })
+            })
+        }
+        TriggerKind::Redeploy => None,
+    }
+}
+
 /// Creating, rotating and describing triggers: the store for the row, the secret store for
 /// the token (and HMAC key). The token leaves here only in the returned [`Created`].
 pub mod service {
@@ -498,6 +556,10 @@ pub mod service {
     /// Errors from trigger management.
     #[derive(Debug, thiserror::Error)]
     pub enum Error {
+        /// The trigger is not one that can work: its own settings, or its application's
+        /// template (it names a workload or repository the template lacks).
+        #[error("{0}")]
+        Invalid(String),
         /// The database refused.
         #[error(transparent)]
         Store(#[from] store::Error),
@@ -509,6 +571,9 @@ pub mod service {
     impl From<&Error> for crate::error::ErrorBody {
         fn from(error: &Error) -> Self {
             match error {
+                Error::Invalid(message) => {
+                    crate::error::ErrorBody::new("trigger.invalid", message.clone())
+                }
                 Error::Store(e) => e.into(),
                 Error::Secrets(e) => crate::error::ErrorBody::new(
                     "secrets.unavailable",
@@ -535,12 +600,24 @@ pub mod service {
     }
 
     /// Makes a trigger: a token (and HMAC key) in the secret store, the row in the database.
-    /// If the database refuses, the secrets are removed again.
+    /// If the database refuses, the secrets are removed again. A trigger that could never
+    /// fire — invalid settings, or a workload or repository its application's template
+    /// lacks — is refused first, whichever front end asks.
     pub fn create(
         store: &mut Store,
         secrets: &Secrets,
         new: &NewTrigger,
     ) -> Result<Created, Error> {
+        new.kind.validate().map_err(Error::Invalid)?;
+        let application = store.app(&new.app)?;
+        if let Some(template) = application.source.template() {
+            let latest = store.version(template, None)?;
+            let manifest = crate::template::Manifest::parse(&latest.content)
+                .map_err(|e| Error::Store(e.into()))?;
+            if let Some(why) = super::unfit_for_template(&new.kind, template, &manifest) {
+                return Err(Error::Invalid(why));
+            }
+        }
         let token = new_token();
         secrets.set(&token_secret_name(&new.name), &token)?;
         let signing_key = if new.signed {
