@@ -28,7 +28,7 @@ pub mod rollout;
 pub mod worker;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use futures::{StreamExt as _, TryStreamExt as _};
@@ -320,7 +320,12 @@ impl Deployer {
 
     async fn discover(&self, id: &ResourceId) -> Result<Discovered, Failure> {
         let gvk = gvk(id);
-        if let Some(found) = self.discovery.lock().expect("discovery cache").get(&gvk) {
+        if let Some(found) = self
+            .discovery
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&gvk)
+        {
             return Ok(found.clone());
         }
         let found = match tokio::time::timeout(
@@ -341,7 +346,7 @@ impl Deployer {
         };
         self.discovery
             .lock()
-            .expect("discovery cache")
+            .unwrap_or_else(PoisonError::into_inner)
             .insert(gvk, found.clone());
         Ok(found)
     }

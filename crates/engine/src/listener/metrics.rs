@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use axum::extract::State as Extract;
@@ -31,15 +31,35 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Poisons the lock, as a panic while it is held would (for tests of recovery).
+    #[cfg(test)]
+    pub(crate) fn poison(&self) {
+        std::thread::scope(|s| {
+            let _ = s
+                .spawn(|| {
+                    let _held = self.inner.lock();
+                    panic!("a panic while the metrics lock is held (test)");
+                })
+                .join();
+        });
+        assert!(self.inner.is_poisoned());
+    }
+
+    /// The counters. Every update is one map entry, so a panic elsewhere while the lock was
+    /// held leaves them consistent: a poisoned lock is taken over, never propagated.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Counts a request.
     pub fn request(&self, kind: &'static str, status: u16) {
-        let mut inner = self.inner.lock().expect("metrics lock");
+        let mut inner = self.lock();
         *inner.requests.entry((kind, status)).or_default() += 1;
     }
 
     /// Requests so far, as (trigger kind, status, count).
     pub fn counts(&self) -> Vec<(String, u16, u64)> {
-        let inner = self.inner.lock().expect("metrics lock");
+        let inner = self.lock();
         inner
             .requests
             .iter()
@@ -49,7 +69,7 @@ impl Metrics {
 
     /// Observes a finished deploy.
     pub fn deploy(&self, outcome: &str, seconds: f64) {
-        let mut inner = self.inner.lock().expect("metrics lock");
+        let mut inner = self.lock();
         let (buckets, sum, count) = inner
             .durations
             .entry(outcome.to_owned())
@@ -65,7 +85,7 @@ impl Metrics {
 
     /// The Prometheus text.
     pub fn text(&self) -> String {
-        let inner = self.inner.lock().expect("metrics lock");
+        let inner = self.lock();
         let mut out = String::new();
         out.push_str("# HELP tripline_trigger_requests_total Trigger calls by trigger kind and HTTP status.\n");
         out.push_str("# TYPE tripline_trigger_requests_total counter\n");

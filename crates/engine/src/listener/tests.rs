@@ -1146,3 +1146,21 @@ async fn head_changes_nothing() {
     assert!(store.releases("demo", 10).unwrap().is_empty(), "no release");
     assert!(f.state.metrics.counts().is_empty(), "not even a count");
 }
+
+/// A panic while a lock of the request path is held (the metrics, the throttle, the token
+/// index) does not make later calls fail: each lock is taken over, not propagated.
+#[tokio::test]
+async fn a_panic_while_a_shared_lock_is_held_does_not_stop_later_calls() {
+    let f = Fixture::new(SEED, Config::default());
+    let created = f.trigger("demo-redeploy", TriggerKind::Redeploy, false);
+    f.state.metrics.poison();
+    f.state.throttle.poison();
+    f.state.index.poison();
+    let (status, body, _) = f
+        .call("POST", &redeploy_url(&created.token), &[], b"")
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let (status, _, _) = f.call("POST", &redeploy_url("not-a-token"), &[], b"").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(f.state.metrics.text().contains("202"));
+}

@@ -179,6 +179,20 @@ pub struct Throttle {
 }
 
 impl Throttle {
+    /// Poisons its locks, as a panic while they are held would (for tests of recovery).
+    #[cfg(test)]
+    pub(crate) fn poison(&self) {
+        std::thread::scope(|s| {
+            let _ = s
+                .spawn(|| {
+                    let _held = self.addresses.seen.lock();
+                    panic!("a panic while the throttle's lock is held (test)");
+                })
+                .join();
+        });
+        assert!(self.addresses.seen.is_poisoned());
+    }
+
     /// At most `limit` failures per `window` on each key.
     pub fn new(limit: u32, window: Duration) -> Self {
         Throttle {
