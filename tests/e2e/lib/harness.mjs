@@ -3,7 +3,7 @@
 //
 //   const app = await launch({ name: 'scenario' });   // Xvfb + tauri-driver + the app
 //   await app.click(app.button('Deploy'));
-//   await app.screenshot('applications');              // docs/screenshots/applications.png
+//   await app.screenshot('applications');              // <SCREENSHOTS>/applications.png
 //   await app.close();                                 // kills what launch() started
 //
 // Each launch gets its own Xvfb display, free ports, data folder and XDG folders, so runs do
@@ -29,8 +29,14 @@ export { By, Key, until, sleep };
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The repository root. */
 export const ROOT = path.resolve(here, '..', '..', '..');
-/** Where screenshots go (checked in: the README and reviews use them). */
-export const SCREENSHOTS = path.join(ROOT, 'docs', 'screenshots');
+/**
+ * Where screenshots go: a scratch folder (`tests/e2e/artifacts/screenshots/`, ignored), so a
+ * test run leaves the work tree clean; with `TRIPLINE_UPDATE_SCREENSHOTS=1`, the committed
+ * `docs/screenshots/` that the README shows.
+ */
+export const SCREENSHOTS = process.env.TRIPLINE_UPDATE_SCREENSHOTS === '1'
+  ? path.join(ROOT, 'docs', 'screenshots')
+  : path.join(ROOT, 'tests', 'e2e', 'artifacts', 'screenshots');
 
 const env = process.env;
 /** The built desktop app (with the UI embedded: `--features custom-protocol`). */
@@ -739,7 +745,7 @@ export class App {
   }
 
   /**
-   * Saves a PNG of the window to `docs/screenshots/<name>.png` (or to `name`, an absolute
+   * Saves a PNG of the window to `<SCREENSHOTS>/<name>.png` (or to `name`, an absolute
    * path) after letting the DOM settle
    * (~300 ms: WebKit paints late after a change).
    */
