@@ -11,6 +11,9 @@
 //!   an RFC 7396 merge patch or an RFC 6902 JSON Patch) to a manifest and returns a new one.
 //! - [`diff`] compares two manifests resource by resource and field by field.
 //! - [`app`] describes applications: which cluster, which namespace, which source.
+//! - [`release`] is the plain data of a release (how a deploy was asked for, what happened
+//!   to each object), shared by the deploy engine and the store, which never imports the
+//!   deploy engine.
 //! - [`store`] keeps templates, their immutable versions and applications in SQLite; every
 //!   write that makes a version or an application is one transaction.
 //! - [`cli`] is the `tripline` command line, a thin layer over the above.
@@ -29,6 +32,7 @@ pub mod listener;
 pub mod logging;
 pub mod patch;
 pub mod registry;
+pub mod release;
 pub mod runtime;
 pub mod sandbox;
 pub mod secrets;

@@ -20,8 +20,8 @@ use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::{Error, Result, Store, now};
-use crate::deploy::{Options, ResourceOutcome, ScaleRequest};
 use crate::diff::ManifestDiff;
+use crate::release::{Options, ResourceOutcome, ScaleRequest};
 use crate::template::ResourceId;
 
 /// What caused a release.

@@ -318,7 +318,7 @@ fn newest_queued_release_carries_the_others_work_and_they_stay_on_record() {
     let (_dir, mut store) = store();
     store.create_template("demo", SEED, "").unwrap();
     store.create_app(&app("shop", "demo")).unwrap();
-    let options = crate::deploy::Options::default();
+    let options = crate::release::Options::default();
     let first = store.queue_release("shop", &user(), &options).unwrap();
     let second = store.queue_release("shop", &user(), &options).unwrap();
     let third = store
@@ -399,7 +399,7 @@ fn releases_of_a_dead_process_are_queued_again_for_the_next_one() {
     let (_dir, mut store) = store();
     store.create_template("demo", SEED, "").unwrap();
     store.create_app(&app("shop", "demo")).unwrap();
-    let options = crate::deploy::Options::default();
+    let options = crate::release::Options::default();
     let queued = store.queue_release("shop", &user(), &options).unwrap();
     let running = store.queue_release("shop", &user(), &options).unwrap();
     // Our own process is alive: nothing is taken over.
@@ -482,7 +482,7 @@ fn a_call_and_its_release_are_written_together_and_linked() {
             "shop",
             "shop-redeploy",
             None,
-            &crate::deploy::Options::default(),
+            &crate::release::Options::default(),
         )
         .unwrap();
     assert_eq!(
@@ -519,7 +519,7 @@ fn a_call_and_its_release_are_written_together_and_linked() {
 
 #[test]
 fn merged_work_keeps_every_step_in_order_within_each_bound() {
-    use crate::deploy::{Direction, Options, ScaleRequest};
+    use crate::release::{Direction, Options, ScaleRequest};
     use crate::store::Work;
     let step = |direction, step, min, max| Options {
         scale: Some(ScaleRequest {
@@ -569,7 +569,7 @@ fn merged_work_keeps_every_step_in_order_within_each_bound() {
 #[test]
 fn releases_need_an_existing_app_and_go_with_it() {
     let (_dir, mut store) = store();
-    let options = crate::deploy::Options::default();
+    let options = crate::release::Options::default();
     assert!(matches!(
         store.queue_release("nope", &user(), &options),
         Err(Error::AppNotFound(_))
@@ -668,7 +668,7 @@ fn record_summaries_are_the_records_without_their_payloads_under_the_same_filter
         )
         .unwrap();
     let release = store
-        .queue_release("shop", &user(), &crate::deploy::Options::default())
+        .queue_release("shop", &user(), &crate::release::Options::default())
         .unwrap();
     let record = |n: usize, decision: Decision| crate::store::AccessRecord {
         id: 0,
