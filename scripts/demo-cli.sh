@@ -6,9 +6,17 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_rust
 cd "$ROOT"
-say "building tripline"
-cargo build --quiet -p tripline --bin tripline
-tripline() { "$ROOT/target/debug/tripline" "$@"; }
+# The optimised CLI. Where the desktop app can be built, with its selection, so this reuses
+# (or makes) the build scripts/run.sh runs; on a server without the desktop's libraries,
+# the CLI alone.
+if pkg-config --exists webkit2gtk-4.1 2>/dev/null && [ -f "$ROOT/ui/dist/index.html" ]; then
+  say "building tripline (the desktop app's optimised build)"
+  cargo build --quiet "${RELEASE_SELECTION[@]}"
+else
+  say "building tripline (optimised)"
+  cargo build --quiet --release -p tripline --bin tripline
+fi
+tripline() { "$ROOT/target/release/tripline" "$@"; }
 export TRIPLINE_DATA_DIR="${TRIPLINE_DATA_DIR:-$(mktemp -d)}"
 export TRIPLINE_SECRETS="${TRIPLINE_SECRETS:-files}"
 fixtures="$ROOT/crates/engine/tests/fixtures/templates"
@@ -19,7 +27,7 @@ tripline template create demo -f "$fixtures/seed-demo.yaml" -m "the seed's demo 
 tripline app create demo --template demo
 tripline deploy demo
 
-"$ROOT/target/debug/tripline" serve --listen "127.0.0.1:$port" &
+"$ROOT/target/release/tripline" serve --listen "127.0.0.1:$port" &
 serve=$!
 trap 'kill $serve 2>/dev/null; wait $serve 2>/dev/null' EXIT
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done

@@ -111,11 +111,15 @@ build_ui() {
   (cd "$ROOT/ui" && npm run --silent build)
 }
 
-# The app with its UI embedded (what `tauri build` makes, without the installer): the
-# UI is built by Vite, then cargo builds with the `custom-protocol` feature.
+# What users run: the desktop app and the CLI, optimised, with the UI embedded (what `tauri
+# build` makes, without the installer). One selection for both, so the headless demo reuses
+# this build instead of compiling the engine again with other features.
+RELEASE_SELECTION=(--release -p tripline-desktop -p tripline --features tripline-desktop/custom-protocol)
+
+# Builds RELEASE_SELECTION: the UI by Vite, then cargo with the `custom-protocol` feature.
 build_desktop_app() {
   ensure_desktop_build
   build_ui
-  say "building the desktop app"
-  cargo build --quiet "${CARGO_SELECTION[@]}"
+  say "building the desktop app (optimised; the first build takes a while, see the README)"
+  cargo build --quiet "${RELEASE_SELECTION[@]}"
 }

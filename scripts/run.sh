@@ -15,4 +15,4 @@ if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
 fi
 build_desktop_app
 say "starting Tripline (closing the window keeps it in the tray; quit from the tray menu)"
-exec "$ROOT/target/debug/tripline-desktop" "$@"
+exec "$ROOT/target/release/tripline-desktop" "$@"
