@@ -116,6 +116,15 @@ build_ui() {
 # this build instead of compiling the engine again with other features.
 RELEASE_SELECTION=(--release -p tripline-desktop -p tripline --features tripline-desktop/custom-protocol)
 
+# The app as the tests drive it: the test build (CARGO_SELECTION, debug), with the UI
+# embedded, so the end-to-end run reuses what the tests compiled.
+build_test_app() {
+  ensure_desktop_build
+  build_ui
+  say "building the desktop app (the test build)"
+  cargo build --quiet "${CARGO_SELECTION[@]}"
+}
+
 # Builds RELEASE_SELECTION: the UI by Vite, then cargo with the `custom-protocol` feature.
 build_desktop_app() {
   ensure_desktop_build

@@ -39,7 +39,7 @@ export TRIPLINE_REQUIRE_KUBECTL=1 TRIPLINE_REQUIRE_REGISTRY=1 TRIPLINE_REQUIRE_K
 cargo nextest run "${CARGO_SELECTION[@]}" --no-fail-fast --retries 0
 
 say "the desktop app, end to end in a real window"
-build_desktop_app
+build_test_app
 E2E_SKIP_BUILD=1 bash tests/e2e/run.sh
 
 say "benchmarks, once each in the test build (figures: cargo bench; see BENCHMARKS.md)"
