@@ -32,7 +32,16 @@ use tripline::secrets::Secrets;
 use tripline::store::{NewTrigger, Origin, Retention, Store};
 use tripline::trigger::{self, TagFilter, TriggerKind, service};
 
-const SEED_DEMO: &str = include_str!("../../crates/engine/tests/fixtures/templates/seed-demo.yaml");
+/// The seed's demo Deployment, and a second one on the Docker Hub sample payload's
+/// repository, so the image triggers follow repositories the template uses (a trigger that
+/// could never fire is refused).
+const SEED_DEMO: &str = concat!(
+    include_str!("../../crates/engine/tests/fixtures/templates/seed-demo.yaml"),
+    "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: testhook\nspec:\n  \
+     selector:\n    matchLabels:\n      app: testhook\n  template:\n    metadata:\n      \
+     labels:\n        app: testhook\n    spec:\n      containers:\n      - name: testhook\n        \
+     image: svendowideit/testhook:latest\n",
+);
 
 /// Bodies the fuzzer can pick whole, so deep paths are reached without a seed corpus.
 const BODIES: &[&str] = &[
