@@ -492,7 +492,7 @@ pub(crate) async fn create(
     let mut object = object_body(def, request).await?;
     check_identity(def, &mut object, namespace, None)?;
     let mut warnings = decode::typed(def, &mut object, validation)?;
-    warnings.extend(custom_warnings(def, &object, request)?);
+    warnings.extend(custom_warnings(def, &object, validation)?);
     let manager = manager(request);
     let time = objects::now();
     let writer = Writer {
@@ -540,7 +540,7 @@ pub(crate) async fn update(
     }
     check_identity(at.def, &mut body, Some(at.namespace), Some(at.name))?;
     let mut warnings = decode::typed(at.def, &mut body, validation)?;
-    warnings.extend(custom_warnings(at.def, &body, request)?);
+    warnings.extend(custom_warnings(at.def, &body, validation)?);
     let updated = state.store().write(dry_run, |txn| {
         let old = txn
             .get(at.def, at.namespace, at.name)
@@ -747,8 +747,12 @@ pub(crate) async fn patch(
 
 /// The `Warning` header values for the fields a custom resource's schema does not declare
 /// (built-in kinds are [`decode::typed`]'s).
-fn custom_warnings(def: &ResourceDef, object: &Value, request: &Request) -> ApiResult<Vec<String>> {
-    Ok(crd::field_validation(def, object, request)?
+fn custom_warnings(
+    def: &ResourceDef,
+    object: &Value,
+    validation: FieldValidation,
+) -> ApiResult<Vec<String>> {
+    Ok(crd::field_validation(def, object, validation)?
         .iter()
         .map(|warning| format!("299 - {warning:?}"))
         .collect())

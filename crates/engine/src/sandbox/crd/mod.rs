@@ -300,22 +300,17 @@ pub(crate) fn unknown_fields(def: &ResourceDef, object: &Value) -> Vec<String> {
 pub(crate) fn field_validation(
     def: &ResourceDef,
     object: &Value,
-    request: &super::routes::Request,
+    validation: super::decode::FieldValidation,
 ) -> super::status::ApiResult<Vec<String>> {
-    let directive = request.param("fieldValidation").unwrap_or("");
-    if !matches!(directive, "" | "Ignore" | "Warn" | "Strict") {
-        return Err(super::status::ApiError::bad_request(format!(
-            "fieldValidation: Unsupported value: {directive:?}: supported values: \"Ignore\", \"Strict\", \"Warn\""
-        )));
-    }
-    if directive == "Ignore" {
+    use super::decode::FieldValidation;
+    if validation == FieldValidation::Ignore {
         return Ok(Vec::new());
     }
     let unknown = unknown_fields(def, object);
     if unknown.is_empty() {
         return Ok(Vec::new());
     }
-    if directive == "Strict" {
+    if validation == FieldValidation::Strict {
         return Err(strict_error(def, &unknown));
     }
     Ok(unknown
