@@ -62,15 +62,7 @@ impl TokenIndex {
     /// Poisons its lock, as a panic while it is held would (for tests of recovery).
     #[cfg(test)]
     pub(crate) fn poison(&self) {
-        std::thread::scope(|s| {
-            let _ = s
-                .spawn(|| {
-                    let _held = self.inner.lock();
-                    panic!("a panic while the token index's lock is held (test)");
-                })
-                .join();
-        });
-        assert!(self.inner.is_poisoned());
+        super::poison(&self.inner);
     }
 
     /// Opens its connection to the database at `database`; the index loads on first use.

@@ -31,18 +31,10 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Poisons the lock, as a panic while it is held would (for tests of recovery).
+    /// Poisons its lock, as a panic while it is held would (for tests of recovery).
     #[cfg(test)]
     pub(crate) fn poison(&self) {
-        std::thread::scope(|s| {
-            let _ = s
-                .spawn(|| {
-                    let _held = self.inner.lock();
-                    panic!("a panic while the metrics lock is held (test)");
-                })
-                .join();
-        });
-        assert!(self.inner.is_poisoned());
+        super::poison(&self.inner);
     }
 
     /// The counters. Every update is one map entry, so a panic elsewhere while the lock was

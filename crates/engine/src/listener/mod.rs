@@ -453,3 +453,17 @@ fn shop_database() -> (tempfile::TempDir, PathBuf, Store) {
         .unwrap();
     (dir, path, store)
 }
+
+/// Poisons `lock` the way a panic while it is held does (for tests of lock recovery).
+#[cfg(test)]
+fn poison<T: Send>(lock: &std::sync::Mutex<T>) {
+    std::thread::scope(|s| {
+        let _ = s
+            .spawn(|| {
+                let _held = lock.lock();
+                panic!("a panic while a lock is held (test)");
+            })
+            .join();
+    });
+    assert!(lock.is_poisoned());
+}

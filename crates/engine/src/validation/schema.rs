@@ -48,7 +48,7 @@ pub const VERSIONS: &[&str] = &[
 ];
 
 /// The generated schemas (see the module documentation), in the order of [`VERSIONS`].
-const EMBEDDED: [&str; 7] = [
+const EMBEDDED: [&str; VERSIONS.len()] = [
     include_str!("schema/kube-1.31.0.json"),
     include_str!("schema/kube-1.32.0.json"),
     include_str!("schema/kube-1.33.0.json"),
@@ -214,7 +214,8 @@ impl Schema {
     /// The schema of a version [`supported_version`] accepts, parsed on first use.
     pub fn for_version(version: &str) -> Option<&'static Schema> {
         // Read-only data compiled into the binary, not state: parsed once per process.
-        static SCHEMAS: [OnceLock<Schema>; 7] = [const { OnceLock::new() }; 7];
+        static SCHEMAS: [OnceLock<Schema>; VERSIONS.len()] =
+            [const { OnceLock::new() }; VERSIONS.len()];
         let version = supported_version(version)?;
         let index = VERSIONS.iter().position(|v| *v == version)?;
         Some(SCHEMAS[index].get_or_init(|| {
@@ -224,7 +225,7 @@ impl Schema {
     }
 
     /// Reads a schema in the format `scripts/gen-kube-schema.py` writes.
-    pub fn parse(text: &str) -> Result<Schema, String> {
+    pub(crate) fn parse(text: &str) -> Result<Schema, String> {
         let root: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
         let kubernetes = root
             .get("kubernetes")
