@@ -18,7 +18,6 @@
 //! Accept errors (`EMFILE` and friends) are logged once per burst and backed off briefly
 //! ([`AcceptFailures`]), so the loop neither spins nor stalls.
 
-use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -27,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use foldhash::HashMap;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;

@@ -286,7 +286,7 @@ fn refuse(
     code: &str,
     message: &str,
 ) -> Reply {
-    if let Some((wait, limit)) = state.throttle.check(client, token) {
+    if let Some((wait, limit)) = state.throttle.refuse(client, token) {
         let message = match limit {
             throttle::Limit::Address => {
                 format!("too many calls with bad tokens from {client}; try again in {wait}s")
@@ -299,7 +299,6 @@ fn refuse(
         reply.retry_after = Some(wait);
         return reply;
     }
-    state.throttle.fail(client, token);
     Reply::error(status, code, message)
 }
 
@@ -956,22 +955,30 @@ async fn respond(
     kind: &'static str,
     reply: Reply,
 ) -> Response {
-    let text = reply.body.to_string();
-    let answered = Answered {
-        trigger: trigger.map(|t| (t.id, t.name.clone())),
-        call,
-        decision: reply.decision,
-        reason: reply.reason,
-        status: reply.status.as_u16(),
-        response: text.clone(),
-        event: reply.event,
-    };
-    state.recorder.record(answered).await;
-    state.metrics.request(kind, reply.status.as_u16());
+    let (answered, response) = answer(state, call, trigger, kind, reply);
+    // Queued at once unless the queue is full; only then does the call wait (boxed, so that
+    // the wait's state is not part of every handler's future).
+    if let Some(full) = state.recorder.try_record(answered) {
+        Box::pin(state.recorder.wait_to_record(full)).await;
+    }
+    response
+}
+
+/// The answer to send and the record to queue for it.
+fn answer(
+    state: &State,
+    call: Call,
+    trigger: Option<&Trigger>,
+    kind: &'static str,
+    reply: Reply,
+) -> (Answered, Response) {
+    let text = axum::body::Bytes::from(reply.body);
+    let status = reply.status.as_u16();
+    state.metrics.request(kind, status);
     let mut response = (
         reply.status,
         [(header::CONTENT_TYPE, "application/json")],
-        text,
+        text.clone(),
     )
         .into_response();
     if let Some(seconds) = reply.retry_after
@@ -979,5 +986,14 @@ async fn respond(
     {
         response.headers_mut().insert(header::RETRY_AFTER, value);
     }
-    response
+    let answered = Answered {
+        trigger: trigger.map(|t| (t.id, t.name.clone())),
+        call,
+        decision: reply.decision,
+        reason: reply.reason,
+        status,
+        response: text,
+        event: reply.event,
+    };
+    (answered, response)
 }

@@ -14,10 +14,11 @@
 //! therefore seen by the very next call, and one made by another process (the CLI) within
 //! [`RECHECK`].
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use foldhash::HashMap;
 
 use crate::store::{Result, Store};
 use crate::trigger::Trigger;
@@ -73,7 +74,7 @@ impl TokenIndex {
                 checked: None,
                 data_version: None,
                 generation: 0,
-                by_hash: HashMap::new(),
+                by_hash: HashMap::default(),
             }),
         })
     }

@@ -20,12 +20,12 @@
 //! [`FOLD_DELAY`] (or until anything else is written, or a flush), so a flood of one call
 //! costs about ten small writes a second. A new record is never held back.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
+use foldhash::HashMap;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
@@ -57,22 +57,37 @@ const KEPT_HEADERS: &[&str] = &[
     "cookie",
 ];
 
-/// A request as recorded. What a call keeps is cheap to take (the header values are shared
-/// with the request, not copied); it becomes text in [`Call::record`].
-#[derive(Debug, Clone, PartialEq)]
+/// A request as recorded. What a call keeps is cheap to take: the URI and the header values
+/// are shared with the request, not copied, and nothing is redacted yet. Redaction happens
+/// once, when the call becomes a record ([`Call::record`]), on the record writer's thread
+/// for most calls; a flood of identical calls is compared raw and redacted once.
+///
+/// Until then the call holds its secrets in clear, in memory only: its `Debug` shows the
+/// redacted path.
+#[derive(Clone, PartialEq)]
 pub struct Call {
     /// The caller (the client behind a trusted proxy, else the peer).
     pub source: std::net::IpAddr,
     /// GET or POST.
     pub method: axum::http::Method,
-    /// Path and query, secrets redacted (see [`redact`]).
-    pub path: String,
+    /// The path and query as they arrived (see [`Call::path`] for what a record keeps).
+    uri: axum::http::Uri,
     /// Kept headers, secrets' values replaced by `[redacted]`.
     pub headers: Vec<(axum::http::HeaderName, axum::http::HeaderValue)>,
     /// The body as it arrived (redacted and cut when it becomes a record).
     pub body: Bytes,
-    /// What the query presented as secrets, to scrub from the rest of the record.
-    presented: redact::Presented,
+}
+
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("source", &self.source)
+            .field("method", &self.method)
+            .field("path", &self.path())
+            .field("headers", &self.headers)
+            .field("body", &format_args!("{} bytes", self.body.len()))
+            .finish()
+    }
 }
 
 impl Call {
@@ -83,15 +98,6 @@ impl Call {
         uri: &axum::http::Uri,
         headers: &axum::http::HeaderMap,
     ) -> Self {
-        let mut presented = redact::Presented::default();
-        let mut path =
-            String::with_capacity(uri.path().len() + uri.query().map_or(0, str::len) + 1);
-        path.push_str(uri.path());
-        if let Some(query) = uri.query() {
-            redact::collect_query(query, &mut presented);
-            path.push('?');
-            redact::push_query(&mut path, query, &presented);
-        }
         let headers = headers
             .iter()
             .filter(|(name, _)| {
@@ -109,11 +115,36 @@ impl Call {
         Call {
             source,
             method: method.clone(),
-            path,
+            uri: uri.clone(),
             headers,
             body: Bytes::new(),
-            presented,
         }
+    }
+
+    /// What the query presented as secrets, to scrub from the rest of the record.
+    fn presented(&self) -> redact::Presented {
+        let mut presented = redact::Presented::default();
+        if let Some(query) = self.uri.query() {
+            redact::collect_query(query, &mut presented);
+        }
+        presented
+    }
+
+    /// The path and query as a record keeps them: secrets redacted (see [`redact`]).
+    pub fn path(&self) -> String {
+        self.path_with(&self.presented())
+    }
+
+    fn path_with(&self, presented: &redact::Presented) -> String {
+        let uri = &self.uri;
+        let mut path =
+            String::with_capacity(uri.path().len() + uri.query().map_or(0, str::len) + 1);
+        path.push_str(uri.path());
+        if let Some(query) = uri.query() {
+            path.push('?');
+            redact::push_query(&mut path, query, presented);
+        }
+        path
     }
 
     /// Keeps the body (shared, not copied).
@@ -124,7 +155,7 @@ impl Call {
     /// `text` with the secrets this call presented replaced (for a text kept after the
     /// record was made, such as a waited-for answer).
     pub fn scrub(&self, text: &str) -> String {
-        self.presented.scrub(text).into_owned()
+        self.presented().scrub(text).into_owned()
     }
 
     /// The finished record: the body cut and redacted, and every text it keeps scrubbed of
@@ -142,21 +173,22 @@ impl Call {
             .iter()
             .find(|(name, _)| name == axum::http::header::CONTENT_TYPE)
             .and_then(|(_, value)| value.to_str().ok());
+        let presented = self.presented();
         let kept = &self.body[..self.body.len().min(BODY_LIMIT)];
-        let body = redact::body(kept, content_type, &self.presented);
+        let body = redact::body(kept, content_type, &presented);
         let body_truncated = self.body.len() > BODY_LIMIT;
         let mut event = event;
         if let Some(event) = &mut event {
-            self.presented.scrub_json(event);
+            presented.scrub_json(event);
         }
-        let scrub = |text: &str| self.presented.scrub(text).into_owned();
+        let scrub = |text: &str| presented.scrub(text).into_owned();
         AccessRecord {
             id: 0,
             trigger: None,
             at: jiff::Timestamp::now().to_string(),
             source: self.source.to_string(),
             method: self.method.as_str().to_owned(),
-            path: self.path.clone(),
+            path: self.path_with(&presented),
             headers: self
                 .headers
                 .iter()
@@ -193,8 +225,8 @@ pub struct Answered {
     pub reason: String,
     /// The HTTP status answered.
     pub status: u16,
-    /// The response body.
-    pub response: String,
+    /// The response body (shared with the response sent).
+    pub response: Bytes,
     /// The parsed event, if any.
     pub event: Option<Event>,
 }
@@ -230,7 +262,7 @@ impl Answered {
             self.decision,
             &self.reason,
             self.status,
-            &self.response,
+            &String::from_utf8_lossy(&self.response),
             self.event.and_then(Event::into_json),
         );
         record.trigger = self.trigger.map(|(_, name)| name);
@@ -262,6 +294,12 @@ fn dropped(answered: &Answered, why: &str) {
         decision = ?answered.decision,
         "{why}; a call's access record was dropped"
     );
+}
+
+/// A record that found the queue full (see [`Recorder::try_record`]).
+pub struct Full {
+    answered: Arc<Answered>,
+    message: Message,
 }
 
 enum Message {
@@ -320,7 +358,7 @@ impl Recorder {
                 let mut writer = Writer {
                     store,
                     recorded,
-                    last: HashMap::new(),
+                    last: HashMap::default(),
                     deferred: Vec::new(),
                     deferred_since: None,
                 };
@@ -359,17 +397,30 @@ impl Recorder {
     /// Queues a call's record; if the queue is full the caller waits a moment rather than
     /// lose it.
     pub async fn record(&self, answered: Answered) {
+        if let Some(full) = self.try_record(answered) {
+            self.wait_to_record(full).await;
+        }
+    }
+
+    /// Queues a call's record if there is room, without waiting; otherwise gives it back, to
+    /// pass to [`Recorder::wait_to_record`]. The handlers' common path: no timer, and no
+    /// record held inside their futures.
+    pub fn try_record(&self, answered: Answered) -> Option<Full> {
         let answered = self.share(answered);
         let message = Message::Record(Arc::clone(&answered), jiff::Timestamp::now());
-        // The common case costs no timer: there is room.
-        let message = match self.queue.try_send(message) {
-            Ok(()) => return,
+        match self.queue.try_send(message) {
+            Ok(()) => None,
             Err(mpsc::error::TrySendError::Closed(_)) => {
                 dropped(&answered, "the access-record writer has stopped");
-                return;
+                None
             }
-            Err(mpsc::error::TrySendError::Full(message)) => message,
-        };
+            Err(mpsc::error::TrySendError::Full(message)) => Some(Full { answered, message }),
+        }
+    }
+
+    /// Waits (up to five seconds) for room in the queue for a record that found it full.
+    pub async fn wait_to_record(&self, full: Full) {
+        let Full { answered, message } = full;
         if tokio::time::timeout(Duration::from_secs(5), self.queue.send(message))
             .await
             .is_err()
@@ -467,7 +518,7 @@ impl Writer {
         let now = Instant::now();
         let mut groups: Vec<Group> = Vec::new();
         // The batch's newest group for each trigger.
-        let mut open: HashMap<Option<i64>, usize> = HashMap::new();
+        let mut open: HashMap<Option<i64>, usize> = HashMap::default();
         for (answered, at) in batch {
             let trigger = answered.trigger_id();
             if let Some(&index) = open.get(&trigger) {
@@ -594,6 +645,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_call_waiting_to_be_recorded_never_shows_its_token() {
+        // A call keeps its query raw until it becomes a record; its `Debug` (what a log line
+        // would print) and its record show only the redacted path.
+        let token = "tl_0123456789abcdefghijklmnop";
+        let call = Call::new(
+            "127.0.0.1".parse().unwrap(),
+            &axum::http::Method::GET,
+            &format!("/hook/trigger?a=1;%73ecret={token}&b=2").parse().unwrap(),
+            &axum::http::HeaderMap::new(),
+        );
+        let shown = format!("{call:?}");
+        assert!(!shown.contains(token), "{shown}");
+        assert!(shown.contains("/hook/trigger?a=1;%73ecret=[redacted]&b=2"), "{shown}");
+        let record = call.record(Decision::Rejected, "r", 404, "{}", None);
+        assert_eq!(record.path, "/hook/trigger?a=1;%73ecret=[redacted]&b=2");
+    }
+
+    #[test]
     fn a_text_kept_after_the_record_is_scrubbed_of_the_presented_secrets() {
         let token = "tl_0123456789abcdefghijklmnop";
         let call = Call::new(
@@ -623,7 +692,7 @@ mod tests {
                 h
             },
         );
-        assert_eq!(call.path, "/hook/trigger?token=[redacted]");
+        assert_eq!(call.path(), "/hook/trigger?token=[redacted]");
         let kept = call
             .record(Decision::Rejected, "r", 404, "{}", None)
             .headers;
@@ -719,7 +788,7 @@ mod tests {
                 decision: Decision::Untriggered,
                 reason: "untriggered: tag v1 is not in the list".into(),
                 status,
-                response: "{}".into(),
+                response: Bytes::from_static(b"{}"),
                 event: None,
             }
         }

@@ -19,12 +19,14 @@
 //! The tables are bounded: when one grows large, windows that have ended are dropped, then
 //! keys below the limit; a panic elsewhere never poisons them for later calls.
 
-use std::collections::HashMap;
+use std::borrow::Borrow;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use foldhash::HashMap;
 
 use axum::http::HeaderMap;
 
@@ -194,22 +196,52 @@ impl Throttle {
     }
 
     /// `Some((seconds to wait, which limit))` when a failed call from `address` presenting
-    /// `token` is over a limit. Ask only once the token has failed: a valid one passes.
+    /// `token` is over a limit. (The handlers use [`Throttle::refuse`].)
+    #[cfg(test)]
     pub fn check(&self, address: IpAddr, token: Option<&str>) -> Option<(u64, Limit)> {
-        if let Some(wait) = self.addresses.check(&address_key(address)) {
+        let now = Instant::now();
+        if let Some(wait) = self
+            .addresses
+            .wait(&self.addresses.lock(), &address_key(address), now)
+        {
             return Some((wait, Limit::Address));
         }
+        let prefix = prefix_key(token?);
         self.prefixes
-            .check(prefix_key(token?))
+            .wait(&self.prefixes.lock(), prefix, now)
             .map(|wait| (wait, Limit::Prefix))
     }
 
     /// Counts a failure from `address`, presenting `token` if any.
     pub fn fail(&self, address: IpAddr, token: Option<&str>) {
-        self.addresses.fail(address_key(address));
+        let now = Instant::now();
+        self.addresses
+            .count(&mut self.addresses.lock(), &address_key(address), now);
         if let Some(token) = token {
-            self.prefixes.fail(prefix_key(token).to_owned());
+            self.prefixes
+                .count(&mut self.prefixes.lock(), prefix_key(token), now);
         }
+    }
+
+    /// A failed call: [`Throttle::check`] then, when it is under both limits,
+    /// [`Throttle::fail`], with one look at the clock and one lock of each table.
+    pub fn refuse(&self, address: IpAddr, token: Option<&str>) -> Option<(u64, Limit)> {
+        let now = Instant::now();
+        let address = address_key(address);
+        let mut addresses = self.addresses.lock();
+        if let Some(wait) = self.addresses.wait(&addresses, &address, now) {
+            return Some((wait, Limit::Address));
+        }
+        if let Some(token) = token {
+            let prefix = prefix_key(token);
+            let mut prefixes = self.prefixes.lock();
+            if let Some(wait) = self.prefixes.wait(&prefixes, prefix, now) {
+                return Some((wait, Limit::Prefix));
+            }
+            self.prefixes.count(&mut prefixes, prefix, now);
+        }
+        self.addresses.count(&mut addresses, &address, now);
+        None
     }
 }
 
@@ -241,7 +273,7 @@ impl<K: Hash + Eq> Table<K> {
         Table {
             limit: limit.max(1),
             window,
-            seen: Mutex::new(HashMap::new()),
+            seen: Mutex::new(HashMap::default()),
         }
     }
 
@@ -252,14 +284,14 @@ impl<K: Hash + Eq> Table<K> {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn check<Q>(&self, key: &Q) -> Option<u64>
+    /// How long `key` must wait, if it is over the limit.
+    fn wait<Q>(&self, seen: &HashMap<K, (u32, Instant)>, key: &Q, now: Instant) -> Option<u64>
     where
-        K: std::borrow::Borrow<Q>,
+        K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let seen = self.lock();
         let (count, since) = seen.get(key)?;
-        let elapsed = since.elapsed();
+        let elapsed = now.saturating_duration_since(*since);
         if *count >= self.limit && elapsed < self.window {
             Some((self.window - elapsed).as_secs().max(1))
         } else {
@@ -267,11 +299,22 @@ impl<K: Hash + Eq> Table<K> {
         }
     }
 
-    fn fail(&self, key: K) {
-        let mut seen = self.lock();
+    /// Counts a failure for `key` (a key is allocated only the first time it is seen).
+    fn count<Q>(&self, seen: &mut HashMap<K, (u32, Instant)>, key: &Q, now: Instant)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         let (window, limit) = (self.window, self.limit);
-        if seen.len() >= MAX_TRACKED && !seen.contains_key(&key) {
-            seen.retain(|_, (_, since)| since.elapsed() < window);
+        if let Some(entry) = seen.get_mut(key) {
+            if now.saturating_duration_since(entry.1) >= window {
+                *entry = (0, now);
+            }
+            entry.0 = entry.0.saturating_add(1);
+            return;
+        }
+        if seen.len() >= MAX_TRACKED {
+            seen.retain(|_, (_, since)| now.saturating_duration_since(*since) < window);
             if seen.len() >= MAX_TRACKED {
                 // Keys being throttled stay; those below the limit start over.
                 seen.retain(|_, (count, _)| *count >= limit);
@@ -280,12 +323,7 @@ impl<K: Hash + Eq> Table<K> {
                 return;
             }
         }
-        let now = Instant::now();
-        let entry = seen.entry(key).or_insert((0, now));
-        if entry.1.elapsed() >= window {
-            *entry = (0, now);
-        }
-        entry.0 = entry.0.saturating_add(1);
+        seen.insert(key.to_owned(), (1, now));
     }
 }
 
