@@ -13,6 +13,7 @@
 mod apps;
 mod migrations;
 mod pool;
+mod records;
 mod releases;
 mod retention;
 mod templates;
@@ -27,12 +28,11 @@ use serde::Serialize;
 use crate::error::ErrorBody;
 
 pub use pool::Pool;
+pub use records::{AccessRecord, Decision, RecordFilter, RecordSummary, RecordWrite};
 pub use releases::{Cause, Decided, Finish, Release, ReleaseStatus, Work};
 pub use retention::Retention;
 pub use templates::{Origin, SaveOutcome, TemplateSummary, Version, VersionSummary};
-pub use triggers::{
-    AccessRecord, Decision, NewTrigger, RecordFilter, RecordSummary, RecordWrite, TriggerIndex,
-};
+pub use triggers::{NewTrigger, TriggerIndex};
 
 /// The database file's name inside the data directory.
 pub const DATABASE_FILE: &str = "tripline.db";

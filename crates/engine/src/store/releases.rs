@@ -447,7 +447,7 @@ impl Store {
     ) -> Result<(i64, Release)> {
         let app_id = self.app_id(app)?;
         let tx = self.write()?;
-        let record_id = super::triggers::insert_record(&tx, Some(trigger_id), record)?;
+        let record_id = super::records::insert_record(&tx, Some(trigger_id), record)?;
         let cause = Cause::Trigger {
             trigger: trigger.to_owned(),
             record: Some(record_id),
