@@ -5,7 +5,7 @@
  */
 import type { Diagnostic, Origin } from '../../lib/backend';
 import type { EditorDiagnostic } from '../../lib/codemirror';
-import { describe, isAppError } from '../../lib/errors';
+import { describe, isErrorBody } from '../../lib/errors';
 import { capitalise, dnsLabelProblem, sentence } from '../../lib/format';
 import { refineLine } from './locate';
 
@@ -31,7 +31,7 @@ export function errorText(e: unknown): string {
 
 /** The line (and column) an error's details point at, when they do. */
 export function errorLocation(e: unknown): { line: number; column?: number } | undefined {
-  if (!isAppError(e) || typeof e.details !== 'object' || e.details === null) return undefined;
+  if (!isErrorBody(e) || typeof e.details !== 'object' || e.details === null) return undefined;
   const details = e.details as { line?: unknown; column?: unknown };
   if (typeof details.line !== 'number') return undefined;
   return { line: details.line, column: typeof details.column === 'number' ? details.column : undefined };
