@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, lints, unit, integration and differential tests, the desktop
-# app end to end in a real window (Xvfb + WebDriver), a smoke run of the benchmarks, and a
-# few seconds of each fuzz target when a nightly toolchain is installed.
+# Runs every test: formatting, lints, unit tests (Rust's and the UI's), integration and
+# differential tests, the desktop app end to end in a real window (Xvfb + WebDriver), a smoke
+# run of the benchmarks, and a few seconds of each fuzz target when a nightly toolchain is
+# installed.
 # Installs what it needs on a fresh Debian 12 machine (apt packages, nextest, kubectl,
 # tauri-driver, the UI's npm packages).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -28,6 +29,8 @@ cargo fmt --all -- --check
 
 say "UI: type check (svelte-check)"
 (cd ui && npm run --silent check)
+say "UI: unit tests"
+(cd ui && npm run --silent test)
 build_ui
 
 say "cargo clippy (all targets, warnings are errors)"

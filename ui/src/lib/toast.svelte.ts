@@ -35,7 +35,7 @@ class Toasts {
   }
 
   /**
-   * Shows whatever a failed call threw, e.g. an {@link AppError} from a command:
+   * Shows whatever a failed call threw, e.g. an `ErrorBody` from a command:
    * `toast.fromError(e, 'Could not save the template')`.
    */
   fromError(e: unknown, context?: string) {

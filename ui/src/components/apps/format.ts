@@ -1,9 +1,11 @@
 /**
- * Words for the application screens: clusters, causes, actions, durations and the event
- * parameters a trigger call carried. Pure functions, so every screen says things the
- * same way.
+ * Words for the application screens: clusters, causes, actions, how long a release took and
+ * the event parameters a trigger call carried. Pure functions, so every screen says things
+ * the same way; objects, durations, decisions and HTTP statuses are worded by
+ * ../../lib/format.
  */
-import type { Action, Cause, ClusterRef, Health, Release, ResourceId, Rollout, Value } from '../../lib/backend';
+import type { Action, Cause, ClusterRef, Health, Release, Rollout, Value } from '../../lib/backend';
+import { formatDuration } from '../../lib/format';
 
 /** "sandbox" or the kubeconfig context's name. */
 export function clusterName(ref: ClusterRef): string {
@@ -13,16 +15,6 @@ export function clusterName(ref: ClusterRef): string {
 /** A stable key for a cluster reference (for selects and comparisons). */
 export function clusterKey(ref: ClusterRef): string {
   return ref.type === 'sandbox' ? 'sandbox' : `context:${ref.name}`;
-}
-
-/** `Deployment/web` (with `ns/` in front when the object names its namespace). */
-export function resourceLabel(id: ResourceId): string {
-  return `${id.namespace ? `${id.namespace}/` : ''}${id.kind}/${id.name}`;
-}
-
-/** A key that tells objects apart, for keyed lists and maps. */
-export function resourceKey(id: ResourceId): string {
-  return `${id.apiVersion}|${id.kind}|${id.namespace ?? ''}|${id.name}`;
 }
 
 const VIA: Record<string, string> = { cli: 'the command line', desktop: 'the app' };
@@ -167,17 +159,6 @@ function parse(value: string | null | undefined): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-/** "850 ms", "12 s", "3 min 4 s", "1 h 2 min". */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return s % 60 ? `${m} min ${s % 60} s` : `${m} min`;
-  const h = Math.floor(m / 60);
-  return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
-}
-
 /** How long a release's deploy took (started → finished), when it has finished. */
 export function releaseDuration(release: Release): string | undefined {
   const start = parse(release.startedAt) ?? parse(release.queuedAt);
@@ -197,71 +178,6 @@ export function releaseWait(release: Release): string | undefined {
 /** Whether a release is still moving. */
 export function isActive(status: string): boolean {
   return status === 'queued' || status === 'running';
-}
-
-/** A value from a diff, short enough for a table cell. */
-export function shortValue(value: Value | null | undefined): string {
-  if (value === undefined) return '';
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
-  return text.length > 120 ? `${text.slice(0, 117)}…` : text;
-}
-
-/** The Kubernetes DNS-label rule that names of applications and namespaces follow. */
-export function dnsLabelProblem(value: string, what: string): string | undefined {
-  if (!value) return `Enter a ${what}.`;
-  if (value.length > 63) return `The ${what} is ${value.length} characters long; at most 63 are allowed.`;
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(value)) {
-    return `Use lowercase letters, digits and dashes, starting and ending with a letter or digit (like web-2).`;
-  }
-  return undefined;
-}
-
-const HTTP: Record<number, string> = {
-  200: 'Nothing to do',
-  202: 'Accepted: deploy queued',
-  400: 'Bad request (body or parameters)',
-  401: 'No token, or a missing or wrong signature',
-  404: 'Unknown token',
-  408: 'Request too slow',
-  409: 'Trigger disabled or application on hold',
-  413: 'Body too large',
-  415: 'Wrong content type',
-  429: 'Throttled: too many bad calls',
-  500: 'Internal error',
-  503: 'Not ready (storage busy or shutting down)',
-};
-
-/** What the listener meant by an HTTP status. */
-export function httpMeaning(status: number): string {
-  return HTTP[status] ?? (status >= 500 ? 'Server error' : status >= 400 ? 'Rejected' : 'Answered');
-}
-
-/** The class of an HTTP status, for styling (never the only signal: the number is shown). */
-export function httpClass(status: number): 'accepted' | 'noop' | 'rejected' | 'error' {
-  if (status === 202) return 'accepted';
-  if (status < 300) return 'noop';
-  if (status < 500) return 'rejected';
-  return 'error';
-}
-
-const DECISIONS: Record<string, string> = {
-  triggered: 'Triggered',
-  untriggered: 'Not triggered',
-  'no-op': 'No-op',
-  rejected: 'Rejected',
-};
-
-/** A listener decision as a word. */
-export function decisionLabel(decision: string): string {
-  return DECISIONS[decision] ?? decision;
-}
-
-/** A server message as a sentence: capital first letter, full stop at the end. */
-export function sentence(message: string): string {
-  const text = message.trim();
-  if (!text) return text;
-  const capital = text.charAt(0).toUpperCase() + text.slice(1);
-  return /[.!?…]$/.test(capital) ? capital : `${capital}.`;
 }
 
 /** Words for each {@link Health} (the engine decides a workload's health: deploy/live.rs). */

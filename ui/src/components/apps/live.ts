@@ -5,7 +5,8 @@
  * is seeded from its stored row (`fromRelease`) and continues from the next event.
  */
 import type { DeployEvent, Release, ResourceId, ResourceOutcome, Rollout } from '../../lib/backend';
-import { actionLabel, resourceKey, resourceLabel, rolloutText } from './format';
+import { plural, resourceKey, resourceLabel } from '../../lib/format';
+import { actionLabel, rolloutText } from './format';
 
 export interface LiveRollout {
   id: ResourceId;
@@ -76,7 +77,7 @@ export function apply(live: LiveRelease | undefined, e: DeployEvent): LiveReleas
       next.total = event.resources;
       next.outcomes = [];
       next.rollouts = {};
-      next.milestone = `${name(next)} started: template version ${event.version}, ${event.resources} ${event.resources === 1 ? 'object' : 'objects'}.`;
+      next.milestone = `${name(next)} started: template version ${event.version}, ${plural(event.resources, 'object')}.`;
       break;
     case 'progress': {
       const p = event.progress;

@@ -1,10 +1,12 @@
 /**
- * Small helpers the Templates screens share: origins in words, sizes, resource names,
- * field values and the line an error points at.
+ * Small helpers the Templates screens share: origins in words, error messages as sentences,
+ * the line an error points at, and the template name rule. Sizes, counts and objects are
+ * worded by ../../lib/format.
  */
-import type { Diagnostic, Origin, ResourceId, Value } from '../../lib/backend';
+import type { Diagnostic, Origin } from '../../lib/backend';
 import type { EditorDiagnostic } from '../../lib/codemirror';
-import { describe, isAppError } from '../../lib/errors';
+import { describe, isErrorBody } from '../../lib/errors';
+import { capitalise, dnsLabelProblem, sentence } from '../../lib/format';
 import { refineLine } from './locate';
 
 /** How each origin reads in the UI: a short label and what it means. */
@@ -22,50 +24,14 @@ export function originLabel(origin: Origin | string): string {
   return ORIGINS[origin as Origin]?.label ?? origin;
 }
 
-/** 1234 → "1.2 KB". */
-export function formatSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(bytes < 10 * 1024 ? 1 : 0)} KB`;
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
-}
-
-/** "1 object" / "3 objects". */
-export function objects(n: number): string {
-  return n === 1 ? '1 object' : `${n} objects`;
-}
-
-/** `Deployment/web`, with ` (namespace ns)` when the document names one. */
-export function resourceName(id: ResourceId): string {
-  return `${id.kind}/${id.name}${id.namespace ? ` (namespace ${id.namespace})` : ''}`;
-}
-
-/** A stable key for a resource. */
-export function resourceKey(id: ResourceId): string {
-  return `${id.apiVersion}|${id.kind}|${id.namespace ?? ''}|${id.name}`;
-}
-
-/** A field value in one line: strings as they are, anything else as compact JSON. */
-export function formatValue(value: Value | null | undefined): string {
-  if (value === undefined) return '';
-  if (typeof value === 'string') return value;
-  const json = JSON.stringify(value);
-  return json.length > 200 ? `${json.slice(0, 199)}…` : json;
-}
-
-/** Error messages from the engine start in lower case; a sentence starts with a capital. */
-export function sentence(text: string): string {
-  return text ? text[0]!.toUpperCase() + text.slice(1) : text;
-}
-
 /** The message of whatever a call threw, as a sentence (with its full stop). */
 export function errorText(e: unknown): string {
-  const text = sentence(describe(e).replace(/^document (\d+) \(line \d+\): /i, 'document $1: '));
-  return /[.!?)]$/.test(text) ? text : `${text}.`;
+  return sentence(describe(e).replace(/^document (\d+) \(line \d+\): /i, 'document $1: '));
 }
 
 /** The line (and column) an error's details point at, when they do. */
 export function errorLocation(e: unknown): { line: number; column?: number } | undefined {
-  if (!isAppError(e) || typeof e.details !== 'object' || e.details === null) return undefined;
+  if (!isErrorBody(e) || typeof e.details !== 'object' || e.details === null) return undefined;
   const details = e.details as { line?: unknown; column?: unknown };
   if (typeof details.line !== 'number') return undefined;
   return { line: details.line, column: typeof details.column === 'number' ? details.column : undefined };
@@ -82,7 +48,7 @@ function lineFor(text: string, line: number, column: number | undefined, message
 
 /** A diagnostic's own line is shown beside it, so "(line 1)" in its text only confuses. */
 function withoutLine(message: string): string {
-  return sentence(message.replace(/^document (\d+) \(line \d+\): /i, 'document $1: '));
+  return capitalise(message.replace(/^document (\d+) \(line \d+\): /i, 'document $1: '));
 }
 
 /** An error with a line as an editor diagnostic on `text`, so it shows where it is. */
@@ -103,13 +69,8 @@ export function toEditorDiagnostics(list: readonly Diagnostic[], text: string): 
   }));
 }
 
-/** DNS label rules, as the engine checks template names. */
+/** What is wrong with a new template's name: the DNS-label rule, or a name already taken. */
 export function nameProblem(name: string, taken: readonly string[]): string | undefined {
-  if (!name) return 'Enter a name.';
-  if (name.length > 63) return 'Use at most 63 characters.';
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) {
-    return 'Use lower-case letters, digits and “-”, starting and ending with a letter or digit.';
-  }
   if (taken.includes(name)) return `A template named “${name}” already exists. Choose another name.`;
-  return undefined;
+  return dnsLabelProblem(name);
 }

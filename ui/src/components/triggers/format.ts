@@ -1,9 +1,10 @@
 /**
  * Words for triggers and access records, shared by the Triggers and Access records
- * screens: kind summaries, tag filters, decisions, HTTP statuses, and small parsers
- * (image tags, DNS labels, JSON bodies).
+ * screens: kind summaries, tag filters, and small parsers (image tags, JSON bodies).
+ * Decisions, HTTP statuses, sizes and the name rule are in ../../lib/format.
  */
-import type { Decision, TagFilter, Trigger, TriggerKind } from '../../lib/backend';
+import type { TagFilter, Trigger, TriggerKind } from '../../lib/backend';
+import { plural } from '../../lib/format';
 
 /** "Redeploy", "Scale", "Image". */
 export function kindLabel(kind: TriggerKind): string {
@@ -22,8 +23,8 @@ export function boundsText(min: number | null | undefined, max: number | null | 
   const hasMin = min !== null && min !== undefined;
   const hasMax = max !== null && max !== undefined;
   if (hasMin && hasMax) return `${min}–${max} replicas`;
-  if (hasMin) return `at least ${min} ${min === 1 ? 'replica' : 'replicas'}`;
-  if (hasMax) return `at most ${max} ${max === 1 ? 'replica' : 'replicas'}`;
+  if (hasMin) return `at least ${plural(min, 'replica')}`;
+  if (hasMax) return `at most ${plural(max, 'replica')}`;
   return '';
 }
 
@@ -74,93 +75,6 @@ export function redactedUrl(base: string, trigger: Trigger): string {
   return `${trimmed}${hookPath(trigger)}?token=${trigger.tokenHint}`;
 }
 
-export interface DecisionInfo {
-  value: Decision;
-  label: string;
-  /** What it means, for tooltips and explanations. */
-  help: string;
-  /** A few words for the filter. */
-  short: string;
-}
-
-/** The listener's decisions, in the order filters list them. */
-export const DECISIONS: readonly DecisionInfo[] = [
-  { value: 'triggered', label: 'Triggered', short: 'a deploy started', help: 'a deploy or scale was started' },
-  {
-    value: 'untriggered',
-    label: 'Untriggered',
-    short: 'skipped by its rules',
-    help: "skipped by the trigger's rules, e.g. a tag not in its list",
-  },
-  { value: 'no-op', label: 'No change', short: 'already so', help: 'the cluster already had what the call asked for' },
-  { value: 'rejected', label: 'Rejected', short: 'refused', help: 'refused: bad token, disabled, bad body, throttled…' },
-];
-
-export function decisionInfo(decision: Decision): DecisionInfo {
-  return (
-    DECISIONS.find((d) => d.value === decision) ?? { value: decision, label: decision, help: '', short: '' }
-  );
-}
-
-const STATUS_TEXT: Record<number, string> = {
-  200: 'OK',
-  202: 'Accepted',
-  400: 'Bad request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not found',
-  408: 'Timeout',
-  409: 'Conflict',
-  413: 'Too large',
-  415: 'Wrong type',
-  429: 'Throttled',
-  500: 'Server error',
-  503: 'Unavailable',
-};
-
-/** "Accepted", "Not found", … ("" for codes without a short name). */
-export function statusText(status: number): string {
-  return STATUS_TEXT[status] ?? '';
-}
-
-/** What an HTTP status means for a trigger call (seed 000 and the listener's documented codes). */
-export function statusHelp(status: number): string {
-  switch (status) {
-    case 200:
-      return 'Answered; nothing was deployed (see the decision).';
-    case 202:
-      return 'A release was queued.';
-    case 400:
-      return 'The body or parameters were refused.';
-    case 401:
-      return 'No token, or a missing or wrong signature.';
-    case 404:
-      return 'No trigger has this token (rotated or deleted?).';
-    case 408:
-      return 'The body did not arrive in time.';
-    case 409:
-      return 'The trigger is disabled or its application is on hold.';
-    case 413:
-      return 'The body is larger than the limit.';
-    case 415:
-      return 'The Content-Type is not one the trigger reads.';
-    case 429:
-      return 'Too many calls with bad tokens from this address.';
-    case 503:
-      return 'Tripline could not read its database or secrets.';
-    default:
-      return '';
-  }
-}
-
-/** "ok" (2xx), "client" (4xx), "server" (5xx). */
-export function statusClass(status: number): 'ok' | 'client' | 'server' | 'other' {
-  if (status >= 200 && status < 300) return 'ok';
-  if (status >= 400 && status < 500) return 'client';
-  if (status >= 500) return 'server';
-  return 'other';
-}
-
 /** The tag of an image reference (`nginx:1.27@sha256:…` → `1.27`), if it has one. */
 export function tagOf(image: string): string | undefined {
   const withoutDigest = image.split('@', 1)[0] ?? '';
@@ -183,16 +97,6 @@ export function unique<T>(values: readonly T[]): T[] {
   return [...new Set(values)];
 }
 
-/** Why `name` is not a valid trigger name, or undefined when it is. Mirrors the engine's check. */
-export function nameProblem(name: string): string | undefined {
-  if (!name) return 'Enter a name.';
-  if (name.length > 63) return `Use at most 63 characters (this is ${name.length}).`;
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) {
-    return 'Use lower-case letters, digits and "-", starting and ending with a letter or digit.';
-  }
-  return undefined;
-}
-
 /** The body pretty-printed when it is JSON, else as is. */
 export function prettyJson(text: string): { text: string; json: boolean } {
   const trimmed = text.trim();
@@ -202,13 +106,6 @@ export function prettyJson(text: string): { text: string; json: boolean } {
   } catch {
     return { text, json: false };
   }
-}
-
-/** "3 KB", "64 KiB" style sizes of text. */
-export function byteSize(text: string): string {
-  const bytes = new TextEncoder().encode(text).length;
-  if (bytes < 1024) return `${bytes} bytes`;
-  return `${(bytes / 1024).toFixed(bytes < 10 * 1024 ? 1 : 0)} KiB`;
 }
 
 export interface KindInfo {

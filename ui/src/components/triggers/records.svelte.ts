@@ -7,7 +7,7 @@
  * queries, not one per call.
  */
 import { api, type Decision, type Recorded, type RecordSummary } from '../../lib/backend';
-import { describe } from '../../lib/errors';
+import { describe, errorCode } from '../../lib/errors';
 import { formatFull } from '../../lib/time.svelte';
 import { shortTime } from './format';
 
@@ -98,7 +98,7 @@ export class RecordFeed {
     } catch (e) {
       if (!this.#closed) {
         this.error = describe(e);
-        this.errorCode = (e as { code?: string }).code;
+        this.errorCode = errorCode(e);
       }
     }
   }
