@@ -86,9 +86,9 @@ ensure_desktop_test() {
   fi
 }
 
-# The UI's npm packages, from the lock file, when it changed. `npm install` rather than
-# `npm ci`: the registry mirror here carries only this platform's builds of optional native
-# packages (rollup, the Tauri CLI), so the lock lacks the others and `npm ci` refuses it.
+# The UI's npm packages, from the lock file, when it changed. `npm install --no-save` rather
+# than `npm ci`: a registry mirror may carry only some platforms' builds of the optional native
+# packages (rollup, the Tauri CLI) the lock lists, which `npm ci` refuses and this tolerates.
 ensure_ui_packages() {
   local stamp="$ROOT/ui/node_modules/.tripline-lock"
   if [ ! -f "$stamp" ] || ! cmp -s "$ROOT/ui/package-lock.json" "$stamp"; then

@@ -652,12 +652,17 @@ mod tests {
         let call = Call::new(
             "127.0.0.1".parse().unwrap(),
             &axum::http::Method::GET,
-            &format!("/hook/trigger?a=1;%73ecret={token}&b=2").parse().unwrap(),
+            &format!("/hook/trigger?a=1;%73ecret={token}&b=2")
+                .parse()
+                .unwrap(),
             &axum::http::HeaderMap::new(),
         );
         let shown = format!("{call:?}");
         assert!(!shown.contains(token), "{shown}");
-        assert!(shown.contains("/hook/trigger?a=1;%73ecret=[redacted]&b=2"), "{shown}");
+        assert!(
+            shown.contains("/hook/trigger?a=1;%73ecret=[redacted]&b=2"),
+            "{shown}"
+        );
         let record = call.record(Decision::Rejected, "r", 404, "{}", None);
         assert_eq!(record.path, "/hook/trigger?a=1;%73ecret=[redacted]&b=2");
     }
