@@ -18,8 +18,10 @@
 //! every benchmark once on a 50-resource template and a 50-version list, and the ratio table
 //! with one round.
 //!
-//! Targets (issue 2): patch + new version <= 3x one parse; diff <= 2x one parse;
-//! listing 10,000 versions <= 10 ms.
+//! Targets (issue 2), each a ratio to one plain parse of the template measured in the same
+//! rounds: patch + new version <= 3x; diff <= 2x; listing 10,000 versions <= 0.028x (what
+//! was 10 ms against the 354 ms parse of the machine the target was set on: a ratio holds
+//! from one machine to the next, a time does not).
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -298,8 +300,8 @@ fn ratio_table(fixture: &mut Fixture, rounds: usize, test_mode: bool) {
         (
             &list_label,
             medians[4],
-            "<= 10 ms",
-            verdict(medians[4] <= Duration::from_millis(10)).to_owned(),
+            "<= 0.028x",
+            verdict(ratio(medians[4]) <= 0.028).to_owned(),
         ),
     ];
 
@@ -321,13 +323,13 @@ fn ratio_table(fixture: &mut Fixture, rounds: usize, test_mode: bool) {
     }
     let _ = writeln!(
         out,
-        "{:<28} {:>12} {:>9} {:>10} {:>8}",
+        "{:<28} {:>12} {:>10} {:>10} {:>8}",
         "measurement", "median", "ratio", "target", "verdict"
     );
     for (label, median, target, verdict) in &rows {
         let _ = writeln!(
             out,
-            "{:<28} {:>12} {:>8.2}x {:>10} {:>8}",
+            "{:<28} {:>12} {:>9.3}x {:>10} {:>8}",
             label,
             format!("{:.2?}", median),
             ratio(*median),
