@@ -20,6 +20,221 @@ pub struct ErrorBody {
     pub details: Option<Value>,
 }
 
+/// Declares [`Code`]: each code's variant, its text, its [`Class`] and its HTTP status, in one
+/// table, so that the three can never disagree.
+macro_rules! codes {
+    ($( $(#[doc = $doc:literal])* $variant:ident = $text:literal, $class:ident, $status:literal; )*) => {
+        /// Every error code Tripline answers with: the CLI (`--json` and its exit status), the
+        /// desktop app (the UI's generated bindings make it a union of these strings) and the
+        /// listener's JSON bodies.
+        ///
+        /// Engine codes are `area.problem`. The listener's own codes (from [`Code::TokenMissing`]
+        /// on) keep the spelling its callers have seen since it first answered: snake_case,
+        /// without an area.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+        #[cfg_attr(feature = "specta", derive(specta::Type))]
+        pub enum Code {
+            $( $(#[doc = $doc])* #[serde(rename = $text)] $variant, )*
+        }
+
+        impl Code {
+            /// Every code, in the table's order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            /// The code as it is written (`template.invalid`, `token_unknown`).
+            pub const fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $text),* }
+            }
+
+            /// The code's class, which gives the CLI's exit status.
+            pub const fn class(self) -> Class {
+                match self { $(Code::$variant => Class::$class),* }
+            }
+
+            /// The HTTP status the listener answers with this code.
+            pub const fn http_status(self) -> u16 {
+                match self { $(Code::$variant => $status),* }
+            }
+        }
+    };
+}
+
+codes! {
+    /// An application with this name exists.
+    AppExists = "app.exists", Conflict, 409;
+    /// No application has this name.
+    AppNotFound = "app.not_found", NotFound, 404;
+    /// The command line could not write its output or log file.
+    CliIo = "cli.io", Internal, 500;
+    /// No data directory could be found for this user.
+    CliNoDataDir = "cli.no_data_dir", Invalid, 400;
+    /// The command line could not start its async runtime.
+    CliRuntime = "cli.runtime", Invalid, 400;
+    /// The command line's arguments are wrong.
+    CliUsage = "cli.usage", Invalid, 400;
+    /// The kubeconfig cannot be read or used.
+    ClusterKubeconfig = "cluster.kubeconfig", Invalid, 400;
+    /// A real cluster was asked for and there is no kubeconfig.
+    ClusterNoKubeconfig = "cluster.no_kubeconfig", Invalid, 400;
+    /// No cluster (kubeconfig context) has this name.
+    ClusterNotFound = "cluster.not_found", NotFound, 404;
+    /// The built-in sandbox is not running in this process.
+    ClusterSandboxNotRunning = "cluster.sandbox_not_running", Invalid, 400;
+    /// The cluster did not answer.
+    ClusterUnreachable = "cluster.unreachable", Invalid, 400;
+    /// A deploy ran and failed.
+    DeployFailed = "deploy.failed", DeployFailed, 500;
+    /// A deploy was cut short (Tripline stopped while it ran).
+    DeployInterrupted = "deploy.interrupted", DeployFailed, 500;
+    /// The editor the command line opened failed.
+    InputEditor = "input.editor", Invalid, 400;
+    /// The input is not what the command expects.
+    InputInvalid = "input.invalid", Invalid, 400;
+    /// The input could not be read.
+    InputIo = "input.io", Internal, 500;
+    /// A required input is missing.
+    InputMissing = "input.missing", Invalid, 400;
+    /// The listener's address does not parse.
+    ListenerAddress = "listener.address", Invalid, 400;
+    /// The listener cannot bind its address.
+    ListenerBind = "listener.bind", Invalid, 400;
+    /// The listener's public URL is not an http(s) URL.
+    ListenerPublicUrl = "listener.public_url", Invalid, 400;
+    /// A trusted proxy is not an address or a network.
+    ListenerTrustedProxy = "listener.trusted_proxy", Invalid, 400;
+    /// The patch names more than one object of the kind and no name.
+    PatchAmbiguous = "patch.ambiguous", Invalid, 400;
+    /// The patch is empty.
+    PatchEmpty = "patch.empty", Invalid, 400;
+    /// The patch changes an object's kind, name or namespace.
+    PatchIdentityChanged = "patch.identity_changed", Invalid, 400;
+    /// The patched template would be invalid; nothing was saved.
+    PatchInvalidResult = "patch.invalid_result", Invalid, 400;
+    /// An RFC 6902 operation failed.
+    PatchJsonPatch = "patch.json_patch", Invalid, 400;
+    /// The patch names a kind the template does not have.
+    PatchKindNotInTemplate = "patch.kind_not_in_template", Invalid, 400;
+    /// The patch names an object the template does not have.
+    PatchResourceMissing = "patch.resource_missing", Invalid, 400;
+    /// The patch has the wrong shape for its type.
+    PatchShape = "patch.shape", Invalid, 400;
+    /// A strategic merge failed.
+    PatchStrategic = "patch.strategic", Invalid, 400;
+    /// The patch is not valid JSON or YAML.
+    PatchSyntax = "patch.syntax", Invalid, 400;
+    /// The patch is over the size limit.
+    PatchTooLarge = "patch.too_large", Invalid, 400;
+    /// The patch type is not one Tripline applies.
+    PatchUnsupportedType = "patch.unsupported_type", Invalid, 400;
+    /// No access record has this id.
+    RecordNotFound = "record.not_found", NotFound, 404;
+    /// A sandbox already runs in this data directory.
+    SandboxExists = "sandbox.exists", Conflict, 409;
+    /// The sandbox's files cannot be read or written.
+    SandboxIo = "sandbox.io", Internal, 500;
+    /// The sandbox did not start.
+    SandboxStart = "sandbox.start", Invalid, 400;
+    /// The OS keyring (or the secrets folder) cannot be used.
+    SecretsUnavailable = "secrets.unavailable", Invalid, 400;
+    /// The desktop app's settings file cannot be read or written.
+    SettingsIo = "settings.io", Internal, 500;
+    /// The database is busy (another process holds its lock).
+    StoreBusy = "store.busy", Conflict, 503;
+    /// The database's file is damaged.
+    StoreCorrupt = "store.corrupt", Internal, 500;
+    /// The database failed.
+    StoreDatabase = "store.database", Internal, 503;
+    /// The database's folder cannot be used.
+    StoreIo = "store.io", Internal, 500;
+    /// The database was written by a newer Tripline.
+    StoreNewerSchema = "store.newer_schema", Internal, 500;
+    /// No data directory could be found for this user.
+    StoreNoDataDir = "store.no_data_dir", Invalid, 400;
+    /// A template document is over the size limit.
+    TemplateDocumentTooLarge = "template.document_too_large", Invalid, 400;
+    /// Two documents of the template are the same object.
+    TemplateDuplicate = "template.duplicate", Invalid, 400;
+    /// The template has no objects.
+    TemplateEmpty = "template.empty", Invalid, 400;
+    /// A template with this name exists.
+    TemplateExists = "template.exists", Conflict, 409;
+    /// An application uses the template.
+    TemplateInUse = "template.in_use", Conflict, 409;
+    /// An object of the template is not valid Kubernetes.
+    TemplateInvalid = "template.invalid", Invalid, 400;
+    /// No template has this name.
+    TemplateNotFound = "template.not_found", NotFound, 404;
+    /// The template is not UTF-8.
+    TemplateNotUtf8 = "template.not_utf8", Invalid, 400;
+    /// A document is over a structural limit (depth, nodes, aliases).
+    TemplateOverLimit = "template.over_limit", Invalid, 400;
+    /// The template cannot be written back as YAML.
+    TemplateRender = "template.render", Invalid, 400;
+    /// The template is over the size limit.
+    TemplateTooLarge = "template.too_large", Invalid, 400;
+    /// The template has too many documents.
+    TemplateTooManyDocuments = "template.too_many_documents", Invalid, 400;
+    /// The template is not valid YAML.
+    TemplateYaml = "template.yaml", Invalid, 400;
+    /// A trigger with this name exists.
+    TriggerExists = "trigger.exists", Conflict, 409;
+    /// The trigger cannot work (for example, its workload is not in the template).
+    TriggerInvalid = "trigger.invalid", Invalid, 400;
+    /// A tag pattern is not a valid regular expression.
+    TriggerInvalidPattern = "trigger.invalid_pattern", Invalid, 400;
+    /// No trigger has this name.
+    TriggerNotFound = "trigger.not_found", NotFound, 404;
+    /// The trigger is not signed, so it has no signing key.
+    TriggerNotSigned = "trigger.not_signed", Invalid, 400;
+    /// The template has no version with this number.
+    VersionNotFound = "version.not_found", NotFound, 404;
+
+    /// The URL has no token.
+    TokenMissing = "token_missing", Invalid, 401;
+    /// No trigger has this token.
+    TokenUnknown = "token_unknown", NotFound, 404;
+    /// Too many bad tokens from this address or with this prefix.
+    Throttled = "throttled", Invalid, 429;
+    /// The listener has too many connections open.
+    TooManyConnections = "too_many_connections", Internal, 503;
+    /// The database cannot be read.
+    StorageUnavailable = "storage_unavailable", Internal, 503;
+    /// The trigger's signing key cannot be read.
+    SigningKeyUnavailable = "secrets_unavailable", Internal, 503;
+    /// The trigger is disabled.
+    TriggerDisabled = "trigger_disabled", Conflict, 409;
+    /// The trigger's application is on hold.
+    AppOnHold = "app_on_hold", Conflict, 409;
+    /// The trigger is signed and the call has no signature.
+    SignatureMissing = "signature_missing", Invalid, 401;
+    /// The call's signature does not match its body.
+    SignatureInvalid = "signature_invalid", Invalid, 401;
+    /// The body is over the listener's limit.
+    BodyTooLarge = "body_too_large", Invalid, 413;
+    /// The body did not arrive in time.
+    BodyTimeout = "body_timeout", Invalid, 408;
+    /// The body could not be read.
+    BodyUnreadable = "body_unreadable", Invalid, 400;
+    /// The call needs a body and has none.
+    BodyMissing = "body_missing", Invalid, 400;
+    /// The call must not have a body.
+    BodyNotAllowed = "body_not_allowed", Invalid, 400;
+    /// A query parameter has a wrong value.
+    BadParameter = "bad_parameter", Invalid, 400;
+    /// A required query parameter is missing.
+    MissingParameter = "missing_parameter", Invalid, 400;
+    /// The body's patch cannot be applied.
+    BadPatch = "bad_patch", Invalid, 400;
+    /// The registry notification cannot be read.
+    BadPayload = "bad_payload", Invalid, 400;
+    /// The body's media type is not one the hook reads.
+    UnsupportedMediaType = "unsupported_media_type", Invalid, 415;
+    /// The token belongs to a trigger called at the other hook.
+    WrongHook = "wrong_hook", Invalid, 400;
+    /// The call asks the trigger for what its kind does not do.
+    WrongTrigger = "wrong_trigger", Invalid, 400;
+}
+
 /// The broad class of an error, which decides CLI exit codes (and later HTTP statuses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
