@@ -7,8 +7,7 @@
 //! 2. finds conflicts: applied leaves whose value differs from the live one while another
 //!    manager owns them — a 409 listing them, unless `force`, which takes ownership;
 //! 3. merges the configuration into the live object (maps recursively, lists with a merge key
-//!    item by item, other lists replaced — the strategic-merge rules of
-//!    [`crate::patch::strategic`]);
+//!    item by item, other lists replaced — the rules of [`strategic_merge`]);
 //! 4. removes the fields the manager applied last time but not this time, when no other
 //!    manager owns them (how apply deletes);
 //! 5. replaces the manager's `Apply` entry in `managedFields` with the new set.
@@ -132,7 +131,7 @@ pub(crate) fn apply(
     config: Value,
     applier: &Applier<'_>,
 ) -> ApiResult<Value> {
-    let ty = crate::patch::schema::for_kind(def.group, def.kind);
+    let ty = strategic_merge::schema::for_kind(def.group, def.kind);
     // `null` in an applied configuration means "no opinion".
     let mut config = super::objects::without_nulls(config);
     if let Some(meta) = config.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -222,7 +221,7 @@ pub(crate) fn apply(
         .map(|e| e.fields.clone())
         .unwrap_or_default();
 
-    let mut merged = crate::patch::strategic::apply(strip_managed(live), config, ty)
+    let mut merged = strategic_merge::apply(strip_managed(live), config, ty)
         .map_err(|e| ApiError::bad_request(format!("cannot apply the configuration: {e}")))?;
 
     // Fields applied before and not now are removed, unless someone else still wants them.

@@ -163,7 +163,7 @@ pub(crate) fn applied(def: &ResourceDef, name: &str, config: &Value) -> ApiResul
     if found.is_empty() {
         return Ok(());
     }
-    let ty = crate::patch::schema::for_kind(def.group, def.kind);
+    let ty = strategic_merge::schema::for_kind(def.group, def.kind);
     let errors: Vec<String> = found
         .iter()
         .map(|problem| {

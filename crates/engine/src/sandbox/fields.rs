@@ -3,7 +3,7 @@
 //! Server-side apply and `metadata.managedFields` talk about sets of field paths:
 //! `f:spec` → `f:template` → … → `f:containers` → `k:{"name":"web"}` → `f:image`. A
 //! [`FieldSet`] is such a set, built from an object ([`FieldSet::of_object`], using the merge
-//! keys of [`crate::patch::schema`] to name list items), read from and written to the JSON
+//! keys of [`strategic_merge::schema`] to name list items), read from and written to the JSON
 //! form kept in `managedFields[].fieldsV1`, and used to find ([`get_at`]) or remove
 //! ([`remove_at`]) the value a path names.
 
@@ -11,8 +11,7 @@ use std::collections::BTreeSet;
 use std::ops::Bound;
 
 use serde_json::{Map, Value};
-
-use crate::patch::schema::{Field, ListMerge, Type};
+use strategic_merge::schema::{Field, ListMerge, Type};
 
 /// One step of a field path.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -565,8 +564,8 @@ pub(crate) fn display(path: &[Elem]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::patch::schema::for_kind;
     use serde_json::json;
+    use strategic_merge::schema::for_kind;
 
     fn deployment() -> Value {
         json!({

@@ -3,7 +3,7 @@
 //! object (or a `Status`).
 //!
 //! Bodies are JSON (or YAML for creates and applies). The patch types are the API server's:
-//! RFC 6902 JSON patch, RFC 7386 merge patch, strategic merge patch ([`crate::patch`]) and
+//! RFC 6902 JSON patch, RFC 7386 merge patch, strategic merge patch ([`strategic_merge`]) and
 //! server-side apply ([`super::apply`]). Writes through `/status` change only the status;
 //! writes through `/scale` change only `spec.replicas`.
 
@@ -610,7 +610,7 @@ fn apply_patch(def: &ResourceDef, kind: PatchKind, base: &Value, patch: Value) -
                     "json: cannot unmarshal {found} into Go value of type map[string]interface {{}}"
                 )));
             }
-            crate::patch::strategic::apply_to(doc, patch, def.api_version, def.kind).map_err(|e| {
+            strategic_merge::apply_to(doc, patch, def.api_version, def.kind).map_err(|e| {
                 ApiError::bad_request(format!("cannot apply the strategic merge patch: {e}"))
             })
         }

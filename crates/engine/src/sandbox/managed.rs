@@ -163,7 +163,7 @@ pub(crate) fn forget_missing(entries: &mut [Entry], object: &Value) {
 pub(crate) fn changed_fields(
     old: Option<&Value>,
     new: &Value,
-    ty: &'static crate::patch::schema::Type,
+    ty: &'static strategic_merge::schema::Type,
     scope: Scope,
 ) -> FieldSet {
     let all = FieldSet::of_written(new, ty, scope);
@@ -263,7 +263,7 @@ pub(crate) fn record_update(
     new: &mut Value,
     writer: &Writer<'_>,
     api_version: &str,
-    ty: &'static crate::patch::schema::Type,
+    ty: &'static strategic_merge::schema::Type,
     skip_status: bool,
 ) {
     let scope = match writer.subresource {
@@ -318,7 +318,7 @@ pub(crate) fn manager_from_user_agent(user_agent: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::patch::schema::for_kind;
+    use strategic_merge::schema::for_kind;
 
     fn deployment(replicas: i64, image: &str) -> Value {
         json!({

@@ -119,7 +119,7 @@ fn type_meta(def: &ResourceDef, object: Value) -> Value {
 }
 
 fn record(def: &ResourceDef, old: Option<&Value>, new: &mut Value, managed: &Managed<'_>) {
-    let ty = crate::patch::schema::for_kind(def.group, def.kind);
+    let ty = strategic_merge::schema::for_kind(def.group, def.kind);
     match managed {
         Managed::Update(writer) => {
             managed::record_update(old, new, writer, def.api_version, ty, def.status);

@@ -6,8 +6,6 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use tripline::patch::strategic;
-use tripline::template::Manifest;
 
 /// Cases where Tripline deliberately differs from kubectl, with the reason.
 const DEVIATIONS: &[(&str, &str)] = &[
@@ -47,18 +45,13 @@ fn read(path: &Path) -> String {
 }
 
 fn run(case: &Path) -> Result<Value, String> {
-    let original =
-        Manifest::parse(&read(&case.join("original.yaml"))).map_err(|e| e.to_string())?;
-    let document = &original.documents()[0];
+    let original: Value = serde_saphyr::from_str(&read(&case.join("original.yaml")))
+        .map_err(|e| format!("invalid YAML document: {e}"))?;
+    let field = |name: &str| original[name].as_str().unwrap_or_default().to_owned();
+    let (api_version, kind) = (field("apiVersion"), field("kind"));
     let patch: Value = serde_json::from_str(&read(&case.join("patch.json")))
         .map_err(|e| format!("invalid JSON document: {e}"))?;
-    strategic::apply_to(
-        document.value.clone(),
-        patch,
-        &document.id.api_version,
-        &document.id.kind,
-    )
-    .map_err(|e| e.to_string())
+    strategic_merge::apply_to(original, patch, &api_version, &kind).map_err(|e| e.to_string())
 }
 
 #[test]

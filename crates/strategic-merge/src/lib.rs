@@ -1,18 +1,27 @@
-//! Strategic merge patch, as `kubectl patch --type=strategic` applies it.
+//! Kubernetes strategic merge patch, as `kubectl patch --type=strategic` applies it.
 //!
-//! Maps merge key by key; `null` deletes. Lists declared mergeable in [`super::schema`] merge
-//! item by item on their merge key; every other list is replaced whole. The directives
+//! Maps merge key by key; `null` deletes. Lists declared mergeable in [`schema`] merge item by
+//! item on their merge key; every other list is replaced whole. The directives
 //! `$patch: replace|delete` (in maps and list items), `$retainKeys`,
 //! `$deleteFromPrimitiveList/<field>` and `$setElementOrder/<field>` are honoured.
 //!
 //! The order of a merged list follows Kubernetes exactly: items named by the patch keep the
 //! patch's order, items only in the original keep theirs, and the two are interleaved using the
 //! original's order as the tie-breaker (apimachinery's `normalizeElementOrder`). The fixtures in
-//! `tests/fixtures/strategic/` were produced by kubectl and are replayed against this module.
+//! `tests/fixtures/strategic/` were produced by kubectl and are replayed against this crate.
+//!
+//! [`apply_to`] finds the patch schema from an object's apiVersion and kind; [`apply`] takes
+//! one from [`schema::for_kind`], for callers that already hold it.
+//!
+//! This crate depends on no other Tripline crate, only on `serde_json` (objects are JSON values)
+//! and `thiserror`: the engine merges patches into template documents with it, and the sandbox
+//! serves `PATCH` and server-side apply with it, so both merge exactly as kubectl does.
+
+pub mod schema;
 
 use serde_json::{Map, Value};
 
-use super::schema::{Field, ListMerge, Type};
+use schema::{Field, ListMerge, Type};
 
 const DIRECTIVE: &str = "$patch";
 const RETAIN_KEYS: &str = "$retainKeys";
@@ -29,7 +38,8 @@ pub struct MergeError {
     pub message: String,
 }
 
-type Result<T> = std::result::Result<T, MergeError>;
+/// What merging returns.
+pub type Result<T, E = MergeError> = std::result::Result<T, E>;
 
 fn fail<T>(path: &str, message: impl Into<String>) -> Result<T> {
     Err(MergeError {
@@ -41,11 +51,11 @@ fn fail<T>(path: &str, message: impl Into<String>) -> Result<T> {
 /// Applies `patch` to an object of the given apiVersion and kind.
 pub fn apply_to(original: Value, patch: Value, api_version: &str, kind: &str) -> Result<Value> {
     let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
-    apply(original, patch, super::schema::for_kind(group, kind))
+    apply(original, patch, schema::for_kind(group, kind))
 }
 
 /// Applies `patch` to `original` using the schema `ty`. A `null` patch changes nothing.
-pub(crate) fn apply(original: Value, patch: Value, ty: &'static Type) -> Result<Value> {
+pub fn apply(original: Value, patch: Value, ty: &'static Type) -> Result<Value> {
     if patch.is_null() {
         return Ok(original);
     }
@@ -54,7 +64,7 @@ pub(crate) fn apply(original: Value, patch: Value, ty: &'static Type) -> Result<
             "",
             format!(
                 "a strategic merge patch must be a JSON object, found {}",
-                crate::template::kind_of(&patch)
+                kind_of(&patch)
             ),
         );
     };
@@ -63,6 +73,18 @@ pub(crate) fn apply(original: Value, patch: Value, ty: &'static Type) -> Result<
         _ => Map::new(),
     };
     merge_map(original, patch, Some(ty), "").map(Value::Object)
+}
+
+/// A short name for a JSON value's type, for error messages.
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -210,8 +232,8 @@ fn element_kind(lists: [&[Value]; 2], path: &str) -> Result<Option<Element>> {
                     path,
                     format!(
                         "list items must all be of one type, found {} and {}",
-                        crate::template::kind_of(f),
-                        crate::template::kind_of(item)
+                        kind_of(f),
+                        kind_of(item)
                     ),
                 );
             }
@@ -594,7 +616,7 @@ fn check_order_covers_patch(
 mod tests {
     use serde_json::json;
 
-    use super::super::schema::for_kind;
+    use super::schema::for_kind;
     use super::*;
 
     fn patch(original: Value, p: Value) -> Value {
