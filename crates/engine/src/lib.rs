@@ -5,8 +5,9 @@
 //!
 //! - [`template`] turns multi-document YAML into validated [`template::Manifest`]s, one
 //!   [`template::Document`] per Kubernetes object, each keyed by its [`template::ResourceId`].
-//! - [`validation`] holds Kubernetes objects to the API server's rules; the store applies it
-//!   (with size limits) to every version before saving it, and the sandbox to every write.
+//! - [`tripline_validation`] holds Kubernetes objects to the API server's rules; the store
+//!   applies it (with size limits) to every version before saving it, and the sandbox to every
+//!   write.
 //! - [`patch`] applies a patch (the seed's `{"resource":{…}}` body, a strategic merge patch,
 //!   an RFC 7396 merge patch or an RFC 6902 JSON Patch) to a manifest and returns a new one.
 //! - [`diff`] compares two manifests resource by resource and field by field.
@@ -39,4 +40,3 @@ pub mod secrets;
 pub mod store;
 pub mod template;
 pub mod trigger;
-pub mod validation;

@@ -1,7 +1,7 @@
 //! Reading a write's body as a built-in kind, as kube-apiserver's decoder does: fields the
 //! Kubernetes schema does not declare, and values of the wrong JSON type.
 //!
-//! The schema is the one templates are checked against ([`crate::validation::schema`]). What
+//! The schema is the one templates are checked against ([`tripline_validation::schema`]). What
 //! the API server does with a problem depends on the verb:
 //!
 //! - **create, update, patch**: a wrong type is 400 (`json: cannot unmarshal string into Go
@@ -21,7 +21,7 @@ use super::fields;
 use super::resources::ResourceDef;
 use super::routes::Request;
 use super::status::{ApiError, ApiResult};
-use crate::validation::schema::{Problem, Schema, Step};
+use tripline_validation::schema::{Problem, Schema, Step};
 
 /// What to do with undeclared fields (`?fieldValidation=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -500,9 +500,9 @@ pub(crate) fn remove_at(object: &mut Value, path: &[Elem]) -> bool {
 pub(crate) fn path_of_steps(
     object: &Value,
     ty: &'static Type,
-    steps: &[crate::validation::schema::Step],
+    steps: &[tripline_validation::schema::Step],
 ) -> Path {
-    use crate::validation::schema::Step;
+    use tripline_validation::schema::Step;
     let mut path = Vec::with_capacity(steps.len());
     let mut at = Some(object);
     let mut current_ty = Some(ty);

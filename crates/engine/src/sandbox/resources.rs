@@ -6,7 +6,7 @@
 //! adding a kind is one entry.
 
 /// How `metadata.name` is validated for a kind (the rules of the real API server).
-pub(crate) use crate::validation::NameRule;
+pub(crate) use tripline_validation::NameRule;
 
 /// One served resource.
 #[derive(Debug)]

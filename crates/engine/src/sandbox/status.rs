@@ -12,7 +12,7 @@ use super::resources::ResourceDef;
 
 /// One field-level problem inside a 422 Invalid (`details.causes[]`): the shared validation's
 /// cause, so the sandbox and the template store speak the same words.
-pub(crate) use crate::validation::Cause;
+pub(crate) use tripline_validation::Cause;
 
 /// A failed API request, as a Kubernetes `Status`.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -1,15 +1,15 @@
 //! Validation of the objects written to the sandbox, with the API server's field paths.
 //!
 //! [`object`] runs on every create and update after defaulting; its causes become a 422
-//! Invalid `Status`. The rules themselves are [`crate::validation`]'s, the same ones the
+//! Invalid `Status`. The rules themselves are [`tripline_validation`]'s, the same ones the
 //! template store applies before it saves a version, so a template that saves is one the
 //! sandbox accepts. Only what needs the stored object (immutable fields on update) is here.
 
 use serde_json::Value;
+use tripline_validation as validation;
 
 use super::resources::ResourceDef;
 use super::status::Cause;
-use crate::validation;
 
 /// An RFC 1123 subdomain (dot-separated labels, at most 253 characters).
 pub(crate) fn is_subdomain(s: &str) -> bool {

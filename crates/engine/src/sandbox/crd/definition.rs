@@ -133,7 +133,7 @@ fn text<'v>(value: &'v Value, pointer: &str) -> &'v str {
 }
 
 fn is_label(s: &str) -> bool {
-    crate::validation::is_dns1123_label(s)
+    tripline_validation::is_dns1123_label(s)
 }
 
 /// Every problem with a CRD, with the API server's field paths.
@@ -161,7 +161,7 @@ fn check(crd: &Value, old: Option<&Value>) -> Vec<Cause> {
             &json!(group),
             "should be a domain with at least one dot",
         ));
-    } else if !crate::validation::is_dns1123_subdomain(group) {
+    } else if !tripline_validation::is_dns1123_subdomain(group) {
         causes.push(Cause::invalid(
             "spec.group",
             &json!(group),

@@ -2,10 +2,11 @@ use serde_json::{Value, json};
 
 use super::*;
 
-const SEED: &str = include_str!("../../../tests/fixtures/templates/seed-demo.yaml");
+/// The seed's demo Deployment, a fixture of the engine's tests too.
+const SEED: &str = include_str!("../../../engine/tests/fixtures/templates/seed-demo.yaml");
 
 fn seed() -> Value {
-    crate::template::parse_yaml_value(SEED).unwrap()
+    serde_saphyr::from_str(SEED).unwrap()
 }
 
 fn check(object: &Value) -> Vec<Cause> {

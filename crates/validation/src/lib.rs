@@ -34,8 +34,10 @@
 //! as the API server's strict decoding does. Templates are checked with it before a version is
 //! saved; custom resources are left to the cluster, which holds their schema.
 //!
-//! This module depends on nothing but `serde_json`, so that it can move with the sandbox
-//! into a crate of its own.
+//! This crate depends on no other Tripline crate, only on `serde_json` (objects are JSON
+//! values). The engine checks every template version with it before saving one, and the
+//! sandbox checks every write with it, so a template the engine saves is one the sandbox
+//! accepts; keeping it apart lets the sandbox do without the engine.
 
 mod affinity;
 mod image;
