@@ -35,8 +35,11 @@ pub mod patch;
 pub mod registry;
 pub mod release;
 pub mod runtime;
-pub mod sandbox;
 pub mod secrets;
 pub mod store;
 pub mod template;
 pub mod trigger;
+
+/// The built-in sandbox cluster (crate `tripline-sandbox`), re-exported so that front ends
+/// start one without naming another crate.
+pub use tripline_sandbox as sandbox;

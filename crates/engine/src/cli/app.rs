@@ -187,7 +187,7 @@ fn status(cx: &mut Context, name: &str) -> Result<(), ErrorBody> {
     let app = cx.store.app(name).map_err(boundary)?;
     let (data_dir, quiet) = (cx.data_dir.clone(), cx.json);
     let workloads = super::runtime()?.block_on(async {
-        let access = crate::sandbox::access::clusters_for(&app.cluster, &data_dir, quiet).await?;
+        let access = crate::cluster::sandbox::clusters_for(&app.cluster, &data_dir, quiet).await?;
         let workloads = live::of_app(&access.clusters, &app).await;
         access.shutdown().await;
         workloads

@@ -118,7 +118,7 @@ fn run_release(
     let json = cx.json;
     let color = cx.color;
     let release = super::runtime()?.block_on(async move {
-        let cluster = crate::sandbox::access::clusters_for(&application.cluster, &data_dir, json).await?;
+        let cluster = crate::cluster::sandbox::clusters_for(&application.cluster, &data_dir, json).await?;
         let cancel = tokio_util::sync::CancellationToken::new();
         let workers = Workers::new(database.clone(), cluster.clusters.clone(), cancel.clone()).map_err(boundary)?;
         let mut events = workers.subscribe();
@@ -341,7 +341,7 @@ fn duration(release: &Release) -> String {
 /// `tripline cluster …`
 pub fn cluster(cx: &mut Context, command: ClusterCommand) -> Result<(), ErrorBody> {
     let clusters =
-        crate::cluster::Clusters::new(crate::sandbox::access::running_config(&cx.data_dir));
+        crate::cluster::Clusters::new(crate::cluster::sandbox::running_config(&cx.data_dir));
     let list = clusters
         .list()
         .map_err(|e| ErrorBody::new("cluster.kubeconfig", e.to_string()))?;

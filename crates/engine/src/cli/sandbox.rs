@@ -1,5 +1,5 @@
 //! `tripline sandbox`: serves the sandbox cluster and announces it (see
-//! [`crate::sandbox::access`] for how other commands find it).
+//! [`crate::cluster::sandbox`] for how other commands find it).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,10 +8,10 @@ use std::time::Duration;
 use clap::Args;
 
 use super::Context;
-use crate::error::ErrorBody;
-use crate::sandbox::access::{
+use crate::cluster::sandbox::{
     endpoint_file, kubeconfig_file, reachable, running_config, sandbox_dir,
 };
+use crate::error::ErrorBody;
 use crate::sandbox::{Sandbox, SandboxConfig};
 
 /// `tripline sandbox` arguments.

@@ -108,7 +108,7 @@ pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
             ),
         }
         let access =
-            crate::sandbox::access::clusters_for(&ClusterRef::Sandbox, &data_dir, json).await?;
+            crate::cluster::sandbox::clusters_for(&ClusterRef::Sandbox, &data_dir, json).await?;
         let cancel = CancellationToken::new();
         let workers = Workers::new(
             database.clone(),

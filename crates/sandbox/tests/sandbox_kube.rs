@@ -19,7 +19,7 @@ use kube::core::GroupVersionKind;
 use kube::discovery::{Discovery, Scope};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
-use tripline::sandbox::{Sandbox, SandboxConfig};
+use tripline_sandbox::{Sandbox, SandboxConfig};
 
 /// How long anything in a test may take to converge.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -1536,7 +1536,7 @@ async fn malformed_and_hostile_requests_get_statuses() {
 async fn the_router_serves_in_process() {
     let (sandbox, _) = start().await;
     // A client whose transport is the router itself: no socket involved.
-    let client = Client::new(tripline::sandbox::router(sandbox.state()), "default");
+    let client = Client::new(tripline_sandbox::router(sandbox.state()), "default");
     let namespaces: Api<Namespace> = Api::all(client);
     let names: Vec<String> = namespaces
         .list(&ListParams::default())

@@ -22,10 +22,10 @@ use super::{
     instant_of, is_available, is_ready, owned_pods, owner_reference, with_labels, write_status,
     writer,
 };
-use crate::sandbox::objects::{self, Managed, meta_str};
-use crate::sandbox::resources;
-use crate::sandbox::status::ApiResult;
-use crate::sandbox::store::Txn;
+use crate::objects::{self, Managed, meta_str};
+use crate::resources;
+use crate::status::ApiResult;
+use crate::store::Txn;
 
 const REVISION: &str = "deployment.kubernetes.io/revision";
 const DESIRED: &str = "deployment.kubernetes.io/desired-replicas";

@@ -8,9 +8,9 @@ use super::{
     Controller, Key, count, create_pod, delete_pod, is_available, is_ready, owned_pods,
     write_status,
 };
-use crate::sandbox::objects::{meta_str, random_suffix};
-use crate::sandbox::resources;
-use crate::sandbox::status::ApiResult;
+use crate::objects::{meta_str, random_suffix};
+use crate::resources;
+use crate::status::ApiResult;
 
 impl Controller {
     pub(super) fn replica_set(&mut self, k: &Key) -> ApiResult<()> {

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::sandbox::quantity;
+use crate::quantity;
 
 /// The Go types of a pod template, fields in declaration order (format in the file).
 const GO_TYPES: &str = include_str!("template_hash/go_types.txt");
@@ -544,19 +544,17 @@ mod tests {
     #[test]
     fn hashes_match_kube_controller_manager() {
         let known: Vec<Value> = serde_json::from_str(include_str!(
-            "../../../tests/fixtures/pod-template-hash/known.json"
+            "../../tests/fixtures/pod-template-hash/known.json"
         ))
         .unwrap();
-        let store = crate::sandbox::store::Store::open(None).unwrap();
-        let def = crate::sandbox::resources::known("apps/v1", "Deployment");
+        let store = crate::store::Store::open(None).unwrap();
+        let def = crate::resources::known("apps/v1", "Deployment");
         for case in known {
             let template = match case.get("deployment") {
                 // Defaulted here as the sandbox stores it.
                 Some(deployment) => {
                     let mut deployment = deployment.clone();
-                    store.read(|txn| {
-                        crate::sandbox::defaults::apply(txn, def, &mut deployment, None)
-                    });
+                    store.read(|txn| crate::defaults::apply(txn, def, &mut deployment, None));
                     deployment["spec"]["template"].clone()
                 }
                 // As the real server stored it.

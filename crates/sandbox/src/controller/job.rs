@@ -5,9 +5,9 @@ use serde_json::{Value, json};
 
 use super::events::{self, Severity};
 use super::{Controller, Key, create_pod, find_condition, owned_pods, phase, write_status};
-use crate::sandbox::objects::{self, meta_str, random_suffix};
-use crate::sandbox::resources;
-use crate::sandbox::status::ApiResult;
+use crate::objects::{self, meta_str, random_suffix};
+use crate::resources;
+use crate::status::ApiResult;
 
 impl Controller {
     pub(super) fn job(&mut self, k: &Key) -> ApiResult<()> {

@@ -8,10 +8,10 @@
 
 use serde_json::{Value, json};
 
-use crate::sandbox::objects::{self, Managed, meta_str};
-use crate::sandbox::resources::{self, ResourceDef};
-use crate::sandbox::status::ApiResult;
-use crate::sandbox::store::Txn;
+use crate::objects::{self, Managed, meta_str};
+use crate::resources::{self, ResourceDef};
+use crate::status::ApiResult;
+use crate::store::Txn;
 
 /// Events kept per namespace.
 const KEEP: usize = 500;

@@ -314,7 +314,7 @@ pub(crate) fn apply_scale(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::resources::lookup;
+    use crate::resources::lookup;
 
     fn deployment(replicas: Option<i64>, image: &str) -> Value {
         let mut d = json!({

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use regex::Regex;
 use serde_json::Value;
 
-use crate::sandbox::status::Cause;
+use crate::status::Cause;
 
 /// How many of an `enum`'s values a refusal lists.
 const ENUM_SHOWN: usize = 32;

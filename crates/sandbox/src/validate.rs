@@ -46,7 +46,7 @@ pub(crate) fn object(def: &ResourceDef, object: &Value, old: Option<&Value>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::resources::lookup;
+    use crate::resources::lookup;
     use serde_json::json;
 
     #[test]

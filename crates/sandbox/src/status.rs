@@ -231,7 +231,7 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::resources::lookup;
+    use crate::resources::lookup;
 
     #[test]
     fn not_found_matches_the_api_server() {

@@ -11,9 +11,9 @@ use super::{
     Controller, Key, count, create_pod, delete_pod, is_ready, owned_pods, template_hash,
     with_labels, write_status,
 };
-use crate::sandbox::objects::meta_str;
-use crate::sandbox::resources;
-use crate::sandbox::status::ApiResult;
+use crate::objects::meta_str;
+use crate::resources;
+use crate::status::ApiResult;
 
 const REVISION_LABEL: &str = "controller-revision-hash";
 

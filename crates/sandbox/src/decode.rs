@@ -214,7 +214,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::sandbox::resources::lookup;
+    use crate::resources::lookup;
 
     fn deployment() -> Value {
         json!({

@@ -8,9 +8,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{Sandbox, SandboxConfig};
+use tripline_sandbox::{Sandbox, SandboxConfig};
+
+use super::Clusters;
 use crate::app::ClusterRef;
-use crate::cluster::Clusters;
 use crate::error::ErrorBody;
 
 /// Where the sandbox keeps its state under a data directory.

@@ -16,11 +16,11 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use super::definition::{self, is_crd};
-use crate::sandbox::managed::Writer;
-use crate::sandbox::objects::{self, Managed, meta_str};
-use crate::sandbox::resources::{self, ResourceDef};
-use crate::sandbox::status::ApiResult;
-use crate::sandbox::store::{Store, Txn};
+use crate::managed::Writer;
+use crate::objects::{self, Managed, meta_str};
+use crate::resources::{self, ResourceDef};
+use crate::status::ApiResult;
+use crate::store::{Store, Txn};
 
 /// The manager of the status the server writes.
 const MANAGER: &str = "kube-apiserver";

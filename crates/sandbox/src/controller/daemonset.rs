@@ -6,9 +6,9 @@ use super::{
     Controller, Key, NODE_NAME, create_pod, delete_pod, is_ready, owned_pods, template_hash,
     with_labels, write_status,
 };
-use crate::sandbox::objects::{meta_str, random_suffix};
-use crate::sandbox::resources;
-use crate::sandbox::status::ApiResult;
+use crate::objects::{meta_str, random_suffix};
+use crate::resources;
+use crate::status::ApiResult;
 
 const HASH_LABEL: &str = "controller-revision-hash";
 

@@ -17,7 +17,7 @@ use kube::core::GroupVersionKind;
 use kube::discovery::Discovery;
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
-use tripline::sandbox::{Sandbox, SandboxConfig};
+use tripline_sandbox::{Sandbox, SandboxConfig};
 
 /// How long anything in a test may take to converge.
 const PATIENCE: Duration = Duration::from_secs(20);

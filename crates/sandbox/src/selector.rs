@@ -503,7 +503,7 @@ impl Selectors {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::resources::lookup;
+    use crate::resources::lookup;
     use serde_json::json;
 
     #[test]

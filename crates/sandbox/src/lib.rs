@@ -35,6 +35,16 @@
 //! controller, the history compactor) and the [`CancellationToken`] that stops them, on
 //! [`Sandbox::shutdown`] or on drop.
 //!
+//! ## What it depends on
+//!
+//! Two Tripline crates and no other: [`strategic_merge`] merges strategic merge patches and
+//! server-side applies, and names list items in `managedFields`; [`tripline_validation`] holds
+//! every write to the API server's rules, the same ones the engine holds templates to. The
+//! sandbox knows nothing of templates, applications or triggers: the engine starts a
+//! [`Sandbox`] and deploys to it through [`Sandbox::client_config`] as to any cluster (how it
+//! finds or starts one for a data directory is the engine's `cluster::sandbox`), and `kubectl`
+//! reaches it through [`Sandbox::kubeconfig`].
+//!
 //! ## Checked against kube-apiserver
 //!
 //! `tests/kube_golden.rs` replays a corpus of requests recorded against a real
@@ -61,7 +71,6 @@
 //!   objects as ADDED; with `sendInitialEvents`, then a BOOKMARK annotated
 //!   `k8s.io/initial-events-end`), as the corpus README advises.
 
-pub mod access;
 mod admission;
 mod apply;
 mod controller;

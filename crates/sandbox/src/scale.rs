@@ -144,7 +144,7 @@ mod tests {
             "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "d", "tier": "x"}}},
             "status": {"replicas": 2}
         });
-        let def = crate::sandbox::resources::lookup("apps", "v1", "deployments").unwrap();
+        let def = crate::resources::lookup("apps", "v1", "deployments").unwrap();
         let v = view(def, &d);
         assert_eq!(v["spec"]["replicas"], 2);
         assert_eq!(v["status"]["selector"], "app=d,tier=x");

@@ -11,10 +11,10 @@ use tokio::time::Instant;
 
 use super::events::{self, Severity};
 use super::{Controller, Key, NODE_NAME, Work, find_condition, phase};
-use crate::sandbox::objects::{self, meta_str};
-use crate::sandbox::resources;
-use crate::sandbox::status::ApiResult;
-use crate::sandbox::store::Txn;
+use crate::objects::{self, meta_str};
+use crate::resources;
+use crate::status::ApiResult;
+use crate::store::Txn;
 
 /// The registry host of an image reference, if it names one (`ghcr.io`, `localhost:5000`).
 fn registry_host(image: &str) -> Option<&str> {

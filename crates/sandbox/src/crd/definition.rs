@@ -5,8 +5,8 @@ use serde_json::{Map, Value, json};
 
 use super::schema::Schema;
 use super::{Column, CustomKind, GROUP, Identity, ScalePaths};
-use crate::sandbox::resources::{self, ResourceDef};
-use crate::sandbox::status::{ApiError, ApiResult, Cause};
+use crate::resources::{self, ResourceDef};
+use crate::status::{ApiError, ApiResult, Cause};
 
 /// Whether `def` is the CRD resource.
 pub(crate) fn is_crd(def: &ResourceDef) -> bool {

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use tripline::sandbox::{Sandbox, SandboxConfig};
+use tripline_sandbox::{Sandbox, SandboxConfig};
 
 const MANIFEST: &str = "\
 apiVersion: apps/v1

@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use super::{Column, CustomKind};
-use crate::sandbox::objects::meta_str;
-use crate::sandbox::table::{age, row_with};
+use crate::objects::meta_str;
+use crate::table::{age, row_with};
 
 const NAME_DESCRIPTION: &str = "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
 

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::Registry;
-use crate::sandbox::resources::ResourceDef;
+use crate::resources::ResourceDef;
 
 const VERBS: &[&str] = &[
     "delete",
