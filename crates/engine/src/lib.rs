@@ -17,14 +17,19 @@
 //!   deploy engine.
 //! - [`store`] keeps templates, their immutable versions and applications in SQLite; every
 //!   write that makes a version or an application is one transaction.
-//! - [`cli`] is the `tripline` command line, a thin layer over the above.
 //! - [`logging`] installs the one logger the command line and the desktop app share.
+//! - [`runtime`] is the façade a long-lived front end holds; the command line (crate
+//!   `tripline`) and the desktop app (`tripline-desktop`) call the engine and nothing else.
 //!
 //! Errors are per area (`template::Error`, `patch::Error`, …); [`error::ErrorBody`] is the one
 //! shape they take when they cross a boundary (the CLI's `--json`, later HTTP and the UI).
+//!
+//! The engine depends on three Tripline crates: [`strategic_merge`] (patches merge as kubectl
+//! merges them), [`tripline_validation`] (templates are held to the API server's rules) and
+//! [`tripline_sandbox`] (the built-in cluster, re-exported as [`sandbox`]). It knows nothing of
+//! a terminal or a window: argument parsing and printing live in the `tripline` crate.
 
 pub mod app;
-pub mod cli;
 pub mod cluster;
 pub mod deploy;
 pub mod diff;

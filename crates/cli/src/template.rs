@@ -3,13 +3,13 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
+use tripline_engine::diff;
+use tripline_engine::error::ErrorBody;
+use tripline_engine::patch::{self, Patch, PatchType, Target};
+use tripline_engine::store::{Origin, SaveOutcome};
+use tripline_engine::template::Manifest;
 
-use super::{Context, boundary, input, output};
-use crate::diff;
-use crate::error::ErrorBody;
-use crate::patch::{self, Patch, PatchType, Target};
-use crate::store::{Origin, SaveOutcome};
-use crate::template::Manifest;
+use crate::{Context, boundary, input, output};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {

@@ -1,6 +1,10 @@
 //! The `tripline` command line: argument parsing, input and output, exit codes.
 //!
-//! Each subcommand is a few lines over [`crate::store`], [`crate::patch`] and [`crate::diff`].
+//! Each subcommand is a few lines over the engine (`tripline_engine`: its store, patches,
+//! diffs, deploys, triggers and listener, and the sandbox it re-exports); this crate adds only
+//! what a terminal needs. It depends on the engine and on no other Tripline crate, and it is
+//! the only crate that builds `clap`, so the desktop app does without it.
+//!
 //! Reads print a human view, or JSON with `--json`. Errors print as a sentence, or as the
 //! [`ErrorBody`] JSON with `--json`, and set the exit code from the error's class:
 //!
@@ -45,14 +49,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-
-use crate::error::ErrorBody;
-use crate::store::{self, Store};
+use tripline_engine::error::ErrorBody;
+use tripline_engine::store::{self, Store};
 
 /// Tripline: versioned Kubernetes templates, patches and deploys.
 #[derive(Debug, Parser)]
 #[command(name = "tripline", version, about, long_about = None, after_help = EXIT_CODES)]
-pub struct Cli {
+struct Cli {
     /// Where Tripline keeps its database [default: $TRIPLINE_DATA_DIR, else ~/.local/share/tripline]
     #[arg(long, global = true, value_name = "DIR", env = "TRIPLINE_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -163,13 +166,13 @@ pub(crate) struct Context {
 
 impl Context {
     /// The secret store, chosen by `--secrets`.
-    fn secrets(&self) -> Result<crate::secrets::Secrets, ErrorBody> {
+    fn secrets(&self) -> Result<tripline_engine::secrets::Secrets, ErrorBody> {
         let choice = match self.secrets {
-            SecretsChoice::Auto => crate::secrets::Choice::Auto,
-            SecretsChoice::Keyring => crate::secrets::Choice::Keyring,
-            SecretsChoice::Files => crate::secrets::Choice::Files,
+            SecretsChoice::Auto => tripline_engine::secrets::Choice::Auto,
+            SecretsChoice::Keyring => tripline_engine::secrets::Choice::Keyring,
+            SecretsChoice::Files => tripline_engine::secrets::Choice::Files,
         };
-        crate::secrets::Secrets::detect(choice, &self.data_dir).map_err(|e| {
+        tripline_engine::secrets::Secrets::detect(choice, &self.data_dir).map_err(|e| {
             ErrorBody::new(
                 "secrets.unavailable",
                 format!("{e}; use --secrets files on a machine without a keyring"),
@@ -196,7 +199,7 @@ impl Context {
 }
 
 /// Runs the command line and returns the process exit code.
-pub fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
@@ -272,7 +275,7 @@ fn start_logging(
     file: Option<Option<PathBuf>>,
     data_dir: &std::path::Path,
 ) -> Result<(), ErrorBody> {
-    use crate::logging::{FileLog, Format, Options};
+    use tripline_engine::logging::{FileLog, Format, Options};
 
     let format = match format {
         LogFormat::Text => Format::Text,
@@ -285,7 +288,7 @@ fn start_logging(
             None => default,
         }
     });
-    crate::logging::init(&Options::from_env(format, file))
+    tripline_engine::logging::init(&Options::from_env(format, file))
         .map_err(|e| ErrorBody::new("cli.io", e.to_string()))
 }
 

@@ -6,10 +6,13 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+/// The engine's fixtures: the command line is tested on the same templates.
+fn engine_fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../engine/tests/fixtures")
+}
+
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/templates")
-        .join(name)
+    engine_fixtures().join("templates").join(name)
 }
 
 struct Cli {
@@ -591,8 +594,7 @@ fn patches_with_unsaveable_or_invalid_results_are_refused() {
 #[test]
 fn fields_the_kubernetes_schema_does_not_declare_are_refused_at_their_line() {
     let cli = Cli::new();
-    let typo = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/validation/invalid/image-pull-policy-typo.yaml");
+    let typo = engine_fixtures().join("validation/invalid/image-pull-policy-typo.yaml");
     let stderr = cli.fails(&["template", "create", "typo", "-f", path(&typo)], 3);
     assert!(
         stderr.contains(

@@ -1,10 +1,10 @@
 //! `tripline status`: where Tripline keeps its data, how big it is, and what waits.
 
 use serde::Serialize;
+use tripline_engine::error::ErrorBody;
+use tripline_engine::store::{ReleaseStatus, Retention};
 
-use super::{Context, boundary};
-use crate::error::ErrorBody;
-use crate::store::{ReleaseStatus, Retention};
+use crate::{Context, boundary};
 
 /// What `tripline status` reports.
 #[derive(Debug, Serialize)]

@@ -3,11 +3,11 @@
 use std::io::{IsTerminal as _, Read as _};
 use std::path::{Path, PathBuf};
 
-use crate::error::ErrorBody;
+use tripline_engine::error::ErrorBody;
 
 /// The most we read from a file or stdin: a little over the template limit, so the
 /// template parser can say how large the input was.
-const READ_LIMIT: u64 = crate::template::MAX_TEMPLATE_BYTES as u64 + 1;
+const READ_LIMIT: u64 = tripline_engine::template::MAX_TEMPLATE_BYTES as u64 + 1;
 
 fn io_error(what: &str, error: std::io::Error) -> ErrorBody {
     ErrorBody::new("input.io", format!("cannot read {what}: {error}"))

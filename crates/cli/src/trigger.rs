@@ -1,11 +1,11 @@
 //! `tripline trigger …`
 
 use clap::{Args, Subcommand, ValueEnum};
+use tripline_engine::error::ErrorBody;
+use tripline_engine::store::{Decision, NewTrigger, RecordFilter};
+use tripline_engine::trigger::{self, TagFilter, TriggerKind, service};
 
-use super::{Context, boundary, output};
-use crate::error::ErrorBody;
-use crate::store::{Decision, NewTrigger, RecordFilter};
-use crate::trigger::{self, TagFilter, TriggerKind, service};
+use crate::{Context, boundary, output};
 
 /// `tripline trigger …`
 #[derive(Debug, Subcommand)]
@@ -152,7 +152,7 @@ const DEFAULT_BASE: &str = "http://127.0.0.1:8787";
 /// The base of a trigger's URL: the one given now, else the one it was created with, else
 /// the listener's default address.
 fn base_url(cx: &Context, name: &str, given: Option<String>) -> Result<String, ErrorBody> {
-    if let Some(url) = crate::listener::public_url(given.as_deref())? {
+    if let Some(url) = tripline_engine::listener::public_url(given.as_deref())? {
         return Ok(url);
     }
     let stored = cx.store.trigger_public_url(name).map_err(boundary)?;
@@ -202,7 +202,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
         Command::Create(args) => {
             let kind = kind(&args)?;
             // Checked before anything is made.
-            let public_url = crate::listener::public_url(args.public_url.as_deref())?;
+            let public_url = tripline_engine::listener::public_url(args.public_url.as_deref())?;
             let name = args
                 .name
                 .clone()
@@ -350,7 +350,7 @@ fn example_target(cx: &Context, app: &str) -> Option<trigger::ExampleTarget> {
         .store
         .version(application.source.template()?, None)
         .ok()?;
-    let manifest = crate::template::Manifest::parse(&latest.content).ok()?;
+    let manifest = tripline_engine::template::Manifest::parse(&latest.content).ok()?;
     trigger::ExampleTarget::find(&manifest)
 }
 

@@ -13,9 +13,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tripline::store::{Decision, RecordFilter, Release, ReleaseStatus, Store};
+use tripline_engine::store::{Decision, RecordFilter, Release, ReleaseStatus, Store};
 
-const SEED: &str = "tests/fixtures/templates/seed-demo.yaml";
+/// The seed's template, a fixture of the engine.
+const SEED: &str = "../engine/tests/fixtures/templates/seed-demo.yaml";
 const REPOSITORY: &str = "registry.cn-hangzhou.aliyuncs.com/acs/rollouts-demo";
 const CALLS: usize = 1000;
 const ROUNDS: usize = 3;
@@ -379,7 +380,7 @@ async fn check(database: &Path, releases: &[Release], accepted: &[(usize, i64)],
         .max_by_key(|r| r.number)
         .unwrap();
     let version = store.version("demo", last.template_version).unwrap();
-    let manifest = tripline::template::Manifest::parse(&version.content).unwrap();
+    let manifest = tripline_engine::template::Manifest::parse(&version.content).unwrap();
     let recorded = &manifest
         .documents()
         .iter()
@@ -406,7 +407,7 @@ async fn check(database: &Path, releases: &[Release], accepted: &[(usize, i64)],
         "every scale step, in order"
     );
     let newest = store.version("demo", None).unwrap();
-    let newest = tripline::template::Manifest::parse(&newest.content).unwrap();
+    let newest = tripline_engine::template::Manifest::parse(&newest.content).unwrap();
     let newest = &newest
         .documents()
         .iter()

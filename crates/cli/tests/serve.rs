@@ -361,7 +361,7 @@ fn serve_logs_json_lines_to_stderr_filtered_by_rust_log() {
         assert_eq!(started.is_some(), *shown, "RUST_LOG={rust_log:?}: {stderr}");
         if let Some(line) = started {
             assert_eq!(line["level"], "INFO", "{line}");
-            assert_eq!(line["target"], "tripline::cli::serve", "{line}");
+            assert_eq!(line["target"], "tripline::serve", "{line}");
             assert_eq!(line["listening"], address.as_str(), "{line}");
             assert!(line["timestamp"].is_string(), "{line}");
         }
@@ -389,8 +389,8 @@ fn serve_logs_json_lines_to_stderr_filtered_by_rust_log() {
 #[tokio::test]
 async fn the_log_file_holds_the_same_lines_and_no_token_is_ever_logged() {
     let dir = tempfile::tempdir().unwrap();
-    let seed =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/templates/seed-demo.yaml");
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../engine/tests/fixtures/templates/seed-demo.yaml");
     let run = |args: &[&str]| {
         let out = tripline(dir.path(), None)
             .arg("--json")

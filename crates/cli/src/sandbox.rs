@@ -1,18 +1,18 @@
 //! `tripline sandbox`: serves the sandbox cluster and announces it (see
-//! [`crate::cluster::sandbox`] for how other commands find it).
+//! [`tripline_engine::cluster::sandbox`] for how other commands find it).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-
-use super::Context;
-use crate::cluster::sandbox::{
+use tripline_engine::cluster::sandbox::{
     endpoint_file, kubeconfig_file, reachable, running_config, sandbox_dir,
 };
-use crate::error::ErrorBody;
-use crate::sandbox::{Sandbox, SandboxConfig};
+use tripline_engine::error::ErrorBody;
+use tripline_engine::sandbox::{Sandbox, SandboxConfig};
+
+use crate::Context;
 
 /// `tripline sandbox` arguments.
 #[derive(Debug, Args)]

@@ -1,11 +1,11 @@
 //! `tripline app …`
 
 use clap::Subcommand;
+use tripline_engine::app::{ClusterRef, NewApplication, Pin, Source};
+use tripline_engine::deploy::live::{self, RolloutState, Workload};
+use tripline_engine::error::ErrorBody;
 
-use super::{Context, boundary, output};
-use crate::app::{ClusterRef, NewApplication, Pin, Source};
-use crate::deploy::live::{self, RolloutState, Workload};
-use crate::error::ErrorBody;
+use crate::{Context, boundary, output};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -187,7 +187,8 @@ fn status(cx: &mut Context, name: &str) -> Result<(), ErrorBody> {
     let app = cx.store.app(name).map_err(boundary)?;
     let (data_dir, quiet) = (cx.data_dir.clone(), cx.json);
     let workloads = super::runtime()?.block_on(async {
-        let access = crate::cluster::sandbox::clusters_for(&app.cluster, &data_dir, quiet).await?;
+        let access =
+            tripline_engine::cluster::sandbox::clusters_for(&app.cluster, &data_dir, quiet).await?;
         let workloads = live::of_app(&access.clusters, &app).await;
         access.shutdown().await;
         workloads

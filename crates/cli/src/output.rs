@@ -3,8 +3,7 @@
 use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
-
-use crate::diff::{ChangeKind, ManifestDiff, Status};
+use tripline_engine::diff::{ChangeKind, ManifestDiff, Status};
 
 /// Prints rows as left-aligned columns separated by two spaces; the first row is the header.
 pub fn table(rows: &[Vec<String>]) -> String {
@@ -132,7 +131,7 @@ mod tests {
     fn diff_text_without_colour_has_no_escapes() {
         let old = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: '1'}\n";
         let new = old.replace("'1'", "'2'");
-        let d = crate::diff::diff_texts(old, &new).unwrap();
+        let d = tripline_engine::diff::diff_texts(old, &new).unwrap();
         let text = diff(&d, false);
         assert!(
             text.starts_with("1 changed, 0 added, 0 removed, 0 unchanged"),
@@ -149,14 +148,14 @@ mod snapshots {
     /// The diff a person reads after the seed's patch and an added Service.
     #[test]
     fn seed_patch_diff_as_printed() {
-        let before = include_str!("../../tests/fixtures/templates/seed-demo.yaml");
+        let before = include_str!("../../engine/tests/fixtures/templates/seed-demo.yaml");
         let after = format!(
             "{}---\napiVersion: v1\nkind: Service\nmetadata:\n  name: demo\nspec:\n  ports:\n  - port: 80\n",
             before
                 .replace(":blue", ":red")
                 .replace("cpu: 100m", "cpu: 250m")
         );
-        let diff = crate::diff::diff_texts(before, &after).unwrap();
+        let diff = tripline_engine::diff::diff_texts(before, &after).unwrap();
         insta::assert_snapshot!(super::diff(&diff, false));
     }
 }

@@ -4,12 +4,14 @@ use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
+use tripline_engine::deploy::worker::{Event, Workers};
+use tripline_engine::deploy::{
+    Action, Options, Progress, ResourceOutcome, rollout::Rollout, short,
+};
+use tripline_engine::error::ErrorBody;
+use tripline_engine::store::{Cause, Release, ReleaseStatus};
 
-use super::{Context, boundary, output};
-use crate::deploy::worker::{Event, Workers};
-use crate::deploy::{Action, Options, Progress, ResourceOutcome, rollout::Rollout, short};
-use crate::error::ErrorBody;
-use crate::store::{Cause, Release, ReleaseStatus};
+use crate::{Context, boundary, output};
 
 /// `tripline deploy` arguments.
 #[derive(Debug, Args)]
@@ -118,7 +120,7 @@ fn run_release(
     let json = cx.json;
     let color = cx.color;
     let release = super::runtime()?.block_on(async move {
-        let cluster = crate::cluster::sandbox::clusters_for(&application.cluster, &data_dir, json).await?;
+        let cluster = tripline_engine::cluster::sandbox::clusters_for(&application.cluster, &data_dir, json).await?;
         let cancel = tokio_util::sync::CancellationToken::new();
         let workers = Workers::new(database.clone(), cluster.clusters.clone(), cancel.clone()).map_err(boundary)?;
         let mut events = workers.subscribe();
@@ -148,7 +150,7 @@ fn run_release(
         workers.shutdown().await;
         cluster.shutdown().await;
         result?;
-        crate::store::Store::open(&database)
+        tripline_engine::store::Store::open(&database)
             .and_then(|s| s.release(queued.id))
             .map_err(boundary)
     })?;
@@ -340,8 +342,9 @@ fn duration(release: &Release) -> String {
 
 /// `tripline cluster …`
 pub fn cluster(cx: &mut Context, command: ClusterCommand) -> Result<(), ErrorBody> {
-    let clusters =
-        crate::cluster::Clusters::new(crate::cluster::sandbox::running_config(&cx.data_dir));
+    let clusters = tripline_engine::cluster::Clusters::new(
+        tripline_engine::cluster::sandbox::running_config(&cx.data_dir),
+    );
     let list = clusters
         .list()
         .map_err(|e| ErrorBody::new("cluster.kubeconfig", e.to_string()))?;
@@ -349,8 +352,8 @@ pub fn cluster(cx: &mut Context, command: ClusterCommand) -> Result<(), ErrorBod
     let users = |name: &str| -> Vec<String> {
         apps.iter()
             .filter(|a| match &a.cluster {
-                crate::app::ClusterRef::Sandbox => name == "sandbox",
-                crate::app::ClusterRef::Context { name: c } => c == name,
+                tripline_engine::app::ClusterRef::Sandbox => name == "sandbox",
+                tripline_engine::app::ClusterRef::Context { name: c } => c == name,
             })
             .map(|a| a.name.clone())
             .collect()

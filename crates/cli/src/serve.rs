@@ -4,13 +4,13 @@ use std::net::SocketAddr;
 
 use clap::Args;
 use tokio_util::sync::CancellationToken;
+use tripline_engine::app::ClusterRef;
+use tripline_engine::deploy::worker::Workers;
+use tripline_engine::error::ErrorBody;
+use tripline_engine::listener::{self, Listener};
+use tripline_engine::secrets::Secrets;
 
-use super::{Context, boundary, sandbox};
-use crate::app::ClusterRef;
-use crate::deploy::worker::Workers;
-use crate::error::ErrorBody;
-use crate::listener::{self, Listener};
-use crate::secrets::Secrets;
+use crate::{Context, boundary, sandbox};
 
 /// `tripline serve` arguments.
 #[derive(Debug, Args)]
@@ -108,7 +108,7 @@ pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
             ),
         }
         let access =
-            crate::cluster::sandbox::clusters_for(&ClusterRef::Sandbox, &data_dir, json).await?;
+            tripline_engine::cluster::sandbox::clusters_for(&ClusterRef::Sandbox, &data_dir, json).await?;
         let cancel = CancellationToken::new();
         let workers = Workers::new(
             database.clone(),
@@ -124,7 +124,7 @@ pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
             listen: args.listen,
             public_url,
             body_limit: args.body_limit,
-            retention: crate::store::Retention {
+            retention: tripline_engine::store::Retention {
                 days: args.keep_days,
                 per_trigger: args.keep_records,
             },
