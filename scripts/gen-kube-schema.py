@@ -9,8 +9,8 @@ built-in kinds listed in KINDS and the types they reach are kept, as field names
     python3 scripts/gen-kube-schema.py /tmp/kv/kubernetes_validate-*.whl
 
 The newest Kubernetes version in the wheel is used unless `--kubernetes 1.36.0` names one. The
-output goes to crates/engine/src/validation/schema/kube-<version>.json; the list of versions in
-crates/engine/src/validation/schema.rs (VERSIONS) must name each file (a unit test checks it).
+output goes to crates/validation/src/schema/kube-<version>.json; the list of versions in
+crates/validation/src/schema.rs (VERSIONS) must name each file (a unit test checks it).
 
 Format of the output (every type expression is a string):
 
@@ -66,7 +66,7 @@ KINDS: dict[str, list[str]] = {
     "storage.k8s.io/v1": ["StorageClass"],
 }
 
-OUTPUT_DIR = Path(__file__).resolve().parent.parent / "crates/engine/src/validation/schema"
+OUTPUT_DIR = Path(__file__).resolve().parent.parent / "crates/validation/src/schema"
 SCALARS = {"string", "integer", "number", "boolean"}
 
 

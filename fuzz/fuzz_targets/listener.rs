@@ -1,5 +1,5 @@
 //! The listener's request handling: any method, path, query, headers and body, sent through
-//! `tripline::listener::router` in-process with tower's `oneshot`.
+//! `tripline_engine::listener::router` in-process with tower's `oneshot`.
 //!
 //! The router serves one database (a template application with one trigger of each kind, a
 //! signed one, a disabled one and one on an application on hold) for the whole run. A call
@@ -24,13 +24,13 @@ use http_body_util::BodyExt as _;
 use libfuzzer_sys::fuzz_target;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
-use tripline::app::{ClusterRef, NewApplication, Pin, Source};
-use tripline::cluster::Clusters;
-use tripline::deploy::worker::Workers;
-use tripline::listener::{self, Config, State};
-use tripline::secrets::Secrets;
-use tripline::store::{NewTrigger, Origin, Retention, Store};
-use tripline::trigger::{self, TagFilter, TriggerKind, service};
+use tripline_engine::app::{ClusterRef, NewApplication, Pin, Source};
+use tripline_engine::cluster::Clusters;
+use tripline_engine::deploy::worker::Workers;
+use tripline_engine::listener::{self, Config, State};
+use tripline_engine::secrets::Secrets;
+use tripline_engine::store::{NewTrigger, Origin, Retention, Store};
+use tripline_engine::trigger::{self, TagFilter, TriggerKind, service};
 
 /// The seed's demo Deployment, and a second one on the Docker Hub sample payload's
 /// repository, so the image triggers follow repositories the template uses (a trigger that

@@ -10,8 +10,8 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use tripline::patch::{self, Patch, PatchType, Target};
-use tripline::template::Manifest;
+use tripline_engine::patch::{self, Patch, PatchType, Target};
+use tripline_engine::template::Manifest;
 
 const SEED_DEMO: &str = include_str!("../../crates/engine/tests/fixtures/templates/seed-demo.yaml");
 const WEB_STACK: &str = include_str!("../../crates/engine/tests/fixtures/templates/web-stack.yaml");

@@ -1,4 +1,4 @@
-//! Registry push webhooks: `tripline::registry::parse_delivery` with any headers and body.
+//! Registry push webhooks: `tripline_engine::registry::parse_delivery` with any headers and body.
 //!
 //! The input reads like an HTTP message: `Name: value` header lines, an empty line, then the
 //! body. Input with no empty line is all body, with no headers. So the seed corpus is each
@@ -9,7 +9,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tripline::registry::{self, ImageRef};
+use tripline_engine::registry::{self, ImageRef};
 
 fuzz_target!(|data: &[u8]| {
     let (headers, body) = split(data);

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tripline::template::Manifest;
+use tripline_engine::template::Manifest;
 
 fuzz_target!(|data: &[u8]| {
     let manifest = match Manifest::from_bytes(data) {

@@ -16,6 +16,7 @@ from pathlib import Path
 
 FUZZ = Path(__file__).resolve().parent.parent
 FIXTURES = FUZZ.parent / "crates/engine/tests/fixtures"
+STRATEGIC = FUZZ.parent / "crates/strategic-merge/tests/fixtures/strategic"
 
 
 def write(target, data):
@@ -42,7 +43,7 @@ def patch():
     # Byte 0: bits 0-1 the type (resource, strategic, merge, json), bit 2 a target given,
     # bit 3 the web-stack template instead of seed-demo.
     write("patch", b"\x00" + (FIXTURES / "templates/seed-demo-patch.json").read_bytes())
-    for case in sorted((FIXTURES / "strategic").iterdir()):
+    for case in sorted(STRATEGIC.iterdir()):
         body = case / "patch.json"
         if not body.is_file():
             continue
@@ -60,7 +61,7 @@ def patch():
 def template():
     seen = set()
     for path in sorted((FIXTURES / "templates").glob("*.yaml")) + sorted(
-        (FIXTURES / "strategic").glob("*/original.yaml")
+        STRATEGIC.glob("*/original.yaml")
     ):
         data = path.read_bytes()
         if data not in seen:

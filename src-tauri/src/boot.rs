@@ -11,7 +11,7 @@
 //! an alias to probe, family by family, for every weight the first screen uses.
 
 use serde::Serialize;
-use tripline::runtime::{AppOverview, Runtime};
+use tripline_engine::runtime::{AppOverview, Runtime};
 
 use crate::settings::Settings;
 

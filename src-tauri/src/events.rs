@@ -6,10 +6,10 @@ use tauri::{AppHandle, Manager as _};
 use tauri_plugin_notification::NotificationExt as _;
 use tauri_specta::Event as _;
 use tokio::sync::broadcast::{Receiver, error::RecvError};
-use tripline::deploy::worker::{DeployEvent, Event};
-use tripline::listener::Recorded;
-use tripline::runtime::ListenerStatus;
-use tripline::store::{Cause, ReleaseStatus};
+use tripline_engine::deploy::worker::{DeployEvent, Event};
+use tripline_engine::listener::Recorded;
+use tripline_engine::runtime::ListenerStatus;
+use tripline_engine::store::{Cause, ReleaseStatus};
 
 use crate::state::AppState;
 use crate::tray;

@@ -1,7 +1,7 @@
 //! The Tripline desktop shell: a window, a tray and notifications around the engine.
 //!
 //! Everything Tripline knows lives in the engine ([`tripline`]); this crate only adapts it:
-//! [`commands`] are a few lines each over [`tripline::runtime::Runtime`], [`events`] pushes
+//! [`commands`] are a few lines each over [`tripline_engine::runtime::Runtime`], [`events`] pushes
 //! the engine's broadcasts to the window, [`tray`] keeps the listener reachable while the
 //! window is closed, and [`settings`] persists preferences with `tauri-plugin-store`.
 //!
@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 use tauri::{Manager as _, WebviewUrl, WebviewWindowBuilder};
 use tauri_specta::{Builder, collect_commands, collect_events};
-use tripline::error::ErrorBody;
-use tripline::runtime::{Options, Runtime};
+use tripline_engine::error::ErrorBody;
+use tripline_engine::runtime::{Options, Runtime};
 
 use crate::state::AppState;
 
@@ -169,7 +169,7 @@ pub fn run() {
 fn data_dir() -> Result<std::path::PathBuf, ErrorBody> {
     std::env::var_os("TRIPLINE_DATA_DIR")
         .map(Into::into)
-        .or_else(tripline::store::default_data_dir)
+        .or_else(tripline_engine::store::default_data_dir)
         .ok_or_else(|| {
             ErrorBody::new(
                 "store.no_data_dir",
@@ -181,12 +181,12 @@ fn data_dir() -> Result<std::path::PathBuf, ErrorBody> {
 /// Logs to stderr and to `<data dir>/logs/tripline-desktop.log` (rotated by size), filtered
 /// by `RUST_LOG`. Without a log file the app still runs, logging to stderr only.
 fn start_logging(data_dir: Option<&std::path::PathBuf>) {
-    use tripline::logging::{FileLog, Format, Options};
+    use tripline_engine::logging::{FileLog, Format, Options};
 
     let file = data_dir.map(|dir| FileLog::in_data_dir(dir, "tripline-desktop"));
-    if let Err(error) = tripline::logging::init(&Options::from_env(Format::Text, file)) {
+    if let Err(error) = tripline_engine::logging::init(&Options::from_env(Format::Text, file)) {
         let stderr_only = Options::from_env(Format::Text, None);
-        if tripline::logging::init(&stderr_only).is_ok() {
+        if tripline_engine::logging::init(&stderr_only).is_ok() {
             tracing::warn!(%error, "logging to stderr only");
         }
     }
@@ -202,11 +202,11 @@ fn open_runtime(data_dir: std::path::PathBuf) -> Result<Runtime, ErrorBody> {
 }
 
 /// `TRIPLINE_SECRETS=files|keyring` forces a secret store; the default finds the keyring.
-fn secrets_choice() -> tripline::secrets::Choice {
+fn secrets_choice() -> tripline_engine::secrets::Choice {
     match std::env::var("TRIPLINE_SECRETS").as_deref() {
-        Ok("files") => tripline::secrets::Choice::Files,
-        Ok("keyring") => tripline::secrets::Choice::Keyring,
-        _ => tripline::secrets::Choice::Auto,
+        Ok("files") => tripline_engine::secrets::Choice::Files,
+        Ok("keyring") => tripline_engine::secrets::Choice::Keyring,
+        _ => tripline_engine::secrets::Choice::Auto,
     }
 }
 

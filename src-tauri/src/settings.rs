@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use tauri::AppHandle;
 use tauri_plugin_store::StoreExt as _;
-use tripline::runtime::ListenerSettings;
+use tripline_engine::runtime::ListenerSettings;
 
 const FILE: &str = "settings.json";
 const KEY: &str = "settings";
@@ -88,9 +88,12 @@ pub fn load(app: &AppHandle) -> Settings {
 }
 
 /// Writes the settings to disk.
-pub fn save(app: &AppHandle, settings: &Settings) -> Result<(), tripline::error::ErrorBody> {
+pub fn save(app: &AppHandle, settings: &Settings) -> Result<(), tripline_engine::error::ErrorBody> {
     let failed = |e: &dyn std::fmt::Display| {
-        tripline::error::ErrorBody::new("settings.io", format!("cannot save the settings: {e}"))
+        tripline_engine::error::ErrorBody::new(
+            "settings.io",
+            format!("cannot save the settings: {e}"),
+        )
     };
     let store = app.store(FILE).map_err(|e| failed(&e))?;
     let value = serde_json::to_value(settings).map_err(|e| failed(&e))?;

@@ -5,8 +5,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio_util::sync::CancellationToken;
-use tripline::listener::Recorded;
-use tripline::runtime::Runtime;
+use tripline_engine::listener::Recorded;
+use tripline_engine::runtime::Runtime;
 
 use crate::settings::Settings;
 

@@ -8,8 +8,8 @@ use tauri::image::Image;
 use tauri::menu::{Menu, MenuBuilder, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Manager as _};
-use tripline::listener::Recorded;
-use tripline::runtime::ListenerStatus;
+use tripline_engine::listener::Recorded;
+use tripline_engine::runtime::ListenerStatus;
 
 use crate::state::AppState;
 
@@ -206,7 +206,7 @@ fn quit(app: &AppHandle) {
 
 #[cfg(test)]
 mod tests {
-    use tripline::store::Decision;
+    use tripline_engine::store::Decision;
 
     use super::*;
 

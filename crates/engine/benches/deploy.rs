@@ -37,9 +37,9 @@ use std::time::{Duration, Instant};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::ApiResource;
-use tripline::deploy::{Deployer, Options, Plan, Progress};
-use tripline::sandbox::{Sandbox, SandboxConfig};
-use tripline::template::Manifest;
+use tripline_engine::deploy::{Deployer, Options, Plan, Progress};
+use tripline_engine::sandbox::{Sandbox, SandboxConfig};
+use tripline_engine::template::Manifest;
 
 const CONFIG_MAPS: usize = 20;
 const SERVICES: usize = 15;

@@ -31,10 +31,10 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, SamplingMode, Throughput};
 use serde_json::Value;
 use tempfile::TempDir;
-use tripline::diff::{ManifestDiff, diff_texts};
-use tripline::patch::{Patch, PatchType};
-use tripline::store::{Origin, SaveOutcome, Store, VersionSummary};
-use tripline::template::Manifest;
+use tripline_engine::diff::{ManifestDiff, diff_texts};
+use tripline_engine::patch::{Patch, PatchType};
+use tripline_engine::store::{Origin, SaveOutcome, Store, VersionSummary};
+use tripline_engine::template::Manifest;
 
 /// Resources in the large template (real run).
 const RESOURCES: usize = 2_000;

@@ -48,14 +48,14 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
-use tripline::app::{ClusterRef, NewApplication, Pin, Source};
-use tripline::cluster::Clusters;
-use tripline::deploy::worker::{Event, Workers};
-use tripline::listener::{self, Listener};
-use tripline::sandbox::{Sandbox, SandboxConfig, router};
-use tripline::secrets::Secrets;
-use tripline::store::{NewTrigger, ReleaseStatus, Store};
-use tripline::trigger::{TagFilter, TriggerKind, service};
+use tripline_engine::app::{ClusterRef, NewApplication, Pin, Source};
+use tripline_engine::cluster::Clusters;
+use tripline_engine::deploy::worker::{Event, Workers};
+use tripline_engine::listener::{self, Listener};
+use tripline_engine::sandbox::{Sandbox, SandboxConfig, router};
+use tripline_engine::secrets::Secrets;
+use tripline_engine::store::{NewTrigger, ReleaseStatus, Store};
+use tripline_engine::trigger::{TagFilter, TriggerKind, service};
 
 /// The image repository the template and both triggers name.
 const REPOSITORY: &str = "registry.example/bench/app";

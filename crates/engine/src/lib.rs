@@ -5,8 +5,9 @@
 //!
 //! - [`template`] turns multi-document YAML into validated [`template::Manifest`]s, one
 //!   [`template::Document`] per Kubernetes object, each keyed by its [`template::ResourceId`].
-//! - [`validation`] holds Kubernetes objects to the API server's rules; the store applies it
-//!   (with size limits) to every version before saving it, and the sandbox to every write.
+//! - [`tripline_validation`] holds Kubernetes objects to the API server's rules; the store
+//!   applies it (with size limits) to every version before saving it, and the sandbox to every
+//!   write.
 //! - [`patch`] applies a patch (the seed's `{"resource":{…}}` body, a strategic merge patch,
 //!   an RFC 7396 merge patch or an RFC 6902 JSON Patch) to a manifest and returns a new one.
 //! - [`diff`] compares two manifests resource by resource and field by field.
@@ -16,14 +17,19 @@
 //!   deploy engine.
 //! - [`store`] keeps templates, their immutable versions and applications in SQLite; every
 //!   write that makes a version or an application is one transaction.
-//! - [`cli`] is the `tripline` command line, a thin layer over the above.
 //! - [`logging`] installs the one logger the command line and the desktop app share.
+//! - [`runtime`] is the façade a long-lived front end holds; the command line (crate
+//!   `tripline`) and the desktop app (`tripline-desktop`) call the engine and nothing else.
 //!
 //! Errors are per area (`template::Error`, `patch::Error`, …); [`error::ErrorBody`] is the one
 //! shape they take when they cross a boundary (the CLI's `--json`, later HTTP and the UI).
+//!
+//! The engine depends on three Tripline crates: [`strategic_merge`] (patches merge as kubectl
+//! merges them), [`tripline_validation`] (templates are held to the API server's rules) and
+//! [`tripline_sandbox`] (the built-in cluster, re-exported as [`sandbox`]). It knows nothing of
+//! a terminal or a window: argument parsing and printing live in the `tripline` crate.
 
 pub mod app;
-pub mod cli;
 pub mod cluster;
 pub mod deploy;
 pub mod diff;
@@ -34,9 +40,11 @@ pub mod patch;
 pub mod registry;
 pub mod release;
 pub mod runtime;
-pub mod sandbox;
 pub mod secrets;
 pub mod store;
 pub mod template;
 pub mod trigger;
-pub mod validation;
+
+/// The built-in sandbox cluster (crate `tripline-sandbox`), re-exported so that front ends
+/// start one without naming another crate.
+pub use tripline_sandbox as sandbox;

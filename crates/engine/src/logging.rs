@@ -28,6 +28,8 @@ use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt as _;
 
 /// What is logged when `RUST_LOG` is not set: Tripline's crates at `info`, the rest at `warn`.
+/// A directive's target matches every target it begins, so `tripline` also names
+/// `tripline_engine`, `tripline_sandbox` and the other crates of the workspace.
 pub const DEFAULT_FILTER: &str = "warn,tripline=info,tripline_desktop=info";
 
 /// How events are written.

@@ -8,8 +8,8 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tripline::store::{Origin, Store};
-use tripline::template::Manifest;
+use tripline_engine::store::{Origin, Store};
+use tripline_engine::template::Manifest;
 
 const CHILD_DIR: &str = "TRIPLINE_CRASH_CHILD_DIR";
 
@@ -49,13 +49,13 @@ fn child_process_writer() {
             )
             .expect("save");
         if round % 5 == 0 {
-            let app = tripline::app::NewApplication {
+            let app = tripline_engine::app::NewApplication {
                 name: format!("app-{round}"),
-                cluster: tripline::app::ClusterRef::Sandbox,
+                cluster: tripline_engine::app::ClusterRef::Sandbox,
                 namespace: "default".into(),
-                source: tripline::app::Source::Template {
+                source: tripline_engine::app::Source::Template {
                     template: "load".into(),
-                    pin: tripline::app::Pin::Latest,
+                    pin: tripline_engine::app::Pin::Latest,
                 },
                 prune: false,
             };
@@ -69,7 +69,7 @@ fn check(dir: &std::path::Path) -> usize {
     store.check_integrity().expect("integrity");
     let versions = match store.versions("load") {
         Ok(v) => v,
-        Err(tripline::store::Error::TemplateNotFound(_)) => return 0,
+        Err(tripline_engine::store::Error::TemplateNotFound(_)) => return 0,
         Err(e) => panic!("{e}"),
     };
     for (i, summary) in versions.iter().enumerate() {

@@ -6,9 +6,9 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
-use tripline::deploy::{Action, Deployer, Options, Plan};
-use tripline::sandbox::{Sandbox, SandboxConfig};
-use tripline::template::Manifest;
+use tripline_engine::deploy::{Action, Deployer, Options, Plan};
+use tripline_engine::sandbox::{Sandbox, SandboxConfig};
+use tripline_engine::template::Manifest;
 
 const TWO: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep}\ndata: {a: '1'}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: drop}\ndata: {b: '2'}\n";
 

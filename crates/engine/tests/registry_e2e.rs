@@ -15,14 +15,14 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use sha2::{Digest as _, Sha256};
 use tokio_util::sync::CancellationToken;
-use tripline::app::{ClusterRef, NewApplication, Pin, Source};
-use tripline::cluster::Clusters;
-use tripline::deploy::worker::{Event, Workers};
-use tripline::listener::{self, Listener};
-use tripline::sandbox::{Sandbox, SandboxConfig};
-use tripline::secrets::Secrets;
-use tripline::store::{Cause, NewTrigger, Origin, RecordFilter, ReleaseStatus, Store};
-use tripline::trigger::{TagFilter, TriggerKind, service};
+use tripline_engine::app::{ClusterRef, NewApplication, Pin, Source};
+use tripline_engine::cluster::Clusters;
+use tripline_engine::deploy::worker::{Event, Workers};
+use tripline_engine::listener::{self, Listener};
+use tripline_engine::sandbox::{Sandbox, SandboxConfig};
+use tripline_engine::secrets::Secrets;
+use tripline_engine::store::{Cause, NewTrigger, Origin, RecordFilter, ReleaseStatus, Store};
+use tripline_engine::trigger::{TagFilter, TriggerKind, service};
 
 fn available(tool: &str) -> bool {
     Command::new(tool)
@@ -212,7 +212,7 @@ async fn a_registry_push_notification_deploys_the_new_tag() {
     let listener = Listener::start(Arc::clone(&state), cancel.child_token())
         .await
         .unwrap();
-    let hook = tripline::trigger::url_with_token(
+    let hook = tripline_engine::trigger::url_with_token(
         &created.trigger,
         &format!("http://{}", listener.address()),
         &created.token,

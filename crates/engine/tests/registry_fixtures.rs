@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use tripline::registry::{self, Error, Format};
+use tripline_engine::registry::{self, Error, Format};
 
 const BLESS: &str = "TRIPLINE_BLESS";
 

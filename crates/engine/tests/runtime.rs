@@ -7,15 +7,15 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use tokio::sync::broadcast::Receiver;
-use tripline::deploy::worker::{DeployEvent, Event};
-use tripline::listener::Recorded;
-use tripline::runtime::{ListenerSettings, Options, Runtime};
-use tripline::store::{Decision, ReleaseStatus};
+use tripline_engine::deploy::worker::{DeployEvent, Event};
+use tripline_engine::listener::Recorded;
+use tripline_engine::runtime::{ListenerSettings, Options, Runtime};
+use tripline_engine::store::{Decision, ReleaseStatus};
 
 async fn open(dir: &tempfile::TempDir) -> Runtime {
     Runtime::open(Options {
         data_dir: dir.path().to_owned(),
-        secrets: tripline::secrets::Choice::Files,
+        secrets: tripline_engine::secrets::Choice::Files,
         via: "desktop",
     })
     .await
@@ -263,7 +263,9 @@ async fn trigger_secrets_stay_out_of_trigger_rows_and_setup_lists_what_the_templ
     let demo = runtime.create_demo().unwrap();
     let token = runtime
         .secrets()
-        .get(&tripline::trigger::token_secret_name("demo-redeploy"))
+        .get(&tripline_engine::trigger::token_secret_name(
+            "demo-redeploy",
+        ))
         .unwrap();
     let serialized = serde_json::to_string(&demo).unwrap();
     assert!(
@@ -301,10 +303,10 @@ async fn trigger_secrets_stay_out_of_trigger_rows_and_setup_lists_what_the_templ
 
     // Deleting an application deletes its triggers' tokens too, not only their rows.
     runtime
-        .create_trigger(&tripline::store::NewTrigger {
+        .create_trigger(&tripline_engine::store::NewTrigger {
             name: "demo-again".into(),
             app: "demo".into(),
-            kind: tripline::trigger::TriggerKind::Redeploy,
+            kind: tripline_engine::trigger::TriggerKind::Redeploy,
             signed: true,
         })
         .unwrap();
@@ -317,14 +319,14 @@ async fn trigger_secrets_stay_out_of_trigger_rows_and_setup_lists_what_the_templ
             .code,
         "trigger.not_found"
     );
-    let secret = tripline::trigger::token_secret_name("demo-again");
+    let secret = tripline_engine::trigger::token_secret_name("demo-again");
     assert!(runtime.secrets().get(&secret).is_ok());
     runtime.delete_app("demo").unwrap();
     assert!(runtime.secrets().get(&secret).is_err(), "the token is gone");
     assert!(
         runtime
             .secrets()
-            .get(&tripline::trigger::signing_secret_name("demo-again"))
+            .get(&tripline_engine::trigger::signing_secret_name("demo-again"))
             .is_err()
     );
     assert_eq!(
@@ -379,7 +381,7 @@ async fn a_trusted_proxy_names_the_caller_and_a_bad_one_is_refused_by_name() {
         .expect("a record is announced")
         .expect("records channel");
     assert_eq!(recorded.status, 404);
-    let filter = tripline::store::RecordFilter {
+    let filter = tripline_engine::store::RecordFilter {
         limit: 10,
         ..Default::default()
     };
@@ -399,72 +401,4 @@ async fn a_trusted_proxy_names_the_caller_and_a_bad_one_is_refused_by_name() {
     }
     assert_eq!(sources, ["203.0.113.7"]);
     runtime.shutdown().await;
-}
-
-/// A trigger that could never fire is refused by the engine, whichever front end asks: the
-/// desktop app's façade and the CLI give the same code and message for the same request.
-#[tokio::test]
-async fn a_trigger_the_template_cannot_serve_is_refused_the_same_way_by_every_front_end() {
-    use tripline::store::NewTrigger;
-    use tripline::trigger::TriggerKind;
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = open(&dir).await;
-    runtime.create_demo().unwrap();
-    let ghost = NewTrigger {
-        name: "demo-ghost".into(),
-        app: "demo".into(),
-        kind: TriggerKind::Scale {
-            kind: "Deployment".into(),
-            name: "ghost".into(),
-            min: None,
-            max: None,
-        },
-        signed: false,
-    };
-    let desktop = runtime.create_trigger(&ghost).unwrap_err();
-    assert_eq!(desktop.code, "trigger.invalid", "{desktop:?}");
-    assert!(
-        desktop
-            .message
-            .contains("has no Deployment/ghost (it has: Deployment/demo)"),
-        "{}",
-        desktop.message
-    );
-    drop(runtime);
-
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tripline"))
-        .args([
-            "--json",
-            "--secrets",
-            "files",
-            "trigger",
-            "create",
-            "demo",
-            "--kind",
-            "scale",
-            "--name",
-            "demo-ghost",
-            "--workload",
-            "Deployment/ghost",
-        ])
-        .env("TRIPLINE_DATA_DIR", dir.path())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let start = stderr.find('{').unwrap_or(0);
-    let cli: serde_json::Value = serde_json::from_str(&stderr[start..]).unwrap();
-    assert_eq!(cli["code"], desktop.code, "{stderr}");
-    assert_eq!(cli["message"], desktop.message, "{stderr}");
-
-    // Nothing was made: no trigger and no secret.
-    let runtime = open(&dir).await;
-    assert!(runtime.trigger_url("demo-ghost").await.is_err());
-    assert!(
-        runtime
-            .secrets()
-            .get(&tripline::trigger::token_secret_name("demo-ghost"))
-            .is_err()
-    );
 }

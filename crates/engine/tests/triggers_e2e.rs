@@ -10,14 +10,14 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
 use tokio_util::sync::CancellationToken;
-use tripline::app::{ClusterRef, NewApplication, Pin, Source};
-use tripline::cluster::Clusters;
-use tripline::deploy::worker::{Event, Workers};
-use tripline::listener::{self, Listener};
-use tripline::sandbox::{Sandbox, SandboxConfig};
-use tripline::secrets::Secrets;
-use tripline::store::{NewTrigger, Origin, ReleaseStatus, Store};
-use tripline::trigger::{TriggerKind, service};
+use tripline_engine::app::{ClusterRef, NewApplication, Pin, Source};
+use tripline_engine::cluster::Clusters;
+use tripline_engine::deploy::worker::{Event, Workers};
+use tripline_engine::listener::{self, Listener};
+use tripline_engine::sandbox::{Sandbox, SandboxConfig};
+use tripline_engine::secrets::Secrets;
+use tripline_engine::store::{NewTrigger, Origin, ReleaseStatus, Store};
+use tripline_engine::trigger::{TriggerKind, service};
 
 const SEED: &str = include_str!("fixtures/templates/seed-demo.yaml");
 
@@ -105,7 +105,7 @@ impl World {
             },
         )
         .unwrap();
-        tripline::trigger::url_with_token(
+        tripline_engine::trigger::url_with_token(
             &created.trigger,
             &format!("http://{}", self.listener.address()),
             &created.token,
@@ -148,7 +148,7 @@ impl World {
     /// Waits for a release to finish and returns its status.
     async fn finished(
         &self,
-        mut events: tokio::sync::broadcast::Receiver<tripline::deploy::worker::DeployEvent>,
+        mut events: tokio::sync::broadcast::Receiver<tripline_engine::deploy::worker::DeployEvent>,
         release: i64,
     ) -> ReleaseStatus {
         let store = Store::open(&self.database).unwrap();
@@ -171,7 +171,7 @@ impl World {
 
     /// Waits until every release in `ids` is final (a carried one counts once its carrier
     /// is), and returns them as stored.
-    async fn settled(&self, ids: &[i64]) -> Vec<tripline::store::Release> {
+    async fn settled(&self, ids: &[i64]) -> Vec<tripline_engine::store::Release> {
         let store = Store::open(&self.database).unwrap();
         tokio::time::timeout(Duration::from_secs(60), async {
             loop {
@@ -422,7 +422,7 @@ async fn requests_during_a_deploy_coalesce_and_are_all_recorded() {
 fn template_deployment(database: &std::path::Path, version: Option<u32>) -> serde_json::Value {
     let store = Store::open(database).unwrap();
     let content = store.version("demo", version).unwrap().content;
-    let manifest = tripline::template::Manifest::parse(&content).unwrap();
+    let manifest = tripline_engine::template::Manifest::parse(&content).unwrap();
     manifest
         .documents()
         .iter()
@@ -591,8 +591,8 @@ async fn releases_a_dead_process_accepted_are_resumed_not_dropped() {
         r#""spec":{"replicas":2,"template""#,
     );
     assert_ne!(yellow_two, YELLOW);
-    let patch = tripline::patch::Patch::parse(
-        tripline::patch::PatchType::Resource,
+    let patch = tripline_engine::patch::Patch::parse(
+        tripline_engine::patch::PatchType::Resource,
         yellow_two.as_bytes(),
         None,
     )
@@ -600,34 +600,34 @@ async fn releases_a_dead_process_accepted_are_resumed_not_dropped() {
     store
         .patch_template("demo", &patch, Origin::Patch, "patched before the crash")
         .unwrap();
-    let options = tripline::deploy::Options::default();
+    let options = tripline_engine::deploy::Options::default();
     let queued = store
         .queue_release(
             "demo",
-            &tripline::store::Cause::User { via: "test".into() },
+            &tripline_engine::store::Cause::User { via: "test".into() },
             &options,
         )
         .unwrap();
-    let step = tripline::deploy::ScaleRequest {
+    let step = tripline_engine::deploy::ScaleRequest {
         kind: "Deployment".into(),
         name: "demo".into(),
-        direction: tripline::deploy::Direction::ScaleOut,
+        direction: tripline_engine::deploy::Direction::ScaleOut,
         step: 2,
         min: None,
         max: None,
     };
-    let scale_options = tripline::deploy::Options {
+    let scale_options = tripline_engine::deploy::Options {
         scale: Some(step.clone()),
         ..options.clone()
     };
     let running = store
         .queue_release(
             "demo",
-            &tripline::store::Cause::User { via: "test".into() },
+            &tripline_engine::store::Cause::User { via: "test".into() },
             &scale_options,
         )
         .unwrap();
-    let mut work = tripline::store::Work::of(&scale_options);
+    let mut work = tripline_engine::store::Work::of(&scale_options);
     work.decide("Deployment", "demo", 3);
     crashed(&world.database, running.id, Some(&work));
     crashed(&world.database, queued.id, None);
@@ -678,7 +678,7 @@ async fn releases_a_dead_process_accepted_are_resumed_not_dropped() {
 
 /// Makes release `id` look as a killed process left it: owned by a process that does not
 /// exist, and running with `work` in hand when given.
-fn crashed(database: &std::path::Path, id: i64, work: Option<&tripline::store::Work>) {
+fn crashed(database: &std::path::Path, id: i64, work: Option<&tripline_engine::store::Work>) {
     let conn = rusqlite::Connection::open(database).unwrap();
     conn.execute("UPDATE releases SET owner = 4294967294 WHERE id = ?1", [id])
         .unwrap();

@@ -9,8 +9,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use tripline::store::{Error as StoreError, Origin, Store};
-use tripline::template::Error as TemplateError;
+use tripline_engine::store::{Error as StoreError, Origin, Store};
+use tripline_engine::template::Error as TemplateError;
 
 const SEED: &str = include_str!("fixtures/templates/seed-demo.yaml");
 
@@ -120,7 +120,7 @@ fn the_error_names_the_document_it_is_in() {
         "{error}"
     );
     assert_eq!(error.location(), Some((18, None)));
-    let body = tripline::error::ErrorBody::from(&error);
+    let body = tripline_engine::error::ErrorBody::from(&error);
     assert_eq!(body.code, "template.invalid");
     let problems = &body.details.unwrap()["problems"];
     assert_eq!(problems[0]["field"], "spec.replicas");
@@ -163,13 +163,13 @@ async fn trigger_patches_with_invalid_or_too_deep_results_answer_400_and_make_no
     use http_body_util::BodyExt as _;
     use tokio_util::sync::CancellationToken;
     use tower::ServiceExt as _;
-    use tripline::app::{ClusterRef, NewApplication, Pin, Source};
-    use tripline::cluster::Clusters;
-    use tripline::deploy::worker::Workers;
-    use tripline::listener;
-    use tripline::secrets::Secrets;
-    use tripline::store::NewTrigger;
-    use tripline::trigger::{TriggerKind, service};
+    use tripline_engine::app::{ClusterRef, NewApplication, Pin, Source};
+    use tripline_engine::cluster::Clusters;
+    use tripline_engine::deploy::worker::Workers;
+    use tripline_engine::listener;
+    use tripline_engine::secrets::Secrets;
+    use tripline_engine::store::NewTrigger;
+    use tripline_engine::trigger::{TriggerKind, service};
 
     let (dir, mut store) = store();
     store.create_template("demo", SEED, "").unwrap();

@@ -3,11 +3,11 @@
 
 use serde::Serialize;
 use tauri::State;
-use tripline::app::{Application, NewApplication};
-use tripline::deploy::live::{RolloutState, Workload};
-use tripline::runtime::{AppOverview, Demo};
-use tripline::store::Release;
-use tripline::trigger::Trigger;
+use tripline_engine::app::{Application, NewApplication};
+use tripline_engine::deploy::live::{RolloutState, Workload};
+use tripline_engine::runtime::{AppOverview, Demo};
+use tripline_engine::store::Release;
+use tripline_engine::trigger::Trigger;
 
 use super::{Result, body};
 use crate::state::AppState;

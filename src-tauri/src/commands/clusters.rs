@@ -1,7 +1,7 @@
 //! Clusters: the sandbox and the kubeconfig's contexts, with the applications using each.
 
 use tauri::State;
-use tripline::runtime::ClusterList;
+use tripline_engine::runtime::ClusterList;
 
 use super::Result;
 use crate::state::AppState;

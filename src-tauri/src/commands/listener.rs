@@ -1,7 +1,7 @@
 //! The listener: status, start, stop.
 
 use tauri::State;
-use tripline::runtime::ListenerStatus;
+use tripline_engine::runtime::ListenerStatus;
 
 use super::Result;
 use crate::state::AppState;

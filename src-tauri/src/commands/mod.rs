@@ -11,7 +11,7 @@ pub mod settings;
 pub mod templates;
 pub mod triggers;
 
-pub use tripline::error::ErrorBody;
+pub use tripline_engine::error::ErrorBody;
 
 /// What commands return.
 pub type Result<T, E = ErrorBody> = std::result::Result<T, E>;

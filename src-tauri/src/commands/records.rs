@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 use tauri::State;
-use tripline::store::{AccessRecord, Decision, RecordFilter, RecordSummary};
+use tripline_engine::store::{AccessRecord, Decision, RecordFilter, RecordSummary};
 
 use super::{Result, body};
 use crate::state::AppState;

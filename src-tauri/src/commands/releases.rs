@@ -1,7 +1,7 @@
 //! Releases: an application's timeline and one release's details.
 
 use tauri::State;
-use tripline::store::Release;
+use tripline_engine::store::Release;
 
 use super::{Result, body};
 use crate::state::AppState;

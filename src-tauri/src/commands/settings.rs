@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use tauri::{AppHandle, State};
-use tripline::secrets::Secrets;
+use tripline_engine::secrets::Secrets;
 
 use super::Result;
 use crate::settings::{self, Settings};
@@ -63,7 +63,7 @@ pub async fn get_environment(state: State<'_, AppState>) -> Result<Environment> 
         let store = state.runtime.store();
         let records = store
             .record_count()
-            .map_err(|e| tripline::error::ErrorBody::from(&e))?;
+            .map_err(|e| tripline_engine::error::ErrorBody::from(&e))?;
         (store.size() as f64, records as f64)
     };
     Ok(Environment {
@@ -71,7 +71,7 @@ pub async fn get_environment(state: State<'_, AppState>) -> Result<Environment> 
         data_dir: state.runtime.data_dir().display().to_string(),
         database_bytes,
         access_records,
-        retention: tripline::store::Retention::default().to_string(),
+        retention: tripline_engine::store::Retention::default().to_string(),
         secrets: match state.runtime.secrets() {
             Secrets::Keyring => "keyring".into(),
             Secrets::Files(_) => "files".into(),

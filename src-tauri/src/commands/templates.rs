@@ -1,8 +1,8 @@
 //! Templates: list, versions, check, save (a new version), diff, rollback, delete.
 
 use tauri::State;
-use tripline::runtime::{Runtime, TemplateCheck, VersionDiff};
-use tripline::store::{Origin, SaveOutcome, TemplateSummary, Version, VersionSummary};
+use tripline_engine::runtime::{Runtime, TemplateCheck, VersionDiff};
+use tripline_engine::store::{Origin, SaveOutcome, TemplateSummary, Version, VersionSummary};
 
 use super::{Result, body};
 use crate::state::AppState;

@@ -2,9 +2,9 @@
 //! delete, and revealing the URL (the one command that returns a token, on request).
 
 use tauri::State;
-use tripline::runtime::{Runtime, TagPreview, TriggerSetup};
-use tripline::store::NewTrigger;
-use tripline::trigger::{TagFilter, Trigger};
+use tripline_engine::runtime::{Runtime, TagPreview, TriggerSetup};
+use tripline_engine::store::NewTrigger;
+use tripline_engine::trigger::{TagFilter, Trigger};
 
 use super::{Result, body};
 use crate::state::AppState;

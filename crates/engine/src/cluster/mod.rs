@@ -2,7 +2,10 @@
 //!
 //! [`Clusters`] reads the kubeconfig (`$KUBECONFIG`, else `~/.kube/config`) when asked, never
 //! copies it, and turns an application's [`ClusterRef`] into a `kube::Client`. The sandbox
-//! has no kubeconfig entry of its own here: whoever started it passes its client config in.
+//! has no kubeconfig entry of its own here: whoever started it passes its client config in;
+//! [`sandbox`] finds the one running for a data directory, or starts one.
+
+pub mod sandbox;
 
 use serde::Serialize;
 

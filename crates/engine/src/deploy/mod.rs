@@ -863,8 +863,9 @@ fn outcome(id: &ResourceId, action: Action, message: &str) -> ResourceOutcome {
     }
 }
 
-/// `Deployment demo` (with the namespace when there is one).
-pub(crate) fn short(id: &ResourceId) -> String {
+/// An object as deploy messages name it, `Deployment demo` (with the namespace when there is
+/// one), so that front ends print it the same way.
+pub fn short(id: &ResourceId) -> String {
     match &id.namespace {
         Some(ns) => format!("{} {ns}/{}", id.kind, id.name),
         None => format!("{} {}", id.kind, id.name),

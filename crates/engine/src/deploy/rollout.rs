@@ -342,35 +342,26 @@ mod tests {
     }
 
     /// The Deployment states kube-controller-manager v1.36 published during real rollouts
-    /// (the kube-golden corpus's group G timelines): sampled every 200 ms, with the counts
-    /// and conditions. Each is judged in turn, as a deploy's watch would see it.
+    /// (the kube-golden corpus's group G timelines, kept with the sandbox): sampled every
+    /// 200 ms, with the counts and conditions. Each is judged in turn, as a deploy's watch
+    /// would see it.
     #[test]
     fn real_controller_sequences_are_judged_as_they_end() {
+        macro_rules! golden {
+            ($name:literal) => {
+                include_str!(concat!(
+                    "../../../sandbox/tests/fixtures/kube-golden/cases/",
+                    $name,
+                    ".json"
+                ))
+            };
+        }
         let timelines = [
-            (
-                include_str!("../../tests/fixtures/kube-golden/cases/121-rollout-normal.json"),
-                "complete",
-            ),
-            (
-                include_str!("../../tests/fixtures/kube-golden/cases/122-rollout-minready-8.json"),
-                "complete",
-            ),
-            (
-                include_str!(
-                    "../../tests/fixtures/kube-golden/cases/123-rollout-progress-deadline.json"
-                ),
-                "failed",
-            ),
-            (
-                include_str!(
-                    "../../tests/fixtures/kube-golden/cases/124-rollout-rollback-after-deadline.json"
-                ),
-                "complete",
-            ),
-            (
-                include_str!("../../tests/fixtures/kube-golden/cases/126-rollout-maxsurge0.json"),
-                "complete",
-            ),
+            (golden!("121-rollout-normal"), "complete"),
+            (golden!("122-rollout-minready-8"), "complete"),
+            (golden!("123-rollout-progress-deadline"), "failed"),
+            (golden!("124-rollout-rollback-after-deadline"), "complete"),
+            (golden!("126-rollout-maxsurge0"), "complete"),
         ];
         // The apply that started the rollout, on the server's clock.
         let applied: jiff::Timestamp = "2026-01-01T10:00:00Z".parse().unwrap();

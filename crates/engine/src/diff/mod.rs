@@ -14,8 +14,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use similar::TextDiff;
+use strategic_merge::schema::{self, ListMerge, Type};
 
-use crate::patch::schema::{self, ListMerge, Type};
 use crate::template::{self, Document, Manifest, ResourceId};
 
 /// How an object differs between the two versions.

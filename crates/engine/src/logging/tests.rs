@@ -53,7 +53,7 @@ fn capture(format: Format, wanted: Option<&str>, emit: impl FnOnce()) -> String 
 fn json_lines_parse_and_carry_the_event_fields() {
     let written = capture(Format::Json, None, || {
         tracing::warn!(app = "shop", release = 7_i64, error = %"cluster unreachable", "cannot claim a release");
-        tracing::info!(target: "tripline::listener", listening = "127.0.0.1:8787", "listening");
+        tracing::info!(target: "tripline_engine::listener", listening = "127.0.0.1:8787", "listening");
     });
     let lines: Vec<Value> = written
         .lines()
@@ -66,13 +66,13 @@ fn json_lines_parse_and_carry_the_event_fields() {
     assert_eq!(first["app"], "shop");
     assert_eq!(first["release"], 7);
     assert_eq!(first["error"], "cluster unreachable");
-    assert_eq!(first["target"], "tripline::logging::tests");
+    assert_eq!(first["target"], "tripline_engine::logging::tests");
     let timestamp = first["timestamp"].as_str().unwrap();
     assert!(
         timestamp.parse::<jiff::Timestamp>().is_ok(),
         "an RFC 3339 timestamp: {timestamp}"
     );
-    assert_eq!(lines[1]["target"], "tripline::listener");
+    assert_eq!(lines[1]["target"], "tripline_engine::listener");
     assert_eq!(lines[1]["listening"], "127.0.0.1:8787");
 }
 
@@ -91,9 +91,12 @@ fn text_is_one_line_per_event() {
 /// Emits one event of `level` under `target` (both must be constants for `tracing`).
 fn emit(target: &str, level: Level) {
     match (target, level) {
-        ("tripline", Level::DEBUG) => tracing::debug!(target: "tripline::deploy", "event"),
-        ("tripline", Level::INFO) => tracing::info!(target: "tripline::deploy", "event"),
-        ("tripline", Level::WARN) => tracing::warn!(target: "tripline::deploy", "event"),
+        ("tripline", Level::DEBUG) => tracing::debug!(target: "tripline_engine::deploy", "event"),
+        ("tripline", Level::INFO) => tracing::info!(target: "tripline_engine::deploy", "event"),
+        ("tripline", Level::WARN) => tracing::warn!(target: "tripline_engine::deploy", "event"),
+        ("tripline_sandbox", Level::INFO) => {
+            tracing::info!(target: "tripline_sandbox::controller", "event")
+        }
         ("tripline_desktop", Level::INFO) => {
             tracing::info!(target: "tripline_desktop::tray", "event")
         }
@@ -109,6 +112,7 @@ fn the_filter_follows_rust_log_and_defaults_to_info_for_tripline_warn_for_others
         (None, "tripline", Level::INFO, true),
         (None, "tripline", Level::DEBUG, false),
         (None, "tripline_desktop", Level::INFO, true),
+        (None, "tripline_sandbox", Level::INFO, true),
         (None, "kube", Level::INFO, false),
         (None, "kube", Level::WARN, true),
         (Some("tripline=debug"), "tripline", Level::DEBUG, true),

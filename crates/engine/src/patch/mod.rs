@@ -6,16 +6,13 @@
 //! 1. every resource the patch names is found by kind (case-insensitive, as in the seed's
 //!    `{"resource":{"deployment":…}}`), `metadata.name` and, when given, namespace and
 //!    apiVersion — a name that matches nothing, or more than one object, is an error;
-//! 2. the patch is merged into that object: [`strategic`] merge for the seed format and
-//!    `strategic-merge-patch+json`, RFC 7396 for `merge-patch+json`, RFC 6902 for
+//! 2. the patch is merged into that object: strategic merge ([`strategic_merge`]) for the seed
+//!    format and `strategic-merge-patch+json`, RFC 7396 for `merge-patch+json`, RFC 6902 for
 //!    `json-patch+json`;
 //! 3. the result must still be a valid object with the same identity, and the manifest is
 //!    rebuilt with [`Manifest::replace`], which re-renders only the changed documents.
 //!
 //! Nothing is written here: the caller (the store) decides whether a new version results.
-
-pub(crate) mod schema;
-pub mod strategic;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -100,7 +97,7 @@ pub enum Error {
         id: Box<ResourceId>,
         /// Where and why.
         #[source]
-        source: strategic::MergeError,
+        source: strategic_merge::MergeError,
     },
     /// An RFC 6902 operation failed.
     #[error("cannot patch {id}: {source}")]
@@ -331,10 +328,12 @@ pub fn apply(manifest: Manifest, patch: &Patch) -> Result<Applied> {
 fn apply_body(current: Value, body: &Body, id: &ResourceId) -> Result<Value> {
     match body {
         Body::Strategic(patch) => {
-            let schema = schema::for_kind(id.group(), &id.kind);
-            strategic::apply(current, patch.clone(), schema).map_err(|source| Error::Strategic {
-                id: Box::new(id.clone()),
-                source,
+            let schema = strategic_merge::schema::for_kind(id.group(), &id.kind);
+            strategic_merge::apply(current, patch.clone(), schema).map_err(|source| {
+                Error::Strategic {
+                    id: Box::new(id.clone()),
+                    source,
+                }
             })
         }
         Body::Merge(patch) => {

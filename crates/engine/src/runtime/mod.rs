@@ -22,10 +22,10 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::cluster::sandbox::{ClusterAccess, clusters_for};
 use crate::deploy::worker::{DeployEvent, Workers};
 use crate::error::ErrorBody;
 use crate::listener::{self, Listener, Recorded};
-use crate::sandbox::access::{ClusterAccess, clusters_for};
 use crate::secrets::{self, Secrets};
 use crate::store::{self, Store};
 

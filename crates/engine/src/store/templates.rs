@@ -3,11 +3,11 @@
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tripline_validation as validation;
 
 use super::{Error, Result, Store, busy, now};
 use crate::patch::{self, Patch};
 use crate::template::{self, Manifest, ResourceId, content_hash};
-use crate::validation;
 
 /// Why a version exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

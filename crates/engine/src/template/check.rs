@@ -12,10 +12,10 @@
 use std::fmt;
 
 use serde_json::Value;
+use tripline_validation as validation;
 
 use super::yaml::{PARSER_MAX_ALIASES, PARSER_MAX_DEPTH, PARSER_MAX_NODES};
 use super::{Document, Error, MAX_DOCUMENT_BYTES, MAX_TEMPLATE_BYTES, Manifest, Result, locate};
-use crate::validation;
 
 /// The deepest nesting of mappings and lists a saved document may have (its top mapping is
 /// level 1). Real manifests rarely pass 20; the reader stops at 64.

@@ -16,7 +16,7 @@
 //!
 //! Before a manifest becomes a version, [`Manifest::check_for_save`] ([`check`]) holds it to
 //! limits below the reader's (so every saved version reads back) and to the rules of the
-//! Kubernetes API server ([`crate::validation`]), naming the document, field and line.
+//! Kubernetes API server ([`tripline_validation`]), naming the document, field and line.
 
 mod check;
 mod id;
@@ -565,9 +565,9 @@ fn validate(value: &Value, index: usize, line: usize, source: &str) -> Result<Re
         // The Kubernetes schema's type check names the same mistakes in the API server's
         // words, at their line; the typed decoding above still stands guard for the rest.
         let problems: Vec<FieldProblem> =
-            crate::validation::check_fields(&id.api_version, &id.kind, value)
+            tripline_validation::check_fields(&id.api_version, &id.kind, value)
                 .into_iter()
-                .filter(|cause| cause.reason == crate::validation::schema::TYPE_INVALID)
+                .filter(|cause| cause.reason == tripline_validation::schema::TYPE_INVALID)
                 .map(|cause| FieldProblem::located(cause, source, line))
                 .collect();
         if problems.is_empty() {

@@ -4,7 +4,7 @@
 //! only fail at deploy time, far from the edit that caused it. Deserialising each built-in
 //! object into its `k8s-openapi` type catches such mistakes at save time, naming the field.
 //! Unknown fields are let through here, so that every saved version still reads;
-//! [`crate::validation::check_fields`] refuses them before a save. Kinds this table does not
+//! [`tripline_validation::check_fields`] refuses them before a save. Kinds this table does not
 //! list (custom resources) are let through too.
 
 use k8s_openapi::api::{apps, autoscaling, batch, core, networking, policy, rbac};

@@ -1,0 +1,169 @@
+//! `tripline serve`: the listener and the deploy workers, headless.
+
+use std::net::SocketAddr;
+
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+use tripline_engine::app::ClusterRef;
+use tripline_engine::deploy::worker::Workers;
+use tripline_engine::error::ErrorBody;
+use tripline_engine::listener::{self, Listener};
+use tripline_engine::secrets::Secrets;
+
+use crate::{Context, boundary, sandbox};
+
+/// `tripline serve` arguments.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (loopback unless you mean it: 0.0.0.0:8787 for a server)
+    #[arg(long, default_value = "127.0.0.1:8787", env = "TRIPLINE_LISTEN")]
+    listen: SocketAddr,
+    /// The base URL registries and CI reach this listener at, for printed trigger URLs
+    #[arg(long, env = "TRIPLINE_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// The largest request body accepted, in bytes
+    #[arg(long, default_value_t = 1024 * 1024)]
+    body_limit: usize,
+    /// Keep access records younger than this many days (older ones go only when they are
+    /// also beyond --keep-records)
+    #[arg(long, default_value_t = 90, value_name = "DAYS")]
+    keep_days: u32,
+    /// Keep each trigger's newest records, this many, whatever their age
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    keep_records: usize,
+    /// A reverse proxy (address or network, e.g. 10.0.0.1 or 10.0.0.0/8) whose
+    /// X-Forwarded-For names the caller; repeat for several. Without one, the peer is the caller
+    #[arg(long = "trusted-proxy", value_name = "ADDR|CIDR")]
+    trusted_proxies: Vec<listener::TrustedProxy>,
+    /// Open connections held at once; past this a new one is answered 503 with Retry-After
+    /// and closed [default: from the open-file limit, three quarters of it, at most 16384]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: Option<u32>,
+    /// Open connections held at once from one address (an IPv6 one's /64)
+    /// [default: a quarter of --max-connections, at least 4]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections_per_address: Option<u32>,
+}
+
+/// The connection caps `(total, per address)`: the flags, or what the descriptor limit
+/// allows.
+fn connection_caps(args: &ServeArgs) -> Result<(usize, usize), ErrorBody> {
+    let descriptors = listener::connections::descriptor_limit();
+    let (default_total, _) = listener::connections::caps_for(descriptors);
+    let total = args.max_connections.map_or(default_total, |n| n as usize);
+    let per_address = args
+        .max_connections_per_address
+        .map_or(listener::connections::per_address_cap(total), |n| {
+            n as usize
+        });
+    if per_address > total {
+        return Err(ErrorBody::new(
+            "cli.usage",
+            format!(
+                "--max-connections-per-address {per_address} is more than --max-connections \
+                 {total}: one address cannot hold more than all of them"
+            ),
+        ));
+    }
+    if total > default_total {
+        tracing::warn!(
+            max_connections = total,
+            open_file_limit = ?descriptors,
+            "--max-connections is above what the open-file limit leaves room for: past it, \
+             connections fail instead of being answered 503 (raise the limit, e.g. ulimit -n)"
+        );
+    }
+    Ok((total, per_address))
+}
+
+/// Runs the listener until SIGINT or SIGTERM, then drains in-flight requests.
+pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
+    let (max_connections, max_connections_per_address) = connection_caps(&args)?;
+    let public_url = listener::public_url(args.public_url.as_deref())?;
+    let secrets = cx.secrets()?;
+    let files_chosen = matches!(cx.secrets, super::SecretsChoice::Files);
+    let database = cx.store.info().map_err(boundary)?.path;
+    let data_dir = cx.data_dir.clone();
+    let json = cx.json;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            ErrorBody::new(
+                "cli.runtime",
+                format!("cannot start the async runtime: {e}"),
+            )
+        })?;
+    runtime.block_on(async move {
+        match &secrets {
+            Secrets::Keyring => tracing::info!("trigger tokens are in the OS keyring"),
+            Secrets::Files(dir) if files_chosen => tracing::info!(
+                folder = %dir.display(),
+                "trigger tokens are kept in owner-only files (mode 0600), as --secrets files asks"
+            ),
+            Secrets::Files(dir) => tracing::warn!(
+                folder = %dir.display(),
+                "no OS keyring answered: trigger tokens are kept in owner-only files (mode 0600); \
+                 pass --secrets keyring to require the keyring instead"
+            ),
+        }
+        let access =
+            tripline_engine::cluster::sandbox::clusters_for(&ClusterRef::Sandbox, &data_dir, json).await?;
+        let cancel = CancellationToken::new();
+        let workers = Workers::new(
+            database.clone(),
+            access.clusters.clone(),
+            cancel.child_token(),
+        )
+        .map_err(boundary)?;
+        let resumed = workers.resume().map_err(boundary)?;
+        if !resumed.is_empty() {
+            tracing::info!(apps = %resumed.join(", "), "resuming the deploys a stopped Tripline had accepted");
+        }
+        let config = listener::Config {
+            listen: args.listen,
+            public_url,
+            body_limit: args.body_limit,
+            retention: tripline_engine::store::Retention {
+                days: args.keep_days,
+                per_trigger: args.keep_records,
+            },
+            trusted_proxies: args.trusted_proxies,
+            max_connections,
+            max_connections_per_address,
+            ..listener::Config::default()
+        };
+        let public_url = config.public_url.clone();
+        let state =
+            listener::State::new(config, database, secrets, workers.clone()).map_err(boundary)?;
+        let listener = Listener::start(state, cancel.child_token())
+            .await
+            .map_err(|e| {
+                ErrorBody::new(
+                    "listener.bind",
+                    format!("cannot listen on {}: {e}", args.listen),
+                )
+            })?;
+        // The bound address, not the asked-for one: `--listen 127.0.0.1:0` picks a port.
+        let base = public_url.unwrap_or_else(|| format!("http://{}", listener.address()));
+        tracing::info!(listening = %listener.address(), public_url = %base, "listening");
+        if json {
+            say!(
+                "{}",
+                serde_json::json!({"listening": listener.address().to_string(), "publicUrl": base})
+            );
+        } else {
+            say!(
+                "Tripline is listening on http://{} (trigger URLs use {base}).",
+                listener.address()
+            );
+            say!("Press Ctrl-C to stop.");
+        }
+        sandbox::wait_for_signal().await;
+        tracing::info!("stopping: finishing requests in flight");
+        listener.shutdown().await;
+        workers.shutdown().await;
+        access.shutdown().await;
+        Ok(())
+    })
+}

@@ -1,0 +1,506 @@
+//! `tripline trigger …`
+
+use clap::{Args, Subcommand, ValueEnum};
+use tripline_engine::error::ErrorBody;
+use tripline_engine::store::{Decision, NewTrigger, RecordFilter};
+use tripline_engine::trigger::{self, TagFilter, TriggerKind, service};
+
+use crate::{Context, boundary, output};
+
+/// `tripline trigger …`
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a trigger; prints its URL (with the token) once
+    Create(CreateArgs),
+    /// List triggers
+    List {
+        /// Only this application's
+        #[arg(long)]
+        app: Option<String>,
+    },
+    /// Show one trigger (without its token)
+    Show {
+        /// Trigger name
+        name: String,
+    },
+    /// Print the trigger's URL with its token (read from the secret store), and curl examples
+    Url {
+        /// Trigger name
+        name: String,
+        /// The base URL callers reach the listener at [default: the one the trigger was
+        /// created with, else http://127.0.0.1:8787]
+        #[arg(long, env = "TRIPLINE_PUBLIC_URL")]
+        public_url: Option<String>,
+    },
+    /// Replace the token; the old URL stops working at once
+    Rotate {
+        /// Trigger name
+        name: String,
+        /// The base URL callers reach the listener at [default: the one the trigger was
+        /// created with, else http://127.0.0.1:8787]
+        #[arg(long, env = "TRIPLINE_PUBLIC_URL")]
+        public_url: Option<String>,
+    },
+    /// Let the trigger act again
+    Enable {
+        /// Trigger name
+        name: String,
+    },
+    /// Make calls answer 409 and do nothing
+    Disable {
+        /// Trigger name
+        name: String,
+    },
+    /// Delete the trigger, its token and its access records
+    Delete {
+        /// Trigger name
+        name: String,
+    },
+    /// Show access records, newest first
+    Records {
+        /// Only this trigger's (default: all, including calls with unknown tokens)
+        name: Option<String>,
+        /// Only records with this decision
+        #[arg(long, value_enum)]
+        decision: Option<DecisionArg>,
+        /// How many
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Show one record in full
+        #[arg(long, value_name = "ID", conflicts_with_all = ["name", "decision"])]
+        id: Option<i64>,
+    },
+}
+
+/// What kind of trigger to create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KindArg {
+    /// Redeploy (optionally patching the template with the call's body)
+    Redeploy,
+    /// Scale one workload in or out
+    Scale,
+    /// Follow image pushes from a registry webhook
+    Image,
+}
+
+/// A decision filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DecisionArg {
+    /// Started a release
+    Triggered,
+    /// Valid but filtered out
+    Untriggered,
+    /// Nothing to do
+    NoOp,
+    /// Refused
+    Rejected,
+}
+
+impl From<DecisionArg> for Decision {
+    fn from(d: DecisionArg) -> Self {
+        match d {
+            DecisionArg::Triggered => Decision::Triggered,
+            DecisionArg::Untriggered => Decision::Untriggered,
+            DecisionArg::NoOp => Decision::NoOp,
+            DecisionArg::Rejected => Decision::Rejected,
+        }
+    }
+}
+
+/// `tripline trigger create` arguments.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The application it acts on
+    app: String,
+    /// What it does
+    #[arg(long, value_enum)]
+    kind: KindArg,
+    /// Its name [default: <app>-<kind>]
+    #[arg(long)]
+    name: Option<String>,
+    /// Scale: the workload, as Kind/name (e.g. Deployment/web)
+    #[arg(long, value_name = "KIND/NAME")]
+    workload: Option<String>,
+    /// Scale: never fewer replicas
+    #[arg(long)]
+    min: Option<u32>,
+    /// Scale: never more replicas
+    #[arg(long)]
+    max: Option<u32>,
+    /// Image: a repository to follow, as the template names it (repeatable)
+    #[arg(long = "repository", value_name = "REPOSITORY")]
+    repositories: Vec<String>,
+    /// Image: only tags matching this regular expression (matched against the whole tag)
+    #[arg(long, conflicts_with = "tags")]
+    regex: Option<String>,
+    /// Image: only these tags (comma-separated, at most 100)
+    #[arg(long, value_delimiter = ',')]
+    tags: Vec<String>,
+    /// Image: deploy tag@digest when the push names a digest
+    #[arg(long)]
+    pin_digest: bool,
+    /// Require an HMAC-SHA256 signature of the body (X-Signature: sha256=<hex>)
+    #[arg(long)]
+    signed: bool,
+    /// The base URL callers reach the listener at [default: http://127.0.0.1:8787]
+    #[arg(long, env = "TRIPLINE_PUBLIC_URL")]
+    public_url: Option<String>,
+}
+
+const DEFAULT_BASE: &str = "http://127.0.0.1:8787";
+
+/// The base of a trigger's URL: the one given now, else the one it was created with, else
+/// the listener's default address.
+fn base_url(cx: &Context, name: &str, given: Option<String>) -> Result<String, ErrorBody> {
+    if let Some(url) = tripline_engine::listener::public_url(given.as_deref())? {
+        return Ok(url);
+    }
+    let stored = cx.store.trigger_public_url(name).map_err(boundary)?;
+    Ok(stored.unwrap_or_else(|| DEFAULT_BASE.to_owned()))
+}
+
+fn kind(args: &CreateArgs) -> Result<TriggerKind, ErrorBody> {
+    let invalid = |m: String| ErrorBody::new("input.invalid", m);
+    Ok(match args.kind {
+        KindArg::Redeploy => TriggerKind::Redeploy,
+        KindArg::Scale => {
+            let workload = args.workload.as_deref().ok_or_else(|| {
+                invalid("a scale trigger needs --workload Kind/name (e.g. Deployment/web)".into())
+            })?;
+            let (kind, name) = workload.split_once('/').ok_or_else(|| {
+                invalid(format!(
+                    "--workload {workload:?} is not of the form Kind/name"
+                ))
+            })?;
+            TriggerKind::Scale {
+                kind: kind.to_owned(),
+                name: name.to_owned(),
+                min: args.min,
+                max: args.max,
+            }
+        }
+        KindArg::Image => TriggerKind::Image {
+            repositories: args.repositories.clone(),
+            filter: match (&args.regex, args.tags.is_empty()) {
+                (Some(pattern), _) => TagFilter::Regex {
+                    pattern: pattern.clone(),
+                },
+                (None, false) => TagFilter::Tags {
+                    tags: args.tags.clone(),
+                },
+                (None, true) => TagFilter::All,
+            },
+            pin_digest: args.pin_digest,
+        },
+    })
+}
+
+/// Runs a trigger command.
+pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
+    let secrets = cx.secrets()?;
+    match command {
+        Command::Create(args) => {
+            let kind = kind(&args)?;
+            // Checked before anything is made.
+            let public_url = tripline_engine::listener::public_url(args.public_url.as_deref())?;
+            let name = args
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("{}-{}", args.app, kind.name()));
+            let new = NewTrigger {
+                name,
+                app: args.app.clone(),
+                kind,
+                signed: args.signed,
+            };
+            let created = service::create(&mut cx.store, &secrets, &new).map_err(service_error)?;
+            if public_url.is_some() {
+                cx.store
+                    .set_trigger_public_url(&created.trigger.name, public_url.as_deref())
+                    .map_err(boundary)?;
+            }
+            let base = public_url.as_deref().unwrap_or(DEFAULT_BASE);
+            let url = trigger::url_with_token(&created.trigger, base, &created.token);
+            if cx.json {
+                return cx.print_json(&serde_json::json!({"trigger": created.trigger, "url": url, "signingKey": created.signing_key}));
+            }
+            say!(
+                "Created trigger {} for application {}.",
+                created.trigger.name,
+                created.trigger.app
+            );
+            say!(
+                "URL (keep it secret; `tripline trigger url {}` shows it again):",
+                created.trigger.name
+            );
+            say!("  {url}");
+            if let Some(key) = &created.signing_key {
+                say!("HMAC key (sign bodies as X-Signature: sha256=<hex>):");
+                say!("  {key}");
+            }
+            say!("Try:");
+            let target = example_target(cx, &created.trigger.app);
+            for example in trigger::curl_examples(&created.trigger, &url, target.as_ref()) {
+                say!("  {example}");
+            }
+            Ok(())
+        }
+        Command::List { app } => {
+            let triggers = cx.store.triggers(app.as_deref()).map_err(boundary)?;
+            if cx.json {
+                return cx.print_json(&triggers);
+            }
+            if triggers.is_empty() {
+                say!(
+                    "No triggers yet. Create one with: tripline trigger create APP --kind redeploy"
+                );
+                return Ok(());
+            }
+            let mut rows = vec![
+                ["NAME", "APP", "KIND", "ENABLED", "TOKEN", "DETAILS"]
+                    .map(str::to_owned)
+                    .to_vec(),
+            ];
+            for t in &triggers {
+                rows.push(vec![
+                    t.name.clone(),
+                    t.app.clone(),
+                    t.kind.name().to_owned(),
+                    if t.enabled { "yes" } else { "no" }.to_owned(),
+                    t.token_hint.clone(),
+                    details(&t.kind),
+                ]);
+            }
+            say_raw!("{}", output::table(&rows));
+            Ok(())
+        }
+        Command::Show { name } => {
+            let t = cx.store.trigger(&name).map_err(boundary)?;
+            if cx.json {
+                return cx.print_json(&t);
+            }
+            say!("Name:      {}", t.name);
+            say!("App:       {}", t.app);
+            say!("Kind:      {} ({})", t.kind.name(), details(&t.kind));
+            say!("Enabled:   {}", if t.enabled { "yes" } else { "no" });
+            say!(
+                "Signed:    {}",
+                if t.signed { "yes (HMAC-SHA256)" } else { "no" }
+            );
+            say!(
+                "Token:     {} (`tripline trigger url {}` shows the URL)",
+                t.token_hint,
+                t.name
+            );
+            say!("Created:   {}", t.created_at);
+            if let Some(rotated) = &t.rotated_at {
+                say!("Rotated:   {rotated}");
+            }
+            Ok(())
+        }
+        Command::Url { name, public_url } => {
+            let t = cx.store.trigger(&name).map_err(boundary)?;
+            let base = base_url(cx, &name, public_url)?;
+            let url = service::url(&secrets, &t, &base).map_err(service_error)?;
+            if cx.json {
+                return cx.print_json(
+                    &serde_json::json!({"url": url, "curl": trigger::curl_examples(&t, &url, example_target(cx, &t.app).as_ref())}),
+                );
+            }
+            say!("{url}");
+            for example in trigger::curl_examples(&t, &url, example_target(cx, &t.app).as_ref()) {
+                say!("  {example}");
+            }
+            Ok(())
+        }
+        Command::Rotate { name, public_url } => {
+            let rotated = service::rotate(&mut cx.store, &secrets, &name).map_err(service_error)?;
+            let base = base_url(cx, &name, public_url)?;
+            let url = trigger::url_with_token(&rotated.trigger, &base, &rotated.token);
+            if cx.json {
+                return cx.print_json(&serde_json::json!({"trigger": rotated.trigger, "url": url}));
+            }
+            say!("New URL for {name} (the old one no longer works):");
+            say!("  {url}");
+            Ok(())
+        }
+        Command::Enable { name } => switch(cx, &name, true),
+        Command::Disable { name } => switch(cx, &name, false),
+        Command::Delete { name } => {
+            service::delete(&mut cx.store, &secrets, &name).map_err(service_error)?;
+            if cx.json {
+                return cx.print_json(&serde_json::json!({"deleted": name}));
+            }
+            say!("Deleted trigger {name}; its URL no longer works.");
+            Ok(())
+        }
+        Command::Records {
+            name,
+            decision,
+            limit,
+            id,
+        } => records(cx, name, decision, limit, id),
+    }
+}
+
+/// What the application's template offers as a patch example.
+fn example_target(cx: &Context, app: &str) -> Option<trigger::ExampleTarget> {
+    let application = cx.store.app(app).ok()?;
+    let latest = cx
+        .store
+        .version(application.source.template()?, None)
+        .ok()?;
+    let manifest = tripline_engine::template::Manifest::parse(&latest.content).ok()?;
+    trigger::ExampleTarget::find(&manifest)
+}
+
+fn switch(cx: &mut Context, name: &str, enabled: bool) -> Result<(), ErrorBody> {
+    let t = cx
+        .store
+        .set_trigger_enabled(name, enabled)
+        .map_err(boundary)?;
+    if cx.json {
+        return cx.print_json(&t);
+    }
+    say!(
+        "Trigger {name} is {}.",
+        if enabled {
+            "enabled"
+        } else {
+            "disabled: calls get 409 and do nothing"
+        }
+    );
+    Ok(())
+}
+
+fn records(
+    cx: &mut Context,
+    name: Option<String>,
+    decision: Option<DecisionArg>,
+    limit: usize,
+    id: Option<i64>,
+) -> Result<(), ErrorBody> {
+    if let Some(id) = id {
+        let record = cx.store.access_record(id).map_err(boundary)?;
+        if cx.json {
+            return cx.print_json(&record);
+        }
+        say!(
+            "Record {} at {} from {}",
+            record.id,
+            record.at,
+            record.source
+        );
+        say!(
+            "Trigger:   {}",
+            record.trigger.as_deref().unwrap_or("(unknown token)")
+        );
+        say!("Request:   {} {}", record.method, record.path);
+        for (header, value) in &record.headers {
+            say!("           {header}: {value}");
+        }
+        say!(
+            "Body:      {}{}",
+            record.body,
+            if record.body_truncated {
+                " …(cut at 64 KiB)"
+            } else {
+                ""
+            }
+        );
+        if let Some(event) = &record.event {
+            say!("Event:     {event}");
+        }
+        say!("Decision:  {}", record.reason);
+        if record.repeats > 1 {
+            say!(
+                "Repeats:   {} identical calls in a row, the last at {}",
+                record.repeats,
+                record.last_at.as_deref().unwrap_or("?")
+            );
+        }
+        say!("Response:  {} {}", record.status, record.response);
+        if let Some(release) = record.release {
+            say!("Release:   {release}");
+        }
+        return Ok(());
+    }
+    let filter = RecordFilter {
+        trigger: name.as_deref(),
+        decision: decision.map(Decision::from),
+        before: None,
+        limit,
+    };
+    let records = cx.store.access_records(&filter).map_err(boundary)?;
+    if cx.json {
+        return cx.print_json(&records);
+    }
+    if records.is_empty() {
+        say!("No access records.");
+        return Ok(());
+    }
+    let mut rows = vec![
+        [
+            "ID", "TIME", "TRIGGER", "SOURCE", "STATUS", "RELEASE", "DECISION",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    ];
+    for r in &records {
+        rows.push(vec![
+            r.id.to_string(),
+            r.at.get(..19).unwrap_or(&r.at).replace('T', " "),
+            r.trigger.clone().unwrap_or_else(|| "-".into()),
+            r.source.clone(),
+            r.status.to_string(),
+            r.release
+                .map(|x| x.to_string())
+                .unwrap_or_else(|| "-".into()),
+            if r.repeats > 1 {
+                format!("{} (×{})", r.reason, r.repeats)
+            } else {
+                r.reason.clone()
+            },
+        ]);
+    }
+    say_raw!("{}", output::table(&rows));
+    Ok(())
+}
+
+fn details(kind: &TriggerKind) -> String {
+    match kind {
+        TriggerKind::Redeploy => "redeploy, optional patch body".into(),
+        TriggerKind::Scale {
+            kind,
+            name,
+            min,
+            max,
+        } => format!(
+            "{kind}/{name}, {}..{} replicas",
+            min.map(|m| m.to_string()).unwrap_or_else(|| "0".into()),
+            max.map(|m| m.to_string()).unwrap_or_else(|| "∞".into())
+        ),
+        TriggerKind::Image {
+            repositories,
+            filter,
+            pin_digest,
+        } => format!(
+            "{} ({}){}",
+            repositories.join(", "),
+            match filter {
+                TagFilter::All => "all tags".to_owned(),
+                TagFilter::Regex { pattern } => format!("tags matching /{pattern}/"),
+                TagFilter::Tags { tags } => format!("tags {}", tags.join(",")),
+            },
+            if *pin_digest {
+                ", pinned by digest"
+            } else {
+                ""
+            }
+        ),
+    }
+}
+
+fn service_error(error: service::Error) -> ErrorBody {
+    boundary(error)
+}

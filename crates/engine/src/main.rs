@@ -1,5 +1,0 @@
-//! The `tripline` command line.
-
-fn main() -> std::process::ExitCode {
-    tripline::cli::main()
-}
