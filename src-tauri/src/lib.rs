@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use tauri::{Manager as _, WebviewUrl, WebviewWindowBuilder};
 use tauri_specta::{Builder, collect_commands, collect_events};
-use tripline_engine::error::ErrorBody;
+use tripline_engine::error::{Code, ErrorBody};
 use tripline_engine::runtime::{Options, Runtime};
 
 use crate::state::AppState;
@@ -172,7 +172,7 @@ fn data_dir() -> Result<std::path::PathBuf, ErrorBody> {
         .or_else(tripline_engine::store::default_data_dir)
         .ok_or_else(|| {
             ErrorBody::new(
-                "store.no_data_dir",
+                Code::StoreNoDataDir,
                 "no data directory: set TRIPLINE_DATA_DIR",
             )
         })

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use tauri::AppHandle;
 use tauri_plugin_store::StoreExt as _;
+use tripline_engine::error::Code;
 use tripline_engine::runtime::ListenerSettings;
 
 const FILE: &str = "settings.json";
@@ -91,7 +92,7 @@ pub fn load(app: &AppHandle) -> Settings {
 pub fn save(app: &AppHandle, settings: &Settings) -> Result<(), tripline_engine::error::ErrorBody> {
     let failed = |e: &dyn std::fmt::Display| {
         tripline_engine::error::ErrorBody::new(
-            "settings.io",
+            Code::SettingsIo,
             format!("cannot save the settings: {e}"),
         )
     };

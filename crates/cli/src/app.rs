@@ -5,7 +5,7 @@ use tripline_engine::app::{ClusterRef, NewApplication, Pin, Source};
 use tripline_engine::deploy::live::{self, RolloutState, Workload};
 use tripline_engine::error::ErrorBody;
 
-use crate::{Context, boundary, output};
+use crate::{Context, output};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -78,7 +78,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
                 },
                 prune,
             };
-            let app = cx.store.create_app(&new).map_err(boundary)?;
+            let app = cx.store.create_app(&new).map_err(ErrorBody::from)?;
             if cx.json {
                 return cx.print_json(&app);
             }
@@ -92,7 +92,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             Ok(())
         }
         Command::List => {
-            let apps = cx.store.apps().map_err(boundary)?;
+            let apps = cx.store.apps().map_err(ErrorBody::from)?;
             if cx.json {
                 return cx.print_json(&apps);
             }
@@ -120,7 +120,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             Ok(())
         }
         Command::Show { name } => {
-            let app = cx.store.app(&name).map_err(boundary)?;
+            let app = cx.store.app(&name).map_err(ErrorBody::from)?;
             if cx.json {
                 return cx.print_json(&app);
             }
@@ -143,7 +143,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             let app = cx
                 .store
                 .set_app_hold(&name, Some(&reason))
-                .map_err(boundary)?;
+                .map_err(ErrorBody::from)?;
             if cx.json {
                 return cx.print_json(&app);
             }
@@ -153,7 +153,10 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             Ok(())
         }
         Command::Unhold { name } => {
-            let app = cx.store.set_app_hold(&name, None).map_err(boundary)?;
+            let app = cx
+                .store
+                .set_app_hold(&name, None)
+                .map_err(ErrorBody::from)?;
             if cx.json {
                 return cx.print_json(&app);
             }
@@ -161,7 +164,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             Ok(())
         }
         Command::Delete { name } => {
-            cx.store.delete_app(&name).map_err(boundary)?;
+            cx.store.delete_app(&name).map_err(ErrorBody::from)?;
             if cx.json {
                 return cx.print_json(&serde_json::json!({"deleted": name}));
             }
@@ -184,7 +187,7 @@ struct Status {
 }
 
 fn status(cx: &mut Context, name: &str) -> Result<(), ErrorBody> {
-    let app = cx.store.app(name).map_err(boundary)?;
+    let app = cx.store.app(name).map_err(ErrorBody::from)?;
     let (data_dir, quiet) = (cx.data_dir.clone(), cx.json);
     let workloads = super::runtime()?.block_on(async {
         let access =

@@ -8,10 +8,10 @@ use tripline_engine::deploy::worker::{Event, Workers};
 use tripline_engine::deploy::{
     Action, Options, Progress, ResourceOutcome, rollout::Rollout, short,
 };
-use tripline_engine::error::ErrorBody;
+use tripline_engine::error::{Code, ErrorBody};
 use tripline_engine::store::{Cause, Release, ReleaseStatus};
 
-use crate::{Context, boundary, output};
+use crate::{Context, output};
 
 /// `tripline deploy` arguments.
 #[derive(Debug, Args)]
@@ -84,7 +84,7 @@ pub fn deploy(cx: &mut Context, args: DeployArgs) -> Result<(), ErrorBody> {
 
 /// Rolls the application's template back (a new version) and deploys it.
 pub fn rollback(cx: &mut Context, args: RollbackArgs) -> Result<(), ErrorBody> {
-    let app = cx.store.app(&args.app).map_err(boundary)?;
+    let app = cx.store.app(&args.app).map_err(ErrorBody::from)?;
     let template = app.source.template().unwrap_or_default().to_owned();
     let outcome = cx
         .store
@@ -93,7 +93,7 @@ pub fn rollback(cx: &mut Context, args: RollbackArgs) -> Result<(), ErrorBody> {
             args.to,
             &format!("rollback of application {}", args.app),
         )
-        .map_err(boundary)?;
+        .map_err(ErrorBody::from)?;
     if !cx.json {
         say!(
             "Template {template}: version {} now equals version {}.",
@@ -114,17 +114,17 @@ fn run_release(
     cause: &Cause,
     options: Options,
 ) -> Result<(), ErrorBody> {
-    let application = cx.store.app(app).map_err(boundary)?;
-    let database = cx.store.info().map_err(boundary)?.path;
+    let application = cx.store.app(app).map_err(ErrorBody::from)?;
+    let database = cx.store.info().map_err(ErrorBody::from)?.path;
     let data_dir = cx.data_dir.clone();
     let json = cx.json;
     let color = cx.color;
     let release = super::runtime()?.block_on(async move {
         let cluster = tripline_engine::cluster::sandbox::clusters_for(&application.cluster, &data_dir, json).await?;
         let cancel = tokio_util::sync::CancellationToken::new();
-        let workers = Workers::new(database.clone(), cluster.clusters.clone(), cancel.clone()).map_err(boundary)?;
+        let workers = Workers::new(database.clone(), cluster.clusters.clone(), cancel.clone()).map_err(ErrorBody::from)?;
         let mut events = workers.subscribe();
-        let queued = workers.submit(app, cause, &options).map_err(boundary)?;
+        let queued = workers.submit(app, cause, &options).map_err(ErrorBody::from)?;
         let mut view = ProgressView::new(color, json);
         view.line(format!("Deploying {app} (release {}) to the {} cluster…", queued.number, application.cluster));
         let result = loop {
@@ -143,7 +143,7 @@ fn run_release(
                 },
                 _ = tokio::signal::ctrl_c() => {
                     view.line("Interrupted: stopping the deploy.".into());
-                    break Err(ErrorBody::new("deploy.interrupted", "the deploy was interrupted (Ctrl-C); its release is marked interrupted"));
+                    break Err(ErrorBody::new(Code::DeployInterrupted, "the deploy was interrupted (Ctrl-C); its release is marked interrupted"));
                 }
             }
         };
@@ -152,7 +152,7 @@ fn run_release(
         result?;
         tripline_engine::store::Store::open(&database)
             .and_then(|s| s.release(queued.id))
-            .map_err(boundary)
+            .map_err(ErrorBody::from)
     })?;
     if cx.json {
         cx.print_json(&release)?;
@@ -160,7 +160,7 @@ fn run_release(
     match release.status {
         ReleaseStatus::Succeeded => Ok(()),
         _ => Err(
-            ErrorBody::new("deploy.failed", release.message.clone()).with_details(
+            ErrorBody::new(Code::DeployFailed, release.message.clone()).with_details(
                 // The number is the one the text output and `tripline releases` show; the id
                 // is the database's, unique across applications.
                 serde_json::json!({
@@ -289,7 +289,7 @@ fn describe(outcome: &ResourceOutcome) -> String {
 
 /// `tripline releases APP`
 pub fn releases(cx: &mut Context, app: &str, limit: usize) -> Result<(), ErrorBody> {
-    let releases = cx.store.releases(app, limit).map_err(boundary)?;
+    let releases = cx.store.releases(app, limit).map_err(ErrorBody::from)?;
     if cx.json {
         return cx.print_json(&releases);
     }
@@ -347,8 +347,8 @@ pub fn cluster(cx: &mut Context, command: ClusterCommand) -> Result<(), ErrorBod
     );
     let list = clusters
         .list()
-        .map_err(|e| ErrorBody::new("cluster.kubeconfig", e.to_string()))?;
-    let apps = cx.store.apps().map_err(boundary)?;
+        .map_err(|e| ErrorBody::new(Code::ClusterKubeconfig, e.to_string()))?;
+    let apps = cx.store.apps().map_err(ErrorBody::from)?;
     let users = |name: &str| -> Vec<String> {
         apps.iter()
             .filter(|a| match &a.cluster {
@@ -393,7 +393,7 @@ pub fn cluster(cx: &mut Context, command: ClusterCommand) -> Result<(), ErrorBod
         ClusterCommand::Show { name } => {
             let Some(cluster) = list.iter().find(|c| c.name == name) else {
                 return Err(ErrorBody::new(
-                    "cluster.not_found",
+                    Code::ClusterNotFound,
                     format!("there is no cluster named {name:?} (see `tripline cluster list`)"),
                 ));
             };

@@ -3,14 +3,14 @@
 use std::io::{IsTerminal as _, Read as _};
 use std::path::{Path, PathBuf};
 
-use tripline_engine::error::ErrorBody;
+use tripline_engine::error::{Code, ErrorBody};
 
 /// The most we read from a file or stdin: a little over the template limit, so the
 /// template parser can say how large the input was.
 const READ_LIMIT: u64 = tripline_engine::template::MAX_TEMPLATE_BYTES as u64 + 1;
 
 fn io_error(what: &str, error: std::io::Error) -> ErrorBody {
-    ErrorBody::new("input.io", format!("cannot read {what}: {error}"))
+    ErrorBody::new(Code::InputIo, format!("cannot read {what}: {error}"))
 }
 
 /// Reads `path` (`-` is stdin) as bytes.
@@ -48,7 +48,7 @@ pub fn text(bytes: Vec<u8>) -> Result<String, ErrorBody> {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
         ErrorBody::new(
-            "template.not_utf8",
+            Code::TemplateNotUtf8,
             format!(
                 "the input is not valid UTF-8 text (invalid byte on line {line}); save it as UTF-8"
             ),
@@ -74,13 +74,13 @@ pub fn edit(name: &str, content: &str) -> Result<Option<(String, PathBuf)>, Erro
         .status()
         .map_err(|e| {
             ErrorBody::new(
-                "input.editor",
+                Code::InputEditor,
                 format!("cannot start the editor {editor:?}: {e}; set $EDITOR"),
             )
         })?;
     if !status.success() {
         return Err(ErrorBody::new(
-            "input.editor",
+            Code::InputEditor,
             format!(
                 "the editor exited with {status}; your text is kept in {}",
                 path.display()

@@ -49,7 +49,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use tripline_engine::error::ErrorBody;
+use tripline_engine::error::{Code, ErrorBody};
 use tripline_engine::store::{self, Store};
 
 /// Tripline: versioned Kubernetes templates, patches and deploys.
@@ -174,7 +174,7 @@ impl Context {
         };
         tripline_engine::secrets::Secrets::detect(choice, &self.data_dir).map_err(|e| {
             ErrorBody::new(
-                "secrets.unavailable",
+                Code::SecretsUnavailable,
                 format!("{e}; use --secrets files on a machine without a keyring"),
             )
         })
@@ -191,7 +191,7 @@ impl Context {
             // The reader went away (`| head`): not our failure.
             Err(e) if e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe) => Ok(()),
             Err(e) => Err(ErrorBody::new(
-                "cli.io",
+                Code::CliIo,
                 format!("cannot write output: {e}"),
             )),
         }
@@ -232,7 +232,7 @@ fn run(cli: Cli) -> Result<(), ErrorBody> {
         Some(dir) => dir,
         None => store::default_data_dir().ok_or_else(|| {
             ErrorBody::new(
-                "cli.no_data_dir",
+                Code::CliNoDataDir,
                 "cannot find a home directory for Tripline's data: pass --data-dir or set \
                  TRIPLINE_DATA_DIR",
             )
@@ -289,15 +289,7 @@ fn start_logging(
         }
     });
     tripline_engine::logging::init(&Options::from_env(format, file))
-        .map_err(|e| ErrorBody::new("cli.io", e.to_string()))
-}
-
-/// Converts any module error into the boundary shape.
-pub(crate) fn boundary<E>(error: E) -> ErrorBody
-where
-    for<'a> ErrorBody: From<&'a E>,
-{
-    ErrorBody::from(&error)
+        .map_err(|e| ErrorBody::new(Code::CliIo, e.to_string()))
 }
 
 /// A runtime for a command that talks to a cluster (two workers: these commands wait on the
@@ -309,7 +301,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, ErrorBody> {
         .build()
         .map_err(|e| {
             ErrorBody::new(
-                "cli.runtime",
+                Code::CliRuntime,
                 format!("cannot start the async runtime: {e}"),
             )
         })

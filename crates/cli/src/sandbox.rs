@@ -9,7 +9,7 @@ use clap::Args;
 use tripline_engine::cluster::sandbox::{
     endpoint_file, kubeconfig_file, reachable, running_config, sandbox_dir,
 };
-use tripline_engine::error::ErrorBody;
+use tripline_engine::error::{Code, ErrorBody};
 use tripline_engine::sandbox::{Sandbox, SandboxConfig};
 
 use crate::Context;
@@ -36,8 +36,7 @@ pub fn run(cx: &mut Context, args: SandboxArgs) -> Result<(), ErrorBody> {
         if let Some(config) = running_config(&data_dir)
             && reachable(&config).await
         {
-            return Err(ErrorBody::new(
-                "sandbox.exists",
+            return Err(ErrorBody::new(Code::SandboxExists,
                 format!(
                     "a sandbox for this data directory is already running at {}; its kubeconfig is {}",
                     config.cluster_url,
@@ -54,11 +53,11 @@ pub fn run(cx: &mut Context, args: SandboxArgs) -> Result<(), ErrorBody> {
         };
         let sandbox = Sandbox::start(config)
             .await
-            .map_err(|e| ErrorBody::new("sandbox.start", format!("cannot start the sandbox cluster: {e}")))?;
+            .map_err(|e| ErrorBody::new(Code::SandboxStart, format!("cannot start the sandbox cluster: {e}")))?;
         let kubeconfig = sandbox.kubeconfig();
         let write = |path: PathBuf, text: &str| {
             std::fs::write(&path, text)
-                .map_err(|e| ErrorBody::new("sandbox.io", format!("cannot write {}: {e}", path.display())))
+                .map_err(|e| ErrorBody::new(Code::SandboxIo, format!("cannot write {}: {e}", path.display())))
         };
         write(kubeconfig_file(&data_dir), &kubeconfig)?;
         write(endpoint_file(&data_dir), &sandbox.url())?;

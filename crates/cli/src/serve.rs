@@ -6,11 +6,11 @@ use clap::Args;
 use tokio_util::sync::CancellationToken;
 use tripline_engine::app::ClusterRef;
 use tripline_engine::deploy::worker::Workers;
-use tripline_engine::error::ErrorBody;
+use tripline_engine::error::{Code, ErrorBody};
 use tripline_engine::listener::{self, Listener};
 use tripline_engine::secrets::Secrets;
 
-use crate::{Context, boundary, sandbox};
+use crate::{Context, sandbox};
 
 /// `tripline serve` arguments.
 #[derive(Debug, Args)]
@@ -58,7 +58,7 @@ fn connection_caps(args: &ServeArgs) -> Result<(usize, usize), ErrorBody> {
         });
     if per_address > total {
         return Err(ErrorBody::new(
-            "cli.usage",
+            Code::CliUsage,
             format!(
                 "--max-connections-per-address {per_address} is more than --max-connections \
                  {total}: one address cannot hold more than all of them"
@@ -82,7 +82,7 @@ pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
     let public_url = listener::public_url(args.public_url.as_deref())?;
     let secrets = cx.secrets()?;
     let files_chosen = matches!(cx.secrets, super::SecretsChoice::Files);
-    let database = cx.store.info().map_err(boundary)?.path;
+    let database = cx.store.info().map_err(ErrorBody::from)?.path;
     let data_dir = cx.data_dir.clone();
     let json = cx.json;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -90,7 +90,7 @@ pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
         .build()
         .map_err(|e| {
             ErrorBody::new(
-                "cli.runtime",
+                Code::CliRuntime,
                 format!("cannot start the async runtime: {e}"),
             )
         })?;
@@ -115,8 +115,8 @@ pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
             access.clusters.clone(),
             cancel.child_token(),
         )
-        .map_err(boundary)?;
-        let resumed = workers.resume().map_err(boundary)?;
+        .map_err(ErrorBody::from)?;
+        let resumed = workers.resume().map_err(ErrorBody::from)?;
         if !resumed.is_empty() {
             tracing::info!(apps = %resumed.join(", "), "resuming the deploys a stopped Tripline had accepted");
         }
@@ -135,12 +135,11 @@ pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
         };
         let public_url = config.public_url.clone();
         let state =
-            listener::State::new(config, database, secrets, workers.clone()).map_err(boundary)?;
+            listener::State::new(config, database, secrets, workers.clone()).map_err(ErrorBody::from)?;
         let listener = Listener::start(state, cancel.child_token())
             .await
             .map_err(|e| {
-                ErrorBody::new(
-                    "listener.bind",
+                ErrorBody::new(Code::ListenerBind,
                     format!("cannot listen on {}: {e}", args.listen),
                 )
             })?;

@@ -4,7 +4,7 @@ use serde::Serialize;
 use tripline_engine::error::ErrorBody;
 use tripline_engine::store::{ReleaseStatus, Retention};
 
-use crate::{Context, boundary};
+use crate::Context;
 
 /// What `tripline status` reports.
 #[derive(Debug, Serialize)]
@@ -22,22 +22,22 @@ struct Status {
 
 /// `tripline status`
 pub fn run(cx: &mut Context) -> Result<(), ErrorBody> {
-    let info = cx.store.info().map_err(boundary)?;
+    let info = cx.store.info().map_err(ErrorBody::from)?;
     let status = Status {
         data_dir: cx.data_dir.display().to_string(),
         database: info.path.display().to_string(),
         database_bytes: cx.store.size(),
         schema_version: info.schema_version,
-        access_records: cx.store.record_count().map_err(boundary)?,
+        access_records: cx.store.record_count().map_err(ErrorBody::from)?,
         retention: Retention::default(),
         queued_releases: cx
             .store
             .release_count(ReleaseStatus::Queued)
-            .map_err(boundary)?,
+            .map_err(ErrorBody::from)?,
         running_releases: cx
             .store
             .release_count(ReleaseStatus::Running)
-            .map_err(boundary)?,
+            .map_err(ErrorBody::from)?,
     };
     if cx.json {
         return cx.print_json(&status);

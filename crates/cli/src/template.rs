@@ -4,12 +4,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 use tripline_engine::diff;
-use tripline_engine::error::ErrorBody;
+use tripline_engine::error::{Code, ErrorBody};
 use tripline_engine::patch::{self, Patch, PatchType, Target};
 use tripline_engine::store::{Origin, SaveOutcome};
 use tripline_engine::template::Manifest;
 
-use crate::{Context, boundary, input, output};
+use crate::{Context, input, output};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -156,11 +156,11 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             let target = if version.is_some() || newest {
                 cx.store
                     .set_template_kubernetes_version(&name, version.as_deref())
-                    .map_err(boundary)?
+                    .map_err(ErrorBody::from)?
             } else {
                 cx.store
                     .template_kubernetes_version(&name)
-                    .map_err(boundary)?
+                    .map_err(ErrorBody::from)?
             };
             if cx.json {
                 return cx.print_json(&serde_json::json!({"template": name, "kubernetes": target}));
@@ -177,7 +177,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             let bytes =
                 input::read_file_or_stdin(file.as_deref(), "template")?.ok_or_else(|| {
                     ErrorBody::new(
-                        "input.missing",
+                        Code::InputMissing,
                         "give the template YAML with --file FILE (or pipe it on stdin)",
                     )
                 })?;
@@ -185,7 +185,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             let version = cx
                 .store
                 .create_template_for(&name, &text, &message, kubernetes.as_deref())
-                .map_err(boundary)?;
+                .map_err(ErrorBody::from)?;
             if cx.json {
                 return cx.print_json(&version);
             }
@@ -197,7 +197,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             Ok(())
         }
         Command::List => {
-            let templates = cx.store.templates().map_err(boundary)?;
+            let templates = cx.store.templates().map_err(ErrorBody::from)?;
             if cx.json {
                 return cx.print_json(&templates);
             }
@@ -221,7 +221,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             Ok(())
         }
         Command::Show { name, number } => {
-            let version = cx.store.version(&name, number).map_err(boundary)?;
+            let version = cx.store.version(&name, number).map_err(ErrorBody::from)?;
             if cx.json {
                 return cx.print_json(&version);
             }
@@ -234,7 +234,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             message,
         } => edit(cx, &name, file, &message),
         Command::Versions { name } => {
-            let versions = cx.store.versions(&name).map_err(boundary)?;
+            let versions = cx.store.versions(&name).map_err(ErrorBody::from)?;
             if cx.json {
                 return cx.print_json(&versions);
             }
@@ -254,14 +254,14 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             Ok(())
         }
         Command::Diff { name, from, to } => {
-            let to_version = cx.store.version(&name, to).map_err(boundary)?;
+            let to_version = cx.store.version(&name, to).map_err(ErrorBody::from)?;
             let to_number = to_version.summary.number;
             let from_number = match from {
                 Some(n) => n,
                 None if to_number > 1 => to_number - 1,
                 None => {
                     return Err(ErrorBody::new(
-                        "input.invalid",
+                        Code::InputInvalid,
                         format!(
                             "template {name:?} has only version 1: there is nothing to compare"
                         ),
@@ -271,9 +271,9 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             let from_version = cx
                 .store
                 .version(&name, Some(from_number))
-                .map_err(boundary)?;
-            let result =
-                diff::diff_texts(&from_version.content, &to_version.content).map_err(boundary)?;
+                .map_err(ErrorBody::from)?;
+            let result = diff::diff_texts(&from_version.content, &to_version.content)
+                .map_err(ErrorBody::from)?;
             if cx.json {
                 return cx.print_json(&serde_json::json!({
                     "template": name, "from": from_number, "to": to_number, "diff": result
@@ -285,11 +285,14 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
         }
         Command::Patch(args) => patch_command(cx, args),
         Command::Rollback { name, to, message } => {
-            let outcome = cx.store.rollback(&name, to, &message).map_err(boundary)?;
+            let outcome = cx
+                .store
+                .rollback(&name, to, &message)
+                .map_err(ErrorBody::from)?;
             report(cx, &name, &outcome)
         }
         Command::Delete { name } => {
-            cx.store.delete_template(&name).map_err(boundary)?;
+            cx.store.delete_template(&name).map_err(ErrorBody::from)?;
             if cx.json {
                 return cx.print_json(&serde_json::json!({"deleted": name}));
             }
@@ -310,10 +313,10 @@ fn edit(
         let outcome = cx
             .store
             .save_version(name, &text, Origin::Edit, message)
-            .map_err(boundary)?;
+            .map_err(ErrorBody::from)?;
         return report(cx, name, &outcome);
     }
-    let latest = cx.store.version(name, None).map_err(boundary)?;
+    let latest = cx.store.version(name, None).map_err(ErrorBody::from)?;
     let Some((edited, kept)) = input::edit(name, &latest.content)? else {
         say!(
             "No changes: the template is still version {}.",
@@ -327,7 +330,7 @@ fn edit(
             report(cx, name, &outcome)
         }
         Err(error) => {
-            let mut body = boundary(error);
+            let mut body = ErrorBody::from(error);
             body.message = format!(
                 "{}\nYour edit is kept in {}; fix it and run: tripline template edit {name} -f {}",
                 body.message,
@@ -344,7 +347,7 @@ fn patch_command(cx: &mut Context, args: PatchArgs) -> Result<(), ErrorBody> {
         (Some(inline), _) => inline.clone().into_bytes(),
         (None, file) => input::read_file_or_stdin(file.as_deref(), "patch")?.ok_or_else(|| {
             ErrorBody::new(
-                "input.missing",
+                Code::InputMissing,
                 "give the patch with --patch '{…}', --file FILE, or on stdin",
             )
         })?,
@@ -359,19 +362,22 @@ fn patch_command(cx: &mut Context, args: PatchArgs) -> Result<(), ErrorBody> {
         (None, None) => None,
         _ => {
             return Err(ErrorBody::new(
-                "input.invalid",
+                Code::InputInvalid,
                 "--kind and --resource-name go together",
             ));
         }
     };
-    let parsed = Patch::parse(args.format.into(), &bytes, target).map_err(boundary)?;
+    let parsed = Patch::parse(args.format.into(), &bytes, target).map_err(ErrorBody::from)?;
     if args.dry_run {
-        let latest = cx.store.version(&args.name, None).map_err(boundary)?;
-        let manifest = Manifest::parse(&latest.content).map_err(boundary)?;
+        let latest = cx
+            .store
+            .version(&args.name, None)
+            .map_err(ErrorBody::from)?;
+        let manifest = Manifest::parse(&latest.content).map_err(ErrorBody::from)?;
         let before = manifest.clone();
-        let applied = patch::apply(manifest, &parsed).map_err(boundary)?;
+        let applied = patch::apply(manifest, &parsed).map_err(ErrorBody::from)?;
         // A dry run answers as the real patch would: a result that could not be saved fails.
-        applied.manifest.check_for_save().map_err(boundary)?;
+        applied.manifest.check_for_save().map_err(ErrorBody::from)?;
         let result = diff::diff(&before, &applied.manifest);
         if cx.json {
             return cx.print_json(&serde_json::json!({"dryRun": true, "diff": result}));
@@ -390,7 +396,7 @@ fn patch_command(cx: &mut Context, args: PatchArgs) -> Result<(), ErrorBody> {
     let outcome = cx
         .store
         .patch_template(&args.name, &parsed, Origin::Patch, &args.message)
-        .map_err(boundary)?;
+        .map_err(ErrorBody::from)?;
     report(cx, &args.name, &outcome)
 }
 

@@ -1,11 +1,11 @@
 //! `tripline trigger …`
 
 use clap::{Args, Subcommand, ValueEnum};
-use tripline_engine::error::ErrorBody;
+use tripline_engine::error::{Code, ErrorBody};
 use tripline_engine::store::{Decision, NewTrigger, RecordFilter};
 use tripline_engine::trigger::{self, TagFilter, TriggerKind, service};
 
-use crate::{Context, boundary, output};
+use crate::{Context, output};
 
 /// `tripline trigger …`
 #[derive(Debug, Subcommand)]
@@ -155,12 +155,12 @@ fn base_url(cx: &Context, name: &str, given: Option<String>) -> Result<String, E
     if let Some(url) = tripline_engine::listener::public_url(given.as_deref())? {
         return Ok(url);
     }
-    let stored = cx.store.trigger_public_url(name).map_err(boundary)?;
+    let stored = cx.store.trigger_public_url(name).map_err(ErrorBody::from)?;
     Ok(stored.unwrap_or_else(|| DEFAULT_BASE.to_owned()))
 }
 
 fn kind(args: &CreateArgs) -> Result<TriggerKind, ErrorBody> {
-    let invalid = |m: String| ErrorBody::new("input.invalid", m);
+    let invalid = |m: String| ErrorBody::new(Code::InputInvalid, m);
     Ok(match args.kind {
         KindArg::Redeploy => TriggerKind::Redeploy,
         KindArg::Scale => {
@@ -217,7 +217,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             if public_url.is_some() {
                 cx.store
                     .set_trigger_public_url(&created.trigger.name, public_url.as_deref())
-                    .map_err(boundary)?;
+                    .map_err(ErrorBody::from)?;
             }
             let base = public_url.as_deref().unwrap_or(DEFAULT_BASE);
             let url = trigger::url_with_token(&created.trigger, base, &created.token);
@@ -246,7 +246,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             Ok(())
         }
         Command::List { app } => {
-            let triggers = cx.store.triggers(app.as_deref()).map_err(boundary)?;
+            let triggers = cx.store.triggers(app.as_deref()).map_err(ErrorBody::from)?;
             if cx.json {
                 return cx.print_json(&triggers);
             }
@@ -275,7 +275,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             Ok(())
         }
         Command::Show { name } => {
-            let t = cx.store.trigger(&name).map_err(boundary)?;
+            let t = cx.store.trigger(&name).map_err(ErrorBody::from)?;
             if cx.json {
                 return cx.print_json(&t);
             }
@@ -299,7 +299,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             Ok(())
         }
         Command::Url { name, public_url } => {
-            let t = cx.store.trigger(&name).map_err(boundary)?;
+            let t = cx.store.trigger(&name).map_err(ErrorBody::from)?;
             let base = base_url(cx, &name, public_url)?;
             let url = service::url(&secrets, &t, &base).map_err(service_error)?;
             if cx.json {
@@ -358,7 +358,7 @@ fn switch(cx: &mut Context, name: &str, enabled: bool) -> Result<(), ErrorBody> 
     let t = cx
         .store
         .set_trigger_enabled(name, enabled)
-        .map_err(boundary)?;
+        .map_err(ErrorBody::from)?;
     if cx.json {
         return cx.print_json(&t);
     }
@@ -381,7 +381,7 @@ fn records(
     id: Option<i64>,
 ) -> Result<(), ErrorBody> {
     if let Some(id) = id {
-        let record = cx.store.access_record(id).map_err(boundary)?;
+        let record = cx.store.access_record(id).map_err(ErrorBody::from)?;
         if cx.json {
             return cx.print_json(&record);
         }
@@ -431,7 +431,7 @@ fn records(
         before: None,
         limit,
     };
-    let records = cx.store.access_records(&filter).map_err(boundary)?;
+    let records = cx.store.access_records(&filter).map_err(ErrorBody::from)?;
     if cx.json {
         return cx.print_json(&records);
     }
@@ -502,5 +502,5 @@ fn details(kind: &TriggerKind) -> String {
 }
 
 fn service_error(error: service::Error) -> ErrorBody {
-    boundary(error)
+    ErrorBody::from(error)
 }

@@ -67,7 +67,7 @@ async fn a_trigger_the_template_cannot_serve_is_refused_the_same_way_by_every_fr
     let stderr = String::from_utf8_lossy(&out.stderr);
     let start = stderr.find('{').unwrap_or(0);
     let cli: serde_json::Value = serde_json::from_str(&stderr[start..]).unwrap();
-    assert_eq!(cli["code"], desktop.code, "{stderr}");
+    assert_eq!(cli["code"], desktop.code.as_str(), "{stderr}");
     assert_eq!(cli["message"], desktop.message, "{stderr}");
 
     // Nothing was made: no trigger and no secret.

@@ -11,8 +11,8 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ErrorBody {
-    /// A stable code, `area.problem` (e.g. `template.invalid`, `patch.resource_not_found`).
-    pub code: &'static str,
+    /// A stable code (see [`Code`]).
+    pub code: Code,
     /// What went wrong and what to do, for a person.
     pub message: String,
     /// Structured facts (the document, line, path …), when there are any.
@@ -235,7 +235,7 @@ codes! {
     WrongTrigger = "wrong_trigger", Invalid, 400;
 }
 
-/// The broad class of an error, which decides CLI exit codes (and later HTTP statuses).
+/// The broad class of an error, which decides the CLI's exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
     /// The input is wrong (bad YAML, bad patch, bad name).
@@ -265,7 +265,7 @@ impl Class {
 
 impl ErrorBody {
     /// Builds a body with no details.
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
         ErrorBody {
             code,
             message: message.into(),
@@ -281,20 +281,42 @@ impl ErrorBody {
 
     /// The class, from the code.
     pub fn class(&self) -> Class {
-        let problem = self.code.rsplit('.').next().unwrap_or("");
-        if self.code.starts_with("deploy.") {
-            Class::DeployFailed
-        } else if problem.ends_with("not_found") {
-            Class::NotFound
-        } else if matches!(problem, "exists" | "in_use" | "busy") {
-            Class::Conflict
-        } else if matches!(problem, "database" | "io" | "newer_schema" | "corrupt") {
-            Class::Internal
-        } else {
-            Class::Invalid
-        }
+        self.code.class()
     }
 }
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A code compares equal to its text, so a test can say `assert_eq!(error.code, "app.exists")`.
+impl PartialEq<&str> for Code {
+    fn eq(&self, text: &&str) -> bool {
+        self.as_str() == *text
+    }
+}
+
+/// Every module error that has a [`From<&E>`] conversion also converts by value, so `?` and
+/// `map_err(ErrorBody::from)` work at every boundary.
+macro_rules! owned_from {
+    ($($error:ty),* $(,)?) => {
+        $(impl From<$error> for ErrorBody {
+            fn from(error: $error) -> Self {
+                ErrorBody::from(&error)
+            }
+        })*
+    };
+}
+
+owned_from!(
+    crate::template::Error,
+    crate::patch::Error,
+    crate::store::Error,
+    crate::cluster::Error,
+    crate::trigger::service::Error,
+);
 
 impl From<&crate::template::Error> for ErrorBody {
     fn from(error: &crate::template::Error) -> Self {
@@ -302,19 +324,19 @@ impl From<&crate::template::Error> for ErrorBody {
         let message = error.to_string();
         let (code, details) = match error {
             E::NotUtf8 { line, column } => (
-                "template.not_utf8",
+                Code::TemplateNotUtf8,
                 Some(serde_json::json!({"line": line, "column": column})),
             ),
             E::TooLarge { size, limit } => (
-                "template.too_large",
+                Code::TemplateTooLarge,
                 Some(serde_json::json!({"size": size, "limit": limit})),
             ),
             E::TooManyDocuments { limit } => (
-                "template.too_many_documents",
+                Code::TemplateTooManyDocuments,
                 Some(serde_json::json!({"limit": limit})),
             ),
             E::DocumentTooLarge { index, line, .. } => (
-                "template.document_too_large",
+                Code::TemplateDocumentTooLarge,
                 Some(serde_json::json!({"document": index, "line": line})),
             ),
             E::Yaml {
@@ -323,15 +345,15 @@ impl From<&crate::template::Error> for ErrorBody {
                 column,
                 ..
             } => (
-                "template.yaml",
+                Code::TemplateYaml,
                 Some(serde_json::json!({"document": index, "line": line, "column": column})),
             ),
             E::NotAnObject { index, line, .. } | E::Invalid { index, line, .. } => (
-                "template.invalid",
+                Code::TemplateInvalid,
                 Some(serde_json::json!({"document": index, "line": line})),
             ),
             E::Duplicate { index, line, .. } => (
-                "template.duplicate",
+                Code::TemplateDuplicate,
                 Some(serde_json::json!({"document": index, "line": line})),
             ),
             E::OverLimit {
@@ -342,7 +364,7 @@ impl From<&crate::template::Error> for ErrorBody {
                 max,
                 ..
             } => (
-                "template.over_limit",
+                Code::TemplateOverLimit,
                 Some(serde_json::json!({
                     "document": index, "line": line, "limit": limit.as_str(),
                     "value": value, "max": max,
@@ -354,7 +376,7 @@ impl From<&crate::template::Error> for ErrorBody {
                 problems,
                 ..
             } => (
-                "template.invalid",
+                Code::TemplateInvalid,
                 Some(serde_json::json!({
                     "document": index,
                     "line": line,
@@ -363,8 +385,8 @@ impl From<&crate::template::Error> for ErrorBody {
                     })).collect::<Vec<_>>(),
                 })),
             ),
-            E::Empty => ("template.empty", None),
-            E::Render { .. } => ("template.render", None),
+            E::Empty => (Code::TemplateEmpty, None),
+            E::Render { .. } => (Code::TemplateRender, None),
         };
         ErrorBody {
             code,
@@ -379,20 +401,20 @@ impl From<&crate::patch::Error> for ErrorBody {
         use crate::patch::Error as E;
         let message = error.to_string();
         let code = match error {
-            E::TooLarge { .. } => "patch.too_large",
-            E::Empty => "patch.empty",
-            E::Syntax { .. } => "patch.syntax",
-            E::Shape(_) => "patch.shape",
-            E::UnsupportedType(_) => "patch.unsupported_type",
-            E::KindNotInTemplate { .. } => "patch.kind_not_in_template",
-            E::ResourceNotFound { .. } => "patch.resource_missing",
-            E::Ambiguous { .. } => "patch.ambiguous",
-            E::Strategic { .. } => "patch.strategic",
-            E::JsonPatch { .. } => "patch.json_patch",
-            E::IdentityChanged { .. } => "patch.identity_changed",
+            E::TooLarge { .. } => Code::PatchTooLarge,
+            E::Empty => Code::PatchEmpty,
+            E::Syntax { .. } => Code::PatchSyntax,
+            E::Shape(_) => Code::PatchShape,
+            E::UnsupportedType(_) => Code::PatchUnsupportedType,
+            E::KindNotInTemplate { .. } => Code::PatchKindNotInTemplate,
+            E::ResourceNotFound { .. } => Code::PatchResourceMissing,
+            E::Ambiguous { .. } => Code::PatchAmbiguous,
+            E::Strategic { .. } => Code::PatchStrategic,
+            E::JsonPatch { .. } => Code::PatchJsonPatch,
+            E::IdentityChanged { .. } => Code::PatchIdentityChanged,
             E::Invalid(inner) => {
                 let mut body = ErrorBody::from(inner);
-                body.code = "patch.invalid_result";
+                body.code = Code::PatchInvalidResult;
                 body.message = message;
                 return body;
             }
@@ -409,5 +431,73 @@ impl From<&crate::patch::Error> for ErrorBody {
             message,
             details,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `docs/ERRORS.md`, the codes' documentation.
+    const DOCUMENTED: &str =
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/ERRORS.md"));
+
+    #[test]
+    fn every_code_is_documented_with_its_http_status_and_exit_code() {
+        // Rows `| `code` | HTTP | exit | meaning |`, in the order of the table in this file.
+        let rows: Vec<(String, u16, u8)> = DOCUMENTED
+            .lines()
+            .filter_map(|line| {
+                let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                let code = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+                Some((
+                    code.to_owned(),
+                    cells.get(2)?.parse().ok()?,
+                    cells.get(3)?.parse().ok()?,
+                ))
+            })
+            .collect();
+        let table: Vec<(String, u16, u8)> = Code::ALL
+            .iter()
+            .map(|code| {
+                let (status, exit) = (code.http_status(), code.class().exit_code());
+                (code.as_str().to_owned(), status, exit)
+            })
+            .collect();
+        for row in &table {
+            assert!(
+                rows.contains(row),
+                "docs/ERRORS.md lacks {row:?} (code, HTTP, exit)"
+            );
+        }
+        for row in &rows {
+            assert!(
+                table.contains(row),
+                "docs/ERRORS.md lists {row:?}, which Code does not have"
+            );
+        }
+    }
+
+    #[test]
+    fn codes_are_unique_and_serialise_as_their_text() {
+        let mut seen = std::collections::HashSet::new();
+        for code in Code::ALL {
+            assert!(seen.insert(code.as_str()), "{code} twice");
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+            let back: Code = serde_json::from_value(code.as_str().into()).unwrap();
+            assert_eq!(back, *code);
+            assert!(
+                (400..600).contains(&code.http_status()),
+                "{code}: an error's status is 4xx or 5xx"
+            );
+        }
+    }
+
+    #[test]
+    fn an_error_body_names_its_code_as_text() {
+        let body = ErrorBody::new(Code::PatchResourceMissing, "no such Deployment");
+        let json = serde_json::to_value(&body).unwrap();
+        assert_eq!(json["code"], "patch.resource_missing");
+        assert_eq!(body.class().exit_code(), 3);
     }
 }

@@ -9,7 +9,7 @@ use tripline_engine::runtime::{AppOverview, Demo};
 use tripline_engine::store::Release;
 use tripline_engine::trigger::Trigger;
 
-use super::{Result, body};
+use super::{ErrorBody, Result};
 use crate::state::AppState;
 
 /// An application with its releases and triggers.
@@ -37,9 +37,9 @@ pub async fn list_apps(state: State<'_, AppState>) -> Result<Vec<AppOverview>> {
 pub async fn get_app(state: State<'_, AppState>, name: String) -> Result<AppDetail> {
     let store = state.runtime.store();
     Ok(AppDetail {
-        app: store.app(&name).map_err(body)?,
-        releases: store.releases(&name, 50).map_err(body)?,
-        triggers: store.triggers(Some(&name)).map_err(body)?,
+        app: store.app(&name).map_err(ErrorBody::from)?,
+        releases: store.releases(&name, 50).map_err(ErrorBody::from)?,
+        triggers: store.triggers(Some(&name)).map_err(ErrorBody::from)?,
     })
 }
 
@@ -47,7 +47,11 @@ pub async fn get_app(state: State<'_, AppState>, name: String) -> Result<AppDeta
 #[tauri::command]
 #[specta::specta]
 pub async fn create_app(state: State<'_, AppState>, app: NewApplication) -> Result<Application> {
-    state.runtime.store().create_app(&app).map_err(body)
+    state
+        .runtime
+        .store()
+        .create_app(&app)
+        .map_err(ErrorBody::from)
 }
 
 /// Deletes an application; its triggers (tokens included) and releases go with it.
@@ -69,7 +73,7 @@ pub async fn hold_app(
         .runtime
         .store()
         .set_app_hold(&name, reason.as_deref())
-        .map_err(body)
+        .map_err(ErrorBody::from)
 }
 
 /// Queues a deploy; progress arrives as `DeployProgress` events.

@@ -15,11 +15,3 @@ pub use tripline_engine::error::ErrorBody;
 
 /// What commands return.
 pub type Result<T, E = ErrorBody> = std::result::Result<T, E>;
-
-/// A store error at the boundary.
-fn body<E>(error: E) -> ErrorBody
-where
-    for<'a> ErrorBody: From<&'a E>,
-{
-    ErrorBody::from(&error)
-}

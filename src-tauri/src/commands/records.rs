@@ -4,7 +4,7 @@ use serde::Deserialize;
 use tauri::State;
 use tripline_engine::store::{AccessRecord, Decision, RecordFilter, RecordSummary};
 
-use super::{Result, body};
+use super::{ErrorBody, Result};
 use crate::state::AppState;
 
 /// Which records to list.
@@ -39,12 +39,16 @@ pub async fn list_records(
         .runtime
         .store()
         .access_record_summaries(&filter)
-        .map_err(body)
+        .map_err(ErrorBody::from)
 }
 
 /// One access record with its request, event, decision and response.
 #[tauri::command]
 #[specta::specta]
 pub async fn get_record(state: State<'_, AppState>, id: i64) -> Result<AccessRecord> {
-    state.runtime.store().access_record(id).map_err(body)
+    state
+        .runtime
+        .store()
+        .access_record(id)
+        .map_err(ErrorBody::from)
 }

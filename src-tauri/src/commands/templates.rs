@@ -4,14 +4,14 @@ use tauri::State;
 use tripline_engine::runtime::{Runtime, TemplateCheck, VersionDiff};
 use tripline_engine::store::{Origin, SaveOutcome, TemplateSummary, Version, VersionSummary};
 
-use super::{Result, body};
+use super::{ErrorBody, Result};
 use crate::state::AppState;
 
 /// Every template with its newest version.
 #[tauri::command]
 #[specta::specta]
 pub async fn list_templates(state: State<'_, AppState>) -> Result<Vec<TemplateSummary>> {
-    state.runtime.store().templates().map_err(body)
+    state.runtime.store().templates().map_err(ErrorBody::from)
 }
 
 /// A version's content (the newest when `number` is absent).
@@ -26,7 +26,7 @@ pub async fn get_version(
         .runtime
         .store()
         .version(&template, number)
-        .map_err(body)
+        .map_err(ErrorBody::from)
 }
 
 /// Every version of a template, oldest first.
@@ -36,7 +36,11 @@ pub async fn list_versions(
     state: State<'_, AppState>,
     template: String,
 ) -> Result<Vec<VersionSummary>> {
-    state.runtime.store().versions(&template).map_err(body)
+    state
+        .runtime
+        .store()
+        .versions(&template)
+        .map_err(ErrorBody::from)
 }
 
 /// Checks template text as a save would; problems come with their line.
@@ -59,7 +63,7 @@ pub async fn create_template(
         .runtime
         .store()
         .create_template(&name, &content, &message)
-        .map_err(body)
+        .map_err(ErrorBody::from)
 }
 
 /// Saves an edit as a new version (or reports that nothing changed).
@@ -75,7 +79,7 @@ pub async fn save_template(
         .runtime
         .store()
         .save_version(&name, &content, Origin::Edit, &message)
-        .map_err(body)
+        .map_err(ErrorBody::from)
 }
 
 /// Two versions and their differences, per object and field.
@@ -103,12 +107,16 @@ pub async fn rollback_template(
         .runtime
         .store()
         .rollback(&template, to, &message)
-        .map_err(body)
+        .map_err(ErrorBody::from)
 }
 
 /// Deletes a template no application uses.
 #[tauri::command]
 #[specta::specta]
 pub async fn delete_template(state: State<'_, AppState>, name: String) -> Result<()> {
-    state.runtime.store().delete_template(&name).map_err(body)
+    state
+        .runtime
+        .store()
+        .delete_template(&name)
+        .map_err(ErrorBody::from)
 }

@@ -6,7 +6,7 @@ use tripline_engine::runtime::{Runtime, TagPreview, TriggerSetup};
 use tripline_engine::store::NewTrigger;
 use tripline_engine::trigger::{TagFilter, Trigger};
 
-use super::{Result, body};
+use super::{ErrorBody, Result};
 use crate::state::AppState;
 
 /// Triggers, of one application or all.
@@ -16,7 +16,11 @@ pub async fn list_triggers(
     state: State<'_, AppState>,
     app: Option<String>,
 ) -> Result<Vec<Trigger>> {
-    state.runtime.store().triggers(app.as_deref()).map_err(body)
+    state
+        .runtime
+        .store()
+        .triggers(app.as_deref())
+        .map_err(ErrorBody::from)
 }
 
 /// The image repositories and workloads of the application's template.
@@ -52,7 +56,7 @@ pub async fn set_trigger_enabled(
         .runtime
         .store()
         .set_trigger_enabled(&name, enabled)
-        .map_err(body)
+        .map_err(ErrorBody::from)
 }
 
 /// Gives the trigger a new token; the old URL stops working at once.

@@ -272,6 +272,189 @@ export type ClusterRef =
 /**  The context's name. */
 name: string };
 
+/**
+ *  Every error code Tripline answers with: the CLI (`--json` and its exit status), the
+ *  desktop app (the UI's generated bindings make it a union of these strings) and the
+ *  listener's JSON bodies.
+ * 
+ *  Engine codes are `area.problem`. The listener's own codes (from [`Code::TokenMissing`]
+ *  on) keep the spelling its callers have seen since it first answered: snake_case,
+ *  without an area.
+ */
+export type Code = 
+/**  An application with this name exists. */
+"app.exists" | 
+/**  No application has this name. */
+"app.not_found" | 
+/**  The command line could not write its output or log file. */
+"cli.io" | 
+/**  No data directory could be found for this user. */
+"cli.no_data_dir" | 
+/**  The command line could not start its async runtime. */
+"cli.runtime" | 
+/**  The command line's arguments are wrong. */
+"cli.usage" | 
+/**  The kubeconfig cannot be read or used. */
+"cluster.kubeconfig" | 
+/**  A real cluster was asked for and there is no kubeconfig. */
+"cluster.no_kubeconfig" | 
+/**  No cluster (kubeconfig context) has this name. */
+"cluster.not_found" | 
+/**  The built-in sandbox is not running in this process. */
+"cluster.sandbox_not_running" | 
+/**  The cluster did not answer. */
+"cluster.unreachable" | 
+/**  A deploy ran and failed. */
+"deploy.failed" | 
+/**  A deploy was cut short (Tripline stopped while it ran). */
+"deploy.interrupted" | 
+/**  The editor the command line opened failed. */
+"input.editor" | 
+/**  The input is not what the command expects. */
+"input.invalid" | 
+/**  The input could not be read. */
+"input.io" | 
+/**  A required input is missing. */
+"input.missing" | 
+/**  The listener's address does not parse. */
+"listener.address" | 
+/**  The listener cannot bind its address. */
+"listener.bind" | 
+/**  The listener's public URL is not an http(s) URL. */
+"listener.public_url" | 
+/**  A trusted proxy is not an address or a network. */
+"listener.trusted_proxy" | 
+/**  The patch names more than one object of the kind and no name. */
+"patch.ambiguous" | 
+/**  The patch is empty. */
+"patch.empty" | 
+/**  The patch changes an object's kind, name or namespace. */
+"patch.identity_changed" | 
+/**  The patched template would be invalid; nothing was saved. */
+"patch.invalid_result" | 
+/**  An RFC 6902 operation failed. */
+"patch.json_patch" | 
+/**  The patch names a kind the template does not have. */
+"patch.kind_not_in_template" | 
+/**  The patch names an object the template does not have. */
+"patch.resource_missing" | 
+/**  The patch has the wrong shape for its type. */
+"patch.shape" | 
+/**  A strategic merge failed. */
+"patch.strategic" | 
+/**  The patch is not valid JSON or YAML. */
+"patch.syntax" | 
+/**  The patch is over the size limit. */
+"patch.too_large" | 
+/**  The patch type is not one Tripline applies. */
+"patch.unsupported_type" | 
+/**  No access record has this id. */
+"record.not_found" | 
+/**  A sandbox already runs in this data directory. */
+"sandbox.exists" | 
+/**  The sandbox's files cannot be read or written. */
+"sandbox.io" | 
+/**  The sandbox did not start. */
+"sandbox.start" | 
+/**  The OS keyring (or the secrets folder) cannot be used. */
+"secrets.unavailable" | 
+/**  The desktop app's settings file cannot be read or written. */
+"settings.io" | 
+/**  The database is busy (another process holds its lock). */
+"store.busy" | 
+/**  The database's file is damaged. */
+"store.corrupt" | 
+/**  The database failed. */
+"store.database" | 
+/**  The database's folder cannot be used. */
+"store.io" | 
+/**  The database was written by a newer Tripline. */
+"store.newer_schema" | 
+/**  No data directory could be found for this user. */
+"store.no_data_dir" | 
+/**  A template document is over the size limit. */
+"template.document_too_large" | 
+/**  Two documents of the template are the same object. */
+"template.duplicate" | 
+/**  The template has no objects. */
+"template.empty" | 
+/**  A template with this name exists. */
+"template.exists" | 
+/**  An application uses the template. */
+"template.in_use" | 
+/**  An object of the template is not valid Kubernetes. */
+"template.invalid" | 
+/**  No template has this name. */
+"template.not_found" | 
+/**  The template is not UTF-8. */
+"template.not_utf8" | 
+/**  A document is over a structural limit (depth, nodes, aliases). */
+"template.over_limit" | 
+/**  The template cannot be written back as YAML. */
+"template.render" | 
+/**  The template is over the size limit. */
+"template.too_large" | 
+/**  The template has too many documents. */
+"template.too_many_documents" | 
+/**  The template is not valid YAML. */
+"template.yaml" | 
+/**  A trigger with this name exists. */
+"trigger.exists" | 
+/**  The trigger cannot work (for example, its workload is not in the template). */
+"trigger.invalid" | 
+/**  A tag pattern is not a valid regular expression. */
+"trigger.invalid_pattern" | 
+/**  No trigger has this name. */
+"trigger.not_found" | 
+/**  The trigger is not signed, so it has no signing key. */
+"trigger.not_signed" | 
+/**  The template has no version with this number. */
+"version.not_found" | 
+/**  The URL has no token. */
+"token_missing" | 
+/**  No trigger has this token. */
+"token_unknown" | 
+/**  Too many bad tokens from this address or with this prefix. */
+"throttled" | 
+/**  The listener has too many connections open. */
+"too_many_connections" | 
+/**  The database cannot be read. */
+"storage_unavailable" | 
+/**  The trigger's signing key cannot be read. */
+"secrets_unavailable" | 
+/**  The trigger is disabled. */
+"trigger_disabled" | 
+/**  The trigger's application is on hold. */
+"app_on_hold" | 
+/**  The trigger is signed and the call has no signature. */
+"signature_missing" | 
+/**  The call's signature does not match its body. */
+"signature_invalid" | 
+/**  The body is over the listener's limit. */
+"body_too_large" | 
+/**  The body did not arrive in time. */
+"body_timeout" | 
+/**  The body could not be read. */
+"body_unreadable" | 
+/**  The call needs a body and has none. */
+"body_missing" | 
+/**  The call must not have a body. */
+"body_not_allowed" | 
+/**  A query parameter has a wrong value. */
+"bad_parameter" | 
+/**  A required query parameter is missing. */
+"missing_parameter" | 
+/**  The body's patch cannot be applied. */
+"bad_patch" | 
+/**  The registry notification cannot be read. */
+"bad_payload" | 
+/**  The body's media type is not one the hook reads. */
+"unsupported_media_type" | 
+/**  The token belongs to a trigger called at the other hook. */
+"wrong_hook" | 
+/**  The call asks the trigger for what its kind does not do. */
+"wrong_trigger";
+
 /**  A replica count decided for one workload. */
 export type Decided = {
 	/**  The workload's kind. */
@@ -356,8 +539,8 @@ export type Environment = {
 
 /**  An error as the CLI (`--json`), the HTTP listener and the UI show it. */
 export type ErrorBody = {
-	/**  A stable code, `area.problem` (e.g. `template.invalid`, `patch.resource_not_found`). */
-	code: string,
+	/**  A stable code (see [`Code`]). */
+	code: Code,
 	/**  What went wrong and what to do, for a person. */
 	message: string,
 	/**  Structured facts (the document, line, path …), when there are any. */

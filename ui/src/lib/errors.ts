@@ -5,9 +5,9 @@
  * sentence for a person; `details` carries extra context such as the Kubernetes status reason
  * or the line a template error points at.
  */
-import type { ErrorBody } from './bindings';
+import type { Code, ErrorBody } from './bindings';
 
-export type { ErrorBody };
+export type { Code, ErrorBody };
 
 /** Whether `e` has the shape of an {@link ErrorBody}. */
 export function isErrorBody(e: unknown): e is ErrorBody {
@@ -19,8 +19,12 @@ export function isErrorBody(e: unknown): e is ErrorBody {
   );
 }
 
-/** The error's code (`template.not_found`, …), when a command threw it. */
-export function errorCode(e: unknown): string | undefined {
+/**
+ * The error's code (`template.not_found`, …), when a command threw it. The type is the
+ * generated union of every code, so a comparison with a code that does not exist fails to
+ * compile.
+ */
+export function errorCode(e: unknown): Code | undefined {
   return isErrorBody(e) ? e.code : undefined;
 }
 

@@ -10,6 +10,7 @@ pub mod sandbox;
 use serde::Serialize;
 
 use crate::app::ClusterRef;
+use crate::error::Code;
 
 /// Errors from finding or connecting to a cluster.
 #[derive(Debug, thiserror::Error)]
@@ -50,11 +51,11 @@ pub enum Error {
 impl From<&Error> for crate::error::ErrorBody {
     fn from(error: &Error) -> Self {
         let code = match error {
-            Error::Kubeconfig(_) => "cluster.kubeconfig",
-            Error::NoKubeconfig => "cluster.no_kubeconfig",
-            Error::UnknownContext { .. } => "cluster.not_found",
-            Error::SandboxNotRunning => "cluster.sandbox_not_running",
-            Error::Client { .. } => "cluster.unreachable",
+            Error::Kubeconfig(_) => Code::ClusterKubeconfig,
+            Error::NoKubeconfig => Code::ClusterNoKubeconfig,
+            Error::UnknownContext { .. } => Code::ClusterNotFound,
+            Error::SandboxNotRunning => Code::ClusterSandboxNotRunning,
+            Error::Client { .. } => Code::ClusterUnreachable,
         };
         crate::error::ErrorBody::new(code, error.to_string())
     }

@@ -12,7 +12,7 @@ use tripline_sandbox::{Sandbox, SandboxConfig};
 
 use super::Clusters;
 use crate::app::ClusterRef;
-use crate::error::ErrorBody;
+use crate::error::{Code, ErrorBody};
 
 /// Where the sandbox keeps its state under a data directory.
 pub fn sandbox_dir(data_dir: &Path) -> PathBuf {
@@ -89,7 +89,7 @@ pub async fn clusters_for(
     };
     let sandbox = Sandbox::start(config).await.map_err(|e| {
         ErrorBody::new(
-            "sandbox.start",
+            Code::SandboxStart,
             format!("cannot start the sandbox cluster: {e}"),
         )
     })?;

@@ -12,6 +12,7 @@ use kube::api::{Api, ListParams};
 use serde::Serialize;
 
 use super::APP_LABEL;
+use crate::error::Code;
 
 /// A workload of the application, as the cluster reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -168,7 +169,7 @@ pub async fn of_app(
         .await
         .map_err(|e| {
             crate::error::ErrorBody::new(
-                "cluster.unreachable",
+                Code::ClusterUnreachable,
                 format!(
                     "cannot read the workloads of {} from the {} cluster: {e}",
                     app.name, app.cluster

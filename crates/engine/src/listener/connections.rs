@@ -31,8 +31,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-/// The body code of a refused connection (the listener's other codes are in `hooks`).
-pub(crate) const REFUSED_CODE: &str = "too_many_connections";
+use crate::error::Code;
+
+/// The body code of a refused connection.
+pub(crate) const REFUSED_CODE: Code = Code::TooManyConnections;
 
 /// Descriptors kept back from the connection caps, as a share of the limit (a quarter),
 /// bounded below and above: the database (a few per connection, with its WAL), the cluster

@@ -25,6 +25,7 @@ use super::record::{self, Answered, Call};
 use super::{State, throttle};
 use crate::deploy::worker::Event;
 use crate::deploy::{Direction, Options, ScaleRequest};
+use crate::error::Code;
 use crate::patch::{Patch, PatchType, Target};
 use crate::registry;
 use crate::store::{Decision, Origin, ReleaseStatus, SaveOutcome};
@@ -45,7 +46,7 @@ struct Reply {
 /// An error's body.
 #[derive(serde::Serialize)]
 struct ErrorJson<'a> {
-    code: &'a str,
+    code: Code,
     message: &'a str,
 }
 
@@ -62,10 +63,12 @@ fn json_text(value: &impl serde::Serialize) -> String {
 }
 
 impl Reply {
-    fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    /// An error: its status is the code's ([`Code::http_status`]).
+    fn error(code: Code, message: impl Into<String>) -> Self {
         let message = message.into();
         Reply {
-            status,
+            status: StatusCode::from_u16(code.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             body: json_text(&ErrorJson {
                 code,
                 message: &message,
@@ -241,8 +244,7 @@ async fn read_body(
 ) -> Result<axum::body::Bytes, Reply> {
     let too_large = || {
         Reply::error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
+            Code::BodyTooLarge,
             format!("the body is larger than the {limit}-byte limit"),
         )
     };
@@ -256,8 +258,7 @@ async fn read_body(
     let limited = http_body_util::Limited::new(body, limit);
     match tokio::time::timeout(timeout, limited.collect()).await {
         Err(_) => Err(Reply::error(
-            StatusCode::REQUEST_TIMEOUT,
-            "body_timeout",
+            Code::BodyTimeout,
             format!("the body did not arrive within {}s", timeout.as_secs()),
         )),
         Ok(Err(error))
@@ -268,8 +269,7 @@ async fn read_body(
             Err(too_large())
         }
         Ok(Err(error)) => Err(Reply::error(
-            StatusCode::BAD_REQUEST,
-            "body_unreadable",
+            Code::BodyUnreadable,
             format!("cannot read the body: {error}"),
         )),
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
@@ -278,14 +278,7 @@ async fn read_body(
 
 /// A failed authentication: counted against the caller (and the token's prefix), or, when
 /// they are over their limit, answered 429.
-fn refuse(
-    state: &State,
-    client: IpAddr,
-    token: Option<&str>,
-    status: StatusCode,
-    code: &str,
-    message: &str,
-) -> Reply {
+fn refuse(state: &State, client: IpAddr, token: Option<&str>, code: Code, message: &str) -> Reply {
     if let Some((wait, limit)) = state.throttle.refuse(client, token) {
         let message = match limit {
             throttle::Limit::Address => {
@@ -295,11 +288,11 @@ fn refuse(
                 "too many calls with bad tokens that begin like this one; try again in {wait}s"
             ),
         };
-        let mut reply = Reply::error(StatusCode::TOO_MANY_REQUESTS, "throttled", message);
+        let mut reply = Reply::error(Code::Throttled, message);
         reply.retry_after = Some(wait);
         return reply;
     }
-    Reply::error(status, code, message)
+    Reply::error(code, message)
 }
 
 /// Finds the trigger for the call's token (`?token=`, or seed 002's `?secret=`; the names
@@ -319,8 +312,7 @@ fn find_trigger<'q>(
             state,
             client,
             None,
-            StatusCode::UNAUTHORIZED,
-            "token_missing",
+            Code::TokenMissing,
             "the URL has no ?token=: copy the trigger's full URL",
         )));
     };
@@ -331,13 +323,11 @@ fn find_trigger<'q>(
             state,
             client,
             Some(token),
-            StatusCode::NOT_FOUND,
-            "token_unknown",
+            Code::TokenUnknown,
             "no trigger has this token (it may have been rotated or deleted)",
         ))),
         Err(error) => Err(Box::new(Reply::error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "storage_unavailable",
+            Code::StorageUnavailable,
             format!("Tripline cannot read its database: {error}"),
         ))),
     }
@@ -356,18 +346,14 @@ async fn authorize(
     let trigger = &entry.trigger;
     if !trigger.enabled {
         let message = format!("trigger {} is disabled; enable it to use it", trigger.name);
-        return Err(Reply::error(
-            StatusCode::CONFLICT,
-            "trigger_disabled",
-            message,
-        ));
+        return Err(Reply::error(Code::TriggerDisabled, message));
     }
     if let Some(reason) = &entry.hold {
         let message = format!(
             "application {} is on hold ({reason}); release the hold to let triggers act",
             trigger.app
         );
-        return Err(Reply::error(StatusCode::CONFLICT, "app_on_hold", message));
+        return Err(Reply::error(Code::AppOnHold, message));
     }
     if trigger.signed {
         let signature = headers
@@ -378,8 +364,7 @@ async fn authorize(
         let Some(signature) = signature else {
             state.throttle.fail(client, Some(token));
             return Err(Reply::error(
-                StatusCode::UNAUTHORIZED,
-                "signature_missing",
+                Code::SignatureMissing,
                 "this trigger requires an X-Signature: sha256=<hex> header (HMAC-SHA256 of the body)",
             ));
         };
@@ -390,8 +375,7 @@ async fn authorize(
             Ok(Ok(key)) => trigger::verify_signature(&key, body, &signature),
             _ => {
                 return Err(Reply::error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "secrets_unavailable",
+                    Code::SigningKeyUnavailable,
                     "the trigger's signing key cannot be read from the secret store",
                 ));
             }
@@ -399,8 +383,7 @@ async fn authorize(
         if !valid {
             state.throttle.fail(client, Some(token));
             return Err(Reply::error(
-                StatusCode::UNAUTHORIZED,
-                "signature_invalid",
+                Code::SignatureInvalid,
                 "the body's signature does not match",
             ));
         }
@@ -419,23 +402,20 @@ async fn trigger_hook(
     let has_body = body.iter().any(|b| !b.is_ascii_whitespace());
     match &trigger.kind {
         TriggerKind::Image { .. } => Outcome::Done(Reply::error(
-            StatusCode::BAD_REQUEST,
-            "wrong_hook",
+            Code::WrongHook,
             "this is an image trigger: registries call /hook/registry with it",
         )),
         TriggerKind::Redeploy => {
             if query.contains_key("type") || query.contains_key("step") {
                 return Outcome::Done(Reply::error(
-                    StatusCode::BAD_REQUEST,
-                    "wrong_trigger",
+                    Code::WrongTrigger,
                     "type= and step= are for scale triggers; this is a redeploy trigger",
                 ));
             }
             if !has_body {
                 if query.contains_key("kind") || query.contains_key("name") {
                     return Outcome::Done(Reply::error(
-                        StatusCode::BAD_REQUEST,
-                        "body_missing",
+                        Code::BodyMissing,
                         "kind= and name= choose the object a patch body changes, and this call \
                          has no body: send the patch, or leave them out to redeploy as is",
                     ));
@@ -456,8 +436,7 @@ async fn trigger_hook(
         } => {
             if has_body {
                 return Outcome::Done(Reply::error(
-                    StatusCode::BAD_REQUEST,
-                    "body_not_allowed",
+                    Code::BodyNotAllowed,
                     "a scale trigger takes no body: use ?type=scale_out|scale_in&step=N",
                 ));
             }
@@ -466,15 +445,13 @@ async fn trigger_hook(
                 Some("scale_in") => Direction::ScaleIn,
                 Some(other) => {
                     return Outcome::Done(Reply::error(
-                        StatusCode::BAD_REQUEST,
-                        "bad_parameter",
+                        Code::BadParameter,
                         format!("type must be scale_out or scale_in, not {other:?}"),
                     ));
                 }
                 None => {
                     return Outcome::Done(Reply::error(
-                        StatusCode::BAD_REQUEST,
-                        "missing_parameter",
+                        Code::MissingParameter,
                         "a scale trigger needs type=scale_out or type=scale_in",
                     ));
                 }
@@ -483,8 +460,7 @@ async fn trigger_hook(
                 Some(Ok(step)) if (1..=100).contains(&step) => step,
                 Some(_) => {
                     return Outcome::Done(Reply::error(
-                        StatusCode::BAD_REQUEST,
-                        "bad_parameter",
+                        Code::BadParameter,
                         format!(
                             "step must be a whole number from 1 to 100, not {:?}",
                             query.get("step").unwrap_or_default()
@@ -493,8 +469,7 @@ async fn trigger_hook(
                 }
                 None => {
                     return Outcome::Done(Reply::error(
-                        StatusCode::BAD_REQUEST,
-                        "missing_parameter",
+                        Code::MissingParameter,
                         "a scale trigger needs step=N (1 to 100)",
                     ));
                 }
@@ -535,31 +510,19 @@ async fn redeploy_with_patch(
     let kind = match PatchType::from_media_type(media) {
         Ok(kind) => kind,
         Err(error) => {
-            return Outcome::Done(Reply::error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                error.to_string(),
-            ));
+            return Outcome::Done(Reply::error(Code::UnsupportedMediaType, error.to_string()));
         }
     };
     let target = match patch_target(query, kind) {
         Ok(target) => target,
         Err(message) => {
-            return Outcome::Done(Reply::error(
-                StatusCode::BAD_REQUEST,
-                "bad_parameter",
-                message,
-            ));
+            return Outcome::Done(Reply::error(Code::BadParameter, message));
         }
     };
     let patch = match Patch::parse(kind, body, target) {
         Ok(patch) => patch,
         Err(error) => {
-            return Outcome::Done(Reply::error(
-                StatusCode::BAD_REQUEST,
-                "bad_patch",
-                error.to_string(),
-            ));
+            return Outcome::Done(Reply::error(Code::BadPatch, error.to_string()));
         }
     };
     let message = format!("patched by trigger {}", trigger.name);
@@ -568,16 +531,9 @@ async fn redeploy_with_patch(
     let outcome = match saved {
         Ok(outcome) => outcome,
         Err(error) => {
+            // A busy or failing database answers 503, so the caller retries.
             let body = crate::error::ErrorBody::from(&error);
-            let status = if matches!(
-                error,
-                crate::store::Error::Busy | crate::store::Error::Database(_)
-            ) {
-                StatusCode::SERVICE_UNAVAILABLE
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            let mut reply = Reply::error(status, body.code, body.message);
+            let mut reply = Reply::error(body.code, body.message);
             reply.event = Some(record::Event::Json(json!({"patch": patch.targets()})));
             return Outcome::Done(reply);
         }
@@ -635,8 +591,7 @@ async fn registry_hook(
     let (trigger, template) = (&entry.trigger, entry.template.as_str());
     if !matches!(trigger.kind, TriggerKind::Image { .. }) {
         return Outcome::Done(Reply::error(
-            StatusCode::BAD_REQUEST,
-            "wrong_hook",
+            Code::WrongHook,
             format!(
                 "this is a {} trigger: it is called at /hook/trigger",
                 trigger.kind.name()
@@ -659,8 +614,7 @@ async fn registry_hook(
             || essence.is_empty();
         if !json_like {
             return Outcome::Done(Reply::error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                Code::UnsupportedMediaType,
                 format!("registry webhooks are JSON; {media:?} is not"),
             ));
         }
@@ -678,11 +632,7 @@ async fn registry_hook(
     let delivery = match registry::parse_delivery(&pairs, body) {
         Ok(delivery) => delivery,
         Err(error) => {
-            return Outcome::Done(Reply::error(
-                StatusCode::BAD_REQUEST,
-                "bad_payload",
-                error.to_string(),
-            ));
+            return Outcome::Done(Reply::error(Code::BadPayload, error.to_string()));
         }
     };
     let mut updates = Vec::new();
@@ -766,7 +716,7 @@ async fn registry_hook(
     match saved {
         Err(error) => {
             let body = crate::error::ErrorBody::from(&error);
-            let mut reply = Reply::error(StatusCode::BAD_REQUEST, body.code, body.message);
+            let mut reply = Reply::error(body.code, body.message);
             reply.event = Some(record::Event::Json(event));
             Outcome::Done(reply)
         }
@@ -838,8 +788,7 @@ async fn start_release(
         Ok(queued) => queued,
         Err(error) => {
             let reply = Reply::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage_unavailable",
+                Code::StorageUnavailable,
                 format!("cannot record the call and queue its deploy: {error}"),
             );
             return respond(state, call, Some(trigger), trigger.kind.name(), reply).await;

@@ -48,6 +48,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::deploy::worker::Workers;
+use crate::error::Code;
 use crate::secrets::Secrets;
 use crate::store::Store;
 
@@ -154,7 +155,7 @@ pub fn public_url(given: Option<&str>) -> Result<Option<String>, crate::error::E
     let http = url.starts_with("http://") || url.starts_with("https://");
     if !http || url.len() <= "https://".len() || url.contains(char::is_whitespace) {
         return Err(crate::error::ErrorBody::new(
-            "listener.public_url",
+            Code::ListenerPublicUrl,
             format!(
                 "the public URL {url:?} must be an http:// or https:// URL, such as https://hooks.example.com"
             ),

@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::{OrBody, Runtime};
+use super::Runtime;
 use crate::app::{ClusterRef, NewApplication, Pin, Source};
 use crate::error::ErrorBody;
 use crate::store::{self, NewTrigger, Release};
@@ -51,8 +51,7 @@ impl Runtime {
                 Err(e) => return Err(ErrorBody::from(&e)),
             }
             store
-                .triggers(Some("demo"))
-                .or_body()?
+                .triggers(Some("demo"))?
                 .into_iter()
                 .find(|t| t.kind == TriggerKind::Redeploy)
         };

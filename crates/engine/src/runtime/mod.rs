@@ -24,10 +24,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cluster::sandbox::{ClusterAccess, clusters_for};
 use crate::deploy::worker::{DeployEvent, Workers};
-use crate::error::ErrorBody;
+use crate::error::{Code, ErrorBody};
 use crate::listener::{self, Listener, Recorded};
 use crate::secrets::{self, Secrets};
-use crate::store::{self, Store};
+use crate::store::Store;
 
 pub use demo::Demo;
 pub use views::{
@@ -83,7 +83,7 @@ impl ListenerSettings {
             .filter(|given| !given.is_empty())
             .map(|given| {
                 given.parse().map_err(|e: listener::ProxyError| {
-                    ErrorBody::new("listener.trusted_proxy", format!("trusted proxies: {e}"))
+                    ErrorBody::new(Code::ListenerTrustedProxy, format!("trusted proxies: {e}"))
                 })
             })
             .collect::<Result<_, _>>()?;
@@ -97,7 +97,7 @@ impl ListenerSettings {
     fn address_and_url(&self) -> Result<(std::net::SocketAddr, Option<String>), ErrorBody> {
         let listen = self.listen.trim().parse().map_err(|_| {
             ErrorBody::new(
-                "listener.address",
+                Code::ListenerAddress,
                 format!(
                     "{:?} is not an address to listen on; write IP:port, such as 127.0.0.1:8787",
                     self.listen
@@ -192,7 +192,7 @@ impl Runtime {
     pub async fn open(options: Options) -> Result<Self, ErrorBody> {
         std::fs::create_dir_all(&options.data_dir).map_err(|e| {
             ErrorBody::new(
-                "store.io",
+                Code::StoreIo,
                 format!("cannot create {}: {e}", options.data_dir.display()),
             )
         })?;
@@ -200,7 +200,7 @@ impl Runtime {
         let database = store.info().map_err(|e| ErrorBody::from(&e))?.path;
         let secrets = Secrets::detect(options.secrets, &options.data_dir).map_err(|e| {
             ErrorBody::new(
-                "secrets.unavailable",
+                Code::SecretsUnavailable,
                 format!("no secret store is available: {e}"),
             )
         })?;
@@ -331,7 +331,7 @@ impl Runtime {
             .await
             .map_err(|e| {
                 ErrorBody::new(
-                    "listener.bind",
+                    Code::ListenerBind,
                     format!("cannot listen on {listen}: {e}; choose another address in Settings"),
                 )
             })?;
@@ -440,24 +440,5 @@ fn status_of(slot: &ListenerSlot) -> ListenerStatus {
         public_url,
         error: slot.error.clone(),
         requests,
-    }
-}
-
-/// Converts a store error at the boundary.
-fn boundary<E>(error: E) -> ErrorBody
-where
-    for<'a> ErrorBody: From<&'a E>,
-{
-    ErrorBody::from(&error)
-}
-
-/// `store::Result` at the boundary.
-trait OrBody<T> {
-    fn or_body(self) -> Result<T, ErrorBody>;
-}
-
-impl<T> OrBody<T> for store::Result<T> {
-    fn or_body(self) -> Result<T, ErrorBody> {
-        self.map_err(boundary)
     }
 }

@@ -6,13 +6,13 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{OrBody, Runtime, boundary};
+use super::Runtime;
 use crate::app::{Application, ClusterRef};
 use crate::cluster::ClusterInfo;
 use crate::deploy::Options;
 use crate::deploy::live::{self, RolloutState, Workload};
 use crate::diff::{self, ManifestDiff};
-use crate::error::ErrorBody;
+use crate::error::{Code, ErrorBody};
 use crate::store::{Cause, NewTrigger, Release, Version};
 use crate::template::{Error as TemplateError, Manifest, ResourceId};
 use crate::trigger::{self, TagFilter, TagMatcher, Trigger, service};
@@ -144,11 +144,11 @@ impl Runtime {
     /// Every application with its newest release.
     pub fn app_overviews(&self) -> Result<Vec<AppOverview>, ErrorBody> {
         let store = self.store();
-        let apps = store.apps().or_body()?;
-        let triggers = store.triggers(None).or_body()?;
+        let apps = store.apps()?;
+        let triggers = store.triggers(None)?;
         apps.into_iter()
             .map(|app| {
-                let last_release = store.releases(&app.name, 1).or_body()?.into_iter().next();
+                let last_release = store.releases(&app.name, 1)?.into_iter().next();
                 let count = triggers.iter().filter(|t| t.app == app.name).count();
                 Ok(AppOverview {
                     app,
@@ -162,7 +162,7 @@ impl Runtime {
     /// The clusters, each with the applications that use it. A broken kubeconfig still
     /// lists the sandbox, with the kubeconfig's error beside it.
     pub fn cluster_usage(&self) -> Result<ClusterList, ErrorBody> {
-        let apps = self.store().apps().or_body()?;
+        let apps = self.store().apps()?;
         let (clusters, kubeconfig_error) = match self.clusters().list() {
             Ok(clusters) => (clusters, None),
             Err(error) => (
@@ -197,15 +197,15 @@ impl Runtime {
     /// cascade alone would leave the tokens in the secret store).
     pub fn delete_app(&self, name: &str) -> Result<(), ErrorBody> {
         let mut store = self.store();
-        for trigger in store.triggers(Some(name)).or_body()? {
-            service::delete(&mut store, self.secrets(), &trigger.name).map_err(boundary)?;
+        for trigger in store.triggers(Some(name))? {
+            service::delete(&mut store, self.secrets(), &trigger.name).map_err(ErrorBody::from)?;
         }
-        store.delete_app(name).or_body()
+        store.delete_app(name).map_err(ErrorBody::from)
     }
 
     /// The application's workloads as the cluster reports them now.
     pub async fn workloads(&self, app: &str) -> Result<Vec<Workload>, ErrorBody> {
-        let app = self.store().app(app).or_body()?;
+        let app = self.store().app(app)?;
         live::of_app(self.clusters(), &app).await
     }
 
@@ -223,18 +223,16 @@ impl Runtime {
         };
         self.workers()
             .submit(app, &cause, &Options::default())
-            .or_body()
+            .map_err(ErrorBody::from)
     }
 
     /// Makes a new template version equal to version `to` and deploys it.
     pub fn rollback(&self, app: &str, to: u32) -> Result<Release, ErrorBody> {
         {
             let mut store = self.store();
-            let application = store.app(app).or_body()?;
+            let application = store.app(app)?;
             let template = application.source.template().unwrap_or_default().to_owned();
-            store
-                .rollback(&template, to, &format!("rollback of application {app}"))
-                .or_body()?;
+            store.rollback(&template, to, &format!("rollback of application {app}"))?;
         }
         let cause = Cause::Rollback {
             to,
@@ -242,7 +240,7 @@ impl Runtime {
         };
         self.workers()
             .submit(app, &cause, &Options::default())
-            .or_body()
+            .map_err(ErrorBody::from)
     }
 
     /// Checks template text as a save would, with each problem's line: the YAML, the
@@ -278,11 +276,11 @@ impl Runtime {
         let (from, to) = {
             let store = self.store();
             (
-                store.version(template, Some(from)).or_body()?,
-                store.version(template, Some(to)).or_body()?,
+                store.version(template, Some(from))?,
+                store.version(template, Some(to))?,
             )
         };
-        let diff = diff::diff_texts(&from.content, &to.content).map_err(boundary)?;
+        let diff = diff::diff_texts(&from.content, &to.content).map_err(ErrorBody::from)?;
         Ok(VersionDiff { from, to, diff })
     }
 
@@ -290,16 +288,16 @@ impl Runtime {
     pub fn trigger_setup(&self, app: &str) -> Result<TriggerSetup, ErrorBody> {
         let content = {
             let store = self.store();
-            let application = store.app(app).or_body()?;
+            let application = store.app(app)?;
             let Some(template) = application.source.template() else {
                 return Ok(TriggerSetup {
                     images: Vec::new(),
                     workloads: Vec::new(),
                 });
             };
-            store.version(template, None).or_body()?.content
+            store.version(template, None)?.content
         };
-        let manifest = Manifest::parse(&content).map_err(boundary)?;
+        let manifest = Manifest::parse(&content).map_err(ErrorBody::from)?;
         let mut images: Vec<ImageChoice> = trigger::matching::repositories(&manifest)
             .into_iter()
             .map(|repository| ImageChoice {
@@ -342,7 +340,7 @@ impl Runtime {
     pub fn preview_tags(filter: &TagFilter, tags: &[String]) -> Result<Vec<TagPreview>, ErrorBody> {
         let matcher = filter.matcher();
         if let TagMatcher::Regex { regex: Err(m), .. } = &matcher {
-            return Err(ErrorBody::new("trigger.invalid_pattern", m.clone()));
+            return Err(ErrorBody::new(Code::TriggerInvalidPattern, m.clone()));
         }
         Ok(tags
             .iter()
@@ -366,7 +364,7 @@ impl Runtime {
         let mut store = self.store();
         service::create(&mut store, self.secrets(), new)
             .map(|created| created.trigger)
-            .map_err(boundary)
+            .map_err(ErrorBody::from)
     }
 
     /// Gives a trigger a new token; the old URL stops working at once.
@@ -374,34 +372,34 @@ impl Runtime {
         let mut store = self.store();
         service::rotate(&mut store, self.secrets(), name)
             .map(|created| created.trigger)
-            .map_err(boundary)
+            .map_err(ErrorBody::from)
     }
 
     /// Deletes a trigger and its secrets.
     pub fn delete_trigger(&self, name: &str) -> Result<(), ErrorBody> {
         let mut store = self.store();
-        service::delete(&mut store, self.secrets(), name).map_err(boundary)
+        service::delete(&mut store, self.secrets(), name).map_err(ErrorBody::from)
     }
 
     /// The trigger's URL, token included.
     pub async fn trigger_url(&self, name: &str) -> Result<String, ErrorBody> {
         let base = self.base_url().await;
-        let trigger = self.store().trigger(name).or_body()?;
-        service::url(self.secrets(), &trigger, &base).map_err(boundary)
+        let trigger = self.store().trigger(name)?;
+        service::url(self.secrets(), &trigger, &base).map_err(ErrorBody::from)
     }
 
     /// A signed trigger's HMAC key, for the person setting up the caller's signature.
     pub fn trigger_signing_key(&self, name: &str) -> Result<String, ErrorBody> {
-        let trigger = self.store().trigger(name).or_body()?;
+        let trigger = self.store().trigger(name)?;
         if !trigger.signed {
             return Err(ErrorBody::new(
-                "trigger.not_signed",
+                Code::TriggerNotSigned,
                 format!("trigger {name} does not require signatures, so it has no signing key"),
             ));
         }
         self.secrets()
             .get(&trigger::signing_secret_name(name))
-            .map_err(|e| boundary(service::Error::Secrets(e)))
+            .map_err(|e| ErrorBody::from(service::Error::Secrets(e)))
     }
 
     /// Ready-to-run curl commands for the trigger, in the seeds' forms.
@@ -409,7 +407,7 @@ impl Runtime {
         let url = self.trigger_url(name).await?;
         let (trigger, target) = {
             let store = self.store();
-            let trigger = store.trigger(name).or_body()?;
+            let trigger = store.trigger(name)?;
             let target = store
                 .app(&trigger.app)
                 .ok()

@@ -25,7 +25,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 
-use crate::error::ErrorBody;
+use crate::error::{Code, ErrorBody};
 
 pub use pool::Pool;
 pub use records::{AccessRecord, Decision, RecordFilter, RecordSummary, RecordWrite};
@@ -165,21 +165,21 @@ impl From<&Error> for ErrorBody {
         let code = match error {
             Error::Template(inner) => return ErrorBody::from(inner),
             Error::Patch(inner) => return ErrorBody::from(inner),
-            Error::Database(_) => "store.database",
-            Error::Io { .. } => "store.io",
-            Error::NewerSchema { .. } => "store.newer_schema",
-            Error::Busy => "store.busy",
-            Error::TemplateNotFound(_) => "template.not_found",
-            Error::TemplateExists(_) => "template.exists",
-            Error::VersionNotFound { .. } => "version.not_found",
-            Error::TemplateInUse { .. } => "template.in_use",
-            Error::AppNotFound(_) => "app.not_found",
-            Error::AppExists(_) => "app.exists",
-            Error::TriggerNotFound(_) => "trigger.not_found",
-            Error::TriggerExists(_) => "trigger.exists",
-            Error::RecordNotFound(_) => "record.not_found",
-            Error::Invalid(_) => "input.invalid",
-            Error::Corrupt(_) => "store.corrupt",
+            Error::Database(_) => Code::StoreDatabase,
+            Error::Io { .. } => Code::StoreIo,
+            Error::NewerSchema { .. } => Code::StoreNewerSchema,
+            Error::Busy => Code::StoreBusy,
+            Error::TemplateNotFound(_) => Code::TemplateNotFound,
+            Error::TemplateExists(_) => Code::TemplateExists,
+            Error::VersionNotFound { .. } => Code::VersionNotFound,
+            Error::TemplateInUse { .. } => Code::TemplateInUse,
+            Error::AppNotFound(_) => Code::AppNotFound,
+            Error::AppExists(_) => Code::AppExists,
+            Error::TriggerNotFound(_) => Code::TriggerNotFound,
+            Error::TriggerExists(_) => Code::TriggerExists,
+            Error::RecordNotFound(_) => Code::RecordNotFound,
+            Error::Invalid(_) => Code::InputInvalid,
+            Error::Corrupt(_) => Code::StoreCorrupt,
         };
         let details = match error {
             Error::TemplateInUse { apps, .. } => Some(serde_json::json!({ "apps": apps })),

@@ -7,6 +7,7 @@ use super::{
     Trigger, new_signing_key, new_token, signing_secret_name, token_hash, token_hint,
     token_secret_name,
 };
+use crate::error::Code;
 use crate::secrets::Secrets;
 use crate::store::{self, NewTrigger, Store};
 
@@ -29,11 +30,11 @@ impl From<&Error> for crate::error::ErrorBody {
     fn from(error: &Error) -> Self {
         match error {
             Error::Invalid(message) => {
-                crate::error::ErrorBody::new("trigger.invalid", message.clone())
+                crate::error::ErrorBody::new(Code::TriggerInvalid, message.clone())
             }
             Error::Store(e) => e.into(),
             Error::Secrets(e) => crate::error::ErrorBody::new(
-                "secrets.unavailable",
+                Code::SecretsUnavailable,
                 format!(
                     "{e}; without a keyring, `tripline serve --secrets files` keeps tokens in owner-only files"
                 ),
