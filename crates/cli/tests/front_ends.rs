@@ -1,16 +1,16 @@
 //! The front ends agree: a rule the engine enforces answers the same code and message
-//! through the desktop app's façade ([`Runtime`]) and through the `tripline` binary.
+//! through the desktop app's façade ([`Tripline`]) and through the `tripline` binary.
 
-use tripline_engine::runtime::{Options, Runtime};
+use tripline_engine::api::{Options, Tripline};
 
-async fn open(dir: &tempfile::TempDir) -> Runtime {
-    Runtime::open(Options {
+async fn open(dir: &tempfile::TempDir) -> Tripline {
+    Tripline::open(Options {
         data_dir: dir.path().to_owned(),
         secrets: tripline_engine::secrets::Choice::Files,
         via: "desktop",
     })
     .await
-    .expect("runtime opens")
+    .expect("tripline opens")
 }
 
 /// A trigger that could never fire is refused by the engine, whichever front end asks: the
@@ -20,8 +20,8 @@ async fn a_trigger_the_template_cannot_serve_is_refused_the_same_way_by_every_fr
     use tripline_engine::store::NewTrigger;
     use tripline_engine::trigger::TriggerKind;
     let dir = tempfile::tempdir().unwrap();
-    let runtime = open(&dir).await;
-    runtime.create_demo().unwrap();
+    let tripline = open(&dir).await;
+    tripline.create_demo().unwrap();
     let ghost = NewTrigger {
         name: "demo-ghost".into(),
         app: "demo".into(),
@@ -33,7 +33,7 @@ async fn a_trigger_the_template_cannot_serve_is_refused_the_same_way_by_every_fr
         },
         signed: false,
     };
-    let desktop = runtime.create_trigger(&ghost).unwrap_err();
+    let desktop = tripline.create_trigger(&ghost).unwrap_err();
     assert_eq!(desktop.code, "trigger.invalid", "{desktop:?}");
     assert!(
         desktop
@@ -42,7 +42,7 @@ async fn a_trigger_the_template_cannot_serve_is_refused_the_same_way_by_every_fr
         "{}",
         desktop.message
     );
-    drop(runtime);
+    drop(tripline);
 
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_tripline"))
         .args([
@@ -71,10 +71,10 @@ async fn a_trigger_the_template_cannot_serve_is_refused_the_same_way_by_every_fr
     assert_eq!(cli["message"], desktop.message, "{stderr}");
 
     // Nothing was made: no trigger and no secret.
-    let runtime = open(&dir).await;
-    assert!(runtime.trigger_url("demo-ghost").await.is_err());
+    let tripline = open(&dir).await;
+    assert!(tripline.trigger_url("demo-ghost").await.is_err());
     assert!(
-        runtime
+        tripline
             .secrets()
             .get(&tripline_engine::trigger::token_secret_name("demo-ghost"))
             .is_err()

@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 use tauri::State;
+use tripline_engine::api::{AppOverview, Demo};
 use tripline_engine::app::{Application, NewApplication};
 use tripline_engine::deploy::live::{RolloutState, Workload};
-use tripline_engine::runtime::{AppOverview, Demo};
 use tripline_engine::store::Release;
 use tripline_engine::trigger::Trigger;
 
@@ -28,14 +28,14 @@ pub struct AppDetail {
 #[tauri::command]
 #[specta::specta]
 pub async fn list_apps(state: State<'_, AppState>) -> Result<Vec<AppOverview>> {
-    state.runtime.app_overviews()
+    state.api.app_overviews()
 }
 
 /// One application with its last 50 releases and its triggers.
 #[tauri::command]
 #[specta::specta]
 pub async fn get_app(state: State<'_, AppState>, name: String) -> Result<AppDetail> {
-    let store = state.runtime.store();
+    let store = state.api.store();
     Ok(AppDetail {
         app: store.app(&name).map_err(ErrorBody::from)?,
         releases: store.releases(&name, 50).map_err(ErrorBody::from)?,
@@ -47,18 +47,14 @@ pub async fn get_app(state: State<'_, AppState>, name: String) -> Result<AppDeta
 #[tauri::command]
 #[specta::specta]
 pub async fn create_app(state: State<'_, AppState>, app: NewApplication) -> Result<Application> {
-    state
-        .runtime
-        .store()
-        .create_app(&app)
-        .map_err(ErrorBody::from)
+    state.api.store().create_app(&app).map_err(ErrorBody::from)
 }
 
 /// Deletes an application; its triggers (tokens included) and releases go with it.
 #[tauri::command]
 #[specta::specta]
 pub async fn delete_app(state: State<'_, AppState>, name: String) -> Result<()> {
-    state.runtime.delete_app(&name)
+    state.api.delete_app(&name)
 }
 
 /// Puts an application on hold (triggers answer 409) with a reason, or releases it (`None`).
@@ -70,7 +66,7 @@ pub async fn hold_app(
     reason: Option<String>,
 ) -> Result<Application> {
     state
-        .runtime
+        .api
         .store()
         .set_app_hold(&name, reason.as_deref())
         .map_err(ErrorBody::from)
@@ -80,33 +76,33 @@ pub async fn hold_app(
 #[tauri::command]
 #[specta::specta]
 pub async fn deploy_app(state: State<'_, AppState>, name: String) -> Result<Release> {
-    state.runtime.deploy(&name)
+    state.api.deploy(&name)
 }
 
 /// Makes a new template version equal to `to` and deploys it.
 #[tauri::command]
 #[specta::specta]
 pub async fn rollback_app(state: State<'_, AppState>, name: String, to: u32) -> Result<Release> {
-    state.runtime.rollback(&name, to)
+    state.api.rollback(&name, to)
 }
 
 /// The application's workloads and pods, as the cluster reports them now.
 #[tauri::command]
 #[specta::specta]
 pub async fn list_workloads(state: State<'_, AppState>, name: String) -> Result<Vec<Workload>> {
-    state.runtime.workloads(&name).await
+    state.api.workloads(&name).await
 }
 
 /// The application's rollout as the cluster reports it now (`null` without workloads).
 #[tauri::command]
 #[specta::specta]
 pub async fn get_rollout(state: State<'_, AppState>, name: String) -> Result<Option<RolloutState>> {
-    state.runtime.rollout(&name).await
+    state.api.rollout(&name).await
 }
 
 /// "Try it on the sandbox": the seed's demo application with a redeploy trigger, deployed.
 #[tauri::command]
 #[specta::specta]
 pub async fn create_demo(state: State<'_, AppState>) -> Result<Demo> {
-    state.runtime.create_demo()
+    state.api.create_demo()
 }

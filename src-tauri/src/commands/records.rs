@@ -36,7 +36,7 @@ pub async fn list_records(
         limit: usize::try_from(query.limit.clamp(1, 1000)).unwrap_or(1000),
     };
     state
-        .runtime
+        .api
         .store()
         .access_record_summaries(&filter)
         .map_err(ErrorBody::from)
@@ -46,9 +46,5 @@ pub async fn list_records(
 #[tauri::command]
 #[specta::specta]
 pub async fn get_record(state: State<'_, AppState>, id: i64) -> Result<AccessRecord> {
-    state
-        .runtime
-        .store()
-        .access_record(id)
-        .map_err(ErrorBody::from)
+    state.api.store().access_record(id).map_err(ErrorBody::from)
 }

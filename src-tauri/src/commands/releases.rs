@@ -16,7 +16,7 @@ pub async fn list_releases(
 ) -> Result<Vec<Release>> {
     let limit = usize::try_from(limit.clamp(1, 500)).unwrap_or(500);
     state
-        .runtime
+        .api
         .store()
         .releases(&app, limit)
         .map_err(ErrorBody::from)
@@ -26,5 +26,5 @@ pub async fn list_releases(
 #[tauri::command]
 #[specta::specta]
 pub async fn get_release(state: State<'_, AppState>, id: i64) -> Result<Release> {
-    state.runtime.store().release(id).map_err(ErrorBody::from)
+    state.api.store().release(id).map_err(ErrorBody::from)
 }

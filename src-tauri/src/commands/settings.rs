@@ -49,8 +49,8 @@ pub async fn save_settings(
     settings.listener().validate()?;
     settings::save(&app, &settings)?;
     state.set_settings(settings.clone());
-    if before.listener() != settings.listener() && state.runtime.listener_status().await.running {
-        state.runtime.start_listener(settings.listener()).await?;
+    if before.listener() != settings.listener() && state.api.listener_status().await.running {
+        state.api.start_listener(settings.listener()).await?;
     }
     Ok(settings)
 }
@@ -60,7 +60,7 @@ pub async fn save_settings(
 #[specta::specta]
 pub async fn get_environment(state: State<'_, AppState>) -> Result<Environment> {
     let (database_bytes, access_records) = {
-        let store = state.runtime.store();
+        let store = state.api.store();
         let records = store
             .record_count()
             .map_err(|e| tripline_engine::error::ErrorBody::from(&e))?;
@@ -68,11 +68,11 @@ pub async fn get_environment(state: State<'_, AppState>) -> Result<Environment> 
     };
     Ok(Environment {
         version: env!("CARGO_PKG_VERSION").into(),
-        data_dir: state.runtime.data_dir().display().to_string(),
+        data_dir: state.api.data_dir().display().to_string(),
         database_bytes,
         access_records,
         retention: tripline_engine::store::Retention::default().to_string(),
-        secrets: match state.runtime.secrets() {
+        secrets: match state.api.secrets() {
             Secrets::Keyring => "keyring".into(),
             Secrets::Files(_) => "files".into(),
         },

@@ -1,7 +1,7 @@
 //! Templates: list, versions, check, save (a new version), diff, rollback, delete.
 
 use tauri::State;
-use tripline_engine::runtime::{Runtime, TemplateCheck, VersionDiff};
+use tripline_engine::api::{TemplateCheck, Tripline, VersionDiff};
 use tripline_engine::store::{Origin, SaveOutcome, TemplateSummary, Version, VersionSummary};
 
 use super::{ErrorBody, Result};
@@ -11,7 +11,7 @@ use crate::state::AppState;
 #[tauri::command]
 #[specta::specta]
 pub async fn list_templates(state: State<'_, AppState>) -> Result<Vec<TemplateSummary>> {
-    state.runtime.store().templates().map_err(ErrorBody::from)
+    state.api.store().templates().map_err(ErrorBody::from)
 }
 
 /// A version's content (the newest when `number` is absent).
@@ -23,7 +23,7 @@ pub async fn get_version(
     number: Option<u32>,
 ) -> Result<Version> {
     state
-        .runtime
+        .api
         .store()
         .version(&template, number)
         .map_err(ErrorBody::from)
@@ -37,7 +37,7 @@ pub async fn list_versions(
     template: String,
 ) -> Result<Vec<VersionSummary>> {
     state
-        .runtime
+        .api
         .store()
         .versions(&template)
         .map_err(ErrorBody::from)
@@ -47,7 +47,7 @@ pub async fn list_versions(
 #[tauri::command]
 #[specta::specta]
 pub async fn check_template(content: String) -> Result<TemplateCheck> {
-    Ok(Runtime::check_template(&content))
+    Ok(Tripline::check_template(&content))
 }
 
 /// Creates a template; its first version is `content`.
@@ -60,7 +60,7 @@ pub async fn create_template(
     message: String,
 ) -> Result<VersionSummary> {
     state
-        .runtime
+        .api
         .store()
         .create_template(&name, &content, &message)
         .map_err(ErrorBody::from)
@@ -76,7 +76,7 @@ pub async fn save_template(
     message: String,
 ) -> Result<SaveOutcome> {
     state
-        .runtime
+        .api
         .store()
         .save_version(&name, &content, Origin::Edit, &message)
         .map_err(ErrorBody::from)
@@ -91,7 +91,7 @@ pub async fn diff_versions(
     from: u32,
     to: u32,
 ) -> Result<VersionDiff> {
-    state.runtime.diff_versions(&template, from, to)
+    state.api.diff_versions(&template, from, to)
 }
 
 /// Makes a new version equal to version `to` (without deploying).
@@ -104,7 +104,7 @@ pub async fn rollback_template(
     message: String,
 ) -> Result<SaveOutcome> {
     state
-        .runtime
+        .api
         .store()
         .rollback(&template, to, &message)
         .map_err(ErrorBody::from)
@@ -115,7 +115,7 @@ pub async fn rollback_template(
 #[specta::specta]
 pub async fn delete_template(state: State<'_, AppState>, name: String) -> Result<()> {
     state
-        .runtime
+        .api
         .store()
         .delete_template(&name)
         .map_err(ErrorBody::from)

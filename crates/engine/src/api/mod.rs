@@ -1,15 +1,18 @@
-//! The running Tripline: one database, the secret store, the clusters (with the sandbox), the
-//! deploy workers and the listener, opened once and shared by a long-lived front end (the
-//! desktop app; `tripline serve` assembles the same parts itself).
+//! The application's API: the one way into Tripline for every front end (the desktop app,
+//! the `tripline` command line and `tripline serve`). [`Tripline`] opens one database, the
+//! secret store, the clusters (with the sandbox), the deploy workers and the listener once,
+//! and its methods are what a front end calls; each rule (a name, a template check, a
+//! trigger's target) is enforced behind them once.
 //!
-//! A front end holds one [`Runtime`] and calls its methods; each is a few lines over
-//! [`crate::store`], [`crate::trigger`], [`crate::deploy`] and [`crate::listener`]. Changes are
-//! pushed, never polled: [`Runtime::subscribe_deploys`] (release progress),
-//! [`Runtime::subscribe_records`] (calls the listener recorded) and
-//! [`Runtime::subscribe_listener`] (the listener started, stopped or failed).
+//! The methods are a few lines each over [`crate::store`], [`crate::trigger`],
+//! [`crate::deploy`] and [`crate::listener`].
+//!
+//! Changes are pushed, never polled: [`Tripline::subscribe_deploys`] (release progress),
+//! [`Tripline::subscribe_records`] (calls the listener recorded) and
+//! [`Tripline::subscribe_listener`] (the listener started, stopped or failed).
 //!
 //! Every background task has an owner: the workers and the listener stop on
-//! [`Runtime::shutdown`], which also stops a sandbox this process started.
+//! [`Tripline::shutdown`], which also stops a sandbox this process started.
 
 mod demo;
 mod views;
@@ -35,7 +38,7 @@ pub use views::{
     TriggerSetup, VersionDiff, WorkloadChoice,
 };
 
-/// How to open the runtime.
+/// How to open the façade.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Where the database, the sandbox's state and (without a keyring) secret files live.
@@ -161,8 +164,8 @@ struct ListenerSlot {
     error: Option<String>,
 }
 
-/// The running Tripline (see the module docs).
-pub struct Runtime {
+/// The application's API handle: the running Tripline (see the module docs).
+pub struct Tripline {
     data_dir: PathBuf,
     database: PathBuf,
     via: &'static str,
@@ -177,15 +180,15 @@ pub struct Runtime {
     cancel: CancellationToken,
 }
 
-impl std::fmt::Debug for Runtime {
+impl std::fmt::Debug for Tripline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime")
+        f.debug_struct("Tripline")
             .field("data_dir", &self.data_dir)
             .finish_non_exhaustive()
     }
 }
 
-impl Runtime {
+impl Tripline {
     /// Opens the database, resumes the deploys a stopped Tripline had accepted,
     /// finds the secret store, reaches the sandbox (a running one, else started here) and
     /// starts the deploy workers. The listener is started separately.
@@ -213,7 +216,7 @@ impl Runtime {
         workers.resume().map_err(|e| ErrorBody::from(&e))?;
         let (records, _) = broadcast::channel(1024);
         let (listener_changes, _) = broadcast::channel(64);
-        Ok(Runtime {
+        Ok(Tripline {
             data_dir: options.data_dir,
             database,
             via: options.via,

@@ -1,4 +1,4 @@
-//! What a front end asks the runtime for, beyond single store calls: overviews that join a
+//! What a front end asks the façade for, beyond single store calls: overviews that join a
 //! few tables, template checks with line numbers, version diffs, what a trigger can follow,
 //! tag previews, and the operations that touch more than the database (deploys, trigger
 //! secrets, live workload state).
@@ -6,7 +6,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::Runtime;
+use super::Tripline;
 use crate::app::{Application, ClusterRef};
 use crate::cluster::ClusterInfo;
 use crate::deploy::Options;
@@ -140,7 +140,7 @@ pub struct TagPreview {
 /// At most this many sample tags are previewed at once.
 const MAX_PREVIEW_TAGS: usize = 200;
 
-impl Runtime {
+impl Tripline {
     /// Every application with its newest release.
     pub fn app_overviews(&self) -> Result<Vec<AppOverview>, ErrorBody> {
         let store = self.store();
@@ -494,20 +494,21 @@ mod tests {
 
     #[test]
     fn template_checks_point_at_the_line() {
-        let check = Runtime::check_template(
+        let check = Tripline::check_template(
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\nkind: [\n",
         );
         assert!(check.resources.is_empty());
         assert_eq!(check.diagnostics.len(), 1);
         assert!(check.diagnostics[0].line >= 6, "{:?}", check.diagnostics);
-        let ok = Runtime::check_template("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n");
+        let ok =
+            Tripline::check_template("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n");
         assert!(ok.diagnostics.is_empty());
         assert_eq!(ok.resources[0].name, "a");
     }
 
     #[test]
     fn template_checks_list_each_field_kubernetes_would_refuse_at_its_line() {
-        let check = Runtime::check_template(
+        let check = Tripline::check_template(
             "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  type: Balanced\n  \
              ports:\n  - port: 70000\n",
         );
@@ -529,7 +530,7 @@ mod tests {
     /// undeclared fields and wrong types, each at its line.
     #[test]
     fn template_checks_name_unknown_fields_and_wrong_types_at_their_line() {
-        let unknown = Runtime::check_template(
+        let unknown = Tripline::check_template(
             "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  \
              - port: 80\n    targetport: 8080\n  selectr: {}\n",
         );
@@ -550,7 +551,7 @@ mod tests {
             "{found:?}"
         );
 
-        let wrong = Runtime::check_template(
+        let wrong = Tripline::check_template(
             "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  \
              - port: eighty\n  selector: [app]\n",
         );
@@ -566,7 +567,7 @@ mod tests {
         let regex = TagFilter::Regex {
             pattern: r"v\d+\.\d+\.\d+".into(),
         };
-        let preview = Runtime::preview_tags(&regex, &tags).unwrap();
+        let preview = Tripline::preview_tags(&regex, &tags).unwrap();
         let matched: Vec<_> = preview
             .iter()
             .map(|p| (p.tag.as_str(), p.matches))
@@ -585,12 +586,12 @@ mod tests {
         let bad = TagFilter::Regex {
             pattern: "v(".into(),
         };
-        let error = Runtime::preview_tags(&bad, &tags).unwrap_err();
+        let error = Tripline::preview_tags(&bad, &tags).unwrap_err();
         assert_eq!(error.code, "trigger.invalid_pattern");
         let list = TagFilter::Tags {
             tags: vec!["latest".into()],
         };
-        let preview = Runtime::preview_tags(&list, &tags).unwrap();
+        let preview = Tripline::preview_tags(&list, &tags).unwrap();
         assert_eq!(preview.iter().filter(|p| p.matches).count(), 1);
     }
 
