@@ -4,8 +4,12 @@
 //! and its methods are what a front end calls; each rule (a name, a template check, a
 //! trigger's target) is enforced behind them once.
 //!
-//! The methods are a few lines each over [`crate::store`], [`crate::trigger`],
-//! [`crate::deploy`] and [`crate::listener`].
+//! This file opens the handle and runs the listener; the methods front ends call live beside
+//! it, one file per domain, each an `impl Tripline` block with that domain's view types:
+//! `templates` (checks and diffs), `apps` (applications, clusters, live workloads),
+//! `releases` (deploy, rollback), `triggers` (what a trigger can follow, its secrets and URL)
+//! and `demo` ("Try it on the sandbox"). Each method is a few lines over [`crate::store`],
+//! [`crate::trigger`], [`crate::deploy`] and [`crate::listener`].
 //!
 //! Changes are pushed, never polled: [`Tripline::subscribe_deploys`] (release progress),
 //! [`Tripline::subscribe_records`] (calls the listener recorded) and
@@ -14,8 +18,11 @@
 //! Every background task has an owner: the workers and the listener stop on
 //! [`Tripline::shutdown`], which also stops a sandbox this process started.
 
+mod apps;
 mod demo;
-mod views;
+mod releases;
+mod templates;
+mod triggers;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -32,11 +39,10 @@ use crate::listener::{self, Listener, Recorded};
 use crate::secrets::{self, Secrets};
 use crate::store::Store;
 
+pub use apps::{AppOverview, AppUsage, ClusterList};
 pub use demo::Demo;
-pub use views::{
-    AppOverview, AppUsage, ClusterList, Diagnostic, ImageChoice, TagPreview, TemplateCheck,
-    TriggerSetup, VersionDiff, WorkloadChoice,
-};
+pub use templates::{Diagnostic, TemplateCheck, VersionDiff};
+pub use triggers::{ImageChoice, TagPreview, TriggerSetup, WorkloadChoice};
 
 /// How to open the façade.
 #[derive(Debug, Clone)]
