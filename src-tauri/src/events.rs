@@ -98,7 +98,7 @@ fn notify_if_triggered(app: &AppHandle, event: &DeployEvent, status: ReleaseStat
     if !state.settings().notifications {
         return;
     }
-    let Ok(release) = state.api.store().release(event.release) else {
+    let Ok(release) = state.api.release(event.release) else {
         return;
     };
     let Cause::Trigger { trigger, .. } = &release.cause else {

@@ -1,28 +1,14 @@
 //! Applications: list, detail, create, hold, deploy, rollback, live workloads and rollout, the
 //! demo.
 
-use serde::Serialize;
 use tauri::State;
-use tripline_engine::api::{AppOverview, Demo};
+use tripline_engine::api::{AppDetail, AppOverview, Demo};
 use tripline_engine::app::{Application, NewApplication};
 use tripline_engine::deploy::live::{RolloutState, Workload};
 use tripline_engine::store::Release;
-use tripline_engine::trigger::Trigger;
 
-use super::{ErrorBody, Result};
+use super::Result;
 use crate::state::AppState;
-
-/// An application with its releases and triggers.
-#[derive(Debug, Clone, Serialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub struct AppDetail {
-    /// The application.
-    pub app: Application,
-    /// Its newest releases, newest first.
-    pub releases: Vec<Release>,
-    /// Its triggers.
-    pub triggers: Vec<Trigger>,
-}
 
 /// Every application with its newest release.
 #[tauri::command]
@@ -35,19 +21,14 @@ pub async fn list_apps(state: State<'_, AppState>) -> Result<Vec<AppOverview>> {
 #[tauri::command]
 #[specta::specta]
 pub async fn get_app(state: State<'_, AppState>, name: String) -> Result<AppDetail> {
-    let store = state.api.store();
-    Ok(AppDetail {
-        app: store.app(&name).map_err(ErrorBody::from)?,
-        releases: store.releases(&name, 50).map_err(ErrorBody::from)?,
-        triggers: store.triggers(Some(&name)).map_err(ErrorBody::from)?,
-    })
+    state.api.app_detail(&name, 50)
 }
 
 /// Creates an application.
 #[tauri::command]
 #[specta::specta]
 pub async fn create_app(state: State<'_, AppState>, app: NewApplication) -> Result<Application> {
-    state.api.store().create_app(&app).map_err(ErrorBody::from)
+    state.api.create_app(&app)
 }
 
 /// Deletes an application; its triggers (tokens included) and releases go with it.
@@ -65,11 +46,7 @@ pub async fn hold_app(
     name: String,
     reason: Option<String>,
 ) -> Result<Application> {
-    state
-        .api
-        .store()
-        .set_app_hold(&name, reason.as_deref())
-        .map_err(ErrorBody::from)
+    state.api.hold_app(&name, reason.as_deref())
 }
 
 /// Queues a deploy; progress arrives as `DeployProgress` events.

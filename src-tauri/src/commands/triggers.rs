@@ -6,7 +6,7 @@ use tripline_engine::api::{TagPreview, TriggerSetup, Tripline};
 use tripline_engine::store::NewTrigger;
 use tripline_engine::trigger::{TagFilter, Trigger};
 
-use super::{ErrorBody, Result};
+use super::Result;
 use crate::state::AppState;
 
 /// Triggers, of one application or all.
@@ -16,11 +16,7 @@ pub async fn list_triggers(
     state: State<'_, AppState>,
     app: Option<String>,
 ) -> Result<Vec<Trigger>> {
-    state
-        .api
-        .store()
-        .triggers(app.as_deref())
-        .map_err(ErrorBody::from)
+    state.api.triggers(app.as_deref())
 }
 
 /// The image repositories and workloads of the application's template.
@@ -52,11 +48,7 @@ pub async fn set_trigger_enabled(
     name: String,
     enabled: bool,
 ) -> Result<Trigger> {
-    state
-        .api
-        .store()
-        .set_trigger_enabled(&name, enabled)
-        .map_err(ErrorBody::from)
+    state.api.set_trigger_enabled(&name, enabled)
 }
 
 /// Gives the trigger a new token; the old URL stops working at once.

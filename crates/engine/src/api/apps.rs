@@ -1,15 +1,17 @@
-//! Applications: the list with each one's newest release, the clusters and who uses them,
-//! deleting an application with its trigger secrets, and the live state of its workloads.
+//! Applications: the list with each one's newest release, one with its releases and
+//! triggers, creating one (the store holds its name and source to the rules), holding it,
+//! deleting it with its trigger secrets, the clusters and who uses them, and the live state
+//! of its workloads.
 
 use serde::Serialize;
 
 use super::Tripline;
-use crate::app::{Application, ClusterRef};
+use crate::app::{Application, ClusterRef, NewApplication};
 use crate::cluster::ClusterInfo;
 use crate::deploy::live::{self, RolloutState, Workload};
 use crate::error::ErrorBody;
 use crate::store::Release;
-use crate::trigger::service;
+use crate::trigger::{Trigger, service};
 
 /// An application in the list: where it stands.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -22,6 +24,19 @@ pub struct AppOverview {
     pub last_release: Option<Release>,
     /// How many triggers it has.
     pub triggers: u32,
+}
+
+/// An application with its releases and triggers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct AppDetail {
+    /// The application.
+    pub app: Application,
+    /// Its newest releases, newest first.
+    pub releases: Vec<Release>,
+    /// Its triggers.
+    pub triggers: Vec<Trigger>,
 }
 
 /// A cluster and the applications that use it.
@@ -47,6 +62,27 @@ pub struct ClusterList {
 }
 
 impl Tripline {
+    /// One application with its newest `releases` releases and its triggers.
+    pub fn app_detail(&self, name: &str, releases: usize) -> Result<AppDetail, ErrorBody> {
+        let store = self.store();
+        Ok(AppDetail {
+            app: store.app(name)?,
+            releases: store.releases(name, releases)?,
+            triggers: store.triggers(Some(name))?,
+        })
+    }
+
+    /// Creates an application.
+    pub fn create_app(&self, new: &NewApplication) -> Result<Application, ErrorBody> {
+        Ok(self.store().create_app(new)?)
+    }
+
+    /// Puts an application on hold (its triggers answer 409) with a reason, or lifts the hold
+    /// (`None`).
+    pub fn hold_app(&self, name: &str, reason: Option<&str>) -> Result<Application, ErrorBody> {
+        Ok(self.store().set_app_hold(name, reason)?)
+    }
+
     /// Every application with its newest release.
     pub fn app_overviews(&self) -> Result<Vec<AppOverview>, ErrorBody> {
         let store = self.store();

@@ -6,8 +6,9 @@
 //!
 //! This file opens the handle and runs the listener; the methods front ends call live beside
 //! it, one file per domain, each an `impl Tripline` block with that domain's view types:
-//! `templates` (checks and diffs), `apps` (applications, clusters, live workloads),
-//! `releases` (deploy, rollback), `triggers` (what a trigger can follow, its secrets and URL)
+//! `templates` (versions, saves, checks, diffs), `apps` (applications, clusters, live
+//! workloads), `releases` (the timeline, deploy, rollback), `triggers` (what a trigger can
+//! follow, its secrets and URL), `records` (access records), `status` (where the data lives)
 //! and `demo` ("Try it on the sandbox"). Each method is a few lines over [`crate::store`],
 //! [`crate::trigger`], [`crate::deploy`] and [`crate::listener`].
 //!
@@ -20,7 +21,9 @@
 
 mod apps;
 mod demo;
+mod records;
 mod releases;
+mod status;
 mod templates;
 mod triggers;
 
@@ -39,8 +42,9 @@ use crate::listener::{self, Listener, Recorded};
 use crate::secrets::{self, Secrets};
 use crate::store::Store;
 
-pub use apps::{AppOverview, AppUsage, ClusterList};
+pub use apps::{AppDetail, AppOverview, AppUsage, ClusterList};
 pub use demo::Demo;
+pub use status::{SecretsKind, Storage};
 pub use templates::{Diagnostic, TemplateCheck, VersionDiff};
 pub use triggers::{ImageChoice, TagPreview, TriggerSetup, WorkloadChoice};
 
@@ -247,9 +251,9 @@ impl Tripline {
         &self.data_dir
     }
 
-    /// The database, for reads and writes that are one store call. Held briefly: never
-    /// across an `.await`.
-    pub fn store(&self) -> MutexGuard<'_, Store> {
+    /// The database, for the façade's methods (front ends call those, never the store).
+    /// Held briefly: never across an `.await`.
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         // A panic while holding the lock leaves the connection usable (SQLite rolls back an
         // unfinished transaction), so a poisoned lock is taken over rather than propagated.
         self.store
@@ -259,17 +263,17 @@ impl Tripline {
 
     /// The secret store (tokens are written and read here, never returned to a UI except
     /// inside a trigger URL the person asked to see).
-    pub fn secrets(&self) -> &Secrets {
+    pub(crate) fn secrets(&self) -> &Secrets {
         &self.secrets
     }
 
     /// The clusters applications can use.
-    pub fn clusters(&self) -> &crate::cluster::Clusters {
+    pub(crate) fn clusters(&self) -> &crate::cluster::Clusters {
         &self.clusters
     }
 
     /// The deploy workers.
-    pub fn workers(&self) -> &Workers {
+    pub(crate) fn workers(&self) -> &Workers {
         &self.workers
     }
 

@@ -1,5 +1,6 @@
-//! Releases: deploying an application's newest template version and rolling back to an
-//! older one (both queued on the application's worker; progress follows as deploy events).
+//! Releases: an application's timeline and one release's details; deploying an
+//! application's newest template version and rolling back to an older one (both queued on
+//! the application's worker; progress follows as deploy events).
 
 use super::Tripline;
 use crate::deploy::Options;
@@ -7,6 +8,16 @@ use crate::error::ErrorBody;
 use crate::store::{Cause, Release};
 
 impl Tripline {
+    /// The application's newest releases, newest first (at most `limit`).
+    pub fn releases(&self, app: &str, limit: usize) -> Result<Vec<Release>, ErrorBody> {
+        Ok(self.store().releases(app, limit)?)
+    }
+
+    /// One release, with its per-object outcomes and diff.
+    pub fn release(&self, id: i64) -> Result<Release, ErrorBody> {
+        Ok(self.store().release(id)?)
+    }
+
     /// Queues a deploy of the application's newest template version; progress follows as
     /// deploy events.
     pub fn deploy(&self, app: &str) -> Result<Release, ErrorBody> {

@@ -1,12 +1,14 @@
-//! Templates: checking text as a save would (each problem at its line) and comparing two
-//! versions.
+//! Templates: the list, their versions, creating one, saving an edit as a new version,
+//! rolling back, deleting; checking text as a save would (each problem at its line) and
+//! comparing two versions. The store holds every version to the template rules (names,
+//! YAML, limits, the Kubernetes checks) on the way in.
 
 use serde::Serialize;
 
 use super::Tripline;
 use crate::diff::{self, ManifestDiff};
 use crate::error::ErrorBody;
-use crate::store::Version;
+use crate::store::{Origin, SaveOutcome, TemplateSummary, Version, VersionSummary};
 use crate::template::{Error as TemplateError, Manifest, ResourceId};
 
 /// A problem in a template, at a line.
@@ -47,6 +49,58 @@ pub struct VersionDiff {
 }
 
 impl Tripline {
+    /// Every template with its newest version.
+    pub fn templates(&self) -> Result<Vec<TemplateSummary>, ErrorBody> {
+        Ok(self.store().templates()?)
+    }
+
+    /// A version's content (the newest when `number` is `None`).
+    pub fn version(&self, template: &str, number: Option<u32>) -> Result<Version, ErrorBody> {
+        Ok(self.store().version(template, number)?)
+    }
+
+    /// Every version of a template, oldest first.
+    pub fn versions(&self, template: &str) -> Result<Vec<VersionSummary>, ErrorBody> {
+        Ok(self.store().versions(template)?)
+    }
+
+    /// Creates a template whose first version is `content`.
+    pub fn create_template(
+        &self,
+        name: &str,
+        content: &str,
+        message: &str,
+    ) -> Result<VersionSummary, ErrorBody> {
+        Ok(self.store().create_template(name, content, message)?)
+    }
+
+    /// Saves an edit as a new version (or reports that nothing changed).
+    pub fn save_template(
+        &self,
+        name: &str,
+        content: &str,
+        message: &str,
+    ) -> Result<SaveOutcome, ErrorBody> {
+        Ok(self
+            .store()
+            .save_version(name, content, Origin::Edit, message)?)
+    }
+
+    /// Makes a new version equal to version `to` (without deploying).
+    pub fn rollback_template(
+        &self,
+        template: &str,
+        to: u32,
+        message: &str,
+    ) -> Result<SaveOutcome, ErrorBody> {
+        Ok(self.store().rollback(template, to, message)?)
+    }
+
+    /// Deletes a template no application uses.
+    pub fn delete_template(&self, name: &str) -> Result<(), ErrorBody> {
+        Ok(self.store().delete_template(name)?)
+    }
+
     /// Checks template text as a save would, with each problem's line: the YAML, the
     /// objects' identities, the limits and the Kubernetes rules (one diagnostic per field).
     pub fn check_template(content: &str) -> TemplateCheck {

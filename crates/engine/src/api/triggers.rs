@@ -1,4 +1,4 @@
-//! Triggers: what a new trigger for an application can follow, tag-filter previews, and the
+//! Triggers: the list, enabling and disabling; what a new trigger for an application can follow, tag-filter previews, and the
 //! operations that touch the secret store (create, rotate, delete, reveal the URL, the signing
 //! key and curl examples).
 
@@ -63,6 +63,16 @@ pub struct TagPreview {
 const MAX_PREVIEW_TAGS: usize = 200;
 
 impl Tripline {
+    /// Triggers, of one application or all.
+    pub fn triggers(&self, app: Option<&str>) -> Result<Vec<Trigger>, ErrorBody> {
+        Ok(self.store().triggers(app)?)
+    }
+
+    /// Enables or disables a trigger (a disabled trigger answers 409).
+    pub fn set_trigger_enabled(&self, name: &str, enabled: bool) -> Result<Trigger, ErrorBody> {
+        Ok(self.store().set_trigger_enabled(name, enabled)?)
+    }
+
     /// The image repositories and scalable workloads of the application's newest template.
     pub fn trigger_setup(&self, app: &str) -> Result<TriggerSetup, ErrorBody> {
         let content = {
