@@ -1,8 +1,13 @@
-//! The application's API: the one way into Tripline for every front end (the desktop app,
-//! the `tripline` command line and `tripline serve`). [`Tripline`] opens one database, the
-//! secret store, the clusters (with the sandbox), the deploy workers and the listener once,
-//! and its methods are what a front end calls; each rule (a name, a template check, a
-//! trigger's target) is enforced behind them once.
+//! The application's API. [`Tripline`] opens one database, the secret store, the clusters
+//! (with the sandbox), the deploy workers and the listener once, and its methods are what a
+//! front end calls; each rule (a name, a template check, a trigger's target) is enforced
+//! behind them once, in the domain function a method wraps.
+//!
+//! The desktop app goes through it for everything: the store, secrets, clusters and workers
+//! behind it are not public. The `tripline` command line does not yet: its one-shot commands
+//! call the same domain functions these methods wrap (so both front ends give the same
+//! answers, which the CLI crate's `tests/front_ends.rs` checks), without opening the
+//! sandbox and the workers a `Tripline` starts; `tripline serve` builds its parts itself.
 //!
 //! This file opens the handle and runs the listener; the methods front ends call live beside
 //! it, one file per domain, each an `impl Tripline` block with that domain's view types:
