@@ -11,7 +11,7 @@
 //! an alias to probe, family by family, for every weight the first screen uses.
 
 use serde::Serialize;
-use tripline_engine::runtime::{AppOverview, Runtime};
+use tripline_engine::api::{AppOverview, Tripline};
 
 use crate::settings::Settings;
 
@@ -88,8 +88,8 @@ pub fn desktop_fonts() -> Option<Fonts> {
 }
 
 /// The initialisation script for the window.
-pub fn script(runtime: &Runtime, settings: &Settings) -> String {
-    render(runtime.app_overviews().ok(), settings, desktop_fonts())
+pub fn script(api: &Tripline, settings: &Settings) -> String {
+    render(api.app_overviews().ok(), settings, desktop_fonts())
 }
 
 fn render(apps: Option<Vec<AppOverview>>, settings: &Settings, fonts: Option<Fonts>) -> String {

@@ -6,9 +6,9 @@ use tauri::{AppHandle, Manager as _};
 use tauri_plugin_notification::NotificationExt as _;
 use tauri_specta::Event as _;
 use tokio::sync::broadcast::{Receiver, error::RecvError};
+use tripline_engine::api::ListenerStatus;
 use tripline_engine::deploy::worker::{DeployEvent, Event};
 use tripline_engine::listener::Recorded;
-use tripline_engine::runtime::ListenerStatus;
 use tripline_engine::store::{Cause, ReleaseStatus};
 
 use crate::state::AppState;
@@ -33,16 +33,16 @@ pub fn forward(app: &AppHandle) {
     follow(
         app,
         cancel.clone(),
-        state.runtime.subscribe_deploys(),
+        state.api.subscribe_deploys(),
         on_deploy,
     );
     follow(
         app,
         cancel.clone(),
-        state.runtime.subscribe_records(),
+        state.api.subscribe_records(),
         on_record,
     );
-    follow(app, cancel, state.runtime.subscribe_listener(), on_listener);
+    follow(app, cancel, state.api.subscribe_listener(), on_listener);
 }
 
 fn follow<T: Clone + Send + 'static>(
@@ -98,7 +98,7 @@ fn notify_if_triggered(app: &AppHandle, event: &DeployEvent, status: ReleaseStat
     if !state.settings().notifications {
         return;
     }
-    let Ok(release) = state.runtime.store().release(event.release) else {
+    let Ok(release) = state.api.release(event.release) else {
         return;
     };
     let Cause::Trigger { trigger, .. } = &release.cause else {

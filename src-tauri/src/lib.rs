@@ -1,11 +1,11 @@
 //! The Tripline desktop shell: a window, a tray and notifications around the engine.
 //!
 //! Everything Tripline knows lives in the engine ([`tripline`]); this crate only adapts it:
-//! [`commands`] are a few lines each over [`tripline_engine::runtime::Runtime`], [`events`] pushes
+//! [`commands`] are a few lines each over [`tripline_engine::api::Tripline`], [`events`] pushes
 //! the engine's broadcasts to the window, [`tray`] keeps the listener reachable while the
 //! window is closed, and [`settings`] persists preferences with `tauri-plugin-store`.
 //!
-//! One managed [`state::AppState`] holds the runtime; its background tasks share one
+//! One managed [`state::AppState`] holds the façade; its background tasks share one
 //! cancellation token and stop on quit.
 
 pub mod boot;
@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 use tauri::{Manager as _, WebviewUrl, WebviewWindowBuilder};
 use tauri_specta::{Builder, collect_commands, collect_events};
+use tripline_engine::api::{Options, Tripline};
 use tripline_engine::error::{Code, ErrorBody};
-use tripline_engine::runtime::{Options, Runtime};
 
 use crate::state::AppState;
 
@@ -94,7 +94,7 @@ pub fn run() {
     // of on the main thread between them and the window: none of it needs the window.
     let opening = std::thread::Builder::new()
         .name("tripline-open".into())
-        .spawn(move || open_runtime(data_dir?))
+        .spawn(move || open_api(data_dir?))
         .expect("a thread to open the engine");
     let builder = specta_builder();
     tauri::Builder::default()
@@ -105,7 +105,7 @@ pub fn run() {
         .setup(move |app| {
             builder.mount_events(app);
             let settings = settings::load(app.handle());
-            let runtime = opening
+            let api = opening
                 .join()
                 .map_err(|panic| {
                     let why = panic
@@ -116,8 +116,8 @@ pub fn run() {
                     format!("the engine panicked while opening: {why}")
                 })?
                 .map_err(|e| e.message)?;
-            let boot = boot::script(&runtime, &settings);
-            let state = AppState::new(Arc::new(runtime), settings.clone());
+            let boot = boot::script(&api, &settings);
+            let state = AppState::new(Arc::new(api), settings.clone());
             app.manage(state);
             events::forward(app.handle());
             if settings.start_listener {
@@ -126,7 +126,7 @@ pub fn run() {
                 tauri::async_runtime::spawn(async move {
                     let state = handle.state::<AppState>();
                     // A bind failure is kept in the listener status (tray and Listener screen).
-                    let _ = state.runtime.start_listener(settings.listener()).await;
+                    let _ = state.api.start_listener(settings.listener()).await;
                 });
             }
             let window =
@@ -193,8 +193,8 @@ fn start_logging(data_dir: Option<&std::path::PathBuf>) {
 }
 
 /// Opens the engine over `data_dir`.
-fn open_runtime(data_dir: std::path::PathBuf) -> Result<Runtime, ErrorBody> {
-    tauri::async_runtime::block_on(Runtime::open(Options {
+fn open_api(data_dir: std::path::PathBuf) -> Result<Tripline, ErrorBody> {
+    tauri::async_runtime::block_on(Tripline::open(Options {
         data_dir,
         secrets: secrets_choice(),
         via: "desktop",

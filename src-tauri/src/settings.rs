@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 use tauri::AppHandle;
 use tauri_plugin_store::StoreExt as _;
+use tripline_engine::api::ListenerSettings;
 use tripline_engine::error::Code;
-use tripline_engine::runtime::ListenerSettings;
 
 const FILE: &str = "settings.json";
 const KEY: &str = "settings";

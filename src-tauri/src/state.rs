@@ -1,12 +1,13 @@
-//! The one managed state: the engine's runtime, the settings, the last few trigger calls
-//! (for the tray) and the cancellation token every background task of the shell shares.
+//! The one managed state: the engine's façade ([`Tripline`]), the settings, the last few
+//! trigger calls (for the tray) and the cancellation token every background task of the shell
+//! shares.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio_util::sync::CancellationToken;
+use tripline_engine::api::Tripline;
 use tripline_engine::listener::Recorded;
-use tripline_engine::runtime::Runtime;
 
 use crate::settings::Settings;
 
@@ -16,7 +17,7 @@ pub const RECENT: usize = 5;
 /// What every command and task shares.
 pub struct AppState {
     /// The engine.
-    pub runtime: Arc<Runtime>,
+    pub api: Arc<Tripline>,
     settings: Mutex<Settings>,
     recent: Mutex<VecDeque<Recorded>>,
     /// Stops the shell's background tasks (event forwarding).
@@ -24,10 +25,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State over an open runtime.
-    pub fn new(runtime: Arc<Runtime>, settings: Settings) -> Self {
+    /// State over an open façade.
+    pub fn new(api: Arc<Tripline>, settings: Settings) -> Self {
         AppState {
-            runtime,
+            api,
             settings: Mutex::new(settings),
             recent: Mutex::new(VecDeque::with_capacity(RECENT)),
             cancel: CancellationToken::new(),
@@ -61,7 +62,7 @@ impl AppState {
     /// Stops the shell's tasks, then the engine (listener drained, workers stopped).
     pub async fn shutdown(&self) {
         self.cancel.cancel();
-        self.runtime.shutdown().await;
+        self.api.shutdown().await;
     }
 }
 

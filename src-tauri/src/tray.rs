@@ -8,8 +8,8 @@ use tauri::image::Image;
 use tauri::menu::{Menu, MenuBuilder, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Manager as _};
+use tripline_engine::api::ListenerStatus;
 use tripline_engine::listener::Recorded;
-use tripline_engine::runtime::ListenerStatus;
 
 use crate::state::AppState;
 
@@ -20,7 +20,7 @@ const QUIT: &str = "quit";
 
 /// Creates the tray icon (once, at start).
 pub fn create(app: &AppHandle) -> tauri::Result<()> {
-    let status = tauri::async_runtime::block_on(app.state::<AppState>().runtime.listener_status());
+    let status = tauri::async_runtime::block_on(app.state::<AppState>().api.listener_status());
     let menu = menu(app, &status, &[])?;
     TrayIconBuilder::with_id(TRAY)
         .icon(icon(status.running)?)
@@ -52,7 +52,7 @@ pub fn refresh(app: &AppHandle) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let state = app.state::<AppState>();
-        let status = state.runtime.listener_status().await;
+        let status = state.api.listener_status().await;
         let recent = state.recent();
         let Some(tray) = app.tray_by_id(TRAY) else {
             return;
@@ -187,14 +187,11 @@ fn toggle_listener(app: &AppHandle) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let state = app.state::<AppState>();
-        if state.runtime.listener_status().await.running {
-            state.runtime.stop_listener().await;
+        if state.api.listener_status().await.running {
+            state.api.stop_listener().await;
         } else {
             // A failure shows in the menu's status line and on the Listener screen.
-            let _ = state
-                .runtime
-                .start_listener(state.settings().listener())
-                .await;
+            let _ = state.api.start_listener(state.settings().listener()).await;
         }
     });
 }

@@ -18,7 +18,7 @@
 //! - [`store`] keeps templates, their immutable versions and applications in SQLite; every
 //!   write that makes a version or an application is one transaction.
 //! - [`logging`] installs the one logger the command line and the desktop app share.
-//! - [`runtime`] is the façade a long-lived front end holds; the command line (crate
+//! - [`api`] is the façade a long-lived front end holds; the command line (crate
 //!   `tripline`) and the desktop app (`tripline-desktop`) call the engine and nothing else.
 //!
 //! Errors are per area (`template::Error`, `patch::Error`, …); [`error::ErrorBody`] is the one
@@ -29,6 +29,7 @@
 //! [`tripline_sandbox`] (the built-in cluster, re-exported as [`sandbox`]). It knows nothing of
 //! a terminal or a window: argument parsing and printing live in the `tripline` crate.
 
+pub mod api;
 pub mod app;
 pub mod cluster;
 pub mod deploy;
@@ -39,7 +40,6 @@ pub mod logging;
 pub mod patch;
 pub mod registry;
 pub mod release;
-pub mod runtime;
 pub mod secrets;
 pub mod store;
 pub mod template;

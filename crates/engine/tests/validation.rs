@@ -135,7 +135,7 @@ fn valid_manifests_of_every_kind_are_accepted() {
     for path in [
         "tests/fixtures/templates/seed-demo.yaml",
         "tests/fixtures/templates/web-stack.yaml",
-        "src/runtime/demo.yaml",
+        "src/api/demo.yaml",
     ] {
         texts.push((
             path.to_owned(),

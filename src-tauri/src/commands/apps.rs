@@ -1,64 +1,41 @@
 //! Applications: list, detail, create, hold, deploy, rollback, live workloads and rollout, the
 //! demo.
 
-use serde::Serialize;
 use tauri::State;
+use tripline_engine::api::{AppDetail, AppOverview, Demo};
 use tripline_engine::app::{Application, NewApplication};
 use tripline_engine::deploy::live::{RolloutState, Workload};
-use tripline_engine::runtime::{AppOverview, Demo};
 use tripline_engine::store::Release;
-use tripline_engine::trigger::Trigger;
 
-use super::{ErrorBody, Result};
+use super::Result;
 use crate::state::AppState;
-
-/// An application with its releases and triggers.
-#[derive(Debug, Clone, Serialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub struct AppDetail {
-    /// The application.
-    pub app: Application,
-    /// Its newest releases, newest first.
-    pub releases: Vec<Release>,
-    /// Its triggers.
-    pub triggers: Vec<Trigger>,
-}
 
 /// Every application with its newest release.
 #[tauri::command]
 #[specta::specta]
 pub async fn list_apps(state: State<'_, AppState>) -> Result<Vec<AppOverview>> {
-    state.runtime.app_overviews()
+    state.api.app_overviews()
 }
 
 /// One application with its last 50 releases and its triggers.
 #[tauri::command]
 #[specta::specta]
 pub async fn get_app(state: State<'_, AppState>, name: String) -> Result<AppDetail> {
-    let store = state.runtime.store();
-    Ok(AppDetail {
-        app: store.app(&name).map_err(ErrorBody::from)?,
-        releases: store.releases(&name, 50).map_err(ErrorBody::from)?,
-        triggers: store.triggers(Some(&name)).map_err(ErrorBody::from)?,
-    })
+    state.api.app_detail(&name, 50)
 }
 
 /// Creates an application.
 #[tauri::command]
 #[specta::specta]
 pub async fn create_app(state: State<'_, AppState>, app: NewApplication) -> Result<Application> {
-    state
-        .runtime
-        .store()
-        .create_app(&app)
-        .map_err(ErrorBody::from)
+    state.api.create_app(&app)
 }
 
 /// Deletes an application; its triggers (tokens included) and releases go with it.
 #[tauri::command]
 #[specta::specta]
 pub async fn delete_app(state: State<'_, AppState>, name: String) -> Result<()> {
-    state.runtime.delete_app(&name)
+    state.api.delete_app(&name)
 }
 
 /// Puts an application on hold (triggers answer 409) with a reason, or releases it (`None`).
@@ -69,44 +46,40 @@ pub async fn hold_app(
     name: String,
     reason: Option<String>,
 ) -> Result<Application> {
-    state
-        .runtime
-        .store()
-        .set_app_hold(&name, reason.as_deref())
-        .map_err(ErrorBody::from)
+    state.api.hold_app(&name, reason.as_deref())
 }
 
 /// Queues a deploy; progress arrives as `DeployProgress` events.
 #[tauri::command]
 #[specta::specta]
 pub async fn deploy_app(state: State<'_, AppState>, name: String) -> Result<Release> {
-    state.runtime.deploy(&name)
+    state.api.deploy(&name)
 }
 
 /// Makes a new template version equal to `to` and deploys it.
 #[tauri::command]
 #[specta::specta]
 pub async fn rollback_app(state: State<'_, AppState>, name: String, to: u32) -> Result<Release> {
-    state.runtime.rollback(&name, to)
+    state.api.rollback(&name, to)
 }
 
 /// The application's workloads and pods, as the cluster reports them now.
 #[tauri::command]
 #[specta::specta]
 pub async fn list_workloads(state: State<'_, AppState>, name: String) -> Result<Vec<Workload>> {
-    state.runtime.workloads(&name).await
+    state.api.workloads(&name).await
 }
 
 /// The application's rollout as the cluster reports it now (`null` without workloads).
 #[tauri::command]
 #[specta::specta]
 pub async fn get_rollout(state: State<'_, AppState>, name: String) -> Result<Option<RolloutState>> {
-    state.runtime.rollout(&name).await
+    state.api.rollout(&name).await
 }
 
 /// "Try it on the sandbox": the seed's demo application with a redeploy trigger, deployed.
 #[tauri::command]
 #[specta::specta]
 pub async fn create_demo(state: State<'_, AppState>) -> Result<Demo> {
-    state.runtime.create_demo()
+    state.api.create_demo()
 }

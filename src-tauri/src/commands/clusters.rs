@@ -1,7 +1,7 @@
 //! Clusters: the sandbox and the kubeconfig's contexts, with the applications using each.
 
 use tauri::State;
-use tripline_engine::runtime::ClusterList;
+use tripline_engine::api::ClusterList;
 
 use super::Result;
 use crate::state::AppState;
@@ -10,5 +10,5 @@ use crate::state::AppState;
 #[tauri::command]
 #[specta::specta]
 pub async fn list_clusters(state: State<'_, AppState>) -> Result<ClusterList> {
-    state.runtime.cluster_usage()
+    state.api.cluster_usage()
 }

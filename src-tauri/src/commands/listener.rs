@@ -1,7 +1,7 @@
 //! The listener: status, start, stop.
 
 use tauri::State;
-use tripline_engine::runtime::ListenerStatus;
+use tripline_engine::api::ListenerStatus;
 
 use super::Result;
 use crate::state::AppState;
@@ -10,22 +10,19 @@ use crate::state::AppState;
 #[tauri::command]
 #[specta::specta]
 pub async fn get_listener(state: State<'_, AppState>) -> Result<ListenerStatus> {
-    Ok(state.runtime.listener_status().await)
+    Ok(state.api.listener_status().await)
 }
 
 /// Starts (or restarts) the listener with the saved address and public URL.
 #[tauri::command]
 #[specta::specta]
 pub async fn start_listener(state: State<'_, AppState>) -> Result<ListenerStatus> {
-    state
-        .runtime
-        .start_listener(state.settings().listener())
-        .await
+    state.api.start_listener(state.settings().listener()).await
 }
 
 /// Stops the listener after the requests in flight.
 #[tauri::command]
 #[specta::specta]
 pub async fn stop_listener(state: State<'_, AppState>) -> Result<ListenerStatus> {
-    Ok(state.runtime.stop_listener().await)
+    Ok(state.api.stop_listener().await)
 }

@@ -1,4 +1,5 @@
-//! The commands the UI calls, by domain, each a few lines over the engine's runtime.
+//! The commands the UI calls, by domain, each a few lines over the engine's façade
+//! ([`tripline_engine::api::Tripline`]).
 //! Errors cross as [`ErrorBody`] (`{code, message, details?}`); no command returns a secret
 //! except a trigger URL that a person asked to see or copy.
 

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use tauri::State;
 use tripline_engine::store::{AccessRecord, Decision, RecordFilter, RecordSummary};
 
-use super::{ErrorBody, Result};
+use super::Result;
 use crate::state::AppState;
 
 /// Which records to list.
@@ -35,20 +35,12 @@ pub async fn list_records(
         before: query.before,
         limit: usize::try_from(query.limit.clamp(1, 1000)).unwrap_or(1000),
     };
-    state
-        .runtime
-        .store()
-        .access_record_summaries(&filter)
-        .map_err(ErrorBody::from)
+    state.api.record_summaries(&filter)
 }
 
 /// One access record with its request, event, decision and response.
 #[tauri::command]
 #[specta::specta]
 pub async fn get_record(state: State<'_, AppState>, id: i64) -> Result<AccessRecord> {
-    state
-        .runtime
-        .store()
-        .access_record(id)
-        .map_err(ErrorBody::from)
+    state.api.record(id)
 }

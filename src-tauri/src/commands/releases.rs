@@ -3,7 +3,7 @@
 use tauri::State;
 use tripline_engine::store::Release;
 
-use super::{ErrorBody, Result};
+use super::Result;
 use crate::state::AppState;
 
 /// The application's newest releases, newest first (at most `limit`, up to 500).
@@ -15,16 +15,12 @@ pub async fn list_releases(
     limit: u32,
 ) -> Result<Vec<Release>> {
     let limit = usize::try_from(limit.clamp(1, 500)).unwrap_or(500);
-    state
-        .runtime
-        .store()
-        .releases(&app, limit)
-        .map_err(ErrorBody::from)
+    state.api.releases(&app, limit)
 }
 
 /// One release, with its per-object outcomes and diff.
 #[tauri::command]
 #[specta::specta]
 pub async fn get_release(state: State<'_, AppState>, id: i64) -> Result<Release> {
-    state.runtime.store().release(id).map_err(ErrorBody::from)
+    state.api.release(id)
 }

@@ -2,7 +2,6 @@
 
 use serde::Serialize;
 use tauri::{AppHandle, State};
-use tripline_engine::secrets::Secrets;
 
 use super::Result;
 use crate::settings::{self, Settings};
@@ -49,8 +48,8 @@ pub async fn save_settings(
     settings.listener().validate()?;
     settings::save(&app, &settings)?;
     state.set_settings(settings.clone());
-    if before.listener() != settings.listener() && state.runtime.listener_status().await.running {
-        state.runtime.start_listener(settings.listener()).await?;
+    if before.listener() != settings.listener() && state.api.listener_status().await.running {
+        state.api.start_listener(settings.listener()).await?;
     }
     Ok(settings)
 }
@@ -59,23 +58,14 @@ pub async fn save_settings(
 #[tauri::command]
 #[specta::specta]
 pub async fn get_environment(state: State<'_, AppState>) -> Result<Environment> {
-    let (database_bytes, access_records) = {
-        let store = state.runtime.store();
-        let records = store
-            .record_count()
-            .map_err(|e| tripline_engine::error::ErrorBody::from(&e))?;
-        (store.size() as f64, records as f64)
-    };
+    let storage = state.api.storage()?;
     Ok(Environment {
         version: env!("CARGO_PKG_VERSION").into(),
-        data_dir: state.runtime.data_dir().display().to_string(),
-        database_bytes,
-        access_records,
+        data_dir: storage.data_dir.display().to_string(),
+        database_bytes: storage.database_bytes as f64,
+        access_records: storage.access_records as f64,
         retention: tripline_engine::store::Retention::default().to_string(),
-        secrets: match state.runtime.secrets() {
-            Secrets::Keyring => "keyring".into(),
-            Secrets::Files(_) => "files".into(),
-        },
+        secrets: storage.secrets.as_str().into(),
         painting: crate::painting::describe().into(),
     })
 }

@@ -1,17 +1,17 @@
 //! Templates: list, versions, check, save (a new version), diff, rollback, delete.
 
 use tauri::State;
-use tripline_engine::runtime::{Runtime, TemplateCheck, VersionDiff};
-use tripline_engine::store::{Origin, SaveOutcome, TemplateSummary, Version, VersionSummary};
+use tripline_engine::api::{TemplateCheck, Tripline, VersionDiff};
+use tripline_engine::store::{SaveOutcome, TemplateSummary, Version, VersionSummary};
 
-use super::{ErrorBody, Result};
+use super::Result;
 use crate::state::AppState;
 
 /// Every template with its newest version.
 #[tauri::command]
 #[specta::specta]
 pub async fn list_templates(state: State<'_, AppState>) -> Result<Vec<TemplateSummary>> {
-    state.runtime.store().templates().map_err(ErrorBody::from)
+    state.api.templates()
 }
 
 /// A version's content (the newest when `number` is absent).
@@ -22,11 +22,7 @@ pub async fn get_version(
     template: String,
     number: Option<u32>,
 ) -> Result<Version> {
-    state
-        .runtime
-        .store()
-        .version(&template, number)
-        .map_err(ErrorBody::from)
+    state.api.version(&template, number)
 }
 
 /// Every version of a template, oldest first.
@@ -36,18 +32,14 @@ pub async fn list_versions(
     state: State<'_, AppState>,
     template: String,
 ) -> Result<Vec<VersionSummary>> {
-    state
-        .runtime
-        .store()
-        .versions(&template)
-        .map_err(ErrorBody::from)
+    state.api.versions(&template)
 }
 
 /// Checks template text as a save would; problems come with their line.
 #[tauri::command]
 #[specta::specta]
 pub async fn check_template(content: String) -> Result<TemplateCheck> {
-    Ok(Runtime::check_template(&content))
+    Ok(Tripline::check_template(&content))
 }
 
 /// Creates a template; its first version is `content`.
@@ -59,11 +51,7 @@ pub async fn create_template(
     content: String,
     message: String,
 ) -> Result<VersionSummary> {
-    state
-        .runtime
-        .store()
-        .create_template(&name, &content, &message)
-        .map_err(ErrorBody::from)
+    state.api.create_template(&name, &content, &message)
 }
 
 /// Saves an edit as a new version (or reports that nothing changed).
@@ -75,11 +63,7 @@ pub async fn save_template(
     content: String,
     message: String,
 ) -> Result<SaveOutcome> {
-    state
-        .runtime
-        .store()
-        .save_version(&name, &content, Origin::Edit, &message)
-        .map_err(ErrorBody::from)
+    state.api.save_template(&name, &content, &message)
 }
 
 /// Two versions and their differences, per object and field.
@@ -91,7 +75,7 @@ pub async fn diff_versions(
     from: u32,
     to: u32,
 ) -> Result<VersionDiff> {
-    state.runtime.diff_versions(&template, from, to)
+    state.api.diff_versions(&template, from, to)
 }
 
 /// Makes a new version equal to version `to` (without deploying).
@@ -103,20 +87,12 @@ pub async fn rollback_template(
     to: u32,
     message: String,
 ) -> Result<SaveOutcome> {
-    state
-        .runtime
-        .store()
-        .rollback(&template, to, &message)
-        .map_err(ErrorBody::from)
+    state.api.rollback_template(&template, to, &message)
 }
 
 /// Deletes a template no application uses.
 #[tauri::command]
 #[specta::specta]
 pub async fn delete_template(state: State<'_, AppState>, name: String) -> Result<()> {
-    state
-        .runtime
-        .store()
-        .delete_template(&name)
-        .map_err(ErrorBody::from)
+    state.api.delete_template(&name)
 }

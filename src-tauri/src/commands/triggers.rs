@@ -2,11 +2,11 @@
 //! delete, and revealing the URL (the one command that returns a token, on request).
 
 use tauri::State;
-use tripline_engine::runtime::{Runtime, TagPreview, TriggerSetup};
+use tripline_engine::api::{TagPreview, TriggerSetup, Tripline};
 use tripline_engine::store::NewTrigger;
 use tripline_engine::trigger::{TagFilter, Trigger};
 
-use super::{ErrorBody, Result};
+use super::Result;
 use crate::state::AppState;
 
 /// Triggers, of one application or all.
@@ -16,32 +16,28 @@ pub async fn list_triggers(
     state: State<'_, AppState>,
     app: Option<String>,
 ) -> Result<Vec<Trigger>> {
-    state
-        .runtime
-        .store()
-        .triggers(app.as_deref())
-        .map_err(ErrorBody::from)
+    state.api.triggers(app.as_deref())
 }
 
 /// The image repositories and workloads of the application's template.
 #[tauri::command]
 #[specta::specta]
 pub async fn get_trigger_setup(state: State<'_, AppState>, app: String) -> Result<TriggerSetup> {
-    state.runtime.trigger_setup(&app)
+    state.api.trigger_setup(&app)
 }
 
 /// Which sample tags `filter` lets through (an invalid expression is an error).
 #[tauri::command]
 #[specta::specta]
 pub async fn preview_tags(filter: TagFilter, tags: Vec<String>) -> Result<Vec<TagPreview>> {
-    Runtime::preview_tags(&filter, &tags)
+    Tripline::preview_tags(&filter, &tags)
 }
 
 /// Creates a trigger; its token goes to the OS keyring only.
 #[tauri::command]
 #[specta::specta]
 pub async fn create_trigger(state: State<'_, AppState>, trigger: NewTrigger) -> Result<Trigger> {
-    state.runtime.create_trigger(&trigger)
+    state.api.create_trigger(&trigger)
 }
 
 /// Enables or disables a trigger (a disabled trigger answers 409).
@@ -52,32 +48,28 @@ pub async fn set_trigger_enabled(
     name: String,
     enabled: bool,
 ) -> Result<Trigger> {
-    state
-        .runtime
-        .store()
-        .set_trigger_enabled(&name, enabled)
-        .map_err(ErrorBody::from)
+    state.api.set_trigger_enabled(&name, enabled)
 }
 
 /// Gives the trigger a new token; the old URL stops working at once.
 #[tauri::command]
 #[specta::specta]
 pub async fn rotate_trigger(state: State<'_, AppState>, name: String) -> Result<Trigger> {
-    state.runtime.rotate_trigger(&name)
+    state.api.rotate_trigger(&name)
 }
 
 /// Deletes the trigger and its token.
 #[tauri::command]
 #[specta::specta]
 pub async fn delete_trigger(state: State<'_, AppState>, name: String) -> Result<()> {
-    state.runtime.delete_trigger(&name)
+    state.api.delete_trigger(&name)
 }
 
 /// The trigger's URL with its token, for an explicit Copy or Show.
 #[tauri::command]
 #[specta::specta]
 pub async fn reveal_trigger_url(state: State<'_, AppState>, name: String) -> Result<String> {
-    state.runtime.trigger_url(&name).await
+    state.api.trigger_url(&name).await
 }
 
 /// A signed trigger's HMAC key, for an explicit Copy (callers sign with it).
@@ -87,7 +79,7 @@ pub async fn reveal_trigger_signing_key(
     state: State<'_, AppState>,
     name: String,
 ) -> Result<String> {
-    state.runtime.trigger_signing_key(&name)
+    state.api.trigger_signing_key(&name)
 }
 
 /// Ready-to-run curl commands (token included), for an explicit Copy.
@@ -97,5 +89,5 @@ pub async fn reveal_trigger_examples(
     state: State<'_, AppState>,
     name: String,
 ) -> Result<Vec<String>> {
-    state.runtime.trigger_examples(&name).await
+    state.api.trigger_examples(&name).await
 }

@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::Runtime;
+use super::Tripline;
 use crate::app::{ClusterRef, NewApplication, Pin, Source};
 use crate::error::ErrorBody;
 use crate::store::{self, NewTrigger, Release};
@@ -28,7 +28,7 @@ pub struct Demo {
     pub release: Release,
 }
 
-impl Runtime {
+impl Tripline {
     /// Sets up the demo application on the sandbox and deploys it.
     pub fn create_demo(&self) -> Result<Demo, ErrorBody> {
         let trigger = {

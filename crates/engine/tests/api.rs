@@ -1,25 +1,32 @@
-//! The runtime a desktop app holds: the demo deploys to the in-process sandbox, the
-//! listener starts, stops and announces every call it records, and bad settings are refused
-//! with errors that name the setting.
+//! The façade ([`Tripline`]) a desktop app holds: the demo deploys to the in-process
+//! sandbox, the listener starts, stops and announces every call it records, and bad settings
+//! are refused with errors that name the setting.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::time::Duration;
 
 use tokio::sync::broadcast::Receiver;
+use tripline_engine::api::{ListenerSettings, Options, Tripline};
 use tripline_engine::deploy::worker::{DeployEvent, Event};
 use tripline_engine::listener::Recorded;
-use tripline_engine::runtime::{ListenerSettings, Options, Runtime};
 use tripline_engine::store::{Decision, ReleaseStatus};
 
-async fn open(dir: &tempfile::TempDir) -> Runtime {
-    Runtime::open(Options {
+async fn open(dir: &tempfile::TempDir) -> Tripline {
+    Tripline::open(Options {
         data_dir: dir.path().to_owned(),
         secrets: tripline_engine::secrets::Choice::Files,
         via: "desktop",
     })
     .await
-    .expect("runtime opens")
+    .expect("tripline opens")
+}
+
+/// The secret store the façade opened, read from outside it: front ends never see it, but a
+/// test checks what is (and is not) kept there.
+fn secrets(dir: &tempfile::TempDir) -> tripline_engine::secrets::Secrets {
+    tripline_engine::secrets::Secrets::detect(tripline_engine::secrets::Choice::Files, dir.path())
+        .unwrap()
 }
 
 fn loopback() -> ListenerSettings {
@@ -72,26 +79,26 @@ fn call(address: &str, method: &str, path: &str) -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_deploys_and_the_listener_announces_each_call() {
     let dir = tempfile::tempdir().unwrap();
-    let runtime = open(&dir).await;
-    let mut deploys = runtime.subscribe_deploys();
-    let mut records = runtime.subscribe_records();
-    let mut changes = runtime.subscribe_listener();
+    let tripline = open(&dir).await;
+    let mut deploys = tripline.subscribe_deploys();
+    let mut records = tripline.subscribe_records();
+    let mut changes = tripline.subscribe_listener();
 
-    let demo = runtime.create_demo().expect("demo");
+    let demo = tripline.create_demo().expect("demo");
     assert_eq!(demo.trigger.name, "demo-redeploy");
     assert_eq!(
         finished(&mut deploys, demo.release.id).await,
         ReleaseStatus::Succeeded
     );
     // Twice is harmless: what exists is reused and deployed again.
-    let again = runtime.create_demo().expect("demo again");
+    let again = tripline.create_demo().expect("demo again");
     assert_eq!(again.trigger.name, "demo-redeploy");
     assert_eq!(
         finished(&mut deploys, again.release.id).await,
         ReleaseStatus::Succeeded
     );
 
-    let workloads = runtime.workloads("demo").await.expect("workloads");
+    let workloads = tripline.workloads("demo").await.expect("workloads");
     assert_eq!(workloads.len(), 1, "{workloads:?}");
     let deployment = &workloads[0];
     assert_eq!(
@@ -110,7 +117,7 @@ async fn the_demo_deploys_and_the_listener_announces_each_call() {
         deployment.pods
     );
 
-    let status = runtime
+    let status = tripline
         .start_listener(loopback())
         .await
         .expect("listener starts");
@@ -119,7 +126,7 @@ async fn the_demo_deploys_and_the_listener_announces_each_call() {
     assert_eq!(status.public_url, format!("http://{}", status.address));
     assert!(changes.recv().await.unwrap().running);
 
-    let url = runtime.trigger_url("demo-redeploy").await.expect("url");
+    let url = tripline.trigger_url("demo-redeploy").await.expect("url");
     assert!(
         url.starts_with(&format!("http://{}/hook/trigger?token=tl_", status.address)),
         "{url}"
@@ -143,7 +150,7 @@ async fn the_demo_deploys_and_the_listener_announces_each_call() {
     let rejected = next_record(&mut records).await;
     assert_eq!((rejected.trigger, rejected.status), (None, 404));
 
-    let counts = runtime.listener_status().await.requests;
+    let counts = tripline.listener_status().await.requests;
     assert!(
         counts
             .iter()
@@ -151,7 +158,7 @@ async fn the_demo_deploys_and_the_listener_announces_each_call() {
         "{counts:?}"
     );
 
-    let stopped = runtime.stop_listener().await;
+    let stopped = tripline.stop_listener().await;
     assert!(!stopped.running);
     assert!(!changes.recv().await.unwrap().running);
     assert!(
@@ -159,7 +166,7 @@ async fn the_demo_deploys_and_the_listener_announces_each_call() {
         "a stopped listener refuses connections"
     );
 
-    let examples = runtime
+    let examples = tripline
         .trigger_examples("demo-redeploy")
         .await
         .expect("examples");
@@ -169,14 +176,14 @@ async fn the_demo_deploys_and_the_listener_announces_each_call() {
             .any(|e| e.contains("curl") && e.contains("rollouts-demo")),
         "{examples:?}"
     );
-    runtime.shutdown().await;
+    tripline.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_listener_settings_name_the_setting_and_are_kept_in_the_status() {
     let dir = tempfile::tempdir().unwrap();
-    let runtime = open(&dir).await;
-    let error = runtime
+    let tripline = open(&dir).await;
+    let error = tripline
         .start_listener(ListenerSettings {
             listen: "localhost:eighty".into(),
             public_url: None,
@@ -190,11 +197,11 @@ async fn bad_listener_settings_name_the_setting_and_are_kept_in_the_status() {
         "{}",
         error.message
     );
-    let status = runtime.listener_status().await;
+    let status = tripline.listener_status().await;
     assert!(!status.running);
     assert_eq!(status.error.as_deref(), Some(error.message.as_str()));
 
-    let error = runtime
+    let error = tripline
         .start_listener(ListenerSettings {
             listen: "127.0.0.1:0".into(),
             public_url: Some("ftp://example.com".into()),
@@ -207,7 +214,7 @@ async fn bad_listener_settings_name_the_setting_and_are_kept_in_the_status() {
     // A port someone else holds: the error says which and what to do.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = taken.local_addr().unwrap().to_string();
-    let error = runtime
+    let error = tripline
         .start_listener(ListenerSettings {
             listen: address.clone(),
             public_url: Some("https://hooks.example.com/".into()),
@@ -221,7 +228,7 @@ async fn bad_listener_settings_name_the_setting_and_are_kept_in_the_status() {
         "{}",
         error.message
     );
-    let status = runtime.listener_status().await;
+    let status = tripline.listener_status().await;
     assert_eq!(status.public_url, "https://hooks.example.com");
 
     // Hostile or malformed values are refused before anything binds.
@@ -251,18 +258,17 @@ async fn bad_listener_settings_name_the_setting_and_are_kept_in_the_status() {
     }
 
     // Starting again with good settings clears the error.
-    let status = runtime.start_listener(loopback()).await.unwrap();
+    let status = tripline.start_listener(loopback()).await.unwrap();
     assert!(status.running && status.error.is_none());
-    runtime.shutdown().await;
+    tripline.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trigger_secrets_stay_out_of_trigger_rows_and_setup_lists_what_the_template_uses() {
     let dir = tempfile::tempdir().unwrap();
-    let runtime = open(&dir).await;
-    let demo = runtime.create_demo().unwrap();
-    let token = runtime
-        .secrets()
+    let tripline = open(&dir).await;
+    let demo = tripline.create_demo().unwrap();
+    let token = secrets(&dir)
         .get(&tripline_engine::trigger::token_secret_name(
             "demo-redeploy",
         ))
@@ -273,7 +279,7 @@ async fn trigger_secrets_stay_out_of_trigger_rows_and_setup_lists_what_the_templ
         "no token in what a UI receives: {serialized}"
     );
 
-    let setup = runtime.trigger_setup("demo").unwrap();
+    let setup = tripline.trigger_setup("demo").unwrap();
     assert_eq!(setup.images.len(), 1);
     assert_eq!(
         setup.images[0].repository,
@@ -286,23 +292,27 @@ async fn trigger_secrets_stay_out_of_trigger_rows_and_setup_lists_what_the_templ
     assert_eq!(setup.workloads.len(), 1);
     assert_eq!(setup.workloads[0].name, "demo");
 
-    let clusters = runtime.cluster_usage().unwrap();
+    let clusters = tripline.cluster_usage().unwrap();
     let sandbox = &clusters.clusters[0];
     assert_eq!(
         (sandbox.cluster.name.as_str(), sandbox.apps.as_slice()),
         ("sandbox", ["demo".to_owned()].as_slice())
     );
 
-    let rotated = runtime.rotate_trigger("demo-redeploy").unwrap();
+    let rotated = tripline.rotate_trigger("demo-redeploy").unwrap();
     assert!(rotated.rotated_at.is_some());
-    runtime.delete_trigger("demo-redeploy").unwrap();
+    tripline.delete_trigger("demo-redeploy").unwrap();
     assert_eq!(
-        runtime.trigger_url("demo-redeploy").await.unwrap_err().code,
+        tripline
+            .trigger_url("demo-redeploy")
+            .await
+            .unwrap_err()
+            .code,
         "trigger.not_found"
     );
 
     // Deleting an application deletes its triggers' tokens too, not only their rows.
-    runtime
+    tripline
         .create_trigger(&tripline_engine::store::NewTrigger {
             name: "demo-again".into(),
             app: "demo".into(),
@@ -310,38 +320,37 @@ async fn trigger_secrets_stay_out_of_trigger_rows_and_setup_lists_what_the_templ
             signed: true,
         })
         .unwrap();
-    let key = runtime.trigger_signing_key("demo-again").unwrap();
+    let key = tripline.trigger_signing_key("demo-again").unwrap();
     assert!(key.starts_with("tls_") && key.len() > 40, "a 256-bit key");
     assert_eq!(
-        runtime
+        tripline
             .trigger_signing_key("demo-redeploy-missing")
             .unwrap_err()
             .code,
         "trigger.not_found"
     );
     let secret = tripline_engine::trigger::token_secret_name("demo-again");
-    assert!(runtime.secrets().get(&secret).is_ok());
-    runtime.delete_app("demo").unwrap();
-    assert!(runtime.secrets().get(&secret).is_err(), "the token is gone");
+    assert!(secrets(&dir).get(&secret).is_ok());
+    tripline.delete_app("demo").unwrap();
+    assert!(secrets(&dir).get(&secret).is_err(), "the token is gone");
     assert!(
-        runtime
-            .secrets()
+        secrets(&dir)
             .get(&tripline_engine::trigger::signing_secret_name("demo-again"))
             .is_err()
     );
     assert_eq!(
-        runtime.delete_app("demo").unwrap_err().code,
+        tripline.delete_app("demo").unwrap_err().code,
         "app.not_found"
     );
-    runtime.shutdown().await;
+    tripline.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trusted_proxy_names_the_caller_and_a_bad_one_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
-    let runtime = open(&dir).await;
+    let tripline = open(&dir).await;
     for bad in ["proxy.example.com", "10.0.0.0/33", "::1/129"] {
-        let error = runtime
+        let error = tripline
             .start_listener(ListenerSettings {
                 trusted_proxies: vec!["127.0.0.1".into(), bad.into()],
                 ..loopback()
@@ -351,8 +360,8 @@ async fn a_trusted_proxy_names_the_caller_and_a_bad_one_is_refused_by_name() {
         assert_eq!(error.code, "listener.trusted_proxy", "{bad}");
         assert!(error.message.contains(bad), "{}", error.message);
     }
-    let mut records = runtime.subscribe_records();
-    let status = runtime
+    let mut records = tripline.subscribe_records();
+    let status = tripline
         .start_listener(ListenerSettings {
             // Blank entries (a trailing comma in a form) are ignored.
             trusted_proxies: vec!["127.0.0.0/8".into(), " ".into()],
@@ -387,9 +396,8 @@ async fn a_trusted_proxy_names_the_caller_and_a_bad_one_is_refused_by_name() {
     };
     let mut sources = Vec::new();
     for _ in 0..100 {
-        sources = runtime
-            .store()
-            .access_records(&filter)
+        sources = tripline
+            .record_summaries(&filter)
             .unwrap()
             .into_iter()
             .map(|r| r.source)
@@ -400,5 +408,5 @@ async fn a_trusted_proxy_names_the_caller_and_a_bad_one_is_refused_by_name() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(sources, ["203.0.113.7"]);
-    runtime.shutdown().await;
+    tripline.shutdown().await;
 }

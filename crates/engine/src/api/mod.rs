@@ -1,18 +1,36 @@
-//! The running Tripline: one database, the secret store, the clusters (with the sandbox), the
-//! deploy workers and the listener, opened once and shared by a long-lived front end (the
-//! desktop app; `tripline serve` assembles the same parts itself).
+//! The application's API. [`Tripline`] opens one database, the secret store, the clusters
+//! (with the sandbox), the deploy workers and the listener once, and its methods are what a
+//! front end calls; each rule (a name, a template check, a trigger's target) is enforced
+//! behind them once, in the domain function a method wraps.
 //!
-//! A front end holds one [`Runtime`] and calls its methods; each is a few lines over
-//! [`crate::store`], [`crate::trigger`], [`crate::deploy`] and [`crate::listener`]. Changes are
-//! pushed, never polled: [`Runtime::subscribe_deploys`] (release progress),
-//! [`Runtime::subscribe_records`] (calls the listener recorded) and
-//! [`Runtime::subscribe_listener`] (the listener started, stopped or failed).
+//! The desktop app goes through it for everything: the store, secrets, clusters and workers
+//! behind it are not public. The `tripline` command line does not yet: its one-shot commands
+//! call the same domain functions these methods wrap (so both front ends give the same
+//! answers, which the CLI crate's `tests/front_ends.rs` checks), without opening the
+//! sandbox and the workers a `Tripline` starts; `tripline serve` builds its parts itself.
+//!
+//! This file opens the handle and runs the listener; the methods front ends call live beside
+//! it, one file per domain, each an `impl Tripline` block with that domain's view types:
+//! `templates` (versions, saves, checks, diffs), `apps` (applications, clusters, live
+//! workloads), `releases` (the timeline, deploy, rollback), `triggers` (what a trigger can
+//! follow, its secrets and URL), `records` (access records), `status` (where the data lives)
+//! and `demo` ("Try it on the sandbox"). Each method is a few lines over [`crate::store`],
+//! [`crate::trigger`], [`crate::deploy`] and [`crate::listener`].
+//!
+//! Changes are pushed, never polled: [`Tripline::subscribe_deploys`] (release progress),
+//! [`Tripline::subscribe_records`] (calls the listener recorded) and
+//! [`Tripline::subscribe_listener`] (the listener started, stopped or failed).
 //!
 //! Every background task has an owner: the workers and the listener stop on
-//! [`Runtime::shutdown`], which also stops a sandbox this process started.
+//! [`Tripline::shutdown`], which also stops a sandbox this process started.
 
+mod apps;
 mod demo;
-mod views;
+mod records;
+mod releases;
+mod status;
+mod templates;
+mod triggers;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -29,13 +47,13 @@ use crate::listener::{self, Listener, Recorded};
 use crate::secrets::{self, Secrets};
 use crate::store::Store;
 
+pub use apps::{AppDetail, AppOverview, AppUsage, ClusterList};
 pub use demo::Demo;
-pub use views::{
-    AppOverview, AppUsage, ClusterList, Diagnostic, ImageChoice, TagPreview, TemplateCheck,
-    TriggerSetup, VersionDiff, WorkloadChoice,
-};
+pub use status::{SecretsKind, Storage};
+pub use templates::{Diagnostic, TemplateCheck, VersionDiff};
+pub use triggers::{ImageChoice, TagPreview, TriggerSetup, WorkloadChoice};
 
-/// How to open the runtime.
+/// How to open the façade.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Where the database, the sandbox's state and (without a keyring) secret files live.
@@ -161,8 +179,8 @@ struct ListenerSlot {
     error: Option<String>,
 }
 
-/// The running Tripline (see the module docs).
-pub struct Runtime {
+/// The application's API handle: the running Tripline (see the module docs).
+pub struct Tripline {
     data_dir: PathBuf,
     database: PathBuf,
     via: &'static str,
@@ -177,15 +195,15 @@ pub struct Runtime {
     cancel: CancellationToken,
 }
 
-impl std::fmt::Debug for Runtime {
+impl std::fmt::Debug for Tripline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime")
+        f.debug_struct("Tripline")
             .field("data_dir", &self.data_dir)
             .finish_non_exhaustive()
     }
 }
 
-impl Runtime {
+impl Tripline {
     /// Opens the database, resumes the deploys a stopped Tripline had accepted,
     /// finds the secret store, reaches the sandbox (a running one, else started here) and
     /// starts the deploy workers. The listener is started separately.
@@ -213,7 +231,7 @@ impl Runtime {
         workers.resume().map_err(|e| ErrorBody::from(&e))?;
         let (records, _) = broadcast::channel(1024);
         let (listener_changes, _) = broadcast::channel(64);
-        Ok(Runtime {
+        Ok(Tripline {
             data_dir: options.data_dir,
             database,
             via: options.via,
@@ -238,9 +256,9 @@ impl Runtime {
         &self.data_dir
     }
 
-    /// The database, for reads and writes that are one store call. Held briefly: never
-    /// across an `.await`.
-    pub fn store(&self) -> MutexGuard<'_, Store> {
+    /// The database, for the façade's methods (front ends call those, never the store).
+    /// Held briefly: never across an `.await`.
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         // A panic while holding the lock leaves the connection usable (SQLite rolls back an
         // unfinished transaction), so a poisoned lock is taken over rather than propagated.
         self.store
@@ -250,17 +268,17 @@ impl Runtime {
 
     /// The secret store (tokens are written and read here, never returned to a UI except
     /// inside a trigger URL the person asked to see).
-    pub fn secrets(&self) -> &Secrets {
+    pub(crate) fn secrets(&self) -> &Secrets {
         &self.secrets
     }
 
     /// The clusters applications can use.
-    pub fn clusters(&self) -> &crate::cluster::Clusters {
+    pub(crate) fn clusters(&self) -> &crate::cluster::Clusters {
         &self.clusters
     }
 
     /// The deploy workers.
-    pub fn workers(&self) -> &Workers {
+    pub(crate) fn workers(&self) -> &Workers {
         &self.workers
     }
 

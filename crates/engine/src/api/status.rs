@@ -1,0 +1,60 @@
+//! Facts about this installation a settings screen shows: where the data lives, how large
+//! the database is, how many access records it holds, and where trigger tokens are kept.
+
+use std::path::PathBuf;
+
+use super::Tripline;
+use crate::error::ErrorBody;
+use crate::secrets::Secrets;
+
+/// Where trigger tokens are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretsKind {
+    /// The OS keyring.
+    Keyring,
+    /// Owner-only files in the data directory.
+    Files,
+}
+
+impl SecretsKind {
+    /// `keyring` or `files`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretsKind::Keyring => "keyring",
+            SecretsKind::Files => "files",
+        }
+    }
+}
+
+/// The installation's storage, as [`Tripline::storage`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Storage {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// The database's size on disk, in bytes.
+    pub database_bytes: u64,
+    /// How many access records the database holds.
+    pub access_records: u64,
+    /// Where trigger tokens are kept.
+    pub secrets: SecretsKind,
+}
+
+impl Tripline {
+    /// The data directory, the database's size and record count, and the secret store.
+    pub fn storage(&self) -> Result<Storage, ErrorBody> {
+        let (database_bytes, access_records) = {
+            let store = self.store();
+            let records = store.record_count().map_err(|e| ErrorBody::from(&e))?;
+            (store.size(), records)
+        };
+        Ok(Storage {
+            data_dir: self.data_dir().to_owned(),
+            database_bytes,
+            access_records,
+            secrets: match self.secrets() {
+                Secrets::Keyring => SecretsKind::Keyring,
+                Secrets::Files(_) => SecretsKind::Files,
+            },
+        })
+    }
+}

@@ -1,0 +1,292 @@
+//! Triggers: the list, enabling and disabling; what a new trigger for an application can follow, tag-filter previews, and the
+//! operations that touch the secret store (create, rotate, delete, reveal the URL, the signing
+//! key and curl examples).
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::Tripline;
+use crate::error::{Code, ErrorBody};
+use crate::store::NewTrigger;
+use crate::template::Manifest;
+use crate::trigger::{self, TagFilter, TagMatcher, Trigger, service};
+
+/// An image repository an application's template uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct ImageChoice {
+    /// The repository as people write it (`nginx`, `ghcr.io/org/app`).
+    pub repository: String,
+    /// The images in the template that use it, as written.
+    pub images: Vec<String>,
+}
+
+/// A workload a scale trigger can name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadChoice {
+    /// Deployment, StatefulSet or ReplicaSet.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// `spec.replicas` in the template.
+    pub replicas: Option<u32>,
+}
+
+/// What a new trigger for an application can follow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerSetup {
+    /// Image repositories (for image triggers).
+    pub images: Vec<ImageChoice>,
+    /// Scalable workloads (for scale triggers).
+    pub workloads: Vec<WorkloadChoice>,
+}
+
+/// Whether one sample tag passes a filter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct TagPreview {
+    /// The tag.
+    pub tag: String,
+    /// True when a push of it would deploy.
+    pub matches: bool,
+    /// Why not, when it does not.
+    pub reason: Option<String>,
+}
+
+/// At most this many sample tags are previewed at once.
+const MAX_PREVIEW_TAGS: usize = 200;
+
+impl Tripline {
+    /// Triggers, of one application or all.
+    pub fn triggers(&self, app: Option<&str>) -> Result<Vec<Trigger>, ErrorBody> {
+        Ok(self.store().triggers(app)?)
+    }
+
+    /// Enables or disables a trigger (a disabled trigger answers 409).
+    pub fn set_trigger_enabled(&self, name: &str, enabled: bool) -> Result<Trigger, ErrorBody> {
+        Ok(self.store().set_trigger_enabled(name, enabled)?)
+    }
+
+    /// The image repositories and scalable workloads of the application's newest template.
+    pub fn trigger_setup(&self, app: &str) -> Result<TriggerSetup, ErrorBody> {
+        let content = {
+            let store = self.store();
+            let application = store.app(app)?;
+            let Some(template) = application.source.template() else {
+                return Ok(TriggerSetup {
+                    images: Vec::new(),
+                    workloads: Vec::new(),
+                });
+            };
+            store.version(template, None)?.content
+        };
+        let manifest = Manifest::parse(&content).map_err(ErrorBody::from)?;
+        let mut images: Vec<ImageChoice> = trigger::matching::repositories(&manifest)
+            .into_iter()
+            .map(|repository| ImageChoice {
+                repository: repository.familiar(),
+                images: Vec::new(),
+            })
+            .collect();
+        let mut workloads = Vec::new();
+        for document in manifest.documents() {
+            let mut found = Vec::new();
+            container_images(&document.value, &mut found, 0);
+            for image in found {
+                let Ok(parsed) = crate::registry::ImageRef::parse(&image) else {
+                    continue;
+                };
+                let familiar = parsed.without_version().familiar();
+                if let Some(choice) = images.iter_mut().find(|c| c.repository == familiar)
+                    && !choice.images.contains(&image)
+                {
+                    choice.images.push(image);
+                }
+            }
+            if trigger::SCALABLE_KINDS.contains(&document.id.kind.as_str()) {
+                workloads.push(WorkloadChoice {
+                    kind: document.id.kind.clone(),
+                    name: document.id.name.clone(),
+                    replicas: document
+                        .value
+                        .pointer("/spec/replicas")
+                        .and_then(Value::as_u64)
+                        .and_then(|n| u32::try_from(n).ok()),
+                });
+            }
+        }
+        Ok(TriggerSetup { images, workloads })
+    }
+
+    /// Which of `tags` would pass `filter`. An invalid expression is an error (with the
+    /// parser's words), so the editor can show it.
+    pub fn preview_tags(filter: &TagFilter, tags: &[String]) -> Result<Vec<TagPreview>, ErrorBody> {
+        let matcher = filter.matcher();
+        if let TagMatcher::Regex { regex: Err(m), .. } = &matcher {
+            return Err(ErrorBody::new(Code::TriggerInvalidPattern, m.clone()));
+        }
+        Ok(tags
+            .iter()
+            .map(|t| t.trim())
+            .filter(|t| !t.is_empty())
+            .take(MAX_PREVIEW_TAGS)
+            .map(|tag| {
+                let result = matcher.check(tag);
+                TagPreview {
+                    tag: tag.to_owned(),
+                    matches: result.is_ok(),
+                    reason: result.err(),
+                }
+            })
+            .collect())
+    }
+
+    /// Creates a trigger. Its token goes to the secret store only; the URL is revealed on
+    /// request ([`Self::trigger_url`]).
+    pub fn create_trigger(&self, new: &NewTrigger) -> Result<Trigger, ErrorBody> {
+        let mut store = self.store();
+        service::create(&mut store, self.secrets(), new)
+            .map(|created| created.trigger)
+            .map_err(ErrorBody::from)
+    }
+
+    /// Gives a trigger a new token; the old URL stops working at once.
+    pub fn rotate_trigger(&self, name: &str) -> Result<Trigger, ErrorBody> {
+        let mut store = self.store();
+        service::rotate(&mut store, self.secrets(), name)
+            .map(|created| created.trigger)
+            .map_err(ErrorBody::from)
+    }
+
+    /// Deletes a trigger and its secrets.
+    pub fn delete_trigger(&self, name: &str) -> Result<(), ErrorBody> {
+        let mut store = self.store();
+        service::delete(&mut store, self.secrets(), name).map_err(ErrorBody::from)
+    }
+
+    /// The trigger's URL, token included.
+    pub async fn trigger_url(&self, name: &str) -> Result<String, ErrorBody> {
+        let base = self.base_url().await;
+        let trigger = self.store().trigger(name)?;
+        service::url(self.secrets(), &trigger, &base).map_err(ErrorBody::from)
+    }
+
+    /// A signed trigger's HMAC key, for the person setting up the caller's signature.
+    pub fn trigger_signing_key(&self, name: &str) -> Result<String, ErrorBody> {
+        let trigger = self.store().trigger(name)?;
+        if !trigger.signed {
+            return Err(ErrorBody::new(
+                Code::TriggerNotSigned,
+                format!("trigger {name} does not require signatures, so it has no signing key"),
+            ));
+        }
+        self.secrets()
+            .get(&trigger::signing_secret_name(name))
+            .map_err(|e| ErrorBody::from(service::Error::Secrets(e)))
+    }
+
+    /// Ready-to-run curl commands for the trigger, in the seeds' forms.
+    pub async fn trigger_examples(&self, name: &str) -> Result<Vec<String>, ErrorBody> {
+        let url = self.trigger_url(name).await?;
+        let (trigger, target) = {
+            let store = self.store();
+            let trigger = store.trigger(name)?;
+            let target = store
+                .app(&trigger.app)
+                .ok()
+                .and_then(|a| a.source.template().map(str::to_owned))
+                .and_then(|t| store.version(&t, None).ok())
+                .and_then(|v| Manifest::parse(&v.content).ok())
+                .and_then(|m| trigger::ExampleTarget::find(&m));
+            (trigger, target)
+        };
+        Ok(trigger::curl_examples(&trigger, &url, target.as_ref()))
+    }
+}
+
+/// Collects `image` fields of containers anywhere in an object (pod templates, cron jobs).
+fn container_images(value: &Value, found: &mut Vec<String>, depth: usize) {
+    if depth > 16 {
+        return;
+    }
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                if matches!(
+                    key.as_str(),
+                    "containers" | "initContainers" | "ephemeralContainers"
+                ) && let Value::Array(list) = child
+                {
+                    found.extend(
+                        list.iter()
+                            .filter_map(|c| c.get("image").and_then(Value::as_str))
+                            .map(str::to_owned),
+                    );
+                } else {
+                    container_images(child, found, depth + 1);
+                }
+            }
+        }
+        Value::Array(list) => list
+            .iter()
+            .for_each(|child| container_images(child, found, depth + 1)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_previews_follow_the_filter_and_refuse_bad_patterns() {
+        let tags: Vec<String> = ["v1.2.3", "v1.3.0-rc1", " ", "latest"]
+            .map(String::from)
+            .to_vec();
+        let regex = TagFilter::Regex {
+            pattern: r"v\d+\.\d+\.\d+".into(),
+        };
+        let preview = Tripline::preview_tags(&regex, &tags).unwrap();
+        let matched: Vec<_> = preview
+            .iter()
+            .map(|p| (p.tag.as_str(), p.matches))
+            .collect();
+        assert_eq!(
+            matched,
+            [("v1.2.3", true), ("v1.3.0-rc1", false), ("latest", false)]
+        );
+        assert!(
+            preview[1]
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("does not match")
+        );
+        let bad = TagFilter::Regex {
+            pattern: "v(".into(),
+        };
+        let error = Tripline::preview_tags(&bad, &tags).unwrap_err();
+        assert_eq!(error.code, "trigger.invalid_pattern");
+        let list = TagFilter::Tags {
+            tags: vec!["latest".into()],
+        };
+        let preview = Tripline::preview_tags(&list, &tags).unwrap();
+        assert_eq!(preview.iter().filter(|p| p.matches).count(), 1);
+    }
+
+    #[test]
+    fn container_images_are_found_in_any_pod_template() {
+        let cron: Value = serde_json::json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {
+            "initContainers": [{"name": "i", "image": "busybox"}],
+            "containers": [{"name": "c", "image": "ghcr.io/org/app:1"}]}}}}}});
+        let mut found = Vec::new();
+        container_images(&cron, &mut found, 0);
+        assert_eq!(found, ["busybox", "ghcr.io/org/app:1"]);
+    }
+}
