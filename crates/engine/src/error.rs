@@ -20,6 +20,25 @@ pub struct ErrorBody {
     pub details: Option<Value>,
 }
 
+/// Why a value was refused, in words that name the field and the rule ("application name
+/// \"Bad_Name\" must be a DNS label …"). What the domain's checks return; each front end's
+/// error gives it a [`Code`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+impl From<String> for Refused {
+    fn from(reason: String) -> Self {
+        Refused(reason)
+    }
+}
+
+impl From<&str> for Refused {
+    fn from(reason: &str) -> Self {
+        Refused(reason.to_owned())
+    }
+}
+
 /// Declares [`Code`]: each code's variant, its text, its [`Class`] and its HTTP status, in one
 /// table, so that the three can never disagree.
 macro_rules! codes {

@@ -129,7 +129,7 @@ impl Tripline {
     pub fn preview_tags(filter: &TagFilter, tags: &[String]) -> Result<Vec<TagPreview>, ErrorBody> {
         let matcher = filter.matcher();
         if let TagMatcher::Regex { regex: Err(m), .. } = &matcher {
-            return Err(ErrorBody::new(Code::TriggerInvalidPattern, m.clone()));
+            return Err(ErrorBody::new(Code::TriggerInvalidPattern, m.0.clone()));
         }
         Ok(tags
             .iter()
@@ -137,11 +137,11 @@ impl Tripline {
             .filter(|t| !t.is_empty())
             .take(MAX_PREVIEW_TAGS)
             .map(|tag| {
-                let result = matcher.check(tag);
+                let admission = matcher.admits(tag);
                 TagPreview {
                     tag: tag.to_owned(),
-                    matches: result.is_ok(),
-                    reason: result.err(),
+                    matches: admission.admitted(),
+                    reason: admission.reason().map(str::to_owned),
                 }
             })
             .collect())

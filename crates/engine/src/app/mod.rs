@@ -106,8 +106,8 @@ pub struct NewApplication {
 }
 
 impl NewApplication {
-    /// Checks names; the error says which field and why.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks names; the refusal says which field and why.
+    pub fn validate(&self) -> Result<(), crate::error::Refused> {
         check_dns_label(&self.name, "application name")?;
         check_dns_label(&self.namespace, "namespace")?;
         if let ClusterRef::Context { name } = &self.cluster
@@ -150,7 +150,7 @@ mod tests {
             assert_eq!(app(name, "default").validate().is_ok(), ok, "{name:?}");
         }
         let error = app("demo", "Prod").validate().unwrap_err();
-        assert!(error.contains("namespace"), "{error}");
+        assert!(error.0.contains("namespace"), "{error}");
     }
 
     #[test]

@@ -365,11 +365,11 @@ fn check_identity(
             found: kind_of(after_value),
         }));
     };
-    let after = ResourceId::from_object(object).map_err(|problem| {
+    let after = ResourceId::from_object(object).map_err(|refused| {
         Error::Invalid(template::Error::Invalid {
             index,
             line,
-            problem,
+            problem: refused.0,
         })
     })?;
     if after != *before {

@@ -41,7 +41,8 @@ fn decode((name, cluster, namespace, source, created_at, prune, hold): Row) -> R
 impl Store {
     /// Creates an application; its template must exist.
     pub fn create_app(&mut self, new: &NewApplication) -> Result<Application> {
-        new.validate().map_err(Error::Invalid)?;
+        new.validate()
+            .map_err(|refused| Error::Invalid(refused.0))?;
         let tx = self.write()?;
         let exists: Option<i64> = tx
             .query_row("SELECT id FROM apps WHERE name = ?1", [&new.name], |r| {

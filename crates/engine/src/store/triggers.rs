@@ -90,7 +90,9 @@ impl Store {
         token_hint: &str,
     ) -> Result<Trigger> {
         crate::template::check_dns_label(&new.name, "trigger name").map_err(Error::Invalid)?;
-        new.kind.validate().map_err(Error::Invalid)?;
+        new.kind
+            .validate()
+            .map_err(|refused| Error::Invalid(refused.0))?;
         let kind = serde_json::to_string(&new.kind).map_err(|e| Error::Invalid(e.to_string()))?;
         let tx = self.write()?;
         let app_id: i64 = tx

@@ -5,6 +5,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::error::Refused;
+
 /// What makes an object unique in a template: apiVersion, kind, namespace and name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -30,7 +32,7 @@ impl ResourceId {
     }
 
     /// Reads and checks the identity fields of an object; the error names the field.
-    pub fn from_object(object: &Map<String, Value>) -> Result<Self, String> {
+    pub fn from_object(object: &Map<String, Value>) -> Result<Self, Refused> {
         let api_version = required_string(object, "apiVersion", "apiVersion")?;
         check_api_version(api_version)?;
         let kind = required_string(object, "kind", "kind")?;
@@ -39,10 +41,10 @@ impl ResourceId {
             None => return Err("metadata is missing (it must hold at least a name)".into()),
             Some(Value::Object(m)) => m,
             Some(other) => {
-                return Err(format!(
+                return Err(Refused(format!(
                     "metadata must be a mapping, found {}",
                     super::kind_of(other)
-                ));
+                )));
             }
         };
         let name = match metadata.get("name") {
@@ -63,10 +65,10 @@ impl ResourceId {
                 Some(ns.clone())
             }
             Some(other) => {
-                return Err(format!(
+                return Err(Refused(format!(
                     "metadata.namespace must be a string, found {}",
                     super::kind_of(other)
-                ));
+                )));
             }
         };
         Ok(ResourceId {

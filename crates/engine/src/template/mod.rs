@@ -556,10 +556,10 @@ fn validate(value: &Value, index: usize, line: usize, source: &str) -> Result<Re
             found: kind_of(value),
         });
     };
-    let id = ResourceId::from_object(object).map_err(|problem| Error::Invalid {
+    let id = ResourceId::from_object(object).map_err(|refused| Error::Invalid {
         index,
         line,
-        problem,
+        problem: refused.0,
     })?;
     if let Err(problem) = check_schema(&id, value) {
         // The Kubernetes schema's type check names the same mistakes in the API server's

@@ -10,7 +10,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{TagFilter, TagMatcher, TriggerKind};
+use super::{Admission, TagFilter, TagMatcher, TriggerKind};
 use crate::registry::{ImageRef, PushEvent};
 use crate::template::Manifest;
 
@@ -92,15 +92,17 @@ pub fn decide_with(kind: &TriggerKind, matcher: &Matcher, event: &PushEvent) -> 
             ),
         };
     };
-    let passes = match (&event.tag, filter) {
-        (_, TagFilter::All) => Ok(()),
-        (None, _) => {
-            Err("the push names no tag (a push by digest) and this trigger filters tags".to_owned())
-        }
-        (Some(tag), _) => matcher.tags.check(tag),
+    let admission = match (&event.tag, filter) {
+        (_, TagFilter::All) => Admission::Admitted,
+        (None, _) => Admission::Refused(
+            "the push names no tag (a push by digest) and this trigger filters tags".to_owned(),
+        ),
+        (Some(tag), _) => matcher.tags.admits(tag),
     };
-    if let Err(reason) = passes {
-        return Verdict::Skip { reason };
+    if let Some(reason) = admission.reason() {
+        return Verdict::Skip {
+            reason: reason.to_owned(),
+        };
     }
     let digest = if *pin_digest || event.tag.is_none() {
         event.digest.clone()

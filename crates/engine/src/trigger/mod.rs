@@ -14,6 +14,8 @@ use hmac::{KeyInit as _, Mac as _};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
 
+use crate::error::Refused;
+
 /// The most tags a tag-list image trigger may name.
 pub const MAX_TAGS: usize = 100;
 /// The longest regular expression an image trigger may use.
@@ -41,11 +43,10 @@ pub enum TagFilter {
 }
 
 impl TagFilter {
-    /// Whether `tag` passes; the error says why not ("tag v2-rc is not in the list") or that
-    /// the expression is invalid. A regular expression must match the whole tag. To check
-    /// many tags, take a [`TagFilter::matcher`] once instead.
-    pub fn check(&self, tag: &str) -> Result<(), String> {
-        self.matcher().check(tag)
+    /// Whether `tag` passes, and why not when it does not. A regular expression must match
+    /// the whole tag. To check many tags, take a [`TagFilter::matcher`] once instead.
+    pub fn admits(&self, tag: &str) -> Admission {
+        self.matcher().admits(tag)
     }
 
     /// The filter ready to check tags, its expression compiled once.
@@ -74,23 +75,50 @@ pub enum TagMatcher {
         /// The expression as written.
         pattern: String,
         /// It compiled, or why it does not.
-        regex: Result<regex::Regex, String>,
+        regex: Result<regex::Regex, Refused>,
     },
 }
 
-impl TagMatcher {
-    /// As [`TagFilter::check`].
-    pub fn check(&self, tag: &str) -> Result<(), String> {
+/// Whether a tag passes a filter. A tag that does not pass is a decision, not an error: the
+/// listener answers it `untriggered` with the reason, and the desktop's preview shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// The tag passes.
+    Admitted,
+    /// It does not pass: the reason, in words ("tag v2-rc is not in the list").
+    Refused(String),
+    /// Nothing can pass: the filter's expression does not compile (the reason says why).
+    Broken(String),
+}
+
+impl Admission {
+    /// Whether the tag passes.
+    pub fn admitted(&self) -> bool {
+        matches!(self, Admission::Admitted)
+    }
+
+    /// Why the tag does not pass, when it does not.
+    pub fn reason(&self) -> Option<&str> {
         match self {
-            TagMatcher::All => Ok(()),
-            TagMatcher::Tags(tags) if tags.iter().any(|t| t == tag) => Ok(()),
-            TagMatcher::Tags(_) => Err(format!("tag {tag} is not in the list")),
-            TagMatcher::Regex { regex: Ok(re), .. } if re.is_match(tag) => Ok(()),
+            Admission::Admitted => None,
+            Admission::Refused(reason) | Admission::Broken(reason) => Some(reason),
+        }
+    }
+}
+
+impl TagMatcher {
+    /// As [`TagFilter::admits`].
+    pub fn admits(&self, tag: &str) -> Admission {
+        match self {
+            TagMatcher::All => Admission::Admitted,
+            TagMatcher::Tags(tags) if tags.iter().any(|t| t == tag) => Admission::Admitted,
+            TagMatcher::Tags(_) => Admission::Refused(format!("tag {tag} is not in the list")),
+            TagMatcher::Regex { regex: Ok(re), .. } if re.is_match(tag) => Admission::Admitted,
             TagMatcher::Regex {
                 pattern,
                 regex: Ok(_),
-            } => Err(format!("tag {tag} does not match /{pattern}/")),
-            TagMatcher::Regex { regex: Err(e), .. } => Err(e.clone()),
+            } => Admission::Refused(format!("tag {tag} does not match /{pattern}/")),
+            TagMatcher::Regex { regex: Err(e), .. } => Admission::Broken(e.0.clone()),
         }
     }
 }
@@ -138,7 +166,7 @@ impl TriggerKind {
     }
 
     /// Checks the settings; the error says which and why.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Refused> {
         match self {
             TriggerKind::Redeploy => Ok(()),
             TriggerKind::Scale {
@@ -148,9 +176,9 @@ impl TriggerKind {
                 max,
             } => {
                 if !SCALABLE_KINDS.contains(&kind.as_str()) {
-                    return Err(format!(
+                    return Err(Refused(format!(
                         "a scale trigger scales a Deployment, StatefulSet or ReplicaSet, not {kind:?}"
-                    ));
+                    )));
                 }
                 if name.is_empty() {
                     return Err("a scale trigger must name its workload".into());
@@ -158,9 +186,9 @@ impl TriggerKind {
                 if let (Some(min), Some(max)) = (min, max)
                     && min > max
                 {
-                    return Err(format!(
+                    return Err(Refused(format!(
                         "min replicas ({min}) is above max replicas ({max})"
-                    ));
+                    )));
                 }
                 Ok(())
             }
@@ -183,10 +211,10 @@ impl TriggerKind {
                             return Err("a tag list needs at least one tag".into());
                         }
                         if tags.len() > MAX_TAGS {
-                            return Err(format!(
+                            return Err(Refused(format!(
                                 "a tag list holds at most {MAX_TAGS} tags, not {}",
                                 tags.len()
-                            ));
+                            )));
                         }
                         Ok(())
                     }
@@ -197,21 +225,21 @@ impl TriggerKind {
 }
 
 /// Compiles an image trigger's expression, anchored to the whole tag, with size limits.
-pub fn compile(pattern: &str) -> Result<regex::Regex, String> {
+pub fn compile(pattern: &str) -> Result<regex::Regex, Refused> {
     if pattern.is_empty() {
         return Err("the regular expression is empty".into());
     }
     if pattern.len() > MAX_PATTERN {
-        return Err(format!(
+        return Err(Refused(format!(
             "the regular expression is {} characters long; the limit is {MAX_PATTERN}",
             pattern.len()
-        ));
+        )));
     }
     regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
         .size_limit(MAX_PATTERN_SIZE)
         .dfa_size_limit(MAX_PATTERN_SIZE)
         .build()
-        .map_err(|e| format!("invalid regular expression {pattern:?}: {e}"))
+        .map_err(|e| Refused(format!("invalid regular expression {pattern:?}: {e}")))
 }
 
 /// A stored trigger (the token is not part of it).
@@ -354,11 +382,13 @@ mod tests {
         assert!(
             compile("(")
                 .unwrap_err()
+                .0
                 .contains("invalid regular expression")
         );
         assert!(
             compile(&"a".repeat(300))
                 .unwrap_err()
+                .0
                 .contains("limit is 256")
         );
         assert!(compile("").is_err());
@@ -390,11 +420,18 @@ mod tests {
             // One matcher, checked twice: the compiled expression is reused.
             let matcher = filter.matcher();
             for _ in 0..2 {
-                match (matcher.check(tag), expected) {
-                    (Ok(()), Ok(())) => {}
-                    (Err(got), Err(want)) => assert!(got.contains(want), "{tag}: {got}"),
+                let admission = matcher.admits(tag);
+                match (admission.reason(), expected) {
+                    (None, Ok(())) => {}
+                    (Some(got), Err(want)) => assert!(got.contains(want), "{tag}: {got}"),
                     (got, want) => panic!("{filter:?} {tag}: {got:?}, wanted {want:?}"),
                 }
+                let broken_filter = std::ptr::eq(filter, &broken);
+                assert_eq!(
+                    matches!(admission, Admission::Broken(_)),
+                    broken_filter,
+                    "{tag}"
+                );
             }
         }
     }
@@ -450,6 +487,7 @@ mod tests {
             scale("Deployment", Some(6), Some(5))
                 .validate()
                 .unwrap_err()
+                .0
                 .contains("above max")
         );
         assert!(scale("Service", None, None).validate().is_err());
@@ -466,6 +504,7 @@ mod tests {
             })
             .validate()
             .unwrap_err()
+            .0
             .contains("at most 100")
         );
         assert!(

@@ -62,7 +62,9 @@ pub struct Created {
 /// fire — invalid settings, or a workload or repository its application's template
 /// lacks — is refused first, whichever front end asks.
 pub fn create(store: &mut Store, secrets: &Secrets, new: &NewTrigger) -> Result<Created, Error> {
-    new.kind.validate().map_err(Error::Invalid)?;
+    new.kind
+        .validate()
+        .map_err(|refused| Error::Invalid(refused.0))?;
     let application = store.app(&new.app)?;
     if let Some(template) = application.source.template() {
         let latest = store.version(template, None)?;
