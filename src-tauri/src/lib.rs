@@ -198,6 +198,7 @@ fn open_api(data_dir: std::path::PathBuf) -> Result<Tripline, ErrorBody> {
         data_dir,
         secrets: secrets_choice(),
         via: "desktop",
+        quiet: true,
     }))
 }
 

@@ -3,11 +3,9 @@
 use std::net::SocketAddr;
 
 use clap::Args;
-use tokio_util::sync::CancellationToken;
-use tripline_engine::app::ClusterRef;
-use tripline_engine::deploy::worker::Workers;
+use tripline_engine::api::{Options, Tripline};
 use tripline_engine::error::{Code, ErrorBody};
-use tripline_engine::listener::{self, Listener};
+use tripline_engine::listener;
 use tripline_engine::secrets::Secrets;
 
 use crate::{Context, sandbox};
@@ -76,14 +74,24 @@ fn connection_caps(args: &ServeArgs) -> Result<(usize, usize), ErrorBody> {
     Ok((total, per_address))
 }
 
-/// Runs the listener until SIGINT or SIGTERM, then drains in-flight requests.
+/// Runs the listener until SIGINT or SIGTERM, then drains in-flight requests. The database,
+/// secrets, sandbox and deploy workers are the façade's ([`Tripline::open`]), as in the
+/// desktop app; only the listener's server settings come from the flags.
 pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
     let (max_connections, max_connections_per_address) = connection_caps(&args)?;
     let public_url = listener::public_url(args.public_url.as_deref())?;
+    // Checked here first for the command line's own advice when no keyring answers.
     let secrets = cx.secrets()?;
     let files_chosen = matches!(cx.secrets, super::SecretsChoice::Files);
-    let database = cx.store.info().map_err(ErrorBody::from)?.path;
-    let data_dir = cx.data_dir.clone();
+    let options = Options {
+        data_dir: cx.data_dir.clone(),
+        secrets: match secrets {
+            Secrets::Keyring => tripline_engine::secrets::Choice::Keyring,
+            Secrets::Files(_) => tripline_engine::secrets::Choice::Files,
+        },
+        via: "cli",
+        quiet: cx.json,
+    };
     let json = cx.json;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -107,22 +115,16 @@ pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
                  pass --secrets keyring to require the keyring instead"
             ),
         }
-        let access =
-            tripline_engine::cluster::sandbox::clusters_for(&ClusterRef::Sandbox, &data_dir, json).await?;
-        let cancel = CancellationToken::new();
-        let workers = Workers::new(
-            database.clone(),
-            access.clusters.clone(),
-            cancel.child_token(),
-        )
-        .map_err(ErrorBody::from)?;
-        let resumed = workers.resume().map_err(ErrorBody::from)?;
-        if !resumed.is_empty() {
-            tracing::info!(apps = %resumed.join(", "), "resuming the deploys a stopped Tripline had accepted");
+        let tripline = Tripline::open(options).await?;
+        if !tripline.resumed().is_empty() {
+            tracing::info!(
+                apps = %tripline.resumed().join(", "),
+                "resuming the deploys a stopped Tripline had accepted"
+            );
         }
         let config = listener::Config {
             listen: args.listen,
-            public_url,
+            public_url: public_url.clone(),
             body_limit: args.body_limit,
             retention: tripline_engine::store::Retention {
                 days: args.keep_days,
@@ -133,36 +135,28 @@ pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
             max_connections_per_address,
             ..listener::Config::default()
         };
-        let public_url = config.public_url.clone();
-        let state =
-            listener::State::new(config, database, secrets, workers.clone()).map_err(ErrorBody::from)?;
-        let listener = Listener::start(state, cancel.child_token())
-            .await
-            .map_err(|e| {
-                ErrorBody::new(Code::ListenerBind,
-                    format!("cannot listen on {}: {e}", args.listen),
-                )
-            })?;
+        let address = match tripline.serve_listener(config).await {
+            Ok(address) => address,
+            Err(error) => {
+                tripline.shutdown().await;
+                return Err(error);
+            }
+        };
         // The bound address, not the asked-for one: `--listen 127.0.0.1:0` picks a port.
-        let base = public_url.unwrap_or_else(|| format!("http://{}", listener.address()));
-        tracing::info!(listening = %listener.address(), public_url = %base, "listening");
+        let base = public_url.unwrap_or_else(|| format!("http://{address}"));
+        tracing::info!(listening = %address, public_url = %base, "listening");
         if json {
             say!(
                 "{}",
-                serde_json::json!({"listening": listener.address().to_string(), "publicUrl": base})
+                serde_json::json!({"listening": address.to_string(), "publicUrl": base})
             );
         } else {
-            say!(
-                "Tripline is listening on http://{} (trigger URLs use {base}).",
-                listener.address()
-            );
+            say!("Tripline is listening on http://{address} (trigger URLs use {base}).");
             say!("Press Ctrl-C to stop.");
         }
         sandbox::wait_for_signal().await;
         tracing::info!("stopping: finishing requests in flight");
-        listener.shutdown().await;
-        workers.shutdown().await;
-        access.shutdown().await;
+        tripline.shutdown().await;
         Ok(())
     })
 }

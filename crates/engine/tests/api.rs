@@ -17,6 +17,7 @@ async fn open(dir: &tempfile::TempDir) -> Tripline {
         data_dir: dir.path().to_owned(),
         secrets: tripline_engine::secrets::Choice::Files,
         via: "desktop",
+        quiet: true,
     })
     .await
     .expect("tripline opens")

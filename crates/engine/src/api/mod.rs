@@ -3,11 +3,11 @@
 //! front end calls; each rule (a name, a template check, a trigger's target) is enforced
 //! behind them once, in the domain function a method wraps.
 //!
-//! The desktop app goes through it for everything: the store, secrets, clusters and workers
-//! behind it are not public. The `tripline` command line does not yet: its one-shot commands
-//! call the same domain functions these methods wrap (so both front ends give the same
-//! answers, which the CLI crate's `tests/front_ends.rs` checks), without opening the
-//! sandbox and the workers a `Tripline` starts; `tripline serve` builds its parts itself.
+//! The desktop app and `tripline serve` go through it for everything: the store, secrets,
+//! clusters and workers behind it are not public. The command line's one-shot commands do
+//! not yet: they call the same domain functions these methods wrap (so both front ends give
+//! the same answers, which the CLI crate's `tests/front_ends.rs` checks), without opening
+//! the sandbox and the workers a `Tripline` starts.
 //!
 //! This file opens the handle and runs the listener; the methods front ends call live beside
 //! it, one file per domain, each an `impl Tripline` block with that domain's view types:
@@ -62,6 +62,9 @@ pub struct Options {
     pub secrets: secrets::Choice,
     /// Who is asking, recorded on releases (`desktop`, `cli`).
     pub via: &'static str,
+    /// Say nothing on stderr when the sandbox is started here (the desktop app, whose stderr
+    /// nobody reads, and `tripline serve --json`, whose output is for machines).
+    pub quiet: bool,
 }
 
 /// Listener settings a front end keeps (the rest are [`listener::Config`]'s defaults).
@@ -189,6 +192,8 @@ pub struct Tripline {
     access: Mutex<Option<ClusterAccess>>,
     clusters: crate::cluster::Clusters,
     workers: Workers,
+    /// The applications whose accepted deploys were resumed when this opened.
+    resumed: Vec<String>,
     listener: tokio::sync::Mutex<ListenerSlot>,
     records: broadcast::Sender<Recorded>,
     listener_changes: broadcast::Sender<ListenerStatus>,
@@ -222,13 +227,17 @@ impl Tripline {
                 format!("no secret store is available: {e}"),
             )
         })?;
-        let access =
-            clusters_for(&crate::app::ClusterRef::Sandbox, &options.data_dir, true).await?;
+        let access = clusters_for(
+            &crate::app::ClusterRef::Sandbox,
+            &options.data_dir,
+            options.quiet,
+        )
+        .await?;
         let clusters = access.clusters.clone();
         let cancel = CancellationToken::new();
         let workers = Workers::new(database.clone(), clusters.clone(), cancel.child_token())
             .map_err(|e| ErrorBody::from(&e))?;
-        workers.resume().map_err(|e| ErrorBody::from(&e))?;
+        let resumed = workers.resume().map_err(|e| ErrorBody::from(&e))?;
         let (records, _) = broadcast::channel(1024);
         let (listener_changes, _) = broadcast::channel(64);
         Ok(Tripline {
@@ -240,6 +249,7 @@ impl Tripline {
             access: Mutex::new(Some(access)),
             clusters,
             workers,
+            resumed,
             listener: tokio::sync::Mutex::new(ListenerSlot {
                 settings: ListenerSettings::default(),
                 running: None,
@@ -249,6 +259,11 @@ impl Tripline {
             listener_changes,
             cancel,
         })
+    }
+
+    /// The applications whose accepted deploys were resumed when this opened.
+    pub fn resumed(&self) -> &[String] {
+        &self.resumed
     }
 
     /// The data directory.
@@ -337,6 +352,34 @@ impl Tripline {
             trusted_proxies: valid.trusted_proxies,
             ..listener::Config::default()
         };
+        self.bind_config(config, "; choose another address in Settings")
+            .await
+    }
+
+    /// Starts the listener with every setting a server gives (`tripline serve`: body limit,
+    /// retention, connection caps) and returns the address it is bound to. A bind error
+    /// names the address only.
+    pub async fn serve_listener(
+        &self,
+        config: listener::Config,
+    ) -> Result<std::net::SocketAddr, ErrorBody> {
+        let mut slot = self.listener.lock().await;
+        if let Some(running) = slot.running.take() {
+            stop(running).await;
+        }
+        let running = self.bind_config(config, "").await?;
+        let address = running.listener.address();
+        slot.running = Some(running);
+        slot.error = None;
+        let _ = self.listener_changes.send(status_of(&slot));
+        Ok(address)
+    }
+
+    async fn bind_config(
+        &self,
+        config: listener::Config,
+        hint: &str,
+    ) -> Result<Running, ErrorBody> {
         let state = listener::State::new(
             config,
             self.database.clone(),
@@ -350,7 +393,7 @@ impl Tripline {
             .map_err(|e| {
                 ErrorBody::new(
                     Code::ListenerBind,
-                    format!("cannot listen on {listen}: {e}; choose another address in Settings"),
+                    format!("cannot listen on {listen}: {e}{hint}"),
                 )
             })?;
         let mut incoming = state.subscribe();
