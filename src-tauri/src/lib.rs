@@ -194,9 +194,16 @@ fn start_logging(data_dir: Option<&std::path::PathBuf>) {
 
 /// Opens the engine over `data_dir`.
 fn open_api(data_dir: std::path::PathBuf) -> Result<Tripline, ErrorBody> {
+    let secrets =
+        tripline_engine::secrets::Secrets::detect(secrets_choice(), &data_dir).map_err(|e| {
+            ErrorBody::new(
+                Code::SecretsUnavailable,
+                format!("no secret store is available: {e}"),
+            )
+        })?;
     tauri::async_runtime::block_on(Tripline::open(Options {
         data_dir,
-        secrets: secrets_choice(),
+        secrets,
         via: "desktop",
         quiet: true,
     }))

@@ -80,15 +80,12 @@ fn connection_caps(args: &ServeArgs) -> Result<(usize, usize), ErrorBody> {
 pub fn run(cx: &mut Context, args: ServeArgs) -> Result<(), ErrorBody> {
     let (max_connections, max_connections_per_address) = connection_caps(&args)?;
     let public_url = listener::public_url(args.public_url.as_deref())?;
-    // Checked here first for the command line's own advice when no keyring answers.
+    // Found here, with the command line's own advice when no keyring answers.
     let secrets = cx.secrets()?;
     let files_chosen = matches!(cx.secrets, super::SecretsChoice::Files);
     let options = Options {
         data_dir: cx.data_dir.clone(),
-        secrets: match secrets {
-            Secrets::Keyring => tripline_engine::secrets::Choice::Keyring,
-            Secrets::Files(_) => tripline_engine::secrets::Choice::Files,
-        },
+        secrets: secrets.clone(),
         via: "cli",
         quiet: cx.json,
     };

@@ -6,7 +6,7 @@ use tripline_engine::api::{Options, Tripline};
 async fn open(dir: &tempfile::TempDir) -> Tripline {
     Tripline::open(Options {
         data_dir: dir.path().to_owned(),
-        secrets: tripline_engine::secrets::Choice::Files,
+        secrets: tripline_engine::secrets::Secrets::Files(dir.path().join("secrets")),
         via: "desktop",
         quiet: true,
     })

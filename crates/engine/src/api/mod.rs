@@ -44,7 +44,7 @@ use crate::cluster::sandbox::{ClusterAccess, clusters_for};
 use crate::deploy::worker::{DeployEvent, Workers};
 use crate::error::{Code, ErrorBody};
 use crate::listener::{self, Listener, Recorded};
-use crate::secrets::{self, Secrets};
+use crate::secrets::Secrets;
 use crate::store::Store;
 
 pub use apps::{AppDetail, AppOverview, AppUsage, ClusterList};
@@ -58,8 +58,9 @@ pub use triggers::{ImageChoice, TagPreview, TriggerSetup, WorkloadChoice};
 pub struct Options {
     /// Where the database, the sandbox's state and (without a keyring) secret files live.
     pub data_dir: PathBuf,
-    /// Where secrets go.
-    pub secrets: secrets::Choice,
+    /// Where secrets go: the store the front end found ([`Secrets::detect`]), so that
+    /// each front end words its own advice when none answers and the keyring is probed once.
+    pub secrets: Secrets,
     /// Who is asking, recorded on releases (`desktop`, `cli`).
     pub via: &'static str,
     /// Say nothing on stderr when the sandbox is started here (the desktop app, whose stderr
@@ -221,12 +222,7 @@ impl Tripline {
         })?;
         let store = Store::open_dir(&options.data_dir).map_err(|e| ErrorBody::from(&e))?;
         let database = store.info().map_err(|e| ErrorBody::from(&e))?.path;
-        let secrets = Secrets::detect(options.secrets, &options.data_dir).map_err(|e| {
-            ErrorBody::new(
-                Code::SecretsUnavailable,
-                format!("no secret store is available: {e}"),
-            )
-        })?;
+        let secrets = options.secrets;
         let access = clusters_for(
             &crate::app::ClusterRef::Sandbox,
             &options.data_dir,
@@ -324,36 +320,16 @@ impl Tripline {
         settings: ListenerSettings,
     ) -> Result<ListenerStatus, ErrorBody> {
         let mut slot = self.listener.lock().await;
-        if let Some(running) = slot.running.take() {
-            stop(running).await;
-        }
         slot.settings = settings.clone();
-        let result = match self.bind(&settings).await {
-            Ok(running) => {
-                slot.running = Some(running);
-                slot.error = None;
-                Ok(())
-            }
-            Err(e) => {
-                slot.error = Some(e.message.clone());
-                Err(e)
-            }
-        };
-        let status = status_of(&slot);
-        let _ = self.listener_changes.send(status.clone());
-        result.map(|()| status)
-    }
-
-    async fn bind(&self, settings: &ListenerSettings) -> Result<Running, ErrorBody> {
-        let valid = settings.validate()?;
-        let config = listener::Config {
+        let config = settings.validate().map(|valid| listener::Config {
             listen: valid.listen,
             public_url: valid.public_url,
             trusted_proxies: valid.trusted_proxies,
             ..listener::Config::default()
-        };
-        self.bind_config(config, "; choose another address in Settings")
+        });
+        self.replace_listener(&mut slot, config, "; choose another address in Settings")
             .await
+            .map(|_| status_of(&slot))
     }
 
     /// Starts the listener with every setting a server gives (`tripline serve`: body limit,
@@ -364,15 +340,38 @@ impl Tripline {
         config: listener::Config,
     ) -> Result<std::net::SocketAddr, ErrorBody> {
         let mut slot = self.listener.lock().await;
+        self.replace_listener(&mut slot, Ok(config), "").await
+    }
+
+    /// Stops the running listener, starts one with `config`, notes the outcome in the slot
+    /// and tells the subscribers.
+    async fn replace_listener(
+        &self,
+        slot: &mut ListenerSlot,
+        config: Result<listener::Config, ErrorBody>,
+        hint: &str,
+    ) -> Result<std::net::SocketAddr, ErrorBody> {
         if let Some(running) = slot.running.take() {
             stop(running).await;
         }
-        let running = self.bind_config(config, "").await?;
-        let address = running.listener.address();
-        slot.running = Some(running);
-        slot.error = None;
-        let _ = self.listener_changes.send(status_of(&slot));
-        Ok(address)
+        let started = match config {
+            Ok(config) => self.bind_config(config, hint).await,
+            Err(error) => Err(error),
+        };
+        let result = match started {
+            Ok(running) => {
+                let address = running.listener.address();
+                slot.running = Some(running);
+                slot.error = None;
+                Ok(address)
+            }
+            Err(error) => {
+                slot.error = Some(error.message.clone());
+                Err(error)
+            }
+        };
+        let _ = self.listener_changes.send(status_of(slot));
+        result
     }
 
     async fn bind_config(
