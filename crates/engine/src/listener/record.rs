@@ -395,7 +395,9 @@ impl Recorder {
     }
 
     /// Queues a call's record; if the queue is full the caller waits a moment rather than
-    /// lose it.
+    /// lose it. (The handlers use [`Recorder::try_record`], which keeps the wait out of
+    /// their futures.)
+    #[cfg(test)]
     pub async fn record(&self, answered: Answered) {
         if let Some(full) = self.try_record(answered) {
             self.wait_to_record(full).await;
