@@ -33,9 +33,6 @@ use tokio::time::Instant;
 
 use crate::error::Code;
 
-/// The body code of a refused connection.
-pub(crate) const REFUSED_CODE: Code = Code::TooManyConnections;
-
 /// Descriptors kept back from the connection caps, as a share of the limit (a quarter),
 /// bounded below and above: the database (a few per connection, with its WAL), the cluster
 /// clients and the in-process sandbox, the log file, and sockets being refused.
@@ -128,7 +125,8 @@ impl Refusal {
                 )
             }
         };
-        let body = serde_json::json!({"code": REFUSED_CODE, "message": message}).to_string();
+        let body =
+            serde_json::json!({"code": Code::TooManyConnections, "message": message}).to_string();
         format!(
             "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
              content-length: {}\r\nretry-after: {retry_after}\r\nconnection: close\r\n\r\n{body}",
