@@ -155,6 +155,24 @@ codes! {
     SandboxStart = "sandbox.start", Invalid, 400;
     /// The OS keyring (or the secrets folder) cannot be used.
     SecretsUnavailable = "secrets.unavailable", Invalid, 400;
+    /// The source's server refused the credentials (or asked for some).
+    SourceAuth = "source.auth", Invalid, 502;
+    /// A write-back to the source conflicts with what is there now; nothing was forced.
+    SourceConflict = "source.conflict", Conflict, 409;
+    /// A fetched chart's digest is not the one its index or registry states.
+    SourceDigestMismatch = "source.digest_mismatch", Invalid, 502;
+    /// What the source holds cannot be deployed (bad YAML, a broken chart, bad values).
+    SourceInvalid = "source.invalid", Invalid, 422;
+    /// The source has no such branch, tag, commit, path, chart or chart version.
+    SourceNotFound = "source.not_found", NotFound, 404;
+    /// The source sent more than Tripline accepts.
+    SourceTooLarge = "source.too_large", Invalid, 502;
+    /// A tool the source needs (`helm`, `kubectl`) is not installed.
+    SourceToolMissing = "source.tool_missing", Internal, 500;
+    /// The source's server did not answer, or answered with an error.
+    SourceUnreachable = "source.unreachable", Invalid, 502;
+    /// The source's address or setting is not one Tripline can use.
+    SourceUnsupported = "source.unsupported", Invalid, 400;
     /// The desktop app's settings file cannot be read or written.
     SettingsIo = "settings.io", Internal, 500;
     /// The database is busy (another process holds its lock).

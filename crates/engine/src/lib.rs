@@ -41,6 +41,7 @@ pub mod patch;
 pub mod registry;
 pub mod release;
 pub mod secrets;
+pub mod source;
 pub mod store;
 pub mod template;
 pub mod trigger;
