@@ -12,6 +12,8 @@
 //! ref or chart version, invalid content, a missing tool, a digest that does not match) and
 //! whose message names the source and what to do.
 
+pub mod git;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Code, ErrorBody};
@@ -102,3 +104,22 @@ impl From<SourceError> for ErrorBody {
 
 /// The most bytes a source may bring in: a repository's manifests, a chart archive, an index.
 pub const SIZE_LIMIT: usize = 64 * 1024 * 1024;
+
+/// A user name and password (or token) for a source's server, read from the secret store
+/// when needed and never written into a message, a record or a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The user name (for a token, whatever the server expects: often anything non-empty).
+    pub username: String,
+    /// The password or token.
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"[redacted]")
+            .finish()
+    }
+}
