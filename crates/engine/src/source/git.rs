@@ -140,6 +140,7 @@ impl GitReader {
     /// A reader whose cache repository is `cache` (created on first use). `kubectl` renders
     /// kustomizations (found on PATH when `None`).
     pub fn new(cache: impl Into<PathBuf>, kubectl: Option<PathBuf>) -> Self {
+        super::use_ring_for_tls();
         GitReader {
             cache: cache.into(),
             kubectl,
@@ -471,9 +472,11 @@ fn found_commit(map: &gix::remote::fetch::RefMap, source: &GitSource) -> Result<
                 .remote
                 .peeled_id()
                 .or_else(|| mapping.remote.as_id())?;
-            let index = match mapping.spec_index {
-                gix::remote::fetch::refmap::SpecIndex::ExplicitInRemote(i)
-                | gix::remote::fetch::refmap::SpecIndex::Implicit(i) => i,
+            // Implicit mappings are tags gix would follow along; only the asked-for
+            // reference counts.
+            let gix::remote::fetch::refmap::SpecIndex::ExplicitInRemote(index) = mapping.spec_index
+            else {
+                return None;
             };
             Some((index, id.to_string()))
         })

@@ -123,3 +123,13 @@ impl std::fmt::Debug for Credentials {
             .finish()
     }
 }
+
+/// Makes ring the process's TLS crypto provider (once), for the HTTPS clients sources use:
+/// reqwest is built without a provider of its own so that no second one is compiled in.
+pub(crate) fn use_ring_for_tls() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Another part of the process may have chosen one already: that one stays.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
