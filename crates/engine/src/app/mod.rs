@@ -1,12 +1,15 @@
 //! Applications: what to deploy, where.
 //!
-//! An [`Application`] names a cluster, a namespace and one [`Source`]. In this version the
-//! only source is a Tripline template, deployed at its latest version; Git and Helm sources
-//! join the same enum later. Applications are validated here ([`NewApplication::validate`])
-//! and stored by [`crate::store`].
+//! An [`Application`] names a cluster, a namespace and one [`Source`]: a Tripline template,
+//! deployed at its latest version, or a Git repository's directory of manifests. A Git
+//! application keeps what its repository renders as versions of a template of its own (named
+//! after it), so history, diffs and rollback work as for templates; the versions say which
+//! commit they came from. Applications are validated here ([`NewApplication::validate`]) and
+//! stored by [`crate::store`].
 
 use serde::{Deserialize, Serialize};
 
+use crate::source::git::GitSource;
 use crate::template::check_dns_label;
 
 /// Where an application is deployed.
@@ -55,13 +58,36 @@ pub enum Source {
         #[serde(default)]
         pin: Pin,
     },
+    /// A directory of manifests in a Git repository, at a branch, tag or commit.
+    Git {
+        /// Where the manifests are.
+        #[serde(flatten)]
+        git: GitSource,
+        /// The template the rendered manifests are kept in: the application's own name.
+        template: String,
+    },
 }
 
 impl Source {
-    /// The template this source uses, if it is one.
+    /// The template this source deploys: the one named, or the one a Git application keeps
+    /// its rendered manifests in.
     pub fn template(&self) -> Option<&str> {
         match self {
-            Source::Template { template, .. } => Some(template),
+            Source::Template { template, .. } | Source::Git { template, .. } => Some(template),
+        }
+    }
+
+    /// True for a source read from outside Tripline (Git), whose template only the source
+    /// writes: a request body cannot patch it.
+    pub fn is_external(&self) -> bool {
+        !matches!(self, Source::Template { .. })
+    }
+
+    /// A Git source for the application `app`.
+    pub fn git(app: &str, git: GitSource) -> Self {
+        Source::Git {
+            git,
+            template: app.to_owned(),
         }
     }
 }
@@ -114,6 +140,17 @@ impl NewApplication {
             && name.trim().is_empty()
         {
             return Err("the kubeconfig context name is empty".into());
+        }
+        if let Source::Git { git, template } = &self.source {
+            git.validate()
+                .map_err(|e| crate::error::Refused(e.message))?;
+            if template != &self.name {
+                return Err(crate::error::Refused(format!(
+                    "a Git application keeps its manifests in a template named after it \
+                     ({}), not {template}",
+                    self.name
+                )));
+            }
         }
         Ok(())
     }

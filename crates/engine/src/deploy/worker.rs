@@ -16,7 +16,7 @@
 //! out. A one-shot command (`tripline deploy`) does neither: stopping it fails its release.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -27,10 +27,12 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{Action, Deployer, Failure, Plan, Progress, ResourceOutcome};
-use crate::app::Application;
+use crate::app::{Application, Source};
 use crate::cluster::Clusters;
 use crate::diff;
-use crate::store::{self, Cause, Finish, Pool, Release, ReleaseStatus, Store, Work};
+use crate::error::Code;
+use crate::source::sync::{Fresh, Sources};
+use crate::store::{self, Cause, Finish, Pool, Release, ReleaseStatus, SaveOutcome, Store, Work};
 use crate::template::{Manifest, ResourceId};
 
 /// Something that happened to a release.
@@ -93,6 +95,8 @@ struct Shared {
     workers: Mutex<HashMap<String, Worker>>,
     /// Leave unfinished releases queued on stop, for the next start (set by `resume`).
     requeue_on_stop: AtomicBool,
+    /// Where Git applications' caches and credentials are (see [`Workers::use_sources`]).
+    sources: std::sync::OnceLock<Sources>,
 }
 
 /// The deploy workers of one process.
@@ -132,8 +136,16 @@ impl Workers {
                 cancel,
                 workers: Mutex::new(HashMap::new()),
                 requeue_on_stop: AtomicBool::new(false),
+                sources: std::sync::OnceLock::new(),
             }),
         })
+    }
+
+    /// Where Git applications' caches and credentials are. Without this, caches go beside
+    /// the database and sources are read without credentials. Set once, before the first
+    /// deploy; a later call changes nothing.
+    pub fn use_sources(&self, sources: Sources) {
+        let _ = self.shared.sources.set(sources);
     }
 
     /// Receives every event from now on.
@@ -425,6 +437,89 @@ fn prepare(
     })
 }
 
+/// Brings a Git application's template up to its source before a deploy: reads the newest
+/// commit into a new template version when it differs. Returns what to say instead of
+/// deploying when a trigger asked and nothing is new (the commit, or manifests equal to what
+/// runs): a redeploy call then changes nothing. A person's deploy always applies; a rollback
+/// deploys the stored version it made and reads nothing.
+async fn refresh(
+    shared: &Arc<Shared>,
+    app: &str,
+    release: &Release,
+) -> Result<Option<String>, Failure> {
+    let store_failure = |e: store::Error| Failure::new("StoreError", None, e.to_string(), None);
+    if matches!(release.cause, Cause::Rollback { .. }) {
+        return Ok(None);
+    }
+    let (application, latest, deployed) = shared
+        .pool
+        .with(|store| {
+            let application = store.app(app)?;
+            let Some(template) = application.source.template().map(str::to_owned) else {
+                return Ok((application, None, None));
+            };
+            let latest = store.version(&template, None)?.summary;
+            let deployed = store.last_success(app)?.map(|(version, _)| version);
+            Ok((application, Some(latest), deployed))
+        })
+        .map_err(store_failure)?;
+    let (Source::Git { git, template }, Some(latest)) = (&application.source, latest) else {
+        return Ok(None);
+    };
+    let sources = shared
+        .sources
+        .get_or_init(|| Sources::new(shared.pool.path().parent().unwrap_or(Path::new(".")), None))
+        .clone();
+    let (name, git_source, known) = (app.to_owned(), git.clone(), latest.revision.clone());
+    let fresh = tokio::task::spawn_blocking(move || {
+        let credentials = sources.credentials(&name)?;
+        sources.refresh_git(&name, &git_source, known.as_ref(), credentials.as_ref())
+    })
+    .await
+    .map_err(|e| {
+        Failure::new(
+            "SourceFailed",
+            None,
+            format!("reading the source failed: {e}"),
+            None,
+        )
+    })?
+    .map_err(|e| Failure::new(e.code.as_str(), None, e.message, None))?;
+    let is_trigger = matches!(release.cause, Cause::Trigger { .. });
+    let running_latest = |number: u32| deployed == Some(number);
+    match fresh {
+        Fresh::Same(revision) if is_trigger && running_latest(latest.number) => {
+            Ok(Some(format!("nothing new: {revision} is deployed")))
+        }
+        Fresh::Same(_) => Ok(None),
+        Fresh::Read(rendered) => {
+            let revision = rendered.revision.to_string();
+            let saved = shared
+                .pool
+                .with(|store| store.save_source_version(template, &rendered, ""))
+                .map_err(|e| {
+                    Failure::new(
+                        Code::SourceInvalid.as_str(),
+                        None,
+                        format!("{revision} cannot be deployed: {e}"),
+                        None,
+                    )
+                })?;
+            match saved {
+                SaveOutcome::Unchanged { version }
+                    if is_trigger && running_latest(version.number) =>
+                {
+                    Ok(Some(format!(
+                        "nothing new: {revision} renders what version {} holds, which is deployed",
+                        version.number
+                    )))
+                }
+                _ => Ok(None),
+            }
+        }
+    }
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
@@ -443,6 +538,20 @@ async fn execute(
         .work
         .clone()
         .unwrap_or_else(|| Work::of(&release.options));
+    let mut said = Vec::new();
+    if work.deploy {
+        match refresh(shared, app, &release).await {
+            Ok(None) => {}
+            Ok(Some(nothing_new)) => {
+                work.deploy = false;
+                said.push(nothing_new);
+            }
+            Err(failure) => {
+                fail(shared, app, id, &failure);
+                return;
+            }
+        }
+    }
     let prepared = shared
         .pool
         .with(|store| Ok(prepare(store, app, &release, &work)))
@@ -485,7 +594,6 @@ async fn execute(
 
     let mut outcomes = Vec::new();
     let applied: Vec<ResourceId>;
-    let mut said = Vec::new();
     // The version the cluster runs once this release is done.
     let mut running = prepared.deployed;
     if work.deploy {

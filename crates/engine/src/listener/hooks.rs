@@ -503,6 +503,19 @@ async fn redeploy_with_patch(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Outcome {
+    // A Git application's template is written by its repository alone.
+    if let Ok(app) = state.with_store(|store| store.app(&trigger.app))
+        && app.source.is_external()
+    {
+        return Outcome::Done(Reply::error(
+            Code::BodyNotAllowed,
+            format!(
+                "{} deploys from Git: a redeploy call fetches the newest commit and takes no \
+                 body (only template applications can be patched by a body)",
+                trigger.app
+            ),
+        ));
+    }
     let media = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -56,29 +56,35 @@ impl Store {
             Some(name) => Some(template_id(&tx, name)?),
             None => None,
         };
-        let app = Application {
-            name: new.name.clone(),
-            cluster: new.cluster.clone(),
-            namespace: new.namespace.clone(),
-            source: new.source.clone(),
-            prune: new.prune,
-            hold: None,
-            created_at: now(),
+        let app = insert_app(&tx, new, template)?;
+        super::commit(tx)?;
+        Ok(app)
+    }
+
+    /// Creates a Git or Helm application and the template that keeps its rendered manifests
+    /// (named by its source), with `rendered` as that template's first version: both or
+    /// neither.
+    pub fn create_source_app(
+        &mut self,
+        new: &NewApplication,
+        rendered: &crate::source::Rendered,
+    ) -> Result<Application> {
+        new.validate()
+            .map_err(|refused| Error::Invalid(refused.0))?;
+        let Some(template) = new.source.template() else {
+            return Err(Error::Invalid("this source keeps no template".to_owned()));
         };
-        let encode = |v: serde_json::Result<String>| v.map_err(|e| Error::Invalid(e.to_string()));
-        tx.execute(
-            "INSERT INTO apps (name, cluster, namespace, source, template_id, created_at, prune)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                app.name,
-                encode(serde_json::to_string(&app.cluster))?,
-                app.namespace,
-                encode(serde_json::to_string(&app.source))?,
-                template,
-                app.created_at,
-                app.prune
-            ],
-        )?;
+        let tx = self.write()?;
+        let exists: Option<i64> = tx
+            .query_row("SELECT id FROM apps WHERE name = ?1", [&new.name], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if exists.is_some() {
+            return Err(Error::AppExists(new.name.clone()));
+        }
+        let template = Store::insert_source_template(&tx, template, rendered)?;
+        let app = insert_app(&tx, new, Some(template))?;
         super::commit(tx)?;
         Ok(app)
     }
@@ -133,4 +139,36 @@ impl Store {
         super::commit(tx)?;
         Ok(())
     }
+}
+
+/// Inserts an application's row.
+fn insert_app(
+    tx: &rusqlite::Transaction<'_>,
+    new: &NewApplication,
+    template: Option<i64>,
+) -> Result<Application> {
+    let app = Application {
+        name: new.name.clone(),
+        cluster: new.cluster.clone(),
+        namespace: new.namespace.clone(),
+        source: new.source.clone(),
+        prune: new.prune,
+        hold: None,
+        created_at: now(),
+    };
+    let encode = |v: serde_json::Result<String>| v.map_err(|e| Error::Invalid(e.to_string()));
+    tx.execute(
+        "INSERT INTO apps (name, cluster, namespace, source, template_id, created_at, prune)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            app.name,
+            encode(serde_json::to_string(&app.cluster))?,
+            app.namespace,
+            encode(serde_json::to_string(&app.source))?,
+            template,
+            app.created_at,
+            app.prune
+        ],
+    )?;
+    Ok(app)
 }

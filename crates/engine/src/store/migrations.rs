@@ -187,6 +187,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE templates ADD COLUMN kubernetes_version TEXT;
     "#,
+    // 10: the source revision (a Git commit, a chart version and digest) a version was
+    // rendered from, as JSON; NULL for versions written in Tripline.
+    r#"
+    ALTER TABLE template_versions ADD COLUMN revision TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

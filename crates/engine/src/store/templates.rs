@@ -7,6 +7,7 @@ use tripline_validation as validation;
 
 use super::{Error, Result, Store, busy, now};
 use crate::patch::{self, Patch};
+use crate::source::{Rendered, Revision};
 use crate::template::{self, Manifest, ResourceId, content_hash};
 
 /// Why a version exists.
@@ -78,6 +79,10 @@ pub struct VersionSummary {
     /// For a rollback, the version it copies.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub based_on: Option<u32>,
+    /// For a version read from an application's Git repository or chart: the revision it was
+    /// rendered from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<Revision>,
 }
 
 /// A version with its content.
@@ -146,10 +151,11 @@ struct NewVersion<'a> {
     message: String,
     based_on: Option<u32>,
     patch: Option<&'a Value>,
+    revision: Option<&'a Revision>,
 }
 
-const SUMMARY_COLUMNS: &str =
-    "v.number, v.hash, v.size, v.resources, v.origin, v.message, v.created_at, v.based_on";
+const SUMMARY_COLUMNS: &str = "v.number, v.hash, v.size, v.resources, v.origin, v.message, v.created_at, v.based_on, \
+     v.revision";
 
 fn summary_from_row(
     template: &str,
@@ -167,6 +173,11 @@ fn summary_from_row(
             message: row.get(5)?,
             created_at: row.get(6)?,
             based_on: row.get(7)?,
+            // Written by this code from a `Revision`; a value that does not read back is
+            // shown as no revision rather than failing the whole listing.
+            revision: row
+                .get::<_, Option<String>>(8)?
+                .and_then(|text| serde_json::from_str(&text).ok()),
         },
         origin,
     ))
@@ -244,6 +255,7 @@ impl Store {
                 message: default_message(message, "created"),
                 based_on: None,
                 patch: None,
+                revision: None,
             },
         )?;
         super::commit(tx)?;
@@ -314,6 +326,7 @@ impl Store {
                 message: default_message(message, "edited"),
                 based_on: None,
                 patch: None,
+                revision: None,
             },
         )?;
         super::commit(tx)?;
@@ -321,6 +334,80 @@ impl Store {
             version,
             changed: Vec::new(),
         })
+    }
+
+    /// Saves what an application's source rendered as the next version of its template
+    /// (origin `import`, with the revision), unless the manifests equal the latest version's.
+    pub fn save_source_version(
+        &mut self,
+        name: &str,
+        rendered: &Rendered,
+        message: &str,
+    ) -> Result<SaveOutcome> {
+        let manifest = Manifest::parse(&rendered.manifests)?;
+        let tx = self.write()?;
+        let (id, latest) = latest_summary(&tx, name)?;
+        if latest.hash == manifest.hash() {
+            return Ok(SaveOutcome::Unchanged { version: latest });
+        }
+        let version = insert_version(
+            &tx,
+            id,
+            name,
+            latest.number + 1,
+            NewVersion {
+                manifest: &manifest,
+                origin: Origin::Import,
+                message: default_message(message, &format!("read {}", rendered.revision)),
+                based_on: None,
+                patch: None,
+                revision: Some(&rendered.revision),
+            },
+        )?;
+        super::commit(tx)?;
+        Ok(SaveOutcome::Created {
+            version,
+            changed: Vec::new(),
+        })
+    }
+
+    /// Creates the template a Git or Helm application keeps its rendered manifests in, with
+    /// `rendered` as its first version, inside the caller's transaction.
+    pub(super) fn insert_source_template(
+        tx: &Transaction<'_>,
+        name: &str,
+        rendered: &Rendered,
+    ) -> Result<i64> {
+        check_template_name(name)?;
+        let manifest = Manifest::parse(&rendered.manifests)?;
+        let exists: Option<i64> = tx
+            .query_row("SELECT id FROM templates WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if exists.is_some() {
+            return Err(Error::TemplateExists(name.to_owned()));
+        }
+        tx.execute(
+            "INSERT INTO templates (name, created_at) VALUES (?1, ?2)",
+            params![name, now()],
+        )?;
+        let id = tx.last_insert_rowid();
+        insert_version(
+            tx,
+            id,
+            name,
+            1,
+            NewVersion {
+                manifest: &manifest,
+                origin: Origin::Import,
+                message: format!("read {}", rendered.revision),
+                based_on: None,
+                patch: None,
+                revision: Some(&rendered.revision),
+            },
+        )?;
+        Ok(id)
     }
 
     /// Applies `patch` to the latest version of `name` and saves the result as the next
@@ -385,6 +472,7 @@ impl Store {
                 message: default_message(message, &default),
                 based_on: None,
                 patch: patch_record,
+                revision: None,
             },
         )?;
         super::commit(tx)?;
@@ -412,6 +500,7 @@ impl Store {
                 message: default_message(message, &format!("rolled back to version {to}")),
                 based_on: Some(to),
                 patch: None,
+                revision: None,
             },
         )?;
         super::commit(tx)?;
@@ -433,10 +522,10 @@ impl Store {
              ORDER BY t.name"
         ))?;
         let rows = statement.query_map([], |row| {
-            let name: String = row.get(8)?;
+            let name: String = row.get(9)?;
             let latest = summary_from_row(&name, row)?;
-            let created_at: String = row.get(9)?;
-            let apps: Option<String> = row.get(10)?;
+            let created_at: String = row.get(10)?;
+            let apps: Option<String> = row.get(11)?;
             Ok((name, created_at, latest, apps))
         })?;
         let mut templates = Vec::new();
@@ -621,12 +710,19 @@ fn insert_version(
         message: new.message,
         created_at: now(),
         based_on: new.based_on,
+        revision: new.revision.cloned(),
     };
     let patch = new.patch.map(Value::to_string);
+    let revision = new
+        .revision
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| Error::Invalid(e.to_string()))?;
     tx.execute(
         "INSERT INTO template_versions
-             (template_id, number, hash, size, resources, origin, message, created_at, based_on, patch)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             (template_id, number, hash, size, resources, origin, message, created_at, based_on, patch,
+              revision)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             id,
             number,
@@ -637,7 +733,8 @@ fn insert_version(
             summary.message,
             summary.created_at,
             summary.based_on,
-            patch
+            patch,
+            revision
         ],
     )?;
     tx.execute(
