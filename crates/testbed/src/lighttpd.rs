@@ -31,7 +31,8 @@ impl Lighttpd {
         let error_log = dir.join("error.log");
         let mut head = String::new();
         let (daemon, port) = Daemon::spawn("lighttpd", &dir.join("lighttpd.out"), |port| {
-            // mod_auth comes before mod_cgi, as lighttpd asks of authentication modules.
+            // mod_auth comes before mod_cgi, as lighttpd asks of authentication modules. A wrong
+            // password is answered at once, not after lighttpd's anti-guessing delay of a second.
             head = format!(
                 r#"server.bind = "127.0.0.1"
 server.port = {port}
@@ -41,6 +42,7 @@ server.breakagelog = "{errors}"
 server.upload-dirs = ("{uploads}")
 server.modules = ("mod_auth", "mod_authn_file", "mod_alias", "mod_setenv", "mod_cgi")
 mimetype.assign = (".yaml" => "application/x-yaml", ".tgz" => "application/gzip")
+server.feature-flags = ("auth.delay-invalid-creds" => "disable")
 "#,
                 root = document_root.display(),
                 errors = error_log.display(),

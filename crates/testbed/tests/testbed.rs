@@ -368,3 +368,26 @@ fn the_registry_takes_a_chart_from_helm_push_and_serves_it_to_helm_pull() -> Res
     );
     Ok(())
 }
+
+#[test]
+fn dropping_a_fixture_stops_its_servers_and_removes_its_files() -> Result {
+    if !testbed::require(GitServer::TOOLS) {
+        return Ok(());
+    }
+    let server = GitServer::start()?;
+    let repo = server.create_repo("gone", Some(("u", "p")))?;
+    // A git:// client still connected when the server goes: its worker goes too.
+    let _client = std::net::TcpStream::connect(("127.0.0.1", server.git_port()))?;
+    let ports = [server.http_port(), server.git_port()];
+    let repos = server.repos_dir().to_path_buf();
+    assert!(repo.path().is_dir());
+    drop(server);
+    for port in ports {
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "{port}"
+        );
+    }
+    assert!(!repos.exists());
+    Ok(())
+}
