@@ -74,6 +74,12 @@ impl Tripline {
 
     /// Creates an application.
     pub fn create_app(&self, new: &NewApplication) -> Result<Application, ErrorBody> {
+        if new.source.is_external() {
+            return Err(ErrorBody::new(
+                crate::error::Code::InputInvalid,
+                "a Git application is created with its repository read first: use create_git_app",
+            ));
+        }
         Ok(self.store().create_app(new)?)
     }
 
@@ -142,7 +148,18 @@ impl Tripline {
         for trigger in store.triggers(Some(name))? {
             service::delete(&mut store, self.secrets(), &trigger.name).map_err(ErrorBody::from)?;
         }
-        store.delete_app(name).map_err(ErrorBody::from)
+        let application = store.app(name)?;
+        store.delete_app(name).map_err(ErrorBody::from)?;
+        // A Git application's template is its own: it goes with it, as do its cache and
+        // credentials.
+        if let (true, Some(template)) = (
+            application.source.is_external(),
+            application.source.template(),
+        ) {
+            store.delete_template(template).map_err(ErrorBody::from)?;
+            self.sources.forget(name);
+        }
+        Ok(())
     }
 
     /// The application's workloads as the cluster reports them now.

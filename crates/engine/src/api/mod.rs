@@ -28,6 +28,7 @@ mod apps;
 mod demo;
 mod records;
 mod releases;
+mod sources;
 mod status;
 mod templates;
 mod triggers;
@@ -49,6 +50,7 @@ use crate::store::Store;
 
 pub use apps::{AppDetail, AppOverview, AppUsage, ClusterList};
 pub use demo::Demo;
+pub use sources::NewGitApplication;
 pub use status::{SecretsKind, Storage};
 pub use templates::{Diagnostic, TemplateCheck, VersionDiff};
 pub use triggers::{ImageChoice, TagPreview, TriggerSetup, WorkloadChoice};
@@ -193,6 +195,8 @@ pub struct Tripline {
     access: Mutex<Option<ClusterAccess>>,
     clusters: crate::cluster::Clusters,
     workers: Workers,
+    /// Git applications' caches and credentials.
+    sources: crate::source::sync::Sources,
     /// The applications whose accepted deploys were resumed when this opened.
     resumed: Vec<String>,
     listener: tokio::sync::Mutex<ListenerSlot>,
@@ -233,6 +237,8 @@ impl Tripline {
         let cancel = CancellationToken::new();
         let workers = Workers::new(database.clone(), clusters.clone(), cancel.child_token())
             .map_err(|e| ErrorBody::from(&e))?;
+        let sources = crate::source::sync::Sources::new(&options.data_dir, Some(secrets.clone()));
+        workers.use_sources(sources.clone());
         let resumed = workers.resume().map_err(|e| ErrorBody::from(&e))?;
         let (records, _) = broadcast::channel(1024);
         let (listener_changes, _) = broadcast::channel(64);
@@ -245,6 +251,7 @@ impl Tripline {
             access: Mutex::new(Some(access)),
             clusters,
             workers,
+            sources,
             resumed,
             listener: tokio::sync::Mutex::new(ListenerSlot {
                 settings: ListenerSettings::default(),
