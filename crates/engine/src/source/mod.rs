@@ -12,6 +12,8 @@
 //! ref or chart version, invalid content, a missing tool, a digest that does not match) and
 //! whose message names the source and what to do.
 
+pub mod helm;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Code, ErrorBody};
