@@ -109,7 +109,17 @@ pub(super) struct Session<'a> {
     client: &'a Client,
     repository: &'a Repository,
     credentials: Option<&'a Credentials>,
-    token: Option<String>,
+    granted: Granted,
+}
+
+/// What a 401 challenge asked for, once answered; sent with every later request.
+enum Granted {
+    /// No challenge yet.
+    Nothing,
+    /// The credentials, as basic auth.
+    Basic,
+    /// A token from the registry's token service.
+    Bearer(String),
 }
 
 /// A chart version's manifest, as far as it matters.
@@ -163,7 +173,7 @@ impl<'a> Session<'a> {
             client,
             repository,
             credentials,
-            token: None,
+            granted: Granted::Nothing,
         }
     }
 
@@ -296,7 +306,9 @@ impl<'a> Session<'a> {
         what: &str,
     ) -> Result<Response, SourceError> {
         let response = self.send(url, accept).await?;
-        if response.status() != StatusCode::UNAUTHORIZED || self.token.is_some() {
+        if response.status() != StatusCode::UNAUTHORIZED
+            || !matches!(self.granted, Granted::Nothing)
+        {
             return fetch::check_status(response, url, what, self.credentials.is_some());
         }
         let challenge = response
@@ -306,10 +318,9 @@ impl<'a> Session<'a> {
             .unwrap_or("")
             .to_owned();
         if let Some(params) = strip_scheme(&challenge, "bearer") {
-            self.token = Some(self.token(params).await?);
+            self.granted = Granted::Bearer(self.token(params).await?);
         } else if strip_scheme(&challenge, "basic").is_some() && self.credentials.is_some() {
-            // Basic credentials go on every request from now on; see `send`.
-            self.token = Some(String::new());
+            self.granted = Granted::Basic;
         } else {
             return fetch::check_status(response, url, what, self.credentials.is_some());
         }
@@ -322,9 +333,9 @@ impl<'a> Session<'a> {
         if let Some(accept) = accept {
             request = request.header(header::ACCEPT, accept);
         }
-        let auth = match (&self.token, self.credentials) {
-            (Some(token), _) if !token.is_empty() => Auth::Bearer(token),
-            (Some(_), Some(credentials)) => Auth::Basic(credentials),
+        let auth = match (&self.granted, self.credentials) {
+            (Granted::Bearer(token), _) => Auth::Bearer(token),
+            (Granted::Basic, Some(credentials)) => Auth::Basic(credentials),
             _ => Auth::None,
         };
         fetch::send(fetch::authorize(request, auth), url).await

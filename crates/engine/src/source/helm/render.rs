@@ -187,6 +187,91 @@ fn io_error(what: &str, error: std::io::Error) -> SourceError {
 mod tests {
     use super::*;
 
+    /// A stand-in `helm`: a shell script running `body`.
+    #[cfg(unix)]
+    fn fake_helm(dir: &Path, body: &str) -> std::path::PathBuf {
+        use std::os::unix::fs::PermissionsExt as _;
+        let path = dir.join("helm");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn helm_runs_with_private_homes_and_its_arguments() {
+        let dir = tempfile::tempdir().unwrap();
+        let helm = fake_helm(
+            dir.path(),
+            "echo \"$@\"; echo \"$HELM_CONFIG_HOME\"; cat \"$7\"; test -f \"$3\"",
+        );
+        let out = template(
+            &helm,
+            b"archive",
+            "a: 1\n",
+            "web",
+            "shop",
+            &Limits::default(),
+        )
+        .await
+        .unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(
+            lines[0].starts_with("template web ")
+                && lines[0].contains(" --namespace shop --values "),
+            "{out}"
+        );
+        assert!(
+            lines[1].contains("tripline-helm-") && lines[1].ends_with("/config"),
+            "{out}"
+        );
+        assert_eq!(lines[2], "a: 1");
+        // The temporary directory is gone afterwards.
+        assert!(!Path::new(lines[1]).exists());
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_slow_or_loud_helm_is_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = Limits {
+            render_timeout: Duration::from_millis(300),
+            size: 1024 * 1024,
+            ..Limits::default()
+        };
+        let slow = fake_helm(dir.path(), "sleep 30");
+        let started = std::time::Instant::now();
+        let error = template(&slow, b"", "", "web", "default", &limits)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code, Code::SourceInvalid);
+        assert!(
+            error.message.contains("did not finish"),
+            "{}",
+            error.message
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+
+        let loud = fake_helm(dir.path(), "yes 'kind: ConfigMap'");
+        let error = template(&loud, b"", "", "web", "default", &limits)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code, Code::SourceTooLarge, "{}", error.message);
+
+        let failing = fake_helm(
+            dir.path(),
+            "echo '  Error: parse error in x.yaml  ' >&2; exit 1",
+        );
+        let error = template(&failing, b"", "", "web", "default", &limits)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code, Code::SourceInvalid);
+        assert_eq!(
+            error.message,
+            "helm template failed: Error: parse error in x.yaml"
+        );
+    }
+
     #[test]
     fn release_names_and_namespaces_are_dns_labels() {
         for good in ["web", "a", "my-app-2", &"a".repeat(53)] {
