@@ -1,12 +1,12 @@
 //! Helm charts as a source: a chart from a chart repository or an OCI registry, at an exact
 //! version or the newest one a range allows, rendered with values by the real `helm`.
 //!
-//! Reading a chart goes: the [`HelmSource`]'s `version` is parsed ([`range`]); the versions
-//! the repository lists are read (a chart repository's `index.yaml`, see [`index`], or an
-//! OCI registry's tags, see [`oci`]) and the newest wanted one picked; its archive is
-//! downloaded, held to the size limit ([`fetch`]), and its sha256 checked against the digest
+//! Reading a chart goes: the [`HelmSource`]'s `version` is parsed (`range`); the versions
+//! the repository lists are read (a chart repository's `index.yaml`, see `index`, or an
+//! OCI registry's tags, see `oci`) and the newest wanted one picked; its archive is
+//! downloaded, held to the size limit (`fetch`), and its sha256 checked against the digest
 //! the index or the OCI manifest gives, before anything else sees it; then `helm template`
-//! renders it with the values in a private temporary directory ([`render`]). The result is a
+//! renders it with the values in a private temporary directory (`render`). The result is a
 //! [`Rendered`]: the manifests and the [`Revision::Helm`] they came from.
 //!
 //! No Rust crate renders real charts (Sprig, `lookup`, subcharts, hooks), so the `helm`
