@@ -13,6 +13,7 @@
 //! whose message names the source and what to do.
 
 pub mod git;
+pub mod helm;
 pub mod sync;
 
 use serde::{Deserialize, Serialize};

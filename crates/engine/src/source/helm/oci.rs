@@ -1,0 +1,575 @@
+//! Charts in OCI registries (`oci://host/path`), read through the distribution API the way
+//! `helm pull` reads them.
+//!
+//! The chart `name` under `oci://host/path` is the repository `path/name`. Its tags are the
+//! chart versions, with `+` written as `_` (tags cannot hold `+`). A version's manifest names
+//! the chart layer (`application/vnd.cncf.helm.chart.content.v1.tar+gzip`); the manifest's
+//! sha256 is the revision's digest and the layer's sha256 is checked against the manifest
+//! before the archive is used. A registry that answers 401 with a `Bearer` challenge gets the
+//! usual token dance: a token from the realm it names, for `repository:<name>:pull`, asked
+//! with the credentials if there are any.
+
+use reqwest::{Client, Response, StatusCode, Url, header};
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+
+use super::fetch::{self, Auth};
+use super::{Credentials, SourceError};
+use crate::error::Code;
+
+/// The media type Helm gives a chart's archive layer.
+pub(super) const CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
+const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// Manifests and tag lists are small; a registry sending more is not well.
+const SMALL_BODY: usize = 4 * 1024 * 1024;
+
+/// A chart repository in a registry.
+#[derive(Debug, Clone)]
+pub(super) struct Repository {
+    /// `https://host` or `http://host` (with the port).
+    base: Url,
+    /// The repository's name in the registry: `path/chart`.
+    pub name: String,
+}
+
+impl Repository {
+    /// Reads `oci://host[:port][/path]` and a chart name. Plain HTTP is used for loopback
+    /// hosts and when `plain_http` is set.
+    pub(super) fn new(reference: &str, chart: &str, plain_http: bool) -> Result<Self, String> {
+        let rest = reference
+            .strip_prefix("oci://")
+            .ok_or("an OCI reference starts with oci://")?;
+        let rest = rest.trim_end_matches('/');
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        if host.is_empty() || host.contains('@') {
+            return Err(format!(
+                "`{reference}` names no registry host (credentials go in their own fields)"
+            ));
+        }
+        let plain = plain_http || is_loopback(host);
+        let scheme = if plain { "http" } else { "https" };
+        let base = Url::parse(&format!("{scheme}://{host}/"))
+            .map_err(|e| format!("`{host}` is not a registry host ({e})"))?;
+        if base.path() != "/" || base.query().is_some() {
+            return Err(format!("`{host}` is not a registry host"));
+        }
+        let name = if path.is_empty() {
+            chart.to_owned()
+        } else {
+            format!("{path}/{chart}")
+        };
+        if !valid_name(&name) {
+            return Err(format!(
+                "`{name}` is not a registry repository name (lowercase letters, digits, and \
+                 `.`, `_`, `-` between them, in `/`-separated parts)"
+            ));
+        }
+        Ok(Repository { base, name })
+    }
+
+    fn url(&self, tail: &str) -> Url {
+        self.base
+            .join(&format!("v2/{}/{tail}", self.name))
+            .expect("a checked name joins to a URL")
+    }
+
+    /// The reference as people write it, for messages.
+    pub(super) fn shown(&self) -> String {
+        let host = self.base.host_str().unwrap_or("");
+        match self.base.port() {
+            Some(port) => format!("oci://{host}:{port}/{}", self.name),
+            None => format!("oci://{host}/{}", self.name),
+        }
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let name = host
+        .rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(host, |(name, _)| name);
+    matches!(name, "localhost" | "127.0.0.1" | "[::1]")
+}
+
+/// The distribution spec's repository name grammar.
+fn valid_name(name: &str) -> bool {
+    name.len() <= 255
+        && name.split('/').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+                && part.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && part.ends_with(|c: char| c.is_ascii_alphanumeric())
+        })
+}
+
+/// A session with one registry repository: holds the token once one was needed.
+pub(super) struct Session<'a> {
+    client: &'a Client,
+    repository: &'a Repository,
+    credentials: Option<&'a Credentials>,
+    granted: Granted,
+}
+
+/// What a 401 challenge asked for, once answered; sent with every later request.
+enum Granted {
+    /// No challenge yet.
+    Nothing,
+    /// The credentials, as basic auth.
+    Basic,
+    /// A token from the registry's token service.
+    Bearer(String),
+}
+
+/// A chart version's manifest, as far as it matters.
+#[derive(Debug, Clone)]
+pub(super) struct Manifest {
+    /// `sha256:…` of the manifest itself.
+    pub digest: String,
+    /// `sha256:…` of the chart layer.
+    pub layer_digest: String,
+    /// The chart layer's size as the manifest states it.
+    pub layer_size: u64,
+}
+
+#[derive(Deserialize)]
+struct Tags {
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct ManifestBody {
+    #[serde(default)]
+    layers: Vec<Descriptor>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Descriptor {
+    #[serde(default)]
+    media_type: String,
+    digest: String,
+    #[serde(default)]
+    size: u64,
+}
+
+#[derive(Deserialize)]
+struct Token {
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    access_token: Option<String>,
+}
+
+impl<'a> Session<'a> {
+    pub(super) fn new(
+        client: &'a Client,
+        repository: &'a Repository,
+        credentials: Option<&'a Credentials>,
+    ) -> Self {
+        Session {
+            client,
+            repository,
+            credentials,
+            granted: Granted::Nothing,
+        }
+    }
+
+    /// The chart versions (tags with `_` read as `+`), as listed.
+    pub(super) async fn versions(&mut self) -> Result<Vec<String>, SourceError> {
+        let url = self.repository.url("tags/list");
+        let what = format!("chart {}", self.repository.shown());
+        let response = self.get(&url, None, &what).await?;
+        let body = fetch::body(response, &url, "the tag list", SMALL_BODY).await?;
+        let tags: Tags = serde_json::from_slice(&body).map_err(|e| {
+            SourceError::new(
+                Code::SourceInvalid,
+                format!(
+                    "the tag list of {} is not valid: {e}",
+                    self.repository.shown()
+                ),
+            )
+        })?;
+        Ok(tags
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .map(|tag| tag.replace('_', "+"))
+            .collect())
+    }
+
+    /// The manifest of `version`, checked: its digest computed from its bytes (and equal to
+    /// the registry's `Docker-Content-Digest`, when it sends one) and its chart layer found.
+    pub(super) async fn manifest(&mut self, version: &str) -> Result<Manifest, SourceError> {
+        let tag = version.replace('+', "_");
+        let url = self.repository.url(&format!("manifests/{tag}"));
+        let shown = format!("{}:{tag}", self.repository.shown());
+        let response = self
+            .get(&url, Some(MANIFEST), &format!("chart {shown}"))
+            .await?;
+        let announced = response
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = fetch::body(response, &url, "the manifest", SMALL_BODY).await?;
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
+        if let Some(announced) = announced.filter(|a| a.starts_with("sha256:"))
+            && !announced.eq_ignore_ascii_case(&digest)
+        {
+            return Err(SourceError::new(
+                Code::SourceDigestMismatch,
+                format!(
+                    "the manifest of {shown} does not match its digest: the registry says \
+                     {announced}, its bytes hash to {digest}"
+                ),
+            ));
+        }
+        let parsed: ManifestBody = serde_json::from_slice(&body).map_err(|e| {
+            SourceError::new(
+                Code::SourceInvalid,
+                format!("the manifest of {shown} is not an OCI manifest: {e}"),
+            )
+        })?;
+        let layer = parsed
+            .layers
+            .into_iter()
+            .find(|layer| layer.media_type == CHART_LAYER)
+            .ok_or_else(|| {
+                SourceError::new(
+                    Code::SourceInvalid,
+                    format!("{shown} is not a Helm chart: its manifest has no {CHART_LAYER} layer"),
+                )
+            })?;
+        if sha256_hex(&layer.digest).is_none() {
+            return Err(SourceError::new(
+                Code::SourceUnsupported,
+                format!(
+                    "the chart layer of {shown} has digest `{}`; only sha256 digests are supported",
+                    super::clip(&layer.digest, 80)
+                ),
+            ));
+        }
+        Ok(Manifest {
+            digest,
+            layer_digest: layer.digest.to_ascii_lowercase(),
+            layer_size: layer.size,
+        })
+    }
+
+    /// The chart archive of `manifest`, checked against the layer digest.
+    pub(super) async fn archive(
+        &mut self,
+        manifest: &Manifest,
+        limit: usize,
+    ) -> Result<Vec<u8>, SourceError> {
+        let shown = self.repository.shown();
+        if manifest.layer_size > limit as u64 {
+            return Err(SourceError::new(
+                Code::SourceTooLarge,
+                format!(
+                    "the chart archive of {shown} is {} bytes, past the {} limit",
+                    manifest.layer_size,
+                    super::bytes(limit)
+                ),
+            ));
+        }
+        let url = self
+            .repository
+            .url(&format!("blobs/{}", manifest.layer_digest));
+        let response = self
+            .get(&url, None, &format!("the chart archive of {shown}"))
+            .await?;
+        let archive = fetch::body(response, &url, "the chart archive", limit).await?;
+        let actual = format!("sha256:{}", hex::encode(Sha256::digest(&archive)));
+        if actual != manifest.layer_digest {
+            return Err(SourceError::new(
+                Code::SourceDigestMismatch,
+                format!(
+                    "the chart archive of {shown} does not match its manifest: expected {}, \
+                     got {actual}",
+                    manifest.layer_digest
+                ),
+            ));
+        }
+        Ok(archive)
+    }
+
+    /// A GET that answers a 401 challenge once: with a token for a `Bearer` challenge, with
+    /// the credentials for a `Basic` one.
+    async fn get(
+        &mut self,
+        url: &Url,
+        accept: Option<&str>,
+        what: &str,
+    ) -> Result<Response, SourceError> {
+        let response = self.send(url, accept).await?;
+        if response.status() != StatusCode::UNAUTHORIZED
+            || !matches!(self.granted, Granted::Nothing)
+        {
+            return fetch::check_status(response, url, what, self.credentials.is_some());
+        }
+        let challenge = response
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        if let Some(params) = strip_scheme(&challenge, "bearer") {
+            self.granted = Granted::Bearer(self.token(params).await?);
+        } else if strip_scheme(&challenge, "basic").is_some() && self.credentials.is_some() {
+            self.granted = Granted::Basic;
+        } else {
+            return fetch::check_status(response, url, what, self.credentials.is_some());
+        }
+        let response = self.send(url, accept).await?;
+        fetch::check_status(response, url, what, self.credentials.is_some())
+    }
+
+    async fn send(&self, url: &Url, accept: Option<&str>) -> Result<Response, SourceError> {
+        let mut request = self.client.get(url.clone());
+        if let Some(accept) = accept {
+            request = request.header(header::ACCEPT, accept);
+        }
+        let auth = match (&self.granted, self.credentials) {
+            (Granted::Bearer(token), _) => Auth::Bearer(token),
+            (Granted::Basic, Some(credentials)) => Auth::Basic(credentials),
+            _ => Auth::None,
+        };
+        fetch::send(fetch::authorize(request, auth), url).await
+    }
+
+    /// Asks the challenge's realm for a pull token.
+    async fn token(&self, params: &str) -> Result<String, SourceError> {
+        let params = challenge_params(params);
+        let realm = params
+            .iter()
+            .find(|(k, _)| k == "realm")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("");
+        let mut url = Url::parse(realm)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .ok_or_else(|| {
+                SourceError::new(
+                    Code::SourceUnsupported,
+                    format!(
+                        "{} asks for a token from `{}`, which is not an http(s) URL",
+                        self.repository.shown(),
+                        super::clip(realm, 120)
+                    ),
+                )
+            })?;
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some((_, service)) = params.iter().find(|(k, _)| k == "service") {
+                query.append_pair("service", service);
+            }
+            query.append_pair(
+                "scope",
+                &format!("repository:{}:pull", self.repository.name),
+            );
+        }
+        let auth = self.credentials.map_or(Auth::None, Auth::Basic);
+        let request = fetch::authorize(self.client.get(url.clone()), auth);
+        let response = fetch::send(request, &url).await?;
+        let response = fetch::check_status(
+            response,
+            &url,
+            "a registry token",
+            self.credentials.is_some(),
+        )?;
+        let body = fetch::body(response, &url, "the registry token", SMALL_BODY).await?;
+        let token: Token = serde_json::from_slice(&body).map_err(|e| {
+            SourceError::new(
+                Code::SourceInvalid,
+                format!(
+                    "the token service at {} answered badly: {e}",
+                    fetch::shown(&url)
+                ),
+            )
+        })?;
+        token
+            .token
+            .or(token.access_token)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                SourceError::new(
+                    Code::SourceInvalid,
+                    format!("the token service at {} sent no token", fetch::shown(&url)),
+                )
+            })
+    }
+}
+
+/// The parameters after an auth scheme (`Bearer realm=…`), matched case-insensitively.
+fn strip_scheme<'h>(header: &'h str, scheme: &str) -> Option<&'h str> {
+    let header = header.trim_start();
+    let (first, rest) = header.split_once(' ').unwrap_or((header, ""));
+    first.eq_ignore_ascii_case(scheme).then_some(rest)
+}
+
+/// `realm="https://auth",service="registry"` as pairs.
+fn challenge_params(params: &str) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    let mut rest = params.trim();
+    while !rest.is_empty() {
+        let Some((key, after)) = rest.split_once('=') else {
+            break;
+        };
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
+        let after = after.trim_start();
+        let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
+            match quoted.find('"') {
+                Some(end) => (&quoted[..end], &quoted[end + 1..]),
+                None => (quoted, ""),
+            }
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (&after[..end], &after[end..])
+        };
+        pairs.push((key, value.to_owned()));
+        rest = remaining.trim_start().trim_start_matches(',').trim_start();
+    }
+    pairs
+}
+
+/// The hex of a `sha256:` digest, when it is one.
+fn sha256_hex(digest: &str) -> Option<&str> {
+    let hex = digest.strip_prefix("sha256:")?;
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hex)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reference, a chart, `plain_http`, and the base URL and name, or part of the error.
+    type Case<'a> = (&'a str, &'a str, bool, Result<(&'a str, &'a str), &'a str>);
+
+    #[test]
+    fn references_name_a_host_and_a_repository() {
+        let table: &[Case] = &[
+            (
+                "oci://registry.example.com/charts",
+                "demo",
+                false,
+                Ok(("https://registry.example.com/", "charts/demo")),
+            ),
+            (
+                "oci://registry.example.com/",
+                "demo",
+                false,
+                Ok(("https://registry.example.com/", "demo")),
+            ),
+            (
+                "oci://127.0.0.1:5000/a/b",
+                "demo",
+                false,
+                Ok(("http://127.0.0.1:5000/", "a/b/demo")),
+            ),
+            (
+                "oci://localhost:5000/charts",
+                "demo",
+                false,
+                Ok(("http://localhost:5000/", "charts/demo")),
+            ),
+            (
+                "oci://registry.internal:5000/charts",
+                "demo",
+                true,
+                Ok(("http://registry.internal:5000/", "charts/demo")),
+            ),
+            (
+                "https://registry.example.com/charts",
+                "demo",
+                false,
+                Err("oci://"),
+            ),
+            ("oci:///charts", "demo", false, Err("no registry host")),
+            (
+                "oci://user:pw@host/charts",
+                "demo",
+                false,
+                Err("no registry host"),
+            ),
+            (
+                "oci://host/charts",
+                "../../v2/x",
+                false,
+                Err("not a registry repository name"),
+            ),
+            (
+                "oci://host/charts/..",
+                "demo",
+                false,
+                Err("not a registry repository name"),
+            ),
+            (
+                "oci://host/Charts",
+                "demo",
+                false,
+                Err("not a registry repository name"),
+            ),
+            (
+                "oci://host/charts",
+                "de mo",
+                false,
+                Err("not a registry repository name"),
+            ),
+            (
+                "oci://host/charts",
+                "demo?x=1",
+                false,
+                Err("not a registry repository name"),
+            ),
+            (
+                "oci://host/charts",
+                "",
+                false,
+                Err("not a registry repository name"),
+            ),
+        ];
+        for (reference, chart, plain, expected) in table {
+            match (Repository::new(reference, chart, *plain), expected) {
+                (Ok(repository), Ok((base, name))) => {
+                    assert_eq!(repository.base.as_str(), *base, "{reference}");
+                    assert_eq!(repository.name, *name, "{reference}");
+                }
+                (Err(error), Err(expected)) => {
+                    assert!(error.contains(expected), "{reference} {chart}: {error}")
+                }
+                (got, _) => panic!("{reference} {chart}: {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn challenges_are_read() {
+        let header = r#"Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull""#;
+        let params = challenge_params(strip_scheme(header, "bearer").unwrap());
+        assert_eq!(
+            params,
+            [
+                ("realm".into(), "https://auth.example.com/token".into()),
+                ("service".into(), "registry.example.com".into()),
+                ("scope".into(), "repository:a/b:pull".into()),
+            ]
+        );
+        assert!(strip_scheme(r#"Basic realm="x""#, "bearer").is_none());
+        assert_eq!(
+            challenge_params("realm=plain, service=\"s\""),
+            [
+                ("realm".into(), "plain".into()),
+                ("service".into(), "s".into())
+            ]
+        );
+        assert!(challenge_params("garbage").is_empty());
+    }
+}

@@ -1,0 +1,806 @@
+//! Helm sources against real servers and the real `helm`.
+//!
+//! Charts are made with `helm create` and `helm package`, indexed with `helm repo index`, and
+//! served by a small file server started here on a loopback port; OCI charts are pushed with
+//! `helm push` into Debian's `docker-registry`. Hostile servers (a huge index, a tampered
+//! archive, an index pointing elsewhere, a repository wanting credentials) are the same file
+//! server with other files or rules.
+//!
+//! Without `helm` (or `docker-registry`, for the OCI tests) a test prints `SKIPPED: …` and
+//! passes, unless `TRIPLINE_REQUIRE_SOURCES=1`, when it fails naming what is missing.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use sha2::{Digest as _, Sha256};
+use tripline_engine::error::Code;
+use tripline_engine::source::Revision;
+use tripline_engine::source::helm::{
+    Credentials, DEFAULT_REPOSITORY_KEY, DEFAULT_TAG_KEY, Helm, HelmSource, Limits,
+    set_image_values,
+};
+
+// ---- tools ----------------------------------------------------------------------------------
+
+fn available(tool: &str, version_arg: &str) -> bool {
+    Command::new(tool)
+        .arg(version_arg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Whether the tools are here; when not, says so loudly, or fails when they are required.
+fn need(tools: &[&str]) -> bool {
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|tool| {
+            let arg = if *tool == "helm" {
+                "version"
+            } else {
+                "--version"
+            };
+            !available(tool, arg)
+        })
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let what = missing.join(" and ");
+    assert!(
+        std::env::var("TRIPLINE_REQUIRE_SOURCES").as_deref() != Ok("1"),
+        "TRIPLINE_REQUIRE_SOURCES=1 but {what} is not installed (or not on PATH)"
+    );
+    eprintln!("SKIPPED: {what} is not installed (or not on PATH)");
+    false
+}
+
+/// Runs `helm` with homes inside `work`, so the machine's Helm setup is neither read nor
+/// changed.
+fn helm(work: &Path, args: &[&str]) -> std::process::Output {
+    Command::new("helm")
+        .args(args)
+        .current_dir(work)
+        .env("HELM_CACHE_HOME", work.join(".helm/cache"))
+        .env("HELM_CONFIG_HOME", work.join(".helm/config"))
+        .env("HELM_DATA_HOME", work.join(".helm/data"))
+        .output()
+        .expect("helm runs")
+}
+
+fn helm_ok(work: &Path, args: &[&str]) {
+    let output = helm(work, args);
+    assert!(
+        output.status.success(),
+        "helm {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `helm create` a chart named `name` (once) and package it at `version` into `out`.
+fn package(work: &Path, name: &str, version: &str, out: &Path) -> PathBuf {
+    if !work.join(name).exists() {
+        helm_ok(work, &["create", name]);
+    }
+    std::fs::create_dir_all(out).unwrap();
+    let out_text = out.to_str().unwrap();
+    helm_ok(
+        work,
+        &["package", name, "--version", version, "-d", out_text],
+    );
+    out.join(format!("{name}-{version}.tgz"))
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex_string(&Sha256::digest(bytes))
+}
+
+fn hex_string(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn source(repository: &str, chart: &str, version: &str) -> HelmSource {
+    HelmSource {
+        repository: repository.to_owned(),
+        chart: chart.to_owned(),
+        version: version.to_owned(),
+        plain_http: false,
+    }
+}
+
+fn helm_client() -> Helm {
+    Helm::find(None).expect("helm is on PATH")
+}
+
+// ---- a file server --------------------------------------------------------------------------
+
+/// Each request's path and `Authorization` header, in order.
+type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
+/// What the file server serves and how.
+#[derive(Clone)]
+struct Served {
+    root: PathBuf,
+    /// The `Authorization` value required, if any.
+    basic: Option<String>,
+    seen: Seen,
+}
+
+/// A running file server; stops when dropped.
+struct FileServer {
+    address: SocketAddr,
+    seen: Seen,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FileServer {
+    async fn start(root: &Path, basic: Option<(&str, &str)>) -> FileServer {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let served = Served {
+            root: root.to_owned(),
+            basic: basic.map(|(user, password)| {
+                let token =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+                format!("Basic {token}")
+            }),
+            seen: Arc::clone(&seen),
+        };
+        let router = Router::new().fallback(serve_file).with_state(served);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router).await.unwrap();
+        });
+        FileServer {
+            address,
+            seen,
+            task,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}/{path}", self.address)
+    }
+
+    fn seen(&self) -> Vec<(String, Option<String>)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// Serves files under the root. `/endless/…` streams far more than any limit, in chunks with
+/// no declared length.
+async fn serve_file(State(served): State<Served>, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    served
+        .seen
+        .lock()
+        .unwrap()
+        .push((path.clone(), authorization.clone()));
+    if let Some(expected) = &served.basic
+        && authorization.as_deref() != Some(expected.as_str())
+    {
+        let mut response = StatusCode::UNAUTHORIZED.into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"charts\""),
+        );
+        return response;
+    }
+    if path.starts_with("/endless/") {
+        let chunk = Bytes::from(vec![b'#'; 64 * 1024]);
+        let stream = futures::stream::iter(
+            std::iter::repeat_n(chunk, 1024).map(Ok::<_, std::convert::Infallible>),
+        );
+        return Body::from_stream(stream).into_response();
+    }
+    let relative = path.trim_start_matches('/');
+    if relative.split('/').any(|part| part == "..") {
+        return StatusCode::BAD_REQUEST.into_response();
+    }
+    match tokio::fs::read(served.root.join(relative)).await {
+        Ok(bytes) => bytes.into_response(),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// A chart repository: `demo` at 1.0.0, 1.2.0, 1.3.0-rc.1 and 2.0.0 under `charts/`,
+/// indexed with relative URLs.
+fn chart_repository(work: &Path) -> PathBuf {
+    let repo = work.join("site/charts");
+    for version in ["1.0.0", "1.2.0", "1.3.0-rc.1", "2.0.0"] {
+        package(work, "demo", version, &repo);
+    }
+    helm_ok(work, &["repo", "index", repo.to_str().unwrap()]);
+    repo
+}
+
+// ---- chart repositories ---------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repository_chart_renders_at_the_newest_matching_version() {
+    if !need(&["helm"]) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let repo = chart_repository(work.path());
+    let server = FileServer::start(&work.path().join("site"), None).await;
+    let helm = helm_client();
+    let repository = server.url("charts");
+
+    let versions = helm
+        .versions(&source(&repository, "demo", ""), None)
+        .await
+        .unwrap();
+    assert_eq!(versions, ["2.0.0", "1.3.0-rc.1", "1.2.0", "1.0.0"]);
+
+    let resolved = helm
+        .resolve(&source(&repository, "demo", "^1"), None)
+        .await
+        .unwrap();
+    let archive = std::fs::read(repo.join("demo-1.2.0.tgz")).unwrap();
+    assert_eq!(resolved.version, "1.2.0");
+    assert_eq!(resolved.url, server.url("charts/demo-1.2.0.tgz"));
+    assert_eq!(
+        resolved.digest,
+        Some(format!("sha256:{}", sha256(&archive)))
+    );
+    for (range, expected) in [
+        ("", "2.0.0"),
+        ("~1.0", "1.0.0"),
+        (">=1.0, <2", "1.2.0"),
+        (">=1.3.0-rc.0, <2", "1.3.0-rc.1"),
+        ("1.0.0", "1.0.0"),
+    ] {
+        let resolved = helm
+            .resolve(&source(&repository, "demo", range), None)
+            .await
+            .unwrap();
+        assert_eq!(resolved.version, expected, "range `{range}`");
+    }
+
+    let values = set_image_values(
+        "replicaCount: 3\n",
+        DEFAULT_REPOSITORY_KEY,
+        DEFAULT_TAG_KEY,
+        "registry.example.com/team/web",
+        "4.5",
+    )
+    .unwrap();
+    let rendered = helm
+        .render(
+            &source(&repository, "demo", "^1.2"),
+            &values,
+            "web",
+            "shop",
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rendered.revision,
+        Revision::Helm {
+            chart: "demo".into(),
+            version: "1.2.0".into(),
+            digest: format!("sha256:{}", sha256(&archive)),
+        }
+    );
+    let manifests = &rendered.manifests;
+    assert!(manifests.contains("kind: Deployment"), "{manifests}");
+    assert!(manifests.contains("name: web-demo"), "{manifests}");
+    assert!(manifests.contains("replicas: 3"), "{manifests}");
+    assert!(
+        manifests.contains("registry.example.com/team/web:4.5"),
+        "{manifests}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_charts_and_versions_name_what_there_is() {
+    if !need(&["helm"]) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    chart_repository(work.path());
+    let server = FileServer::start(&work.path().join("site"), None).await;
+    let helm = helm_client();
+    let repository = server.url("charts");
+
+    let error = helm
+        .resolve(&source(&repository, "absent", ""), None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Code::SourceNotFound);
+    assert!(
+        error.message.contains("no chart `absent`") && error.message.contains("demo"),
+        "{}",
+        error.message
+    );
+
+    let error = helm
+        .resolve(&source(&repository, "demo", ">=3"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Code::SourceNotFound);
+    assert!(
+        error.message.contains(
+            "no version matching `>=3`; its versions are 2.0.0, 1.3.0-rc.1, 1.2.0, 1.0.0"
+        ),
+        "{}",
+        error.message
+    );
+
+    let error = helm
+        .resolve(&source(&repository, "demo", "^^1"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Code::SourceInvalid);
+    assert!(error.message.contains("such as ^1.2"), "{}", error.message);
+
+    let error = helm
+        .versions(&source(&server.url("nowhere"), "demo", ""), None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Code::SourceNotFound, "{}", error.message);
+
+    // Nothing listens on port 9 of loopback.
+    let error = helm
+        .versions(&source("http://127.0.0.1:9/charts", "demo", ""), None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Code::SourceUnreachable, "{}", error.message);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_archive_is_refused_before_rendering() {
+    if !need(&["helm"]) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let repo = chart_repository(work.path());
+    let listed = sha256(&std::fs::read(repo.join("demo-1.0.0.tgz")).unwrap());
+    let other = std::fs::read(repo.join("demo-1.2.0.tgz")).unwrap();
+    std::fs::write(repo.join("demo-1.0.0.tgz"), &other).unwrap();
+    let server = FileServer::start(&work.path().join("site"), None).await;
+    // A helm that does not exist: reaching it would be a tool error, not a digest one.
+    let helm = Helm::new(work.path().join("no-helm"), Limits::default()).unwrap();
+
+    let error = helm
+        .render(
+            &source(&server.url("charts"), "demo", "1.0.0"),
+            "",
+            "web",
+            "default",
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Code::SourceDigestMismatch, "{}", error.message);
+    assert!(
+        error.message.contains(&format!("sha256:{listed}"))
+            && error
+                .message
+                .contains(&format!("sha256:{}", sha256(&other))),
+        "{}",
+        error.message
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_and_broken_indexes_are_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let site = work.path();
+    std::fs::create_dir_all(site.join("broken")).unwrap();
+    std::fs::write(
+        site.join("broken/index.yaml"),
+        "entries: {demo: [unclosed\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(site.join("wrong")).unwrap();
+    std::fs::write(site.join("wrong/index.yaml"), "entries:\n  demo: 12\n").unwrap();
+    std::fs::create_dir_all(site.join("big")).unwrap();
+    std::fs::write(
+        site.join("big/index.yaml"),
+        "entries:\n  demo:\n  - version: 1.0.0\n    urls: [demo.tgz]\n",
+    )
+    .unwrap();
+    std::fs::write(site.join("big/demo.tgz"), vec![0u8; 2 * 1024 * 1024]).unwrap();
+    let server = FileServer::start(site, None).await;
+    let limits = Limits {
+        size: 1024 * 1024,
+        ..Limits::default()
+    };
+    let helm = Helm::new(work.path().join("no-helm"), limits).unwrap();
+
+    // An endless index is cut off at the limit.
+    let error = helm
+        .versions(&source(&server.url("endless"), "demo", ""), None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Code::SourceTooLarge, "{}", error.message);
+    assert!(error.message.contains("1 MiB"), "{}", error.message);
+
+    // So is an archive past it (its length declared up front).
+    let error = helm
+        .render(
+            &source(&server.url("big"), "demo", ""),
+            "",
+            "web",
+            "default",
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Code::SourceTooLarge, "{}", error.message);
+
+    for broken in ["broken", "wrong"] {
+        let error = helm
+            .versions(&source(&server.url(broken), "demo", ""), None)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code, Code::SourceInvalid, "{}", error.message);
+        assert!(
+            error.message.contains("index") && error.message.contains("not valid"),
+            "{}",
+            error.message
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_go_to_the_repository_only() {
+    if !need(&["helm"]) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    // The archive lives on a second server; the index, behind basic auth, points at it.
+    let mirror_root = work.path().join("mirror");
+    let archive = package(work.path(), "demo", "1.0.0", &mirror_root);
+    let digest = sha256(&std::fs::read(&archive).unwrap());
+    let mirror = FileServer::start(&mirror_root, None).await;
+    let site = work.path().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(
+        site.join("index.yaml"),
+        format!(
+            "apiVersion: v1\nentries:\n  demo:\n  - version: 1.0.0\n    digest: {digest}\n    urls: [{}]\n  escape:\n  - version: 1.0.0\n    urls: [\"file:///etc/passwd\"]\n  climb:\n  - version: 1.0.0\n    digest: {digest}\n    urls: [\"../../../../outside.tgz\"]\n",
+            mirror.url("demo-1.0.0.tgz")
+        ),
+    )
+    .unwrap();
+    let repository = FileServer::start(&site, Some(("reader", "s3cret-pass"))).await;
+    let helm = helm_client();
+    let good = Credentials {
+        username: "reader".into(),
+        password: "s3cret-pass".into(),
+    };
+    let bad = Credentials {
+        username: "reader".into(),
+        password: "wrong-pass".into(),
+    };
+    let url = repository.url("");
+
+    let error = helm
+        .versions(&source(&url, "demo", ""), None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Code::SourceAuth);
+    assert!(
+        error.message.contains("needs credentials"),
+        "{}",
+        error.message
+    );
+    let error = helm
+        .versions(&source(&url, "demo", ""), Some(&bad))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Code::SourceAuth);
+    assert!(error.message.contains("refused"), "{}", error.message);
+    assert!(!error.message.contains("wrong-pass"), "{}", error.message);
+
+    let rendered = helm
+        .render(
+            &source(&url, "demo", "1.0.0"),
+            "",
+            "web",
+            "default",
+            Some(&good),
+        )
+        .await
+        .unwrap();
+    assert!(rendered.manifests.contains("kind: Deployment"));
+    let mirror_seen = mirror.seen();
+    assert_eq!(mirror_seen.len(), 1, "{mirror_seen:?}");
+    assert_eq!(mirror_seen[0].1, None, "credentials went to another server");
+    assert!(
+        repository
+            .seen()
+            .iter()
+            .all(|(path, _)| path == "/index.yaml")
+    );
+
+    // A `file:` archive URL is refused; a climbing one stays on the repository's server.
+    let error = helm
+        .render(
+            &source(&url, "escape", ""),
+            "",
+            "web",
+            "default",
+            Some(&good),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Code::SourceInvalid);
+    assert!(error.message.contains("`file:` URL"), "{}", error.message);
+    let error = helm
+        .render(
+            &source(&url, "climb", ""),
+            "",
+            "web",
+            "default",
+            Some(&good),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Code::SourceNotFound, "{}", error.message);
+    assert!(
+        repository
+            .seen()
+            .iter()
+            .any(|(path, _)| path == "/outside.tgz"),
+        "{:?}",
+        repository.seen()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_helm_and_a_broken_chart_are_reported() {
+    if !need(&["helm"]) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("site");
+    package(work.path(), "demo", "1.0.0", &repo);
+    helm_ok(work.path(), &["create", "broken"]);
+    std::fs::write(
+        work.path().join("broken/templates/configmap.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name | nosuchfunction }}\n",
+    )
+    .unwrap();
+    package(work.path(), "broken", "0.1.0", &repo);
+    helm_ok(work.path(), &["repo", "index", repo.to_str().unwrap()]);
+    let server = FileServer::start(&repo, None).await;
+    let url = server.url("");
+
+    let missing = Helm::new(work.path().join("no-helm"), Limits::default()).unwrap();
+    let error = missing
+        .render(&source(&url, "demo", ""), "", "web", "default", None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Code::SourceToolMissing);
+    assert!(
+        error.message.contains("install Helm 3"),
+        "{}",
+        error.message
+    );
+
+    let helm = helm_client();
+    let error = helm
+        .render(&source(&url, "broken", ""), "", "web", "default", None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Code::SourceInvalid);
+    assert!(
+        error.message.starts_with("helm template failed: ")
+            && error.message.contains("nosuchfunction"),
+        "{}",
+        error.message
+    );
+
+    let error = helm
+        .render(
+            &source(&url, "demo", ""),
+            "image: [unclosed",
+            "web",
+            "default",
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Code::SourceInvalid, "{}", error.message);
+
+    let error = helm
+        .render(
+            &source(&url, "demo", ""),
+            "",
+            "--kubeconfig=/x",
+            "default",
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Code::SourceInvalid);
+    assert!(error.message.contains("release name"), "{}", error.message);
+}
+
+// ---- OCI ------------------------------------------------------------------------------------
+
+struct Registry(Child);
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_registry(dir: &Path) -> (Registry, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = format!(
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {root}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+        root = dir.join("storage").display()
+    );
+    let path = dir.join("registry.yml");
+    std::fs::write(&path, config).unwrap();
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("registry.log")).unwrap())
+        .spawn()
+        .expect("docker-registry starts");
+    let registry = Registry(child);
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return (registry, port);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "docker-registry did not listen on {port}: {}",
+        std::fs::read_to_string(dir.join("registry.log")).unwrap_or_default()
+    );
+}
+
+/// `helm push`, with `--plain-http` where this helm needs and knows it.
+fn push(work: &Path, archive: &Path, reference: &str) {
+    let archive = archive.to_str().unwrap();
+    if helm(work, &["push", archive, reference]).status.success() {
+        return;
+    }
+    helm_ok(work, &["push", archive, reference, "--plain-http"]);
+}
+
+/// The `Docker-Content-Digest` the registry announces for a manifest, asked over a bare
+/// HTTP/1.0 request so nothing of the code under test is involved.
+fn manifest_digest(port: u16, name: &str, tag: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "HEAD /v2/{name}/manifests/{tag} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nAccept: application/vnd.oci.image.manifest.v1+json\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+        .lines()
+        .find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case("docker-content-digest")
+                .then(|| value.trim().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no digest in {response}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oci_chart_renders_at_the_newest_matching_tag() {
+    if !need(&["helm", "docker-registry"]) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let (_registry, port) = start_registry(work.path());
+    let reference = format!("oci://127.0.0.1:{port}/charts");
+    let out = work.path().join("out");
+    for version in ["1.0.0", "1.2.0", "1.3.0+build.1", "2.0.0-rc.1"] {
+        let archive = package(work.path(), "demo", version, &out);
+        push(work.path(), &archive, &reference);
+    }
+    let helm = helm_client();
+
+    let versions = helm
+        .versions(&source(&reference, "demo", ""), None)
+        .await
+        .unwrap();
+    assert_eq!(versions, ["2.0.0-rc.1", "1.3.0+build.1", "1.2.0", "1.0.0"]);
+
+    let resolved = helm
+        .resolve(&source(&reference, "demo", "^1"), None)
+        .await
+        .unwrap();
+    assert_eq!(resolved.version, "1.3.0+build.1");
+    assert_eq!(
+        resolved.url,
+        format!("oci://127.0.0.1:{port}/charts/demo:1.3.0_build.1")
+    );
+    // The registry's own word on the manifest digest.
+    let registry_digest = manifest_digest(port, "charts/demo", "1.3.0_build.1");
+    assert_eq!(resolved.digest.as_deref(), Some(registry_digest.as_str()));
+
+    let rendered = helm
+        .render(
+            &source(&reference, "demo", "~1.2"),
+            "image:\n  tag: \"7.0\"\n",
+            "api",
+            "team-a",
+            None,
+        )
+        .await
+        .unwrap();
+    let Revision::Helm { version, .. } = &rendered.revision else {
+        panic!("{:?}", rendered.revision);
+    };
+    assert_eq!(version, "1.2.0");
+    assert!(rendered.manifests.contains("name: api-demo"));
+    assert!(
+        rendered.manifests.contains(":7.0\""),
+        "{}",
+        rendered.manifests
+    );
+
+    let rendered = helm
+        .render(
+            &source(&reference, "demo", "^1"),
+            "",
+            "api",
+            "default",
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rendered.revision,
+        Revision::Helm {
+            chart: "demo".into(),
+            version: "1.3.0+build.1".into(),
+            digest: registry_digest,
+        }
+    );
+
+    let error = helm
+        .resolve(&source(&reference, "absent", ""), None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Code::SourceNotFound, "{}", error.message);
+    let error = helm
+        .resolve(&source(&reference, "demo", ">=5"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Code::SourceNotFound);
+    assert!(error.message.contains("1.3.0+build.1"), "{}", error.message);
+}
