@@ -59,23 +59,9 @@ pub struct HelmSource {
     pub plain_http: bool,
 }
 
-/// A username and password for a chart repository or registry.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    /// The username.
-    pub username: String,
-    /// The password or token.
-    pub password: String,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
-    }
-}
+/// A user name and password for a chart repository or registry (the one type every source
+/// uses).
+pub use super::Credentials;
 
 /// How long Helm sources may take and how much they may bring in.
 #[derive(Debug, Clone, PartialEq, Eq)]
