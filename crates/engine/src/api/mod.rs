@@ -3,18 +3,25 @@
 //! front end calls; each rule (a name, a template check, a trigger's target) is enforced
 //! behind them once, in the domain function a method wraps.
 //!
-//! The desktop app and `tripline serve` go through it for everything: the store, secrets,
-//! clusters and workers behind it are not public. The command line's one-shot commands do
-//! not yet: they call the same domain functions these methods wrap (so both front ends give
-//! the same answers, which the CLI crate's `tests/front_ends.rs` checks), without opening
-//! the sandbox and the workers a `Tripline` starts.
+//! Every front end goes through it: the desktop app, `tripline serve` and each of the
+//! command line's one-shot commands (the CLI crate's `tests/front_ends.rs` checks that they
+//! answer a bad request with the same code and message). The store, secrets, clusters and
+//! workers behind it are not a front end's to touch.
+//!
+//! Two ways to open it. [`Tripline::open`] (the desktop app, `tripline serve`) reaches the
+//! sandbox, starts the workers and resumes the deploys a stopped Tripline had accepted, at
+//! once. [`Tripline::open_for_command`] (a one-shot command) opens the database only: the
+//! secret store is found the first time a token is read or written, and the clusters and
+//! workers are started, for the cluster of the application at hand, by the first method that
+//! needs them ([`Tripline::workloads`], [`Tripline::deploy_with`]); reading templates or
+//! records starts nothing. Both fill the same cells, so the methods are the same.
 //!
 //! This file opens the handle and runs the listener; the methods front ends call live beside
 //! it, one file per domain, each an `impl Tripline` block with that domain's view types:
-//! `templates` (versions, saves, checks, diffs), `apps` (applications, clusters, live
-//! workloads), `releases` (the timeline, deploy, rollback), `triggers` (what a trigger can
-//! follow, its secrets and URL), `records` (access records), `status` (where the data lives)
-//! and `demo` ("Try it on the sandbox"). Each method is a few lines over [`crate::store`],
+//! `templates` (versions, saves, patches, checks, diffs), `apps` (applications, clusters, live
+//! workloads), `releases` (the timeline, deploy, rollback, and following one release),
+//! `triggers` (what a trigger can follow, its secrets and URL), `records` (access records),
+//! `status` (where the data lives, what waits) and `demo` ("Try it on the sandbox"). Each method is a few lines over [`crate::store`],
 //! [`crate::trigger`], [`crate::deploy`] and [`crate::listener`].
 //!
 //! Changes are pushed, never polled: [`Tripline::subscribe_deploys`] (release progress),
@@ -22,7 +29,8 @@
 //! [`Tripline::subscribe_listener`] (the listener started, stopped or failed).
 //!
 //! Every background task has an owner: the workers and the listener stop on
-//! [`Tripline::shutdown`], which also stops a sandbox this process started.
+//! [`Tripline::shutdown`], which also stops a sandbox this process started (a command calls
+//! it once it is done with a cluster).
 
 mod apps;
 mod demo;
@@ -663,5 +671,35 @@ fn status_of(slot: &ListenerSlot) -> ListenerStatus {
         public_url,
         error: slot.error.clone(),
         requests,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Opened for one command, the façade reads and writes the database without reaching a
+    /// cluster, starting workers or looking for the secret store.
+    #[test]
+    fn a_command_that_only_reads_starts_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let tripline = Tripline::open_for_command(CommandOptions {
+            data_dir: dir.path().to_owned(),
+            find_secrets: Box::new(|| panic!("the secret store was looked for")),
+            via: "cli",
+            quiet: true,
+        })
+        .unwrap();
+        assert!(tripline.templates().unwrap().is_empty());
+        assert!(tripline.apps().unwrap().is_empty());
+        assert_eq!(tripline.database_status().unwrap().queued_releases, 0);
+        let clusters = tripline.cluster_usage().unwrap();
+        assert_eq!(clusters.clusters[0].cluster.name, "sandbox");
+        assert!(tripline.reach.get().is_none());
+        assert_eq!(
+            tripline.deploy("web").unwrap_err().code,
+            "deploy.no_workers"
+        );
+        assert!(!dir.path().join("sandbox").exists());
     }
 }
