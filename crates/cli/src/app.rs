@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 use tripline_engine::app::{ClusterRef, NewApplication, Pin, Source};
-use tripline_engine::deploy::live::{self, RolloutState, Workload};
+use tripline_engine::deploy::live::{RolloutState, Workload};
 use tripline_engine::error::ErrorBody;
 
 use crate::{Context, output};
@@ -78,7 +78,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
                 },
                 prune,
             };
-            let app = cx.store.create_app(&new).map_err(ErrorBody::from)?;
+            let app = cx.tripline.create_app(&new)?;
             if cx.json {
                 return cx.print_json(&app);
             }
@@ -92,7 +92,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             Ok(())
         }
         Command::List => {
-            let apps = cx.store.apps().map_err(ErrorBody::from)?;
+            let apps = cx.tripline.apps()?;
             if cx.json {
                 return cx.print_json(&apps);
             }
@@ -120,7 +120,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             Ok(())
         }
         Command::Show { name } => {
-            let app = cx.store.app(&name).map_err(ErrorBody::from)?;
+            let app = cx.tripline.app(&name)?;
             if cx.json {
                 return cx.print_json(&app);
             }
@@ -140,10 +140,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
         }
         Command::Status { name } => status(cx, &name),
         Command::Hold { name, reason } => {
-            let app = cx
-                .store
-                .set_app_hold(&name, Some(&reason))
-                .map_err(ErrorBody::from)?;
+            let app = cx.tripline.hold_app(&name, Some(&reason))?;
             if cx.json {
                 return cx.print_json(&app);
             }
@@ -153,10 +150,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             Ok(())
         }
         Command::Unhold { name } => {
-            let app = cx
-                .store
-                .set_app_hold(&name, None)
-                .map_err(ErrorBody::from)?;
+            let app = cx.tripline.hold_app(&name, None)?;
             if cx.json {
                 return cx.print_json(&app);
             }
@@ -164,7 +158,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             Ok(())
         }
         Command::Delete { name } => {
-            cx.store.delete_app(&name).map_err(ErrorBody::from)?;
+            cx.tripline.delete_app(&name)?;
             if cx.json {
                 return cx.print_json(&serde_json::json!({"deleted": name}));
             }
@@ -187,15 +181,8 @@ struct Status {
 }
 
 fn status(cx: &mut Context, name: &str) -> Result<(), ErrorBody> {
-    let app = cx.store.app(name).map_err(ErrorBody::from)?;
-    let (data_dir, quiet) = (cx.data_dir.clone(), cx.json);
-    let workloads = super::runtime()?.block_on(async {
-        let access =
-            tripline_engine::cluster::sandbox::clusters_for(&app.cluster, &data_dir, quiet).await?;
-        let workloads = live::of_app(&access.clusters, &app).await;
-        access.shutdown().await;
-        workloads
-    })?;
+    let app = cx.tripline.app(name)?;
+    let workloads = cx.block_on(cx.tripline.workloads(name))?;
     let rollout = RolloutState::of(&workloads);
     if cx.json {
         return cx.print_json(&Status {

@@ -4,12 +4,14 @@ use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use tripline_engine::deploy::worker::{Event, Workers};
+use tripline_engine::api::Deploying;
+use tripline_engine::app::{Application, ClusterRef};
+use tripline_engine::deploy::worker::Event;
 use tripline_engine::deploy::{
     Action, Options, Progress, ResourceOutcome, rollout::Rollout, short,
 };
 use tripline_engine::error::{Code, ErrorBody};
-use tripline_engine::store::{Cause, Release, ReleaseStatus};
+use tripline_engine::store::{Release, ReleaseStatus};
 
 use crate::{Context, output};
 
@@ -78,82 +80,69 @@ pub enum ClusterCommand {
 
 /// Deploys `app` and follows it to the end.
 pub fn deploy(cx: &mut Context, args: DeployArgs) -> Result<(), ErrorBody> {
-    let cause = Cause::User { via: "cli".into() };
-    run_release(cx, &args.app, &cause, args.options.options())
+    let application = cx.tripline.app(&args.app)?;
+    let options = args.options.options();
+    let release = cx.block_on(async {
+        let deploying = cx.tripline.deploy_with(&args.app, &options).await?;
+        follow(cx, &application, deploying).await
+    })?;
+    finish(cx, release)
 }
 
 /// Rolls the application's template back (a new version) and deploys it.
 pub fn rollback(cx: &mut Context, args: RollbackArgs) -> Result<(), ErrorBody> {
-    let app = cx.store.app(&args.app).map_err(ErrorBody::from)?;
-    let template = app.source.template().unwrap_or_default().to_owned();
-    let outcome = cx
-        .store
-        .rollback(
-            &template,
-            args.to,
-            &format!("rollback of application {}", args.app),
-        )
-        .map_err(ErrorBody::from)?;
-    if !cx.json {
-        say!(
-            "Template {template}: version {} now equals version {}.",
-            outcome.version().number,
-            args.to
-        );
-    }
-    let cause = Cause::Rollback {
-        to: args.to,
-        via: "cli".into(),
-    };
-    run_release(cx, &args.app, &cause, args.options.options())
+    let application = cx.tripline.app(&args.app)?;
+    let options = args.options.options();
+    let release = cx.block_on(async {
+        let (outcome, deploying) = cx
+            .tripline
+            .rollback_with(&args.app, args.to, &options)
+            .await?;
+        if !cx.json {
+            say!(
+                "Template {}: version {} now equals version {}.",
+                outcome.version().template,
+                outcome.version().number,
+                args.to
+            );
+        }
+        follow(cx, &application, deploying).await
+    })?;
+    finish(cx, release)
 }
 
-fn run_release(
-    cx: &mut Context,
-    app: &str,
-    cause: &Cause,
-    options: Options,
-) -> Result<(), ErrorBody> {
-    let application = cx.store.app(app).map_err(ErrorBody::from)?;
-    let database = cx.store.info().map_err(ErrorBody::from)?.path;
-    let data_dir = cx.data_dir.clone();
-    let json = cx.json;
-    let color = cx.color;
-    let release = super::runtime()?.block_on(async move {
-        let cluster = tripline_engine::cluster::sandbox::clusters_for(&application.cluster, &data_dir, json).await?;
-        let cancel = tokio_util::sync::CancellationToken::new();
-        let workers = Workers::new(database.clone(), cluster.clusters.clone(), cancel.clone()).map_err(ErrorBody::from)?;
-        let mut events = workers.subscribe();
-        let queued = workers.submit(app, cause, &options).map_err(ErrorBody::from)?;
-        let mut view = ProgressView::new(color, json);
-        view.line(format!("Deploying {app} (release {}) to the {} cluster…", queued.number, application.cluster));
-        let result = loop {
-            tokio::select! {
-                event = events.recv() => match event {
-                    Ok(event) if event.release == queued.id => {
-                        if let Event::Finished { .. } = &event.event {
-                            view.show(&event.event);
-                            break Ok(());
-                        }
-                        view.show(&event.event);
-                    }
-                    Ok(_) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break Ok(()),
-                },
-                _ = tokio::signal::ctrl_c() => {
-                    view.line("Interrupted: stopping the deploy.".into());
-                    break Err(ErrorBody::new(Code::DeployInterrupted, "the deploy was interrupted (Ctrl-C); its release is marked interrupted"));
-                }
+/// Shows the release's progress until it finishes or Ctrl-C; returns its id.
+async fn follow(
+    cx: &Context,
+    application: &Application,
+    mut deploying: Deploying,
+) -> Result<i64, ErrorBody> {
+    let queued = deploying.release.clone();
+    let mut view = ProgressView::new(cx.color, cx.json);
+    view.line(format!(
+        "Deploying {} (release {}) to the {} cluster…",
+        application.name, queued.number, application.cluster
+    ));
+    loop {
+        tokio::select! {
+            event = deploying.next() => match event {
+                Some(event) => view.show(&event),
+                None => return Ok(queued.id),
+            },
+            _ = tokio::signal::ctrl_c() => {
+                view.line("Interrupted: stopping the deploy.".into());
+                return Err(ErrorBody::new(
+                    Code::DeployInterrupted,
+                    "the deploy was interrupted (Ctrl-C); its release is marked interrupted",
+                ));
             }
-        };
-        workers.shutdown().await;
-        cluster.shutdown().await;
-        result?;
-        tripline_engine::store::Store::open(&database)
-            .and_then(|s| s.release(queued.id))
-            .map_err(ErrorBody::from)
-    })?;
+        }
+    }
+}
+
+/// Prints the finished release (with `--json`) and fails unless it succeeded.
+fn finish(cx: &Context, id: i64) -> Result<(), ErrorBody> {
+    let release = cx.tripline.release(id)?;
     if cx.json {
         cx.print_json(&release)?;
     }
@@ -289,7 +278,7 @@ fn describe(outcome: &ResourceOutcome) -> String {
 
 /// `tripline releases APP`
 pub fn releases(cx: &mut Context, app: &str, limit: usize) -> Result<(), ErrorBody> {
-    let releases = cx.store.releases(app, limit).map_err(ErrorBody::from)?;
+    let releases = cx.tripline.releases(app, limit)?;
     if cx.json {
         return cx.print_json(&releases);
     }
@@ -342,18 +331,17 @@ fn duration(release: &Release) -> String {
 
 /// `tripline cluster …`
 pub fn cluster(cx: &mut Context, command: ClusterCommand) -> Result<(), ErrorBody> {
-    let clusters = tripline_engine::cluster::Clusters::new(
-        tripline_engine::cluster::sandbox::running_config(&cx.data_dir),
-    );
-    let list = clusters
-        .list()
-        .map_err(|e| ErrorBody::new(Code::ClusterKubeconfig, e.to_string()))?;
-    let apps = cx.store.apps().map_err(ErrorBody::from)?;
+    let usage = cx.tripline.cluster_usage()?;
+    if let Some(error) = usage.kubeconfig_error {
+        return Err(ErrorBody::new(Code::ClusterKubeconfig, error));
+    }
+    let list: Vec<_> = usage.clusters.into_iter().map(|u| u.cluster).collect();
+    let apps = cx.tripline.apps()?;
     let users = |name: &str| -> Vec<String> {
         apps.iter()
             .filter(|a| match &a.cluster {
-                tripline_engine::app::ClusterRef::Sandbox => name == "sandbox",
-                tripline_engine::app::ClusterRef::Context { name: c } => c == name,
+                ClusterRef::Sandbox => name == "sandbox",
+                ClusterRef::Context { name: c } => c == name,
             })
             .map(|a| a.name.clone())
             .collect()

@@ -1,9 +1,14 @@
 //! The `tripline` command line: argument parsing, input and output, exit codes.
 //!
-//! Each subcommand is a few lines over the engine (`tripline_engine`: its store, patches,
-//! diffs, deploys, triggers and listener, and the sandbox it re-exports); this crate adds only
-//! what a terminal needs. It depends on the engine and on no other Tripline crate, and it is
-//! the only crate that builds `clap`, so the desktop app does without it.
+//! Each subcommand is a few lines over the engine's façade ([`Tripline`], the one the desktop
+//! app calls), so every rule is enforced in one place whichever front end asks. A one-shot
+//! command opens it with [`Tripline::open_for_command`]: the database only, with the secret
+//! store found, the application's cluster reached and the deploy workers started by the first
+//! method that needs them (`tripline template list` starts nothing). `tripline serve` opens it
+//! whole ([`Tripline::open`]), as the desktop app does; `tripline sandbox` runs the sandbox
+//! cluster itself. This crate adds only what a terminal needs: arguments, input, output and
+//! exit codes. It depends on the engine and on no other Tripline crate, and it is the only
+//! crate that builds `clap`, so the desktop app does without it.
 //!
 //! Reads print a human view, or JSON with `--json`. Errors print as a sentence, or as the
 //! [`ErrorBody`] JSON with `--json`, and set the exit code from the error's class:
@@ -49,8 +54,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use tripline_engine::api::{CommandOptions, Tripline};
 use tripline_engine::error::{Code, ErrorBody};
-use tripline_engine::store::{self, Store};
+use tripline_engine::secrets::{Choice, Secrets};
 
 /// Tripline: versioned Kubernetes templates, patches and deploys.
 #[derive(Debug, Parser)]
@@ -157,26 +163,45 @@ enum Command {
 
 /// What every command gets.
 pub(crate) struct Context {
-    store: Store,
+    /// The engine, opened for this command.
+    tripline: Tripline,
     data_dir: PathBuf,
     json: bool,
     color: bool,
     secrets: SecretsChoice,
 }
 
+/// The secret store `--secrets` chooses, with the command line's advice when none answers.
+fn find_secrets(choice: SecretsChoice, data_dir: &std::path::Path) -> Result<Secrets, ErrorBody> {
+    let choice = match choice {
+        SecretsChoice::Auto => Choice::Auto,
+        SecretsChoice::Keyring => Choice::Keyring,
+        SecretsChoice::Files => Choice::Files,
+    };
+    Secrets::detect(choice, data_dir).map_err(|e| {
+        ErrorBody::new(
+            Code::SecretsUnavailable,
+            format!("{e}; use --secrets files on a machine without a keyring"),
+        )
+    })
+}
+
 impl Context {
     /// The secret store, chosen by `--secrets`.
-    fn secrets(&self) -> Result<tripline_engine::secrets::Secrets, ErrorBody> {
-        let choice = match self.secrets {
-            SecretsChoice::Auto => tripline_engine::secrets::Choice::Auto,
-            SecretsChoice::Keyring => tripline_engine::secrets::Choice::Keyring,
-            SecretsChoice::Files => tripline_engine::secrets::Choice::Files,
-        };
-        tripline_engine::secrets::Secrets::detect(choice, &self.data_dir).map_err(|e| {
-            ErrorBody::new(
-                Code::SecretsUnavailable,
-                format!("{e}; use --secrets files on a machine without a keyring"),
-            )
+    fn secrets(&self) -> Result<Secrets, ErrorBody> {
+        find_secrets(self.secrets, &self.data_dir)
+    }
+
+    /// Runs `work` (which may reach a cluster and start deploy workers) on a runtime, then
+    /// stops what it started.
+    fn block_on<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, ErrorBody>>,
+    ) -> Result<T, ErrorBody> {
+        runtime()?.block_on(async {
+            let result = work.await;
+            self.tripline.shutdown().await;
+            result
         })
     }
 
@@ -230,7 +255,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), ErrorBody> {
     let data_dir = match cli.data_dir {
         Some(dir) => dir,
-        None => store::default_data_dir().ok_or_else(|| {
+        None => tripline_engine::store::default_data_dir().ok_or_else(|| {
             ErrorBody::new(
                 Code::CliNoDataDir,
                 "cannot find a home directory for Tripline's data: pass --data-dir or set \
@@ -239,7 +264,14 @@ fn run(cli: Cli) -> Result<(), ErrorBody> {
         })?,
     };
     start_logging(cli.log_format, cli.log_file, &data_dir)?;
-    let store = Store::open_dir(&data_dir).map_err(|e| ErrorBody::from(&e))?;
+    let choice = cli.secrets;
+    let secrets_dir = data_dir.clone();
+    let tripline = Tripline::open_for_command(CommandOptions {
+        data_dir: data_dir.clone(),
+        find_secrets: Box::new(move || find_secrets(choice, &secrets_dir)),
+        via: "cli",
+        quiet: cli.json,
+    })?;
     let color = match cli.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -249,7 +281,7 @@ fn run(cli: Cli) -> Result<(), ErrorBody> {
         }
     };
     let mut context = Context {
-        store,
+        tripline,
         data_dir,
         json: cli.json,
         color,

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use tripline_engine::error::ErrorBody;
-use tripline_engine::store::{ReleaseStatus, Retention};
+use tripline_engine::store::Retention;
 
 use crate::Context;
 
@@ -22,22 +22,16 @@ struct Status {
 
 /// `tripline status`
 pub fn run(cx: &mut Context) -> Result<(), ErrorBody> {
-    let info = cx.store.info().map_err(ErrorBody::from)?;
+    let database = cx.tripline.database_status()?;
     let status = Status {
         data_dir: cx.data_dir.display().to_string(),
-        database: info.path.display().to_string(),
-        database_bytes: cx.store.size(),
-        schema_version: info.schema_version,
-        access_records: cx.store.record_count().map_err(ErrorBody::from)?,
+        database: database.path.display().to_string(),
+        database_bytes: database.bytes,
+        schema_version: database.schema_version,
+        access_records: database.access_records,
         retention: Retention::default(),
-        queued_releases: cx
-            .store
-            .release_count(ReleaseStatus::Queued)
-            .map_err(ErrorBody::from)?,
-        running_releases: cx
-            .store
-            .release_count(ReleaseStatus::Running)
-            .map_err(ErrorBody::from)?,
+        queued_releases: database.queued_releases,
+        running_releases: database.running_releases,
     };
     if cx.json {
         return cx.print_json(&status);

@@ -3,11 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use tripline_engine::diff;
 use tripline_engine::error::{Code, ErrorBody};
-use tripline_engine::patch::{self, Patch, PatchType, Target};
-use tripline_engine::store::{Origin, SaveOutcome};
-use tripline_engine::template::Manifest;
+use tripline_engine::patch::{Patch, PatchType, Target};
+use tripline_engine::store::SaveOutcome;
 
 use crate::{Context, input, output};
 
@@ -154,13 +152,9 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             newest,
         } => {
             let target = if version.is_some() || newest {
-                cx.store
-                    .set_template_kubernetes_version(&name, version.as_deref())
-                    .map_err(ErrorBody::from)?
+                cx.tripline.set_template_target(&name, version.as_deref())?
             } else {
-                cx.store
-                    .template_kubernetes_version(&name)
-                    .map_err(ErrorBody::from)?
+                cx.tripline.template_target(&name)?
             };
             if cx.json {
                 return cx.print_json(&serde_json::json!({"template": name, "kubernetes": target}));
@@ -182,10 +176,12 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
                     )
                 })?;
             let text = input::text(bytes)?;
-            let version = cx
-                .store
-                .create_template_for(&name, &text, &message, kubernetes.as_deref())
-                .map_err(ErrorBody::from)?;
+            let version = cx.tripline.create_template_targeting(
+                &name,
+                &text,
+                &message,
+                kubernetes.as_deref(),
+            )?;
             if cx.json {
                 return cx.print_json(&version);
             }
@@ -197,7 +193,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             Ok(())
         }
         Command::List => {
-            let templates = cx.store.templates().map_err(ErrorBody::from)?;
+            let templates = cx.tripline.templates()?;
             if cx.json {
                 return cx.print_json(&templates);
             }
@@ -221,7 +217,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             Ok(())
         }
         Command::Show { name, number } => {
-            let version = cx.store.version(&name, number).map_err(ErrorBody::from)?;
+            let version = cx.tripline.version(&name, number)?;
             if cx.json {
                 return cx.print_json(&version);
             }
@@ -234,7 +230,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             message,
         } => edit(cx, &name, file, &message),
         Command::Versions { name } => {
-            let versions = cx.store.versions(&name).map_err(ErrorBody::from)?;
+            let versions = cx.tripline.versions(&name)?;
             if cx.json {
                 return cx.print_json(&versions);
             }
@@ -254,8 +250,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             Ok(())
         }
         Command::Diff { name, from, to } => {
-            let to_version = cx.store.version(&name, to).map_err(ErrorBody::from)?;
-            let to_number = to_version.summary.number;
+            let to_number = cx.tripline.version(&name, to)?.summary.number;
             let from_number = match from {
                 Some(n) => n,
                 None if to_number > 1 => to_number - 1,
@@ -268,12 +263,10 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
                     ));
                 }
             };
-            let from_version = cx
-                .store
-                .version(&name, Some(from_number))
-                .map_err(ErrorBody::from)?;
-            let result = diff::diff_texts(&from_version.content, &to_version.content)
-                .map_err(ErrorBody::from)?;
+            let result = cx
+                .tripline
+                .diff_versions(&name, from_number, to_number)?
+                .diff;
             if cx.json {
                 return cx.print_json(&serde_json::json!({
                     "template": name, "from": from_number, "to": to_number, "diff": result
@@ -285,14 +278,11 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
         }
         Command::Patch(args) => patch_command(cx, args),
         Command::Rollback { name, to, message } => {
-            let outcome = cx
-                .store
-                .rollback(&name, to, &message)
-                .map_err(ErrorBody::from)?;
+            let outcome = cx.tripline.rollback_template(&name, to, &message)?;
             report(cx, &name, &outcome)
         }
         Command::Delete { name } => {
-            cx.store.delete_template(&name).map_err(ErrorBody::from)?;
+            cx.tripline.delete_template(&name)?;
             if cx.json {
                 return cx.print_json(&serde_json::json!({"deleted": name}));
             }
@@ -310,13 +300,10 @@ fn edit(
 ) -> Result<(), ErrorBody> {
     if let Some(bytes) = input::read_file_or_stdin(file.as_deref(), "template")? {
         let text = input::text(bytes)?;
-        let outcome = cx
-            .store
-            .save_version(name, &text, Origin::Edit, message)
-            .map_err(ErrorBody::from)?;
+        let outcome = cx.tripline.save_template(name, &text, message)?;
         return report(cx, name, &outcome);
     }
-    let latest = cx.store.version(name, None).map_err(ErrorBody::from)?;
+    let latest = cx.tripline.version(name, None)?;
     let Some((edited, kept)) = input::edit(name, &latest.content)? else {
         say!(
             "No changes: the template is still version {}.",
@@ -324,13 +311,12 @@ fn edit(
         );
         return Ok(());
     };
-    match cx.store.save_version(name, &edited, Origin::Edit, message) {
+    match cx.tripline.save_template(name, &edited, message) {
         Ok(outcome) => {
             let _ = std::fs::remove_file(&kept);
             report(cx, name, &outcome)
         }
-        Err(error) => {
-            let mut body = ErrorBody::from(error);
+        Err(mut body) => {
             body.message = format!(
                 "{}\nYour edit is kept in {}; fix it and run: tripline template edit {name} -f {}",
                 body.message,
@@ -369,34 +355,25 @@ fn patch_command(cx: &mut Context, args: PatchArgs) -> Result<(), ErrorBody> {
     };
     let parsed = Patch::parse(args.format.into(), &bytes, target).map_err(ErrorBody::from)?;
     if args.dry_run {
-        let latest = cx
-            .store
-            .version(&args.name, None)
-            .map_err(ErrorBody::from)?;
-        let manifest = Manifest::parse(&latest.content).map_err(ErrorBody::from)?;
-        let before = manifest.clone();
-        let applied = patch::apply(manifest, &parsed).map_err(ErrorBody::from)?;
         // A dry run answers as the real patch would: a result that could not be saved fails.
-        applied.manifest.check_for_save().map_err(ErrorBody::from)?;
-        let result = diff::diff(&before, &applied.manifest);
+        let preview = cx.tripline.preview_patch(&args.name, &parsed)?;
         if cx.json {
-            return cx.print_json(&serde_json::json!({"dryRun": true, "diff": result}));
+            return cx.print_json(&serde_json::json!({"dryRun": true, "diff": preview.diff}));
         }
-        if result.is_empty() {
+        if preview.diff.is_empty() {
             say!("Dry run: the patch changes nothing.");
         } else {
             say!(
                 "Dry run: the patch would make version {} with:",
-                latest.summary.number + 1
+                preview.version
             );
-            say_raw!("{}", output::diff(&result, cx.color));
+            say_raw!("{}", output::diff(&preview.diff, cx.color));
         }
         return Ok(());
     }
     let outcome = cx
-        .store
-        .patch_template(&args.name, &parsed, Origin::Patch, &args.message)
-        .map_err(ErrorBody::from)?;
+        .tripline
+        .patch_template(&args.name, &parsed, &args.message)?;
     report(cx, &args.name, &outcome)
 }
 

@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand, ValueEnum};
 use tripline_engine::error::{Code, ErrorBody};
 use tripline_engine::store::{Decision, NewTrigger, RecordFilter};
-use tripline_engine::trigger::{self, TagFilter, TriggerKind, service};
+use tripline_engine::trigger::{TagFilter, TriggerKind};
 
 use crate::{Context, output};
 
@@ -147,18 +147,6 @@ pub struct CreateArgs {
     public_url: Option<String>,
 }
 
-const DEFAULT_BASE: &str = "http://127.0.0.1:8787";
-
-/// The base of a trigger's URL: the one given now, else the one it was created with, else
-/// the listener's default address.
-fn base_url(cx: &Context, name: &str, given: Option<String>) -> Result<String, ErrorBody> {
-    if let Some(url) = tripline_engine::listener::public_url(given.as_deref())? {
-        return Ok(url);
-    }
-    let stored = cx.store.trigger_public_url(name).map_err(ErrorBody::from)?;
-    Ok(stored.unwrap_or_else(|| DEFAULT_BASE.to_owned()))
-}
-
 fn kind(args: &CreateArgs) -> Result<TriggerKind, ErrorBody> {
     let invalid = |m: String| ErrorBody::new(Code::InputInvalid, m);
     Ok(match args.kind {
@@ -195,14 +183,11 @@ fn kind(args: &CreateArgs) -> Result<TriggerKind, ErrorBody> {
     })
 }
 
-/// Runs a trigger command.
+/// Runs a trigger command. The secret store is found when the command first needs it.
 pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
-    let secrets = cx.secrets()?;
     match command {
         Command::Create(args) => {
             let kind = kind(&args)?;
-            // Checked before anything is made.
-            let public_url = tripline_engine::listener::public_url(args.public_url.as_deref())?;
             let name = args
                 .name
                 .clone()
@@ -213,14 +198,10 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
                 kind,
                 signed: args.signed,
             };
-            let created = service::create(&mut cx.store, &secrets, &new).map_err(service_error)?;
-            if public_url.is_some() {
-                cx.store
-                    .set_trigger_public_url(&created.trigger.name, public_url.as_deref())
-                    .map_err(ErrorBody::from)?;
-            }
-            let base = public_url.as_deref().unwrap_or(DEFAULT_BASE);
-            let url = trigger::url_with_token(&created.trigger, base, &created.token);
+            let created = cx
+                .tripline
+                .create_trigger_at(&new, args.public_url.as_deref())?;
+            let url = &created.url;
             if cx.json {
                 return cx.print_json(&serde_json::json!({"trigger": created.trigger, "url": url, "signingKey": created.signing_key}));
             }
@@ -239,14 +220,13 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
                 say!("  {key}");
             }
             say!("Try:");
-            let target = example_target(cx, &created.trigger.app);
-            for example in trigger::curl_examples(&created.trigger, &url, target.as_ref()) {
+            for example in cx.tripline.curl_examples(&created.trigger, url) {
                 say!("  {example}");
             }
             Ok(())
         }
         Command::List { app } => {
-            let triggers = cx.store.triggers(app.as_deref()).map_err(ErrorBody::from)?;
+            let triggers = cx.tripline.triggers(app.as_deref())?;
             if cx.json {
                 return cx.print_json(&triggers);
             }
@@ -275,7 +255,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             Ok(())
         }
         Command::Show { name } => {
-            let t = cx.store.trigger(&name).map_err(ErrorBody::from)?;
+            let t = cx.tripline.trigger(&name)?;
             if cx.json {
                 return cx.print_json(&t);
             }
@@ -299,24 +279,23 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             Ok(())
         }
         Command::Url { name, public_url } => {
-            let t = cx.store.trigger(&name).map_err(ErrorBody::from)?;
-            let base = base_url(cx, &name, public_url)?;
-            let url = service::url(&secrets, &t, &base).map_err(service_error)?;
+            let url = cx.tripline.trigger_url_at(&name, public_url.as_deref())?;
+            let t = cx.tripline.trigger(&name)?;
+            let examples = cx.tripline.curl_examples(&t, &url);
             if cx.json {
-                return cx.print_json(
-                    &serde_json::json!({"url": url, "curl": trigger::curl_examples(&t, &url, example_target(cx, &t.app).as_ref())}),
-                );
+                return cx.print_json(&serde_json::json!({"url": url, "curl": examples}));
             }
             say!("{url}");
-            for example in trigger::curl_examples(&t, &url, example_target(cx, &t.app).as_ref()) {
+            for example in examples {
                 say!("  {example}");
             }
             Ok(())
         }
         Command::Rotate { name, public_url } => {
-            let rotated = service::rotate(&mut cx.store, &secrets, &name).map_err(service_error)?;
-            let base = base_url(cx, &name, public_url)?;
-            let url = trigger::url_with_token(&rotated.trigger, &base, &rotated.token);
+            let rotated = cx
+                .tripline
+                .rotate_trigger_at(&name, public_url.as_deref())?;
+            let url = rotated.url;
             if cx.json {
                 return cx.print_json(&serde_json::json!({"trigger": rotated.trigger, "url": url}));
             }
@@ -327,7 +306,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
         Command::Enable { name } => switch(cx, &name, true),
         Command::Disable { name } => switch(cx, &name, false),
         Command::Delete { name } => {
-            service::delete(&mut cx.store, &secrets, &name).map_err(service_error)?;
+            cx.tripline.delete_trigger(&name)?;
             if cx.json {
                 return cx.print_json(&serde_json::json!({"deleted": name}));
             }
@@ -343,22 +322,8 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
     }
 }
 
-/// What the application's template offers as a patch example.
-fn example_target(cx: &Context, app: &str) -> Option<trigger::ExampleTarget> {
-    let application = cx.store.app(app).ok()?;
-    let latest = cx
-        .store
-        .version(application.source.template()?, None)
-        .ok()?;
-    let manifest = tripline_engine::template::Manifest::parse(&latest.content).ok()?;
-    trigger::ExampleTarget::find(&manifest)
-}
-
 fn switch(cx: &mut Context, name: &str, enabled: bool) -> Result<(), ErrorBody> {
-    let t = cx
-        .store
-        .set_trigger_enabled(name, enabled)
-        .map_err(ErrorBody::from)?;
+    let t = cx.tripline.set_trigger_enabled(name, enabled)?;
     if cx.json {
         return cx.print_json(&t);
     }
@@ -381,7 +346,7 @@ fn records(
     id: Option<i64>,
 ) -> Result<(), ErrorBody> {
     if let Some(id) = id {
-        let record = cx.store.access_record(id).map_err(ErrorBody::from)?;
+        let record = cx.tripline.record(id)?;
         if cx.json {
             return cx.print_json(&record);
         }
@@ -431,7 +396,7 @@ fn records(
         before: None,
         limit,
     };
-    let records = cx.store.access_records(&filter).map_err(ErrorBody::from)?;
+    let records = cx.tripline.records(&filter)?;
     if cx.json {
         return cx.print_json(&records);
     }
@@ -499,8 +464,4 @@ fn details(kind: &TriggerKind) -> String {
             }
         ),
     }
-}
-
-fn service_error(error: service::Error) -> ErrorBody {
-    ErrorBody::from(error)
 }

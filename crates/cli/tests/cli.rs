@@ -799,3 +799,33 @@ fn a_trigger_url_is_shown_again_on_the_base_it_was_created_with() {
     );
     assert_ne!(rotated, url);
 }
+
+/// A command that only reads or writes the database starts nothing: no sandbox, no deploy
+/// workers, and no secret store is looked for (so `--secrets keyring` is not probed).
+#[test]
+fn commands_that_keep_no_secrets_start_no_sandbox_and_probe_no_keyring() {
+    let cli = Cli::new();
+    let seed = fixture("seed-demo.yaml");
+    cli.ok(&["template", "create", "web", "-f", path(&seed)]);
+    cli.ok(&["app", "create", "web", "--template", "web"]);
+    for args in [
+        &["template", "list"][..],
+        &["app", "list"],
+        &["trigger", "list"],
+        &["releases", "web"],
+        &["cluster", "list"],
+        &["status"],
+    ] {
+        let mut all = vec!["--secrets", "keyring"];
+        all.extend_from_slice(args);
+        let out = cli.run(&all);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("started the sandbox"),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(!cli.dir.path().join("sandbox").exists());
+    assert!(!cli.dir.path().join("secrets").exists());
+}

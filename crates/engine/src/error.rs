@@ -105,6 +105,9 @@ codes! {
     DeployFailed = "deploy.failed", DeployFailed, 500;
     /// A deploy was cut short (Tripline stopped while it ran).
     DeployInterrupted = "deploy.interrupted", DeployFailed, 500;
+    /// No deploy workers run here: a Tripline opened for one command starts them when it
+    /// deploys.
+    DeployNoWorkers = "deploy.no_workers", Internal, 500;
     /// The editor the command line opened failed.
     InputEditor = "input.editor", Invalid, 400;
     /// The input is not what the command expects.

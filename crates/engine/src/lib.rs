@@ -18,8 +18,8 @@
 //! - [`store`] keeps templates, their immutable versions and applications in SQLite; every
 //!   write that makes a version or an application is one transaction.
 //! - [`logging`] installs the one logger the command line and the desktop app share.
-//! - [`api`] is the façade a long-lived front end holds; the command line (crate
-//!   `tripline`) and the desktop app (`tripline-desktop`) call the engine and nothing else.
+//! - [`api`] is the façade every front end calls: the command line (crate `tripline`), for
+//!   one command or as a server, and the desktop app (`tripline-desktop`).
 //!
 //! Errors are per area (`template::Error`, `patch::Error`, …); [`error::ErrorBody`] is the one
 //! shape they take when they cross a boundary (the CLI's `--json`, later HTTP and the UI).

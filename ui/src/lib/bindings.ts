@@ -308,6 +308,11 @@ export type Code =
 "deploy.failed" | 
 /**  A deploy was cut short (Tripline stopped while it ran). */
 "deploy.interrupted" | 
+/**
+ *  No deploy workers run here: a Tripline opened for one command starts them when it
+ *  deploys.
+ */
+"deploy.no_workers" | 
 /**  The editor the command line opened failed. */
 "input.editor" | 
 /**  The input is not what the command expects. */
@@ -358,6 +363,24 @@ export type Code =
 "sandbox.start" | 
 /**  The OS keyring (or the secrets folder) cannot be used. */
 "secrets.unavailable" | 
+/**  The source's server refused the credentials (or asked for some). */
+"source.auth" | 
+/**  A write-back to the source conflicts with what is there now; nothing was forced. */
+"source.conflict" | 
+/**  A fetched chart's digest is not the one its index or registry states. */
+"source.digest_mismatch" | 
+/**  What the source holds cannot be deployed (bad YAML, a broken chart, bad values). */
+"source.invalid" | 
+/**  The source has no such branch, tag, commit, path, chart or chart version. */
+"source.not_found" | 
+/**  The source sent more than Tripline accepts. */
+"source.too_large" | 
+/**  A tool the source needs (`helm`, `kubectl`) is not installed. */
+"source.tool_missing" | 
+/**  The source's server did not answer, or answered with an error. */
+"source.unreachable" | 
+/**  The source's address or setting is not one Tripline can use. */
+"source.unsupported" | 
 /**  The desktop app's settings file cannot be read or written. */
 "settings.io" | 
 /**  The database is busy (another process holds its lock). */

@@ -62,6 +62,16 @@ pub struct ClusterList {
 }
 
 impl Tripline {
+    /// Every application, by name.
+    pub fn apps(&self) -> Result<Vec<Application>, ErrorBody> {
+        Ok(self.store().apps()?)
+    }
+
+    /// One application.
+    pub fn app(&self, name: &str) -> Result<Application, ErrorBody> {
+        Ok(self.store().app(name)?)
+    }
+
     /// One application with its newest `releases` releases and its triggers.
     pub fn app_detail(&self, name: &str, releases: usize) -> Result<AppDetail, ErrorBody> {
         let store = self.store();
@@ -108,10 +118,11 @@ impl Tripline {
     }
 
     /// The clusters, each with the applications that use it. A broken kubeconfig still
-    /// lists the sandbox, with the kubeconfig's error beside it.
+    /// lists the sandbox, with the kubeconfig's error beside it. Starts nothing: a sandbox
+    /// that is not running is listed without an address.
     pub fn cluster_usage(&self) -> Result<ClusterList, ErrorBody> {
         let apps = self.store().apps()?;
-        let (clusters, kubeconfig_error) = match self.clusters().list() {
+        let (clusters, kubeconfig_error) = match self.known_clusters().list() {
             Ok(clusters) => (clusters, None),
             Err(error) => (
                 vec![ClusterInfo {
@@ -146,7 +157,7 @@ impl Tripline {
     pub fn delete_app(&self, name: &str) -> Result<(), ErrorBody> {
         let mut store = self.store();
         for trigger in store.triggers(Some(name))? {
-            service::delete(&mut store, self.secrets(), &trigger.name).map_err(ErrorBody::from)?;
+            service::delete(&mut store, self.secrets()?, &trigger.name).map_err(ErrorBody::from)?;
         }
         let application = store.app(name)?;
         store.delete_app(name).map_err(ErrorBody::from)?;
@@ -157,15 +168,16 @@ impl Tripline {
             application.source.template(),
         ) {
             store.delete_template(template).map_err(ErrorBody::from)?;
-            self.sources.forget(name);
+            self.sources().forget(name);
         }
         Ok(())
     }
 
-    /// The application's workloads as the cluster reports them now.
+    /// The application's workloads as the cluster reports them now (reaching its cluster
+    /// first when this Tripline was opened for one command).
     pub async fn workloads(&self, app: &str) -> Result<Vec<Workload>, ErrorBody> {
         let app = self.store().app(app)?;
-        live::of_app(self.clusters(), &app).await
+        live::of_app(self.clusters(&app.cluster).await?, &app).await
     }
 
     /// The application's rollout now: its workloads' worst health and replicas ready of

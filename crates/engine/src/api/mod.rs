@@ -3,18 +3,25 @@
 //! front end calls; each rule (a name, a template check, a trigger's target) is enforced
 //! behind them once, in the domain function a method wraps.
 //!
-//! The desktop app and `tripline serve` go through it for everything: the store, secrets,
-//! clusters and workers behind it are not public. The command line's one-shot commands do
-//! not yet: they call the same domain functions these methods wrap (so both front ends give
-//! the same answers, which the CLI crate's `tests/front_ends.rs` checks), without opening
-//! the sandbox and the workers a `Tripline` starts.
+//! Every front end goes through it: the desktop app, `tripline serve` and each of the
+//! command line's one-shot commands (the CLI crate's `tests/front_ends.rs` checks that they
+//! answer a bad request with the same code and message). The store, secrets, clusters and
+//! workers behind it are not a front end's to touch.
+//!
+//! Two ways to open it. [`Tripline::open`] (the desktop app, `tripline serve`) reaches the
+//! sandbox, starts the workers and resumes the deploys a stopped Tripline had accepted, at
+//! once. [`Tripline::open_for_command`] (a one-shot command) opens the database only: the
+//! secret store is found the first time a token is read or written, and the clusters and
+//! workers are started, for the cluster of the application at hand, by the first method that
+//! needs them ([`Tripline::workloads`], [`Tripline::deploy_with`]); reading templates or
+//! records starts nothing. Both fill the same cells, so the methods are the same.
 //!
 //! This file opens the handle and runs the listener; the methods front ends call live beside
 //! it, one file per domain, each an `impl Tripline` block with that domain's view types:
-//! `templates` (versions, saves, checks, diffs), `apps` (applications, clusters, live
-//! workloads), `releases` (the timeline, deploy, rollback), `triggers` (what a trigger can
-//! follow, its secrets and URL), `records` (access records), `status` (where the data lives)
-//! and `demo` ("Try it on the sandbox"). Each method is a few lines over [`crate::store`],
+//! `templates` (versions, saves, patches, checks, diffs), `apps` (applications, clusters, live
+//! workloads), `releases` (the timeline, deploy, rollback, and following one release),
+//! `triggers` (what a trigger can follow, its secrets and URL), `records` (access records),
+//! `status` (where the data lives, what waits) and `demo` ("Try it on the sandbox"). Each method is a few lines over [`crate::store`],
 //! [`crate::trigger`], [`crate::deploy`] and [`crate::listener`].
 //!
 //! Changes are pushed, never polled: [`Tripline::subscribe_deploys`] (release progress),
@@ -22,7 +29,8 @@
 //! [`Tripline::subscribe_listener`] (the listener started, stopped or failed).
 //!
 //! Every background task has an owner: the workers and the listener stop on
-//! [`Tripline::shutdown`], which also stops a sandbox this process started.
+//! [`Tripline::shutdown`], which also stops a sandbox this process started (a command calls
+//! it once it is done with a cluster).
 
 mod apps;
 mod demo;
@@ -34,14 +42,16 @@ mod templates;
 mod triggers;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
+use tokio::sync::{OnceCell, broadcast};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::cluster::sandbox::{ClusterAccess, clusters_for};
+use crate::app::ClusterRef;
+use crate::cluster::Clusters;
+use crate::cluster::sandbox::{ClusterAccess, clusters_for, running_config};
 use crate::deploy::worker::{DeployEvent, Workers};
 use crate::error::{Code, ErrorBody};
 use crate::listener::{self, Listener, Recorded};
@@ -50,10 +60,11 @@ use crate::store::Store;
 
 pub use apps::{AppDetail, AppOverview, AppUsage, ClusterList};
 pub use demo::Demo;
+pub use releases::Deploying;
 pub use sources::NewGitApplication;
-pub use status::{SecretsKind, Storage};
-pub use templates::{Diagnostic, TemplateCheck, VersionDiff};
-pub use triggers::{ImageChoice, TagPreview, TriggerSetup, WorkloadChoice};
+pub use status::{DatabaseStatus, SecretsKind, Storage};
+pub use templates::{Diagnostic, PatchPreview, TemplateCheck, VersionDiff};
+pub use triggers::{ImageChoice, IssuedTrigger, TagPreview, TriggerSetup, WorkloadChoice};
 
 /// How to open the façade.
 #[derive(Debug, Clone)]
@@ -68,6 +79,30 @@ pub struct Options {
     /// Say nothing on stderr when the sandbox is started here (the desktop app, whose stderr
     /// nobody reads, and `tripline serve --json`, whose output is for machines).
     pub quiet: bool,
+}
+
+/// How to open the façade for one command ([`Tripline::open_for_command`]).
+pub struct CommandOptions {
+    /// Where the database, the sandbox's state and (without a keyring) secret files live.
+    pub data_dir: PathBuf,
+    /// Finds the secret store, the first time a method needs it (a trigger's token or URL):
+    /// a command that keeps no secret never probes the keyring. The front end words the
+    /// advice when none answers.
+    pub find_secrets: Box<dyn Fn() -> Result<Secrets, ErrorBody> + Send + Sync>,
+    /// Who is asking, recorded on releases (`cli`).
+    pub via: &'static str,
+    /// Say nothing on stderr when the sandbox is started here.
+    pub quiet: bool,
+}
+
+impl std::fmt::Debug for CommandOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandOptions")
+            .field("data_dir", &self.data_dir)
+            .field("via", &self.via)
+            .field("quiet", &self.quiet)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Listener settings a front end keeps (the rest are [`listener::Config`]'s defaults).
@@ -185,18 +220,71 @@ struct ListenerSlot {
     error: Option<String>,
 }
 
+/// The clusters and the deploy workers, with the sandbox started for them.
+struct Reach {
+    clusters: Clusters,
+    workers: Workers,
+    /// The sandbox this process started, if it did (stopped by [`Tripline::shutdown`]).
+    access: Mutex<Option<ClusterAccess>>,
+}
+
+impl Reach {
+    /// Makes `cluster` reachable (a running sandbox is reused, else one is started here) and
+    /// makes workers that deploy to it.
+    async fn start(
+        cluster: &ClusterRef,
+        data_dir: &Path,
+        database: PathBuf,
+        quiet: bool,
+        cancel: CancellationToken,
+    ) -> Result<Self, ErrorBody> {
+        let access = clusters_for(cluster, data_dir, quiet).await?;
+        let clusters = access.clusters.clone();
+        let workers = match Workers::new(database, clusters.clone(), cancel) {
+            Ok(workers) => workers,
+            Err(error) => {
+                access.shutdown().await;
+                return Err(ErrorBody::from(&error));
+            }
+        };
+        Ok(Reach {
+            clusters,
+            workers,
+            access: Mutex::new(Some(access)),
+        })
+    }
+}
+
+/// The secret store: given when the façade opens, or found the first time it is needed.
+struct SecretStore {
+    found: OnceLock<Secrets>,
+    find: Option<Box<dyn Fn() -> Result<Secrets, ErrorBody> + Send + Sync>>,
+}
+
+impl SecretStore {
+    fn get(&self) -> Result<&Secrets, ErrorBody> {
+        if let Some(secrets) = self.found.get() {
+            return Ok(secrets);
+        }
+        let find = self
+            .find
+            .as_ref()
+            .ok_or_else(|| ErrorBody::new(Code::SecretsUnavailable, "no secret store was given"))?;
+        let secrets = find()?;
+        Ok(self.found.get_or_init(|| secrets))
+    }
+}
+
 /// The application's API handle: the running Tripline (see the module docs).
 pub struct Tripline {
     data_dir: PathBuf,
     database: PathBuf,
     via: &'static str,
+    quiet: bool,
     store: Mutex<Store>,
-    secrets: Secrets,
-    access: Mutex<Option<ClusterAccess>>,
-    clusters: crate::cluster::Clusters,
-    workers: Workers,
-    /// Git applications' caches and credentials.
-    sources: crate::source::sync::Sources,
+    secrets: SecretStore,
+    /// Filled by [`Tripline::open`]; for one command, by the first method that needs it.
+    reach: OnceCell<Reach>,
     /// The applications whose accepted deploys were resumed when this opened.
     resumed: Vec<String>,
     listener: tokio::sync::Mutex<ListenerSlot>,
@@ -224,35 +312,69 @@ impl Tripline {
                 format!("cannot create {}: {e}", options.data_dir.display()),
             )
         })?;
-        let store = Store::open_dir(&options.data_dir).map_err(|e| ErrorBody::from(&e))?;
-        let database = store.info().map_err(|e| ErrorBody::from(&e))?.path;
-        let secrets = options.secrets;
-        let access = clusters_for(
-            &crate::app::ClusterRef::Sandbox,
-            &options.data_dir,
-            options.quiet,
+        let secrets = SecretStore {
+            found: OnceLock::from(options.secrets),
+            find: None,
+        };
+        let mut tripline = Self::open_store(options.data_dir, options.via, options.quiet, secrets)?;
+        let reach = Reach::start(
+            &ClusterRef::Sandbox,
+            &tripline.data_dir,
+            tripline.database.clone(),
+            tripline.quiet,
+            tripline.cancel.child_token(),
         )
         .await?;
-        let clusters = access.clusters.clone();
-        let cancel = CancellationToken::new();
-        let workers = Workers::new(database.clone(), clusters.clone(), cancel.child_token())
-            .map_err(|e| ErrorBody::from(&e))?;
-        let sources = crate::source::sync::Sources::new(&options.data_dir, Some(secrets.clone()));
-        workers.use_sources(sources.clone());
-        let resumed = workers.resume().map_err(|e| ErrorBody::from(&e))?;
+        reach.workers.use_sources(tripline.sources());
+        let resumed = reach.workers.resume();
+        tripline.reach = OnceCell::new_with(Some(reach));
+        match resumed {
+            Ok(resumed) => tripline.resumed = resumed,
+            Err(error) => {
+                tripline.shutdown().await;
+                return Err(ErrorBody::from(&error));
+            }
+        }
+        Ok(tripline)
+    }
+
+    /// Opens the database for one command, and nothing else: the secret store is found, the
+    /// application's cluster reached (the sandbox started when it is not running) and the
+    /// deploy workers made by the first method that needs them, so that reading a template
+    /// starts nothing. Deploys a stopped Tripline had accepted are left for `tripline serve`
+    /// or the desktop app. A command that reached a cluster calls [`Self::shutdown`] before
+    /// it exits.
+    pub fn open_for_command(options: CommandOptions) -> Result<Self, ErrorBody> {
+        Self::open_store(
+            options.data_dir,
+            options.via,
+            options.quiet,
+            SecretStore {
+                found: OnceLock::new(),
+                find: Some(options.find_secrets),
+            },
+        )
+    }
+
+    fn open_store(
+        data_dir: PathBuf,
+        via: &'static str,
+        quiet: bool,
+        secrets: SecretStore,
+    ) -> Result<Self, ErrorBody> {
+        let store = Store::open_dir(&data_dir).map_err(|e| ErrorBody::from(&e))?;
+        let database = store.info().map_err(|e| ErrorBody::from(&e))?.path;
         let (records, _) = broadcast::channel(1024);
         let (listener_changes, _) = broadcast::channel(64);
         Ok(Tripline {
-            data_dir: options.data_dir,
+            data_dir,
             database,
-            via: options.via,
+            via,
+            quiet,
             store: Mutex::new(store),
             secrets,
-            access: Mutex::new(Some(access)),
-            clusters,
-            workers,
-            sources,
-            resumed,
+            reach: OnceCell::new(),
+            resumed: Vec::new(),
             listener: tokio::sync::Mutex::new(ListenerSlot {
                 settings: ListenerSettings::default(),
                 running: None,
@@ -260,7 +382,7 @@ impl Tripline {
             }),
             records,
             listener_changes,
-            cancel,
+            cancel: CancellationToken::new(),
         })
     }
 
@@ -285,19 +407,64 @@ impl Tripline {
     }
 
     /// The secret store (tokens are written and read here, never returned to a UI except
-    /// inside a trigger URL the person asked to see).
-    pub(crate) fn secrets(&self) -> &Secrets {
-        &self.secrets
+    /// inside a trigger URL the person asked to see), found now if it was not yet.
+    pub(crate) fn secrets(&self) -> Result<&Secrets, ErrorBody> {
+        self.secrets.get()
     }
 
-    /// The clusters applications can use.
-    pub(crate) fn clusters(&self) -> &crate::cluster::Clusters {
-        &self.clusters
+    /// The clusters and the workers, reached now for `cluster` if they were not yet (one
+    /// command reaches the cluster of the application it acts on).
+    async fn reach(&self, cluster: &ClusterRef) -> Result<&Reach, ErrorBody> {
+        self.reach
+            .get_or_try_init(|| async {
+                let reach = Reach::start(
+                    cluster,
+                    &self.data_dir,
+                    self.database.clone(),
+                    self.quiet,
+                    self.cancel.child_token(),
+                )
+                .await?;
+                reach.workers.use_sources(self.sources());
+                Ok(reach)
+            })
+            .await
     }
 
-    /// The deploy workers.
-    pub(crate) fn workers(&self) -> &Workers {
-        &self.workers
+    /// Git applications' caches, and their credentials in the secret store (when one
+    /// answers: without it, repositories are read anonymously).
+    pub(crate) fn sources(&self) -> crate::source::sync::Sources {
+        crate::source::sync::Sources::new(&self.data_dir, self.secrets.get().ok().cloned())
+    }
+
+    /// The clusters applications can use, reached now for `cluster` if they were not yet.
+    pub(crate) async fn clusters(&self, cluster: &ClusterRef) -> Result<&Clusters, ErrorBody> {
+        Ok(&self.reach(cluster).await?.clusters)
+    }
+
+    /// The clusters as they stand, without starting anything: a sandbox that runs is listed
+    /// with its address, one that does not as "starts when needed".
+    pub(crate) fn known_clusters(&self) -> Clusters {
+        match self.reach.get() {
+            Some(reach) => reach.clusters.clone(),
+            None => Clusters::new(running_config(&self.data_dir)),
+        }
+    }
+
+    /// The deploy workers, started now (with the cluster of `app`) if they were not yet.
+    pub(crate) async fn workers_for(&self, cluster: &ClusterRef) -> Result<&Workers, ErrorBody> {
+        Ok(&self.reach(cluster).await?.workers)
+    }
+
+    /// The deploy workers [`Self::open`] started; a façade opened for one command has none
+    /// until an async method such as [`Self::deploy_with`] starts them.
+    pub(crate) fn workers(&self) -> Result<&Workers, ErrorBody> {
+        self.reach.get().map(|reach| &reach.workers).ok_or_else(|| {
+            ErrorBody::new(
+                Code::DeployNoWorkers,
+                "the deploy workers are not running: this Tripline was opened for one command",
+            )
+        })
     }
 
     /// Who releases started here are recorded as coming from.
@@ -305,9 +472,13 @@ impl Tripline {
         self.via
     }
 
-    /// Release progress, from now on.
+    /// Release progress, from now on. A façade opened for one command follows its own
+    /// release with [`Self::deploy_with`] instead: before that, nothing would be sent here.
     pub fn subscribe_deploys(&self) -> broadcast::Receiver<DeployEvent> {
-        self.workers.subscribe()
+        match self.reach.get() {
+            Some(reach) => reach.workers.subscribe(),
+            None => broadcast::channel(1).1,
+        }
     }
 
     /// Calls the listener recorded, from now on (across listener restarts).
@@ -386,11 +557,12 @@ impl Tripline {
         config: listener::Config,
         hint: &str,
     ) -> Result<Running, ErrorBody> {
+        let workers = self.workers_for(&ClusterRef::Sandbox).await?.clone();
         let state = listener::State::new(
             config,
             self.database.clone(),
-            self.secrets.clone(),
-            self.workers.clone(),
+            self.secrets()?.clone(),
+            workers,
         )
         .map_err(|e| ErrorBody::from(&e))?;
         let listen = state.config.listen;
@@ -451,9 +623,13 @@ impl Tripline {
         if let Some(running) = running {
             stop(running).await;
         }
-        self.workers.shutdown().await;
+        let Some(reach) = self.reach.get() else {
+            self.cancel.cancel();
+            return;
+        };
+        reach.workers.shutdown().await;
         self.cancel.cancel();
-        let access = self
+        let access = reach
             .access
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -507,5 +683,35 @@ fn status_of(slot: &ListenerSlot) -> ListenerStatus {
         public_url,
         error: slot.error.clone(),
         requests,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Opened for one command, the façade reads and writes the database without reaching a
+    /// cluster, starting workers or looking for the secret store.
+    #[test]
+    fn a_command_that_only_reads_starts_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let tripline = Tripline::open_for_command(CommandOptions {
+            data_dir: dir.path().to_owned(),
+            find_secrets: Box::new(|| panic!("the secret store was looked for")),
+            via: "cli",
+            quiet: true,
+        })
+        .unwrap();
+        assert!(tripline.templates().unwrap().is_empty());
+        assert!(tripline.apps().unwrap().is_empty());
+        assert_eq!(tripline.database_status().unwrap().queued_releases, 0);
+        let clusters = tripline.cluster_usage().unwrap();
+        assert_eq!(clusters.clusters[0].cluster.name, "sandbox");
+        assert!(tripline.reach.get().is_none());
+        assert_eq!(
+            tripline.deploy("web").unwrap_err().code,
+            "deploy.no_workers"
+        );
+        assert!(!dir.path().join("sandbox").exists());
     }
 }

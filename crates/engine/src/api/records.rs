@@ -15,6 +15,11 @@ impl Tripline {
         Ok(self.store().access_record_summaries(filter)?)
     }
 
+    /// A page of access records, newest first, each in full.
+    pub fn records(&self, filter: &RecordFilter<'_>) -> Result<Vec<AccessRecord>, ErrorBody> {
+        Ok(self.store().access_records(filter)?)
+    }
+
     /// One access record with its request, event, decision and response.
     pub fn record(&self, id: i64) -> Result<AccessRecord, ErrorBody> {
         Ok(self.store().access_record(id)?)

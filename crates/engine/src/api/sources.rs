@@ -67,7 +67,7 @@ impl Tripline {
                 format!("an application named {} exists", new.name),
             ));
         }
-        let sources = self.sources.clone();
+        let sources = self.sources();
         let (name, git, given) = (new.name.clone(), new.git, credentials.clone());
         let rendered =
             tokio::task::spawn_blocking(move || sources.read_git(&name, &git, given.as_ref()))
@@ -76,19 +76,19 @@ impl Tripline {
         let rendered = match rendered {
             Ok(rendered) => rendered,
             Err(error) => {
-                self.sources.forget(&new.name);
+                self.sources().forget(&new.name);
                 return Err(error.into());
             }
         };
         if let Some(credentials) = &credentials {
-            self.sources
+            self.sources()
                 .set_credentials(&new.name, Some(credentials))
                 .map_err(ErrorBody::from)?;
         }
         match self.store().create_source_app(&application, &rendered) {
             Ok(app) => Ok(app),
             Err(error) => {
-                self.sources.forget(&new.name);
+                self.sources().forget(&new.name);
                 Err(error.into())
             }
         }

@@ -1,6 +1,7 @@
-//! Templates: the list, their versions, creating one, saving an edit as a new version,
-//! rolling back, deleting; checking text as a save would (each problem at its line) and
-//! comparing two versions. The store holds every version to the template rules (names,
+//! Templates: the list, their versions, creating one, saving an edit or a patch as a new
+//! version (or previewing the patch), rolling back, deleting, the Kubernetes version a
+//! template targets; checking text as a save would (each problem at its line) and comparing
+//! two versions. The store holds every version to the template rules (names,
 //! YAML, limits, the Kubernetes checks) on the way in.
 
 use serde::Serialize;
@@ -8,6 +9,7 @@ use serde::Serialize;
 use super::Tripline;
 use crate::diff::{self, ManifestDiff};
 use crate::error::ErrorBody;
+use crate::patch::{self, Patch};
 use crate::store::{Origin, SaveOutcome, TemplateSummary, Version, VersionSummary};
 use crate::template::{Error as TemplateError, Manifest, ResourceId};
 
@@ -48,6 +50,16 @@ pub struct VersionDiff {
     pub diff: ManifestDiff,
 }
 
+/// What a patch would do to a template's newest version, saving nothing.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PatchPreview {
+    /// The version the patch would make.
+    pub version: u32,
+    /// What it would change (empty: nothing).
+    pub diff: ManifestDiff,
+}
+
 impl Tripline {
     /// Every template with its newest version.
     pub fn templates(&self) -> Result<Vec<TemplateSummary>, ErrorBody> {
@@ -72,6 +84,64 @@ impl Tripline {
         message: &str,
     ) -> Result<VersionSummary, ErrorBody> {
         Ok(self.store().create_template(name, content, message)?)
+    }
+
+    /// Creates a template whose versions are checked against Kubernetes `kubernetes` (e.g.
+    /// `1.33`; `None`: the newest Tripline knows).
+    pub fn create_template_targeting(
+        &self,
+        name: &str,
+        content: &str,
+        message: &str,
+        kubernetes: Option<&str>,
+    ) -> Result<VersionSummary, ErrorBody> {
+        Ok(self
+            .store()
+            .create_template_for(name, content, message, kubernetes)?)
+    }
+
+    /// The Kubernetes version the template's versions are checked against.
+    pub fn template_target(&self, name: &str) -> Result<&'static str, ErrorBody> {
+        Ok(self.store().template_kubernetes_version(name)?)
+    }
+
+    /// Sets the Kubernetes version the template's versions are checked against (`None`: the
+    /// newest Tripline knows) and returns it.
+    pub fn set_template_target(
+        &self,
+        name: &str,
+        kubernetes: Option<&str>,
+    ) -> Result<&'static str, ErrorBody> {
+        Ok(self
+            .store()
+            .set_template_kubernetes_version(name, kubernetes)?)
+    }
+
+    /// Applies a patch to the newest version, saving the result as a new version (or
+    /// reporting that nothing changed).
+    pub fn patch_template(
+        &self,
+        name: &str,
+        patch: &Patch,
+        message: &str,
+    ) -> Result<SaveOutcome, ErrorBody> {
+        Ok(self
+            .store()
+            .patch_template(name, patch, Origin::Patch, message)?)
+    }
+
+    /// What [`Self::patch_template`] would change, saving nothing; a result that could not
+    /// be saved is refused as the patch would be.
+    pub fn preview_patch(&self, name: &str, patch: &Patch) -> Result<PatchPreview, ErrorBody> {
+        let latest = self.store().version(name, None)?;
+        let manifest = Manifest::parse(&latest.content).map_err(ErrorBody::from)?;
+        let before = manifest.clone();
+        let applied = patch::apply(manifest, patch).map_err(ErrorBody::from)?;
+        applied.manifest.check_for_save().map_err(ErrorBody::from)?;
+        Ok(PatchPreview {
+            version: latest.summary.number + 1,
+            diff: diff::diff(&before, &applied.manifest),
+        })
     }
 
     /// Saves an edit as a new version (or reports that nothing changed).

@@ -1,12 +1,18 @@
-//! Triggers: the list, enabling and disabling; what a new trigger for an application can follow, tag-filter previews, and the
-//! operations that touch the secret store (create, rotate, delete, reveal the URL, the signing
-//! key and curl examples).
+//! Triggers: the list, enabling and disabling; what a new trigger for an application can
+//! follow, tag-filter previews, and the operations that touch the secret store (create,
+//! rotate, delete, reveal the URL, the signing key and curl examples).
+//!
+//! A trigger's URL starts with the listener's public URL. The desktop app's is the running
+//! listener's ([`Tripline::trigger_url`]); the command line, which runs no listener, names
+//! one (`--public-url`), else the one the trigger was created with, else the listener's
+//! default address ([`Tripline::trigger_url_at`]).
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::Tripline;
 use crate::error::{Code, ErrorBody};
+use crate::listener;
 use crate::store::NewTrigger;
 use crate::template::Manifest;
 use crate::trigger::{self, TagFilter, TagMatcher, Trigger, service};
@@ -59,10 +65,27 @@ pub struct TagPreview {
     pub reason: Option<String>,
 }
 
+/// A trigger just made or given a new token, with its URL (token included) and, for a
+/// signed trigger just made, its HMAC key: shown once, to the person who asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedTrigger {
+    /// The trigger.
+    pub trigger: Trigger,
+    /// Its URL, token included.
+    pub url: String,
+    /// The HMAC key, for a signed trigger just made.
+    pub signing_key: Option<String>,
+}
+
 /// At most this many sample tags are previewed at once.
 const MAX_PREVIEW_TAGS: usize = 200;
 
 impl Tripline {
+    /// One trigger (without its token).
+    pub fn trigger(&self, name: &str) -> Result<Trigger, ErrorBody> {
+        Ok(self.store().trigger(name)?)
+    }
+
     /// Triggers, of one application or all.
     pub fn triggers(&self, app: Option<&str>) -> Result<Vec<Trigger>, ErrorBody> {
         Ok(self.store().triggers(app)?)
@@ -151,30 +174,101 @@ impl Tripline {
     /// request ([`Self::trigger_url`]).
     pub fn create_trigger(&self, new: &NewTrigger) -> Result<Trigger, ErrorBody> {
         let mut store = self.store();
-        service::create(&mut store, self.secrets(), new)
+        service::create(&mut store, self.secrets()?, new)
             .map(|created| created.trigger)
             .map_err(ErrorBody::from)
+    }
+
+    /// Creates a trigger whose callers reach the listener at `public_url` (checked before
+    /// anything is made; `None`: the listener's default address) and returns its URL and
+    /// signing key, for a front end that shows them once (the command line).
+    pub fn create_trigger_at(
+        &self,
+        new: &NewTrigger,
+        public_url: Option<&str>,
+    ) -> Result<IssuedTrigger, ErrorBody> {
+        let public_url = listener::public_url(public_url)?;
+        let created = {
+            let mut store = self.store();
+            let created =
+                service::create(&mut store, self.secrets()?, new).map_err(ErrorBody::from)?;
+            if public_url.is_some() {
+                store.set_trigger_public_url(&created.trigger.name, public_url.as_deref())?;
+            }
+            created
+        };
+        let base = public_url.unwrap_or_else(default_base);
+        Ok(IssuedTrigger {
+            url: trigger::url_with_token(&created.trigger, &base, &created.token),
+            trigger: created.trigger,
+            signing_key: created.signing_key,
+        })
     }
 
     /// Gives a trigger a new token; the old URL stops working at once.
     pub fn rotate_trigger(&self, name: &str) -> Result<Trigger, ErrorBody> {
         let mut store = self.store();
-        service::rotate(&mut store, self.secrets(), name)
+        service::rotate(&mut store, self.secrets()?, name)
             .map(|created| created.trigger)
             .map_err(ErrorBody::from)
+    }
+
+    /// [`Self::rotate_trigger`], returning the new URL on the base
+    /// [`Self::trigger_url_at`] chooses (checked before the token changes).
+    pub fn rotate_trigger_at(
+        &self,
+        name: &str,
+        public_url: Option<&str>,
+    ) -> Result<IssuedTrigger, ErrorBody> {
+        let given = listener::public_url(public_url)?;
+        let rotated = {
+            let mut store = self.store();
+            service::rotate(&mut store, self.secrets()?, name).map_err(ErrorBody::from)?
+        };
+        let base = match given {
+            Some(base) => base,
+            None => self.stored_base(name)?,
+        };
+        Ok(IssuedTrigger {
+            url: trigger::url_with_token(&rotated.trigger, &base, &rotated.token),
+            trigger: rotated.trigger,
+            signing_key: rotated.signing_key,
+        })
     }
 
     /// Deletes a trigger and its secrets.
     pub fn delete_trigger(&self, name: &str) -> Result<(), ErrorBody> {
         let mut store = self.store();
-        service::delete(&mut store, self.secrets(), name).map_err(ErrorBody::from)
+        service::delete(&mut store, self.secrets()?, name).map_err(ErrorBody::from)
     }
 
-    /// The trigger's URL, token included.
+    /// The trigger's URL, token included, on the running listener's base.
     pub async fn trigger_url(&self, name: &str) -> Result<String, ErrorBody> {
         let base = self.base_url().await;
         let trigger = self.store().trigger(name)?;
-        service::url(self.secrets(), &trigger, &base).map_err(ErrorBody::from)
+        service::url(self.secrets()?, &trigger, &base).map_err(ErrorBody::from)
+    }
+
+    /// The trigger's URL, token included, on `public_url`, else the public URL the trigger
+    /// was created with, else the listener's default address: for a front end that runs no
+    /// listener (the command line).
+    pub fn trigger_url_at(
+        &self,
+        name: &str,
+        public_url: Option<&str>,
+    ) -> Result<String, ErrorBody> {
+        let trigger = self.store().trigger(name)?;
+        let base = match listener::public_url(public_url)? {
+            Some(base) => base,
+            None => self.stored_base(name)?,
+        };
+        service::url(self.secrets()?, &trigger, &base).map_err(ErrorBody::from)
+    }
+
+    /// The public URL the trigger was created with, else the listener's default address.
+    fn stored_base(&self, name: &str) -> Result<String, ErrorBody> {
+        let stored = self.store().trigger_public_url(name)?;
+        Ok(stored.unwrap_or_else(default_base))
     }
 
     /// A signed trigger's HMAC key, for the person setting up the caller's signature.
@@ -186,7 +280,7 @@ impl Tripline {
                 format!("trigger {name} does not require signatures, so it has no signing key"),
             ));
         }
-        self.secrets()
+        self.secrets()?
             .get(&trigger::signing_secret_name(name))
             .map_err(|e| ErrorBody::from(service::Error::Secrets(e)))
     }
@@ -194,20 +288,30 @@ impl Tripline {
     /// Ready-to-run curl commands for the trigger, in the seeds' forms.
     pub async fn trigger_examples(&self, name: &str) -> Result<Vec<String>, ErrorBody> {
         let url = self.trigger_url(name).await?;
-        let (trigger, target) = {
+        let trigger = self.store().trigger(name)?;
+        Ok(self.curl_examples(&trigger, &url))
+    }
+
+    /// Ready-to-run curl commands for `trigger` called at `url`, patching an object of its
+    /// application's newest template where the kind takes a patch.
+    pub fn curl_examples(&self, trigger: &Trigger, url: &str) -> Vec<String> {
+        let target = {
             let store = self.store();
-            let trigger = store.trigger(name)?;
-            let target = store
+            store
                 .app(&trigger.app)
                 .ok()
                 .and_then(|a| a.source.template().map(str::to_owned))
                 .and_then(|t| store.version(&t, None).ok())
                 .and_then(|v| Manifest::parse(&v.content).ok())
-                .and_then(|m| trigger::ExampleTarget::find(&m));
-            (trigger, target)
+                .and_then(|m| trigger::ExampleTarget::find(&m))
         };
-        Ok(trigger::curl_examples(&trigger, &url, target.as_ref()))
+        trigger::curl_examples(trigger, url, target.as_ref())
     }
+}
+
+/// The listener's default address, as a URL base.
+fn default_base() -> String {
+    format!("http://{}", listener::Config::default().listen)
 }
 
 /// Collects `image` fields of containers anywhere in an object (pod templates, cron jobs).

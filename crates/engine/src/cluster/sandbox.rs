@@ -1,4 +1,5 @@
-//! Finding (or starting) the sandbox for a command or an app.
+//! Finding (or starting) the sandbox for a command or an app. The façade reaches it
+//! ([`crate::api::Tripline`]); `tripline sandbox` uses the paths below to announce one.
 //!
 //! A running `tripline sandbox` writes its address to `<data dir>/sandbox/endpoint` and its
 //! kubeconfig beside it. Whoever needs the sandbox uses that server when it answers;
@@ -48,15 +49,16 @@ pub async fn reachable(config: &kube::Config) -> bool {
 }
 
 /// Clusters for a command, with the sandbox it had to start (stopped by [`Self::shutdown`]).
-pub struct ClusterAccess {
+/// The façade holds it ([`crate::api::Tripline`]); front ends ask the façade.
+pub(crate) struct ClusterAccess {
     /// Where applications can be deployed.
-    pub clusters: Clusters,
+    pub(crate) clusters: Clusters,
     started: Option<Sandbox>,
 }
 
 impl ClusterAccess {
     /// Stops the sandbox this command started, if it did.
-    pub async fn shutdown(self) {
+    pub(crate) async fn shutdown(self) {
         if let Some(sandbox) = self.started {
             sandbox.shutdown().await;
         }
@@ -64,7 +66,7 @@ impl ClusterAccess {
 }
 
 /// Makes `cluster` reachable: a running sandbox is reused, else one is started in-process.
-pub async fn clusters_for(
+pub(crate) async fn clusters_for(
     cluster: &ClusterRef,
     data_dir: &Path,
     quiet: bool,

@@ -100,6 +100,9 @@ struct Shared {
 }
 
 /// The deploy workers of one process.
+///
+/// Front ends reach them through [`crate::api::Tripline`] (which starts them: for one command,
+/// on first use); public for the engine's integration tests and benchmarks.
 #[derive(Clone)]
 pub struct Workers {
     shared: Arc<Shared>,

@@ -209,6 +209,10 @@ pub struct Info {
 }
 
 /// The open database.
+///
+/// Front ends do not hold one: they call [`crate::api::Tripline`], which holds the store and
+/// enforces each rule once. It stays public for the engine's own integration tests and
+/// benchmarks (`crates/engine/tests`, `crates/engine/benches`), which drive it directly.
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,

@@ -1,5 +1,8 @@
 //! Creating, rotating and describing triggers: the store for the row, the secret store for
 //! the token (and HMAC key). The token leaves here only in the returned [`Created`].
+//!
+//! Front ends call these through [`crate::api::Tripline`]; the module stays public for the
+//! engine's integration tests and benchmarks, which make triggers without a façade.
 
 use serde::Serialize;
 
