@@ -294,6 +294,15 @@ impl GitReader {
         ) -> Result<T, SourceError>,
     ) -> Result<T, SourceError> {
         let url = redacted(&source.url);
+        if credentials.is_some() && !may_carry_credentials(source.url.trim()) {
+            return Err(SourceError::new(
+                Code::SourceUnsupported,
+                format!(
+                    "{url}: credentials are sent only over https (or plain http to this \
+                     machine); use the https URL"
+                ),
+            ));
+        }
         let reference = source.reference.trim();
         let specs: Vec<String> = if is_commit_id(reference) {
             vec![format!("+{reference}:refs/tripline/commit")]
@@ -348,14 +357,14 @@ impl GitReader {
             gix::remote::ref_map::Options::default(),
         );
         let auth_failure = |auth: &Auth| {
-            if auth.rejected || (auth.asked && credentials.is_some()) {
+            if auth.rejected {
                 Some(SourceError::new(
                     Code::SourceAuth,
                     format!(
                         "{url}: the server refused the credentials; check the user name and token"
                     ),
                 ))
-            } else if auth.asked {
+            } else if auth.asked && credentials.is_none() {
                 Some(SourceError::new(
                     Code::SourceAuth,
                     format!(
@@ -603,6 +612,26 @@ fn concatenate(files: &[File], prefix: &str) -> Result<String, SourceError> {
     Ok(out)
 }
 
+/// Whether a password may travel to `url`: over https, or over plain http to this machine
+/// (where it never crosses a network).
+fn may_carry_credentials(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return !url.starts_with("git://");
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(host, _)| host),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Sorts a gix failure into a code: unreachable, refused, or not found.
 fn classify(url: &str, error: &str) -> SourceError {
     let lower = error.to_ascii_lowercase();
@@ -745,6 +774,15 @@ mod tests {
         assert!(!error.message.contains("s3cret"), "{}", error.message);
         assert_eq!(error.code, Code::SourceUnreachable);
         assert_eq!(classify("u", "HTTP status 401").code, Code::SourceAuth);
+        assert!(may_carry_credentials("https://git.example/a.git"));
+        assert!(may_carry_credentials("http://127.0.0.1:8080/a.git"));
+        assert!(may_carry_credentials("http://[::1]:8080/a.git"));
+        assert!(may_carry_credentials("http://localhost/a.git"));
+        assert!(!may_carry_credentials("http://git.example/a.git"));
+        assert!(!may_carry_credentials(
+            "http://127.0.0.1.evil.example/a.git"
+        ));
+        assert!(!may_carry_credentials("git://127.0.0.1/a.git"));
     }
 
     #[test]

@@ -1,0 +1,311 @@
+//! Git applications end to end, through the façade the front ends use, against a real Git
+//! server (lighttpd + `git http-backend`, basic auth) and the sandbox cluster: create, deploy,
+//! a redeploy call with nothing new, a new commit, a force-push, a deleted branch, and the
+//! calls a Git application refuses.
+
+use std::io::{Read as _, Write as _};
+use std::time::Duration;
+
+use tripline_engine::api::{ListenerSettings, NewGitApplication, Options, Tripline};
+use tripline_engine::app::{ClusterRef, Source};
+use tripline_engine::error::Code;
+use tripline_engine::source::Revision;
+use tripline_engine::source::git::GitSource;
+use tripline_engine::store::{NewTrigger, Release, ReleaseStatus};
+use tripline_engine::trigger::{TagFilter, TriggerKind};
+
+fn config_map(name: &str, value: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: {value:?}\n"
+    )
+}
+
+async fn open(dir: &tempfile::TempDir) -> Tripline {
+    Tripline::open(Options {
+        data_dir: dir.path().to_owned(),
+        secrets: tripline_engine::secrets::Secrets::Files(dir.path().join("secrets")),
+        via: "test",
+        quiet: true,
+    })
+    .await
+    .expect("tripline opens")
+}
+
+/// POSTs `body` to `url` (`http://host:port/path?query`) and returns the status and body.
+fn post(url: &str, body: &str) -> (u16, String) {
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (host, path) = rest.split_once('/').expect("a path");
+    let mut stream = std::net::TcpStream::connect(host).expect("listener answers");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer[9..12].parse().expect("a status line");
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    (status, body)
+}
+
+/// Waits for the application's release `number` to finish.
+async fn finished(tripline: &Tripline, app: &str, number: u32) -> Release {
+    for _ in 0..600 {
+        if let Some(release) = tripline
+            .releases(app, 10)
+            .unwrap()
+            .into_iter()
+            .find(|r| r.number == number)
+            && !matches!(
+                release.status,
+                ReleaseStatus::Queued | ReleaseStatus::Running
+            )
+        {
+            return release;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("release {number} of {app} did not finish");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_git_application_follows_its_branch() {
+    if !testbed::require(&["git", "lighttpd"]) {
+        return;
+    }
+    let server = testbed::GitServer::start().expect("git server starts");
+    let repo = server
+        .create_repo("shop", Some(("deployer", "s3cret-token")))
+        .expect("repository");
+    let first = repo
+        .commit_files(
+            "main",
+            &[("deploy/a.yaml", &config_map("shop-a", "1"))],
+            "first",
+        )
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tripline = open(&dir).await;
+    let git = GitSource {
+        url: repo.http_url(),
+        reference: "main".into(),
+        path: "deploy".into(),
+    };
+    let new = |password: Option<&str>| NewGitApplication {
+        name: "shop".into(),
+        cluster: ClusterRef::Sandbox,
+        namespace: "default".into(),
+        git: git.clone(),
+        prune: true,
+        username: password.map(|_| "deployer".to_owned()),
+        password: password.map(str::to_owned),
+    };
+
+    // Without credentials, and with wrong ones: refused, and nothing is kept.
+    let error = tripline.create_git_app(new(None)).await.unwrap_err();
+    assert_eq!(error.code, Code::SourceAuth, "{error:?}");
+    let error = tripline
+        .create_git_app(new(Some("wrong")))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Code::SourceAuth, "{error:?}");
+    assert!(!error.message.contains("wrong"), "{}", error.message);
+    assert!(tripline.app_overviews().unwrap().is_empty());
+
+    let app = tripline
+        .create_git_app(new(Some("s3cret-token")))
+        .await
+        .unwrap();
+    assert!(matches!(app.source, Source::Git { .. }));
+    let revision = tripline.source_revision("shop").unwrap();
+    assert_eq!(
+        revision,
+        Some(Revision::Git {
+            commit: first.clone(),
+            reference: "main".into()
+        })
+    );
+    let stored = std::fs::read_to_string(dir.path().join("tripline.db")).unwrap_or_default();
+    assert!(
+        !stored.contains("s3cret-token"),
+        "the token is not in the database"
+    );
+
+    // A person's deploy applies version 1.
+    let release = tripline.deploy("shop").unwrap();
+    let release = finished(&tripline, "shop", release.number).await;
+    assert_eq!(
+        release.status,
+        ReleaseStatus::Succeeded,
+        "{}",
+        release.message
+    );
+    assert_eq!(release.template_version, Some(1));
+
+    // A redeploy trigger with nothing new: accepted, and nothing is applied.
+    tripline
+        .create_trigger(&NewTrigger {
+            name: "shop-redeploy".into(),
+            app: "shop".into(),
+            kind: TriggerKind::Redeploy,
+            signed: false,
+        })
+        .unwrap();
+    tripline
+        .start_listener(ListenerSettings {
+            listen: "127.0.0.1:0".into(),
+            ..ListenerSettings::default()
+        })
+        .await
+        .unwrap();
+    let url = tripline.trigger_url("shop-redeploy").await.unwrap();
+    let (status, body) = post(&url, "");
+    assert_eq!(status, 202, "{body}");
+    let release = finished(&tripline, "shop", release.number + 1).await;
+    assert_eq!(
+        release.status,
+        ReleaseStatus::Succeeded,
+        "{}",
+        release.message
+    );
+    assert!(
+        release.message.starts_with("nothing new: commit"),
+        "{}",
+        release.message
+    );
+    assert!(
+        release.resources.is_empty(),
+        "nothing applied: {:?}",
+        release.resources
+    );
+
+    // A new commit: the call deploys it as version 2, which names the commit.
+    let second = repo
+        .commit_files(
+            "main",
+            &[("deploy/b.yaml", &config_map("shop-b", "2"))],
+            "second",
+        )
+        .unwrap();
+    let (status, body) = post(&url, "");
+    assert_eq!(status, 202, "{body}");
+    let release = finished(&tripline, "shop", release.number + 1).await;
+    assert_eq!(
+        release.status,
+        ReleaseStatus::Succeeded,
+        "{}",
+        release.message
+    );
+    assert_eq!(release.template_version, Some(2));
+    let version = tripline.version("shop", Some(2)).unwrap();
+    assert!(version.content.contains("shop-b"));
+    assert_eq!(
+        version.summary.revision,
+        Some(Revision::Git {
+            commit: second.clone(),
+            reference: "main".into()
+        })
+    );
+
+    // A force-push back to the first commit is deployed too (and prunes shop-b).
+    repo.force_push("main", &first).unwrap();
+    let (status, _) = post(&url, "");
+    assert_eq!(status, 202);
+    let release = finished(&tripline, "shop", release.number + 1).await;
+    assert_eq!(
+        release.status,
+        ReleaseStatus::Succeeded,
+        "{}",
+        release.message
+    );
+    assert_eq!(release.template_version, Some(3));
+    assert!(
+        !tripline
+            .version("shop", Some(3))
+            .unwrap()
+            .content
+            .contains("shop-b")
+    );
+
+    // Invalid YAML on the branch: the release fails and names the file; version 3 runs on.
+    repo.commit_files("main", &[("deploy/bad.yaml", "kind: [")], "broken")
+        .unwrap();
+    let (status, _) = post(&url, "");
+    assert_eq!(status, 202);
+    let failed = finished(&tripline, "shop", release.number + 1).await;
+    assert_eq!(failed.status, ReleaseStatus::Failed);
+    assert_eq!(
+        failed.reason.as_deref(),
+        Some("source.invalid"),
+        "{}",
+        failed.message
+    );
+    assert!(
+        failed.message.contains("deploy/bad.yaml"),
+        "{}",
+        failed.message
+    );
+
+    // The branch deleted: a clear failure, and still version 3 is what runs.
+    repo.delete_ref("refs/heads/main").unwrap();
+    let (status, _) = post(&url, "");
+    assert_eq!(status, 202);
+    let failed = finished(&tripline, "shop", failed.number + 1).await;
+    assert_eq!(failed.status, ReleaseStatus::Failed);
+    assert_eq!(
+        failed.reason.as_deref(),
+        Some("source.not_found"),
+        "{}",
+        failed.message
+    );
+    assert!(failed.message.contains("main"), "{}", failed.message);
+    let last_success = tripline
+        .releases("shop", 20)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.status == ReleaseStatus::Succeeded && r.template_version.is_some())
+        .unwrap();
+    assert_eq!(last_success.template_version, Some(3));
+
+    // A body cannot patch a Git application, and image triggers are refused for now.
+    let (status, body) = post(&url, r#"{"resource":{"kind":"ConfigMap"}}"#);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("deploys from Git"), "{body}");
+    let refused = tripline
+        .create_trigger(&NewTrigger {
+            name: "shop-image".into(),
+            app: "shop".into(),
+            kind: TriggerKind::Image {
+                repositories: vec!["registry.example/shop".into()],
+                filter: TagFilter::All,
+                pin_digest: false,
+            },
+            signed: false,
+        })
+        .unwrap_err();
+    assert!(
+        refused.message.contains("deploys from Git"),
+        "{}",
+        refused.message
+    );
+
+    // Deleting the application removes its template and its credentials.
+    tripline.delete_app("shop").unwrap();
+    assert!(tripline.version("shop", None).is_err());
+    assert!(
+        !dir.path().join("secrets").join("source").exists()
+            || std::fs::read_dir(dir.path().join("secrets").join("source"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+    tripline.shutdown().await;
+}
