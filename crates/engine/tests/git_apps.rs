@@ -195,6 +195,37 @@ async fn a_git_application_follows_its_branch() {
             "second",
         )
         .unwrap();
+    // What would change, before deploying it; and the picker's branches and tags.
+    let preview = tripline.source_preview("shop").await.unwrap();
+    assert_eq!(
+        preview.newest,
+        Revision::Git {
+            commit: second.clone(),
+            reference: "main".into()
+        }
+    );
+    assert_eq!(preview.deployed, revision);
+    let diff = serde_json::to_string(&preview.diff).unwrap();
+    assert!(diff.contains("shop-b"), "{diff}");
+    repo.create_tag("v1", &first, Some("one")).unwrap();
+    let references = tripline
+        .git_references(
+            &repo.http_url(),
+            Some("deployer".into()),
+            Some("s3cret-token".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        references.branches,
+        vec![("main".to_owned(), second.clone())]
+    );
+    assert_eq!(references.tags, vec![("v1".to_owned(), first.clone())]);
+    let error = tripline
+        .git_references(&repo.http_url(), None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Code::SourceAuth, "{error:?}");
     let (status, body) = post(&url, "");
     assert_eq!(status, 202, "{body}");
     let release = finished(&tripline, "shop", release.number + 1).await;

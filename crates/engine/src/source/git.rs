@@ -129,6 +129,16 @@ pub struct GitReader {
     kubectl: Option<PathBuf>,
 }
 
+/// A repository's branches and tags, each with its commit, by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct References {
+    /// Branch names and commits.
+    pub branches: Vec<(String, String)>,
+    /// Tag names and the commits they point to.
+    pub tags: Vec<(String, String)>,
+}
+
 /// What the server says the reference names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
@@ -162,6 +172,50 @@ impl GitReader {
         let repo = self.open()?;
         self.connect(&repo, source, credentials, |prepare| {
             found_commit(prepare.ref_map(), source)
+        })
+    }
+
+    /// The repository's branches and tags with their commits (tags peeled), from the
+    /// reference listing alone: what a branch or tag picker offers.
+    pub fn references(
+        &self,
+        url: &str,
+        credentials: Option<&Credentials>,
+    ) -> Result<References, SourceError> {
+        let source = GitSource {
+            url: url.to_owned(),
+            reference: "main".to_owned(),
+            path: String::new(),
+        };
+        source.validate()?;
+        let listing = GitSource {
+            reference: String::new(),
+            ..source
+        };
+        let repo = self.open()?;
+        self.connect(&repo, &listing, credentials, |prepare| {
+            let mut found = References::default();
+            for mapping in &prepare.ref_map().mappings {
+                let (Some(name), Some(id)) = (
+                    mapping.remote.as_name(),
+                    mapping
+                        .remote
+                        .peeled_id()
+                        .or_else(|| mapping.remote.as_id()),
+                ) else {
+                    continue;
+                };
+                let Ok(name) = name.to_str() else { continue };
+                if let Some(branch) = name.strip_prefix("refs/heads/") {
+                    found.branches.push((branch.to_owned(), id.to_string()));
+                } else if let Some(tag) = name.strip_prefix("refs/tags/") {
+                    found.tags.push((tag.to_owned(), id.to_string()));
+                }
+            }
+            found.branches.sort();
+            found.tags.sort();
+            found.tags.dedup_by(|a, b| a.0 == b.0);
+            Ok(found)
         })
     }
 
@@ -304,7 +358,13 @@ impl GitReader {
             ));
         }
         let reference = source.reference.trim();
-        let specs: Vec<String> = if is_commit_id(reference) {
+        let specs: Vec<String> = if reference.is_empty() {
+            // Every branch and tag, for a picker (nothing is fetched).
+            vec![
+                "+refs/heads/*:refs/tripline/heads/*".to_owned(),
+                "+refs/tags/*:refs/tripline/tags/*".to_owned(),
+            ]
+        } else if is_commit_id(reference) {
             vec![format!("+{reference}:refs/tripline/commit")]
         } else if reference.starts_with("refs/") {
             vec![format!("+{reference}:refs/tripline/ref")]
