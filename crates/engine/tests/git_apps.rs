@@ -306,27 +306,10 @@ async fn a_git_application_follows_its_branch() {
         .unwrap();
     assert_eq!(last_success.template_version, Some(3));
 
-    // A body cannot patch a Git application, and image triggers are refused for now.
+    // A body cannot patch a Git application.
     let (status, body) = post(&url, r#"{"resource":{"kind":"ConfigMap"}}"#);
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("deploys from Git"), "{body}");
-    let refused = tripline
-        .create_trigger(&NewTrigger {
-            name: "shop-image".into(),
-            app: "shop".into(),
-            kind: TriggerKind::Image {
-                repositories: vec!["registry.example/shop".into()],
-                filter: TagFilter::All,
-                pin_digest: false,
-            },
-            signed: false,
-        })
-        .unwrap_err();
-    assert!(
-        refused.message.contains("deploys from Git"),
-        "{}",
-        refused.message
-    );
 
     // Deleting the application removes its template and its credentials.
     tripline.delete_app("shop").unwrap();
@@ -338,5 +321,138 @@ async fn a_git_application_follows_its_branch() {
                 .next()
                 .is_none()
     );
+    tripline.shutdown().await;
+}
+
+const DEPLOYMENT: &str = "\
+# The shop's web front.
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: registry.example/shop:v1   # set by Tripline
+";
+
+/// An image push is written back to the branch as a commit that changes only the image
+/// line, and that commit is deployed; a branch where no container uses the repository is a
+/// conflict, answered as such.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_push_is_committed_to_the_branch_then_deployed() {
+    if !testbed::require(&["git", "lighttpd"]) {
+        return;
+    }
+    let server = testbed::GitServer::start().expect("git server starts");
+    let repo = server
+        .create_repo("web", Some(("deployer", "token-1")))
+        .expect("repository");
+    repo.commit_files("main", &[("deploy/web.yaml", DEPLOYMENT)], "web v1")
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tripline = open(&dir).await;
+    tripline
+        .create_git_app(NewGitApplication {
+            name: "web".into(),
+            cluster: ClusterRef::Sandbox,
+            namespace: "default".into(),
+            git: GitSource {
+                url: repo.http_url(),
+                reference: "main".into(),
+                path: "deploy".into(),
+            },
+            prune: false,
+            username: Some("deployer".into()),
+            password: Some("token-1".into()),
+        })
+        .await
+        .unwrap();
+    tripline
+        .create_trigger(&NewTrigger {
+            name: "web-image".into(),
+            app: "web".into(),
+            kind: TriggerKind::Image {
+                repositories: vec!["registry.example/shop".into()],
+                filter: TagFilter::All,
+                pin_digest: false,
+            },
+            signed: false,
+        })
+        .unwrap();
+    tripline
+        .start_listener(ListenerSettings {
+            listen: "127.0.0.1:0".into(),
+            ..ListenerSettings::default()
+        })
+        .await
+        .unwrap();
+    let url = tripline.trigger_url("web-image").await.unwrap();
+    let (status, body) = post(&url, r#"{"image":"registry.example/shop:v2"}"#);
+    assert_eq!(status, 202, "{body}");
+    let release = finished(&tripline, "web", 1).await;
+    assert_eq!(
+        release.status,
+        ReleaseStatus::Succeeded,
+        "{}",
+        release.message
+    );
+
+    let log = repo.log("main").unwrap();
+    let commit = &log[0];
+    assert!(commit.author.starts_with("Tripline"), "{commit:?}");
+    assert!(
+        commit.message.contains("registry.example/shop:v2"),
+        "{commit:?}"
+    );
+    assert!(commit.message.contains("web-image"), "{commit:?}");
+    let file = repo.read_file("main", "deploy/web.yaml").unwrap().unwrap();
+    assert_eq!(
+        file,
+        DEPLOYMENT.replace("shop:v1   #", "shop:v2   #"),
+        "only the image changed, comments and all"
+    );
+    let deployed = tripline.version("web", release.template_version).unwrap();
+    assert!(deployed.content.contains("registry.example/shop:v2"));
+    assert_eq!(
+        deployed.summary.revision,
+        Some(Revision::Git {
+            commit: commit.id.clone(),
+            reference: "main".into()
+        })
+    );
+
+    // The same push again: the branch already has it; nothing new is committed or applied.
+    let (status, body) = post(&url, r#"{"image":"registry.example/shop:v2"}"#);
+    assert_eq!(status, 202, "{body}");
+    let again = finished(&tripline, "web", 2).await;
+    assert!(
+        again.message.starts_with("nothing new"),
+        "{}",
+        again.message
+    );
+    assert_eq!(repo.log("main").unwrap().len(), log.len());
+
+    // Someone replaced the image on the branch: a push for the old repository conflicts.
+    repo.commit_files(
+        "main",
+        &[(
+            "deploy/web.yaml",
+            &DEPLOYMENT.replace("registry.example/shop:v1", "other.example/web:v1"),
+        )],
+        "moved to another registry",
+    )
+    .unwrap();
+    let (status, body) = post(&url, r#"{"image":"registry.example/shop:v3"}"#);
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("source.conflict"), "{body}");
+    assert!(body.contains("registry.example/shop"), "{body}");
     tripline.shutdown().await;
 }

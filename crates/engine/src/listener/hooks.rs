@@ -694,6 +694,11 @@ async fn registry_hook(
         delivery.format.label(),
         trigger.name
     );
+    if let Ok(app) = state.with_store(|store| store.app(&trigger.app))
+        && let crate::app::Source::Git { git, .. } = &app.source
+    {
+        return write_back(state, trigger, git, &updates, &pushed, events_json).await;
+    }
     let mut changes = Vec::new();
     let saved = state.with_store(|store| {
         let outcome = store.modify_template(
@@ -760,6 +765,86 @@ async fn registry_hook(
             })
         }
     }
+}
+
+/// An image push for a Git application: the image is written to the repository's branch as
+/// a commit of its own, and the release that follows deploys that commit (the deploy reads
+/// the branch's newest commit). A push the repository refuses is answered with its code, and
+/// nothing is queued.
+async fn write_back(
+    state: &Arc<State>,
+    trigger: &Trigger,
+    git: &crate::source::git::GitSource,
+    updates: &[(String, Option<String>, Option<String>, &registry::PushEvent)],
+    pushed: &[String],
+    events_json: Option<serde_json::Value>,
+) -> Outcome {
+    use crate::source::writeback::{self, ImageUpdate, Written};
+    let images: Vec<ImageUpdate> = updates
+        .iter()
+        .map(|(repository, tag, digest, _)| ImageUpdate {
+            repository: repository.clone(),
+            tag: tag.clone(),
+            digest: digest.clone(),
+        })
+        .collect();
+    let first = updates[0].3;
+    let commit_message = format!(
+        "Set {}\n\nImage trigger {} of Tripline, on a registry push ({}{}).\n",
+        pushed.join(", "),
+        trigger.name,
+        first.format.label(),
+        first
+            .pusher
+            .as_deref()
+            .map(|p| format!(", pushed by {p}"))
+            .unwrap_or_default(),
+    );
+    let sources = crate::source::sync::Sources::new(
+        state
+            .workers
+            .pool()
+            .path()
+            .parent()
+            .unwrap_or(std::path::Path::new(".")),
+        Some(state.secrets.clone()),
+    );
+    let (app, git) = (trigger.app.clone(), git.clone());
+    let written = tokio::task::spawn_blocking(move || {
+        let credentials = sources.credentials(&app)?;
+        writeback::write_images(&git, credentials.as_ref(), &images, &commit_message)
+    })
+    .await;
+    let event = json!({"pushes": events_json});
+    let written = match written {
+        Ok(Ok(written)) => written,
+        Ok(Err(error)) => {
+            let mut reply = Reply::error(error.code, error.message);
+            reply.event = Some(record::Event::Json(event));
+            return Outcome::Done(reply);
+        }
+        Err(error) => {
+            return Outcome::Done(Reply::error(
+                Code::SourceUnreachable,
+                format!("writing the image back stopped: {error}"),
+            ));
+        }
+    };
+    let (commit, changes) = match &written {
+        Written::Committed { commit, changes } => (Some(commit.clone()), changes.clone()),
+        Written::AlreadyThere => (None, Vec::new()),
+    };
+    let cause = json!({
+        "format": first.format, "image": pushed.join(", "), "registry": first.registry,
+        "namespace": first.namespace, "name": first.name, "owner": first.owner,
+        "pusher": first.pusher, "tag": first.tag, "digest": first.digest,
+        "pushedAt": first.pushed_at, "commit": commit,
+    });
+    Outcome::Release(Start {
+        cause_event: Some(cause),
+        options: Options::default(),
+        note: json!({"commit": commit, "changes": changes}),
+    })
 }
 
 /// Records a triggered call and queues its release in one transaction, and answers 202 (or,

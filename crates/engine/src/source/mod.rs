@@ -15,6 +15,7 @@
 pub mod git;
 pub mod helm;
 pub mod sync;
+pub mod writeback;
 
 use serde::{Deserialize, Serialize};
 

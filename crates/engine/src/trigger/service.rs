@@ -6,7 +6,6 @@
 
 use serde::Serialize;
 
-use super::TriggerKind;
 use super::{
     Trigger, new_signing_key, new_token, signing_secret_name, token_hash, token_hint,
     token_secret_name,
@@ -70,18 +69,6 @@ pub fn create(store: &mut Store, secrets: &Secrets, new: &NewTrigger) -> Result<
         .validate()
         .map_err(|refused| Error::Invalid(refused.0))?;
     let application = store.app(&new.app)?;
-    if application.source.is_external()
-        && let TriggerKind::Image { .. } = new.kind
-    {
-        // Until the image is written back to the repository, a pushed tag would be set in
-        // the template and then overwritten by the next commit read: refuse rather than
-        // deploy an image that would silently revert.
-        return Err(Error::Invalid(format!(
-            "{} deploys from Git, and image triggers cannot write a new image back to its \
-             repository yet: use a redeploy trigger, called after the repository changes",
-            new.app
-        )));
-    }
     if let Some(template) = application.source.template() {
         let latest = store.version(template, None)?;
         let manifest = crate::template::Manifest::parse(&latest.content)

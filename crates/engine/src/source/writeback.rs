@@ -1,0 +1,424 @@
+//! Writing a pushed image back to a Git application's repository: a commit on the tracked
+//! branch that changes only the `image:` lines of the containers that use the pushed
+//! repository, pushed with the real `git` (gix cannot push yet).
+//!
+//! The branch is cloned at depth 1 into a private scratch directory. Credentials reach `git`
+//! through a credential helper that reads them from its environment, never from its
+//! arguments or the URL. A push the server rejects because the branch moved (someone else
+//! pushed) is retried on the new head, up to [`ATTEMPTS`] times; nothing is ever forced. A
+//! branch on which no container uses the repository is a conflict, reported, not guessed at.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use super::git::{GitSource, redacted};
+use super::{Credentials, SourceError};
+use crate::error::Code;
+use crate::registry::reference::ImageRef;
+use crate::template::Manifest;
+use crate::trigger::matching;
+
+/// How many times a push rejected because the branch moved is retried on its new head.
+pub const ATTEMPTS: usize = 3;
+
+/// An image to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageUpdate {
+    /// The repository, as the push named it.
+    pub repository: String,
+    /// The tag, if the push named one.
+    pub tag: Option<String>,
+    /// The digest, if the trigger pins digests.
+    pub digest: Option<String>,
+}
+
+/// What a write-back did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// A commit was pushed.
+    Committed {
+        /// Its id.
+        commit: String,
+        /// What changed: `deploy/web.yaml: Deployment/web web: app:v1 → app:v2`.
+        changes: Vec<String>,
+    },
+    /// The branch already uses the image: nothing to commit.
+    AlreadyThere,
+}
+
+/// Who commits.
+pub const AUTHOR_NAME: &str = "Tripline";
+/// The committer's address.
+pub const AUTHOR_EMAIL: &str = "tripline@localhost";
+
+/// Writes `updates` to `source`'s branch as one commit with `message`. Blocks (network,
+/// disk, processes): call from a blocking thread.
+pub fn write_images(
+    source: &GitSource,
+    credentials: Option<&Credentials>,
+    updates: &[ImageUpdate],
+    message: &str,
+) -> Result<Written, SourceError> {
+    source.validate()?;
+    let branch = source.reference.trim();
+    if branch.len() == 40 && branch.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(SourceError::new(
+            Code::SourceUnsupported,
+            "the application follows a commit: a new image can only be written to a branch",
+        ));
+    }
+    let branch = branch.strip_prefix("refs/heads/").unwrap_or(branch);
+    let url = redacted(&source.url);
+    let scratch = tempfile::Builder::new()
+        .prefix("tripline-writeback-")
+        .tempdir()
+        .map_err(|e| {
+            SourceError::new(
+                Code::StoreIo,
+                format!("cannot make a scratch directory: {e}"),
+            )
+        })?;
+    let work = scratch.path().join("work");
+    let git = Git {
+        credentials,
+        url: &url,
+    };
+    git.run(
+        scratch.path(),
+        &[
+            "clone",
+            "--quiet",
+            "--depth",
+            "1",
+            "--single-branch",
+            "--branch",
+            branch,
+            "--",
+            source.url.trim(),
+            "work",
+        ],
+    )?;
+    let directory = source.directory()?;
+    for attempt in 1..=ATTEMPTS {
+        let changes = rewrite(&work.join(&directory), &directory, updates)?;
+        if changes.is_empty() {
+            return Ok(Written::AlreadyThere);
+        }
+        git.run(&work, &["add", "--all", "--", directory_or_top(&directory)])?;
+        git.run(
+            &work,
+            &[
+                "-c",
+                &format!("user.name={AUTHOR_NAME}"),
+                "-c",
+                &format!("user.email={AUTHOR_EMAIL}"),
+                "commit",
+                "--quiet",
+                "--no-verify",
+                "-m",
+                message,
+            ],
+        )?;
+        let pushed = git.output(
+            &work,
+            &[
+                "push",
+                "--quiet",
+                "--porcelain",
+                "origin",
+                &format!("HEAD:refs/heads/{branch}"),
+            ],
+        )?;
+        if pushed.status.success() {
+            let commit = git.run(&work, &["rev-parse", "HEAD"])?;
+            return Ok(Written::Committed {
+                commit: commit.trim().to_owned(),
+                changes,
+            });
+        }
+        let said = String::from_utf8_lossy(&pushed.stderr).into_owned()
+            + &String::from_utf8_lossy(&pushed.stdout);
+        let moved = said.contains("fetch first")
+            || said.contains("non-fast-forward")
+            || said.contains("[rejected]")
+            || said.contains("stale info");
+        if !moved {
+            return Err(git.failure("push", &said));
+        }
+        if attempt == ATTEMPTS {
+            return Err(SourceError::new(
+                Code::SourceConflict,
+                format!(
+                    "{url}: {branch} kept moving while the image was written ({ATTEMPTS} tries); \
+                     nothing was forced"
+                ),
+            ));
+        }
+        // Someone else pushed: start again from the branch's new head.
+        git.run(
+            &work,
+            &["fetch", "--quiet", "--depth", "1", "origin", branch],
+        )?;
+        git.run(&work, &["reset", "--quiet", "--hard", "FETCH_HEAD"])?;
+    }
+    unreachable!("the last attempt returns")
+}
+
+fn directory_or_top(directory: &str) -> &str {
+    if directory.is_empty() { "." } else { directory }
+}
+
+/// Rewrites the `image:` lines that use the updates' repositories in every manifest under
+/// `root`; returns what changed. A repository no container uses is a conflict.
+fn rewrite(
+    root: &Path,
+    directory: &str,
+    updates: &[ImageUpdate],
+) -> Result<Vec<String>, SourceError> {
+    let mut files = Vec::new();
+    list(root, root, &mut files)?;
+    files.sort();
+    let mut changes = Vec::new();
+    let mut used = vec![false; updates.len()];
+    for relative in files {
+        let path = root.join(&relative);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let Ok(manifest) = Manifest::parse(&text) else {
+            continue;
+        };
+        let mut edited = text.clone();
+        for (index, update) in updates.iter().enumerate() {
+            let Ok(wanted) = ImageRef::parse(&update.repository) else {
+                continue;
+            };
+            if !matching::repositories(&manifest)
+                .iter()
+                .any(|r| r.same_repository(&wanted))
+            {
+                continue;
+            }
+            used[index] = true;
+            let (_, image_changes) = matching::retag(
+                &manifest,
+                &update.repository,
+                update.tag.as_deref(),
+                update.digest.as_deref(),
+            );
+            for change in image_changes {
+                if replace_image(&mut edited, &change.from, &change.to) {
+                    let shown = if directory.is_empty() {
+                        relative.clone()
+                    } else {
+                        format!("{directory}/{relative}")
+                    };
+                    changes.push(format!(
+                        "{shown}: {} {}: {} → {}",
+                        change.resource, change.container, change.from, change.to
+                    ));
+                }
+            }
+        }
+        if edited != text {
+            std::fs::write(&path, edited).map_err(|e| {
+                SourceError::new(Code::StoreIo, format!("cannot write {relative}: {e}"))
+            })?;
+        }
+    }
+    if let Some(index) = used.iter().position(|used| !used) {
+        return Err(SourceError::new(
+            Code::SourceConflict,
+            format!(
+                "no container in {} uses {}: the repository changed since the trigger was \
+                 made; nothing was written",
+                directory_or_top(directory),
+                updates[index].repository
+            ),
+        ));
+    }
+    Ok(changes)
+}
+
+/// Replaces `from` with `to` on the `image:` lines whose value is exactly `from` (quoted or
+/// not), leaving every other byte of the file as it was.
+fn replace_image(text: &mut String, from: &str, to: &str) -> bool {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut changed = false;
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let ending = &line[body.len()..];
+        let trimmed = body.trim_start().trim_start_matches("- ").trim_start();
+        if let Some(value) = trimmed.strip_prefix("image:") {
+            let value = value.trim();
+            let (unquoted, quote) = match value.chars().next() {
+                Some(q @ ('"' | '\'')) if value.len() >= 2 && value.ends_with(q) => {
+                    (&value[1..value.len() - 1], Some(q))
+                }
+                _ => (value.split(" #").next().unwrap_or(value).trim(), None),
+            };
+            if unquoted == from {
+                let start = body.find("image:").expect("found above") + "image:".len();
+                let prefix = &body[..start];
+                let rest = &body[start..];
+                let new_rest = match quote {
+                    Some(q) => rest.replacen(&format!("{q}{from}{q}"), &format!("{q}{to}{q}"), 1),
+                    None => rest.replacen(from, to, 1),
+                };
+                out.push_str(prefix);
+                out.push_str(&new_rest);
+                out.push_str(ending);
+                changed = true;
+                continue;
+            }
+        }
+        out.push_str(line);
+    }
+    if changed {
+        *text = out;
+    }
+    changed
+}
+
+/// Every `*.yaml`/`*.yml` under `dir`, relative to `root`; `.git` and symlinks are skipped.
+fn list(root: &Path, dir: &Path, files: &mut Vec<String>) -> Result<(), SourceError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        SourceError::new(
+            Code::SourceNotFound,
+            format!("{}: {e}", dir.strip_prefix(root).unwrap_or(dir).display()),
+        )
+    })?;
+    for entry in entries.flatten() {
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        let path = entry.path();
+        if kind.is_dir() && entry.file_name() != ".git" {
+            list(root, &path, files)?;
+        } else if kind.is_file()
+            && path.extension().is_some_and(|e| e == "yaml" || e == "yml")
+            && let Ok(relative) = path.strip_prefix(root)
+        {
+            files.push(relative.to_string_lossy().into_owned());
+        }
+    }
+    Ok(())
+}
+
+/// Runs `git` without the user's configuration, prompts or askpass, with the credentials
+/// (if any) offered by a helper that reads them from the environment.
+struct Git<'a> {
+    credentials: Option<&'a Credentials>,
+    url: &'a str,
+}
+
+impl Git<'_> {
+    fn command(&self, dir: &Path) -> Command {
+        let mut command = Command::new("git");
+        command
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env_remove("GIT_ASKPASS")
+            .env_remove("SSH_ASKPASS")
+            .args(["-c", "credential.helper="]);
+        if let Some(credentials) = self.credentials {
+            command
+                .args([
+                    "-c",
+                    "credential.helper=!f() { test \"$1\" = get && echo username=\"$TRIPLINE_GIT_USERNAME\" && echo password=\"$TRIPLINE_GIT_PASSWORD\"; }; f",
+                ])
+                .env("TRIPLINE_GIT_USERNAME", &credentials.username)
+                .env("TRIPLINE_GIT_PASSWORD", &credentials.password);
+        }
+        command
+    }
+
+    fn output(&self, dir: &Path, args: &[&str]) -> Result<Output, SourceError> {
+        self.command(dir).args(args).output().map_err(|e| {
+            SourceError::new(
+                Code::SourceToolMissing,
+                format!("writing an image back needs git, which cannot run: {e}"),
+            )
+        })
+    }
+
+    fn run(&self, dir: &Path, args: &[&str]) -> Result<String, SourceError> {
+        let output = self.output(dir, args)?;
+        if output.status.success() {
+            return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+        }
+        Err(self.failure(args[0], &String::from_utf8_lossy(&output.stderr)))
+    }
+
+    fn failure(&self, what: &str, said: &str) -> SourceError {
+        let lower = said.to_ascii_lowercase();
+        let code = if lower.contains("authentication")
+            || lower.contains("401")
+            || lower.contains("403")
+            || lower.contains("could not read username")
+        {
+            Code::SourceAuth
+        } else if lower.contains("not found") || lower.contains("remote branch") {
+            Code::SourceNotFound
+        } else if what == "push" {
+            Code::SourceConflict
+        } else {
+            Code::SourceUnreachable
+        };
+        let said: String = said
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .take(4)
+            .collect::<Vec<_>>()
+            .join("; ");
+        let said = match self.credentials {
+            Some(c) if !c.password.is_empty() => said.replace(&c.password, "[redacted]"),
+            _ => said,
+        };
+        SourceError::new(code, format!("{}: git {what} failed: {said}", self.url))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_image_line_changes() {
+        let mut text = "\
+# the shop
+kind: Deployment
+spec:
+  template:
+    spec:
+      containers:
+        - name: web   # front
+          image: registry.example/shop:v1   # pinned by CI
+        - name: side
+          image: \"registry.example/side:v1\"
+      initContainers:
+        - image: registry.example/shop:v1
+          name: init
+"
+        .to_owned();
+        let before = text.clone();
+        assert!(replace_image(
+            &mut text,
+            "registry.example/shop:v1",
+            "registry.example/shop:v2"
+        ));
+        let changed: Vec<(&str, &str)> = before
+            .lines()
+            .zip(text.lines())
+            .filter(|(a, b)| a != b)
+            .collect();
+        assert_eq!(changed.len(), 2, "{text}");
+        assert!(text.contains("image: registry.example/shop:v2   # pinned by CI"));
+        assert!(text.contains("- image: registry.example/shop:v2\n"));
+        assert!(text.contains("\"registry.example/side:v1\""));
+        assert!(!replace_image(&mut text, "registry.example/shop:v9", "x"));
+    }
+}
