@@ -236,6 +236,14 @@ async fn a_git_application_follows_its_branch() {
         release.message
     );
     assert_eq!(release.template_version, Some(2));
+    assert_eq!(
+        release.revision,
+        Some(Revision::Git {
+            commit: second.clone(),
+            reference: "main".into()
+        }),
+        "the release says which commit it deployed"
+    );
     let version = tripline.version("shop", Some(2)).unwrap();
     assert!(version.content.contains("shop-b"));
     assert_eq!(

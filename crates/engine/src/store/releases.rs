@@ -263,6 +263,10 @@ pub struct Release {
     pub work: Option<Work>,
     /// For a release another one took over: the release that did its work.
     pub carried_by: Option<i64>,
+    /// For an application read from Git or a chart: the revision its template version was
+    /// read from (the commit, or the chart version and digest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<crate::source::Revision>,
 }
 
 /// How a release ended.
@@ -285,9 +289,14 @@ pub struct Finish<'a> {
 
 const COLUMNS: &str = "r.id, a.name, r.number, r.status, r.cause, r.options, r.queued_at, \
     r.started_at, r.finished_at, r.template_version, r.message, r.reason, r.resources, r.diff, \
-    r.work, r.carried_by";
+    r.work, r.carried_by, \
+    (SELECT v.revision FROM template_versions v \
+     WHERE v.template_id = a.template_id AND v.number = r.template_version)";
 
-type Row = (
+/// A release's columns, and the revision its template version was read from.
+type Row = (Columns, Option<String>);
+
+type Columns = (
     i64,
     String,
     u32,
@@ -307,6 +316,10 @@ type Row = (
 );
 
 fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok((read_columns(row)?, row.get(16)?))
+}
+
+fn read_columns(row: &rusqlite::Row<'_>) -> rusqlite::Result<Columns> {
     Ok((
         row.get(0)?,
         row.get(1)?,
@@ -332,7 +345,7 @@ fn json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T> {
         .map_err(|e| Error::Corrupt(format!("stored release {what} is not readable: {e}")))
 }
 
-fn decode(row: Row) -> Result<Release> {
+fn decode((row, revision): Row) -> Result<Release> {
     let (
         id,
         app,
@@ -368,6 +381,8 @@ fn decode(row: Row) -> Result<Release> {
         diff: diff.map(|d| json("diff", &d)).transpose()?,
         work: work.map(|w| json("work", &w)).transpose()?,
         carried_by,
+        // Written by this code from a `Revision`; one that does not read back is left out.
+        revision: revision.and_then(|text| serde_json::from_str(&text).ok()),
     })
 }
 
