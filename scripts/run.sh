@@ -8,6 +8,9 @@
 # command line and the listener instead (scripts/demo-cli.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_rust
+ensure_source_tools
+# Helm applications render with this helm unless TRIPLINE_HELM names another.
+export TRIPLINE_HELM="${TRIPLINE_HELM:-$TOOLS/bin/helm}"
 cd "$ROOT"
 if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
   say "no display: running the headless demo instead (the desktop app needs a desktop session)"
