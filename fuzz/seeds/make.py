@@ -129,10 +129,27 @@ def listener():
     call("POST", "registry", "redeploy", headers=json_, body=b'{"image":"nginx:1.27"}')
 
 
+def sources():
+    """URL, reference, path and a file's text, separated by 0x01 bytes."""
+    deployment = (FIXTURES / "templates/seed-demo.yaml").read_bytes()
+    write("sources", b"nginx\x01nginx:1.27\x01deploy\x01" + deployment)
+    write(
+        "sources",
+        b"registry.example/shop:v1\x01registry.example/shop:v2\x01./deploy//prod/\x01"
+        b"containers:\n  - name: web\n    image: 'registry.example/shop:v1'  # pinned\n",
+    )
+    write(
+        "sources",
+        b"https://git.example/a.git\x01main\x01../etc\x01image:\n  repository: nginx\n  tag: '1'\n",
+    )
+    write("sources", b"ssh://git@host/a.git\x01ma..in\x01\x00\x01image: [")
+
+
 if __name__ == "__main__":
-    for target in ["registry", "patch", "template", "listener"]:
+    for target in ["registry", "patch", "template", "listener", "sources"]:
         shutil.rmtree(FUZZ / "seeds" / target, ignore_errors=True)
     registry()
     patch()
     template()
     listener()
+    sources()

@@ -242,7 +242,7 @@ fn rewrite(
 
 /// Replaces `from` with `to` on the `image:` lines whose value is exactly `from` (quoted or
 /// not), leaving every other byte of the file as it was.
-fn replace_image(text: &mut String, from: &str, to: &str) -> bool {
+pub fn replace_image(text: &mut String, from: &str, to: &str) -> bool {
     let mut out = String::with_capacity(text.len() + 16);
     let mut changed = false;
     for line in text.split_inclusive('\n') {
