@@ -13,7 +13,9 @@
 //!   as the engine bench's baseline).
 //! - **helm**: `Helm::render` of a `helm create` chart with values (the index read, the archive
 //!   downloaded and its digest checked, `helm template` run on it), against `helm template REL
-//!   CHART --repo URL --version V --values FILE` with fresh private `HELM_*` homes.
+//!   CHART --repo URL --version V --values FILE` with fresh private `HELM_*` homes. For
+//!   comparison, not in the baseline: `helm template` of the archive on disk, the floor both
+//!   share.
 //!
 //! Each part runs a warm-up round, then `ROUNDS` rounds with ours and the baseline in turn, their
 //! order swapped every round, and prints the median and p90 of each and the ratio of the
@@ -596,6 +598,8 @@ fn helm(settings: &Settings) -> Verdict {
     let url = charts.base_url();
     let scratch = tempfile::tempdir().expect("a scratch directory");
     let (mut ours_out, mut helm_out) = (String::new(), String::new());
+    let archive = charts.archive_path(CHART, CHART_VERSION);
+    let mut floor = Vec::new();
     let (ours, baseline) = measure(
         settings,
         |_| {
@@ -611,25 +615,33 @@ fn helm(settings: &Settings) -> Verdict {
             std::fs::create_dir_all(&home).expect("helm's home");
             let values = home.join("values.yaml");
             std::fs::write(&values, VALUES).expect("the values file");
-            let mut command = Command::new(helm.binary());
-            command
-                .args(["template", RELEASE, CHART, "--repo", &url])
-                .args(["--version", CHART_VERSION, "--namespace", NAMESPACE])
-                .arg("--values")
-                .arg(&values)
-                .current_dir(&home)
-                .stdin(Stdio::null());
-            for (variable, dir) in [
-                ("HELM_CACHE_HOME", "cache"),
-                ("HELM_CONFIG_HOME", "config"),
-                ("HELM_DATA_HOME", "data"),
-                ("HELM_REPOSITORY_CONFIG", "config/repositories.yaml"),
-                ("HELM_REPOSITORY_CACHE", "cache/repository"),
-                ("HELM_REGISTRY_CONFIG", "config/registry.json"),
-                ("HELM_PLUGINS", "data/plugins"),
-            ] {
-                command.env(variable, home.join(dir));
-            }
+            // `chart`: the chart's name with `--repo`, or an archive's path.
+            let helm_template = |chart: &std::ffi::OsStr, repo: Option<&str>| {
+                let mut command = Command::new(helm.binary());
+                command.args(["template", RELEASE]).arg(chart);
+                if let Some(repo) = repo {
+                    command.args(["--repo", repo, "--version", CHART_VERSION]);
+                }
+                command
+                    .args(["--namespace", NAMESPACE])
+                    .arg("--values")
+                    .arg(&values)
+                    .current_dir(&home)
+                    .stdin(Stdio::null());
+                for (variable, dir) in [
+                    ("HELM_CACHE_HOME", "cache"),
+                    ("HELM_CONFIG_HOME", "config"),
+                    ("HELM_DATA_HOME", "data"),
+                    ("HELM_REPOSITORY_CONFIG", "config/repositories.yaml"),
+                    ("HELM_REPOSITORY_CACHE", "cache/repository"),
+                    ("HELM_REGISTRY_CONFIG", "config/registry.json"),
+                    ("HELM_PLUGINS", "data/plugins"),
+                ] {
+                    command.env(variable, home.join(dir));
+                }
+                command
+            };
+            let mut command = helm_template(CHART.as_ref(), Some(&url));
             let (output, took) = timed(|| command.output().expect("helm runs"));
             assert!(
                 output.status.success(),
@@ -637,10 +649,19 @@ fn helm(settings: &Settings) -> Verdict {
                 String::from_utf8_lossy(&output.stderr)
             );
             helm_out = String::from_utf8(output.stdout).expect("UTF-8 manifests");
+            // For comparison only: the same render of the archive on disk, no repository.
+            let mut command = helm_template(archive.as_os_str(), None);
+            let (local, took_local) = timed(|| command.output().expect("helm runs"));
+            assert!(
+                local.status.success() && local.stdout == helm_out.as_bytes(),
+                "helm template of the archive renders the same"
+            );
+            floor.push(took_local);
             std::fs::remove_dir_all(&home).expect("helm's home is removed");
             took
         },
     );
+    let floor = counted(floor, settings);
     assert_eq!(
         ours_out, helm_out,
         "Helm::render and helm template --repo render the same manifests"
@@ -655,7 +676,11 @@ fn helm(settings: &Settings) -> Verdict {
         &[
             ("baseline: helm template --repo URL (a process)", &baseline),
             (
-                "Helm::render (index, archive and digest, helm template)",
+                "  (not in it: helm template of the archive on disk)",
+                &floor,
+            ),
+            (
+                "Helm::render: index, archive + digest, helm template",
                 &ours,
             ),
         ],
