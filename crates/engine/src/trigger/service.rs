@@ -70,7 +70,9 @@ pub fn create(store: &mut Store, secrets: &Secrets, new: &NewTrigger) -> Result<
         .validate()
         .map_err(|refused| Error::Invalid(refused.0))?;
     let application = store.app(&new.app)?;
-    if application.source.is_external()
+    // A Helm application takes a pushed image into its values (see the listener's
+    // registry hook), which its chart renders again at every deploy.
+    if matches!(application.source, crate::app::Source::Git { .. })
         && let TriggerKind::Image { .. } = new.kind
     {
         // Until the image is written back to the repository, a pushed tag would be set in
