@@ -1,31 +1,26 @@
 //! `tripline app …`
 
-use clap::Subcommand;
-use tripline_engine::app::{ClusterRef, NewApplication, Pin, Source};
-use tripline_engine::deploy::live::{RolloutState, Workload};
-use tripline_engine::error::ErrorBody;
+use std::io::{BufRead as _, IsTerminal as _};
+use std::path::PathBuf;
 
-use crate::{Context, output};
+use clap::{ArgGroup, Args, Subcommand};
+use tripline_engine::api::{NewGitApplication, NewHelmApplication};
+use tripline_engine::app::{Application, ClusterRef, NewApplication, Pin, Source};
+use tripline_engine::deploy::live::{RolloutState, Workload};
+use tripline_engine::error::{Code, ErrorBody};
+use tripline_engine::source::Revision;
+use tripline_engine::source::git::GitSource;
+
+use crate::{Context, input, output, values};
+
+/// The environment variable a source's password or token is read from.
+const PASSWORD_ENV: &str = "TRIPLINE_SOURCE_PASSWORD";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create an application that deploys a template
-    Create {
-        /// Application name (lower-case letters, digits and '-')
-        name: String,
-        /// The template it deploys (at its latest version)
-        #[arg(long)]
-        template: String,
-        /// Namespace for its namespaced objects
-        #[arg(long, short = 'n', default_value = "default")]
-        namespace: String,
-        /// A kubeconfig context to deploy to [default: the built-in sandbox cluster]
-        #[arg(long)]
-        context: Option<String>,
-        /// Delete objects that a new template version no longer has
-        #[arg(long)]
-        prune: bool,
-    },
+    /// Create an application that deploys a template, a Git repository's manifests or a
+    /// Helm chart
+    Create(Box<CreateArgs>),
     /// List applications
     List,
     /// Show one application
@@ -57,40 +52,213 @@ pub enum Command {
         /// Application name
         name: String,
     },
+    /// Show, edit and list a Helm application's values
+    #[command(subcommand)]
+    Values(values::Command),
+}
+
+/// `tripline app create`: exactly one of --template, --git and --helm-repo.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("source").required(true).args(["template", "git", "helm_repo"])))]
+pub struct CreateArgs {
+    /// Application name (lower-case letters, digits and '-')
+    name: String,
+    /// The template it deploys (at its latest version)
+    #[arg(long)]
+    template: Option<String>,
+    /// A Git repository to deploy manifests from (https://, http://, git:// or file://)
+    #[arg(long, value_name = "URL")]
+    git: Option<String>,
+    /// The branch, tag or commit to follow [default: main]
+    #[arg(long = "ref", value_name = "REF", requires = "git")]
+    reference: Option<String>,
+    /// The directory of manifests in the repository [default: the top]
+    #[arg(long, value_name = "DIR", requires = "git")]
+    path: Option<String>,
+    /// A Helm chart repository (https://…, with an index.yaml) or OCI registry path (oci://…)
+    #[arg(long, value_name = "URL", requires = "chart")]
+    helm_repo: Option<String>,
+    /// The chart's name in the repository
+    #[arg(long, value_name = "NAME", requires = "helm_repo")]
+    chart: Option<String>,
+    /// A chart version or range ('1.2.3', '^1.2', '>=1, <2') [default: the newest stable]
+    #[arg(long = "version", value_name = "RANGE", requires = "helm_repo")]
+    chart_version: Option<String>,
+    /// The chart's values, a YAML file ('-' for stdin) [default: the chart's own]
+    #[arg(long, value_name = "FILE", requires = "helm_repo")]
+    values: Option<PathBuf>,
+    /// A user name for the repository or registry; the password or token comes from
+    /// --password-stdin or $TRIPLINE_SOURCE_PASSWORD
+    #[arg(long, value_name = "USER", conflicts_with = "template")]
+    username: Option<String>,
+    /// Read the repository's password or token from the first line of stdin
+    #[arg(long, conflicts_with = "template")]
+    password_stdin: bool,
+    /// Namespace for its namespaced objects
+    #[arg(long, short = 'n', default_value = "default")]
+    namespace: String,
+    /// A kubeconfig context to deploy to [default: the built-in sandbox cluster]
+    #[arg(long)]
+    context: Option<String>,
+    /// Delete objects that a new version no longer has
+    #[arg(long)]
+    prune: bool,
+}
+
+/// The password or token: from stdin when asked, else from the environment.
+fn password(from_stdin: bool) -> Result<Option<String>, ErrorBody> {
+    if from_stdin {
+        if std::io::stdin().is_terminal() {
+            return Err(ErrorBody::new(
+                Code::InputMissing,
+                "--password-stdin reads the password from a pipe: \
+                 printf '%s' \"$TOKEN\" | tripline app create …",
+            ));
+        }
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+            ErrorBody::new(
+                Code::InputIo,
+                format!("cannot read the password from standard input: {e}"),
+            )
+        })?;
+        let line = line.trim_end_matches(['\r', '\n']).to_owned();
+        return Ok((!line.is_empty()).then_some(line));
+    }
+    Ok(std::env::var(PASSWORD_ENV).ok().filter(|p| !p.is_empty()))
+}
+
+fn create(cx: &mut Context, args: CreateArgs) -> Result<(), ErrorBody> {
+    let cluster = args
+        .context
+        .map_or(ClusterRef::Sandbox, |name| ClusterRef::Context { name });
+    let app = if let Some(template) = args.template {
+        let new = NewApplication {
+            name: args.name,
+            cluster,
+            namespace: args.namespace,
+            source: Source::Template {
+                template,
+                pin: Pin::Latest,
+            },
+            prune: args.prune,
+        };
+        cx.tripline.create_app(&new)?
+    } else if let Some(url) = args.git {
+        let new = NewGitApplication {
+            name: args.name,
+            cluster,
+            namespace: args.namespace,
+            git: GitSource {
+                url,
+                reference: args.reference.unwrap_or_else(|| "main".into()),
+                path: args.path.unwrap_or_default(),
+            },
+            prune: args.prune,
+            username: args.username,
+            password: password(args.password_stdin)?,
+        };
+        cx.block_on(cx.tripline.create_git_app(new))?
+    } else {
+        if args.password_stdin && args.values.as_deref() == Some(std::path::Path::new("-")) {
+            return Err(ErrorBody::new(
+                Code::InputInvalid,
+                "--password-stdin and --values - both read standard input: give the values as \
+                 a file, or the password in $TRIPLINE_SOURCE_PASSWORD",
+            ));
+        }
+        let password = password(args.password_stdin)?;
+        let values = match &args.values {
+            Some(path) => input::text(input::read(path)?)?,
+            None => String::new(),
+        };
+        let new = NewHelmApplication {
+            name: args.name,
+            cluster,
+            namespace: args.namespace,
+            repository: args.helm_repo.unwrap_or_default(),
+            chart: args.chart.unwrap_or_default(),
+            version: args.chart_version.unwrap_or_default(),
+            plain_http: false,
+            values,
+            prune: args.prune,
+            username: args.username,
+            password,
+        };
+        cx.block_on(cx.tripline.create_helm_app(new))?
+    };
+    if cx.json {
+        return cx.print_json(&app);
+    }
+    let revision = cx.tripline.source_revision(&app.name)?;
+    let from = match &revision {
+        Some(revision) => format!("{}, read {revision}", describe(&app.source)),
+        None => describe(&app.source),
+    };
+    say!(
+        "Created application {} ({from}, {} cluster, namespace {}).",
+        app.name,
+        app.cluster,
+        app.namespace
+    );
+    Ok(())
+}
+
+/// The source in words.
+fn describe(source: &Source) -> String {
+    match source {
+        Source::Template { template, .. } => format!("template {template}"),
+        Source::Git { git, .. } => {
+            let path = match git.path.trim_matches('/') {
+                "" | "." => String::new(),
+                path => format!(", directory {path}"),
+            };
+            format!("Git {} at {}{path}", git.url, git.reference)
+        }
+        Source::Helm { helm, .. } => {
+            let version = match helm.version.trim() {
+                "" => "newest stable version".to_owned(),
+                range => format!("version {range}"),
+            };
+            format!(
+                "Helm chart {} from {}, {version}",
+                helm.chart, helm.repository
+            )
+        }
+    }
+}
+
+/// What `tripline app show --json` prints: the application and the revisions (a commit, a
+/// chart version and digest) its latest and its deployed versions were read from.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Shown {
+    #[serde(flatten)]
+    app: Application,
+    /// What the template's latest version was read from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latest: Option<Revision>,
+    /// What the last successful release deployed was read from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deployed: Option<Revision>,
+}
+
+/// A revision with its full commit id or digest.
+fn full(revision: &Revision) -> String {
+    match revision {
+        Revision::Git { commit, reference } => format!("commit {commit} of {reference}"),
+        Revision::Helm {
+            chart,
+            version,
+            digest,
+        } => format!("chart {chart} {version} ({digest})"),
+    }
 }
 
 pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
     match command {
-        Command::Create {
-            name,
-            template,
-            namespace,
-            context,
-            prune,
-        } => {
-            let new = NewApplication {
-                name,
-                cluster: context.map_or(ClusterRef::Sandbox, |name| ClusterRef::Context { name }),
-                namespace,
-                source: Source::Template {
-                    template,
-                    pin: Pin::Latest,
-                },
-                prune,
-            };
-            let app = cx.tripline.create_app(&new)?;
-            if cx.json {
-                return cx.print_json(&app);
-            }
-            say!(
-                "Created application {} (template {}, {} cluster, namespace {}).",
-                app.name,
-                app.source.template().unwrap_or("-"),
-                app.cluster,
-                app.namespace
-            );
-            Ok(())
-        }
+        Command::Create(args) => create(cx, *args),
+        Command::Values(command) => values::run(cx, command),
         Command::List => {
             let apps = cx.tripline.apps()?;
             if cx.json {
@@ -113,7 +281,7 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
                     app.name.clone(),
                     app.cluster.to_string(),
                     app.namespace.clone(),
-                    format!("template {}", app.source.template().unwrap_or("-")),
+                    describe(&app.source),
                 ]);
             }
             say_raw!("{}", output::table(&rows));
@@ -121,16 +289,36 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
         }
         Command::Show { name } => {
             let app = cx.tripline.app(&name)?;
+            let latest = cx.tripline.source_revision(&name)?;
+            let deployed = cx.tripline.deployed_revision(&name)?;
             if cx.json {
-                return cx.print_json(&app);
+                return cx.print_json(&Shown {
+                    app,
+                    latest,
+                    deployed,
+                });
             }
             say!("Name:       {}", app.name);
             say!("Cluster:    {}", app.cluster);
             say!("Namespace:  {}", app.namespace);
-            say!(
-                "Source:     template {} (latest version)",
-                app.source.template().unwrap_or("-")
-            );
+            match &app.source {
+                Source::Template { template, .. } => {
+                    say!("Source:     template {template} (latest version)")
+                }
+                source => say!("Source:     {}", describe(source)),
+            }
+            if !matches!(app.source, Source::Template { .. }) {
+                say!(
+                    "Deployed:   {}",
+                    deployed.as_ref().map_or("nothing yet".to_owned(), full)
+                );
+                if latest.is_some() && latest != deployed {
+                    say!(
+                        "Latest:     {} (deployed by the next deploy)",
+                        latest.as_ref().map_or(String::new(), full)
+                    );
+                }
+            }
             say!("Prune:      {}", if app.prune { "yes" } else { "no" });
             if let Some(reason) = &app.hold {
                 say!("On hold:    {reason}");

@@ -48,6 +48,7 @@ mod serve;
 mod status;
 mod template;
 mod trigger;
+mod values;
 
 use std::io::Write as _;
 use std::path::PathBuf;

@@ -61,7 +61,7 @@ use crate::store::Store;
 pub use apps::{AppDetail, AppOverview, AppUsage, ClusterList};
 pub use demo::Demo;
 pub use releases::Deploying;
-pub use sources::{NewGitApplication, SourcePreview};
+pub use sources::{NewGitApplication, NewHelmApplication, SourcePreview, ValuesDiff};
 pub use status::{DatabaseStatus, SecretsKind, Storage};
 pub use templates::{Diagnostic, PatchPreview, TemplateCheck, VersionDiff};
 pub use triggers::{ImageChoice, IssuedTrigger, TagPreview, TriggerSetup, WorkloadChoice};

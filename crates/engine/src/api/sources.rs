@@ -1,12 +1,17 @@
-//! Applications read from Git: creating one (the repository is read first, so a bad URL,
-//! reference, credential or manifest is an error now, not at the first deploy), its
-//! credentials, and what the repository offers to deploy.
+//! Applications read from Git or Helm: creating one (the repository is read, or the chart
+//! rendered, first, so a bad URL, reference, range, credential or manifest is an error now,
+//! not at the first deploy), its credentials, what the source offers to deploy, and a Helm
+//! application's values and their versions.
+
+use serde::Serialize;
 
 use super::Tripline;
 use crate::app::{Application, ClusterRef, NewApplication, Source};
 use crate::error::{Code, ErrorBody};
 use crate::source::git::GitSource;
+use crate::source::helm::{Helm, HelmSource, Limits, check_values};
 use crate::source::{Credentials, Revision};
+use crate::store::{Origin, ValuesSaved, ValuesSummary, ValuesVersion};
 
 /// A Git application to create.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -29,6 +34,55 @@ pub struct NewGitApplication {
     /// A password or token (kept in the secret store, never in the database).
     #[serde(default)]
     pub password: Option<String>,
+}
+
+/// A Helm application to create.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct NewHelmApplication {
+    /// Unique name (a DNS label); its template gets the same name, and it is the Helm
+    /// release name the chart is rendered with.
+    pub name: String,
+    /// Where it is deployed.
+    pub cluster: ClusterRef,
+    /// The namespace (also the one the chart is rendered for).
+    pub namespace: String,
+    /// A chart repository (`https://…`, holding `index.yaml`) or an OCI registry path
+    /// (`oci://host/path`).
+    pub repository: String,
+    /// The chart's name in the repository.
+    pub chart: String,
+    /// An exact version, a range (`^1.2`), or empty for the newest stable version.
+    #[serde(default)]
+    pub version: String,
+    /// Talk plain HTTP to an OCI registry that is not on a loopback address.
+    #[serde(default)]
+    pub plain_http: bool,
+    /// The values (a YAML map; empty for the chart's defaults): values version 1.
+    #[serde(default)]
+    pub values: String,
+    /// Delete objects a new chart version or values no longer render.
+    pub prune: bool,
+    /// A user name for the repository or registry, with `password`.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// A password or token (kept in the secret store, never in the database).
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// Two values versions of a Helm application and how they differ.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct ValuesDiff {
+    /// The older side.
+    pub from: ValuesSummary,
+    /// The newer side.
+    pub to: ValuesSummary,
+    /// A unified diff of the two texts (empty when they are equal).
+    pub diff: String,
 }
 
 impl Tripline {
@@ -90,6 +144,133 @@ impl Tripline {
         };
         Ok(store.version(template, None)?.summary.revision)
     }
+
+    /// The revision (a commit, a chart version and digest) the version the application's last
+    /// successful release deployed was read from; `None` when nothing was deployed, or for a
+    /// template application.
+    pub fn deployed_revision(&self, app: &str) -> Result<Option<Revision>, ErrorBody> {
+        let store = self.store();
+        let application = store.app(app)?;
+        let (Some(template), Some((deployed, _))) =
+            (application.source.template(), store.last_success(app)?)
+        else {
+            return Ok(None);
+        };
+        Ok(store.version(template, Some(deployed))?.summary.revision)
+    }
+
+    /// Creates an application from a Helm chart: resolves the version and renders the chart
+    /// (release name: the application's; namespace: its namespace) first, then stores the
+    /// application, its template (the rendered manifests as version 1), its values (version
+    /// 1) and its credentials. Nothing is kept when any step fails.
+    pub async fn create_helm_app(&self, new: NewHelmApplication) -> Result<Application, ErrorBody> {
+        let helm_source = HelmSource {
+            repository: new.repository.trim().to_owned(),
+            chart: new.chart.trim().to_owned(),
+            version: new.version.trim().to_owned(),
+            plain_http: new.plain_http,
+        };
+        let application = NewApplication {
+            name: new.name.clone(),
+            cluster: new.cluster,
+            namespace: new.namespace,
+            source: Source::helm(&new.name, helm_source.clone()),
+            prune: new.prune,
+        };
+        application
+            .validate()
+            .map_err(|refused| ErrorBody::new(Code::InputInvalid, refused.0))?;
+        check_values(&new.values).map_err(ErrorBody::from)?;
+        let credentials = credentials(new.username, new.password)?;
+        if self.store().app(&new.name).is_ok() {
+            return Err(ErrorBody::new(
+                Code::AppExists,
+                format!("an application named {} exists", new.name),
+            ));
+        }
+        let helm = Helm::find(None).map_err(ErrorBody::from)?;
+        let rendered = helm
+            .render(
+                &helm_source,
+                &new.values,
+                &new.name,
+                &application.namespace,
+                credentials.as_ref(),
+            )
+            .await
+            .map_err(ErrorBody::from)?;
+        if let Some(credentials) = &credentials {
+            self.sources()
+                .set_credentials(&new.name, Some(credentials))
+                .map_err(ErrorBody::from)?;
+        }
+        let created = self
+            .store()
+            .create_helm_app(&application, &rendered, &new.values);
+        created.map_err(|error| {
+            if credentials.is_some() && !matches!(error, crate::store::Error::AppExists(_)) {
+                self.sources().forget(&new.name);
+            }
+            ErrorBody::from(&error)
+        })
+    }
+
+    /// A chart's versions, newest first, for a version picker. Needs no `helm`.
+    pub async fn chart_versions(
+        &self,
+        repository: &str,
+        chart: &str,
+        credentials: Option<Credentials>,
+    ) -> Result<Vec<String>, ErrorBody> {
+        let source = HelmSource {
+            repository: repository.trim().to_owned(),
+            chart: chart.trim().to_owned(),
+            version: String::new(),
+            plain_http: false,
+        };
+        let helm = Helm::new("helm".into(), Limits::default()).map_err(ErrorBody::from)?;
+        Ok(helm.versions(&source, credentials.as_ref()).await?)
+    }
+
+    /// One values version of a Helm application; `None` means the latest.
+    pub fn values(&self, app: &str, number: Option<u32>) -> Result<ValuesVersion, ErrorBody> {
+        Ok(self.store().values(app, number)?)
+    }
+
+    /// A Helm application's values versions, oldest first.
+    pub fn values_versions(&self, app: &str) -> Result<Vec<ValuesSummary>, ErrorBody> {
+        Ok(self.store().values_versions(app)?)
+    }
+
+    /// Saves `content` as a Helm application's next values version (none when it equals the
+    /// latest): the next deploy renders the chart with it. Values that are not a YAML map
+    /// are refused.
+    pub fn save_values(
+        &self,
+        app: &str,
+        content: &str,
+        message: &str,
+    ) -> Result<ValuesSaved, ErrorBody> {
+        Ok(self
+            .store()
+            .save_values(app, content, Origin::Edit, message)?)
+    }
+
+    /// Values versions `from` and `to` of a Helm application and a unified diff of them.
+    pub fn diff_values(&self, app: &str, from: u32, to: u32) -> Result<ValuesDiff, ErrorBody> {
+        let store = self.store();
+        let (before, after) = (store.values(app, Some(from))?, store.values(app, Some(to))?);
+        let diff = similar::TextDiff::from_lines(&before.content, &after.content)
+            .unified_diff()
+            .context_radius(3)
+            .header(&format!("values {from}"), &format!("values {to}"))
+            .to_string();
+        Ok(ValuesDiff {
+            from: before.summary,
+            to: after.summary,
+            diff,
+        })
+    }
 }
 
 /// What deploying an application's newest source revision would change, before deploying it.
@@ -138,11 +319,23 @@ impl Tripline {
             };
             (application, running)
         };
-        let Source::Git { git, .. } = &application.source else {
-            return Err(ErrorBody::new(
-                Code::InputInvalid,
-                format!("{app} deploys a template: its versions show what changes"),
-            ));
+        let git = match &application.source {
+            Source::Git { git, .. } => git,
+            Source::Helm { .. } => {
+                return Err(ErrorBody::new(
+                    Code::InputInvalid,
+                    format!(
+                        "{app} deploys a Helm chart: a preview of a newer chart version is not \
+                         built yet; its values' diff shows what a values edit changes"
+                    ),
+                ));
+            }
+            Source::Template { .. } => {
+                return Err(ErrorBody::new(
+                    Code::InputInvalid,
+                    format!("{app} deploys a template: its versions show what changes"),
+                ));
+            }
         };
         let sources = self.sources();
         let (name, git) = (app.to_owned(), git.clone());

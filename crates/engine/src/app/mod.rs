@@ -1,15 +1,17 @@
 //! Applications: what to deploy, where.
 //!
 //! An [`Application`] names a cluster, a namespace and one [`Source`]: a Tripline template,
-//! deployed at its latest version, or a Git repository's directory of manifests. A Git
-//! application keeps what its repository renders as versions of a template of its own (named
-//! after it), so history, diffs and rollback work as for templates; the versions say which
-//! commit they came from. Applications are validated here ([`NewApplication::validate`]) and
+//! deployed at its latest version, a Git repository's directory of manifests, or a Helm chart
+//! rendered with values. A Git or Helm application keeps what its source renders as versions
+//! of a template of its own (named after it), so history, diffs and rollback work as for
+//! templates; the versions say which commit or chart version they came from. A Helm
+//! application's values are versioned too (see [`crate::store::ValuesVersion`]). Applications are validated here ([`NewApplication::validate`]) and
 //! stored by [`crate::store`].
 
 use serde::{Deserialize, Serialize};
 
 use crate::source::git::GitSource;
+use crate::source::helm::HelmSource;
 use crate::template::check_dns_label;
 
 /// Where an application is deployed.
@@ -66,6 +68,15 @@ pub enum Source {
         /// The template the rendered manifests are kept in: the application's own name.
         template: String,
     },
+    /// A Helm chart from a chart repository or an OCI registry, at a version or the newest
+    /// in a range, rendered with the application's values.
+    Helm {
+        /// Where the chart is and which version.
+        #[serde(flatten)]
+        helm: HelmSource,
+        /// The template the rendered manifests are kept in: the application's own name.
+        template: String,
+    },
 }
 
 impl Source {
@@ -73,12 +84,14 @@ impl Source {
     /// its rendered manifests in.
     pub fn template(&self) -> Option<&str> {
         match self {
-            Source::Template { template, .. } | Source::Git { template, .. } => Some(template),
+            Source::Template { template, .. }
+            | Source::Git { template, .. }
+            | Source::Helm { template, .. } => Some(template),
         }
     }
 
-    /// True for a source read from outside Tripline (Git), whose template only the source
-    /// writes: a request body cannot patch it.
+    /// True for a source read from outside Tripline (Git, Helm), whose template only the
+    /// source writes: a request body cannot patch it.
     pub fn is_external(&self) -> bool {
         !matches!(self, Source::Template { .. })
     }
@@ -87,6 +100,14 @@ impl Source {
     pub fn git(app: &str, git: GitSource) -> Self {
         Source::Git {
             git,
+            template: app.to_owned(),
+        }
+    }
+
+    /// A Helm source for the application `app`.
+    pub fn helm(app: &str, helm: HelmSource) -> Self {
+        Source::Helm {
+            helm,
             template: app.to_owned(),
         }
     }
@@ -141,16 +162,25 @@ impl NewApplication {
         {
             return Err("the kubeconfig context name is empty".into());
         }
-        if let Source::Git { git, template } = &self.source {
-            git.validate()
-                .map_err(|e| crate::error::Refused(e.message))?;
-            if template != &self.name {
-                return Err(crate::error::Refused(format!(
-                    "a Git application keeps its manifests in a template named after it \
-                     ({}), not {template}",
-                    self.name
-                )));
+        let (kind, template) = match &self.source {
+            Source::Template { .. } => return Ok(()),
+            Source::Git { git, template } => {
+                git.validate()
+                    .map_err(|e| crate::error::Refused(e.message))?;
+                ("Git", template)
             }
+            Source::Helm { helm, template } => {
+                helm.validate()
+                    .map_err(|e| crate::error::Refused(e.message))?;
+                ("Helm", template)
+            }
+        };
+        if template != &self.name {
+            return Err(crate::error::Refused(format!(
+                "a {kind} application keeps its manifests in a template named after it \
+                 ({}), not {template}",
+                self.name
+            )));
         }
         Ok(())
     }

@@ -23,6 +23,7 @@
 //! Progress is reported as [`Progress`] events through a callback as it happens.
 
 mod failure;
+mod helm;
 pub mod live;
 pub mod rollout;
 pub mod worker;

@@ -441,7 +441,8 @@ fn prepare(
 }
 
 /// Brings a Git application's template up to its source before a deploy: reads the newest
-/// commit into a new template version when it differs. Returns what to say instead of
+/// commit into a new template version when it differs (a Helm application's chart and
+/// values: see [`super::helm`]). Returns what to say instead of
 /// deploying when a trigger asked and nothing is new (the commit, or manifests equal to what
 /// runs): a redeploy call then changes nothing. A person's deploy always applies; a rollback
 /// deploys the stored version it made and reads nothing.
@@ -466,13 +467,25 @@ async fn refresh(
             Ok((application, Some(latest), deployed))
         })
         .map_err(store_failure)?;
-    let (Source::Git { git, template }, Some(latest)) = (&application.source, latest) else {
-        return Ok(None);
-    };
     let sources = shared
         .sources
         .get_or_init(|| Sources::new(shared.pool.path().parent().unwrap_or(Path::new(".")), None))
         .clone();
+    if let (Source::Helm { helm, template }, Some(latest)) = (&application.source, &latest) {
+        let refresh = super::helm::Refresh {
+            app,
+            namespace: &application.namespace,
+            helm,
+            template,
+            latest,
+            deployed,
+            is_trigger: matches!(release.cause, Cause::Trigger { .. }),
+        };
+        return super::helm::refresh(&shared.pool, &sources, refresh).await;
+    }
+    let (Source::Git { git, template }, Some(latest)) = (&application.source, latest) else {
+        return Ok(None);
+    };
     let (name, git_source, known) = (app.to_owned(), git.clone(), latest.revision.clone());
     let fresh = tokio::task::spawn_blocking(move || {
         let credentials = sources.credentials(&name)?;

@@ -28,7 +28,8 @@ use crate::deploy::{Direction, Options, ScaleRequest};
 use crate::error::Code;
 use crate::patch::{Patch, PatchType, Target};
 use crate::registry;
-use crate::store::{Decision, Origin, ReleaseStatus, SaveOutcome};
+use crate::source::helm::{DEFAULT_REPOSITORY_KEY, DEFAULT_TAG_KEY, set_image_values};
+use crate::store::{Decision, Origin, ReleaseStatus, SaveOutcome, ValuesSaved};
 use crate::trigger::matching::{self, Verdict};
 use crate::trigger::{self, Trigger, TriggerKind};
 
@@ -503,15 +504,19 @@ async fn redeploy_with_patch(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Outcome {
-    // A Git application's template is written by its repository alone.
+    // A Git or Helm application's template is written by its source alone.
     if let Ok(app) = state.with_store(|store| store.app(&trigger.app))
         && app.source.is_external()
     {
+        let (from, reads) = match app.source {
+            crate::app::Source::Helm { .. } => ("a Helm chart", "renders the newest chart version"),
+            _ => ("Git", "fetches the newest commit"),
+        };
         return Outcome::Done(Reply::error(
             Code::BodyNotAllowed,
             format!(
-                "{} deploys from Git: a redeploy call fetches the newest commit and takes no \
-                 body (only template applications can be patched by a body)",
+                "{} deploys from {from}: a redeploy call {reads} and takes no body (only \
+                 template applications can be patched by a body)",
                 trigger.app
             ),
         ));
@@ -694,10 +699,21 @@ async fn registry_hook(
         delivery.format.label(),
         trigger.name
     );
-    if let Ok(app) = state.with_store(|store| store.app(&trigger.app))
-        && let crate::app::Source::Git { git, .. } = &app.source
-    {
-        return write_back(state, trigger, git, &updates, &pushed, events_json).await;
+    let app = match state.with_store(|store| store.app(&trigger.app)) {
+        Ok(app) => app,
+        Err(error) => {
+            let body = crate::error::ErrorBody::from(&error);
+            return Outcome::Done(Reply::error(body.code, body.message));
+        }
+    };
+    match &app.source {
+        crate::app::Source::Git { git, .. } => {
+            return write_back(state, trigger, git, &updates, &pushed, events_json).await;
+        }
+        crate::app::Source::Helm { .. } => {
+            return helm_image_update(state, trigger, &updates, &pushed, &message, events_json);
+        }
+        crate::app::Source::Template { .. } => {}
     }
     let mut changes = Vec::new();
     let saved = state.with_store(|store| {
@@ -845,6 +861,107 @@ async fn write_back(
         options: Options::default(),
         note: json!({"commit": commit, "changes": changes}),
     })
+}
+
+/// A pushed image for a Helm application: set in its values (the chart's `image.repository`
+/// and `image.tag`) as a new values version, before the call and its release are recorded,
+/// as a template's new version is; the deploy renders the chart with it. Nothing new (the
+/// values hold the image, and the latest template version, rendered with them, is
+/// deployed) is a no-op.
+fn helm_image_update(
+    state: &Arc<State>,
+    trigger: &Trigger,
+    updates: &[(String, Option<String>, Option<String>, &registry::PushEvent)],
+    pushed: &[String],
+    message: &str,
+    events_json: Option<Value>,
+) -> Outcome {
+    let TriggerKind::Image { repositories, .. } = &trigger.kind else {
+        unreachable!("only image triggers reach the registry hook's update");
+    };
+    // The values get the repository as the trigger spells it (as the chart's values do),
+    // not the normalised form matching uses.
+    let spelled = |normalised: &str| {
+        repositories
+            .iter()
+            .find(|r| registry::ImageRef::parse(r).is_ok_and(|i| i.full_repository() == normalised))
+            .cloned()
+            .unwrap_or_else(|| normalised.to_owned())
+    };
+    let mut images = Vec::new();
+    let saved = state.with_store(|store| {
+        let latest = store.values(&trigger.app, None)?;
+        let mut values = latest.content.clone();
+        for (repository, tag, digest, _) in updates {
+            let tag = match (tag, digest) {
+                (Some(tag), Some(digest)) => format!("{tag}@{digest}"),
+                (Some(tag), None) => tag.clone(),
+                (None, Some(digest)) => digest.clone(),
+                (None, None) => continue,
+            };
+            let repository = spelled(repository);
+            values = set_image_values(
+                &values,
+                DEFAULT_REPOSITORY_KEY,
+                DEFAULT_TAG_KEY,
+                &repository,
+                &tag,
+            )
+            .map_err(|e| crate::store::Error::Invalid(e.message))?;
+            images.push(json!({"repository": repository, "tag": tag}));
+        }
+        let saved = store.save_values(&trigger.app, &values, Origin::ImageUpdate, message)?;
+        let template = store
+            .app(&trigger.app)?
+            .source
+            .template()
+            .map(str::to_owned);
+        let rendered = match template {
+            Some(template) => store.version(&template, None)?.summary,
+            None => return Err(crate::store::Error::Invalid("no template".into())),
+        };
+        let deployed = store
+            .last_success(&trigger.app)?
+            .map(|(version, _)| version);
+        Ok((saved, rendered, deployed))
+    });
+    let event = json!({"pushes": events_json, "images": images});
+    match saved {
+        Err(error) => {
+            let body = crate::error::ErrorBody::from(&error);
+            let mut reply = Reply::error(body.code, body.message);
+            reply.event = Some(record::Event::Json(event));
+            Outcome::Done(reply)
+        }
+        Ok((ValuesSaved::Unchanged { version }, rendered, deployed))
+            if rendered.values == Some(version.number) && deployed == Some(rendered.number) =>
+        {
+            Outcome::Done(Reply::skipped(
+                Decision::NoOp,
+                format!(
+                    "{} is already in values version {} and deployed",
+                    pushed.join(", "),
+                    version.number
+                ),
+                Some(record::Event::Json(event)),
+            ))
+        }
+        Ok((saved, _, _)) => {
+            let values = saved.version().number;
+            let first = updates[0].3;
+            let cause = json!({
+                "format": first.format, "image": pushed.join(", "), "registry": first.registry,
+                "namespace": first.namespace, "name": first.name, "owner": first.owner,
+                "pusher": first.pusher, "tag": first.tag, "digest": first.digest,
+                "pushedAt": first.pushed_at, "values": values,
+            });
+            Outcome::Release(Start {
+                cause_event: Some(cause),
+                options: Options::default(),
+                note: json!({"values": values, "images": images}),
+            })
+        }
+    }
 }
 
 /// Records a triggered call and queues its release in one transaction, and answers 202 (or,

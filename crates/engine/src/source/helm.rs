@@ -32,7 +32,7 @@ use std::time::Duration;
 use reqwest::{Client, Url};
 use sha2::{Digest as _, Sha256};
 
-pub use values::{DEFAULT_REPOSITORY_KEY, DEFAULT_TAG_KEY, set_image_values};
+pub use values::{DEFAULT_REPOSITORY_KEY, DEFAULT_TAG_KEY, check_values, set_image_values};
 
 use super::{Rendered, Revision, SIZE_LIMIT, SourceError};
 use crate::error::Code;
@@ -44,7 +44,9 @@ use range::Wanted;
 pub const HELM_ENV: &str = "TRIPLINE_HELM";
 
 /// Where a chart is and which version of it is wanted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
 pub struct HelmSource {
     /// A chart repository (`https://…` or `http://…`, holding `index.yaml`) or an OCI
     /// registry path (`oci://host/path`).
@@ -56,7 +58,18 @@ pub struct HelmSource {
     pub version: String,
     /// Talk plain HTTP to an OCI registry that is not on a loopback address (those always
     /// get plain HTTP, as `helm --plain-http` would).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub plain_http: bool,
+}
+
+impl HelmSource {
+    /// Checks what can be checked without the network: a repository URL of a known scheme, a
+    /// chart name, a version range that parses. The error says which and why.
+    pub fn validate(&self) -> Result<(), SourceError> {
+        location(self)?;
+        Wanted::parse(&self.version).map_err(|m| SourceError::new(Code::SourceInvalid, m))?;
+        Ok(())
+    }
 }
 
 /// A user name and password for a chart repository or registry (the one type every source

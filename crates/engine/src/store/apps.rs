@@ -83,7 +83,7 @@ impl Store {
         if exists.is_some() {
             return Err(Error::AppExists(new.name.clone()));
         }
-        let template = Store::insert_source_template(&tx, template, rendered)?;
+        let template = Store::insert_source_template(&tx, template, rendered, None)?;
         let app = insert_app(&tx, new, Some(template))?;
         super::commit(tx)?;
         Ok(app)
@@ -142,7 +142,7 @@ impl Store {
 }
 
 /// Inserts an application's row.
-fn insert_app(
+pub(super) fn insert_app(
     tx: &rusqlite::Transaction<'_>,
     new: &NewApplication,
     template: Option<i64>,

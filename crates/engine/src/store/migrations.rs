@@ -192,6 +192,25 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE template_versions ADD COLUMN revision TEXT;
     "#,
+    // 11: a Helm application's values, versioned like templates (immutable, numbered, checked
+    // against their hash), and the values version a template version was rendered with.
+    r#"
+    CREATE TABLE source_values (
+        app_id     INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        number     INTEGER NOT NULL,
+        hash       TEXT NOT NULL,
+        content    TEXT NOT NULL,
+        origin     TEXT NOT NULL,
+        message    TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (app_id, number)
+    ) STRICT;
+
+    CREATE TRIGGER source_values_immutable BEFORE UPDATE ON source_values
+    BEGIN SELECT RAISE(ABORT, 'values versions are immutable'); END;
+
+    ALTER TABLE template_versions ADD COLUMN values_number INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -18,6 +18,7 @@ mod releases;
 mod retention;
 mod templates;
 mod triggers;
+mod values;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -33,6 +34,7 @@ pub use releases::{Cause, Decided, Finish, Release, ReleaseStatus, Work};
 pub use retention::Retention;
 pub use templates::{Origin, SaveOutcome, TemplateSummary, Version, VersionSummary};
 pub use triggers::{NewTrigger, TriggerIndex};
+pub use values::{ValuesSaved, ValuesSummary, ValuesVersion};
 
 /// The database file's name inside the data directory.
 pub const DATABASE_FILE: &str = "tripline.db";
@@ -98,6 +100,16 @@ pub enum Error {
     VersionNotFound {
         /// The template.
         template: String,
+        /// The version asked for.
+        number: u32,
+        /// Its newest version.
+        latest: u32,
+    },
+    /// No such values version.
+    #[error("{app:?} has no values version {number} (its versions are 1 to {latest})")]
+    ValuesNotFound {
+        /// The application.
+        app: String,
         /// The version asked for.
         number: u32,
         /// Its newest version.
@@ -171,7 +183,7 @@ impl From<&Error> for ErrorBody {
             Error::Busy => Code::StoreBusy,
             Error::TemplateNotFound(_) => Code::TemplateNotFound,
             Error::TemplateExists(_) => Code::TemplateExists,
-            Error::VersionNotFound { .. } => Code::VersionNotFound,
+            Error::VersionNotFound { .. } | Error::ValuesNotFound { .. } => Code::VersionNotFound,
             Error::TemplateInUse { .. } => Code::TemplateInUse,
             Error::AppNotFound(_) => Code::AppNotFound,
             Error::AppExists(_) => Code::AppExists,
@@ -183,7 +195,9 @@ impl From<&Error> for ErrorBody {
         };
         let details = match error {
             Error::TemplateInUse { apps, .. } => Some(serde_json::json!({ "apps": apps })),
-            Error::VersionNotFound { latest, .. } => Some(serde_json::json!({ "latest": latest })),
+            Error::VersionNotFound { latest, .. } | Error::ValuesNotFound { latest, .. } => {
+                Some(serde_json::json!({ "latest": latest }))
+            }
             _ => None,
         };
         ErrorBody {

@@ -42,7 +42,7 @@ impl Origin {
         }
     }
 
-    fn parse(text: &str) -> Result<Self> {
+    pub(super) fn parse(text: &str) -> Result<Self> {
         Ok(match text {
             "edit" => Origin::Edit,
             "patch" => Origin::Patch,
@@ -83,6 +83,10 @@ pub struct VersionSummary {
     /// rendered from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<Revision>,
+    /// For a version rendered from a Helm application's chart: the values version it was
+    /// rendered with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<u32>,
 }
 
 /// A version with its content.
@@ -152,10 +156,11 @@ struct NewVersion<'a> {
     based_on: Option<u32>,
     patch: Option<&'a Value>,
     revision: Option<&'a Revision>,
+    values: Option<u32>,
 }
 
 const SUMMARY_COLUMNS: &str = "v.number, v.hash, v.size, v.resources, v.origin, v.message, v.created_at, v.based_on, \
-     v.revision";
+     v.revision, v.values_number";
 
 fn summary_from_row(
     template: &str,
@@ -178,6 +183,7 @@ fn summary_from_row(
             revision: row
                 .get::<_, Option<String>>(8)?
                 .and_then(|text| serde_json::from_str(&text).ok()),
+            values: row.get(9)?,
         },
         origin,
     ))
@@ -256,6 +262,7 @@ impl Store {
                 based_on: None,
                 patch: None,
                 revision: None,
+                values: None,
             },
         )?;
         super::commit(tx)?;
@@ -327,6 +334,7 @@ impl Store {
                 based_on: None,
                 patch: None,
                 revision: None,
+                values: None,
             },
         )?;
         super::commit(tx)?;
@@ -344,6 +352,28 @@ impl Store {
         rendered: &Rendered,
         message: &str,
     ) -> Result<SaveOutcome> {
+        self.save_rendered(name, rendered, None, message)
+    }
+
+    /// Saves what a Helm application's chart rendered with values version `values` as the
+    /// next version of its template, as [`Self::save_source_version`] does.
+    pub fn save_helm_version(
+        &mut self,
+        name: &str,
+        rendered: &Rendered,
+        values: u32,
+        message: &str,
+    ) -> Result<SaveOutcome> {
+        self.save_rendered(name, rendered, Some(values), message)
+    }
+
+    fn save_rendered(
+        &mut self,
+        name: &str,
+        rendered: &Rendered,
+        values: Option<u32>,
+        message: &str,
+    ) -> Result<SaveOutcome> {
         let manifest = Manifest::parse(&rendered.manifests)?;
         let tx = self.write()?;
         let (id, latest) = latest_summary(&tx, name)?;
@@ -358,10 +388,11 @@ impl Store {
             NewVersion {
                 manifest: &manifest,
                 origin: Origin::Import,
-                message: default_message(message, &format!("read {}", rendered.revision)),
+                message: default_message(message, &read_message(rendered, values)),
                 based_on: None,
                 patch: None,
                 revision: Some(&rendered.revision),
+                values,
             },
         )?;
         super::commit(tx)?;
@@ -372,11 +403,13 @@ impl Store {
     }
 
     /// Creates the template a Git or Helm application keeps its rendered manifests in, with
-    /// `rendered` as its first version, inside the caller's transaction.
+    /// `rendered` (with values version `values`, for Helm) as its first version, inside the
+    /// caller's transaction.
     pub(super) fn insert_source_template(
         tx: &Transaction<'_>,
         name: &str,
         rendered: &Rendered,
+        values: Option<u32>,
     ) -> Result<i64> {
         check_template_name(name)?;
         let manifest = Manifest::parse(&rendered.manifests)?;
@@ -401,10 +434,11 @@ impl Store {
             NewVersion {
                 manifest: &manifest,
                 origin: Origin::Import,
-                message: format!("read {}", rendered.revision),
+                message: read_message(rendered, values),
                 based_on: None,
                 patch: None,
                 revision: Some(&rendered.revision),
+                values,
             },
         )?;
         Ok(id)
@@ -473,6 +507,7 @@ impl Store {
                 based_on: None,
                 patch: patch_record,
                 revision: None,
+                values: None,
             },
         )?;
         super::commit(tx)?;
@@ -501,6 +536,7 @@ impl Store {
                 based_on: Some(to),
                 patch: None,
                 revision: None,
+                values: None,
             },
         )?;
         super::commit(tx)?;
@@ -522,10 +558,10 @@ impl Store {
              ORDER BY t.name"
         ))?;
         let rows = statement.query_map([], |row| {
-            let name: String = row.get(9)?;
+            let name: String = row.get(10)?;
             let latest = summary_from_row(&name, row)?;
-            let created_at: String = row.get(10)?;
-            let apps: Option<String> = row.get(11)?;
+            let created_at: String = row.get(11)?;
+            let apps: Option<String> = row.get(12)?;
             Ok((name, created_at, latest, apps))
         })?;
         let mut templates = Vec::new();
@@ -603,6 +639,13 @@ impl Store {
         self.conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(busy)
+    }
+}
+
+fn read_message(rendered: &Rendered, values: Option<u32>) -> String {
+    match values {
+        Some(values) => format!("read {} with values version {values}", rendered.revision),
+        None => format!("read {}", rendered.revision),
     }
 }
 
@@ -711,6 +754,7 @@ fn insert_version(
         created_at: now(),
         based_on: new.based_on,
         revision: new.revision.cloned(),
+        values: new.values,
     };
     let patch = new.patch.map(Value::to_string);
     let revision = new
@@ -721,8 +765,8 @@ fn insert_version(
     tx.execute(
         "INSERT INTO template_versions
              (template_id, number, hash, size, resources, origin, message, created_at, based_on, patch,
-              revision)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+              revision, values_number)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
             id,
             number,
@@ -734,7 +778,8 @@ fn insert_version(
             summary.created_at,
             summary.based_on,
             patch,
-            revision
+            revision,
+            summary.values
         ],
     )?;
     tx.execute(

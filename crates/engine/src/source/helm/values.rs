@@ -46,6 +46,18 @@ pub fn set_image_values(
         .unwrap_or(text))
 }
 
+/// Checks that a values text is YAML holding a map of keys (or nothing), as `helm` wants;
+/// the error ([`Code::SourceInvalid`]) says what it holds instead.
+pub fn check_values(values: &str) -> Result<(), SourceError> {
+    match parse(values)? {
+        Value::Null | Value::Object(_) => Ok(()),
+        other => Err(invalid(format!(
+            "the values are {}, not a map of keys such as `replicaCount: 2`",
+            kind(&other)
+        ))),
+    }
+}
+
 fn parse(values: &str) -> Result<Value, SourceError> {
     let mut options = Options::default();
     let mut budget = Budget::default();
@@ -148,6 +160,20 @@ mod tests {
             };
             assert_eq!(at(repository_key), Some(Value::String("r".into())), "{out}");
             assert_eq!(at(tag_key), Some(Value::String("007".into())), "{out}");
+        }
+    }
+
+    #[test]
+    fn values_must_be_a_map() {
+        for (values, ok) in [
+            ("", true),
+            ("# nothing\n", true),
+            ("a: 1\nb: {c: d}\n", true),
+            ("- a\n", false),
+            ("just words", false),
+            ("a: {unclosed\n", false),
+        ] {
+            assert_eq!(check_values(values).is_ok(), ok, "{values:?}");
         }
     }
 
