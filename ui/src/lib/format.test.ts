@@ -14,6 +14,7 @@ import {
   resourceLabel,
   revisionLabel,
   revisionName,
+  revisionShort,
   sameRevision,
   sentence,
   shortCommit,
@@ -280,6 +281,8 @@ describe('source revisions', () => {
     expect(revisionName(git)).toBe('commit 3f9f05b1c2d4');
     expect(revisionLabel(helm)).toBe('chart web 1.4.2');
     expect(revisionName(helm)).toBe('chart web 1.4.2');
+    expect(revisionShort(git)).toBe('3f9f05b1c2d4');
+    expect(revisionShort(helm)).toBe('1.4.2');
   });
 
   test.each([

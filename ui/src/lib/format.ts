@@ -231,6 +231,11 @@ export function revisionName(revision: Revision): string {
   return revision.type === 'git' ? `commit ${shortCommit(revision.commit)}` : `chart ${revision.chart} ${revision.version}`;
 }
 
+/** A revision in a table cell: the short commit, or the chart's version. */
+export function revisionShort(revision: Revision): string {
+  return revision.type === 'git' ? shortCommit(revision.commit) : revision.version;
+}
+
 /** Whether two revisions are the same commit (or chart version and digest). */
 export function sameRevision(a: Revision | null | undefined, b: Revision | null | undefined): boolean {
   if (!a || !b) return false;
