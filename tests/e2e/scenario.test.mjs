@@ -6,7 +6,9 @@
 //   an image trigger in regex mode (with its live tag preview) → reveal and copy its URL →
 //   a registry webhook (generic JSON) → the access record appears without a reload → a
 //   Docker Hub webhook with the application's screen open → the new release and the
-//   Deployment's new image appear there without a reload → a tag the regex refuses.
+//   Deployment's new image appear there without a reload → a tag the regex refuses →
+//   an application from a Git repository (file://): its branches read into the dialog,
+//   deployed, a new commit checked for changes and deployed from there.
 //
 // State is also checked from outside the window with the CLI on the same data folder.
 // Each screen is saved to docs/screenshots/.
@@ -14,7 +16,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -492,6 +495,102 @@ step('the tray lists the recent trigger calls', async () => {
   assert.match(calls[0], /^web-nginx: 200 untriggered \(\d\d:\d\d:\d\d\)$/);
   assert.match(calls[1], /^web-nginx: 202 triggered/);
 });
+
+/** A Git repository in a temporary folder, written with the git CLI; `commit` adds a commit. */
+function gitRepository() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tripline-e2e-git-'));
+  const git = (...args) =>
+    execSync(['git', '-c', 'user.name=Tripline E2E', '-c', 'user.email=e2e@example.com', ...args].map((a) => JSON.stringify(a)).join(' '), {
+      cwd: dir,
+      encoding: 'utf8',
+    }).trim();
+  git('init', '--quiet', '--initial-branch=main');
+  const commit = (files, message) => {
+    for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
+    git('add', '--all');
+    git('commit', '--quiet', '-m', message);
+    return git('rev-parse', 'HEAD');
+  };
+  return { url: `file://${dir}`, commit, git, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+const configMap = (name, greeting) =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  greeting: ${greeting}\n`;
+
+step('an application from a Git repository: pick the branch, deploy, check a new commit for changes', async () => {
+  const GIT_APP = 'site';
+  const repo = gitRepository();
+  try {
+    const first = repo.commit({ 'site.yaml': configMap('site', 'hello') }, 'a greeting');
+    repo.git('branch', 'staging');
+    await open('Applications');
+    await app.click(app.button('New application'));
+    const dialog = await app.visible(app.role('dialog', 'New application'));
+    await app.fill(app.field('Name'), GIT_APP);
+    await app.choose('Deploys from', 'Git repository');
+    await app.fill(app.field('Repository URL'), repo.url);
+    await app.click(app.button('Load branches'));
+    // The branches, read from the repository, in a picker with main chosen.
+    const picker = await app.visible(By.css('dialog[open] select optgroup[label="Branches"]'), 15_000);
+    assert.match(await app.domTextOf(picker), /staging/);
+    const reference = await app.find(app.field('Branch or tag'));
+    assert.equal(await reference.getAttribute('value'), 'main');
+    assert.equal(await (await app.find(app.field('Directory'))).getAttribute('value'), '.');
+    await app.screenshot('application-new-git');
+    await app.click(app.button('Create application'));
+    await waitFor(async () => !(await dialog.isDisplayed().catch(() => false)), 20_000, 'the dialog to close');
+    await app.find(app.heading(GIT_APP));
+    await app.waitText(repo.url);
+    await app.click(app.button('Deploy'));
+    const done = (number) =>
+      waitFor(
+        async () => {
+          const r = cli('releases', GIT_APP).find((x) => x.number === number);
+          return r && ['succeeded', 'failed', 'superseded'].includes(r.status) && r;
+        },
+        60_000,
+        `release #${number} of ${GIT_APP} to finish`,
+      );
+    const one = await done(1);
+    assert.equal(one.status, 'succeeded', one.message);
+    const deployed = By.css('[data-testid="deployed-revision"]');
+    await waitFor(async () => (await app.textOf(await app.find(deployed))).includes(first.slice(0, 12)), 15_000, 'the deployed commit');
+
+    // A new commit: "Check for changes" reads it and compares it with what runs.
+    const second = repo.commit({ 'site.yaml': configMap('site', 'bonjour'), 'extra.yaml': configMap('site-extra', 'hi') }, 'French, and one more');
+    await app.click(app.button('Check for changes'));
+    const preview = await app.visible(By.css('[data-testid="source-preview"]'), 30_000);
+    await waitFor(async () => /1 changed[\s\S]*1 added/.test(await app.textOf(preview)), 10_000, 'the preview counts');
+    const text = await app.textOf(preview);
+    assert.match(text, new RegExp(`commit ${second.slice(0, 12)}`));
+    assert.match(text, /bonjour/);
+    await app.driver.executeScript('arguments[0].scrollIntoView({block: "start"})', await app.find(By.css('[data-testid="app-source"]')));
+    await app.screenshot('application-git-preview');
+    await app.click(By.css('[data-testid="deploy-newest"]'));
+    const two = await done(2);
+    assert.equal(two.status, 'succeeded', two.message);
+    await waitFor(async () => (await app.textOf(await app.find(deployed))).includes(second.slice(0, 12)), 15_000, 'the new deployed commit');
+    await app.driver.executeScript('arguments[0].scrollIntoView({block: "start"})', await app.find(app.heading(GIT_APP)));
+    await app.screenshot('application-git');
+
+    // The template the application keeps shows each version's commit in its history.
+    await app.click(app.link('versions read'));
+    await app.find(app.heading(GIT_APP));
+    await app.click(app.action('History'));
+    await waitFor(
+      async () => (await app.driver.findElements(By.css('[data-testid="version-revision"]'))).length === 2,
+      10_000,
+      'two versions with their commits',
+    );
+    const commits = await Promise.all(
+      (await app.driver.findElements(By.css('[data-testid="version-revision"]'))).map(async (e) => (await app.textOf(e)).trim()),
+    );
+    assert.deepEqual(commits, [second.slice(0, 12), first.slice(0, 12)]);
+    await app.screenshot('template-history-git');
+  } finally {
+    repo.remove();
+  }
+}, { independent: true, timeout: 180_000 });
 
 step('dialogs show their whole form (WebKitGTK layout)', async () => {
   await open('Applications');

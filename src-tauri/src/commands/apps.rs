@@ -1,5 +1,5 @@
-//! Applications: list, detail, create, hold, deploy, rollback, live workloads and rollout, the
-//! demo.
+//! Applications: list, detail, create (from a template; from Git in [`super::sources`]), hold,
+//! deploy, rollback, live workloads and rollout, the demo.
 
 use tauri::State;
 use tripline_engine::api::{AppDetail, AppOverview, Demo};

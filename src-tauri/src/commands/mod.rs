@@ -9,6 +9,7 @@ pub mod listener;
 pub mod records;
 pub mod releases;
 pub mod settings;
+pub mod sources;
 pub mod templates;
 pub mod triggers;
 

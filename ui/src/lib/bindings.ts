@@ -27,6 +27,17 @@ export const commands = {
 	getRollout: (name: string) => typedError<RolloutState | null, ErrorBody>(__TAURI_INVOKE("get_rollout", { name })),
 	/**  "Try it on the sandbox": the seed's demo application with a redeploy trigger, deployed. */
 	createDemo: () => typedError<Demo, ErrorBody>(__TAURI_INVOKE("create_demo")),
+	/**  Creates an application from a Git repository; the repository is read first. */
+	createGitApp: (app: NewGitApplication) => typedError<Application, ErrorBody>(__TAURI_INVOKE("create_git_app", { app })),
+	/**  A repository's branches and tags with their commits; nothing is stored. */
+	gitReferences: (url: string, username: string | null, password: string | null) => typedError<References, ErrorBody>(__TAURI_INVOKE("git_references", { url, username, password })),
+	/**  What deploying the application's newest commit would change, without deploying it. */
+	sourcePreview: (name: string) => typedError<SourcePreview, ErrorBody>(__TAURI_INVOKE("source_preview", { name })),
+	/**
+	 *  The revision the application's latest template version was read from (`null` for a
+	 *  template application or a version written in Tripline).
+	 */
+	sourceRevision: (name: string) => typedError<Revision | null, ErrorBody>(__TAURI_INVOKE("source_revision", { name })),
 	/**  The application's newest releases, newest first (at most `limit`, up to 500). */
 	listReleases: (app: string, limit: number) => typedError<Release[], ErrorBody>(__TAURI_INVOKE("list_releases", { app, limit })),
 	/**  One release, with its per-object outcomes and diff. */
@@ -607,6 +618,16 @@ export type FieldChange = {
 	new?: Value | null,
 };
 
+/**  Where an application's manifests are in Git. */
+export type GitSource = {
+	/**  The repository: `https://`, `http://`, `git://` or `file://`. */
+	url: string,
+	/**  A branch, a tag, or a full commit id. */
+	reference: string,
+	/**  The directory of manifests in the repository (empty or `.`: the top). */
+	path?: string,
+};
+
 /**
  *  Where a workload stands. The order is worst first: an application's rollout is as well
  *  as its worst workload.
@@ -666,6 +687,24 @@ export type NewApplication = {
 	source: Source,
 	/**  Delete objects a new version no longer has. */
 	prune: boolean,
+};
+
+/**  A Git application to create. */
+export type NewGitApplication = {
+	/**  Unique name (a DNS label); its template gets the same name. */
+	name: string,
+	/**  Where it is deployed. */
+	cluster: ClusterRef,
+	/**  The namespace. */
+	namespace: string,
+	/**  The repository, reference and directory. */
+	git: GitSource,
+	/**  Delete objects a new commit no longer has. */
+	prune: boolean,
+	/**  A user name for the repository's server, with `password`. */
+	username?: string | null,
+	/**  A password or token (kept in the secret store, never in the database). */
+	password?: string | null,
 };
 
 /**  A trigger to create. */
@@ -811,6 +850,14 @@ export type Recorded = {
 	at: string,
 };
 
+/**  A repository's branches and tags, each with its commit, by name. */
+export type References = {
+	/**  Branch names and commits. */
+	branches: ([string, string])[],
+	/**  Tag names and the commits they point to. */
+	tags: ([string, string])[],
+};
+
 /**  A release. */
 export type Release = {
 	/**  Unique id. */
@@ -906,6 +953,23 @@ export type ResourceOutcome = {
 	message?: string | null,
 };
 
+/**  The revision a source stood at when it was read. */
+export type Revision = 
+/**  A Git commit. */
+{ type: "git"; 
+/**  The commit's full hex id. */
+commit: string; 
+/**  The branch, tag or commit the source follows, as configured. */
+reference: string } | 
+/**  A Helm chart version. */
+{ type: "helm"; 
+/**  The chart's name. */
+chart: string; 
+/**  The exact version rendered. */
+version: string; 
+/**  The chart archive's digest (`sha256:…`), as verified. */
+digest: string };
+
 /**  Where a rollout stands. */
 export type Rollout = 
 /**  Still going. */
@@ -999,7 +1063,30 @@ export type Source =
 /**  The template's name. */
 template: string; 
 /**  Which version. */
-pin?: Pin };
+pin?: Pin } | 
+/**  A directory of manifests in a Git repository, at a branch, tag or commit. */
+{
+	type: "git",
+} & {
+	/**  The template the rendered manifests are kept in: the application's own name. */
+	template: string,
+} & GitSource;
+
+/**  What deploying an application's newest source revision would change, before deploying it. */
+export type SourcePreview = {
+	/**
+	 *  The revision the running release deployed (none before the first deploy, or when it
+	 *  deployed a version written in Tripline, such as a rollback).
+	 */
+	deployed: Revision | null,
+	/**  The source's newest revision. */
+	newest: Revision,
+	/**
+	 *  What would change against the running release's manifests (none before the first
+	 *  deploy).
+	 */
+	diff: ManifestDiff | null,
+};
 
 /**  How an object differs between the two versions. */
 export type Status = 
@@ -1169,6 +1256,11 @@ export type VersionSummary = {
 	createdAt: string,
 	/**  For a rollback, the version it copies. */
 	basedOn?: number | null,
+	/**
+	 *  For a version read from an application's Git repository or chart: the revision it was
+	 *  rendered from.
+	 */
+	revision?: Revision | null,
 };
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import type { ResourceId, Value } from './bindings';
+import type { ResourceId, Revision, Value } from './bindings';
 import {
   DECISIONS,
   HTTP_STATUSES,
@@ -12,7 +12,13 @@ import {
   formatDuration,
   resourceKey,
   resourceLabel,
+  revisionLabel,
+  revisionName,
+  revisionShort,
+  sameRevision,
   sentence,
+  shortCommit,
+  shortDigest,
   shortValue,
   statusClass,
   statusHelp,
@@ -249,5 +255,45 @@ describe('decisions', () => {
       expect(d.help, d.value).not.toBe('');
       expect(d.short, d.value).not.toBe('');
     }
+  });
+});
+
+describe('source revisions', () => {
+  const commit = '3f9f05b1c2d4e5f60718293a4b5c6d7e8f901234';
+  const git: Revision = { type: 'git', commit, reference: 'main' };
+  const helm: Revision = { type: 'helm', chart: 'web', version: '1.4.2', digest: 'sha256:abcdef0123456789abcdef' };
+
+  test.each([
+    [commit, '3f9f05b1c2d4'],
+    ['abc', 'abc'],
+    ['', ''],
+  ])('shortCommit(%j) is %j', (full, short) => {
+    expect(shortCommit(full)).toBe(short);
+  });
+
+  test('a digest loses its algorithm and keeps 12 hex digits', () => {
+    expect(shortDigest('sha256:abcdef0123456789')).toBe('abcdef012345');
+    expect(shortDigest('abcdef')).toBe('abcdef');
+  });
+
+  test('revisions read as the engine words them', () => {
+    expect(revisionLabel(git)).toBe('commit 3f9f05b1c2d4 of main');
+    expect(revisionName(git)).toBe('commit 3f9f05b1c2d4');
+    expect(revisionLabel(helm)).toBe('chart web 1.4.2');
+    expect(revisionName(helm)).toBe('chart web 1.4.2');
+    expect(revisionShort(git)).toBe('3f9f05b1c2d4');
+    expect(revisionShort(helm)).toBe('1.4.2');
+  });
+
+  test.each([
+    [git, { ...git, reference: 'v1' }, true],
+    [git, { ...git, commit: 'ffff' }, false],
+    [helm, { ...helm }, true],
+    [helm, { ...helm, digest: 'sha256:0' }, false],
+    [git, helm, false],
+    [git, null, false],
+    [undefined, git, false],
+  ] as [Revision | null | undefined, Revision | null | undefined, boolean][])('sameRevision %#', (a, b, same) => {
+    expect(sameRevision(a, b)).toBe(same);
   });
 });

@@ -1,8 +1,9 @@
 /**
  * How the UI puts things into words, in one place, so every screen says them the same way:
  * Kubernetes objects, sentences and counts, what is wrong with a name, byte sizes and
- * durations, HTTP statuses and the listener's decisions. Pure functions and tables, without Svelte or Tauri, so
- * `format.test.ts` runs them as they are.
+ * durations, HTTP statuses, the listener's decisions and source revisions (Git commits, Helm
+ * chart versions). Pure functions and tables, without Svelte or Tauri, so `format.test.ts`
+ * runs them as they are.
  *
  * Byte sizes are in IEC binary units — B, KiB, MiB, GiB, powers of 1024 — as the listener's
  * limits and the README state them ("64 KiB", "10 MiB"). Counts group digits by the locale.
@@ -10,7 +11,7 @@
  * What is one domain's own (a trigger's kind, a release's cause, a template version's
  * origin) stays beside that domain's components, in `components/<domain>/format.ts`.
  */
-import type { Decision, ResourceId, Value } from './bindings';
+import type { Decision, ResourceId, Revision, Value } from './bindings';
 
 // ---------- Kubernetes objects ----------
 
@@ -198,4 +199,47 @@ export function decisionInfo(decision: Decision | (string & {})): DecisionInfo {
 /** "Triggered", "Untriggered", "No change", "Rejected". */
 export function decisionLabel(decision: Decision | (string & {})): string {
   return decisionInfo(decision).label;
+}
+
+// ---------- Source revisions ----------
+
+/** The first 12 characters of a commit id, as the engine's messages and the CLI show it. */
+export function shortCommit(commit: string): string {
+  return commit.slice(0, 12);
+}
+
+/** A chart digest's first 12 hex digits, without its `sha256:`. */
+export function shortDigest(digest: string): string {
+  return digest.replace(/^sha256:/, '').slice(0, 12);
+}
+
+/**
+ * A revision in a few words: "commit 3f9f05b1c2d4 of main", "chart web 1.4.2". The same words
+ * as the engine's messages, so a toast and a screen name a revision alike.
+ */
+export function revisionLabel(revision: Revision): string {
+  switch (revision.type) {
+    case 'git':
+      return `${revisionName(revision)} of ${revision.reference}`;
+    case 'helm':
+      return revisionName(revision);
+  }
+}
+
+/** A revision's short name: "commit 3f9f05b1c2d4", "chart web 1.4.2". */
+export function revisionName(revision: Revision): string {
+  return revision.type === 'git' ? `commit ${shortCommit(revision.commit)}` : `chart ${revision.chart} ${revision.version}`;
+}
+
+/** A revision in a table cell: the short commit, or the chart's version. */
+export function revisionShort(revision: Revision): string {
+  return revision.type === 'git' ? shortCommit(revision.commit) : revision.version;
+}
+
+/** Whether two revisions are the same commit (or chart version and digest). */
+export function sameRevision(a: Revision | null | undefined, b: Revision | null | undefined): boolean {
+  if (!a || !b) return false;
+  if (a.type === 'git' && b.type === 'git') return a.commit === b.commit;
+  if (a.type === 'helm' && b.type === 'helm') return a.digest === b.digest && a.version === b.version;
+  return false;
 }
