@@ -642,6 +642,27 @@ export type Health =
 /**  Every replica wanted is updated and ready. */
 "ok";
 
+/**  Where a chart is and which version of it is wanted. */
+export type HelmSource = {
+	/**
+	 *  A chart repository (`https://…` or `http://…`, holding `index.yaml`) or an OCI
+	 *  registry path (`oci://host/path`).
+	 */
+	repository: string,
+	/**  The chart's name in the repository. */
+	chart: string,
+	/**
+	 *  An exact version (`1.2.3`), a range resolved to the newest match (`^1.2`, `~1.2.3`,
+	 *  `>=1.0, <2`), or empty for the newest stable version.
+	 */
+	version: string,
+	/**
+	 *  Talk plain HTTP to an OCI registry that is not on a loopback address (those always
+	 *  get plain HTTP, as `helm --plain-http` would).
+	 */
+	plainHttp?: boolean,
+};
+
 /**  An image repository an application's template uses. */
 export type ImageChoice = {
 	/**  The repository as people write it (`nginx`, `ghcr.io/org/app`). */
@@ -892,6 +913,11 @@ export type Release = {
 	work: Work | null,
 	/**  For a release another one took over: the release that did its work. */
 	carriedBy: number | null,
+	/**
+	 *  For an application read from Git or a chart: the revision its template version was
+	 *  read from (the commit, or the chart version and digest).
+	 */
+	revision?: Revision | null,
 };
 
 /**  Where a release stands. */
@@ -1070,7 +1096,17 @@ pin?: Pin } |
 } & {
 	/**  The template the rendered manifests are kept in: the application's own name. */
 	template: string,
-} & GitSource;
+} & GitSource | 
+/**
+ *  A Helm chart from a chart repository or an OCI registry, at a version or the newest
+ *  in a range, rendered with the application's values.
+ */
+{
+	type: "helm",
+} & {
+	/**  The template the rendered manifests are kept in: the application's own name. */
+	template: string,
+} & HelmSource;
 
 /**  What deploying an application's newest source revision would change, before deploying it. */
 export type SourcePreview = {
@@ -1261,6 +1297,11 @@ export type VersionSummary = {
 	 *  rendered from.
 	 */
 	revision?: Revision | null,
+	/**
+	 *  For a version rendered from a Helm application's chart: the values version it was
+	 *  rendered with.
+	 */
+	values?: number | null,
 };
 
 /**
