@@ -8,14 +8,16 @@
 //   Docker Hub webhook with the application's screen open → the new release and the
 //   Deployment's new image appear there without a reload → a tag the regex refuses →
 //   an application from a Git repository (file://): its branches read into the dialog,
-//   deployed, a new commit checked for changes and deployed from there.
+//   deployed, a new commit checked for changes and deployed from there → an application
+//   from a Helm chart repository (served on loopback): its versions read into the dialog,
+//   deployed, new values saved, deployed, and two values versions compared.
 //
 // State is also checked from outside the window with the CLI on the same data folder.
 // Each screen is saved to docs/screenshots/.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execSync } from 'node:child_process';
+import { execFile, execSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -587,6 +589,120 @@ step('an application from a Git repository: pick the branch, deploy, check a new
     );
     assert.deepEqual(commits, [second.slice(0, 12), first.slice(0, 12)]);
     await app.screenshot('template-history-git');
+  } finally {
+    repo.remove();
+  }
+}, { independent: true, timeout: 180_000 });
+
+/**
+ * A chart repository in a temporary folder, served over HTTP on loopback: chart `greeter`
+ * (one ConfigMap whose greeting is a value) at versions 0.1.0 and 0.2.0, packaged and
+ * indexed with the helm CLI. `undefined` when helm is not installed.
+ */
+async function chartRepository() {
+  const helm = (() => {
+    try {
+      return execSync('command -v helm', { encoding: 'utf8' }).trim();
+    } catch {
+      return undefined;
+    }
+  })();
+  if (!helm) return undefined;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tripline-e2e-charts-'));
+  const sh = (...args) => execSync([helm, ...args].map((a) => JSON.stringify(a)).join(' '), { cwd: dir, encoding: 'utf8' });
+  sh('create', 'greeter');
+  const chart = path.join(dir, 'greeter');
+  rmSync(path.join(chart, 'templates'), { recursive: true, force: true });
+  execSync(`mkdir -p ${JSON.stringify(path.join(chart, 'templates'))}`);
+  writeFileSync(
+    path.join(chart, 'templates', 'configmap.yaml'),
+    'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-greeting\ndata:\n  greeting: {{ .Values.greeting | quote }}\n',
+  );
+  writeFileSync(path.join(chart, 'values.yaml'), 'greeting: hello\n');
+  for (const version of ['0.1.0', '0.2.0']) {
+    const meta = readFileSync(path.join(chart, 'Chart.yaml'), 'utf8').replace(/^version: .*$/m, `version: ${version}`);
+    writeFileSync(path.join(chart, 'Chart.yaml'), meta);
+    sh('package', 'greeter');
+  }
+  rmSync(chart, { recursive: true, force: true });
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const url = `http://127.0.0.1:${port}`;
+  sh('repo', 'index', '.', '--url', url);
+  const server = spawn(PYTHON, ['-m', 'http.server', String(port), '--bind', '127.0.0.1'], { cwd: dir, stdio: 'ignore' });
+  await waitFor(async () => (await http(`${url}/index.yaml`).catch(() => undefined))?.status === 200, 10_000, 'the chart repository');
+  return {
+    url,
+    remove: () => {
+      server.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+step('an application from a Helm chart: pick the version, deploy, save values, deploy, compare values', async (t) => {
+  const HELM_APP = 'greeter';
+  const repo = await chartRepository();
+  if (!repo) {
+    t.skip('helm is not installed');
+    return;
+  }
+  try {
+    await open('Applications');
+    await app.click(app.button('New application'));
+    const dialog = await app.visible(app.role('dialog', 'New application'));
+    await app.fill(app.field('Name'), HELM_APP);
+    await app.choose('Deploys from', 'Helm chart');
+    await app.fill(app.field('Chart repository'), repo.url);
+    await app.fill(app.field('Chart'), 'greeter');
+    await app.click(app.button('Load versions'));
+    // The versions, read from the repository's index, newest first.
+    const picker = await app.visible(By.css('dialog[open] select[data-testid="helm-version"]'), 15_000);
+    assert.match(await app.domTextOf(picker), /0\.2\.0[\s\S]*0\.1\.0/);
+    await app.choose('Version', '0.1.0');
+    await app.setCode('greeting: hi\n', By.css('[data-testid="helm-values"] .cm-content'));
+    await app.screenshot('application-new-helm');
+    await app.click(app.button('Create application'));
+    await waitFor(async () => !(await dialog.isDisplayed().catch(() => false)), 30_000, 'the dialog to close');
+    await app.find(app.heading(HELM_APP));
+    await app.click(app.button('Deploy'));
+    const done = (number) =>
+      waitFor(
+        async () => {
+          const r = cli('releases', HELM_APP).find((x) => x.number === number);
+          return r && ['succeeded', 'failed', 'superseded'].includes(r.status) && r;
+        },
+        60_000,
+        `release #${number} of ${HELM_APP} to finish`,
+      );
+    const one = await done(1);
+    assert.equal(one.status, 'succeeded', one.message);
+    const deployed = By.css('[data-testid="deployed-revision"]');
+    await waitFor(async () => /0\.1\.0 · [0-9a-f]{12}/.test(await app.textOf(await app.find(deployed))), 15_000, 'the deployed chart version');
+
+    // New values: saved as version 2, deployed from the offer, compared with version 1.
+    const values = await app.find(By.css('[data-testid="app-values"]'));
+    await app.setCode('greeting: bonjour\n', By.css('[data-testid="app-values"] .cm-content'));
+    await app.fill(app.field('What changed'), 'French');
+    await app.click(By.css('[data-testid="save-values"]'));
+    await app.visible(By.css('[data-testid="values-saved"]'), 10_000);
+    await app.click(By.css('[data-testid="deploy-values"]'));
+    const two = await done(2);
+    assert.equal(two.status, 'succeeded', two.message);
+    await app.click(By.css('[data-testid="compare-values"]'));
+    const diff = await app.visible(By.css('[data-testid="values-diff"]'), 10_000);
+    const text = await app.textOf(diff);
+    assert.match(text, /-greeting: hi/);
+    assert.match(text, /\+greeting: bonjour/);
+    assert.match(await app.textOf(values), /French/);
+    await app.driver.executeScript('arguments[0].scrollIntoView({block: "start"})', await app.find(By.css('[data-testid="app-source"]')));
+    await app.screenshot('application-helm');
+    await app.driver.executeScript('arguments[0].scrollIntoView({block: "start"})', values);
+    await app.screenshot('application-helm-values');
+
+    // The list names the chart and its version range.
+    await open('Applications');
+    await app.waitText(/helm\s+greeter\s+0\.1\.0/);
+    await app.screenshot('applications-helm');
   } finally {
     repo.remove();
   }

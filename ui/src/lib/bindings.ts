@@ -38,6 +38,24 @@ export const commands = {
 	 *  template application or a version written in Tripline).
 	 */
 	sourceRevision: (name: string) => typedError<Revision | null, ErrorBody>(__TAURI_INVOKE("source_revision", { name })),
+	/**  Creates an application from a Helm chart; the chart is resolved and rendered first. */
+	createHelmApp: (app: NewHelmApplication) => typedError<Application, ErrorBody>(__TAURI_INVOKE("create_helm_app", { app })),
+	/**
+	 *  A chart's versions, newest first, for a version picker; nothing is stored. A user name
+	 *  without a token is ignored, as the dialog sends both or neither.
+	 */
+	chartVersions: (repository: string, chart: string, username: string | null, password: string | null) => typedError<string[], ErrorBody>(__TAURI_INVOKE("chart_versions", { repository, chart, username, password })),
+	/**  One values version of a Helm application (`null`: the latest). */
+	appValues: (name: string, number: number | null) => typedError<ValuesVersion, ErrorBody>(__TAURI_INVOKE("app_values", { name, number })),
+	/**  A Helm application's values versions, oldest first. */
+	appValuesVersions: (name: string) => typedError<ValuesSummary[], ErrorBody>(__TAURI_INVOKE("app_values_versions", { name })),
+	/**
+	 *  Saves a Helm application's next values version (none when the text is unchanged); the
+	 *  next deploy renders the chart with it.
+	 */
+	saveAppValues: (name: string, content: string, message: string) => typedError<ValuesSaved, ErrorBody>(__TAURI_INVOKE("save_app_values", { name, content, message })),
+	/**  Two values versions of a Helm application and a unified diff of them. */
+	diffAppValues: (name: string, from: number, to: number) => typedError<ValuesDiff, ErrorBody>(__TAURI_INVOKE("diff_app_values", { name, from, to })),
 	/**  The application's newest releases, newest first (at most `limit`, up to 500). */
 	listReleases: (app: string, limit: number) => typedError<Release[], ErrorBody>(__TAURI_INVOKE("list_releases", { app, limit })),
 	/**  One release, with its per-object outcomes and diff. */
@@ -728,6 +746,38 @@ export type NewGitApplication = {
 	password?: string | null,
 };
 
+/**  A Helm application to create. */
+export type NewHelmApplication = {
+	/**
+	 *  Unique name (a DNS label); its template gets the same name, and it is the Helm
+	 *  release name the chart is rendered with.
+	 */
+	name: string,
+	/**  Where it is deployed. */
+	cluster: ClusterRef,
+	/**  The namespace (also the one the chart is rendered for). */
+	namespace: string,
+	/**
+	 *  A chart repository (`https://…`, holding `index.yaml`) or an OCI registry path
+	 *  (`oci://host/path`).
+	 */
+	repository: string,
+	/**  The chart's name in the repository. */
+	chart: string,
+	/**  An exact version, a range (`^1.2`), or empty for the newest stable version. */
+	version?: string,
+	/**  Talk plain HTTP to an OCI registry that is not on a loopback address. */
+	plainHttp?: boolean,
+	/**  The values (a YAML map; empty for the chart's defaults): values version 1. */
+	values?: string,
+	/**  Delete objects a new chart version or values no longer render. */
+	prune: boolean,
+	/**  A user name for the repository or registry, with `password`. */
+	username?: string | null,
+	/**  A password or token (kept in the secret store, never in the database). */
+	password?: string | null,
+};
+
 /**  A trigger to create. */
 export type NewTrigger = {
 	/**  Unique name (a DNS label). */
@@ -1253,6 +1303,51 @@ export type TriggerSetup = {
 };
 
 export type Value = null | boolean | number | string | Value[] | { [key in string]: Value };
+
+/**  Two values versions of a Helm application and how they differ. */
+export type ValuesDiff = {
+	/**  The older side. */
+	from: ValuesSummary,
+	/**  The newer side. */
+	to: ValuesSummary,
+	/**  A unified diff of the two texts (empty when they are equal). */
+	diff: string,
+};
+
+/**  What saving values did. */
+export type ValuesSaved = 
+/**  A new version was made. */
+{ outcome: "created"; 
+/**  The new version. */
+version: ValuesSummary } | 
+/**  The content equals the latest version's; nothing was written. */
+{ outcome: "unchanged"; 
+/**  The latest version, which already has this content. */
+version: ValuesSummary };
+
+/**  A values version without its content. */
+export type ValuesSummary = {
+	/**  The application. */
+	app: string,
+	/**  1, 2, 3, … */
+	number: number,
+	/**  Hex SHA-256 of the content. */
+	hash: string,
+	/**  Content size in bytes. */
+	size: number,
+	/**  Why it exists: `import` (given at creation), `edit`, `image-update` (an image trigger). */
+	origin: Origin,
+	/**  What changed, in words. */
+	message: string,
+	/**  When it was made (RFC 3339, UTC). */
+	createdAt: string,
+};
+
+/**  A values version with its content. */
+export type ValuesVersion = {
+	/**  The YAML text. */
+	content: string,
+} & ValuesSummary;
 
 /**  A version with its content. */
 export type Version = {

@@ -1,7 +1,18 @@
 import { describe, expect, test } from 'vitest';
-import type { Code, References } from '../../lib/bindings';
+import type { Code, References, Revision } from '../../lib/bindings';
 import {
   SOURCES,
+  chartNameProblem,
+  chartRange,
+  chartRepositoryProblem,
+  chartRevisionText,
+  chartVersionProblem,
+  diffLines,
+  emptyHelmForm,
+  helmFieldFor,
+  helmProblems,
+  helmRequest,
+  type HelmForm,
   defaultBranch,
   emptyGitForm,
   gitCredentials,
@@ -23,9 +34,9 @@ const form = (fields: Partial<GitForm>): GitForm => ({
 });
 
 describe('sources', () => {
-  test('the switch offers template, Git and Helm, Helm not yet', () => {
+  test('the switch offers template, Git and Helm, all available', () => {
     expect(SOURCES.map((s) => s.kind)).toEqual(['template', 'git', 'helm']);
-    expect(SOURCES.filter((s) => s.unavailable).map((s) => s.kind)).toEqual(['helm']);
+    expect(SOURCES.filter((s) => s.unavailable)).toEqual([]);
   });
 });
 
@@ -152,5 +163,131 @@ describe('a repository in a table', () => {
     ['https://', 'https:'],
   ])('%s is %s', (url, name) => {
     expect(repositoryName(url)).toBe(name);
+  });
+});
+
+const helmForm = (fields: Partial<HelmForm>): HelmForm => ({
+  ...emptyHelmForm(),
+  repository: 'https://charts.example.com',
+  chart: 'web',
+  ...fields,
+});
+
+describe('the chart repository', () => {
+  test.each(['https://charts.example.com', 'http://127.0.0.1:8080/charts', 'oci://ghcr.io/team/charts', 'OCI://localhost:5000/c'])(
+    '%s is usable',
+    (url) => {
+      expect(chartRepositoryProblem(url)).toBeUndefined();
+    },
+  );
+
+  test.each([
+    ['', /Enter/],
+    ['charts.example.com', /https:\/\//],
+    ['git://example.com/x', /oci:\/\//],
+    ['oci://', /host/],
+    ['https://example.com/a b', /spaces/],
+  ])('%j is refused', (url, message) => {
+    expect(chartRepositoryProblem(url)).toMatch(message);
+  });
+});
+
+describe('the chart and its version', () => {
+  test.each(['nginx', 'my-chart', 'chart_2', 'a.b'])('chart %s is a name', (chart) => {
+    expect(chartNameProblem(chart)).toBeUndefined();
+  });
+
+  test.each(['', 'a/b', '../x', '-x'])('chart %j is not', (chart) => {
+    expect(chartNameProblem(chart)).toBeDefined();
+  });
+
+  test.each(['', '1.2.3', '^1.2', '~1.2.3', '>=1.0, <2', '1.x', '1.0.0-rc.1', '^1 || ^2'])('version %j may be sent', (v) => {
+    expect(chartVersionProblem(v)).toBeUndefined();
+  });
+
+  test.each(['latest!?', 'v1;rm', '1.2 "x"'])('version %j is refused', (v) => {
+    expect(chartVersionProblem(v)).toMatch(/exact version/);
+  });
+});
+
+describe('the Helm form', () => {
+  test('a repository and a chart are enough; the values start as {}', () => {
+    expect(helmProblems(helmForm({}))).toEqual({});
+    expect(emptyHelmForm().values.trim()).toBe('{}');
+  });
+
+  test('each field gets its own message', () => {
+    const problems = helmProblems(helmForm({ repository: 'ftp://x', chart: '', version: '$', username: 'ci' }));
+    expect(Object.keys(problems).sort()).toEqual(['chart', 'repository', 'token', 'version']);
+  });
+
+  test('what is sent is trimmed; {} and blank values mean the chart defaults', () => {
+    expect(helmRequest(helmForm({ repository: ' oci://r/c ', chart: ' web ', version: ' ^1 ' }))).toEqual({
+      repository: 'oci://r/c',
+      chart: 'web',
+      version: '^1',
+      values: '',
+      username: null,
+      password: null,
+    });
+    expect(helmRequest(helmForm({ values: '  ' })).values).toBe('');
+    expect(helmRequest(helmForm({ values: 'replicaCount: 2\n' })).values).toBe('replicaCount: 2\n');
+  });
+
+  test('credentials: both or neither', () => {
+    expect(helmRequest(helmForm({ username: ' ci ', token: 't' }))).toMatchObject({ username: 'ci', password: 't' });
+    expect(helmRequest(helmForm({ username: 'ci' }))).toMatchObject({ username: null, password: null });
+  });
+});
+
+describe('which Helm field a refusal is about', () => {
+  test.each([
+    ['source.auth', 'https://x refused the credentials (HTTP 401); check the username and password', 'token'],
+    ['source.unreachable', 'https://x/index.yaml could not be read: connection refused', 'repository'],
+    ['source.not_found', 'the repository at https://x has no chart `web`; it lists api, db', 'chart'],
+    ['source.not_found', 'chart `web` has no version matching `^2`; its newest versions are 1.1.0', 'version'],
+    ['source.not_found', 'chart `web` has no 9.9.9; its newest versions are 1.1.0', 'version'],
+    ['source.not_found', 'index.yaml was not found at https://x (HTTP 404)', 'repository'],
+    ['source.invalid', '`a/b` is not a chart name', 'chart'],
+    ['source.invalid', '`ftp://x` is not a chart repository: use an https:// URL', 'repository'],
+    ['source.invalid', 'version `x` is neither a version nor a range (bad); write an exact version', 'version'],
+    ['source.invalid', 'the values are a list, not a map of keys such as `replicaCount: 2`', 'values'],
+    ['source.invalid', 'helm template failed: values.yaml: bad', 'values'],
+    ['source.tool_missing', 'helm is not installed (it is not on PATH)', undefined],
+    ['input.invalid', 'namespace "X" is not a DNS label', undefined],
+    [undefined, 'boom', undefined],
+  ] as [Code | undefined, string, string | undefined][])('%s: %s', (code, message, field) => {
+    expect(helmFieldFor(code, message)).toBe(field);
+  });
+});
+
+describe('a Helm revision', () => {
+  const helm: Revision = { type: 'helm', chart: 'web', version: '1.4.2', digest: 'sha256:3f9f05b1c2d4e5f60718293a4b5c6d7e' };
+
+  test('is the version and the digest’s first 12 digits', () => {
+    expect(chartRevisionText(helm)).toBe('1.4.2 · 3f9f05b1c2d4');
+  });
+
+  test('a commit is not one', () => {
+    expect(chartRevisionText({ type: 'git', commit: 'abc', reference: 'main' })).toBeUndefined();
+  });
+
+  test.each([
+    ['^1.2', '^1.2'],
+    [' ', 'newest'],
+    ['', 'newest'],
+  ])('range %j reads %s', (version, shown) => {
+    expect(chartRange({ repository: 'https://x', chart: 'web', version })).toBe(shown);
+  });
+});
+
+describe('a values diff', () => {
+  test('lines are told apart for colouring', () => {
+    const diff = '--- values 1\n+++ values 2\n@@ -1,2 +1,2 @@\n a: 1\n-b: 2\n+b: 3\n';
+    expect(diffLines(diff).map((l) => l.kind)).toEqual(['header', 'header', 'hunk', 'context', 'removed', 'added']);
+  });
+
+  test('no diff, no lines', () => {
+    expect(diffLines('')).toEqual([]);
   });
 });

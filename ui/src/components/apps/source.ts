@@ -5,10 +5,11 @@
  * `source.test.ts` runs them as they are; the engine checks everything again.
  *
  * A source is one entry of {@link SOURCES} plus one sub-form component
- * (`TemplateSourceForm.svelte`, `GitSourceForm.svelte`); adding one is a new entry, a new
- * component and a branch in the dialog's save.
+ * (`TemplateSourceForm.svelte`, `GitSourceForm.svelte`, `HelmSourceForm.svelte`); adding one
+ * is a new entry, a new component and a branch in the dialog's save.
  */
-import type { Code, GitSource, References } from '../../lib/backend';
+import type { Code, GitSource, HelmSource, References, Revision } from '../../lib/backend';
+import { shortDigest } from '../../lib/format';
 
 /** The kinds of source the dialog offers. */
 export type SourceKind = 'template' | 'git' | 'helm';
@@ -38,8 +39,7 @@ export const SOURCES: readonly SourceChoice[] = [
   {
     kind: 'helm',
     label: 'Helm chart',
-    help: 'Deploys what a chart version renders.',
-    unavailable: 'Helm charts arrive with the next update.',
+    help: 'Deploys what a chart renders with your values, at an exact version or the newest in a range.',
   },
 ];
 
@@ -173,4 +173,155 @@ export function repositoryName(url: string): string {
   const path = url.trim().replace(/[?#].*$/, '').replace(/\/+$/, '');
   const last = path.slice(path.lastIndexOf('/') + 1).replace(/\.git$/, '');
   return last || path;
+}
+
+// ---------- The Helm form ----------
+
+/** What the Helm form holds. The token stays in the form; nothing shows it again. */
+export interface HelmForm {
+  repository: string;
+  chart: string;
+  /** An exact version, a range (`^1.2`), or empty for the newest stable version. */
+  version: string;
+  /** YAML: a map of keys (values version 1). */
+  values: string;
+  username: string;
+  token: string;
+}
+
+/** An empty Helm form: the chart's default values, the newest stable version. */
+export function emptyHelmForm(): HelmForm {
+  return { repository: '', chart: '', version: '', values: '{}\n', username: '', token: '' };
+}
+
+/** The fields of the Helm form a message can be about. */
+export type HelmField = keyof HelmForm;
+
+/** A message per field (none when the field is fine). */
+export type HelmProblems = Partial<Record<HelmField, string>>;
+
+/** Why `url` is not a chart repository or OCI registry path, or undefined when it can be. */
+export function chartRepositoryProblem(url: string): string | undefined {
+  const text = url.trim();
+  if (!text) return 'Enter the chart repository’s URL or an oci:// registry path.';
+  if (/\s/.test(text)) return 'A repository URL has no spaces.';
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1]?.toLowerCase();
+  if (!scheme || !['https', 'http', 'oci'].includes(scheme)) {
+    return 'Write an https:// URL of a repository with an index.yaml, or an oci://host/path registry path.';
+  }
+  if (text.length <= scheme.length + 3) return 'Add the host and path after the scheme.';
+  return undefined;
+}
+
+/** Why `chart` is not a chart name, or undefined when it is. */
+export function chartNameProblem(chart: string): string | undefined {
+  const text = chart.trim();
+  if (!text) return 'Enter the chart’s name, such as nginx.';
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(text)) return 'A chart name has letters, digits, “.”, “_” and “-” only.';
+  return undefined;
+}
+
+/**
+ * Why `version` is neither empty, a version nor a range, or undefined when it may be one. Only
+ * the characters are checked; the engine parses the range and says what is wrong with it.
+ */
+export function chartVersionProblem(version: string): string | undefined {
+  const text = version.trim();
+  if (!text) return undefined;
+  if (!/^[0-9A-Za-z.^~<>=!*xX|, +-]+$/.test(text)) {
+    return 'Write an exact version such as 1.2.3, or a range such as ^1.2, ~1.2.3 or >=1.0, <2.';
+  }
+  return undefined;
+}
+
+/** What is wrong with the Helm form, field by field (empty when it can be saved). */
+export function helmProblems(form: HelmForm): HelmProblems {
+  const problems: HelmProblems = {
+    repository: chartRepositoryProblem(form.repository),
+    chart: chartNameProblem(form.chart),
+    version: chartVersionProblem(form.version),
+    token:
+      form.username.trim() && !form.token
+        ? 'Add the password or token for this user name, or leave both empty.'
+        : undefined,
+  };
+  return Object.fromEntries(Object.entries(problems).filter(([, v]) => v)) as HelmProblems;
+}
+
+/** The chart part of a new Helm application: trimmed; blank values mean the chart's defaults. */
+export function helmRequest(form: HelmForm): {
+  repository: string;
+  chart: string;
+  version: string;
+  values: string;
+  username: string | null;
+  password: string | null;
+} {
+  const values = form.values.trim() === '' || form.values.trim() === '{}' ? '' : form.values;
+  return {
+    repository: form.repository.trim(),
+    chart: form.chart.trim(),
+    version: form.version.trim(),
+    values,
+    ...gitCredentials({ ...emptyGitForm(), username: form.username, token: form.token }),
+  };
+}
+
+/**
+ * The Helm form's field a refused save or version listing is about: credentials go to the
+ * token, a missing chart or version to that field, bad values to the values, an unreachable
+ * or unusable repository to its URL. `undefined` for a missing `helm` (the dialog shows a
+ * banner) and for problems of the whole form.
+ */
+export function helmFieldFor(code: Code | undefined, message: string): HelmField | undefined {
+  switch (code) {
+    case 'source.auth':
+      return 'token';
+    case 'source.unreachable':
+      return 'repository';
+    case 'source.not_found':
+      if (/has no (version|[~^<>=0-9])/i.test(message)) return 'version';
+      if (/no chart|chart `/i.test(message)) return 'chart';
+      return 'repository';
+    case 'source.invalid':
+      if (/not a chart name/i.test(message)) return 'chart';
+      if (/not a chart repository|index/i.test(message)) return 'repository';
+      if (/neither a version nor a range/i.test(message)) return 'version';
+      return 'values';
+    case 'source.unsupported':
+      return 'repository';
+    default:
+      return undefined;
+  }
+}
+
+// ---------- Showing a source ----------
+
+/** A Helm source's version as configured: the range, or "newest" when there is none. */
+export function chartRange(source: HelmSource): string {
+  return source.version.trim() || 'newest';
+}
+
+/** A chart revision as "1.4.2 · 3f9f05b1c2d4" (the version and the digest's start). */
+export function chartRevisionText(revision: Revision): string | undefined {
+  return revision.type === 'helm' ? `${revision.version} · ${shortDigest(revision.digest)}` : undefined;
+}
+
+// ---------- Values diffs ----------
+
+/** What a line of a unified diff is, for colouring. */
+export type DiffLineKind = 'added' | 'removed' | 'hunk' | 'header' | 'context';
+
+/** One line of a unified diff with its kind. */
+export function diffLines(diff: string): { kind: DiffLineKind; text: string }[] {
+  if (!diff) return [];
+  const lines = diff.replace(/\n$/, '').split('\n');
+  return lines.map((text) => {
+    let kind: DiffLineKind = 'context';
+    if (text.startsWith('+++ ') || text.startsWith('--- ')) kind = 'header';
+    else if (text.startsWith('@@')) kind = 'hunk';
+    else if (text.startsWith('+')) kind = 'added';
+    else if (text.startsWith('-')) kind = 'removed';
+    return { kind, text };
+  });
 }
