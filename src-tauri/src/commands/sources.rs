@@ -6,7 +6,7 @@ use tauri::State;
 use tripline_engine::api::{NewGitApplication, NewHelmApplication, SourcePreview, ValuesDiff};
 use tripline_engine::app::Application;
 use tripline_engine::source::git::References;
-use tripline_engine::source::{Credentials, Revision};
+use tripline_engine::source::Revision;
 use tripline_engine::store::{ValuesSaved, ValuesSummary, ValuesVersion};
 
 use super::Result;
@@ -70,17 +70,9 @@ pub async fn chart_versions(
     username: Option<String>,
     password: Option<String>,
 ) -> Result<Vec<String>> {
-    let credentials = password
-        .filter(|p| !p.is_empty())
-        .map(|password| Credentials {
-            username: username
-                .filter(|u| !u.is_empty())
-                .unwrap_or_else(|| "tripline".into()),
-            password,
-        });
     state
         .api
-        .chart_versions(&repository, &chart, credentials)
+        .chart_versions(&repository, &chart, username, password)
         .await
 }
 

@@ -220,8 +220,10 @@ impl Tripline {
         &self,
         repository: &str,
         chart: &str,
-        credentials: Option<Credentials>,
+        username: Option<String>,
+        password: Option<String>,
     ) -> Result<Vec<String>, ErrorBody> {
+        let credentials = credentials(username, password)?;
         let source = HelmSource {
             repository: repository.trim().to_owned(),
             chart: chart.trim().to_owned(),
