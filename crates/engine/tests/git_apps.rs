@@ -464,3 +464,79 @@ async fn an_image_push_is_committed_to_the_branch_then_deployed() {
     assert!(body.contains("registry.example/shop"), "{body}");
     tripline.shutdown().await;
 }
+
+/// Someone else pushes to the branch while an image is being written: the server turns the
+/// write-back's push away, and the write-back starts again from the branch's new head, so both
+/// commits are on the branch and nothing was forced.
+#[test]
+fn a_write_back_that_loses_the_race_is_redone_on_the_new_head() {
+    use tripline_engine::source::writeback::{ImageUpdate, Written, write_images};
+    if !testbed::require(&["git", "lighttpd"]) {
+        return;
+    }
+    let server = testbed::GitServer::start().expect("git server starts");
+    let repo = server
+        .create_repo("race", Some(("deployer", "token-2")))
+        .expect("repository");
+    repo.commit_files("main", &[("deploy/web.yaml", DEPLOYMENT)], "web v1")
+        .unwrap();
+    // The first push to arrive finds that someone else's commit landed on main just before
+    // it: the hook moves main to a new commit (a README change; outside the push's
+    // quarantine, as another push would), so the server's update of main from the old value
+    // fails.
+    let hook = repo.path().join("hooks/pre-receive");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\n\
+         [ -e raced ] && exit 0\n\
+         touch raced\n\
+         unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES\n\
+         tree=$(git rev-parse refs/heads/main^{tree})\n\
+         blob=$(echo 'someone else was here' | git hash-object -w --stdin)\n\
+         new=$( (git ls-tree refs/heads/main; printf '100644 blob %s\\tREADME\\n' \"$blob\") | git mktree)\n\
+         commit=$(echo 'a concurrent change' | GIT_AUTHOR_NAME=Other GIT_AUTHOR_EMAIL=o@example \
+           GIT_COMMITTER_NAME=Other GIT_COMMITTER_EMAIL=o@example git commit-tree \"$new\" -p refs/heads/main)\n\
+         git update-ref refs/heads/main \"$commit\"\n\
+         exit 0\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let git = GitSource {
+        url: repo.http_url(),
+        reference: "main".into(),
+        path: "deploy".into(),
+    };
+    let credentials = tripline_engine::source::Credentials {
+        username: "deployer".into(),
+        password: "token-2".into(),
+    };
+    let written = write_images(
+        &git,
+        Some(&credentials),
+        &[ImageUpdate {
+            repository: "registry.example/shop".into(),
+            tag: Some("v2".into()),
+            digest: None,
+        }],
+        "Set registry.example/shop:v2",
+    )
+    .unwrap();
+    let Written::Committed { commit, .. } = written else {
+        panic!("a commit was expected: {written:?}");
+    };
+    assert!(repo.path().join("raced").exists(), "the race happened");
+    let log = repo.log("main").unwrap();
+    assert_eq!(log[0].id, commit, "the write-back is the newest commit");
+    assert!(log[1].message.contains("a concurrent change"), "{log:?}");
+    assert_eq!(
+        repo.read_file("main", "README").unwrap().as_deref(),
+        Some("someone else was here\n"),
+        "the other change is kept"
+    );
+    let file = repo.read_file("main", "deploy/web.yaml").unwrap().unwrap();
+    assert!(file.contains("registry.example/shop:v2"), "{file}");
+}

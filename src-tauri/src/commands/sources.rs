@@ -5,8 +5,8 @@
 use tauri::State;
 use tripline_engine::api::{NewGitApplication, NewHelmApplication, SourcePreview, ValuesDiff};
 use tripline_engine::app::Application;
-use tripline_engine::source::git::References;
 use tripline_engine::source::Revision;
+use tripline_engine::source::git::References;
 use tripline_engine::store::{ValuesSaved, ValuesSummary, ValuesVersion};
 
 use super::Result;

@@ -138,10 +138,14 @@ pub fn write_images(
         }
         let said = String::from_utf8_lossy(&pushed.stderr).into_owned()
             + &String::from_utf8_lossy(&pushed.stdout);
+        // The branch moved: before the push (the server's check of the old value), or while
+        // the server took it (another push won the ref's lock first).
         let moved = said.contains("fetch first")
             || said.contains("non-fast-forward")
             || said.contains("[rejected]")
-            || said.contains("stale info");
+            || said.contains("stale info")
+            || said.contains("failed to update ref")
+            || said.contains("cannot lock ref");
         if !moved {
             return Err(git.failure("push", &said));
         }
