@@ -206,6 +206,12 @@ async fn a_helm_application_follows_its_chart_values_and_pushed_images() {
         })
         .unwrap();
     listed(&tripline, &repo, "1.1.0").await;
+    // What it would change, before it is deployed.
+    let preview = tripline.source_preview("web").await.unwrap();
+    assert_eq!(helm_version(&Some(preview.newest.clone())), "1.1.0");
+    assert_eq!(helm_version(&preview.deployed), "1.0.0");
+    let diff = serde_json::to_string(&preview.diff).unwrap();
+    assert!(diff.contains("registry.example.com/shop/web:1.1"), "{diff}");
     let (code, body) = post(&address, &redeploy, "");
     assert_eq!(code, 202, "{body}");
     let (status, message) = finished(&mut deploys, body["release"]["id"].as_i64().unwrap()).await;

@@ -323,14 +323,20 @@ impl Tripline {
         };
         let git = match &application.source {
             Source::Git { git, .. } => git,
-            Source::Helm { .. } => {
-                return Err(ErrorBody::new(
-                    Code::InputInvalid,
-                    format!(
-                        "{app} deploys a Helm chart: a preview of a newer chart version is not \
-                         built yet; its values' diff shows what a values edit changes"
-                    ),
-                ));
+            Source::Helm { helm, .. } => {
+                // The newest chart version in range, rendered with the latest values.
+                let values = self.store().values(app, None)?.content;
+                let credentials = self.sources().credentials(app)?;
+                let rendered = Helm::find(None)?
+                    .render(
+                        helm,
+                        &values,
+                        app,
+                        &application.namespace,
+                        credentials.as_ref(),
+                    )
+                    .await?;
+                return preview(running, rendered);
             }
             Source::Template { .. } => {
                 return Err(ErrorBody::new(
@@ -347,19 +353,27 @@ impl Tripline {
         })
         .await
         .map_err(|e| ErrorBody::new(Code::SourceUnreachable, e.to_string()))??;
-        let diff = match &running {
-            Some(version) => Some(
-                crate::diff::diff_texts(&version.content, &rendered.manifests)
-                    .map_err(|e| ErrorBody::new(Code::SourceInvalid, e.to_string()))?,
-            ),
-            None => None,
-        };
-        Ok(SourcePreview {
-            deployed: running.and_then(|v| v.summary.revision),
-            newest: rendered.revision,
-            diff,
-        })
+        preview(running, rendered)
     }
+}
+
+/// What `rendered` changes against the running version.
+fn preview(
+    running: Option<crate::store::Version>,
+    rendered: crate::source::Rendered,
+) -> Result<SourcePreview, ErrorBody> {
+    let diff = match &running {
+        Some(version) => Some(
+            crate::diff::diff_texts(&version.content, &rendered.manifests)
+                .map_err(|e| ErrorBody::new(Code::SourceInvalid, e.to_string()))?,
+        ),
+        None => None,
+    };
+    Ok(SourcePreview {
+        deployed: running.and_then(|v| v.summary.revision),
+        newest: rendered.revision,
+        diff,
+    })
 }
 
 /// Credentials from a front end's two fields: both, neither, or a clear error.
