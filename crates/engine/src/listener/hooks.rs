@@ -768,12 +768,7 @@ async fn registry_hook(
         Ok((outcome, _)) => {
             let version = outcome.version().number;
             let first = updates[0].3;
-            let cause = json!({
-                "format": first.format, "image": pushed.join(", "), "registry": first.registry,
-                "namespace": first.namespace, "name": first.name, "owner": first.owner,
-                "pusher": first.pusher, "tag": first.tag, "digest": first.digest,
-                "pushedAt": first.pushed_at, "version": version,
-            });
+            let cause = push_cause(first, &pushed, "version", json!(version));
             Outcome::Release(Start {
                 cause_event: Some(cause),
                 options: Options::default(),
@@ -850,12 +845,7 @@ async fn write_back(
         Written::Committed { commit, changes } => (Some(commit.clone()), changes.clone()),
         Written::AlreadyThere => (None, Vec::new()),
     };
-    let cause = json!({
-        "format": first.format, "image": pushed.join(", "), "registry": first.registry,
-        "namespace": first.namespace, "name": first.name, "owner": first.owner,
-        "pusher": first.pusher, "tag": first.tag, "digest": first.digest,
-        "pushedAt": first.pushed_at, "commit": commit,
-    });
+    let cause = push_cause(first, pushed, "commit", json!(commit));
     Outcome::Release(Start {
         cause_event: Some(cause),
         options: Options::default(),
@@ -949,12 +939,7 @@ fn helm_image_update(
         Ok((saved, _, _)) => {
             let values = saved.version().number;
             let first = updates[0].3;
-            let cause = json!({
-                "format": first.format, "image": pushed.join(", "), "registry": first.registry,
-                "namespace": first.namespace, "name": first.name, "owner": first.owner,
-                "pusher": first.pusher, "tag": first.tag, "digest": first.digest,
-                "pushedAt": first.pushed_at, "values": values,
-            });
+            let cause = push_cause(first, pushed, "values", json!(values));
             Outcome::Release(Start {
                 cause_event: Some(cause),
                 options: Options::default(),
@@ -962,6 +947,25 @@ fn helm_image_update(
             })
         }
     }
+}
+
+/// What a release caused by a registry push records of it: the first push's facts, every
+/// image pushed, and what the push made (`key`: the template version, the commit or the values
+/// version).
+fn push_cause(
+    first: &registry::PushEvent,
+    pushed: &[String],
+    key: &str,
+    made: serde_json::Value,
+) -> serde_json::Value {
+    let mut cause = json!({
+        "format": first.format, "image": pushed.join(", "), "registry": first.registry,
+        "namespace": first.namespace, "name": first.name, "owner": first.owner,
+        "pusher": first.pusher, "tag": first.tag, "digest": first.digest,
+        "pushedAt": first.pushed_at,
+    });
+    cause[key] = made;
+    cause
 }
 
 /// Records a triggered call and queues its release in one transaction, and answers 202 (or,
