@@ -99,6 +99,13 @@ struct Shared {
     sources: std::sync::OnceLock<Sources>,
 }
 
+impl Shared {
+    fn sources(&self) -> &Sources {
+        self.sources
+            .get_or_init(|| Sources::new(self.pool.path().parent().unwrap_or(Path::new(".")), None))
+    }
+}
+
 /// The deploy workers of one process.
 ///
 /// Front ends reach them through [`crate::api::Tripline`] (which starts them: for one command,
@@ -149,6 +156,12 @@ impl Workers {
     /// deploy; a later call changes nothing.
     pub fn use_sources(&self, sources: Sources) {
         let _ = self.shared.sources.set(sources);
+    }
+
+    /// Where Git applications' caches and credentials are: what [`Self::use_sources`] set,
+    /// else caches beside the database and no credentials.
+    pub fn sources(&self) -> Sources {
+        self.shared.sources().clone()
     }
 
     /// Receives every event from now on.
@@ -467,10 +480,7 @@ async fn refresh(
             Ok((application, Some(latest), deployed))
         })
         .map_err(store_failure)?;
-    let sources = shared
-        .sources
-        .get_or_init(|| Sources::new(shared.pool.path().parent().unwrap_or(Path::new(".")), None))
-        .clone();
+    let sources = shared.sources().clone();
     if let (Source::Helm { helm, template }, Some(latest)) = (&application.source, &latest) {
         let refresh = super::helm::Refresh {
             app,

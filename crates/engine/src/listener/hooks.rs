@@ -219,6 +219,7 @@ async fn handle(
                 &state,
                 trigger,
                 template,
+                entry.source.as_ref(),
                 &query,
                 &parts.headers,
                 &bytes,
@@ -396,6 +397,7 @@ async fn trigger_hook(
     state: &Arc<State>,
     trigger: &Trigger,
     template: &str,
+    source: Option<&crate::app::Source>,
     query: &Params<'_>,
     headers: &HeaderMap,
     body: &[u8],
@@ -427,7 +429,7 @@ async fn trigger_hook(
                     note: json!({}),
                 });
             }
-            redeploy_with_patch(state, trigger, template, query, headers, body).await
+            redeploy_with_patch(state, trigger, template, source, query, headers, body).await
         }
         TriggerKind::Scale {
             kind,
@@ -500,15 +502,16 @@ async fn redeploy_with_patch(
     state: &Arc<State>,
     trigger: &Trigger,
     template: &str,
+    source: Option<&crate::app::Source>,
     query: &Params<'_>,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Outcome {
     // A Git or Helm application's template is written by its source alone.
-    if let Ok(app) = state.with_store(|store| store.app(&trigger.app))
-        && app.source.is_external()
+    if let Some(source) = source
+        && source.is_external()
     {
-        let (from, reads) = match app.source {
+        let (from, reads) = match source {
             crate::app::Source::Helm { .. } => ("a Helm chart", "renders the newest chart version"),
             _ => ("Git", "fetches the newest commit"),
         };
@@ -699,21 +702,15 @@ async fn registry_hook(
         delivery.format.label(),
         trigger.name
     );
-    let app = match state.with_store(|store| store.app(&trigger.app)) {
-        Ok(app) => app,
-        Err(error) => {
-            let body = crate::error::ErrorBody::from(&error);
-            return Outcome::Done(Reply::error(body.code, body.message));
-        }
-    };
-    match &app.source {
-        crate::app::Source::Git { git, .. } => {
+    // The index knows the application's source: the template path reads nothing more.
+    match &entry.source {
+        Some(crate::app::Source::Git { git, .. }) => {
             return write_back(state, trigger, git, &updates, &pushed, events_json).await;
         }
-        crate::app::Source::Helm { .. } => {
+        Some(crate::app::Source::Helm { .. }) => {
             return helm_image_update(state, trigger, &updates, &pushed, &message, events_json);
         }
-        crate::app::Source::Template { .. } => {}
+        Some(crate::app::Source::Template { .. }) | None => {}
     }
     let mut changes = Vec::new();
     let saved = state.with_store(|store| {
@@ -811,15 +808,7 @@ async fn write_back(
             .map(|p| format!(", pushed by {p}"))
             .unwrap_or_default(),
     );
-    let sources = crate::source::sync::Sources::new(
-        state
-            .workers
-            .pool()
-            .path()
-            .parent()
-            .unwrap_or(std::path::Path::new(".")),
-        Some(state.secrets.clone()),
-    );
+    let sources = state.workers.sources();
     let (app, git) = (trigger.app.clone(), git.clone());
     let written = tokio::task::spawn_blocking(move || {
         let credentials = sources.credentials(&app)?;

@@ -32,8 +32,12 @@ pub struct Entry {
     pub stored_hash: String,
     /// The application's hold, if it is on hold.
     pub hold: Option<String>,
-    /// The application's template (empty for applications of other sources).
+    /// The application's template (for a Git or Helm application, the one its source's
+    /// renderings are kept in; empty when the application is gone).
     pub template: String,
+    /// Where the application's manifests come from, so a hook can branch on it without a
+    /// read (`None` when the application is gone).
+    pub source: Option<crate::app::Source>,
     /// What deciding on a push needs of the trigger (tag filter compiled, repositories
     /// parsed), made once per reload.
     pub matcher: crate::trigger::matching::Matcher,
@@ -139,6 +143,7 @@ impl Inner {
                         .and_then(|app| app.source.template())
                         .unwrap_or_default()
                         .to_owned(),
+                    source: app.map(|app| app.source.clone()),
                     matcher: crate::trigger::matching::Matcher::of(&trigger.kind),
                 };
                 (hash.clone(), Arc::new(entry))
