@@ -237,24 +237,10 @@ impl Store {
         let version = version.map(target_version).transpose()?;
         let manifest = Manifest::parse(content)?;
         let tx = self.write()?;
-        let exists: Option<i64> = tx
-            .query_row("SELECT id FROM templates WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        if exists.is_some() {
-            return Err(Error::TemplateExists(name.to_owned()));
-        }
-        tx.execute(
-            "INSERT INTO templates (name, created_at, kubernetes_version) VALUES (?1, ?2, ?3)",
-            params![name, now(), version],
-        )?;
-        let id = tx.last_insert_rowid();
-        let version = insert_version(
+        let (_, version) = insert_template(
             &tx,
-            id,
             name,
-            1,
+            version,
             NewVersion {
                 manifest: &manifest,
                 origin: Origin::Import,
@@ -413,24 +399,10 @@ impl Store {
     ) -> Result<i64> {
         check_template_name(name)?;
         let manifest = Manifest::parse(&rendered.manifests)?;
-        let exists: Option<i64> = tx
-            .query_row("SELECT id FROM templates WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        if exists.is_some() {
-            return Err(Error::TemplateExists(name.to_owned()));
-        }
-        tx.execute(
-            "INSERT INTO templates (name, created_at) VALUES (?1, ?2)",
-            params![name, now()],
-        )?;
-        let id = tx.last_insert_rowid();
-        insert_version(
+        let (id, _) = insert_template(
             tx,
-            id,
             name,
-            1,
+            None,
             NewVersion {
                 manifest: &manifest,
                 origin: Origin::Import,
@@ -722,6 +694,31 @@ fn read_content(conn: &rusqlite::Connection, id: i64, summary: &VersionSummary) 
         )));
     }
     Ok(content)
+}
+
+/// Creates the template `name` (refused when one of that name exists), targeting Kubernetes
+/// `kubernetes_version` (`None`: the newest Tripline knows), with `first` as version 1.
+fn insert_template(
+    tx: &Transaction<'_>,
+    name: &str,
+    kubernetes_version: Option<&str>,
+    first: NewVersion<'_>,
+) -> Result<(i64, VersionSummary)> {
+    let exists: Option<i64> = tx
+        .query_row("SELECT id FROM templates WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if exists.is_some() {
+        return Err(Error::TemplateExists(name.to_owned()));
+    }
+    tx.execute(
+        "INSERT INTO templates (name, created_at, kubernetes_version) VALUES (?1, ?2, ?3)",
+        params![name, now(), kubernetes_version],
+    )?;
+    let id = tx.last_insert_rowid();
+    let version = insert_version(tx, id, name, 1, first)?;
+    Ok((id, version))
 }
 
 fn insert_version(
