@@ -25,8 +25,7 @@ use sha2::{Digest as _, Sha256};
 use tripline_engine::error::Code;
 use tripline_engine::source::Revision;
 use tripline_engine::source::helm::{
-    Credentials, DEFAULT_REPOSITORY_KEY, DEFAULT_TAG_KEY, Helm, HelmSource, Limits,
-    set_image_values,
+    Credentials, Helm, HelmSource, ImageValues, Limits, set_image_values,
 };
 
 // ---- tools ----------------------------------------------------------------------------------
@@ -282,10 +281,10 @@ async fn a_repository_chart_renders_at_the_newest_matching_version() {
 
     let values = set_image_values(
         "replicaCount: 3\n",
-        DEFAULT_REPOSITORY_KEY,
-        DEFAULT_TAG_KEY,
+        &ImageValues::default(),
         "registry.example.com/team/web",
-        "4.5",
+        Some("4.5"),
+        None,
     )
     .unwrap();
     let rendered = helm

@@ -28,7 +28,7 @@ use crate::deploy::{Direction, Options, ScaleRequest};
 use crate::error::Code;
 use crate::patch::{Patch, PatchType, Target};
 use crate::registry;
-use crate::source::helm::{DEFAULT_REPOSITORY_KEY, DEFAULT_TAG_KEY, set_image_values};
+use crate::source::helm::{ImageValues, set_image_values};
 use crate::store::{Decision, Origin, ReleaseStatus, SaveOutcome, ValuesSaved};
 use crate::trigger::matching::{self, Verdict};
 use crate::trigger::{self, Trigger, TriggerKind};
@@ -881,10 +881,10 @@ fn helm_image_update(
             let repository = spelled(repository);
             values = set_image_values(
                 &values,
-                DEFAULT_REPOSITORY_KEY,
-                DEFAULT_TAG_KEY,
+                &ImageValues::default(),
                 &repository,
-                &tag,
+                Some(&tag),
+                None,
             )
             .map_err(|e| crate::store::Error::Invalid(e.message))?;
             images.push(json!({"repository": repository, "tag": tag}));

@@ -17,8 +17,10 @@
 //! token service): never to another host an index points at, and never into a message.
 //!
 //! [`set_image_values`] is for image triggers on Helm applications: it sets the image
-//! repository and tag in the values, which are then rendered again.
+//! repository and tag in the values (under the keys the trigger names, [`ImageValues`]),
+//! editing the values text in place, and they are then rendered again.
 
+mod edit;
 mod fetch;
 mod index;
 mod oci;
@@ -32,7 +34,10 @@ use std::time::Duration;
 use reqwest::{Client, Url};
 use sha2::{Digest as _, Sha256};
 
-pub use values::{DEFAULT_REPOSITORY_KEY, DEFAULT_TAG_KEY, check_values, set_image_values};
+pub use values::{
+    DEFAULT_REPOSITORY_KEY, DEFAULT_TAG_KEY, ImageValues, MAX_KEY_LENGTH, MAX_KEY_SEGMENTS,
+    MAX_VALUE_LENGTH, check_values, key_path, set_image_values, set_values,
+};
 
 use super::{Rendered, Revision, SIZE_LIMIT, SourceError};
 use crate::error::Code;
