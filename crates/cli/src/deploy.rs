@@ -49,7 +49,7 @@ impl OptionArgs {
             wait: !self.no_wait,
             timeout: Duration::from_secs(self.timeout.max(1)),
             stuck_after: Duration::from_secs(self.stuck_after.max(1)),
-            scale: None,
+            ..Options::default()
         }
     }
 }

@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand, ValueEnum};
 use tripline_engine::error::{Code, ErrorBody};
 use tripline_engine::store::{Decision, NewTrigger, RecordFilter};
-use tripline_engine::trigger::{TagFilter, TriggerKind};
+use tripline_engine::trigger::{ImageValues, TagFilter, TriggerKind};
 
 use crate::{Context, output};
 
@@ -11,7 +11,7 @@ use crate::{Context, output};
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a trigger; prints its URL (with the token) once
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// List triggers
     List {
         /// Only this application's
@@ -139,6 +139,27 @@ pub struct CreateArgs {
     /// Image: deploy tag@digest when the push names a digest
     #[arg(long)]
     pin_digest: bool,
+    /// Image, Git applications: write new images to this branch (made from the tracked
+    /// branch, tag or commit when it does not exist) instead of the tracked branch, and
+    /// deploy that commit; the application keeps following its tracked reference
+    #[arg(long, value_name = "BRANCH")]
+    branch: Option<String>,
+    /// Image, Helm applications: the values key the repository goes to, a dotted path
+    /// [default: image.repository]; with --value-tag
+    #[arg(
+        long,
+        value_name = "KEY",
+        requires = "value_tag",
+        conflicts_with = "value_image"
+    )]
+    value_repository: Option<String>,
+    /// Image, Helm applications: the values key the tag goes to [default: image.tag]; with
+    /// --value-repository
+    #[arg(long, value_name = "KEY", requires = "value_repository")]
+    value_tag: Option<String>,
+    /// Image, Helm applications: one values key for the whole reference (repository:tag)
+    #[arg(long, value_name = "KEY")]
+    value_image: Option<String>,
     /// Require an HMAC-SHA256 signature of the body (X-Signature: sha256=<hex>)
     #[arg(long)]
     signed: bool,
@@ -149,6 +170,29 @@ pub struct CreateArgs {
 
 fn kind(args: &CreateArgs) -> Result<TriggerKind, ErrorBody> {
     let invalid = |m: String| ErrorBody::new(Code::InputInvalid, m);
+    if args.kind != KindArg::Image {
+        let given = [
+            ("--branch", args.branch.is_some()),
+            ("--value-repository", args.value_repository.is_some()),
+            ("--value-tag", args.value_tag.is_some()),
+            ("--value-image", args.value_image.is_some()),
+        ];
+        if let Some((flag, _)) = given.iter().find(|(_, given)| *given) {
+            return Err(invalid(format!(
+                "{flag} is for image triggers (--kind image)"
+            )));
+        }
+    }
+    let values = match (&args.value_repository, &args.value_tag, &args.value_image) {
+        (Some(repository), Some(tag), None) => Some(ImageValues::Split {
+            repository: repository.clone(),
+            tag: tag.clone(),
+        }),
+        (None, None, Some(image)) => Some(ImageValues::Whole {
+            image: image.clone(),
+        }),
+        _ => None,
+    };
     Ok(match args.kind {
         KindArg::Redeploy => TriggerKind::Redeploy,
         KindArg::Scale => {
@@ -179,6 +223,8 @@ fn kind(args: &CreateArgs) -> Result<TriggerKind, ErrorBody> {
                 (None, true) => TagFilter::All,
             },
             pin_digest: args.pin_digest,
+            branch: args.branch.clone(),
+            values,
         },
     })
 }
@@ -262,6 +308,14 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             say!("Name:      {}", t.name);
             say!("App:       {}", t.app);
             say!("Kind:      {} ({})", t.kind.name(), details(&t.kind));
+            if let TriggerKind::Image { branch, values, .. } = &t.kind {
+                if let Some(branch) = branch {
+                    say!("Branch:    {branch} (new images are committed there, then deployed)");
+                }
+                if let Some(values) = values {
+                    say!("Values:    {values}");
+                }
+            }
             say!("Enabled:   {}", if t.enabled { "yes" } else { "no" });
             say!(
                 "Signed:    {}",
@@ -449,8 +503,10 @@ fn details(kind: &TriggerKind) -> String {
             repositories,
             filter,
             pin_digest,
+            branch,
+            values,
         } => format!(
-            "{} ({}){}",
+            "{} ({}){}{}{}",
             repositories.join(", "),
             match filter {
                 TagFilter::All => "all tags".to_owned(),
@@ -461,7 +517,15 @@ fn details(kind: &TriggerKind) -> String {
                 ", pinned by digest"
             } else {
                 ""
-            }
+            },
+            branch
+                .as_deref()
+                .map(|b| format!(", written to branch {b}"))
+                .unwrap_or_default(),
+            values
+                .as_ref()
+                .map(|v| format!(", values {v}"))
+                .unwrap_or_default(),
         ),
     }
 }

@@ -1,7 +1,8 @@
-//! `tripline app create --git/--helm-repo` and `tripline app values …` against real servers:
-//! a Git repository behind basic auth (the password from the environment) and a chart
-//! repository; and the command line's refusals (two sources, a bad range, an unreachable
-//! repository) with their exit codes.
+//! `tripline app create --git/--helm-repo`, `tripline app values …` and the image trigger
+//! options of each source (`--branch`, `--value-…`) against real servers: a Git repository
+//! behind basic auth (the password from the environment) and a chart repository; and the
+//! command line's refusals (two sources, a bad range, an unreachable repository, options for
+//! another source) with their exit codes.
 //!
 //! Without `git`, `lighttpd` or `helm` the tests print `SKIPPED: …` and pass, unless
 //! `TRIPLINE_REQUIRE_SOURCES=1`.
@@ -117,6 +118,69 @@ fn a_git_application_is_created_with_the_password_from_the_environment() {
     // A Git application has no values.
     let values = tripline(dir.path(), &["app", "values", "show", "shop"], &[]);
     assert_eq!(values.status.code(), Some(3), "{}", text(&values));
+
+    // An image trigger that writes new images to a branch of its own.
+    let image = |extra: &[&str]| {
+        let mut args = vec![
+            "trigger",
+            "create",
+            "shop",
+            "--kind",
+            "image",
+            "--repository",
+            "nginx",
+        ];
+        args.extend_from_slice(extra);
+        tripline(dir.path(), &args, &[])
+    };
+    let created = image(&["--branch", "tripline/images"]);
+    assert!(created.status.success(), "{}", text(&created));
+    let shown = json(&tripline(
+        dir.path(),
+        &["--json", "trigger", "show", "shop-image"],
+        &[],
+    ));
+    assert_eq!(shown["kind"]["branch"], "tripline/images", "{shown}");
+    assert!(shown["kind"].get("values").is_none(), "{shown}");
+    let plain = tripline(dir.path(), &["trigger", "show", "shop-image"], &[]);
+    let plain = String::from_utf8_lossy(&plain.stdout).into_owned();
+    assert!(plain.contains("Branch:    tripline/images"), "{plain}");
+    let listed = tripline(dir.path(), &["trigger", "list"], &[]);
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("written to branch tripline/images"),
+        "{}",
+        text(&listed)
+    );
+    // Names git refuses, values keys (a Helm option), and the option on other kinds.
+    for (extra, said) in [
+        (&["--name", "b1", "--branch", "a..b"][..], "`..`"),
+        (&["--name", "b2", "--branch=-x"][..], "starts with a dash"),
+        (
+            &["--name", "b3", "--value-image", "web.image"][..],
+            "deploy a Helm chart",
+        ),
+    ] {
+        let refused = image(extra);
+        assert_eq!(refused.status.code(), Some(3), "{}", text(&refused));
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains(said),
+            "{}",
+            text(&refused)
+        );
+    }
+    let redeploy = tripline(
+        dir.path(),
+        &[
+            "trigger", "create", "shop", "--kind", "redeploy", "--branch", "x",
+        ],
+        &[],
+    );
+    assert_eq!(redeploy.status.code(), Some(3), "{}", text(&redeploy));
+    assert!(
+        String::from_utf8_lossy(&redeploy.stderr).contains("--branch is for image triggers"),
+        "{}",
+        text(&redeploy)
+    );
 }
 
 #[test]
@@ -205,6 +269,68 @@ fn a_helm_application_is_created_and_its_values_edited_shown_and_listed() {
         "{}",
         text(&table)
     );
+
+    // Image triggers that name the values keys the image goes to.
+    let image = |name: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--json",
+            "trigger",
+            "create",
+            "web",
+            "--kind",
+            "image",
+            "--repository",
+            "nginx",
+            "--name",
+            name,
+        ];
+        args.extend_from_slice(extra);
+        tripline(dir.path(), &args, &[])
+    };
+    let split = image(
+        "web-split",
+        &[
+            "--value-repository",
+            "backend.image.repo",
+            "--value-tag",
+            "backend.image.tag",
+        ],
+    );
+    assert_eq!(
+        json(&split)["trigger"]["kind"]["values"],
+        serde_json::json!({"form": "split", "repository": "backend.image.repo", "tag": "backend.image.tag"})
+    );
+    let whole = image("web-whole", &["--value-image", "web.image"]);
+    assert_eq!(
+        json(&whole)["trigger"]["kind"]["values"],
+        serde_json::json!({"form": "whole", "image": "web.image"})
+    );
+    let plain = tripline(dir.path(), &["trigger", "show", "web-split"], &[]);
+    assert!(
+        String::from_utf8_lossy(&plain.stdout)
+            .contains("Values:    backend.image.repo and backend.image.tag"),
+        "{}",
+        text(&plain)
+    );
+    // One key without the other is clap's refusal; bad keys and a branch are the engine's.
+    let half = image("web-half", &["--value-tag", "backend.tag"]);
+    assert_eq!(half.status.code(), Some(2), "{}", text(&half));
+    for (extra, said) in [
+        (&["--value-image", "web..image"][..], "two dots in a row"),
+        (
+            &["--value-repository", "image", "--value-tag", "image.tag"][..],
+            "overlap",
+        ),
+        (&["--branch", "images"][..], "deploy from Git"),
+    ] {
+        let refused = image("web-bad", extra);
+        assert_eq!(refused.status.code(), Some(3), "{}", text(&refused));
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains(said),
+            "{}",
+            text(&refused)
+        );
+    }
 
     // Values that are not a map are refused, and the edit is kept for fixing.
     std::fs::write(&values, "- a list\n").unwrap();

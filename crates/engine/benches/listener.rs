@@ -369,6 +369,8 @@ impl World {
                         repositories: vec![REPOSITORY.into()],
                         filter,
                         pin_digest: false,
+                        branch: None,
+                        values: None,
                     },
                     signed: false,
                 },

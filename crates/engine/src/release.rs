@@ -1,5 +1,6 @@
 //! The plain data of a release: how a deploy was asked for ([`Options`], with a scale
-//! trigger's [`ScaleRequest`]) and what happened to each object ([`ResourceOutcome`]).
+//! trigger's [`ScaleRequest`] or a write-back's [`BranchCommit`]) and what happened to each
+//! object ([`ResourceOutcome`]).
 //!
 //! Both the deploy engine ([`crate::deploy`]) and the store that records releases use these
 //! types; they live here, below both, so the store never depends on the layer that deploys.
@@ -32,6 +33,21 @@ pub struct Options {
     /// Scale one workload instead of deploying the template (a scale trigger).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<ScaleRequest>,
+    /// A Git application: deploy this commit of another branch instead of the newest commit
+    /// of the reference it tracks (an image trigger wrote the image to a branch of its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch_commit: Option<BranchCommit>,
+}
+
+/// A commit on a branch a Git application does not track, to deploy once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct BranchCommit {
+    /// The branch.
+    pub branch: String,
+    /// The commit's full id.
+    pub commit: String,
 }
 
 impl Default for Options {
@@ -42,6 +58,7 @@ impl Default for Options {
             timeout: Duration::from_secs(300),
             stuck_after: default_stuck_after(),
             scale: None,
+            branch_commit: None,
         }
     }
 }

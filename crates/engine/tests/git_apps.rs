@@ -11,7 +11,7 @@ use tripline_engine::app::{ClusterRef, Source};
 use tripline_engine::error::Code;
 use tripline_engine::source::Revision;
 use tripline_engine::source::git::GitSource;
-use tripline_engine::store::{NewTrigger, Release, ReleaseStatus};
+use tripline_engine::store::{Cause, NewTrigger, Release, ReleaseStatus};
 use tripline_engine::trigger::{TagFilter, TriggerKind};
 
 fn config_map(name: &str, value: &str) -> String {
@@ -391,6 +391,8 @@ async fn an_image_push_is_committed_to_the_branch_then_deployed() {
                 repositories: vec!["registry.example/shop".into()],
                 filter: TagFilter::All,
                 pin_digest: false,
+                branch: None,
+                values: None,
             },
             signed: false,
         })
@@ -517,6 +519,7 @@ fn a_write_back_that_loses_the_race_is_redone_on_the_new_head() {
     let written = write_images(
         &git,
         Some(&credentials),
+        None,
         &[ImageUpdate {
             repository: "registry.example/shop".into(),
             tag: Some("v2".into()),
@@ -539,4 +542,291 @@ fn a_write_back_that_loses_the_race_is_redone_on_the_new_head() {
     );
     let file = repo.read_file("main", "deploy/web.yaml").unwrap().unwrap();
     assert!(file.contains("registry.example/shop:v2"), "{file}");
+}
+
+/// Makes the next push to `branch` of `repo` lose a race: a pre-receive hook moves the branch
+/// to a commit of someone else's (a README change) just before the push's update, once.
+fn race_next_push(repo: &testbed::Repo, branch: &str) {
+    let hook = repo.path().join("hooks/pre-receive");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\n\
+             [ -e raced ] && exit 0\n\
+             touch raced\n\
+             unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES\n\
+             ref=refs/heads/{branch}\n\
+             blob=$(echo 'someone else was here' | git hash-object -w --stdin)\n\
+             new=$( (git ls-tree $ref; printf '100644 blob %s\\tREADME\\n' \"$blob\") | git mktree)\n\
+             commit=$(echo 'a concurrent change' | GIT_AUTHOR_NAME=Other GIT_AUTHOR_EMAIL=o@example \
+               GIT_COMMITTER_NAME=Other GIT_COMMITTER_EMAIL=o@example git commit-tree \"$new\" -p $ref)\n\
+             git update-ref $ref \"$commit\"\n\
+             exit 0\n"
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+/// An image trigger that names a branch of its own: the first push makes the branch from the
+/// tracked one with the image commit, later pushes build on the branch's head (one that lost a
+/// race with someone else's push is redone on the new head), each commit is what its release
+/// deploys and records, and the tracked branch is never touched. A redeploy of the application
+/// reads the tracked branch again. Names git refuses, and the option on a Helm application's
+/// trigger, are refused when the trigger is made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_push_is_committed_to_a_branch_of_the_triggers_own() {
+    if !testbed::require(&["git", "lighttpd"]) {
+        return;
+    }
+    const BRANCH: &str = "tripline/images";
+    let server = testbed::GitServer::start().expect("git server starts");
+    let repo = server
+        .create_repo("web", Some(("deployer", "token-3")))
+        .expect("repository");
+    let main = repo
+        .commit_files("main", &[("deploy/web.yaml", DEPLOYMENT)], "web v1")
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tripline = open(&dir).await;
+    tripline
+        .create_git_app(NewGitApplication {
+            name: "web".into(),
+            cluster: ClusterRef::Sandbox,
+            namespace: "default".into(),
+            git: GitSource {
+                url: repo.http_url(),
+                reference: "main".into(),
+                path: "deploy".into(),
+            },
+            prune: false,
+            username: Some("deployer".into()),
+            password: Some("token-3".into()),
+        })
+        .await
+        .unwrap();
+    let image = |branch: Option<&str>| TriggerKind::Image {
+        repositories: vec!["registry.example/shop".into()],
+        filter: TagFilter::All,
+        pin_digest: false,
+        branch: branch.map(str::to_owned),
+        values: None,
+    };
+    let new = |name: &str, kind: TriggerKind| NewTrigger {
+        name: name.into(),
+        app: "web".into(),
+        kind,
+        signed: false,
+    };
+
+    // Names git refuses, and Helm values keys on a Git application, are refused.
+    for (branch, said) in [
+        ("a..b", "`..`"),
+        ("two words", "a space"),
+        ("-x", "starts with a dash"),
+        ("x.lock", "ends with .lock"),
+        ("what?", "`?`"),
+        ("end/", "slash"),
+    ] {
+        let error = tripline
+            .create_trigger(&new("bad", image(Some(branch))))
+            .unwrap_err();
+        assert_eq!(error.code, "trigger.invalid", "{branch}: {error:?}");
+        assert!(error.message.contains(said), "{branch}: {}", error.message);
+    }
+    let with_values = TriggerKind::Image {
+        repositories: vec!["registry.example/shop".into()],
+        filter: TagFilter::All,
+        pin_digest: false,
+        branch: None,
+        values: Some(tripline_engine::trigger::ImageValues::default()),
+    };
+    let error = tripline
+        .create_trigger(&new("bad", with_values))
+        .unwrap_err();
+    assert!(
+        error
+            .message
+            .contains("values keys are for applications that deploy a Helm chart"),
+        "{}",
+        error.message
+    );
+    assert!(tripline.triggers(None).unwrap().is_empty());
+
+    tripline
+        .create_trigger(&new("web-image", image(Some(BRANCH))))
+        .unwrap();
+    tripline
+        .start_listener(ListenerSettings {
+            listen: "127.0.0.1:0".into(),
+            ..ListenerSettings::default()
+        })
+        .await
+        .unwrap();
+    let url = tripline.trigger_url("web-image").await.unwrap();
+    let deployed = |release: &Release| {
+        let version = tripline.version("web", release.template_version).unwrap();
+        (version.summary.revision, version.content)
+    };
+
+    // The first push makes the branch from main, with one commit that changes the image.
+    let (status, body) = post(&url, r#"{"image":"registry.example/shop:v2"}"#);
+    assert_eq!(status, 202, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["details"]["branch"], BRANCH, "{body}");
+    assert_eq!(answer["details"]["created"], true, "{body}");
+    let release = finished(&tripline, "web", 1).await;
+    assert_eq!(
+        release.status,
+        ReleaseStatus::Succeeded,
+        "{}",
+        release.message
+    );
+    let log = repo.log(BRANCH).unwrap();
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!(log[1].id, main, "the branch starts at main's head");
+    assert!(log[0].author.starts_with("Tripline"), "{:?}", log[0]);
+    assert!(log[0].message.contains("web-image"), "{:?}", log[0]);
+    assert!(
+        log[0].message.contains("registry.example/shop:v2"),
+        "{:?}",
+        log[0]
+    );
+    assert_eq!(
+        repo.read_file(BRANCH, "deploy/web.yaml").unwrap().unwrap(),
+        DEPLOYMENT.replace("shop:v1", "shop:v2")
+    );
+    assert_eq!(repo.head("main").unwrap(), main, "main is untouched");
+    let (revision, content) = deployed(&release);
+    assert_eq!(
+        revision,
+        Some(Revision::Git {
+            commit: log[0].id.clone(),
+            reference: BRANCH.into()
+        }),
+        "the release deployed the branch's commit"
+    );
+    assert!(content.contains("registry.example/shop:v2"));
+    let Source::Git { git, .. } = tripline.app("web").unwrap().source else {
+        panic!("a Git application");
+    };
+    assert_eq!(git.reference, "main", "the application still follows main");
+    let Cause::Trigger {
+        event: Some(event), ..
+    } = &release.cause
+    else {
+        panic!("{:?}", release.cause);
+    };
+    assert_eq!(event["branch"], BRANCH);
+    assert_eq!(event["commit"], log[0].id.as_str());
+
+    // The next push builds on the branch's head, not on main's.
+    repo.commit_files(
+        "main",
+        &[("deploy/other.yaml", &config_map("other", "1"))],
+        "other",
+    )
+    .unwrap();
+    let main = repo.head("main").unwrap();
+    let (status, body) = post(&url, r#"{"image":"registry.example/shop:v3"}"#);
+    assert_eq!(status, 202, "{body}");
+    let release = finished(&tripline, "web", 2).await;
+    assert_eq!(
+        release.status,
+        ReleaseStatus::Succeeded,
+        "{}",
+        release.message
+    );
+    let second = repo.log(BRANCH).unwrap();
+    assert_eq!(second.len(), 3, "{second:?}");
+    assert_eq!(second[1].id, log[0].id);
+    assert!(
+        repo.read_file(BRANCH, "deploy/other.yaml")
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        deployed(&release).0,
+        Some(Revision::Git {
+            commit: second[0].id.clone(),
+            reference: BRANCH.into()
+        })
+    );
+
+    // Someone pushes to the branch while the image is written: redone on the new head.
+    race_next_push(&repo, BRANCH);
+    let (status, body) = post(&url, r#"{"image":"registry.example/shop:v4"}"#);
+    assert_eq!(status, 202, "{body}");
+    let release = finished(&tripline, "web", 3).await;
+    assert_eq!(
+        release.status,
+        ReleaseStatus::Succeeded,
+        "{}",
+        release.message
+    );
+    assert!(repo.path().join("raced").exists(), "the race happened");
+    let third = repo.log(BRANCH).unwrap();
+    assert!(third[0].message.contains("shop:v4"), "{third:?}");
+    assert!(
+        third[1].message.contains("a concurrent change"),
+        "{third:?}"
+    );
+    assert_eq!(third[2].id, second[0].id);
+    assert_eq!(
+        repo.read_file(BRANCH, "README").unwrap().as_deref(),
+        Some("someone else was here\n")
+    );
+    let (revision, content) = deployed(&release);
+    assert_eq!(
+        revision,
+        Some(Revision::Git {
+            commit: third[0].id.clone(),
+            reference: BRANCH.into()
+        })
+    );
+    assert!(content.contains("registry.example/shop:v4"));
+    assert_eq!(repo.head("main").unwrap(), main, "main is untouched");
+
+    // A redeploy of the application reads its tracked branch again.
+    let redeploy = tripline.deploy("web").unwrap();
+    let release = finished(&tripline, "web", redeploy.number).await;
+    assert_eq!(
+        release.status,
+        ReleaseStatus::Succeeded,
+        "{}",
+        release.message
+    );
+    let (revision, content) = deployed(&release);
+    assert_eq!(
+        revision,
+        Some(Revision::Git {
+            commit: main.clone(),
+            reference: "main".into()
+        })
+    );
+    assert!(content.contains("registry.example/shop:v1"));
+
+    // The branch has the image already: no commit, and its head is deployed again.
+    let (status, body) = post(&url, r#"{"image":"registry.example/shop:v4"}"#);
+    assert_eq!(status, 202, "{body}");
+    let release = finished(&tripline, "web", redeploy.number + 1).await;
+    assert_eq!(
+        release.status,
+        ReleaseStatus::Succeeded,
+        "{}",
+        release.message
+    );
+    assert_eq!(repo.log(BRANCH).unwrap().len(), third.len());
+    assert_eq!(
+        deployed(&release).0,
+        Some(Revision::Git {
+            commit: third[0].id.clone(),
+            reference: BRANCH.into()
+        })
+    );
+    tripline.shutdown().await;
 }

@@ -1,8 +1,9 @@
 //! Helm applications through the façade, against a real chart repository, a real registry
 //! and the sandbox: created from a `helm create`d chart, redeployed by a trigger when a newer
 //! version in range appears (and not when none does), rendered again after a values edit,
-//! given a pushed image in their values by an image trigger, failed (with what runs kept)
-//! by a tampered archive, and created from an OCI registry.
+//! given a pushed image in their values by an image trigger (under keys the trigger names,
+//! comments kept), failed (with what runs kept) by a tampered archive, and created from an OCI
+//! registry.
 //!
 //! Without `helm` or `lighttpd` (and `docker-registry` for the OCI case) the tests print
 //! `SKIPPED: …` and pass, unless `TRIPLINE_REQUIRE_SOURCES=1`.
@@ -16,8 +17,8 @@ use tripline_engine::api::{ListenerSettings, NewHelmApplication, Options, Tripli
 use tripline_engine::app::ClusterRef;
 use tripline_engine::deploy::worker::{DeployEvent, Event};
 use tripline_engine::source::Revision;
-use tripline_engine::store::{NewTrigger, Origin, ReleaseStatus, ValuesSaved};
-use tripline_engine::trigger::{TagFilter, TriggerKind};
+use tripline_engine::store::{NewTrigger, Origin, RecordFilter, ReleaseStatus, ValuesSaved};
+use tripline_engine::trigger::{ImageValues, TagFilter, TriggerKind};
 
 async fn open(dir: &tempfile::TempDir) -> Tripline {
     Tripline::open(Options {
@@ -263,6 +264,8 @@ async fn a_helm_application_follows_its_chart_values_and_pushed_images() {
                 repositories: vec!["registry.example.com/shop/web".into()],
                 filter: TagFilter::All,
                 pin_digest: false,
+                branch: None,
+                values: None,
             },
             signed: false,
         })
@@ -323,6 +326,173 @@ async fn a_helm_application_follows_its_chart_values_and_pushed_images() {
         "1.1.0"
     );
 
+    tripline.shutdown().await;
+}
+
+/// The values of the keys-test's application: comments the image trigger must keep.
+const BACKEND_VALUES: &str = "\
+# The shop's backend.
+replicaCount: 1
+
+backend:
+  image:
+    repo: registry.example.com/shop/backend   # set by Tripline
+    tag: \"1.0\"   # set by Tripline
+  # resources: {}
+";
+
+/// An image trigger that names its own values keys sets those, and only those: the values'
+/// comments and layout are kept in the new values version, which the release renders. Keys
+/// that cannot hold a value are refused when a push comes (the access record says which);
+/// a write-back branch, or keys that overlap, are refused when the trigger is made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_trigger_sets_the_values_keys_it_names() {
+    if !testbed::require(&["helm", "lighttpd"]) {
+        return;
+    }
+    let charts = testbed::ChartRepo::start().expect("chart repository");
+    charts
+        .add_chart("web", "1.0.0", |chart| {
+            // The chart reads its image from keys of its own.
+            let path = chart.join("templates/deployment.yaml");
+            let text = std::fs::read_to_string(&path).unwrap();
+            let line = text
+                .lines()
+                .find(|l| l.trim_start().starts_with("image:"))
+                .unwrap()
+                .to_owned();
+            let indent = &line[..line.len() - line.trim_start().len()];
+            let own = format!(
+                "{indent}image: \"{{{{ .Values.backend.image.repo }}}}:{{{{ .Values.backend.image.tag }}}}\""
+            );
+            std::fs::write(&path, text.replace(&line, &own)).unwrap();
+        })
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tripline = open(&dir).await;
+    let mut deploys = tripline.subscribe_deploys();
+    tripline
+        .create_helm_app(new_app("web", &charts.base_url(), "", BACKEND_VALUES))
+        .await
+        .expect("the Helm application is created");
+    let release = tripline.deploy("web").unwrap();
+    let (status, message) = finished(&mut deploys, release.id).await;
+    assert_eq!(status, ReleaseStatus::Succeeded, "{message}");
+
+    let image = |branch: Option<&str>, values: Option<ImageValues>| TriggerKind::Image {
+        repositories: vec!["registry.example.com/shop/backend".into()],
+        filter: TagFilter::All,
+        pin_digest: false,
+        branch: branch.map(str::to_owned),
+        values,
+    };
+    let keys = |repository: &str, tag: &str| ImageValues::Split {
+        repository: repository.into(),
+        tag: tag.into(),
+    };
+    let new = |name: &str, kind: TriggerKind| NewTrigger {
+        name: name.into(),
+        app: "web".into(),
+        kind,
+        signed: false,
+    };
+    for (kind, said) in [
+        (
+            image(Some("images"), None),
+            "a write-back branch is for applications that deploy from Git",
+        ),
+        (
+            image(None, Some(keys("backend.image", "backend.image.tag"))),
+            "overlap",
+        ),
+        (
+            image(None, Some(keys("backend..repo", "backend.tag"))),
+            "two dots in a row",
+        ),
+    ] {
+        let error = tripline.create_trigger(&new("bad", kind)).unwrap_err();
+        assert_eq!(error.code, "trigger.invalid", "{error:?}");
+        assert!(error.message.contains(said), "{}", error.message);
+    }
+    tripline
+        .create_trigger(&new(
+            "backend-images",
+            image(None, Some(keys("backend.image.repo", "backend.image.tag"))),
+        ))
+        .unwrap();
+    tripline
+        .create_trigger(&new(
+            "misnamed-keys",
+            image(None, Some(keys("replicaCount.repo", "replicaCount.tag"))),
+        ))
+        .unwrap();
+    let listener = tripline
+        .start_listener(ListenerSettings {
+            listen: "127.0.0.1:0".into(),
+            public_url: None,
+            trusted_proxies: Vec::new(),
+        })
+        .await
+        .expect("listener starts");
+    let address = listener.address.clone();
+    let path = |trigger| {
+        let tripline = &tripline;
+        let address = &address;
+        async move {
+            trigger_path(tripline, trigger, address)
+                .await
+                .replace("/hook/trigger", "/hook/registry")
+        }
+    };
+
+    let push = r#"{"image": "registry.example.com/shop/backend:2.0"}"#;
+    let (code, body) = post(&address, &path("backend-images").await, push);
+    assert_eq!(code, 202, "{body}");
+    let (status, message) = finished(&mut deploys, body["release"]["id"].as_i64().unwrap()).await;
+    assert_eq!(status, ReleaseStatus::Succeeded, "{message}");
+    let values = tripline.values("web", None).unwrap();
+    assert_eq!(values.summary.number, 2);
+    assert_eq!(values.summary.origin, Origin::ImageUpdate);
+    assert_eq!(
+        values.content,
+        BACKEND_VALUES.replace("tag: \"1.0\"", "tag: \"2.0\""),
+        "only the tag changed; the comments are kept"
+    );
+    let deployed = tripline.version("web", None).unwrap();
+    assert!(
+        deployed
+            .content
+            .contains("image: \"registry.example.com/shop/backend:2.0\""),
+        "{}",
+        deployed.content
+    );
+
+    // Keys under a value that is not a map: refused when the push comes, nothing made.
+    let (code, body) = post(&address, &path("misnamed-keys").await, push);
+    assert_eq!(code, 400, "{body}");
+    let said = body["message"].as_str().unwrap_or_default();
+    assert!(said.contains("`replicaCount` is a number"), "{body}");
+    assert_eq!(tripline.values("web", None).unwrap().summary.number, 2);
+    let mut records = Vec::new();
+    for _ in 0..100 {
+        records = tripline
+            .records(&RecordFilter {
+                trigger: Some("misnamed-keys"),
+                decision: None,
+                before: None,
+                limit: 5,
+            })
+            .unwrap();
+        if !records.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        records[0].reason.contains("`replicaCount` is a number"),
+        "{:?}",
+        records[0]
+    );
     tripline.shutdown().await;
 }
 

@@ -186,6 +186,8 @@ async fn a_registry_push_notification_deploys_the_new_tag() {
                     pattern: r"v\d+".into(),
                 },
                 pin_digest: false,
+                branch: None,
+                values: None,
             },
             signed: false,
         },

@@ -237,6 +237,14 @@ export type Application = {
 	createdAt: string,
 };
 
+/**  A commit on a branch a Git application does not track, to deploy once. */
+export type BranchCommit = {
+	/**  The branch. */
+	branch: string,
+	/**  The commit's full id. */
+	commit: string,
+};
+
 /**  What caused a release. */
 export type Cause = 
 /**  A person, through the CLI or the app. */
@@ -689,6 +697,22 @@ export type ImageChoice = {
 	images: string[],
 };
 
+/**  Where a Helm application's values take a pushed image: the keys an image trigger names. */
+export type ImageValues = 
+/**
+ *  The repository and the tag under a key each (`image.repository`, `image.tag`). A pushed
+ *  digest goes with the tag (`v2@sha256:…`).
+ */
+{ form: "split"; 
+/**  The repository's key. */
+repository: string; 
+/**  The tag's key. */
+tag: string } | 
+/**  The whole reference (`repository:tag`, `repository@sha256:…`) under one key. */
+{ form: "whole"; 
+/**  The key. */
+image: string };
+
 /**  The listener started, stopped or failed to start. */
 export type ListenerChanged = ListenerStatus;
 
@@ -806,6 +830,11 @@ export type Options = {
 	stuckAfter?: number,
 	/**  Scale one workload instead of deploying the template (a scale trigger). */
 	scale?: ScaleRequest | null,
+	/**
+	 *  A Git application: deploy this commit of another branch instead of the newest commit
+	 *  of the reference it tracks (an image trigger wrote the image to a branch of its own).
+	 */
+	branchCommit?: BranchCommit | null,
 };
 
 /**  Why a version exists. */
@@ -1292,7 +1321,20 @@ repositories: string[];
 /**  Which tags count. */
 filter: TagFilter; 
 /**  Deploy `tag@digest` when the push names a digest. */
-pin_digest?: boolean };
+pin_digest?: boolean; 
+/**
+ *  Git applications: write the new image to this branch instead of the tracked one.
+ *  The branch is made from the tracked reference's newest commit when the server has
+ *  no such branch yet, and built on its own head after that; the release deploys the
+ *  commit written there, and the application keeps following its tracked reference
+ *  (its next redeploy reads that again).
+ */
+branch?: string | null; 
+/**
+ *  Helm applications: the values keys that take the image (none: `image.repository`
+ *  and `image.tag`).
+ */
+values?: ImageValues | null };
 
 /**  What a new trigger for an application can follow. */
 export type TriggerSetup = {
@@ -1417,6 +1459,11 @@ export type Work = {
 	 *  these again instead of stepping from whatever it finds.
 	 */
 	decided?: Decided[],
+	/**
+	 *  The commit of another branch to deploy instead of the tracked reference's newest (see
+	 *  [`Options::branch_commit`]): the newest request that asked for a deploy decides.
+	 */
+	branchCommit?: BranchCommit | null,
 };
 
 /**  A workload of the application, as the cluster reports it. */

@@ -31,6 +31,7 @@ use crate::app::{Application, Source};
 use crate::cluster::Clusters;
 use crate::diff;
 use crate::error::Code;
+use crate::release::BranchCommit;
 use crate::source::sync::{Fresh, Sources};
 use crate::store::{self, Cause, Finish, Pool, Release, ReleaseStatus, SaveOutcome, Store, Work};
 use crate::template::{Manifest, ResourceId};
@@ -454,8 +455,9 @@ fn prepare(
 }
 
 /// Brings a Git application's template up to its source before a deploy: reads the newest
-/// commit into a new template version when it differs (a Helm application's chart and
-/// values: see [`super::helm`]). Returns what to say instead of
+/// commit (or the commit of another branch the release names, `branch_commit`) into a new
+/// template version when it differs (a Helm application's chart and values: see
+/// [`super::helm`]). Returns what to say instead of
 /// deploying when a trigger asked and nothing is new (the commit, or manifests equal to what
 /// runs): a redeploy call then changes nothing. A person's deploy always applies; a rollback
 /// deploys the stored version it made and reads nothing.
@@ -463,6 +465,7 @@ async fn refresh(
     shared: &Arc<Shared>,
     app: &str,
     release: &Release,
+    branch_commit: Option<&BranchCommit>,
 ) -> Result<Option<String>, Failure> {
     let store_failure = |e: store::Error| Failure::new("StoreError", None, e.to_string(), None);
     if matches!(release.cause, Cause::Rollback { .. }) {
@@ -497,9 +500,19 @@ async fn refresh(
         return Ok(None);
     };
     let (name, git_source, known) = (app.to_owned(), git.clone(), latest.revision.clone());
+    let pinned = branch_commit.cloned();
     let fresh = tokio::task::spawn_blocking(move || {
         let credentials = sources.credentials(&name)?;
-        sources.refresh_git(&name, &git_source, known.as_ref(), credentials.as_ref())
+        match &pinned {
+            Some(at) => sources.read_git_commit(
+                &name,
+                &git_source,
+                at,
+                known.as_ref(),
+                credentials.as_ref(),
+            ),
+            None => sources.refresh_git(&name, &git_source, known.as_ref(), credentials.as_ref()),
+        }
     })
     .await
     .map_err(|e| {
@@ -566,7 +579,7 @@ async fn execute(
         .unwrap_or_else(|| Work::of(&release.options));
     let mut said = Vec::new();
     if work.deploy {
-        match refresh(shared, app, &release).await {
+        match refresh(shared, app, &release, work.branch_commit.as_ref()).await {
             Ok(None) => {}
             Ok(Some(nothing_new)) => {
                 work.deploy = false;

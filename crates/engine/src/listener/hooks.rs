@@ -28,7 +28,8 @@ use crate::deploy::{Direction, Options, ScaleRequest};
 use crate::error::Code;
 use crate::patch::{Patch, PatchType, Target};
 use crate::registry;
-use crate::source::helm::{ImageValues, set_image_values};
+use crate::release::BranchCommit;
+use crate::source::helm::set_image_values;
 use crate::store::{Decision, Origin, ReleaseStatus, SaveOutcome, ValuesSaved};
 use crate::trigger::matching::{self, Verdict};
 use crate::trigger::{self, Trigger, TriggerKind};
@@ -702,6 +703,13 @@ async fn registry_hook(
         delivery.format.label(),
         trigger.name
     );
+    // Settings that do not fit the source are refused when the trigger is made; this holds
+    // for a trigger stored before that rule, or an application made again under its name.
+    if let Some(source) = &entry.source
+        && let Some(why) = trigger::unfit_for_source(&trigger.kind, &trigger.app, source)
+    {
+        return Outcome::Done(Reply::error(Code::TriggerInvalid, why));
+    }
     // The index knows the application's source: the template path reads nothing more.
     match &entry.source {
         Some(crate::app::Source::Git { git, .. }) => {
@@ -775,10 +783,12 @@ async fn registry_hook(
     }
 }
 
-/// An image push for a Git application: the image is written to the repository's branch as
-/// a commit of its own, and the release that follows deploys that commit (the deploy reads
-/// the branch's newest commit). A push the repository refuses is answered with its code, and
-/// nothing is queued.
+/// An image push for a Git application: the image is written to the repository as a commit
+/// of its own, and the release that follows deploys that commit. On the tracked branch, the
+/// deploy reads the branch's newest commit (which holds it); on a branch of the trigger's own,
+/// the release names the commit to deploy ([`Options::branch_commit`]) and the application
+/// keeps following its tracked reference. A push the repository refuses is answered with its
+/// code, and nothing is queued.
 async fn write_back(
     state: &Arc<State>,
     trigger: &Trigger,
@@ -788,6 +798,10 @@ async fn write_back(
     events_json: Option<serde_json::Value>,
 ) -> Outcome {
     use crate::source::writeback::{self, ImageUpdate, Written};
+    let TriggerKind::Image { branch, .. } = &trigger.kind else {
+        unreachable!("only image triggers reach the registry hook's update");
+    };
+    let own = writeback::own_branch(git, branch.as_deref()).map(str::to_owned);
     let images: Vec<ImageUpdate> = updates
         .iter()
         .map(|(repository, tag, digest, _)| ImageUpdate {
@@ -809,13 +823,19 @@ async fn write_back(
             .unwrap_or_default(),
     );
     let sources = state.workers.sources();
-    let (app, git) = (trigger.app.clone(), git.clone());
+    let (app, git, target) = (trigger.app.clone(), git.clone(), own.clone());
     let written = tokio::task::spawn_blocking(move || {
         let credentials = sources.credentials(&app)?;
-        writeback::write_images(&git, credentials.as_ref(), &images, &commit_message)
+        writeback::write_images(
+            &git,
+            credentials.as_ref(),
+            target.as_deref(),
+            &images,
+            &commit_message,
+        )
     })
     .await;
-    let event = json!({"pushes": events_json});
+    let event = json!({"pushes": events_json, "branch": own});
     let written = match written {
         Ok(Ok(written)) => written,
         Ok(Err(error)) => {
@@ -830,23 +850,42 @@ async fn write_back(
             ));
         }
     };
-    let (commit, changes) = match &written {
-        Written::Committed { commit, changes } => (Some(commit.clone()), changes.clone()),
-        Written::AlreadyThere => (None, Vec::new()),
+    let (commit, branch, created, changes) = match written {
+        Written::Committed {
+            commit,
+            branch,
+            created,
+            changes,
+        } => (commit, branch, created, changes),
+        Written::AlreadyThere { commit, branch } => (commit, branch, false, Vec::new()),
     };
-    let cause = push_cause(first, pushed, "commit", json!(commit));
+    // A commit on the trigger's own branch is deployed as such; one on the tracked reference
+    // is what the deploy reads anyway.
+    let branch_commit = (own.as_deref() == Some(branch.as_str())).then(|| BranchCommit {
+        branch: branch.clone(),
+        commit: commit.clone(),
+    });
+    let mut cause = push_cause(first, pushed, "commit", json!(commit));
+    cause["branch"] = json!(branch);
+    let mut note = json!({"commit": commit, "branch": branch, "changes": changes});
+    if created {
+        note["created"] = json!(true);
+    }
     Outcome::Release(Start {
         cause_event: Some(cause),
-        options: Options::default(),
-        note: json!({"commit": commit, "changes": changes}),
+        options: Options {
+            branch_commit,
+            ..Options::default()
+        },
+        note,
     })
 }
 
-/// A pushed image for a Helm application: set in its values (the chart's `image.repository`
-/// and `image.tag`) as a new values version, before the call and its release are recorded,
-/// as a template's new version is; the deploy renders the chart with it. Nothing new (the
-/// values hold the image, and the latest template version, rendered with them, is
-/// deployed) is a no-op.
+/// A pushed image for a Helm application: set in its values (under the keys the trigger names,
+/// by default the chart's `image.repository` and `image.tag`) as a new values version, before
+/// the call and its release are recorded, as a template's new version is; the deploy renders
+/// the chart with it. Nothing new (the values hold the image, and the latest template version,
+/// rendered with them, is deployed) is a no-op.
 fn helm_image_update(
     state: &Arc<State>,
     trigger: &Trigger,
@@ -855,9 +894,15 @@ fn helm_image_update(
     message: &str,
     events_json: Option<Value>,
 ) -> Outcome {
-    let TriggerKind::Image { repositories, .. } = &trigger.kind else {
+    let TriggerKind::Image {
+        repositories,
+        values: keys,
+        ..
+    } = &trigger.kind
+    else {
         unreachable!("only image triggers reach the registry hook's update");
     };
+    let keys = keys.clone().unwrap_or_default();
     // The values get the repository as the trigger spells it (as the chart's values do),
     // not the normalised form matching uses.
     let spelled = |normalised: &str| {
@@ -872,7 +917,7 @@ fn helm_image_update(
         let latest = store.values(&trigger.app, None)?;
         let mut values = latest.content.clone();
         for (repository, tag, digest, _) in updates {
-            let tag = match (tag, digest) {
+            let version = match (tag, digest) {
                 (Some(tag), Some(digest)) => format!("{tag}@{digest}"),
                 (Some(tag), None) => tag.clone(),
                 (None, Some(digest)) => digest.clone(),
@@ -881,13 +926,14 @@ fn helm_image_update(
             let repository = spelled(repository);
             values = set_image_values(
                 &values,
-                &ImageValues::default(),
+                &keys,
                 &repository,
-                Some(&tag),
-                None,
+                tag.as_deref(),
+                digest.as_deref(),
             )
             .map_err(|e| crate::store::Error::Invalid(e.message))?;
-            images.push(json!({"repository": repository, "tag": tag}));
+            images
+                .push(json!({"repository": repository, "tag": version, "keys": keys.to_string()}));
         }
         let saved = store.save_values(&trigger.app, &values, Origin::ImageUpdate, message)?;
         let template = store

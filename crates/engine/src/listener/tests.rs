@@ -655,6 +655,8 @@ async fn registry_pushes_update_the_image_and_deploy() {
         repositories: vec!["svendowideit/testhook".into()],
         filter: TagFilter::All,
         pin_digest: false,
+        branch: None,
+        values: None,
     };
     let created = f.trigger("demo-images", kind, false);
     let url = format!("/hook/registry?token={}", created.token);
@@ -708,6 +710,8 @@ async fn pushes_that_do_not_match_are_recorded_as_untriggered() {
             tags: vec!["v2".into()],
         },
         pin_digest: false,
+        branch: None,
+        values: None,
     };
     let created = f.trigger("demo-images", kind, false);
     let url = format!("/hook/registry?token={}", created.token);

@@ -94,7 +94,7 @@ impl GitSource {
 }
 
 /// A 40-hex commit id.
-fn is_commit_id(reference: &str) -> bool {
+pub fn is_commit_id(reference: &str) -> bool {
     reference.len() == 40 && reference.bytes().all(|b| b.is_ascii_hexdigit())
 }
 

@@ -4,7 +4,10 @@
 //! differs from the one the template holds.
 //!
 //! The deploy worker refreshes before every deploy of a Git application, so a redeploy call
-//! deploys what is newest; a rollback deploys a stored version and does not refresh.
+//! deploys what is newest; a rollback deploys a stored version and does not refresh. A release
+//! that names a commit of another branch (an image trigger's write-back to a branch of its
+//! own) reads that commit instead ([`Sources::read_git_commit`]); the next refresh reads the
+//! tracked reference again.
 
 use std::path::PathBuf;
 
@@ -13,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::git::{GitReader, GitSource};
 use super::{Credentials, Rendered, Revision, SourceError};
 use crate::error::Code;
+use crate::release::BranchCommit;
 use crate::secrets::Secrets;
 
 /// Where sources' caches and credentials are.
@@ -132,6 +136,37 @@ impl Sources {
         }
         let fetched = reader.fetch(git, credentials)?;
         reader.read(git, &fetched.commit).map(Fresh::Read)
+    }
+
+    /// Reads `app`'s Git source at `at`, a commit of a branch other than the tracked one (an
+    /// image trigger's write-back to a branch of its own), unless that is `known`. The revision
+    /// names that branch. Blocks: call from a blocking thread.
+    pub fn read_git_commit(
+        &self,
+        app: &str,
+        git: &GitSource,
+        at: &BranchCommit,
+        known: Option<&Revision>,
+        credentials: Option<&Credentials>,
+    ) -> Result<Fresh, SourceError> {
+        if let Some(Revision::Git { commit, reference }) = known
+            && commit == &at.commit
+            && reference == &at.branch
+        {
+            return Ok(Fresh::Same(known.cloned().expect("matched above")));
+        }
+        let pinned = GitSource {
+            reference: at.commit.clone(),
+            ..git.clone()
+        };
+        let reader = self.git(app);
+        let fetched = reader.fetch(&pinned, credentials)?;
+        let mut rendered = reader.read(&pinned, &fetched.commit)?;
+        rendered.revision = Revision::Git {
+            commit: fetched.commit,
+            reference: at.branch.clone(),
+        };
+        Ok(Fresh::Read(rendered))
     }
 
     /// Reads `app`'s source at the revision of its choice (for creating the application).

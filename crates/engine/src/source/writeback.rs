@@ -1,17 +1,21 @@
-//! Writing a pushed image back to a Git application's repository: a commit on the tracked
-//! branch that changes only the `image:` lines of the containers that use the pushed
-//! repository, pushed with the real `git` (gix cannot push yet).
+//! Writing a pushed image back to a Git application's repository: a commit that changes only
+//! the `image:` lines of the containers that use the pushed repository, pushed with the real
+//! `git` (gix cannot push yet).
 //!
-//! The branch is cloned at depth 1 into a private scratch directory. Credentials reach `git`
-//! through a credential helper that reads them from its environment, never from its
-//! arguments or the URL. A push the server rejects because the branch moved (someone else
-//! pushed) is retried on the new head, up to [`ATTEMPTS`] times; nothing is ever forced. A
-//! branch on which no container uses the repository is a conflict, reported, not guessed at.
+//! The commit goes to the tracked branch, or to a branch the trigger names (see
+//! [`check_branch`] for the names taken): built on that branch's head when the server has it,
+//! else on the tracked reference's newest commit (a branch, a tag or a commit), which the push
+//! then makes the branch from. The one reference wanted is fetched at depth 1 into a private
+//! scratch directory. Credentials reach `git` through a credential helper that reads them from
+//! its environment, never from its arguments or the URL. A push the server rejects because the
+//! branch moved (someone else pushed, or made the branch first) is retried on the new head, up
+//! to [`ATTEMPTS`] times; nothing is ever forced. A branch on which no container uses the
+//! repository is a conflict, reported, not guessed at.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use super::git::{GitSource, redacted};
+use super::git::{GitSource, is_commit_id, redacted};
 use super::{Credentials, SourceError};
 use crate::error::Code;
 use crate::registry::reference::ImageRef;
@@ -20,6 +24,8 @@ use crate::trigger::matching;
 
 /// How many times a push rejected because the branch moved is retried on its new head.
 pub const ATTEMPTS: usize = 3;
+/// The longest branch name a trigger may write to.
+pub const MAX_BRANCH_LENGTH: usize = 255;
 
 /// An image to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,11 +45,21 @@ pub enum Written {
     Committed {
         /// Its id.
         commit: String,
+        /// The branch it was pushed to.
+        branch: String,
+        /// The push made the branch (a branch of the trigger's own, new on the server).
+        created: bool,
         /// What changed: `deploy/web.yaml: Deployment/web web: app:v1 → app:v2`.
         changes: Vec<String>,
     },
-    /// The branch already uses the image: nothing to commit.
-    AlreadyThere,
+    /// The image is there already: nothing to commit.
+    AlreadyThere {
+        /// The commit that has it.
+        commit: String,
+        /// Where: the branch written to, or, when a branch of the trigger's own does not exist
+        /// yet and the tracked reference has the image, that reference (no branch is made).
+        branch: String,
+    },
 }
 
 /// Who commits.
@@ -51,23 +67,100 @@ pub const AUTHOR_NAME: &str = "Tripline";
 /// The committer's address.
 pub const AUTHOR_EMAIL: &str = "tripline@localhost";
 
-/// Writes `updates` to `source`'s branch as one commit with `message`. Blocks (network,
-/// disk, processes): call from a blocking thread.
+/// Checks a branch name as `git check-ref-format --branch` does, and a little stricter (no
+/// `refs/` prefix: the branch's own name is wanted). The error says what is wrong.
+pub fn check_branch(name: &str) -> Result<(), String> {
+    let refuse = |why: String| Err(format!("{name:?} is not a branch name: {why}"));
+    if name.is_empty() {
+        return Err("the branch name is empty".into());
+    }
+    if name.len() > MAX_BRANCH_LENGTH {
+        return refuse(format!(
+            "it is {} bytes long; the limit is {MAX_BRANCH_LENGTH}",
+            name.len()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| c.is_control() || matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\'))
+    {
+        let shown = if c == ' ' {
+            "a space".to_owned()
+        } else if c.is_control() {
+            "a control character".to_owned()
+        } else {
+            format!("`{c}`")
+        };
+        return refuse(format!("it holds {shown}, which git does not allow"));
+    }
+    if name.starts_with('-') {
+        return refuse("it starts with a dash".into());
+    }
+    if name == "HEAD" || name == "@" {
+        return refuse(format!("{name} names something else in git"));
+    }
+    if name.starts_with("refs/") {
+        return refuse("write the branch's own name (x, not refs/heads/x)".into());
+    }
+    if name.contains("..") {
+        return refuse("it holds `..`".into());
+    }
+    if name.contains("@{") {
+        return refuse("it holds `@{`".into());
+    }
+    if name.starts_with('/') || name.ends_with('/') || name.contains("//") {
+        return refuse("it begins or ends with a slash, or has two in a row".into());
+    }
+    if name.ends_with('.') {
+        return refuse("it ends with a dot".into());
+    }
+    for part in name.split('/') {
+        if part.starts_with('.') {
+            return refuse(format!("its part {part:?} starts with a dot"));
+        }
+        if part.ends_with(".lock") {
+            return refuse(format!("its part {part:?} ends with .lock"));
+        }
+    }
+    Ok(())
+}
+
+/// The branch a trigger names, when it is one of its own: not the branch `source` tracks.
+pub fn own_branch<'b>(source: &GitSource, branch: Option<&'b str>) -> Option<&'b str> {
+    let tracked = source.reference.trim();
+    let tracked = tracked.strip_prefix("refs/heads/").unwrap_or(tracked);
+    branch.map(str::trim).filter(|b| *b != tracked)
+}
+
+/// Writes `updates` as one commit with `message` to `branch`, or to `source`'s own branch when
+/// `branch` is `None` (or names that branch). Blocks (network, disk, processes): call from a
+/// blocking thread.
 pub fn write_images(
     source: &GitSource,
     credentials: Option<&Credentials>,
+    branch: Option<&str>,
     updates: &[ImageUpdate],
     message: &str,
 ) -> Result<Written, SourceError> {
     source.validate()?;
-    let branch = source.reference.trim();
-    if branch.len() == 40 && branch.bytes().all(|b| b.is_ascii_hexdigit()) {
+    let tracked = source.reference.trim();
+    let tracked = tracked.strip_prefix("refs/heads/").unwrap_or(tracked);
+    let own = own_branch(source, branch);
+    if let Some(own) = own {
+        check_branch(own).map_err(|problem| {
+            SourceError::new(
+                Code::SourceUnsupported,
+                format!("write-back branch: {problem}"),
+            )
+        })?;
+    } else if is_commit_id(tracked) {
         return Err(SourceError::new(
             Code::SourceUnsupported,
-            "the application follows a commit: a new image can only be written to a branch",
+            "the application follows a commit: a new image can only be written to a branch \
+             (name one in the trigger)",
         ));
     }
-    let branch = branch.strip_prefix("refs/heads/").unwrap_or(branch);
+    let target = own.unwrap_or(tracked);
     let url = redacted(&source.url);
     let scratch = tempfile::Builder::new()
         .prefix("tripline-writeback-")
@@ -83,26 +176,45 @@ pub fn write_images(
         credentials,
         url: &url,
     };
-    git.run(
-        scratch.path(),
-        &[
-            "clone",
-            "--quiet",
-            "--depth",
-            "1",
-            "--single-branch",
-            "--branch",
-            branch,
-            "--",
-            source.url.trim(),
-            "work",
-        ],
-    )?;
+    git.run(scratch.path(), &["init", "--quiet", "work"])?;
+    git.run(&work, &["remote", "add", "origin", "--", source.url.trim()])?;
     let directory = source.directory()?;
     for attempt in 1..=ATTEMPTS {
+        // The target branch's head; or, for a branch of the trigger's own that the server does
+        // not have yet, the tracked reference's newest commit, which the push makes it from.
+        let (head, created) = match git.fetch(&work, &format!("refs/heads/{target}"))? {
+            Some(head) => (head, false),
+            None if own.is_some() => match git.fetch(&work, tracked)? {
+                Some(head) => (head, true),
+                None => {
+                    return Err(SourceError::new(
+                        Code::SourceNotFound,
+                        format!(
+                            "{url}: no branch, tag or commit named {tracked:?} to make {target} from"
+                        ),
+                    ));
+                }
+            },
+            None => {
+                return Err(SourceError::new(
+                    Code::SourceNotFound,
+                    format!(
+                        "{url}: there is no branch {tracked} to write the image to (a tag cannot \
+                         move: name a branch in the trigger)"
+                    ),
+                ));
+            }
+        };
+        git.run(
+            &work,
+            &["checkout", "--quiet", "--force", "--detach", &head],
+        )?;
         let changes = rewrite(&work.join(&directory), &directory, updates)?;
         if changes.is_empty() {
-            return Ok(Written::AlreadyThere);
+            return Ok(Written::AlreadyThere {
+                commit: head,
+                branch: if created { tracked } else { target }.to_owned(),
+            });
         }
         git.run(&work, &["add", "--all", "--", directory_or_top(&directory)])?;
         git.run(
@@ -126,20 +238,23 @@ pub fn write_images(
                 "--quiet",
                 "--porcelain",
                 "origin",
-                &format!("HEAD:refs/heads/{branch}"),
+                &format!("HEAD:refs/heads/{target}"),
             ],
         )?;
         if pushed.status.success() {
             let commit = git.run(&work, &["rev-parse", "HEAD"])?;
             return Ok(Written::Committed {
                 commit: commit.trim().to_owned(),
+                branch: target.to_owned(),
+                created,
                 changes,
             });
         }
         let said = String::from_utf8_lossy(&pushed.stderr).into_owned()
             + &String::from_utf8_lossy(&pushed.stdout);
         // The branch moved: before the push (the server's check of the old value), or while
-        // the server took it (another push won the ref's lock first).
+        // the server took it (another push won the ref's lock first). A branch someone else
+        // made first is refused the same way.
         let moved = said.contains("fetch first")
             || said.contains("non-fast-forward")
             || said.contains("[rejected]")
@@ -153,17 +268,12 @@ pub fn write_images(
             return Err(SourceError::new(
                 Code::SourceConflict,
                 format!(
-                    "{url}: {branch} kept moving while the image was written ({ATTEMPTS} tries); \
+                    "{url}: {target} kept moving while the image was written ({ATTEMPTS} tries); \
                      nothing was forced"
                 ),
             ));
         }
-        // Someone else pushed: start again from the branch's new head.
-        git.run(
-            &work,
-            &["fetch", "--quiet", "--depth", "1", "origin", branch],
-        )?;
-        git.run(&work, &["reset", "--quiet", "--hard", "FETCH_HEAD"])?;
+        // Someone else pushed: the next attempt starts again from the branch's new head.
     }
     unreachable!("the last attempt returns")
 }
@@ -356,6 +466,32 @@ impl Git<'_> {
         Err(self.failure(args[0], &String::from_utf8_lossy(&output.stderr)))
     }
 
+    /// Fetches `reference` (a full ref name, a short branch or tag name, or a commit id) at
+    /// depth 1 and returns its commit; `None` when the server has no such reference.
+    fn fetch(&self, dir: &Path, reference: &str) -> Result<Option<String>, SourceError> {
+        let output = self.output(
+            dir,
+            &[
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--depth",
+                "1",
+                "origin",
+                reference,
+            ],
+        )?;
+        if !output.status.success() {
+            let said = String::from_utf8_lossy(&output.stderr);
+            if said.contains("couldn't find remote ref") || said.contains("not our ref") {
+                return Ok(None);
+            }
+            return Err(self.failure("fetch", &said));
+        }
+        let commit = self.run(dir, &["rev-parse", "--verify", "FETCH_HEAD^{commit}"])?;
+        Ok(Some(commit.trim().to_owned()))
+    }
+
     fn failure(&self, what: &str, said: &str) -> SourceError {
         let lower = said.to_ascii_lowercase();
         let code = if lower.contains("authentication")
@@ -389,6 +525,76 @@ impl Git<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each name, and what the refusal says (`None`: a branch name). Where `git` is installed,
+    /// `git check-ref-format --branch` agrees on every one.
+    #[test]
+    fn branch_names_are_checked_as_git_does() {
+        let table: &[(&str, Option<&str>)] = &[
+            ("tripline/images", None),
+            ("main", None),
+            ("release-1.2", None),
+            ("feature/a.b_c", None),
+            ("ünïcode", None),
+            ("a@b", None),
+            ("", Some("empty")),
+            ("a..b", Some("`..`")),
+            ("has space", Some("a space")),
+            ("a~1", Some("`~`")),
+            ("a^", Some("`^`")),
+            ("a:b", Some("`:`")),
+            ("a?", Some("`?`")),
+            ("a*", Some("`*`")),
+            ("a[b", Some("`[`")),
+            ("a\\b", Some("`\\`")),
+            ("tab\there", Some("control character")),
+            ("-dash", Some("starts with a dash")),
+            ("x.lock", Some("ends with .lock")),
+            ("a/b.lock/c", Some("ends with .lock")),
+            ("trailing/", Some("slash")),
+            ("/leading", Some("slash")),
+            ("a//b", Some("slash")),
+            ("ends.", Some("ends with a dot")),
+            (".hidden", Some("starts with a dot")),
+            ("a/.b", Some("starts with a dot")),
+            ("a@{1}", Some("`@{`")),
+            ("HEAD", Some("something else")),
+        ];
+        let long = "b".repeat(MAX_BRANCH_LENGTH + 1);
+        let git = Command::new("git").arg("--version").output().is_ok();
+        for (name, refused) in table
+            .iter()
+            .chain([&(long.as_str(), Some("the limit is 255"))])
+        {
+            let checked = check_branch(name);
+            match (refused, &checked) {
+                (None, Ok(())) => {}
+                (Some(why), Err(said)) => assert!(said.contains(why), "{name:?}: {said}"),
+                _ => panic!("{name:?}: {checked:?}"),
+            }
+            if git && name.len() <= MAX_BRANCH_LENGTH {
+                let agrees = Command::new("git")
+                    .args(["check-ref-format", "--branch", name])
+                    .output()
+                    .unwrap()
+                    .status
+                    .success();
+                assert_eq!(
+                    agrees,
+                    checked.is_ok(),
+                    "git and Tripline differ on {name:?}"
+                );
+            }
+        }
+        assert!(
+            check_branch("refs/heads/x")
+                .unwrap_err()
+                .contains("own name")
+        );
+        // `git check-ref-format --branch @` expands `@` (the current branch); as a name, it is
+        // refused.
+        assert!(check_branch("@").unwrap_err().contains("something else"));
+    }
 
     #[test]
     fn only_the_image_line_changes() {

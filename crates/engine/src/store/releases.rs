@@ -136,6 +136,10 @@ pub struct Work {
     /// these again instead of stepping from whatever it finds.
     #[serde(default)]
     pub decided: Vec<Decided>,
+    /// The commit of another branch to deploy instead of the tracked reference's newest (see
+    /// [`Options::branch_commit`]): the newest request that asked for a deploy decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch_commit: Option<crate::release::BranchCommit>,
 }
 
 /// A replica count decided for one workload.
@@ -158,6 +162,10 @@ impl Work {
             deploy: options.scale.is_none(),
             force_conflicts: options.force_conflicts,
             scales: options.scale.iter().cloned().collect(),
+            branch_commit: options
+                .branch_commit
+                .clone()
+                .filter(|_| options.scale.is_none()),
             ..Work::default()
         }
     }
@@ -165,6 +173,11 @@ impl Work {
     /// This work followed by `later`'s. A count `later` decided already holds the steps
     /// asked for before it, so those steps are dropped rather than applied twice.
     pub fn then(mut self, later: Work) -> Work {
+        // What to deploy is the newest deploy request's: a redeploy after a write-back to a
+        // branch of a trigger's own deploys the tracked reference again, and the reverse.
+        if later.deploy {
+            self.branch_commit = later.branch_commit;
+        }
         self.deploy |= later.deploy;
         self.force_conflicts |= later.force_conflicts;
         self.carries.extend(later.carries);

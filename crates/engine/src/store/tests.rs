@@ -566,6 +566,57 @@ fn merged_work_keeps_every_step_in_order_within_each_bound() {
     );
 }
 
+/// What a merged release deploys is the newest deploy request's: a commit of a write-back
+/// branch, or (a redeploy after it) the tracked reference again. A scale between them changes
+/// neither.
+#[test]
+fn merged_work_deploys_what_the_newest_deploy_request_names() {
+    use crate::release::{BranchCommit, Direction, Options, ScaleRequest};
+    use crate::store::Work;
+    let pinned = |commit: &str| Options {
+        branch_commit: Some(BranchCommit {
+            branch: "tripline/images".into(),
+            commit: commit.into(),
+        }),
+        ..Options::default()
+    };
+    let scale = Options {
+        scale: Some(ScaleRequest {
+            kind: "Deployment".into(),
+            name: "web".into(),
+            direction: Direction::ScaleOut,
+            step: 1,
+            min: None,
+            max: None,
+        }),
+        ..Options::default()
+    };
+    let redeploy = Options::default();
+    let (a, b) = (pinned("a"), pinned("b"));
+    let cases: Vec<(Vec<&Options>, Option<&str>)> = vec![
+        (vec![&a], Some("a")),
+        (vec![&a, &b], Some("b")),
+        (vec![&a, &scale], Some("a")),
+        (vec![&a, &redeploy], None),
+        (vec![&redeploy, &a, &scale], Some("a")),
+        (vec![&scale], None),
+    ];
+    for (requests, expected) in cases {
+        let work = requests
+            .iter()
+            .map(|options| Work::of(options))
+            .fold(Work::default(), Work::then);
+        assert_eq!(
+            work.branch_commit.as_ref().map(|b| b.commit.as_str()),
+            expected,
+            "{requests:?}"
+        );
+        // Stored and read back (a resumed release), it names the same commit.
+        let text = serde_json::to_string(&work).unwrap();
+        assert_eq!(serde_json::from_str::<Work>(&text).unwrap(), work);
+    }
+}
+
 #[test]
 fn releases_need_an_existing_app_and_go_with_it() {
     let (_dir, mut store) = store();

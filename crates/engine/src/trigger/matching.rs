@@ -295,6 +295,8 @@ mod tests {
             repositories: vec!["nginx".into(), "ghcr.io/acme/web".into()],
             filter,
             pin_digest: pin,
+            branch: None,
+            values: None,
         }
     }
 
@@ -321,6 +323,8 @@ mod tests {
             ],
             filter: TagFilter::All,
             pin_digest: false,
+            branch: None,
+            values: None,
         };
         let acr_push = |image: &str, tag: &str| {
             let mut event = PushEvent::new(Format::AlibabaAcr, ImageRef::parse(image).unwrap());

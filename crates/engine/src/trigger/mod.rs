@@ -5,6 +5,10 @@
 //! only its SHA-256 ([`token_hash`]), which is what the listener looks a caller up by.
 //! Optional HMAC signing ([`verify_signature`]) checks `X-Signature: sha256=<hex>` or
 //! GitHub's `X-Hub-Signature-256` over the raw body, in constant time.
+//!
+//! An image trigger's settings depend on its application's source ([`unfit_for_source`]): on
+//! a Git application it may name a branch of its own for the new images' commits, on a Helm
+//! application the values keys that take the image ([`ImageValues`]).
 
 pub mod matching;
 pub mod service;
@@ -15,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
 
 use crate::error::Refused;
+pub use crate::source::helm::ImageValues;
 
 /// The most tags a tag-list image trigger may name.
 pub const MAX_TAGS: usize = 100;
@@ -152,6 +157,17 @@ pub enum TriggerKind {
         /// Deploy `tag@digest` when the push names a digest.
         #[serde(default)]
         pin_digest: bool,
+        /// Git applications: write the new image to this branch instead of the tracked one.
+        /// The branch is made from the tracked reference's newest commit when the server has
+        /// no such branch yet, and built on its own head after that; the release deploys the
+        /// commit written there, and the application keeps following its tracked reference
+        /// (its next redeploy reads that again).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        branch: Option<String>,
+        /// Helm applications: the values keys that take the image (none: `image.repository`
+        /// and `image.tag`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        values: Option<ImageValues>,
     },
 }
 
@@ -195,6 +211,8 @@ impl TriggerKind {
             TriggerKind::Image {
                 repositories,
                 filter,
+                branch,
+                values,
                 ..
             } => {
                 if repositories.is_empty() {
@@ -202,6 +220,15 @@ impl TriggerKind {
                 }
                 for repository in repositories {
                     crate::registry::ImageRef::parse(repository).map_err(|e| e.to_string())?;
+                }
+                if let Some(branch) = branch {
+                    crate::source::writeback::check_branch(branch)
+                        .map_err(|problem| Refused(format!("write-back branch: {problem}")))?;
+                }
+                if let Some(values) = values {
+                    values
+                        .validate()
+                        .map_err(|problem| Refused(format!("image values: {problem}")))?;
                 }
                 match filter {
                     TagFilter::All => Ok(()),
@@ -475,6 +502,71 @@ mod tests {
     }
 
     #[test]
+    fn branches_are_for_git_and_values_keys_for_helm() {
+        use crate::app::Source;
+        use crate::source::git::GitSource;
+        use crate::source::helm::HelmSource;
+        let git = |reference: &str| Source::Git {
+            git: GitSource {
+                url: "https://git.example/app.git".into(),
+                reference: reference.into(),
+                path: String::new(),
+            },
+            template: "web".into(),
+        };
+        let helm = Source::Helm {
+            helm: HelmSource {
+                repository: "https://charts.example".into(),
+                chart: "web".into(),
+                version: String::new(),
+                plain_http: false,
+            },
+            template: "web".into(),
+        };
+        let template = Source::Template {
+            template: "web".into(),
+            pin: Default::default(),
+        };
+        let image = |branch: Option<&str>, values: Option<ImageValues>| TriggerKind::Image {
+            repositories: vec!["nginx".into()],
+            filter: TagFilter::All,
+            pin_digest: false,
+            branch: branch.map(str::to_owned),
+            values,
+        };
+        let commit = "0123456789abcdef0123456789abcdef01234567";
+        let keys = || Some(ImageValues::default());
+        let table: [(TriggerKind, &Source, Option<&str>); 9] = [
+            (image(None, None), &template, None),
+            (image(Some("images"), None), &git("main"), None),
+            (image(None, keys()), &helm, None),
+            (
+                image(Some("images"), None),
+                &template,
+                Some("deploy from Git"),
+            ),
+            (image(Some("images"), None), &helm, Some("deploy from Git")),
+            (
+                image(None, keys()),
+                &git("main"),
+                Some("deploy a Helm chart"),
+            ),
+            (image(None, keys()), &template, Some("deploy a Helm chart")),
+            (image(None, None), &git(commit), Some("name a branch")),
+            (image(Some("images"), None), &git(commit), None),
+        ];
+        for (kind, source, expected) in table {
+            let got = unfit_for_source(&kind, "web", source);
+            match (&got, expected) {
+                (None, None) => {}
+                (Some(said), Some(want)) => assert!(said.contains(want), "{said}"),
+                _ => panic!("{kind:?} on {source:?}: {got:?}"),
+            }
+        }
+        assert_eq!(unfit_for_source(&TriggerKind::Redeploy, "web", &helm), None);
+    }
+
+    #[test]
     fn kinds_validate_their_settings() {
         let scale = |kind: &str, min, max| TriggerKind::Scale {
             kind: kind.into(),
@@ -495,6 +587,8 @@ mod tests {
             repositories: vec!["nginx".into()],
             filter,
             pin_digest: false,
+            branch: None,
+            values: None,
         };
         assert!(image(TagFilter::All).validate().is_ok());
         assert!(image(TagFilter::Tags { tags: vec![] }).validate().is_err());
@@ -518,8 +612,26 @@ mod tests {
             repositories: vec![],
             filter: TagFilter::All,
             pin_digest: false,
+            branch: None,
+            values: None,
         };
         assert!(none.validate().is_err());
+        let with = |branch: Option<&str>, values: Option<ImageValues>| TriggerKind::Image {
+            repositories: vec!["nginx".into()],
+            filter: TagFilter::All,
+            pin_digest: false,
+            branch: branch.map(str::to_owned),
+            values,
+        };
+        assert!(with(Some("tripline/images"), None).validate().is_ok());
+        let error = with(Some("a..b"), None).validate().unwrap_err().0;
+        assert!(error.starts_with("write-back branch: "), "{error}");
+        let keys = ImageValues::Split {
+            repository: "a.repo".into(),
+            tag: "a..tag".into(),
+        };
+        let error = with(None, Some(keys)).validate().unwrap_err().0;
+        assert!(error.starts_with("image values: "), "{error}");
     }
 }
 
@@ -579,6 +691,46 @@ pub fn unfit_for_template(
         }
         TriggerKind::Redeploy => None,
     }
+}
+
+/// Why a trigger's settings do not fit its application's source: a write-back branch is for
+/// Git applications (and needed when the application follows a commit, which cannot be
+/// written to), values keys for Helm applications. `None` when they fit.
+pub fn unfit_for_source(
+    kind: &TriggerKind,
+    app: &str,
+    source: &crate::app::Source,
+) -> Option<String> {
+    let TriggerKind::Image { branch, values, .. } = kind else {
+        return None;
+    };
+    use crate::app::Source;
+    let (from, git, helm) = match source {
+        Source::Template { .. } => ("a template", false, false),
+        Source::Git { .. } => ("Git", true, false),
+        Source::Helm { .. } => ("a Helm chart", false, true),
+    };
+    if branch.is_some() && !git {
+        return Some(format!(
+            "{app} deploys from {from}: a write-back branch is for applications that deploy from Git"
+        ));
+    }
+    if values.is_some() && !helm {
+        return Some(format!(
+            "{app} deploys from {from}: values keys are for applications that deploy a Helm chart"
+        ));
+    }
+    if let Source::Git { git, .. } = source
+        && branch.is_none()
+        && crate::source::git::is_commit_id(git.reference.trim())
+    {
+        return Some(format!(
+            "{app} follows commit {}, which cannot move: name a branch for the trigger to write \
+             new images to",
+            crate::source::short(git.reference.trim())
+        ));
+    }
+    None
 }
 
 /// The URL a caller uses: `/hook/trigger` for redeploy and scale, `/hook/registry` for image

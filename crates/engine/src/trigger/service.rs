@@ -62,13 +62,17 @@ pub struct Created {
 
 /// Makes a trigger: a token (and HMAC key) in the secret store, the row in the database.
 /// If the database refuses, the secrets are removed again. A trigger that could never
-/// fire — invalid settings, or a workload or repository its application's template
-/// lacks — is refused first, whichever front end asks.
+/// fire — invalid settings, settings for another kind of source (a write-back branch on a
+/// Helm application), or a workload or repository its application's template lacks — is
+/// refused first, whichever front end asks.
 pub fn create(store: &mut Store, secrets: &Secrets, new: &NewTrigger) -> Result<Created, Error> {
     new.kind
         .validate()
         .map_err(|refused| Error::Invalid(refused.0))?;
     let application = store.app(&new.app)?;
+    if let Some(why) = super::unfit_for_source(&new.kind, &new.app, &application.source) {
+        return Err(Error::Invalid(why));
+    }
     if let Some(template) = application.source.template() {
         let latest = store.version(template, None)?;
         let manifest = crate::template::Manifest::parse(&latest.content)
