@@ -8,9 +8,10 @@
 //   Docker Hub webhook with the application's screen open → the new release and the
 //   Deployment's new image appear there without a reload → a tag the regex refuses →
 //   an application from a Git repository (file://): its branches read into the dialog,
-//   deployed, a new commit checked for changes and deployed from there → an application
-//   from a Helm chart repository (served on loopback): its versions read into the dialog,
-//   deployed, new values saved, deployed, and two values versions compared.
+//   deployed, a new commit checked for changes and deployed from there → an image trigger on
+//   a Git application that writes to a branch of its own, and the commit it deploys → an
+//   application from a Helm chart repository (served on loopback): its versions read into the
+//   dialog, deployed, new values saved, deployed, and two values versions compared.
 //
 // State is also checked from outside the window with the CLI on the same data folder.
 // Each screen is saved to docs/screenshots/.
@@ -589,6 +590,72 @@ step('an application from a Git repository: pick the branch, deploy, check a new
     );
     assert.deepEqual(commits, [second.slice(0, 12), first.slice(0, 12)]);
     await app.screenshot('template-history-git');
+  } finally {
+    repo.remove();
+  }
+}, { independent: true, timeout: 180_000 });
+
+const deployment = (image) =>
+  `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: shop\nspec:\n  selector:\n    matchLabels: {app: shop}\n` +
+  `  template:\n    metadata:\n      labels: {app: shop}\n    spec:\n      containers:\n        - name: shop\n` +
+  `          image: ${image}   # set by Tripline\n`;
+
+step('an image trigger on a Git application commits to a branch of its own, which is deployed', async () => {
+  const GIT_APP = 'shop';
+  const BRANCH = 'tripline/images';
+  const repo = gitRepository();
+  try {
+    const first = repo.commit({ 'shop.yaml': deployment('registry.example/shop:v1') }, 'the shop');
+    cli('app', 'create', GIT_APP, '--git', repo.url, '--ref', 'main');
+    await open('Triggers');
+    await app.click(app.button('New trigger'));
+    const dialog = await app.visible(app.role('dialog', 'New trigger'));
+    await app.choose('Application', GIT_APP);
+    await app.choose('What it does', 'Image');
+    // A Git application's trigger offers a branch of its own; values keys are for Helm.
+    await app.visible(app.field('Write-back branch'), 10_000);
+    assert.equal(await app.isShown(By.css('dialog[open] fieldset.values')), false);
+    await app.fill(app.field('Write-back branch'), 'bad..name');
+    await app.waitText(/cannot hold “\.\.”/, 5_000);
+    await app.fill(app.field('Write-back branch'), BRANCH);
+    await app.waitText(new RegExp(`commits the new image to ${BRANCH}`), 5_000);
+    await app.screenshot('trigger-new-git-branch');
+    await app.click(app.button('Create trigger'));
+    await waitFor(async () => !(await dialog.isDisplayed().catch(() => false)), 20_000, 'the dialog to close');
+    const made = cli('trigger', 'show', `${GIT_APP}-image`);
+    assert.equal(made.kind.branch, BRANCH, JSON.stringify(made));
+    await app.find(By.css('[data-testid="trigger-branch"]'));
+
+    // A push: committed to the branch (main untouched), and that commit deployed.
+    const { url } = cli('trigger', 'url', `${GIT_APP}-image`, '--public-url', app.base);
+    const answer = await post(url, { image: 'registry.example/shop:v2' });
+    assert.equal(answer.status, 202, answer.text);
+    const release = await waitFor(
+      async () => {
+        const r = cli('releases', GIT_APP).find((x) => x.number === 1);
+        return r && ['succeeded', 'failed', 'superseded'].includes(r.status) && r;
+      },
+      60_000,
+      `release #1 of ${GIT_APP} to finish`,
+    );
+    assert.equal(release.status, 'succeeded', release.message);
+    const written = repo.git('rev-parse', BRANCH);
+    assert.equal(repo.git('rev-parse', 'main'), first, 'main is untouched');
+    assert.match(repo.git('show', `${BRANCH}:shop.yaml`), /registry\.example\/shop:v2 {3}# set by Tripline/);
+    await open('Applications');
+    await app.click(app.link(GIT_APP));
+    await app.find(app.heading(GIT_APP));
+    const deployed = By.css('[data-testid="deployed-revision"]');
+    await waitFor(
+      async () => {
+        const text = await app.textOf(await app.find(deployed));
+        return text.includes(written.slice(0, 12)) && text.includes(BRANCH);
+      },
+      15_000,
+      'the deployed commit and its branch',
+    );
+    await app.driver.executeScript('arguments[0].scrollIntoView({block: "start"})', await app.find(By.css('[data-testid="app-source"]')));
+    await app.screenshot('application-git-branch');
   } finally {
     repo.remove();
   }

@@ -5,7 +5,7 @@
  * ../../lib/format.
  */
 import type { Action, Cause, ClusterRef, Health, Release, Rollout, Value } from '../../lib/backend';
-import { formatDuration } from '../../lib/format';
+import { formatDuration, shortCommit } from '../../lib/format';
 
 /** "sandbox" or the kubeconfig context's name. */
 export function clusterName(ref: ClusterRef): string {
@@ -73,11 +73,15 @@ const PARAM_ORDER: [string, string][] = [
   ['format', 'Webhook format'],
   ['pushedAt', 'Pushed at'],
   ['version', 'Template version'],
+  ['commit', 'Commit'],
+  ['branch', 'Branch'],
+  ['values', 'Values version'],
 ];
 
 /**
  * The parameters a trigger call carried, as label/value pairs: a registry push (image, tag,
- * digest, …), a scale request (direction and step) or a patch (its targets).
+ * digest, …, and what it made: the template version, the commit and its branch, or the values
+ * version), a scale request (direction and step) or a patch (its targets).
  */
 export function eventParams(event: Value | null | undefined): Param[] {
   if (!event || typeof event !== 'object' || Array.isArray(event)) return [];
@@ -110,7 +114,7 @@ export function eventParams(event: Value | null | undefined): Param[] {
   }
   for (const [key, label] of PARAM_ORDER) {
     const value = scalar(event[key]);
-    if (value) params.push({ label, value });
+    if (value) params.push({ label, value: key === 'commit' ? shortCommit(value) : value });
   }
   return params;
 }

@@ -5,6 +5,7 @@
  */
 import type { TagFilter, Trigger, TriggerKind } from '../../lib/backend';
 import { plural } from '../../lib/format';
+import { valuesText } from './imageOptions';
 
 /** "Redeploy", "Scale", "Image". */
 export function kindLabel(kind: TriggerKind): string {
@@ -59,7 +60,9 @@ export function kindDetail(kind: TriggerKind): string {
     }
     case 'image': {
       const repos = kind.repositories.join(', ');
-      return `${repos} · ${filterModeLabel(kind.filter)}: ${filterText(kind.filter)}${kind.pin_digest ? ' · pin digest' : ''}`;
+      const branch = kind.branch ? ` · to branch ${kind.branch}` : '';
+      const values = kind.values ? ` · values ${valuesText(kind.values)}` : '';
+      return `${repos} · ${filterModeLabel(kind.filter)}: ${filterText(kind.filter)}${kind.pin_digest ? ' · pin digest' : ''}${branch}${values}`;
     }
   }
 }

@@ -1,0 +1,157 @@
+import { describe, expect, test } from 'vitest';
+import type { Source, TriggerKind } from '../../lib/bindings';
+import { kindDetail } from './format';
+import {
+  branchProblem,
+  emptyValuesForm,
+  imageOptionsFor,
+  imageValues,
+  keyPath,
+  keyProblem,
+  trackedReference,
+  valuesProblems,
+  valuesText,
+  type ValuesForm,
+} from './imageOptions';
+
+const git: Source = { type: 'git', url: 'https://git.example/web.git', reference: 'main', path: 'deploy', template: 'web' };
+const helm: Source = {
+  type: 'helm',
+  repository: 'https://charts.example',
+  chart: 'web',
+  version: '^1',
+  template: 'web',
+};
+const template: Source = { type: 'template', template: 'web' };
+
+describe('which options an application offers', () => {
+  test.each([
+    [git, { branch: true, values: false }],
+    [helm, { branch: false, values: true }],
+    [template, { branch: false, values: false }],
+    [undefined, { branch: false, values: false }],
+  ])('%o', (source, expected) => {
+    expect(imageOptionsFor(source)).toEqual(expected);
+  });
+
+  test('the tracked reference is a Git application’s', () => {
+    expect(trackedReference(git)).toBe('main');
+    expect(trackedReference(helm)).toBeUndefined();
+  });
+});
+
+describe('the write-back branch', () => {
+  test.each(['', 'tripline/images', 'release-1.2', 'feature/a.b_c', 'ünïcode', 'a@b'])('%s is fine', (name) => {
+    expect(branchProblem(name)).toBeUndefined();
+  });
+
+  test.each([
+    ['a..b', /“\.\.”/],
+    ['two words', /a space/],
+    [' main', /spaces at either end/],
+    ['a~1', /“~”/],
+    ['a^', /“\^”/],
+    ['a:b', /“:”/],
+    ['what?', /“\?”/],
+    ['a*', /“\*”/],
+    ['a[b', /“\[”/],
+    ['a\\b', /“\\”/],
+    ['tab\there', /control character/],
+    ['-x', /dash/],
+    ['HEAD', /something else/],
+    ['@', /something else/],
+    ['refs/heads/x', /own name/],
+    ['a@{1}', /“@\{”/],
+    ['end/', /“\/”/],
+    ['/start', /“\/”/],
+    ['a//b', /“\/”/],
+    ['ends.', /end with a dot/],
+    ['.hidden', /start with a dot/],
+    ['a/.b', /start with a dot/],
+    ['x.lock', /“\.lock”/],
+    ['b'.repeat(256), /at most 255/],
+  ])('%s is refused', (name, said) => {
+    expect(branchProblem(name)).toMatch(said);
+  });
+});
+
+describe('values keys', () => {
+  test('dotted paths, with \\. for a dot inside a key', () => {
+    expect(keyPath('backend.image.tag')).toEqual({ path: ['backend', 'image', 'tag'] });
+    expect(keyPath('podAnnotations.example\\.com/tag')).toEqual({ path: ['podAnnotations', 'example.com/tag'] });
+    expect(keyPath('a\\\\b')).toEqual({ path: ['a\\b'] });
+  });
+
+  test.each([
+    ['', /Enter a values key/],
+    ['  ', /Enter a values key/],
+    ['.image', /start with a dot/],
+    ['image.', /end with a dot/],
+    ['image..tag', /two dots in a row/],
+    ['a\\b', /backslash escapes/],
+    ['a. b', /begins or ends with a space/],
+    ['a\tb', /control characters/],
+    [Array.from({ length: 33 }, () => 'k').join('.'), /32 keys deep/],
+    ['k'.repeat(257), /at most 256/],
+  ])('%j is refused', (key, said) => {
+    expect(keyProblem(key)).toMatch(said);
+  });
+
+  const form = (fields: Partial<ValuesForm>): ValuesForm => ({ ...emptyValuesForm(), ...fields });
+
+  test('the chart’s defaults need nothing and send nothing', () => {
+    expect(valuesProblems(emptyValuesForm())).toEqual({});
+    expect(imageValues(emptyValuesForm())).toBeNull();
+    // Keys typed, then the defaults chosen again: the defaults win.
+    expect(imageValues(form({ repository: 'x..y' }))).toBeNull();
+  });
+
+  test('two keys of the chart’s own', () => {
+    const split = form({ mode: 'split', repository: ' backend.image.repo ', tag: 'backend.image.tag' });
+    expect(valuesProblems(split)).toEqual({});
+    expect(imageValues(split)).toEqual({ form: 'split', repository: 'backend.image.repo', tag: 'backend.image.tag' });
+  });
+
+  test.each([
+    [{ repository: 'image', tag: 'image' }, { tag: /keys of their own/ }],
+    [{ repository: 'image', tag: 'image.tag' }, { tag: /inside the other/ }],
+    [{ repository: 'a.b.c', tag: 'a.b' }, { tag: /inside the other/ }],
+    [{ repository: 'a..b', tag: '' }, { repository: /two dots/, tag: /Enter/ }],
+  ])('%o is refused', (keys, expected) => {
+    const problems = valuesProblems(form({ mode: 'split', ...keys }));
+    expect(Object.keys(problems).sort()).toEqual(Object.keys(expected).sort());
+    for (const [field, said] of Object.entries(expected)) {
+      expect(problems[field as keyof typeof problems]).toMatch(said);
+    }
+  });
+
+  test('one key for the whole reference', () => {
+    expect(imageValues(form({ mode: 'whole', image: 'web.image' }))).toEqual({ form: 'whole', image: 'web.image' });
+    expect(valuesProblems(form({ mode: 'whole', image: 'web..image' })).image).toMatch(/two dots/);
+  });
+
+  test('as the engine says them', () => {
+    expect(valuesText(null)).toBe('image.repository and image.tag');
+    expect(valuesText({ form: 'split', repository: 'a.repo', tag: 'a.tag' })).toBe('a.repo and a.tag');
+    expect(valuesText({ form: 'whole', image: 'web.image' })).toBe('web.image (repository:tag)');
+  });
+});
+
+describe('a trigger’s one-line detail', () => {
+  const image = (fields: Partial<Extract<TriggerKind, { type: 'image' }>>): TriggerKind => ({
+    type: 'image',
+    repositories: ['ghcr.io/acme/web'],
+    filter: { mode: 'all' },
+    ...fields,
+  });
+
+  test('names the branch and the values keys when there are some', () => {
+    expect(kindDetail(image({}))).toBe('ghcr.io/acme/web · All: every tag');
+    expect(kindDetail(image({ branch: 'tripline/images' }))).toBe(
+      'ghcr.io/acme/web · All: every tag · to branch tripline/images',
+    );
+    expect(kindDetail(image({ values: { form: 'whole', image: 'web.image' } }))).toBe(
+      'ghcr.io/acme/web · All: every tag · values web.image (repository:tag)',
+    );
+  });
+});
