@@ -80,7 +80,7 @@ async fn trigger_path(tripline: &Tripline, trigger: &str, address: &str) -> Stri
 async fn listed(tripline: &Tripline, repository: &str, version: &str) {
     for _ in 0..50 {
         let versions = tripline
-            .chart_versions(repository, "web", None, None)
+            .chart_versions(repository, "web", false, None, None)
             .await
             .unwrap();
         if versions.iter().any(|v| v == version) {
@@ -149,7 +149,7 @@ async fn a_helm_application_follows_its_chart_values_and_pushed_images() {
     assert_eq!(tripline.values_versions("web").unwrap().len(), 1);
     assert_eq!(
         tripline
-            .chart_versions(&repo, "web", None, None)
+            .chart_versions(&repo, "web", false, None, None)
             .await
             .unwrap(),
         ["1.0.0"]

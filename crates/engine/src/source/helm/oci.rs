@@ -71,6 +71,11 @@ impl Repository {
         Ok(Repository { base, name })
     }
 
+    /// `https://host/` or `http://host/`.
+    pub(super) fn base(&self) -> &Url {
+        &self.base
+    }
+
     fn url(&self, tail: &str) -> Url {
         self.base
             .join(&format!("v2/{}/{tail}", self.name))
