@@ -323,6 +323,28 @@ async fn a_helm_application_follows_its_chart_values_and_pushed_images() {
         "1.1.0"
     );
 
+    // The chart repository gone: the release fails as unreachable, naming it; what runs
+    // stays the last success.
+    drop(charts);
+    let (code, body) = post(&address, &redeploy, "");
+    assert_eq!(code, 202, "{body}");
+    let id = body["release"]["id"].as_i64().unwrap();
+    let (status, message) = finished(&mut deploys, id).await;
+    assert_eq!(status, ReleaseStatus::Failed, "{message}");
+    let release = tripline.release(id).unwrap();
+    assert_eq!(
+        release.reason.as_deref(),
+        Some("source.unreachable"),
+        "{}",
+        release.message
+    );
+    assert!(
+        release.message.contains(repo.trim_end_matches('/')),
+        "{}",
+        release.message
+    );
+    assert_eq!(tripline.deployed_revision("web").unwrap(), before);
+
     tripline.shutdown().await;
 }
 
