@@ -87,6 +87,10 @@ pub struct CreateArgs {
     /// The chart's values, a YAML file ('-' for stdin) [default: the chart's own]
     #[arg(long, value_name = "FILE", requires = "helm_repo")]
     values: Option<PathBuf>,
+    /// Talk plain HTTP (no TLS) to an oci:// registry off this machine (loopback registries
+    /// always get plain HTTP); no password is sent over it
+    #[arg(long, requires = "helm_repo")]
+    plain_http: bool,
     /// A user name for the repository or registry; the password or token comes from
     /// --password-stdin or $TRIPLINE_SOURCE_PASSWORD
     #[arg(long, value_name = "USER", conflicts_with = "template")]
@@ -179,7 +183,7 @@ fn create(cx: &mut Context, args: CreateArgs) -> Result<(), ErrorBody> {
             repository: args.helm_repo.unwrap_or_default(),
             chart: args.chart.unwrap_or_default(),
             version: args.chart_version.unwrap_or_default(),
-            plain_http: false,
+            plain_http: args.plain_http,
             values,
             prune: args.prune,
             username: args.username,

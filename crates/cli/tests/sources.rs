@@ -393,6 +393,43 @@ fn bad_source_arguments_are_refused_with_their_exit_codes() {
     assert_eq!(range.status.code(), Some(3), "{}", text(&range));
     assert!(String::from_utf8_lossy(&range.stderr).contains("\"input.invalid\""));
 
+    // A password over plain HTTP to a registry off this machine: refused before any network.
+    let plain = tripline(
+        dir.path(),
+        &[
+            "--json",
+            "app",
+            "create",
+            "web",
+            "--helm-repo",
+            "oci://registry.invalid/charts",
+            "--chart",
+            "web",
+            "--plain-http",
+            "--username",
+            "ci",
+        ],
+        &[("TRIPLINE_SOURCE_PASSWORD", "s3cret")],
+    );
+    assert_eq!(plain.status.code(), Some(3), "{}", text(&plain));
+    let stderr = String::from_utf8_lossy(&plain.stderr);
+    assert!(stderr.contains("only over https"), "{stderr}");
+    assert!(!text(&plain).contains("s3cret"));
+    // --plain-http belongs to a chart.
+    let stray = tripline(
+        dir.path(),
+        &[
+            "app",
+            "create",
+            "web",
+            "--git",
+            "https://example.com/r.git",
+            "--plain-http",
+        ],
+        &[],
+    );
+    assert_eq!(stray.status.code(), Some(2), "{}", text(&stray));
+
     // An unreachable repository (a closed loopback port).
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -205,7 +205,109 @@ struct WrkRun {
     requests: u64,
     non_2xx: u64,
     errors: String,
+    /// Where the machine's time went during the run, in clock ticks (`None` without `/proc`).
+    split: Option<CpuSplit>,
 }
+
+/// CPU time by whom and where: this process (the servers and the listener) and its waited-for
+/// children (wrk), each in user space and in the kernel; and the machine's idle and other
+/// processes' time. In clock ticks.
+#[derive(Clone, Copy, Default)]
+struct CpuSplit {
+    ours_user: u64,
+    ours_kernel: u64,
+    wrk_user: u64,
+    wrk_kernel: u64,
+    idle: u64,
+    others: u64,
+}
+
+impl CpuSplit {
+    fn now() -> Option<CpuSplit> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .take(8)
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        let total: u64 = ticks.iter().sum();
+        let idle = ticks.get(3)? + ticks.get(4)?;
+        let own = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let fields: Vec<u64> = own
+            .rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .skip(11)
+            .take(4)
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        let [ours_user, ours_kernel, wrk_user, wrk_kernel] = fields[..] else {
+            return None;
+        };
+        Some(CpuSplit {
+            ours_user,
+            ours_kernel,
+            wrk_user,
+            wrk_kernel,
+            idle,
+            // Everything busy, for now; `since` takes ours and wrk's out.
+            others: total - idle,
+        })
+    }
+
+    fn since(&self, before: &CpuSplit) -> CpuSplit {
+        let d = |a: u64, b: u64| a.saturating_sub(b);
+        let (ours_user, ours_kernel) = (
+            d(self.ours_user, before.ours_user),
+            d(self.ours_kernel, before.ours_kernel),
+        );
+        let (wrk_user, wrk_kernel) = (
+            d(self.wrk_user, before.wrk_user),
+            d(self.wrk_kernel, before.wrk_kernel),
+        );
+        let busy = d(self.others, before.others);
+        CpuSplit {
+            ours_user,
+            ours_kernel,
+            wrk_user,
+            wrk_kernel,
+            idle: d(self.idle, before.idle),
+            others: busy.saturating_sub(ours_user + ours_kernel + wrk_user + wrk_kernel),
+        }
+    }
+
+    fn add(&mut self, other: &CpuSplit) {
+        self.ours_user += other.ours_user;
+        self.ours_kernel += other.ours_kernel;
+        self.wrk_user += other.wrk_user;
+        self.wrk_kernel += other.wrk_kernel;
+        self.idle += other.idle;
+        self.others += other.others;
+    }
+
+    /// Microseconds per call of each part, for `calls` calls: (server user, server kernel,
+    /// wrk user, wrk kernel, idle).
+    fn per_call(&self, calls: u64) -> [f64; 5] {
+        let tick = 1e6 / USER_HZ;
+        let per = |ticks: u64| ticks as f64 * tick / calls.max(1) as f64;
+        [
+            per(self.ours_user),
+            per(self.ours_kernel),
+            per(self.wrk_user),
+            per(self.wrk_kernel),
+            per(self.idle),
+        ]
+    }
+}
+
+/// The unit of `/proc`'s CPU times: Linux reports them in `USER_HZ`, 100 a second.
+const USER_HZ: f64 = 100.0;
+
+/// How much slower user-space code runs on the machine [`CpuSplit`] projects to.
+const SLOWER_USER_SPACE: f64 = 2.0;
 
 fn wrk(url: &str, script: Option<&Path>, seconds: u32) -> WrkRun {
     let mut command = Command::new("wrk");
@@ -213,7 +315,11 @@ fn wrk(url: &str, script: Option<&Path>, seconds: u32) -> WrkRun {
     if let Some(script) = script {
         command.arg("-s").arg(script);
     }
+    let before = CpuSplit::now();
     let output = command.arg(url).output().expect("wrk runs");
+    let split = CpuSplit::now()
+        .zip(before)
+        .map(|(after, before)| after.since(&before));
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "wrk failed: {text}");
     let field = |prefix: &str| {
@@ -236,6 +342,7 @@ fn wrk(url: &str, script: Option<&Path>, seconds: u32) -> WrkRun {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
         errors: field("Socket errors:").unwrap_or_default(),
+        split,
     }
 }
 
@@ -747,6 +854,8 @@ async fn throughput(world: &World, test_mode: bool) -> bool {
             println!("    kind={kind} status={status}: {}", count - was);
         }
     }
+    let labels: Vec<&str> = targets.iter().map(|(label, ..)| *label).collect();
+    cpu_split(&labels, &runs);
     println!();
     for (i, what) in [(1, "rejected"), (2, "no-op")] {
         let ratio = medians[i] / medians[0];
@@ -762,6 +871,47 @@ async fn throughput(world: &World, test_mode: bool) -> bool {
         medians[2] / medians[3] * 100.0
     );
     true
+}
+
+/// Prints where each target's calls spent the machine's time, and what the ratios would be on
+/// a machine whose user-space code runs [`SLOWER_USER_SPACE`] times slower with the same kernel
+/// costs: each call's user-space time (server's and wrk's) scaled, kernel and idle time kept,
+/// the machine kept saturated. A projection, not a measurement: it tells how much of a
+/// target's margin rests on user-space speed.
+fn cpu_split(labels: &[&str], runs: &[Vec<WrkRun>]) {
+    let per_call: Vec<Option<[f64; 5]>> = runs
+        .iter()
+        .map(|runs| {
+            let mut split = CpuSplit::default();
+            for run in runs {
+                split.add(run.split.as_ref()?);
+            }
+            Some(split.per_call(runs.iter().map(|r| r.requests).sum()))
+        })
+        .collect();
+    let Some(per_call) = per_call.into_iter().collect::<Option<Vec<_>>>() else {
+        println!("(no /proc: no CPU split)");
+        return;
+    };
+    println!();
+    println!("CPU time per call, µs (all rounds; 1/100 s ticks):");
+    println!(
+        "{:<50} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10}",
+        "target", "srv user", "srv kern", "wrk user", "wrk kern", "idle", "projected"
+    );
+    let projected =
+        |[su, sk, wu, wk, idle]: [f64; 5]| (su + wu) * SLOWER_USER_SPACE + sk + wk + idle;
+    let base = projected(per_call[0]);
+    for (label, parts) in labels.iter().zip(&per_call) {
+        let [su, sk, wu, wk, idle] = *parts;
+        println!(
+            "{label:<50} {su:>8.2} {sk:>8.2} {wu:>8.2} {wk:>8.2} {idle:>8.2} {:>9.2}x",
+            base / projected(*parts)
+        );
+    }
+    println!(
+        "projected: the ratio to hello with user-space code {SLOWER_USER_SPACE}x slower, kernel and idle time as measured"
+    );
 }
 
 /// Sends push `n` and measures it; waits for its release to finish.

@@ -1,7 +1,7 @@
 //! Git applications end to end, through the façade the front ends use, against a real Git
 //! server (lighttpd + `git http-backend`, basic auth) and the sandbox cluster: create, deploy,
-//! a redeploy call with nothing new, a new commit, a force-push, a deleted branch, and the
-//! calls a Git application refuses.
+//! a redeploy call with nothing new, a new commit, a force-push, invalid YAML, a deleted
+//! branch, a server gone, and the calls a Git application refuses.
 
 use std::io::{Read as _, Write as _};
 use std::time::Duration;
@@ -313,6 +313,26 @@ async fn a_git_application_follows_its_branch() {
         .find(|r| r.status == ReleaseStatus::Succeeded && r.template_version.is_some())
         .unwrap();
     assert_eq!(last_success.template_version, Some(3));
+
+    // The server gone: a clear failure naming the repository, and version 3 runs on.
+    let repository = repo.http_url();
+    drop(server);
+    let (status, _) = post(&url, "");
+    assert_eq!(status, 202);
+    let failed = finished(&tripline, "shop", failed.number + 1).await;
+    assert_eq!(failed.status, ReleaseStatus::Failed);
+    assert_eq!(
+        failed.reason.as_deref(),
+        Some("source.unreachable"),
+        "{}",
+        failed.message
+    );
+    assert!(failed.message.contains(&repository), "{}", failed.message);
+    assert!(
+        !failed.message.contains("s3cret-token"),
+        "{}",
+        failed.message
+    );
 
     // A body cannot patch a Git application.
     let (status, body) = post(&url, r#"{"resource":{"kind":"ConfigMap"}}"#);

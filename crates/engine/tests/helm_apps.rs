@@ -81,7 +81,7 @@ async fn trigger_path(tripline: &Tripline, trigger: &str, address: &str) -> Stri
 async fn listed(tripline: &Tripline, repository: &str, version: &str) {
     for _ in 0..50 {
         let versions = tripline
-            .chart_versions(repository, "web", None, None)
+            .chart_versions(repository, "web", false, None, None)
             .await
             .unwrap();
         if versions.iter().any(|v| v == version) {
@@ -150,7 +150,7 @@ async fn a_helm_application_follows_its_chart_values_and_pushed_images() {
     assert_eq!(tripline.values_versions("web").unwrap().len(), 1);
     assert_eq!(
         tripline
-            .chart_versions(&repo, "web", None, None)
+            .chart_versions(&repo, "web", false, None, None)
             .await
             .unwrap(),
         ["1.0.0"]
@@ -325,6 +325,28 @@ async fn a_helm_application_follows_its_chart_values_and_pushed_images() {
         helm_version(&tripline.source_revision("web").unwrap()),
         "1.1.0"
     );
+
+    // The chart repository gone: the release fails as unreachable, naming it; what runs
+    // stays the last success.
+    drop(charts);
+    let (code, body) = post(&address, &redeploy, "");
+    assert_eq!(code, 202, "{body}");
+    let id = body["release"]["id"].as_i64().unwrap();
+    let (status, message) = finished(&mut deploys, id).await;
+    assert_eq!(status, ReleaseStatus::Failed, "{message}");
+    let release = tripline.release(id).unwrap();
+    assert_eq!(
+        release.reason.as_deref(),
+        Some("source.unreachable"),
+        "{}",
+        release.message
+    );
+    assert!(
+        release.message.contains(repo.trim_end_matches('/')),
+        "{}",
+        release.message
+    );
+    assert_eq!(tripline.deployed_revision("web").unwrap(), before);
 
     tripline.shutdown().await;
 }

@@ -803,3 +803,125 @@ async fn an_oci_chart_renders_at_the_newest_matching_tag() {
     assert_eq!(error.code, Code::SourceNotFound);
     assert!(error.message.contains("1.3.0+build.1"), "{}", error.message);
 }
+
+/// A registry that pages its tag lists as distribution v3 and the hosted registries do
+/// (Debian's distribution 2.8 sends every tag at once): `?n=` tags after `?last=`, with a
+/// `Link: <…>; rel="next"` while more remain. `charts/many` holds 251 versions; the next page
+/// of `charts/away` is on another host, that of `charts/again` is the page itself.
+async fn paging_registry() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let asked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = Arc::clone(&asked);
+    let router = Router::new().fallback(move |request: Request| {
+        let log = Arc::clone(&log);
+        async move {
+            let uri = request.uri().clone();
+            log.lock().unwrap().push(uri.to_string());
+            let query: Vec<(String, String)> = uri
+                .query()
+                .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+                .unwrap_or_default();
+            let get = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+            let n: usize = get("n").and_then(|n| n.parse().ok()).unwrap_or(usize::MAX);
+            let (link, tags): (Option<String>, Vec<String>) = match uri.path() {
+                "/v2/charts/many/tags/list" => {
+                    let mut all: Vec<String> = (0..250).map(|m| format!("1.{m}.0")).collect();
+                    all.push("9.0.0".into());
+                    all.sort();
+                    let after = get("last");
+                    let rest: Vec<String> = all
+                        .into_iter()
+                        .filter(|t| after.as_ref().is_none_or(|a| t > a))
+                        .collect();
+                    let page: Vec<String> = rest.iter().take(n).cloned().collect();
+                    let link = (rest.len() > page.len()).then(|| {
+                        format!(
+                            "</v2/charts/many/tags/list?last={}&n={n}>; rel=\"next\"",
+                            page.last().unwrap()
+                        )
+                    });
+                    (link, page)
+                }
+                "/v2/charts/away/tags/list" => (
+                    Some(
+                        "<http://example.invalid/v2/charts/away/tags/list?last=a>; rel=\"next\""
+                            .into(),
+                    ),
+                    vec!["1.0.0".into()],
+                ),
+                "/v2/charts/again/tags/list" => {
+                    (Some(format!("<{uri}>; rel=\"next\"")), vec!["1.0.0".into()])
+                }
+                _ => return StatusCode::NOT_FOUND.into_response(),
+            };
+            let body = serde_json::json!({ "name": "x", "tags": tags }).to_string();
+            let mut response = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+            if let Some(link) = link {
+                response
+                    .headers_mut()
+                    .insert(header::LINK, HeaderValue::from_str(&link).unwrap());
+            }
+            response
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (address, asked)
+}
+
+/// A chart with more versions than a page of the tag list: every page is read, following
+/// the registry's `Link` headers, and the newest version is found on the last one. A next
+/// page on another host (which would carry the token there) and a page that names itself
+/// are refused with errors that say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oci_chart_with_many_versions_is_read_page_by_page() {
+    let (address, asked) = paging_registry().await;
+    let reference = format!("oci://{address}/charts");
+    let helm = helm_client();
+    let versions = helm
+        .versions(&source(&reference, "many", ""), None)
+        .await
+        .unwrap();
+    assert_eq!(versions.len(), 251, "{versions:?}");
+    assert_eq!(versions[0], "9.0.0");
+    assert_eq!(
+        *asked.lock().unwrap(),
+        [
+            "/v2/charts/many/tags/list?n=100",
+            "/v2/charts/many/tags/list?last=1.188.0&n=100",
+            "/v2/charts/many/tags/list?last=1.53.0&n=100",
+        ]
+    );
+    // The range resolves to a version from the last page; its manifest is then asked for
+    // (this registry serves tag lists only).
+    let error = helm
+        .resolve(&source(&reference, "many", "^1"), None)
+        .await
+        .unwrap_err();
+    assert!(
+        error.message.contains("charts/many:1.249.0"),
+        "{}",
+        error.message
+    );
+
+    let error = helm
+        .versions(&source(&reference, "away", ""), None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Code::SourceInvalid, "{}", error.message);
+    assert!(
+        error.message.contains("outside the registry"),
+        "{}",
+        error.message
+    );
+    let error = helm
+        .versions(&source(&reference, "again", ""), None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Code::SourceInvalid, "{}", error.message);
+    assert!(
+        error.message.contains("the page itself"),
+        "{}",
+        error.message
+    );
+}

@@ -67,12 +67,13 @@ pub async fn chart_versions(
     state: State<'_, AppState>,
     repository: String,
     chart: String,
+    plain_http: bool,
     username: Option<String>,
     password: Option<String>,
 ) -> Result<Vec<String>> {
     state
         .api
-        .chart_versions(&repository, &chart, username, password)
+        .chart_versions(&repository, &chart, plain_http, username, password)
         .await
 }
 

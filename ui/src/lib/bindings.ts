@@ -44,7 +44,7 @@ export const commands = {
 	 *  A chart's versions, newest first, for a version picker; nothing is stored. A user name
 	 *  without a token is ignored, as the dialog sends both or neither.
 	 */
-	chartVersions: (repository: string, chart: string, username: string | null, password: string | null) => typedError<string[], ErrorBody>(__TAURI_INVOKE("chart_versions", { repository, chart, username, password })),
+	chartVersions: (repository: string, chart: string, plainHttp: boolean, username: string | null, password: string | null) => typedError<string[], ErrorBody>(__TAURI_INVOKE("chart_versions", { repository, chart, plainHttp, username, password })),
 	/**  One values version of a Helm application (`null`: the latest). */
 	appValues: (name: string, number: number | null) => typedError<ValuesVersion, ErrorBody>(__TAURI_INVOKE("app_values", { name, number })),
 	/**  A Helm application's values versions, oldest first. */

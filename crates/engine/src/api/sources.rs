@@ -216,10 +216,12 @@ impl Tripline {
     }
 
     /// A chart's versions, newest first, for a version picker. Needs no `helm`.
+    /// `plain_http` is [`NewHelmApplication::plain_http`].
     pub async fn chart_versions(
         &self,
         repository: &str,
         chart: &str,
+        plain_http: bool,
         username: Option<String>,
         password: Option<String>,
     ) -> Result<Vec<String>, ErrorBody> {
@@ -228,7 +230,7 @@ impl Tripline {
             repository: repository.trim().to_owned(),
             chart: chart.trim().to_owned(),
             version: String::new(),
-            plain_http: false,
+            plain_http,
         };
         let helm = Helm::new("helm".into(), Limits::default()).map_err(ErrorBody::from)?;
         Ok(helm.versions(&source, credentials.as_ref()).await?)

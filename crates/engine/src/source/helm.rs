@@ -71,7 +71,7 @@ impl HelmSource {
     /// Checks what can be checked without the network: a repository URL of a known scheme, a
     /// chart name, a version range that parses. The error says which and why.
     pub fn validate(&self) -> Result<(), SourceError> {
-        location(self)?;
+        where_listed(self)?;
         Wanted::parse(&self.version).map_err(|m| SourceError::new(Code::SourceInvalid, m))?;
         Ok(())
     }
@@ -167,7 +167,7 @@ impl Helm {
         source: &HelmSource,
         credentials: Option<&Credentials>,
     ) -> Result<Vec<String>, SourceError> {
-        let mut versions = match location(source)? {
+        let mut versions = match location(source, credentials)? {
             Location::Http(index_url) => {
                 let index = self.index(&index_url, credentials).await?;
                 chart_entries(&index, &index_url, &source.chart)?
@@ -248,7 +248,7 @@ impl Helm {
     ) -> Result<(String, Plan), SourceError> {
         let wanted =
             Wanted::parse(&source.version).map_err(|m| SourceError::new(Code::SourceInvalid, m))?;
-        match location(source)? {
+        match location(source, credentials)? {
             Location::Http(index_url) => {
                 let index = self.index(&index_url, credentials).await?;
                 let entries = chart_entries(&index, &index_url, &source.chart)?;
@@ -442,8 +442,43 @@ enum Location {
     Oci(oci::Repository),
 }
 
-/// Where the source's versions are listed: the index URL, or the OCI repository.
-fn location(source: &HelmSource) -> Result<Location, SourceError> {
+/// Where the source's versions are listed: the index URL, or the OCI repository. A password
+/// travels over https, or over plain HTTP only to this machine.
+fn location(
+    source: &HelmSource,
+    credentials: Option<&Credentials>,
+) -> Result<Location, SourceError> {
+    let location = where_listed(source)?;
+    let url = match &location {
+        Location::Http(url) => url,
+        Location::Oci(repository) => repository.base(),
+    };
+    if credentials.is_some() && url.scheme() == "http" && !is_this_machine(url) {
+        return Err(SourceError::new(
+            Code::SourceUnsupported,
+            format!(
+                "{}: credentials are sent only over https (or plain HTTP to this machine); \
+                 use the https URL",
+                clip(source.repository.trim(), 120)
+            ),
+        ));
+    }
+    Ok(location)
+}
+
+/// Whether `url`'s host is a loopback name or address.
+fn is_this_machine(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn where_listed(source: &HelmSource) -> Result<Location, SourceError> {
     let repository = source.repository.trim();
     if source.chart.is_empty()
         || source.chart.len() > 250
@@ -651,7 +686,7 @@ mod tests {
             ("oci://host/charts", "../x", Err(Code::SourceInvalid)),
         ];
         for (repository, chart, expected) in table {
-            match (location(&source(repository, chart, "")), expected) {
+            match (location(&source(repository, chart, ""), None), expected) {
                 (Ok(Location::Http(url)), Ok(expected)) => {
                     assert_eq!(url.as_str(), *expected, "{repository}")
                 }
@@ -689,6 +724,47 @@ mod tests {
             error.message,
             "chart `demo` has no stable version; its versions are 1.0.0-rc.1"
         );
+    }
+
+    #[test]
+    fn passwords_go_over_https_or_stay_on_this_machine() {
+        let credentials = Credentials {
+            username: "u".into(),
+            password: "p".into(),
+        };
+        let source = |repository: &str, plain_http: bool| HelmSource {
+            repository: repository.into(),
+            chart: "demo".into(),
+            version: String::new(),
+            plain_http,
+        };
+        for (repository, plain, allowed) in [
+            ("https://charts.example.com/", false, true),
+            ("http://127.0.0.1:8080/charts", false, true),
+            ("http://localhost:8080/", false, true),
+            ("http://[::1]:8080/", false, true),
+            ("http://charts.example.com/", false, false),
+            ("http://127.0.0.2.example.com/", false, false),
+            ("oci://registry.example.com/charts", false, true),
+            ("oci://registry.example.com/charts", true, false),
+            ("oci://127.0.0.1:5000/charts", true, true),
+        ] {
+            let source = source(repository, plain);
+            let with = location(&source, Some(&credentials));
+            assert_eq!(with.is_ok(), allowed, "{repository} plain_http={plain}");
+            if let Err(error) = with {
+                assert_eq!(error.code, Code::SourceUnsupported);
+                assert!(
+                    error.message.contains("only over https"),
+                    "{}",
+                    error.message
+                );
+            }
+            assert!(
+                location(&source, None).is_ok(),
+                "{repository}: without credentials"
+            );
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ import {
   helmFieldFor,
   helmProblems,
   helmRequest,
+  offersPlainHttp,
   type HelmForm,
   defaultBranch,
   emptyGitForm,
@@ -229,9 +230,30 @@ describe('the Helm form', () => {
       values: '',
       username: null,
       password: null,
+      plainHttp: false,
     });
     expect(helmRequest(helmForm({ values: '  ' })).values).toBe('');
     expect(helmRequest(helmForm({ values: 'replicaCount: 2\n' })).values).toBe('replicaCount: 2\n');
+  });
+
+  test('plain HTTP is offered, and sent, only for OCI registries off this machine', () => {
+    for (const [repository, offered] of [
+      ['oci://registry.lan:5000/charts', true],
+      ['OCI://Registry.Lan/charts', true],
+      ['oci://10.0.0.5/charts', true],
+      ['oci://127.0.0.1:5000/charts', false],
+      ['oci://localhost:5000/charts', false],
+      ['oci://[::1]:5000/charts', false],
+      ['oci://127.0.0.1.example.com/charts', true],
+      ['https://charts.example.com', false],
+      ['http://charts.lan', false],
+      ['oci://', false],
+      ['', false],
+    ] as const) {
+      expect(offersPlainHttp(repository), repository).toBe(offered);
+      expect(helmRequest(helmForm({ repository, plainHttp: true })).plainHttp, repository).toBe(offered);
+    }
+    expect(helmRequest(helmForm({ repository: 'oci://registry.lan/c' })).plainHttp).toBe(false);
   });
 
   test('credentials: both or neither', () => {

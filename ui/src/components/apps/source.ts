@@ -187,11 +187,25 @@ export interface HelmForm {
   values: string;
   username: string;
   token: string;
+  /** Plain HTTP to an OCI registry off this machine (see {@link offersPlainHttp}). */
+  plainHttp: boolean;
 }
 
 /** An empty Helm form: the chart's default values, the newest stable version. */
 export function emptyHelmForm(): HelmForm {
-  return { repository: '', chart: '', version: '', values: '{}\n', username: '', token: '' };
+  return { repository: '', chart: '', version: '', values: '{}\n', username: '', token: '', plainHttp: false };
+}
+
+/**
+ * Whether the repository is an OCI registry path off this machine, the one case where plain
+ * HTTP is a choice: loopback registries always get plain HTTP, `https://` and `http://`
+ * chart repositories say their scheme themselves.
+ */
+export function offersPlainHttp(repository: string): boolean {
+  const host = /^oci:\/\/([^/]+)/i.exec(repository.trim())?.[1]?.toLowerCase();
+  if (!host) return false;
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
+  return !['localhost', '[::1]'].includes(name) && !/^127\.\d+\.\d+\.\d+$/.test(name);
 }
 
 /** The fields of the Helm form a message can be about. */
@@ -256,6 +270,7 @@ export function helmRequest(form: HelmForm): {
   values: string;
   username: string | null;
   password: string | null;
+  plainHttp: boolean;
 } {
   const values = form.values.trim() === '' || form.values.trim() === '{}' ? '' : form.values;
   return {
@@ -263,6 +278,7 @@ export function helmRequest(form: HelmForm): {
     chart: form.chart.trim(),
     version: form.version.trim(),
     values,
+    plainHttp: form.plainHttp && offersPlainHttp(form.repository),
     ...gitCredentials({ ...emptyGitForm(), username: form.username, token: form.token }),
   };
 }

@@ -22,6 +22,10 @@ pub(super) const CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1
 const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// Manifests and tag lists are small; a registry sending more is not well.
 const SMALL_BODY: usize = 4 * 1024 * 1024;
+/// Tags asked for per page of a tag list (`?n=`): what every registry serves.
+const TAG_PAGE: usize = 100;
+/// The most pages of a tag list read: 100,000 tags.
+const TAG_PAGES: usize = 1000;
 
 /// A chart repository in a registry.
 #[derive(Debug, Clone)]
@@ -67,6 +71,11 @@ impl Repository {
         Ok(Repository { base, name })
     }
 
+    /// `https://host/` or `http://host/`.
+    pub(super) fn base(&self) -> &Url {
+        &self.base
+    }
+
     fn url(&self, tail: &str) -> Url {
         self.base
             .join(&format!("v2/{}/{tail}", self.name))
@@ -81,6 +90,49 @@ impl Repository {
             None => format!("oci://{host}/{}", self.name),
         }
     }
+}
+
+/// The next page of a tag list from its `Link` header (`<url>; rel="next"`), resolved
+/// against the page's URL. `Ok(None)` when there is none; an error names a link that leaves
+/// the registry (another scheme, host or port, or a path outside `/v2/`), which would carry
+/// the session's token elsewhere.
+fn next_page(headers: &header::HeaderMap, page: &Url, base: &Url) -> Result<Option<Url>, String> {
+    for value in headers.get_all(header::LINK) {
+        let Ok(value) = value.to_str() else {
+            return Err("paged with a Link header that is not text".into());
+        };
+        for link in value.split(',') {
+            let Some((target, params)) = link.trim().split_once('>') else {
+                continue;
+            };
+            let Some(target) = target.trim().strip_prefix('<') else {
+                continue;
+            };
+            let next = params.split(';').any(|param| {
+                param
+                    .trim()
+                    .strip_prefix("rel=")
+                    .is_some_and(|rel| rel.trim_matches('"').split(' ').any(|r| r == "next"))
+            });
+            if !next {
+                continue;
+            }
+            let url = page
+                .join(target)
+                .map_err(|e| format!("paged with a next link that is not a URL ({e})"))?;
+            let same_origin = url.scheme() == base.scheme()
+                && url.host_str() == base.host_str()
+                && url.port_or_known_default() == base.port_or_known_default();
+            if !same_origin || !url.path().starts_with("/v2/") {
+                return Err(format!(
+                    "paged with a next link outside the registry (`{}`)",
+                    super::clip(target, 120)
+                ));
+            }
+            return Ok(Some(url));
+        }
+    }
+    Ok(None)
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -177,27 +229,49 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// The chart versions (tags with `_` read as `+`), as listed.
+    /// The chart versions (tags with `_` read as `+`), as listed: every page of the tag
+    /// list, [`TAG_PAGE`] tags at a time, following the registry's `Link: <…>; rel="next"`.
     pub(super) async fn versions(&mut self) -> Result<Vec<String>, SourceError> {
-        let url = self.repository.url("tags/list");
+        let mut url = self.repository.url("tags/list");
+        url.query_pairs_mut()
+            .append_pair("n", &TAG_PAGE.to_string());
         let what = format!("chart {}", self.repository.shown());
-        let response = self.get(&url, None, &what).await?;
-        let body = fetch::body(response, &url, "the tag list", SMALL_BODY).await?;
-        let tags: Tags = serde_json::from_slice(&body).map_err(|e| {
-            SourceError::new(
-                Code::SourceInvalid,
-                format!(
-                    "the tag list of {} is not valid: {e}",
-                    self.repository.shown()
-                ),
-            )
-        })?;
-        Ok(tags
-            .tags
-            .unwrap_or_default()
-            .into_iter()
-            .map(|tag| tag.replace('_', "+"))
-            .collect())
+        let mut versions = Vec::new();
+        let mut pages = 0;
+        loop {
+            let response = self.get(&url, None, &what).await?;
+            let next = next_page(response.headers(), &url, &self.repository.base)
+                .map_err(|problem| self.invalid_list(&problem))?;
+            let body = fetch::body(response, &url, "the tag list", SMALL_BODY).await?;
+            let tags: Tags = serde_json::from_slice(&body)
+                .map_err(|e| self.invalid_list(&format!("not valid: {e}")))?;
+            versions.extend(
+                tags.tags
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|tag| tag.replace('_', "+")),
+            );
+            pages += 1;
+            match next {
+                None => return Ok(versions),
+                Some(_) if pages >= TAG_PAGES => {
+                    return Err(self.invalid_list(&format!(
+                        "longer than {TAG_PAGES} pages of {TAG_PAGE} tags; Tripline reads no more"
+                    )));
+                }
+                Some(next) if next == url => {
+                    return Err(self.invalid_list("its next page is the page itself"));
+                }
+                Some(next) => url = next,
+            }
+        }
+    }
+
+    fn invalid_list(&self, problem: &str) -> SourceError {
+        SourceError::new(
+            Code::SourceInvalid,
+            format!("the tag list of {} is {problem}", self.repository.shown()),
+        )
     }
 
     /// The manifest of `version`, checked: its digest computed from its bytes (and equal to
@@ -548,6 +622,46 @@ mod tests {
                 (got, _) => panic!("{reference} {chart}: {got:?}"),
             }
         }
+    }
+
+    #[test]
+    fn next_pages_stay_in_the_registry() {
+        let base = Url::parse("http://127.0.0.1:5000/").unwrap();
+        let page = base.join("v2/charts/demo/tags/list?n=100").unwrap();
+        let next = |links: &[&str]| {
+            let mut headers = header::HeaderMap::new();
+            for link in links {
+                headers.append(header::LINK, header::HeaderValue::from_str(link).unwrap());
+            }
+            next_page(&headers, &page, &base).map(|url| url.map(String::from))
+        };
+        assert_eq!(next(&[]), Ok(None));
+        assert_eq!(
+            next(&[r#"</v2/charts/demo/tags/list?last=1.0.9&n=100>; rel="next""#]),
+            Ok(Some(
+                "http://127.0.0.1:5000/v2/charts/demo/tags/list?last=1.0.9&n=100".into()
+            ))
+        );
+        // Several links in one header, and rel lists.
+        assert_eq!(
+            next(&[
+                r#"</v2/x/tags/list?last=a>; rel="prev", </v2/x/tags/list?last=b>; rel="first next""#
+            ]),
+            Ok(Some("http://127.0.0.1:5000/v2/x/tags/list?last=b".into()))
+        );
+        assert_eq!(next(&[r#"</v2/x/tags/list?last=a>; rel="prev""#]), Ok(None));
+        for hostile in [
+            r#"<http://evil.example/v2/x/tags/list>; rel="next""#,
+            r#"<https://127.0.0.1:5000/v2/x/tags/list>; rel="next""#,
+            r#"<http://127.0.0.1:5001/v2/x/tags/list>; rel="next""#,
+            r#"</token?scope=x>; rel="next""#,
+            r#"<//evil.example/v2/x>; rel="next""#,
+        ] {
+            let error = next(&[hostile]).unwrap_err();
+            assert!(error.contains("outside the registry"), "{hostile}: {error}");
+        }
+        // Malformed links are skipped, not followed.
+        assert_eq!(next(&["garbage", "<unterminated; rel=next"]), Ok(None));
     }
 
     #[test]
