@@ -162,8 +162,8 @@ pub fn key_path(key: &str) -> Result<Vec<String>, String> {
 }
 
 /// Sets a pushed image in a YAML values text under `keys` (see [`ImageValues`]): the
-/// repository as given, and the tag (with `@digest` when there is one; the digest alone when
-/// the push named no tag), or the whole reference under one key. Values are always written as
+/// repository as given, and the tag (with `@digest` when there is one; a push with a digest
+/// and no tag is refused, as a tag key cannot hold it), or the whole reference under one key. Values are always written as
 /// strings, so `1.10` stays `1.10`. The text is edited in place (see the module's notes).
 /// Values that are not a map, a key that is not a dotted path, or a path through something that
 /// is not a map are refused with [`Code::SourceInvalid`], naming the key.
@@ -182,7 +182,15 @@ pub fn set_image_values(
             let version = match (tag, digest) {
                 (Some(tag), Some(digest)) => format!("{tag}@{digest}"),
                 (Some(tag), None) => tag.to_owned(),
-                (None, Some(digest)) => digest.to_owned(),
+                // Charts write `repository:tag`: a digest alone in the tag would render
+                // `repository:sha256:…`, which is no image reference.
+                (None, Some(_)) => {
+                    return Err(invalid(format!(
+                        "the push names a digest and no tag; `{tag_key}` holds a tag, which \
+                         the chart puts after `{repository}:`, so a digest cannot go there: \
+                         name one values key for the whole image to deploy digests"
+                    )));
+                }
                 (None, None) => return Ok(values.to_owned()),
             };
             set_values(
@@ -424,6 +432,21 @@ mod tests {
         assert!(
             pinned.contains("image: ghcr.io/org/web@sha256:ab\n"),
             "{pinned}"
+        );
+        // A digest without a tag: a tag key cannot hold it, and nothing is written.
+        let error = set_image_values(
+            values,
+            &split("backend.image.repo", "backend.image.tag"),
+            "ghcr.io/org/backend",
+            None,
+            Some("sha256:ab"),
+        )
+        .unwrap_err();
+        assert_eq!(error.code, Code::SourceInvalid);
+        assert!(
+            error.message.contains("`backend.image.tag`") && error.message.contains("whole image"),
+            "{}",
+            error.message
         );
         // A dot inside a key, written `\.`.
         let annotated = set_values(
