@@ -178,7 +178,8 @@ struct Seen {
 /// - `demo/huge`, `demo/broken`, `demo/odd`: too large, not JSON, a tag that is not a tag.
 /// - `demo/img`: manifests whose `HEAD` has a digest (`headed`), has none (`plain`,
 ///   `silent`), or whose `GET` announces a digest its bytes do not have (`forged`).
-/// - `private/app`: bearer tokens from `/token`, which wants [`USER`] and [`PASSWORD`].
+/// - `private/app`: bearer tokens from `/token`, which wants [`USER`] and [`PASSWORD`];
+///   `brief/app` the same, with tokens that live two seconds (one, less the margin).
 /// - `basic/app`: a basic challenge; `faraway/app`: a token service on plain http elsewhere.
 /// - `slow/app`: never answers.
 struct Fake {
@@ -269,10 +270,9 @@ async fn answer(request: Request) -> Response {
     if path == "/token" {
         return token(&authorization, get("scope"));
     }
-    if path.starts_with("/v2/private/") && authorization != format!("Bearer {TOKEN}") {
-        let challenge = format!(
-            r#"Bearer realm="http://{host}/token",service="fake",scope="repository:private/app:pull""#
-        );
+    let bearer = path.starts_with("/v2/private/") || path.starts_with("/v2/brief/");
+    if bearer && authorization != format!("Bearer {TOKEN}") {
+        let challenge = format!(r#"Bearer realm="http://{host}/token",service="fake""#);
         return (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, challenge)],
@@ -374,9 +374,10 @@ async fn answer(request: Request) -> Response {
         }
         "/v2/demo/broken/tags/list" => json(r#"{"tags": ["1.0", "#.into(), &[]),
         "/v2/demo/odd/tags/list" => json(tag_page(&["1.0".into(), "../x".into()]), &[]),
-        "/v2/private/app/tags/list" | "/v2/basic/app/tags/list" | "/v2/faraway/app/tags/list" => {
-            json(one(), &[])
-        }
+        "/v2/private/app/tags/list"
+        | "/v2/brief/app/tags/list"
+        | "/v2/basic/app/tags/list"
+        | "/v2/faraway/app/tags/list" => json(one(), &[]),
         "/v2/demo/img/manifests/plain" => {
             manifest(request.method(), Some(sha256(MANIFEST.as_bytes())), false)
         }
@@ -417,12 +418,15 @@ fn manifest(method: &Method, digest: Option<String>, head_digest: bool) -> Respo
     (headers, MANIFEST).into_response()
 }
 
-/// The token service: a token for [`USER`], nothing for a wrong password, an anonymous token
+/// The token service: a token for [`USER`] (for two seconds for `brief/app`), nothing for a
+/// wrong password, an anonymous token
 /// (which `private/app` refuses) for no one.
 fn token(authorization: &str, scope: Option<String>) -> Response {
-    if scope.as_deref() != Some("repository:private/app:pull") {
-        return StatusCode::BAD_REQUEST.into_response();
-    }
+    let expires_in = match scope.as_deref() {
+        Some("repository:private/app:pull") => 300,
+        Some("repository:brief/app:pull") => 2,
+        _ => return StatusCode::BAD_REQUEST.into_response(),
+    };
     if authorization.is_empty() {
         return json(r#"{"token":"anon-tok-77"}"#.into(), &[]);
     }
@@ -430,7 +434,7 @@ fn token(authorization: &str, scope: Option<String>) -> Response {
         return StatusCode::UNAUTHORIZED.into_response();
     }
     json(
-        serde_json::json!({ "token": TOKEN, "expires_in": 300 }).to_string(),
+        serde_json::json!({ "token": TOKEN, "expires_in": expires_in }).to_string(),
         &[],
     )
 }
@@ -654,6 +658,43 @@ async fn a_bearer_challenge_gets_one_token_for_the_session() {
             "{text}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_renewed_before_the_next_request() {
+    let fake = Fake::start().await;
+    let client = client();
+    let mut session = client.session(
+        fake.repository("brief/app"),
+        Some(Credentials::new(USER, PASSWORD)),
+    );
+    let paths = |seen: Vec<Seen>| -> Vec<String> {
+        seen.into_iter()
+            .map(|s| s.uri.split('?').next().unwrap().to_owned())
+            .collect()
+    };
+    session.tags(None).await.unwrap();
+    assert_eq!(
+        paths(fake.seen()),
+        [
+            "/v2/brief/app/tags/list",
+            "/token",
+            "/v2/brief/app/tags/list"
+        ]
+    );
+    session.tags(None).await.unwrap();
+    assert_eq!(
+        paths(fake.seen()),
+        ["/v2/brief/app/tags/list"],
+        "still good"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    session.tags(None).await.unwrap();
+    assert_eq!(
+        paths(fake.seen()),
+        ["/token", "/v2/brief/app/tags/list"],
+        "renewed without a 401"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
