@@ -172,7 +172,8 @@ struct Seen {
 /// The distribution API as this test needs it, by repository:
 ///
 /// - `demo/many`: 251 tags, paged by `n`/`last` as distribution v3 does, with an `ETag`.
-/// - `demo/away`, `demo/again`, `demo/endless`: next links elsewhere, to itself, forever.
+/// - `demo/away`, `demo/again`, `demo/cycle`, `demo/endless`: next links elsewhere, to
+///   itself, back to the first page, forever.
 /// - `demo/limited`, `demo/dated`: 429 with `Retry-After` in seconds and as a date, and
 ///   Docker Hub's `RateLimit-*` headers; `demo/counted` answers with the headers only.
 /// - `demo/huge`, `demo/broken`, `demo/odd`: too large, not JSON, a tag that is not a tag.
@@ -330,6 +331,13 @@ async fn answer(request: Request) -> Response {
             )],
         ),
         "/v2/demo/again/tags/list" => json(one(), &[("link", format!("<{uri}>; rel=\"next\""))]),
+        "/v2/demo/cycle/tags/list" => {
+            let link = match get("last") {
+                None => "</v2/demo/cycle/tags/list?last=b>; rel=\"next\"",
+                Some(_) => "</v2/demo/cycle/tags/list?n=100>; rel=\"next\"",
+            };
+            json(one(), &[("link", link.into())])
+        }
         "/v2/demo/endless/tags/list" => {
             let last: u64 = get("last").and_then(|l| l.parse().ok()).unwrap_or(0);
             let next = last + 1;
@@ -481,6 +489,7 @@ async fn next_links_that_leave_the_registry_loop_or_never_end_are_refused() {
     for (name, expected) in [
         ("demo/away", "outside the registry"),
         ("demo/again", "the page itself"),
+        ("demo/cycle", "already read"),
         ("demo/endless", "longer than 5 pages"),
     ] {
         let error = tags(&client, fake.repository(name)).await.unwrap_err();

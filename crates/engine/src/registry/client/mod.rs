@@ -12,7 +12,8 @@
 //! 2. Every answer's rate-limit headers update the host's budget; a 429 is an
 //!    [`Error::RateLimited`] saying when to try again.
 //! 3. [`Session::tags`] reads `/v2/<name>/tags/list` page by page (`n`, then the `Link: <…>;
-//!    rel="next"` the registry sends, kept within the registry's origin and `/v2/`), and asks
+//!    rel="next"` the registry sends, kept within the registry's origin and `/v2/`, never
+//!    to a page already read, and for a bounded number of pages), and asks
 //!    with `If-None-Match` when the caller has the list's `ETag`: a 304 is
 //!    [`TagList::Unchanged`].
 //! 4. [`Session::digest`] asks `HEAD /v2/<name>/manifests/<tag>` for `Docker-Content-Digest`,
@@ -25,6 +26,7 @@ mod auth;
 mod budget;
 mod error;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -270,6 +272,7 @@ impl Session {
         let mut tags = Vec::new();
         let mut first_etag = None;
         let mut pages = 0;
+        let mut read = HashSet::new();
         loop {
             let headers = if pages == 0 {
                 std::mem::take(&mut conditional)
@@ -318,7 +321,18 @@ impl Session {
                 Some(next) if next == url => {
                     return Err(self.invalid(what, "its next page is the page itself"));
                 }
-                Some(next) => url = next,
+                Some(next) if read.contains(&next) => {
+                    return Err(self.invalid(
+                        what,
+                        &format!(
+                            "its next page `{}` was already read",
+                            clip(next.as_str(), 120)
+                        ),
+                    ));
+                }
+                Some(next) => {
+                    read.insert(std::mem::replace(&mut url, next));
+                }
             }
         }
     }
