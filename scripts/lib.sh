@@ -61,9 +61,11 @@ ensure_kubectl() {
 }
 
 # Real counterparts the tests drive: the distribution registry and skopeo (registry push
-# notifications), gnome-keyring and a D-Bus session bus (the Secret Service for tokens).
+# notifications, and the registry client's pushes, moved tags and deletes), htpasswd from
+# apache2-utils (the registry behind basic auth), gnome-keyring and a D-Bus session bus (the
+# Secret Service for tokens).
 ensure_test_services() {
-  apt_install docker-registry skopeo gnome-keyring libsecret-tools dbus wrk
+  apt_install docker-registry skopeo apache2-utils gnome-keyring libsecret-tools dbus wrk
 }
 
 # Real servers the Git and Helm source tests start on loopback (crates/testbed): lighttpd

@@ -40,7 +40,8 @@ cargo clippy "${CARGO_SELECTION[@]}" --all-targets --quiet -- -D warnings
 say "tests"
 # kubectl must be there: the strategic-merge corpus is re-checked against it.
 export TRIPLINE_REQUIRE_KUBECTL=1 TRIPLINE_REQUIRE_REGISTRY=1 TRIPLINE_REQUIRE_KEYRING=1
-# lighttpd, git and helm must be there: the Git and Helm source tests use real servers.
+# lighttpd, git and helm must be there: the Git and Helm source tests use real servers; so must
+# docker-registry, skopeo, htpasswd and openssl, which the registry client tests drive.
 export TRIPLINE_REQUIRE_SOURCES=1
 cargo nextest run "${CARGO_SELECTION[@]}" --no-fail-fast --retries 0
 

@@ -8,7 +8,8 @@
 //! - [`ChartRepo`]: charts made by `helm create`, packaged by `helm package`, indexed by
 //!   `helm repo index` and served by `lighttpd`.
 //! - [`Registry`]: Debian's `docker-registry` (the distribution registry) over plain HTTP,
-//!   with `helm push` to put charts in it.
+//!   anonymous or behind htpasswd or token auth, with `helm push` to put charts in it and
+//!   `skopeo` to copy and delete images ([`oci_layout`] writes one to copy).
 //!
 //! Every fixture binds `127.0.0.1` on a free port, owns its processes and its temporary
 //! directory, and stops them on drop (the whole process group, CGI children included).
@@ -26,13 +27,15 @@ mod chart;
 mod git;
 mod helm;
 pub mod http;
+mod image;
 mod lighttpd;
 mod registry;
 
 pub use chart::{ChartRepo, set_app_version, set_chart_version, set_image, set_yaml_value};
 pub use git::{AUTHOR_EMAIL, AUTHOR_NAME, Commit, GitServer, Repo, git_command};
 pub use helm::Helm;
-pub use registry::Registry;
+pub use image::oci_layout;
+pub use registry::{Registry, RegistryAuth};
 
 /// What can go wrong while starting or driving a fixture.
 #[derive(Debug, thiserror::Error)]

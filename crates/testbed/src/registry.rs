@@ -1,6 +1,8 @@
 //! Debian's `docker-registry` (the distribution registry) on loopback: filesystem storage,
-//! plain HTTP, and optionally a notifications endpoint it calls on every push. Charts go in
-//! with the real `helm push`.
+//! plain HTTP, and optionally a notifications endpoint it calls on every push. Anonymous by
+//! default; [`Registry::start_with`] puts it behind htpasswd basic auth or token auth (a token
+//! service the test runs, whose signing certificate the registry trusts). Charts go in with the
+//! real `helm push`, images with `skopeo copy`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -8,6 +10,32 @@ use std::process::Command;
 use tempfile::TempDir;
 
 use crate::{Daemon, Error, Helm, Result, check_name, io, output, which};
+
+/// Who the registry lets in.
+#[derive(Debug, Clone, Default)]
+pub enum RegistryAuth {
+    /// Everyone.
+    #[default]
+    Anonymous,
+    /// One user, checked against an htpasswd file (bcrypt, made by `htpasswd -B`).
+    Htpasswd {
+        /// The user.
+        username: String,
+        /// Their password.
+        password: String,
+    },
+    /// Bearer tokens from `realm`, signed with the key of a certificate in `root_certificate`.
+    Token {
+        /// The token service's URL, sent in the challenge.
+        realm: String,
+        /// The `service` the tokens are for (their `aud`).
+        service: String,
+        /// The tokens' `iss`.
+        issuer: String,
+        /// A PEM file of the certificates whose keys may sign tokens.
+        root_certificate: PathBuf,
+    },
+}
 
 /// A distribution registry on loopback. Stops it and removes its storage on drop.
 pub struct Registry {
@@ -21,9 +49,17 @@ impl Registry {
     /// The programs the registry and [`Registry::push_chart`] need, for [`crate::require`].
     pub const TOOLS: &'static [&'static str] = &["docker-registry", "helm"];
 
-    /// Starts the registry. With `notify`, it sends its push and pull events to that URL
-    /// (`notifications.endpoints`, as a real registry would call Tripline's listener).
+    /// The programs an image registry test needs: the registry and [`Registry::copy_image`].
+    pub const IMAGE_TOOLS: &'static [&'static str] = &["docker-registry", "skopeo"];
+
+    /// Starts the registry, anonymous. With `notify`, it sends its push and pull events to
+    /// that URL (`notifications.endpoints`, as a real registry would call Tripline's listener).
     pub fn start(notify: Option<&str>) -> Result<Registry> {
+        Registry::start_with(notify, RegistryAuth::Anonymous)
+    }
+
+    /// Starts the registry with `auth` (htpasswd needs the `htpasswd` program).
+    pub fn start_with(notify: Option<&str>, auth: RegistryAuth) -> Result<Registry> {
         let binary = which("docker-registry").ok_or_else(|| Error::NotStarted {
             what: "docker-registry".into(),
             log: "docker-registry is not installed".into(),
@@ -34,11 +70,12 @@ impl Registry {
             .map_err(io("creating the registry's directory"))?;
         let config = dir.path().join("registry.yml");
         let storage = dir.path().join("storage");
+        let auth = auth_config(dir.path(), &auth)?;
         let (daemon, port) = Daemon::spawn(
             "docker-registry",
             &dir.path().join("registry.log"),
             |port| {
-                std::fs::write(&config, registry_config(&storage, port, notify))
+                std::fs::write(&config, registry_config(&storage, port, notify, &auth))
                     .map_err(io("writing the registry's configuration"))?;
                 let mut command = Command::new(&binary);
                 command.arg("serve").arg(&config);
@@ -124,6 +161,100 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Copies the image tagged `latest` in the OCI layout `layout` (see [`crate::oci_layout`])
+    /// to `<repository>:<tag>` with `skopeo copy`, as `credentials` (`user`, `password`) when
+    /// given. Returns the digest of the manifest as pushed.
+    pub fn copy_image(
+        &self,
+        layout: &Path,
+        target: &str,
+        credentials: Option<(&str, &str)>,
+    ) -> Result<String> {
+        check_image(target)?;
+        let digest_file = tempfile::NamedTempFile::new_in(self.dir.path())
+            .map_err(io("creating a digest file"))?;
+        let mut command = Command::new("skopeo");
+        command
+            .args([
+                "--insecure-policy",
+                "copy",
+                "--dest-tls-verify=false",
+                "--digestfile",
+            ])
+            .arg(digest_file.path());
+        if let Some((username, password)) = credentials {
+            command.arg(format!("--dest-creds={username}:{password}"));
+        }
+        command
+            .arg(format!("oci:{}:latest", layout.display()))
+            .arg(format!("docker://{}/{target}", self.host()));
+        output(&mut command)?;
+        let digest = std::fs::read_to_string(digest_file.path())
+            .map_err(io("reading skopeo's digest file"))?;
+        Ok(digest.trim().to_owned())
+    }
+
+    /// Deletes the manifest `<repository>:<tag>` points at with `skopeo delete` (and with it
+    /// every tag of that manifest).
+    pub fn delete_image(&self, target: &str, credentials: Option<(&str, &str)>) -> Result<()> {
+        check_image(target)?;
+        let mut command = Command::new("skopeo");
+        command.args(["--insecure-policy", "delete", "--tls-verify=false"]);
+        if let Some((username, password)) = credentials {
+            command.arg(format!("--creds={username}:{password}"));
+        }
+        command.arg(format!("docker://{}/{target}", self.host()));
+        output(&mut command).map(drop)
+    }
+}
+
+/// `repository:tag` with nothing a command line or URL would read differently.
+fn check_image(target: &str) -> Result<()> {
+    let fine = !target.is_empty()
+        && target
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/:".contains(&b));
+    if fine {
+        Ok(())
+    } else {
+        Err(Error::Invalid {
+            what: "image",
+            value: target.to_owned(),
+        })
+    }
+}
+
+/// The `auth:` section for `auth`, writing the htpasswd file it names.
+fn auth_config(dir: &Path, auth: &RegistryAuth) -> Result<String> {
+    Ok(match auth {
+        RegistryAuth::Anonymous => String::new(),
+        RegistryAuth::Htpasswd { username, password } => {
+            check_name("username", username)?;
+            let out = output(Command::new("htpasswd").args([
+                "-Bbn",
+                username.as_str(),
+                password.as_str(),
+            ]))?;
+            let path = dir.join("htpasswd");
+            std::fs::write(&path, &out.stdout).map_err(io("writing the htpasswd file"))?;
+            format!(
+                "auth:\n  htpasswd:\n    realm: tripline\n    path: {}\n",
+                path.display()
+            )
+        }
+        RegistryAuth::Token {
+            realm,
+            service,
+            issuer,
+            root_certificate,
+        } => format!(
+            "auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {}\n",
+            root_certificate.display()
+        ),
+    })
+}
+
 /// The digest on helm's `Digest: sha256:…` line.
 fn digest_line(text: &str) -> Option<String> {
     text.lines()
@@ -132,9 +263,9 @@ fn digest_line(text: &str) -> Option<String> {
         .filter(|digest| digest.starts_with("sha256:"))
 }
 
-/// The registry's configuration: filesystem storage, plain HTTP on loopback, and an endpoint
-/// for notifications when one is given.
-fn registry_config(storage: &Path, port: u16, notify: Option<&str>) -> String {
+/// The registry's configuration: filesystem storage, plain HTTP on loopback, an endpoint
+/// for notifications when one is given, and the `auth` section.
+fn registry_config(storage: &Path, port: u16, notify: Option<&str>, auth: &str) -> String {
     let mut config = format!(
         "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {root}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
         root = storage.display()
@@ -144,6 +275,7 @@ fn registry_config(storage: &Path, port: u16, notify: Option<&str>) -> String {
             "notifications:\n  endpoints:\n    - name: tripline\n      url: {url}\n      timeout: 3s\n      threshold: 3\n      backoff: 1s\n"
         ));
     }
+    config.push_str(auth);
     config
 }
 

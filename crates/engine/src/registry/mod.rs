@@ -1,7 +1,8 @@
 //! Container-registry push webhooks: what a registry tells us when an image is pushed.
 //!
-//! This is the pure parsing layer of the *Image* trigger. Nothing here touches the network
-//! (Docker Hub's `callback_url` is never called), the store, or a template.
+//! This is the pure parsing layer of the *Image* trigger. Nothing here but [`client`] touches
+//! the network (Docker Hub's `callback_url` is never called), the store, or a template;
+//! [`client`] reads tags and manifest digests from registries themselves.
 //!
 //! Data flows one way:
 //!
@@ -30,6 +31,7 @@
 mod acr_alibaba;
 mod artifactory;
 mod azure;
+pub mod client;
 mod detect;
 mod distribution;
 mod dockerhub;
