@@ -188,7 +188,12 @@ fuzz_target!(|call: Call<'_>| {
         // megabytes makes every later call slow. Back to the seed (a new version).
         for template in ["demo", "held"] {
             store
-                .save_version(template, SEED_DEMO, Origin::Edit, "fuzzing: back to the seed")
+                .save_version(
+                    template,
+                    SEED_DEMO,
+                    Origin::Edit,
+                    "fuzzing: back to the seed",
+                )
                 .expect("the seed template is valid");
         }
     }
@@ -241,7 +246,11 @@ fn fixture() -> Fixture {
     // libFuzzer ends the process without running destructors, so the directory outlives the
     // run: those of runs that are over are removed here.
     let shm = std::path::Path::new("/dev/shm");
-    let base = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+    let base = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
     remove_leftovers(&base);
     let dir = tempfile::Builder::new()
         .prefix(&format!("{PREFIX}{}-", std::process::id()))
@@ -273,6 +282,8 @@ fn fixture() -> Fixture {
         ],
         filter,
         pin_digest: false,
+        branch: None,
+        values: None,
     };
     let triggers = [
         ("redeploy", "demo", TriggerKind::Redeploy, false),

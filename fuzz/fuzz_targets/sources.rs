@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tripline_engine::source::git::{GitSource, redacted};
-use tripline_engine::source::helm::set_image_values;
+use tripline_engine::source::helm::{ImageValues, set_image_values};
 use tripline_engine::source::writeback::replace_image;
 
 fuzz_target!(|data: &[u8]| {
@@ -30,7 +30,10 @@ fuzz_target!(|data: &[u8]| {
         assert!(!error.message.is_empty());
     } else {
         let directory = source.directory().expect("a valid source has a directory");
-        assert!(!directory.split('/').any(|part| part == ".."), "{directory}");
+        assert!(
+            !directory.split('/').any(|part| part == ".."),
+            "{directory}"
+        );
     }
     // No user information survives: the authority has no `@` left.
     let shown = redacted(&format!("https://user:s3cret@{first}"));
@@ -52,7 +55,14 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
-    if let Ok(values) = set_image_values(rest, "image.repository", "image.tag", first, second) {
-        let _ = set_image_values(&values, "image.repository", "image.tag", first, second);
+    // Image values edited in place: under the default keys, then again on the result, and
+    // under one key for the whole reference.
+    let keys = ImageValues::default();
+    if let Ok(values) = set_image_values(rest, &keys, first, Some(second), None) {
+        let _ = set_image_values(&values, &keys, first, Some(second), Some(first));
     }
+    let whole = ImageValues::Whole {
+        image: "web.image".into(),
+    };
+    let _ = set_image_values(rest, &whole, first, None, Some(second));
 });
