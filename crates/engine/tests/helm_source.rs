@@ -925,3 +925,175 @@ async fn an_oci_chart_with_many_versions_is_read_page_by_page() {
         error.message
     );
 }
+
+/// A registry that wants a bearer token, as GHCR, Docker Hub and Harbor do: every `/v2/`
+/// request without the token gets a 401 naming the realm; the realm gives the token for the
+/// right user and password. It serves one chart, `charts/demo:1.0.0`, from `archive`. Each
+/// request's path and `Authorization` are kept.
+async fn bearer_registry(archive: Vec<u8>) -> (SocketAddr, Seen) {
+    const TOKEN: &str = "tok-chart-9c1";
+    let seen: Seen = Arc::default();
+    let log = Arc::clone(&seen);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let layer = format!("sha256:{}", sha256(&archive));
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.cncf.helm.config.v1+json",
+            "digest": format!("sha256:{}", sha256(b"{}")),
+            "size": 2
+        },
+        "layers": [{
+            "mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+            "digest": layer,
+            "size": archive.len()
+        }]
+    })
+    .to_string();
+    let manifest_digest = format!("sha256:{}", sha256(manifest.as_bytes()));
+    let router = Router::new().fallback(move |request: Request| {
+        let (log, archive, manifest, layer, manifest_digest) = (
+            Arc::clone(&log),
+            archive.clone(),
+            manifest.clone(),
+            layer.clone(),
+            manifest_digest.clone(),
+        );
+        async move {
+            let authorization = request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let path = request.uri().path().to_owned();
+            log.lock()
+                .unwrap()
+                .push((request.uri().to_string(), authorization.clone()));
+            if path == "/token" {
+                let wanted = format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode("ci:chart-pass")
+                );
+                let scope_ok = request
+                    .uri()
+                    .query()
+                    .is_some_and(|q| q.contains("scope=repository%3Acharts%2Fdemo%3Apull"));
+                if authorization.as_deref() != Some(wanted.as_str()) || !scope_ok {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                return ([(header::CONTENT_TYPE, "application/json")], format!("{{\"token\":\"{TOKEN}\"}}"))
+                    .into_response();
+            }
+            if authorization.as_deref() != Some(&format!("Bearer {TOKEN}")) {
+                let challenge = format!(
+                    "Bearer realm=\"http://{address}/token\",service=\"fake\",scope=\"repository:charts/demo:pull\""
+                );
+                let mut response = StatusCode::UNAUTHORIZED.into_response();
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_str(&challenge).unwrap(),
+                );
+                return response;
+            }
+            match path.as_str() {
+                "/v2/charts/demo/tags/list" => (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    r#"{"name":"charts/demo","tags":["1.0.0"]}"#.to_owned(),
+                )
+                    .into_response(),
+                "/v2/charts/demo/manifests/1.0.0" => {
+                    let mut response = (
+                        [(header::CONTENT_TYPE, "application/vnd.oci.image.manifest.v1+json")],
+                        manifest,
+                    )
+                        .into_response();
+                    response.headers_mut().insert(
+                        "docker-content-digest",
+                        HeaderValue::from_str(&manifest_digest).unwrap(),
+                    );
+                    response
+                }
+                p if p == format!("/v2/charts/demo/blobs/{layer}") => {
+                    Body::from(Bytes::from(archive)).into_response()
+                }
+                _ => StatusCode::NOT_FOUND.into_response(),
+            }
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (address, seen)
+}
+
+/// An OCI chart behind a bearer challenge: read and rendered with a token from the realm,
+/// asked for with the credentials; the token, not the password, goes to the registry. A wrong
+/// password is refused, naming neither it nor the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oci_chart_behind_a_bearer_challenge_is_read_with_a_token() {
+    if !need(&["helm"]) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let archive = package(work.path(), "demo", "1.0.0", &work.path().join("out"));
+    let (address, seen) = bearer_registry(std::fs::read(&archive).unwrap()).await;
+    let reference = format!("oci://{address}/charts");
+    let helm = helm_client();
+    let right = Credentials {
+        username: "ci".into(),
+        password: "chart-pass".into(),
+    };
+    let rendered = helm
+        .render(
+            &source(&reference, "demo", "^1"),
+            "",
+            "api",
+            "default",
+            Some(&right),
+        )
+        .await
+        .unwrap();
+    assert!(
+        rendered.manifests.contains("name: api-demo"),
+        "{}",
+        rendered.manifests
+    );
+    let seen = seen.lock().unwrap().clone();
+    let token_asks: Vec<_> = seen
+        .iter()
+        .filter(|(path, _)| path.starts_with("/token"))
+        .collect();
+    // A token per session (the listing, then the download), each asked with the password.
+    assert!(!token_asks.is_empty(), "{seen:?}");
+    for (_, authorization) in &token_asks {
+        assert!(
+            authorization
+                .as_deref()
+                .is_some_and(|a| a.starts_with("Basic "))
+        );
+    }
+    for (path, authorization) in seen.iter().filter(|(path, _)| path.starts_with("/v2/")) {
+        assert!(
+            authorization
+                .as_deref()
+                .is_none_or(|a| a.starts_with("Bearer ")),
+            "the password went to the registry at {path}"
+        );
+    }
+
+    let wrong = Credentials {
+        username: "ci".into(),
+        password: "not-the-pass".into(),
+    };
+    let error = helm
+        .versions(&source(&reference, "demo", ""), Some(&wrong))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Code::SourceAuth, "{}", error.message);
+    assert!(!error.message.contains("not-the-pass"), "{}", error.message);
+    let error = helm
+        .versions(&source(&reference, "demo", ""), None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Code::SourceAuth, "{}", error.message);
+}

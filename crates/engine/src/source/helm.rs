@@ -453,7 +453,7 @@ fn location(
         Location::Http(url) => url,
         Location::Oci(repository) => repository.base(),
     };
-    if credentials.is_some() && url.scheme() == "http" && !is_this_machine(url) {
+    if credentials.is_some() && !crate::registry::client::safe_for_credentials(url) {
         return Err(SourceError::new(
             Code::SourceUnsupported,
             format!(
@@ -464,18 +464,6 @@ fn location(
         ));
     }
     Ok(location)
-}
-
-/// Whether `url`'s host is a loopback name or address.
-fn is_this_machine(url: &Url) -> bool {
-    let Some(host) = url.host_str() else {
-        return false;
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn where_listed(source: &HelmSource) -> Result<Location, SourceError> {

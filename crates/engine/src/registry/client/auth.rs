@@ -69,7 +69,7 @@ impl Token {
 
 /// A parsed `WWW-Authenticate` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Challenge {
+pub(crate) enum Challenge {
     /// `Basic realm=…`.
     Basic,
     /// `Bearer realm=…,service=…,scope=…`.
@@ -107,7 +107,7 @@ impl Challenge {
 }
 
 /// The token service's URL for a pull of `repository`.
-pub(super) fn token_url(realm: &str, service: Option<&str>, repository: &str) -> Option<Url> {
+pub(crate) fn token_url(realm: &str, service: Option<&str>, repository: &str) -> Option<Url> {
     let mut url = Url::parse(realm)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())?;
@@ -122,7 +122,7 @@ pub(super) fn token_url(realm: &str, service: Option<&str>, repository: &str) ->
 }
 
 /// Whether credentials may travel to `url`: over https, or over plain http to this machine.
-pub(super) fn safe_for_credentials(url: &Url) -> bool {
+pub(crate) fn safe_for_credentials(url: &Url) -> bool {
     match url.scheme() {
         "https" => true,
         "http" => is_loopback(url),
@@ -144,11 +144,11 @@ pub(super) fn is_loopback(url: &Url) -> bool {
 
 /// A token service's answer (the distribution token spec, and OAuth2's `access_token`).
 #[derive(Deserialize)]
-pub(super) struct TokenAnswer {
+pub(crate) struct TokenAnswer {
     #[serde(default)]
-    pub token: Option<String>,
+    pub(crate) token: Option<String>,
     #[serde(default)]
-    pub access_token: Option<String>,
+    pub(crate) access_token: Option<String>,
     /// Seconds; the spec's default is 60.
     #[serde(default)]
     pub expires_in: Option<u64>,

@@ -37,9 +37,11 @@ use serde::Deserialize;
 use sha2::{Digest as _, Sha256, Sha512};
 
 use super::reference::{self, ImageRef};
-use auth::{Challenge, Granted, Token, TokenAnswer};
+use auth::{Granted, Token};
 
 pub use auth::Credentials;
+// For Helm's OCI chart reader, which reads charts from registries the same way.
+pub(crate) use auth::{Challenge, TokenAnswer, safe_for_credentials, token_url};
 pub use budget::{Budget, Budgets};
 pub use error::{Error, Place, Result};
 
@@ -633,7 +635,11 @@ fn content_type(headers: &HeaderMap) -> Option<String> {
 /// against the page's URL. `Ok(None)` when there is none; an error names a link that leaves
 /// the registry (another scheme, host or port, or a path outside `/v2/`), which would carry
 /// the session's token elsewhere.
-fn next_page(headers: &HeaderMap, page: &Url, base: &Url) -> Result<Option<Url>, String> {
+pub(crate) fn next_page(
+    headers: &HeaderMap,
+    page: &Url,
+    base: &Url,
+) -> Result<Option<Url>, String> {
     for value in headers.get_all(header::LINK) {
         let Ok(value) = value.to_str() else {
             return Err("paged with a Link header that is not text".into());

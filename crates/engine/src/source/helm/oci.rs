@@ -16,6 +16,7 @@ use sha2::{Digest as _, Sha256};
 use super::fetch::{self, Auth};
 use super::{Credentials, SourceError};
 use crate::error::Code;
+use crate::registry::client::{Challenge, TokenAnswer, next_page, safe_for_credentials, token_url};
 
 /// The media type Helm gives a chart's archive layer.
 pub(super) const CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
@@ -92,49 +93,6 @@ impl Repository {
     }
 }
 
-/// The next page of a tag list from its `Link` header (`<url>; rel="next"`), resolved
-/// against the page's URL. `Ok(None)` when there is none; an error names a link that leaves
-/// the registry (another scheme, host or port, or a path outside `/v2/`), which would carry
-/// the session's token elsewhere.
-fn next_page(headers: &header::HeaderMap, page: &Url, base: &Url) -> Result<Option<Url>, String> {
-    for value in headers.get_all(header::LINK) {
-        let Ok(value) = value.to_str() else {
-            return Err("paged with a Link header that is not text".into());
-        };
-        for link in value.split(',') {
-            let Some((target, params)) = link.trim().split_once('>') else {
-                continue;
-            };
-            let Some(target) = target.trim().strip_prefix('<') else {
-                continue;
-            };
-            let next = params.split(';').any(|param| {
-                param
-                    .trim()
-                    .strip_prefix("rel=")
-                    .is_some_and(|rel| rel.trim_matches('"').split(' ').any(|r| r == "next"))
-            });
-            if !next {
-                continue;
-            }
-            let url = page
-                .join(target)
-                .map_err(|e| format!("paged with a next link that is not a URL ({e})"))?;
-            let same_origin = url.scheme() == base.scheme()
-                && url.host_str() == base.host_str()
-                && url.port_or_known_default() == base.port_or_known_default();
-            if !same_origin || !url.path().starts_with("/v2/") {
-                return Err(format!(
-                    "paged with a next link outside the registry (`{}`)",
-                    super::clip(target, 120)
-                ));
-            }
-            return Ok(Some(url));
-        }
-    }
-    Ok(None)
-}
-
 fn is_loopback(host: &str) -> bool {
     let name = host
         .rsplit_once(':')
@@ -205,14 +163,6 @@ struct Descriptor {
     digest: String,
     #[serde(default)]
     size: u64,
-}
-
-#[derive(Deserialize)]
-struct Token {
-    #[serde(default)]
-    token: Option<String>,
-    #[serde(default)]
-    access_token: Option<String>,
 }
 
 impl<'a> Session<'a> {
@@ -391,12 +341,14 @@ impl<'a> Session<'a> {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        if let Some(params) = strip_scheme(&challenge, "bearer") {
-            self.granted = Granted::Bearer(self.token(params).await?);
-        } else if strip_scheme(&challenge, "basic").is_some() && self.credentials.is_some() {
-            self.granted = Granted::Basic;
-        } else {
-            return fetch::check_status(response, url, what, self.credentials.is_some());
+        match Challenge::parse(&challenge) {
+            Some(Challenge::Bearer { realm, service }) => {
+                self.granted = Granted::Bearer(self.token(&realm, service.as_deref()).await?);
+            }
+            Some(Challenge::Basic) if self.credentials.is_some() => {
+                self.granted = Granted::Basic;
+            }
+            _ => return fetch::check_status(response, url, what, self.credentials.is_some()),
         }
         let response = self.send(url, accept).await?;
         fetch::check_status(response, url, what, self.credentials.is_some())
@@ -415,36 +367,29 @@ impl<'a> Session<'a> {
         fetch::send(fetch::authorize(request, auth), url).await
     }
 
-    /// Asks the challenge's realm for a pull token.
-    async fn token(&self, params: &str) -> Result<String, SourceError> {
-        let params = challenge_params(params);
-        let realm = params
-            .iter()
-            .find(|(k, _)| k == "realm")
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("");
-        let mut url = Url::parse(realm)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .ok_or_else(|| {
-                SourceError::new(
-                    Code::SourceUnsupported,
-                    format!(
-                        "{} asks for a token from `{}`, which is not an http(s) URL",
-                        self.repository.shown(),
-                        super::clip(realm, 120)
-                    ),
-                )
-            })?;
-        {
-            let mut query = url.query_pairs_mut();
-            if let Some((_, service)) = params.iter().find(|(k, _)| k == "service") {
-                query.append_pair("service", service);
-            }
-            query.append_pair(
-                "scope",
-                &format!("repository:{}:pull", self.repository.name),
-            );
+    /// Asks the challenge's realm for a pull token; with the credentials only when the realm is
+    /// https or on this machine.
+    async fn token(&self, realm: &str, service: Option<&str>) -> Result<String, SourceError> {
+        let url = token_url(realm, service, &self.repository.name).ok_or_else(|| {
+            SourceError::new(
+                Code::SourceUnsupported,
+                format!(
+                    "{} asks for a token from `{}`, which is not an http(s) URL",
+                    self.repository.shown(),
+                    super::clip(realm, 120)
+                ),
+            )
+        })?;
+        if self.credentials.is_some() && !safe_for_credentials(&url) {
+            return Err(SourceError::new(
+                Code::SourceUnsupported,
+                format!(
+                    "{} asks for a token from {}, over plain HTTP off this machine: \
+                     credentials are sent only over https",
+                    self.repository.shown(),
+                    fetch::shown(&url)
+                ),
+            ));
         }
         let auth = self.credentials.map_or(Auth::None, Auth::Basic);
         let request = fetch::authorize(self.client.get(url.clone()), auth);
@@ -456,7 +401,7 @@ impl<'a> Session<'a> {
             self.credentials.is_some(),
         )?;
         let body = fetch::body(response, &url, "the registry token", SMALL_BODY).await?;
-        let token: Token = serde_json::from_slice(&body).map_err(|e| {
+        let answer: TokenAnswer = serde_json::from_slice(&body).map_err(|e| {
             SourceError::new(
                 Code::SourceInvalid,
                 format!(
@@ -465,9 +410,9 @@ impl<'a> Session<'a> {
                 ),
             )
         })?;
-        token
+        answer
             .token
-            .or(token.access_token)
+            .or(answer.access_token)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| {
                 SourceError::new(
@@ -476,42 +421,6 @@ impl<'a> Session<'a> {
                 )
             })
     }
-}
-
-/// The parameters after an auth scheme (`Bearer realm=…`), matched case-insensitively.
-fn strip_scheme<'h>(header: &'h str, scheme: &str) -> Option<&'h str> {
-    let header = header.trim_start();
-    let (first, rest) = header.split_once(' ').unwrap_or((header, ""));
-    first.eq_ignore_ascii_case(scheme).then_some(rest)
-}
-
-/// `realm="https://auth",service="registry"` as pairs.
-fn challenge_params(params: &str) -> Vec<(String, String)> {
-    let mut pairs = Vec::new();
-    let mut rest = params.trim();
-    while !rest.is_empty() {
-        let Some((key, after)) = rest.split_once('=') else {
-            break;
-        };
-        let key = key
-            .trim()
-            .trim_start_matches(',')
-            .trim()
-            .to_ascii_lowercase();
-        let after = after.trim_start();
-        let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
-            match quoted.find('"') {
-                Some(end) => (&quoted[..end], &quoted[end + 1..]),
-                None => (quoted, ""),
-            }
-        } else {
-            let end = after.find(',').unwrap_or(after.len());
-            (&after[..end], &after[end..])
-        };
-        pairs.push((key, value.to_owned()));
-        rest = remaining.trim_start().trim_start_matches(',').trim_start();
-    }
-    pairs
 }
 
 /// The hex of a `sha256:` digest, when it is one.
@@ -622,68 +531,5 @@ mod tests {
                 (got, _) => panic!("{reference} {chart}: {got:?}"),
             }
         }
-    }
-
-    #[test]
-    fn next_pages_stay_in_the_registry() {
-        let base = Url::parse("http://127.0.0.1:5000/").unwrap();
-        let page = base.join("v2/charts/demo/tags/list?n=100").unwrap();
-        let next = |links: &[&str]| {
-            let mut headers = header::HeaderMap::new();
-            for link in links {
-                headers.append(header::LINK, header::HeaderValue::from_str(link).unwrap());
-            }
-            next_page(&headers, &page, &base).map(|url| url.map(String::from))
-        };
-        assert_eq!(next(&[]), Ok(None));
-        assert_eq!(
-            next(&[r#"</v2/charts/demo/tags/list?last=1.0.9&n=100>; rel="next""#]),
-            Ok(Some(
-                "http://127.0.0.1:5000/v2/charts/demo/tags/list?last=1.0.9&n=100".into()
-            ))
-        );
-        // Several links in one header, and rel lists.
-        assert_eq!(
-            next(&[
-                r#"</v2/x/tags/list?last=a>; rel="prev", </v2/x/tags/list?last=b>; rel="first next""#
-            ]),
-            Ok(Some("http://127.0.0.1:5000/v2/x/tags/list?last=b".into()))
-        );
-        assert_eq!(next(&[r#"</v2/x/tags/list?last=a>; rel="prev""#]), Ok(None));
-        for hostile in [
-            r#"<http://evil.example/v2/x/tags/list>; rel="next""#,
-            r#"<https://127.0.0.1:5000/v2/x/tags/list>; rel="next""#,
-            r#"<http://127.0.0.1:5001/v2/x/tags/list>; rel="next""#,
-            r#"</token?scope=x>; rel="next""#,
-            r#"<//evil.example/v2/x>; rel="next""#,
-        ] {
-            let error = next(&[hostile]).unwrap_err();
-            assert!(error.contains("outside the registry"), "{hostile}: {error}");
-        }
-        // Malformed links are skipped, not followed.
-        assert_eq!(next(&["garbage", "<unterminated; rel=next"]), Ok(None));
-    }
-
-    #[test]
-    fn challenges_are_read() {
-        let header = r#"Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull""#;
-        let params = challenge_params(strip_scheme(header, "bearer").unwrap());
-        assert_eq!(
-            params,
-            [
-                ("realm".into(), "https://auth.example.com/token".into()),
-                ("service".into(), "registry.example.com".into()),
-                ("scope".into(), "repository:a/b:pull".into()),
-            ]
-        );
-        assert!(strip_scheme(r#"Basic realm="x""#, "bearer").is_none());
-        assert_eq!(
-            challenge_params("realm=plain, service=\"s\""),
-            [
-                ("realm".into(), "plain".into()),
-                ("service".into(), "s".into())
-            ]
-        );
-        assert!(challenge_params("garbage").is_empty());
     }
 }
