@@ -279,6 +279,14 @@ impl CpuSplit {
         }
     }
 
+    /// The share of the machine this process used (its waited-for children included), and the
+    /// share other processes did.
+    fn shares(&self) -> (f64, f64) {
+        let ours = self.ours_user + self.ours_kernel + self.wrk_user + self.wrk_kernel;
+        let total = (ours + self.idle + self.others).max(1) as f64;
+        (ours as f64 / total, self.others as f64 / total)
+    }
+
     fn add(&mut self, other: &CpuSplit) {
         self.ours_user += other.ours_user;
         self.ours_kernel += other.ours_kernel;
@@ -351,53 +359,6 @@ fn wrk_available() -> bool {
         .arg("--version")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("wrk"))
-}
-
-/// CPU time of the whole machine and of this process (with the children it has waited for),
-/// from Linux's `/proc`, in clock ticks.
-struct CpuTimes {
-    total: u64,
-    busy: u64,
-    ours: u64,
-}
-
-impl CpuTimes {
-    /// `None` where there is no `/proc`.
-    fn now() -> Option<CpuTimes> {
-        let stat = std::fs::read_to_string("/proc/stat").ok()?;
-        // cpu  user nice system idle iowait irq softirq steal
-        let ticks: Vec<u64> = stat
-            .lines()
-            .next()?
-            .split_whitespace()
-            .skip(1)
-            .take(8)
-            .filter_map(|f| f.parse().ok())
-            .collect();
-        let total = ticks.iter().sum();
-        let idle = ticks.get(3)? + ticks.get(4)?;
-        let own = std::fs::read_to_string("/proc/self/stat").ok()?;
-        // After the command name: state (field 3) … utime (14), stime, cutime, cstime (17).
-        let fields: Vec<&str> = own.rsplit_once(')')?.1.split_whitespace().collect();
-        let ours = fields
-            .get(11..15)?
-            .iter()
-            .filter_map(|f| f.parse::<u64>().ok())
-            .sum();
-        Some(CpuTimes {
-            total,
-            busy: total - idle,
-            ours,
-        })
-    }
-
-    /// Since `before`: the share of the machine this process used, and the share others did.
-    fn since(&self, before: &CpuTimes) -> (f64, f64) {
-        let total = self.total.saturating_sub(before.total).max(1) as f64;
-        let busy = self.busy.saturating_sub(before.busy) as f64;
-        let ours = self.ours.saturating_sub(before.ours) as f64;
-        (ours / total, (busy - ours).max(0.0) / total)
-    }
 }
 
 fn median(values: &[f64]) -> f64 {
@@ -790,7 +751,7 @@ async fn throughput(world: &World, test_mode: bool) -> bool {
         ),
     ];
     let before = world.counters().await;
-    let cpu_before = CpuTimes::now();
+    let cpu_before = CpuSplit::now();
     let mut runs: Vec<Vec<WrkRun>> = (0..targets.len()).map(|_| Vec::new()).collect();
     for _ in 0..rounds {
         for (i, (_, url, script)) in targets.iter().enumerate() {
@@ -802,9 +763,9 @@ async fn throughput(world: &World, test_mode: bool) -> bool {
             runs[i].push(run);
         }
     }
-    let cpu = CpuTimes::now()
+    let cpu = CpuSplit::now()
         .zip(cpu_before)
-        .map(|(after, before)| after.since(&before));
+        .map(|(after, before)| after.since(&before).shares());
     let after = world.counters().await;
 
     println!(
@@ -1074,7 +1035,7 @@ async fn latency(world: &mut World, test_mode: bool) {
     let mut requested = Vec::with_capacity(pushes);
     let mut applied = Vec::with_capacity(pushes);
     let started = Instant::now();
-    let cpu_before = CpuTimes::now();
+    let cpu_before = CpuSplit::now();
     for n in WARM_UP_PUSHES + 1..=WARM_UP_PUSHES + pushes {
         let (a, r, p) = push(world, n).await;
         answered.push(a);
@@ -1097,9 +1058,9 @@ async fn latency(world: &mut World, test_mode: bool) {
             )
         })
         .collect();
-    let cpu = CpuTimes::now()
+    let cpu = CpuSplit::now()
         .zip(cpu_before)
-        .map(|(after, before)| after.since(&before));
+        .map(|(after, before)| after.since(&before).shares());
     for series in [&mut answered, &mut requested, &mut applied, &mut direct] {
         series.sort();
     }
