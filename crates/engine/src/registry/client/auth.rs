@@ -131,7 +131,7 @@ pub(crate) fn safe_for_credentials(url: &Url) -> bool {
 }
 
 /// Whether `url` names this machine (`localhost`, `127.0.0.0/8`, `::1`).
-pub(super) fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     let Some(host) = url.host_str() else {
         return false;
     };

@@ -41,7 +41,7 @@ use auth::{Granted, Token};
 
 pub use auth::Credentials;
 // For Helm's OCI chart reader, which reads charts from registries the same way.
-pub(crate) use auth::{Challenge, TokenAnswer, safe_for_credentials, token_url};
+pub(crate) use auth::{Challenge, TokenAnswer, is_loopback, safe_for_credentials, token_url};
 pub use budget::{Budget, Budgets};
 pub use error::{Error, Place, Result};
 

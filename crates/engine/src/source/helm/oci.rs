@@ -16,7 +16,9 @@ use sha2::{Digest as _, Sha256};
 use super::fetch::{self, Auth};
 use super::{Credentials, SourceError};
 use crate::error::Code;
-use crate::registry::client::{Challenge, TokenAnswer, next_page, safe_for_credentials, token_url};
+use crate::registry::client::{
+    Challenge, TokenAnswer, is_loopback, next_page, safe_for_credentials, token_url,
+};
 
 /// The media type Helm gives a chart's archive layer.
 pub(super) const CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
@@ -51,12 +53,14 @@ impl Repository {
                 "`{reference}` names no registry host (credentials go in their own fields)"
             ));
         }
-        let plain = plain_http || is_loopback(host);
-        let scheme = if plain { "http" } else { "https" };
-        let base = Url::parse(&format!("{scheme}://{host}/"))
+        let mut base = Url::parse(&format!("https://{host}/"))
             .map_err(|e| format!("`{host}` is not a registry host ({e})"))?;
         if base.path() != "/" || base.query().is_some() {
             return Err(format!("`{host}` is not a registry host"));
+        }
+        if plain_http || is_loopback(&base) {
+            // From one special scheme to another: cannot fail.
+            let _ = base.set_scheme("http");
         }
         let name = if path.is_empty() {
             chart.to_owned()
@@ -91,14 +95,6 @@ impl Repository {
             None => format!("oci://{host}/{}", self.name),
         }
     }
-}
-
-fn is_loopback(host: &str) -> bool {
-    let name = host
-        .rsplit_once(':')
-        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-        .map_or(host, |(name, _)| name);
-    matches!(name, "localhost" | "127.0.0.1" | "[::1]")
 }
 
 /// The distribution spec's repository name grammar.
