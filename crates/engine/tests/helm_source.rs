@@ -928,10 +928,12 @@ async fn an_oci_chart_with_many_versions_is_read_page_by_page() {
 
 /// A registry that wants a bearer token, as GHCR, Docker Hub and Harbor do: every `/v2/`
 /// request without the token gets a 401 naming the realm; the realm gives the token for the
-/// right user and password. It serves one chart, `charts/demo:1.0.0`, from `archive`. Each
-/// request's path and `Authorization` are kept.
-async fn bearer_registry(archive: Vec<u8>) -> (SocketAddr, Seen) {
-    const TOKEN: &str = "tok-chart-9c1";
+/// right user and password, good for `uses` requests; a new token ends the one before. It
+/// serves one chart, `charts/demo:1.0.0`, from `archive`. Each request's path and
+/// `Authorization` are kept.
+async fn bearer_registry(archive: Vec<u8>, uses: usize) -> (SocketAddr, Seen) {
+    // The newest token's number, and the requests it has served.
+    let issued: Arc<Mutex<(u32, usize)>> = Arc::default();
     let seen: Seen = Arc::default();
     let log = Arc::clone(&seen);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -954,7 +956,8 @@ async fn bearer_registry(archive: Vec<u8>) -> (SocketAddr, Seen) {
     .to_string();
     let manifest_digest = format!("sha256:{}", sha256(manifest.as_bytes()));
     let router = Router::new().fallback(move |request: Request| {
-        let (log, archive, manifest, layer, manifest_digest) = (
+        let (issued, log, archive, manifest, layer, manifest_digest) = (
+            Arc::clone(&issued),
             Arc::clone(&log),
             archive.clone(),
             manifest.clone(),
@@ -983,10 +986,22 @@ async fn bearer_registry(archive: Vec<u8>) -> (SocketAddr, Seen) {
                 if authorization.as_deref() != Some(wanted.as_str()) || !scope_ok {
                     return StatusCode::UNAUTHORIZED.into_response();
                 }
-                return ([(header::CONTENT_TYPE, "application/json")], format!("{{\"token\":\"{TOKEN}\"}}"))
-                    .into_response();
+                let mut issued = issued.lock().unwrap();
+                *issued = (issued.0 + 1, 0);
+                let token = format!("{{\"token\":\"tok-chart-{}\"}}", issued.0);
+                return ([(header::CONTENT_TYPE, "application/json")], token).into_response();
             }
-            if authorization.as_deref() != Some(&format!("Bearer {TOKEN}")) {
+            let valid = {
+                let mut issued = issued.lock().unwrap();
+                let valid = issued.0 > 0
+                    && authorization.as_deref() == Some(&format!("Bearer tok-chart-{}", issued.0))
+                    && issued.1 < uses;
+                if valid {
+                    issued.1 += 1;
+                }
+                valid
+            };
+            if !valid {
                 let challenge = format!(
                     "Bearer realm=\"http://{address}/token\",service=\"fake\",scope=\"repository:charts/demo:pull\""
                 );
@@ -1036,7 +1051,8 @@ async fn an_oci_chart_behind_a_bearer_challenge_is_read_with_a_token() {
     }
     let work = tempfile::tempdir().unwrap();
     let archive = package(work.path(), "demo", "1.0.0", &work.path().join("out"));
-    let (address, seen) = bearer_registry(std::fs::read(&archive).unwrap()).await;
+    let archive = std::fs::read(&archive).unwrap();
+    let (address, seen) = bearer_registry(archive.clone(), usize::MAX).await;
     let reference = format!("oci://{address}/charts");
     let helm = helm_client();
     let right = Credentials {
@@ -1063,8 +1079,10 @@ async fn an_oci_chart_behind_a_bearer_challenge_is_read_with_a_token() {
         .iter()
         .filter(|(path, _)| path.starts_with("/token"))
         .collect();
-    // A token per session (the listing, then the download), each asked with the password.
+    // One token for the render: the download goes on with the one the listing was given,
+    // asked for with the password.
     assert!(!token_asks.is_empty(), "{seen:?}");
+    assert_eq!(token_asks.len(), 1, "{seen:?}");
     for (_, authorization) in &token_asks {
         assert!(
             authorization
@@ -1096,4 +1114,26 @@ async fn an_oci_chart_behind_a_bearer_challenge_is_read_with_a_token() {
         .await
         .unwrap_err();
     assert_eq!(error.code, Code::SourceAuth, "{}", error.message);
+
+    // A token that runs out between the listing and the download (good for two requests
+    // here): the download's 401 is answered with a fresh token, once.
+    let (address, seen) = bearer_registry(archive, 2).await;
+    let reference = format!("oci://{address}/charts");
+    let rendered = helm
+        .render(
+            &source(&reference, "demo", "^1"),
+            "",
+            "api",
+            "default",
+            Some(&right),
+        )
+        .await
+        .unwrap();
+    assert!(rendered.manifests.contains("name: api-demo"));
+    let seen = seen.lock().unwrap().clone();
+    let asks = seen
+        .iter()
+        .filter(|(path, _)| path.starts_with("/token"))
+        .count();
+    assert_eq!(asks, 2, "{seen:?}");
 }

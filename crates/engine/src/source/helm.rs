@@ -136,6 +136,8 @@ enum Plan {
     Oci {
         repository: oci::Repository,
         manifest: oci::Manifest,
+        /// What the registry granted while the version was chosen, for the download.
+        granted: oci::Granted,
     },
 }
 
@@ -202,6 +204,7 @@ impl Helm {
             Plan::Oci {
                 repository,
                 manifest,
+                ..
             } => Resolved {
                 url: format!("{}:{}", repository.shown(), version.replace('+', "_")),
                 version,
@@ -289,11 +292,13 @@ impl Helm {
                 let tags = session.versions().await?;
                 let version = pick(&wanted, tags.iter().map(String::as_str), source)?;
                 let manifest = session.manifest(&version).await?;
+                let granted = session.into_granted();
                 Ok((
                     version,
                     Plan::Oci {
                         repository,
                         manifest,
+                        granted,
                     },
                 ))
             }
@@ -343,8 +348,10 @@ impl Helm {
             Plan::Oci {
                 repository,
                 manifest,
+                granted,
             } => {
-                let mut session = oci::Session::new(&self.client, &repository, credentials);
+                let mut session =
+                    oci::Session::resume(&self.client, &repository, credentials, granted);
                 let archive = session.archive(&manifest, self.limits.size).await?;
                 Ok((archive, manifest.digest))
             }

@@ -116,10 +116,13 @@ pub(super) struct Session<'a> {
     repository: &'a Repository,
     credentials: Option<&'a Credentials>,
     granted: Granted,
+    /// `granted` came from an earlier session ([`Session::resume`]): a 401 may mean it ran
+    /// out, and is answered afresh once.
+    resumed: bool,
 }
 
 /// What a 401 challenge asked for, once answered; sent with every later request.
-enum Granted {
+pub(super) enum Granted {
     /// No challenge yet.
     Nothing,
     /// The credentials, as basic auth.
@@ -172,7 +175,31 @@ impl<'a> Session<'a> {
             repository,
             credentials,
             granted: Granted::Nothing,
+            resumed: false,
         }
+    }
+
+    /// A session that starts with what an earlier one was granted (see
+    /// [`Session::into_granted`]): the chart's download then needs no second token.
+    pub(super) fn resume(
+        client: &'a Client,
+        repository: &'a Repository,
+        credentials: Option<&'a Credentials>,
+        granted: Granted,
+    ) -> Self {
+        let resumed = !matches!(granted, Granted::Nothing);
+        Session {
+            client,
+            repository,
+            credentials,
+            granted,
+            resumed,
+        }
+    }
+
+    /// What the session was granted, for [`Session::resume`].
+    pub(super) fn into_granted(self) -> Granted {
+        self.granted
     }
 
     /// The chart versions (tags with `_` read as `+`), as listed: every page of the tag
@@ -326,6 +353,11 @@ impl<'a> Session<'a> {
         what: &str,
     ) -> Result<Response, SourceError> {
         let response = self.send(url, accept).await?;
+        if response.status() == StatusCode::UNAUTHORIZED && self.resumed {
+            // What an earlier session was granted no longer holds: ask again, once.
+            self.resumed = false;
+            self.granted = Granted::Nothing;
+        }
         if response.status() != StatusCode::UNAUTHORIZED
             || !matches!(self.granted, Granted::Nothing)
         {
