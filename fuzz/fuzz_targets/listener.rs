@@ -284,6 +284,9 @@ fn fixture() -> Fixture {
         pin_digest: false,
         branch: None,
         values: None,
+        verify: tripline_engine::trigger::Verify::Off,
+        watch: None,
+        maturing: None,
     };
     let triggers = [
         ("redeploy", "demo", TriggerKind::Redeploy, false),

@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand, ValueEnum};
 use tripline_engine::error::{Code, ErrorBody};
 use tripline_engine::store::{Decision, NewTrigger, RecordFilter};
-use tripline_engine::trigger::{ImageValues, TagFilter, TriggerKind};
+use tripline_engine::trigger::{ImageValues, TagFilter, TriggerKind, Verify};
 
 use crate::{Context, output};
 
@@ -83,6 +83,27 @@ pub enum KindArg {
     Image,
 }
 
+/// How an image trigger checks pushes with the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerifyArg {
+    /// The tag must exist in the registry; its digest is read from there
+    Required,
+    /// As required, but deploy unverified when the registry cannot be reached
+    IfReachable,
+    /// Believe the push as it is
+    Off,
+}
+
+impl From<VerifyArg> for Verify {
+    fn from(v: VerifyArg) -> Self {
+        match v {
+            VerifyArg::Required => Verify::Required,
+            VerifyArg::IfReachable => Verify::IfReachable,
+            VerifyArg::Off => Verify::Off,
+        }
+    }
+}
+
 /// A decision filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DecisionArg {
@@ -136,9 +157,25 @@ pub struct CreateArgs {
     /// Image: only these tags (comma-separated, at most 100)
     #[arg(long, value_delimiter = ',')]
     tags: Vec<String>,
-    /// Image: deploy tag@digest when the push names a digest
-    #[arg(long)]
+    /// Image: deploy tag@digest, the digest read from the registry (the default)
+    #[arg(long, conflicts_with = "no_pin_digest")]
     pin_digest: bool,
+    /// Image: deploy the tag alone, without its digest
+    #[arg(long)]
+    no_pin_digest: bool,
+    /// Image: how a push is checked with the registry before it is acted on: `required`
+    /// (the tag must exist there, its digest is read from there; an unreachable registry
+    /// makes the push wait, then be refused), `if-reachable` (deploy unverified when the
+    /// registry cannot be reached), `off` (believe the push)
+    #[arg(long, value_enum, default_value_t = VerifyArg::Required)]
+    verify: VerifyArg,
+    /// Image: also watch the repositories, asking the registry every SECONDS (jittered)
+    /// [default when given without a value: 300]
+    #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "300")]
+    watch: Option<u32>,
+    /// Image: deploy a tag only once it has kept its digest this many minutes
+    #[arg(long, value_name = "MINUTES")]
+    maturing: Option<u32>,
     /// Image, Git applications: write new images to this branch (made from the tracked
     /// branch, tag or commit when it does not exist) instead of the tracked branch, and
     /// deploy that commit; the application keeps following its tracked reference
@@ -176,6 +213,9 @@ fn kind(args: &CreateArgs) -> Result<TriggerKind, ErrorBody> {
             ("--value-repository", args.value_repository.is_some()),
             ("--value-tag", args.value_tag.is_some()),
             ("--value-image", args.value_image.is_some()),
+            ("--no-pin-digest", args.no_pin_digest),
+            ("--watch", args.watch.is_some()),
+            ("--maturing", args.maturing.is_some()),
         ];
         if let Some((flag, _)) = given.iter().find(|(_, given)| *given) {
             return Err(invalid(format!(
@@ -222,9 +262,12 @@ fn kind(args: &CreateArgs) -> Result<TriggerKind, ErrorBody> {
                 },
                 (None, true) => TagFilter::All,
             },
-            pin_digest: args.pin_digest,
+            pin_digest: !args.no_pin_digest,
             branch: args.branch.clone(),
             values,
+            verify: args.verify.into(),
+            watch: args.watch,
+            maturing: args.maturing.filter(|minutes| *minutes > 0),
         },
     })
 }
@@ -505,8 +548,11 @@ fn details(kind: &TriggerKind) -> String {
             pin_digest,
             branch,
             values,
+            verify,
+            watch,
+            maturing,
         } => format!(
-            "{} ({}){}{}{}",
+            "{} ({}){}{}{}{}{}{}",
             repositories.join(", "),
             match filter {
                 TagFilter::All => "all tags".to_owned(),
@@ -525,6 +571,17 @@ fn details(kind: &TriggerKind) -> String {
             values
                 .as_ref()
                 .map(|v| format!(", values {v}"))
+                .unwrap_or_default(),
+            match verify {
+                Verify::Required => "",
+                Verify::IfReachable => ", deployed unverified when the registry is unreachable",
+                Verify::Off => ", not verified with the registry",
+            },
+            watch
+                .map(|s| format!(", watched every {s}s"))
+                .unwrap_or_default(),
+            maturing
+                .map(|m| format!(", after {m} minutes stable"))
                 .unwrap_or_default(),
         ),
     }

@@ -241,6 +241,15 @@ codes! {
     StorageUnavailable = "storage_unavailable", Internal, 503;
     /// The trigger's signing key cannot be read.
     SigningKeyUnavailable = "secrets_unavailable", Internal, 503;
+    /// The registry has no such tag: the push is not acted on.
+    ImageNotInRegistry = "image_not_in_registry", Invalid, 422;
+    /// The push names a digest the registry contradicts: it is not acted on.
+    DigestDisagrees = "digest_disagrees", Conflict, 409;
+    /// The registry could not be reached to verify the push, within the retries; nothing was
+    /// done, and the caller may deliver it again (`Retry-After`).
+    RegistryUnreachable = "registry_unreachable", Internal, 503;
+    /// The registry refused to say what the pushed tag is (credentials, a bad answer).
+    RegistryRefused = "registry_refused", Invalid, 502;
     /// The trigger is disabled.
     TriggerDisabled = "trigger_disabled", Conflict, 409;
     /// The trigger's application is on hold.

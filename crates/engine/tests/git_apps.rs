@@ -413,6 +413,9 @@ async fn an_image_push_is_committed_to_the_branch_then_deployed() {
                 pin_digest: false,
                 branch: None,
                 values: None,
+                verify: tripline_engine::trigger::Verify::Off,
+                watch: None,
+                maturing: None,
             },
             signed: false,
         })
@@ -635,6 +638,9 @@ async fn an_image_push_is_committed_to_a_branch_of_the_triggers_own() {
         pin_digest: false,
         branch: branch.map(str::to_owned),
         values: None,
+        verify: tripline_engine::trigger::Verify::Off,
+        watch: None,
+        maturing: None,
     };
     let new = |name: &str, kind: TriggerKind| NewTrigger {
         name: name.into(),
@@ -664,6 +670,9 @@ async fn an_image_push_is_committed_to_a_branch_of_the_triggers_own() {
         pin_digest: false,
         branch: None,
         values: Some(tripline_engine::trigger::ImageValues::default()),
+        verify: tripline_engine::trigger::Verify::Off,
+        watch: None,
+        maturing: None,
     };
     let error = tripline
         .create_trigger(&new("bad", with_values))

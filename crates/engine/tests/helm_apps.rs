@@ -266,6 +266,9 @@ async fn a_helm_application_follows_its_chart_values_and_pushed_images() {
                 pin_digest: false,
                 branch: None,
                 values: None,
+                verify: tripline_engine::trigger::Verify::Off,
+                watch: None,
+                maturing: None,
             },
             signed: false,
         })
@@ -407,6 +410,9 @@ async fn an_image_trigger_sets_the_values_keys_it_names() {
         pin_digest: false,
         branch: branch.map(str::to_owned),
         values,
+        verify: tripline_engine::trigger::Verify::Off,
+        watch: None,
+        maturing: None,
     };
     let keys = |repository: &str, tag: &str| ImageValues::Split {
         repository: repository.into(),

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use super::index::Entry;
 use super::record::{self, Answered, Call};
-use super::{State, throttle};
+use super::{State, throttle, verify};
 use crate::deploy::worker::Event;
 use crate::deploy::{Direction, Options, ScaleRequest};
 use crate::error::Code;
@@ -610,7 +610,7 @@ async fn registry_hook(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Outcome {
-    let (trigger, template) = (&entry.trigger, entry.template.as_str());
+    let trigger = &entry.trigger;
     if !matches!(trigger.kind, TriggerKind::Image { .. }) {
         return Outcome::Done(Reply::error(
             Code::WrongHook,
@@ -657,7 +657,73 @@ async fn registry_hook(
             return Outcome::Done(Reply::error(Code::BadPayload, error.to_string()));
         }
     };
-    let mut updates = Vec::new();
+    act_on_pushes(state, entry, delivery, false).await
+}
+
+/// Acts on pushes the listener did not receive, as on a registry's notification: those a
+/// watch found ([`super::watch`]), or a maturing push now due (`matured`). The call is
+/// recorded as one from this machine, method `WATCH`, path `path` (`/watch/<repository>` or
+/// `/matured/<repository>`), the pushes as its body, so the record says where it came from.
+/// Returns the status the call was answered with.
+pub(super) async fn watched(
+    state: &Arc<State>,
+    entry: &Entry,
+    delivery: registry::Delivery,
+    path: &str,
+    matured: bool,
+) -> u16 {
+    let method = axum::http::Method::from_bytes(b"WATCH").expect("WATCH is a token");
+    let uri: axum::http::Uri = match path.parse() {
+        Ok(uri) => uri,
+        Err(_) => axum::http::Uri::from_static("/watch"),
+    };
+    let loopback = IpAddr::from([127, 0, 0, 1]);
+    let mut call = Call::new(loopback, &method, &uri, &HeaderMap::new());
+    call.set_body(
+        serde_json::to_vec(&delivery.events)
+            .unwrap_or_default()
+            .into(),
+    );
+    let trigger = &entry.trigger;
+    let outcome = Box::pin(act_on_pushes(state, entry, delivery, matured)).await;
+    let response = match outcome {
+        Outcome::Done(reply) => {
+            respond(state, call, Some(trigger), trigger.kind.name(), reply).await
+        }
+        Outcome::Release(start) => {
+            Box::pin(start_release(
+                state,
+                call,
+                trigger,
+                &Params(Vec::new()),
+                start,
+            ))
+            .await
+        }
+    };
+    response.status().as_u16()
+}
+
+/// One push an image trigger acts on: the repository (normalised), the tag, the digest to
+/// deploy (when pinning), and the push.
+type Update<'e> = (
+    String,
+    Option<String>,
+    Option<String>,
+    &'e registry::PushEvent,
+);
+
+/// What an image trigger does with a delivery's pushes, from a registry's notification or
+/// from a watch ([`super::watch`]): decide which pushes concern it, verify them with the
+/// registry, and change the application's source.
+async fn act_on_pushes(
+    state: &Arc<State>,
+    entry: &Entry,
+    delivery: registry::Delivery,
+    matured: bool,
+) -> Outcome {
+    let (trigger, template) = (&entry.trigger, entry.template.as_str());
+    let mut updates: Vec<Update<'_>> = Vec::new();
     let mut reasons: Vec<String> = delivery.skipped.clone();
     for event in &delivery.events {
         match matching::decide_with(&trigger.kind, &entry.matcher, event) {
@@ -681,8 +747,279 @@ async fn registry_hook(
             Some(record::Event::Pushes(delivery.events)),
         ));
     }
+    // Settings that do not fit the source are refused when the trigger is made; this holds
+    // for a trigger stored before that rule, or an application made again under its name.
+    if let Some(source) = &entry.source
+        && let Some(why) = trigger::unfit_for_source(&trigger.kind, &trigger.app, source)
+    {
+        return Outcome::Done(Reply::error(Code::TriggerInvalid, why));
+    }
+    let TriggerKind::Image {
+        verify: policy,
+        pin_digest,
+        maturing,
+        ..
+    } = &trigger.kind
+    else {
+        unreachable!("only image triggers reach the registry hook's update");
+    };
+    // A push already in the template and deployed is a no-op, told without asking the
+    // registry: nothing is done either way.
+    let template_app = matches!(
+        entry.source,
+        Some(crate::app::Source::Template { .. }) | None
+    );
+    if *policy != trigger::Verify::Off
+        && template_app
+        && let Some(reply) = already_deployed(state, trigger, template, &updates, &delivery.events)
+    {
+        return Outcome::Done(reply);
+    }
+    let mut checks = Vec::with_capacity(updates.len());
+    for update in &mut updates {
+        let (repository, tag, digest, event) = update;
+        let Some(tag) = tag.as_deref() else { continue };
+        // A watch's push was read from the registry a moment ago.
+        let checked = match (event.format, &event.digest) {
+            (registry::Format::Watch, Some(digest)) => Ok(verify::Checked::Registry {
+                image: format!("{repository}:{tag}"),
+                digest: digest.clone(),
+            }),
+            _ => {
+                verify::check(
+                    &state.registry,
+                    *policy,
+                    repository,
+                    tag,
+                    event.digest.as_deref(),
+                )
+                .await
+            }
+        };
+        match checked {
+            Ok(checked) => {
+                *digest = if *pin_digest {
+                    checked.digest(event.digest.as_deref()).map(str::to_owned)
+                } else {
+                    None
+                };
+                checks.push(checked);
+            }
+            Err(refusal) => {
+                let mut reply = Reply::error(refusal.code, refusal.message);
+                reply.retry_after = refusal.retry_after;
+                reply.event = Some(record::Event::Json(json!({
+                    "pushes": delivery.events,
+                    "verification": checks,
+                })));
+                return Outcome::Done(reply);
+            }
+        }
+    }
+    if let Some(minutes) = maturing.filter(|m| *m > 0)
+        && !matured
+    {
+        return with_verification(hold_to_mature(state, trigger, &updates, minutes), &checks);
+    }
     let events_json = serde_json::to_value(&delivery.events).ok();
-    let pushed: Vec<String> = updates
+    let pushed = image_names(&updates);
+    let message = format!(
+        "image {} pushed ({}), trigger {}",
+        pushed.join(", "),
+        delivery.format.label(),
+        trigger.name
+    );
+    // The index knows the application's source: the template path reads nothing more.
+    let outcome = match &entry.source {
+        Some(crate::app::Source::Git { git, .. }) => {
+            write_back(state, trigger, git, &updates, &pushed, events_json).await
+        }
+        Some(crate::app::Source::Helm { .. }) => {
+            helm_image_update(state, trigger, &updates, &pushed, &message, events_json)
+        }
+        Some(crate::app::Source::Template { .. }) | None => template_image_update(
+            state,
+            trigger,
+            template,
+            &updates,
+            &pushed,
+            &message,
+            events_json,
+        ),
+    };
+    with_verification(outcome, &checks)
+}
+
+/// A trigger with a maturing delay holds each push (its digest as verified) until the delay
+/// has passed; the watcher then deploys it if the tag still has that digest
+/// ([`super::watch`]). A newer push of the same repository takes the place of one held. The
+/// call is answered `202`: the push is accepted, kept in the database, and acted on later.
+fn hold_to_mature(
+    state: &Arc<State>,
+    trigger: &Trigger,
+    updates: &[Update<'_>],
+    minutes: u32,
+) -> Outcome {
+    let now = jiff::Timestamp::now();
+    let due = now + jiff::SignedDuration::from_mins(i64::from(minutes));
+    let mut held = Vec::new();
+    let mut replaced = Vec::new();
+    for (repository, tag, digest, event) in updates {
+        let (Some(tag), Some(digest)) = (tag, digest.as_ref().or(event.digest.as_ref())) else {
+            continue;
+        };
+        let maturing = crate::store::Maturing {
+            trigger_id: trigger.id,
+            repository: repository.clone(),
+            tag: tag.clone(),
+            digest: digest.clone(),
+            since: now.to_string(),
+            due_at: due.to_string(),
+        };
+        match state.with_store(|store| store.hold_maturing(&maturing)) {
+            Ok(before) => {
+                if let Some(before) = before {
+                    replaced.push(format!("{}:{}", before.repository, before.tag));
+                }
+                held.push(format!("{repository}:{tag}@{digest}"));
+            }
+            Err(error) => {
+                return Outcome::Done(Reply::error(
+                    Code::StorageUnavailable,
+                    format!("cannot keep the push while it matures: {error}"),
+                ));
+            }
+        }
+    }
+    if held.is_empty() {
+        return Outcome::Done(Reply::skipped(
+            Decision::Untriggered,
+            "a maturing delay needs the pushed tag's digest, and the push has none (verify              it with the registry to read it)"
+                .into(),
+            None,
+        ));
+    }
+    let mut reason = format!(
+        "maturing: {} deploys at {} if the tag still has this digest then",
+        held.join(", "),
+        due.strftime("%Y-%m-%d %H:%M:%S UTC")
+    );
+    if !replaced.is_empty() {
+        reason.push_str(&format!(
+            "; it takes the place of {}, held before",
+            replaced.join(", ")
+        ));
+    }
+    let body = json!({"status": "maturing", "images": held, "dueAt": due.to_string(),
+        "replaces": replaced});
+    Outcome::Done(Reply {
+        status: StatusCode::ACCEPTED,
+        body: body.to_string(),
+        decision: Decision::Untriggered,
+        reason,
+        event: Some(record::Event::Json(
+            json!({"maturing": held, "dueAt": due.to_string()}),
+        )),
+        retry_after: None,
+    })
+}
+
+/// The outcome, its record saying how each push was verified (or why it was not).
+fn with_verification(outcome: Outcome, checks: &[verify::Checked]) -> Outcome {
+    if checks.is_empty() {
+        return outcome;
+    }
+    let checks = json!(checks);
+    match outcome {
+        Outcome::Release(mut start) => {
+            if let Some(cause) = &mut start.cause_event {
+                cause["verification"] = checks.clone();
+            }
+            start.note["verification"] = checks;
+            Outcome::Release(start)
+        }
+        Outcome::Done(mut reply) => {
+            if let Some(record::Event::Json(event)) = &mut reply.event
+                && event.is_object()
+            {
+                event["verification"] = checks;
+            }
+            Outcome::Done(reply)
+        }
+    }
+}
+
+/// Sets each update's image in `manifest`: the new manifest, the objects changed and the
+/// containers whose image changed.
+fn retag_all(
+    mut manifest: crate::template::Manifest,
+    updates: &[Update<'_>],
+) -> crate::store::Result<(
+    crate::template::Manifest,
+    Vec<crate::template::ResourceId>,
+    Vec<matching::ImageChange>,
+)> {
+    let mut changed = Vec::new();
+    let mut changes = Vec::new();
+    for (repository, tag, digest, _) in updates {
+        let (values, image_changes) =
+            matching::retag(&manifest, repository, tag.as_deref(), digest.as_deref());
+        for (position, _) in &values {
+            let id = manifest.documents()[*position].id.clone();
+            if !changed.contains(&id) {
+                changed.push(id);
+            }
+        }
+        changes.extend(image_changes);
+        if !values.is_empty() {
+            manifest = manifest.replace(values)?;
+        }
+    }
+    Ok((manifest, changed, changes))
+}
+
+/// For a template application, a no-op answer when the pushes, as they name themselves, are
+/// already in the latest template version and that version is deployed; `None` otherwise (or
+/// when the store cannot say: the full path then reports it).
+fn already_deployed(
+    state: &Arc<State>,
+    trigger: &Trigger,
+    template: &str,
+    updates: &[Update<'_>],
+    events: &[registry::PushEvent],
+) -> Option<Reply> {
+    let mut unchanged = false;
+    let checked = state.with_store(|store| {
+        let outcome =
+            store.modify_template(template, Origin::ImageUpdate, "", None, |manifest| {
+                unchanged = updates.iter().all(|(repository, tag, digest, _)| {
+                    matching::retag(&manifest, repository, tag.as_deref(), digest.as_deref())
+                        .0
+                        .is_empty()
+                });
+                Ok((manifest, Vec::new()))
+            })?;
+        let deployed = store
+            .last_success(&trigger.app)?
+            .map(|(version, _)| version);
+        Ok((outcome.version().number, deployed))
+    });
+    match checked {
+        Ok((latest, deployed)) if unchanged && deployed == Some(latest) => Some(Reply::skipped(
+            Decision::NoOp,
+            format!(
+                "{} is already in template version {latest} and deployed",
+                image_names(updates).join(", ")
+            ),
+            Some(record::Event::Pushes(events.to_vec())),
+        )),
+        _ => None,
+    }
+}
+
+/// `repository:tag@digest` of each update.
+fn image_names(updates: &[Update<'_>]) -> Vec<String> {
+    updates
         .iter()
         .map(|(repository, tag, digest, _)| {
             let mut name = repository.clone();
@@ -696,53 +1033,31 @@ async fn registry_hook(
             }
             name
         })
-        .collect();
-    let message = format!(
-        "image {} pushed ({}), trigger {}",
-        pushed.join(", "),
-        delivery.format.label(),
-        trigger.name
-    );
-    // Settings that do not fit the source are refused when the trigger is made; this holds
-    // for a trigger stored before that rule, or an application made again under its name.
-    if let Some(source) = &entry.source
-        && let Some(why) = trigger::unfit_for_source(&trigger.kind, &trigger.app, source)
-    {
-        return Outcome::Done(Reply::error(Code::TriggerInvalid, why));
-    }
-    // The index knows the application's source: the template path reads nothing more.
-    match &entry.source {
-        Some(crate::app::Source::Git { git, .. }) => {
-            return write_back(state, trigger, git, &updates, &pushed, events_json).await;
-        }
-        Some(crate::app::Source::Helm { .. }) => {
-            return helm_image_update(state, trigger, &updates, &pushed, &message, events_json);
-        }
-        Some(crate::app::Source::Template { .. }) | None => {}
-    }
+        .collect()
+}
+
+/// An image push for a template application: a new template version with the images set,
+/// and its release; nothing new (the latest version holds the images and is deployed) is a
+/// no-op.
+fn template_image_update(
+    state: &Arc<State>,
+    trigger: &Trigger,
+    template: &str,
+    updates: &[Update<'_>],
+    pushed: &[String],
+    message: &str,
+    events_json: Option<Value>,
+) -> Outcome {
     let mut changes = Vec::new();
     let saved = state.with_store(|store| {
         let outcome = store.modify_template(
             template,
             Origin::ImageUpdate,
-            &message,
+            message,
             events_json.as_ref(),
-            |mut manifest| {
-                let mut changed = Vec::new();
-                for (repository, tag, digest, _) in &updates {
-                    let (values, image_changes) =
-                        matching::retag(&manifest, repository, tag.as_deref(), digest.as_deref());
-                    for (position, _) in &values {
-                        let id = manifest.documents()[*position].id.clone();
-                        if !changed.contains(&id) {
-                            changed.push(id);
-                        }
-                    }
-                    changes.extend(image_changes);
-                    if !values.is_empty() {
-                        manifest = manifest.replace(values)?;
-                    }
-                }
+            |manifest| {
+                let (manifest, changed, image_changes) = retag_all(manifest, updates)?;
+                changes = image_changes;
                 Ok((manifest, changed))
             },
         )?;
@@ -773,7 +1088,7 @@ async fn registry_hook(
         Ok((outcome, _)) => {
             let version = outcome.version().number;
             let first = updates[0].3;
-            let cause = push_cause(first, &pushed, "version", json!(version));
+            let cause = push_cause(first, pushed, "version", json!(version));
             Outcome::Release(Start {
                 cause_event: Some(cause),
                 options: Options::default(),
@@ -793,7 +1108,7 @@ async fn write_back(
     state: &Arc<State>,
     trigger: &Trigger,
     git: &crate::source::git::GitSource,
-    updates: &[(String, Option<String>, Option<String>, &registry::PushEvent)],
+    updates: &[Update<'_>],
     pushed: &[String],
     events_json: Option<serde_json::Value>,
 ) -> Outcome {
@@ -889,7 +1204,7 @@ async fn write_back(
 fn helm_image_update(
     state: &Arc<State>,
     trigger: &Trigger,
-    updates: &[(String, Option<String>, Option<String>, &registry::PushEvent)],
+    updates: &[Update<'_>],
     pushed: &[String],
     message: &str,
     events_json: Option<Value>,

@@ -85,6 +85,36 @@ impl TokenIndex {
 
     /// The trigger whose token hashes to `hash`, as the database has it now.
     pub fn find(&self, hash: &str) -> Result<Option<Arc<Entry>>> {
+        let inner = self.fresh()?;
+        Ok(inner.by_hash.get(hash).cloned())
+    }
+
+    /// The trigger with id `id` (a scan: for the watcher, not for calls).
+    pub fn by_trigger(&self, id: i64) -> Result<Option<Arc<Entry>>> {
+        let inner = self.fresh()?;
+        Ok(inner.by_hash.values().find(|e| e.trigger.id == id).cloned())
+    }
+
+    /// The image triggers that watch their repositories.
+    pub fn watched(&self) -> Result<Vec<Arc<Entry>>> {
+        let inner = self.fresh()?;
+        let mut watched: Vec<Arc<Entry>> = inner
+            .by_hash
+            .values()
+            .filter(|e| {
+                matches!(
+                    e.trigger.kind,
+                    crate::trigger::TriggerKind::Image { watch: Some(_), .. }
+                )
+            })
+            .cloned()
+            .collect();
+        watched.sort_by_key(|e| e.trigger.id);
+        Ok(watched)
+    }
+
+    /// The index, refreshed from the database.
+    fn fresh(&self) -> Result<std::sync::MutexGuard<'_, Inner>> {
         let mut inner = self.inner.lock().unwrap_or_else(|poisoned| {
             // A panic during a reload may have left the map half built: load it afresh.
             self.inner.clear_poison();
@@ -94,7 +124,7 @@ impl TokenIndex {
             inner
         });
         inner.refresh()?;
-        Ok(inner.by_hash.get(hash).cloned())
+        Ok(inner)
     }
 }
 

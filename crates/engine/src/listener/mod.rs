@@ -36,6 +36,8 @@ mod record;
 mod redact;
 mod retention;
 mod throttle;
+mod verify;
+mod watch;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -55,6 +57,7 @@ use crate::store::Store;
 pub use metrics::Metrics;
 pub use record::Recorder;
 pub use throttle::{ProxyError, TrustedProxy};
+pub use verify::{CredentialsFor, RegistryAccess};
 
 use crate::store::{Decision, Retention};
 
@@ -174,6 +177,8 @@ pub struct State {
     pub workers: Workers,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
+    /// How registries are reached to verify pushes (and to watch repositories).
+    pub registry: RegistryAccess,
     index: index::TokenIndex,
     recorder: Recorder,
     throttle: throttle::Throttle,
@@ -189,12 +194,31 @@ impl std::fmt::Debug for State {
 }
 
 impl State {
-    /// State over the database at `database` (starts the access-record writer thread).
+    /// State over the database at `database` (starts the access-record writer thread),
+    /// reaching registries anonymously.
     pub fn new(
         config: Config,
         database: PathBuf,
         secrets: Secrets,
         workers: Workers,
+    ) -> crate::store::Result<Arc<Self>> {
+        State::with_registry(
+            config,
+            database,
+            secrets,
+            workers,
+            RegistryAccess::anonymous(),
+        )
+    }
+
+    /// As [`State::new`], reaching registries through `registry` (the façade's shared client
+    /// and credentials).
+    pub fn with_registry(
+        config: Config,
+        database: PathBuf,
+        secrets: Secrets,
+        workers: Workers,
+        registry: RegistryAccess,
     ) -> crate::store::Result<Arc<Self>> {
         let index = index::TokenIndex::open(&database)?;
         let (recorded, _) = tokio::sync::broadcast::channel(1024);
@@ -205,6 +229,7 @@ impl State {
             secrets,
             workers,
             metrics: Metrics::default(),
+            registry,
             index,
             recorder,
             throttle,
@@ -277,6 +302,7 @@ impl Listener {
         let address = socket.local_addr()?;
         metrics::follow(state.clone(), cancel.child_token());
         retention::prune_in_background(state.clone(), cancel.child_token());
+        watch::watch_in_background(state.clone(), cancel.child_token());
         let task = tokio::spawn(serve(socket, state, cancel.clone()));
         Ok(Listener {
             address,

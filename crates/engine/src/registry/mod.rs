@@ -181,6 +181,10 @@ pub enum Format {
     /// Tripline's generic form: `{"image": …}` or `{"repository": …, "tag": …, "digest": …}`.
     #[serde(rename = "generic")]
     Generic,
+    /// Not a payload: a push Tripline found itself, watching a repository (or a maturing
+    /// push now due), its digest read from the registry.
+    #[serde(rename = "watch")]
+    Watch,
 }
 
 impl Format {
@@ -211,6 +215,7 @@ impl Format {
             Format::Artifactory => "jfrog-artifactory",
             Format::GoogleArtifactRegistry => "google-artifact-registry",
             Format::Generic => "generic",
+            Format::Watch => "watch",
         }
     }
 
@@ -227,6 +232,7 @@ impl Format {
             Format::Artifactory => "JFrog Artifactory",
             Format::GoogleArtifactRegistry => "Google Artifact Registry",
             Format::Generic => "generic",
+            Format::Watch => "registry watch",
         }
     }
 }
@@ -348,7 +354,8 @@ pub fn parse_delivery(headers: &[(String, String)], body: &[u8]) -> Result<Deliv
         Format::GitHub => github::parse(&root, headers.get("x-github-event")),
         Format::Artifactory => artifactory::parse(&root),
         Format::GoogleArtifactRegistry => google::parse(&root),
-        Format::Generic => generic::parse(&root),
+        // Never detected: a watch's pushes are made, not read.
+        Format::Generic | Format::Watch => generic::parse(&root),
     }?;
     Ok(Delivery {
         format,

@@ -211,6 +211,31 @@ const MIGRATIONS: &[&str] = &[
 
     ALTER TABLE template_versions ADD COLUMN values_number INTEGER;
     "#,
+    // 12: what watching image triggers last saw of each repository (the tag list's ETag, the
+    // tags, the tag acted on and its digest), and the pushes that wait to mature (one per
+    // trigger and repository: a newer push takes the place of an older one).
+    r#"
+    CREATE TABLE watches (
+        trigger_id INTEGER NOT NULL REFERENCES triggers(id) ON DELETE CASCADE,
+        repository TEXT NOT NULL,
+        etag       TEXT,
+        tags       TEXT NOT NULL,
+        tag        TEXT,
+        digest     TEXT,
+        checked_at TEXT NOT NULL,
+        PRIMARY KEY (trigger_id, repository)
+    ) STRICT;
+
+    CREATE TABLE maturing (
+        trigger_id INTEGER NOT NULL REFERENCES triggers(id) ON DELETE CASCADE,
+        repository TEXT NOT NULL,
+        tag        TEXT NOT NULL,
+        digest     TEXT NOT NULL,
+        since      TEXT NOT NULL,
+        due_at     TEXT NOT NULL,
+        PRIMARY KEY (trigger_id, repository)
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -19,6 +19,7 @@ mod retention;
 mod templates;
 mod triggers;
 mod values;
+mod watches;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -35,6 +36,7 @@ pub use retention::Retention;
 pub use templates::{Origin, SaveOutcome, TemplateSummary, Version, VersionSummary};
 pub use triggers::{NewTrigger, TriggerIndex};
 pub use values::{ValuesSaved, ValuesSummary, ValuesVersion};
+pub use watches::{Maturing, WatchState};
 
 /// The database file's name inside the data directory.
 pub const DATABASE_FILE: &str = "tripline.db";

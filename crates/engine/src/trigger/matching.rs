@@ -48,6 +48,11 @@ pub struct Matcher {
 }
 
 impl Matcher {
+    /// The trigger's tag filter, ready to check tags.
+    pub fn tags(&self) -> &TagMatcher {
+        &self.tags
+    }
+
     /// The matcher of `kind` (an empty one for kinds that take no pushes).
     pub fn of(kind: &TriggerKind) -> Matcher {
         match kind {
@@ -147,6 +152,37 @@ pub struct ImageChange {
     pub from: String,
     /// After.
     pub to: String,
+}
+
+/// Every image the template's containers use, as written (tag and digest included), in
+/// document and container order.
+pub fn images(manifest: &Manifest) -> Vec<ImageRef> {
+    let mut found = Vec::new();
+    for document in manifest.documents() {
+        let Some(path) = pod_spec_path(&document.id.kind) else {
+            continue;
+        };
+        let Some(spec) = path.iter().try_fold(&document.value, |v, k| v.get(*k)) else {
+            continue;
+        };
+        for list in ["initContainers", "containers", "ephemeralContainers"] {
+            for container in spec
+                .get(list)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(Ok(image)) = container
+                    .get("image")
+                    .and_then(Value::as_str)
+                    .map(ImageRef::parse)
+                {
+                    found.push(image);
+                }
+            }
+        }
+    }
+    found
 }
 
 /// Every image repository the template's containers use, without duplicates.
@@ -297,6 +333,9 @@ mod tests {
             pin_digest: pin,
             branch: None,
             values: None,
+            verify: crate::trigger::Verify::Off,
+            watch: None,
+            maturing: None,
         }
     }
 
@@ -325,6 +364,9 @@ mod tests {
             pin_digest: false,
             branch: None,
             values: None,
+            verify: crate::trigger::Verify::Off,
+            watch: None,
+            maturing: None,
         };
         let acr_push = |image: &str, tag: &str| {
             let mut event = PushEvent::new(Format::AlibabaAcr, ImageRef::parse(image).unwrap());

@@ -154,8 +154,10 @@ pub enum TriggerKind {
         repositories: Vec<String>,
         /// Which tags count.
         filter: TagFilter,
-        /// Deploy `tag@digest` when the push names a digest.
-        #[serde(default)]
+        /// Deploy `tag@digest`, the digest as the registry reads it (or, unverified, as the
+        /// push names it). On unless the trigger opts out; a trigger stored before this
+        /// default keeps the setting it was made with.
+        #[serde(default = "pin_by_default")]
         pin_digest: bool,
         /// Git applications: write the new image to this branch instead of the tracked one.
         /// The branch is made from the tracked reference's newest commit when the server has
@@ -168,7 +170,68 @@ pub enum TriggerKind {
         /// and `image.tag`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         values: Option<ImageValues>,
+        /// Whether a push is checked against the registry before anything is done with it.
+        #[serde(default, skip_serializing_if = "Verify::is_default")]
+        verify: Verify,
+        /// Watch the repositories: ask the registry for new tags (and a moved tag's new
+        /// digest) every this many seconds, jittered. None: only pushes the listener receives.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        watch: Option<u32>,
+        /// Deploy a tag only once it has kept its digest for this many minutes; a newer push
+        /// in between takes its place. None: at once.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        maturing: Option<u32>,
     },
+}
+
+fn pin_by_default() -> bool {
+    true
+}
+
+/// The shortest watch interval, in seconds.
+pub const MIN_WATCH_INTERVAL: u32 = 5;
+/// The longest watch interval (a day), in seconds.
+pub const MAX_WATCH_INTERVAL: u32 = 86_400;
+/// The watch interval a trigger gets when it asks to watch without saying how often.
+pub const DEFAULT_WATCH_INTERVAL: u32 = 300;
+/// The longest maturing delay (a week), in minutes.
+pub const MAX_MATURING: u32 = 7 * 24 * 60;
+
+/// How an image trigger checks a push with the registry before acting on it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "kebab-case")]
+pub enum Verify {
+    /// The tag must exist and its digest is read from the registry; a push whose digest
+    /// disagrees is refused. When the registry cannot be reached, the push waits and is
+    /// retried within a bound, then refused with `503` and `Retry-After` (registries retry
+    /// their notifications); it is never deployed unverified.
+    #[default]
+    Required,
+    /// As [`Verify::Required`], but when the registry still cannot be reached after the
+    /// retries, the push is deployed as it names itself, and the record says it was not
+    /// verified. A tag the registry says does not exist, or a digest it contradicts, is
+    /// still refused.
+    IfReachable,
+    /// The push is believed as it is (for a registry this machine cannot reach at all); the
+    /// record says it was not verified.
+    Off,
+}
+
+impl Verify {
+    /// Whether this is the default, [`Verify::Required`].
+    pub fn is_default(&self) -> bool {
+        *self == Verify::Required
+    }
+
+    /// `required`, `if-reachable` or `off`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verify::Required => "required",
+            Verify::IfReachable => "if-reachable",
+            Verify::Off => "off",
+        }
+    }
 }
 
 impl TriggerKind {
@@ -213,8 +276,26 @@ impl TriggerKind {
                 filter,
                 branch,
                 values,
+                watch,
+                maturing,
                 ..
             } => {
+                if let Some(seconds) = watch
+                    && !(MIN_WATCH_INTERVAL..=MAX_WATCH_INTERVAL).contains(seconds)
+                {
+                    return Err(Refused(format!(
+                        "the watch interval is {seconds}s; it must be between \
+                         {MIN_WATCH_INTERVAL}s and {MAX_WATCH_INTERVAL}s (a day)"
+                    )));
+                }
+                if let Some(minutes) = maturing
+                    && *minutes > MAX_MATURING
+                {
+                    return Err(Refused(format!(
+                        "the maturing delay is {minutes} minutes; the longest is {MAX_MATURING} \
+                         (a week)"
+                    )));
+                }
                 if repositories.is_empty() {
                     return Err("an image trigger must name at least one image repository".into());
                 }
@@ -533,6 +614,9 @@ mod tests {
             pin_digest: false,
             branch: branch.map(str::to_owned),
             values,
+            verify: Verify::Off,
+            watch: None,
+            maturing: None,
         };
         let commit = "0123456789abcdef0123456789abcdef01234567";
         let keys = || Some(ImageValues::default());
@@ -589,6 +673,9 @@ mod tests {
             pin_digest: false,
             branch: None,
             values: None,
+            verify: Verify::Off,
+            watch: None,
+            maturing: None,
         };
         assert!(image(TagFilter::All).validate().is_ok());
         assert!(image(TagFilter::Tags { tags: vec![] }).validate().is_err());
@@ -614,6 +701,9 @@ mod tests {
             pin_digest: false,
             branch: None,
             values: None,
+            verify: Verify::Off,
+            watch: None,
+            maturing: None,
         };
         assert!(none.validate().is_err());
         let with = |branch: Option<&str>, values: Option<ImageValues>| TriggerKind::Image {
@@ -622,6 +712,9 @@ mod tests {
             pin_digest: false,
             branch: branch.map(str::to_owned),
             values,
+            verify: Verify::Off,
+            watch: None,
+            maturing: None,
         };
         assert!(with(Some("tripline/images"), None).validate().is_ok());
         let error = with(Some("a..b"), None).validate().unwrap_err().0;
