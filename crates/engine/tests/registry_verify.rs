@@ -24,6 +24,7 @@ use tripline_engine::app::{ClusterRef, NewApplication, Pin, Source};
 use tripline_engine::cluster::Clusters;
 use tripline_engine::deploy::worker::Workers;
 use tripline_engine::listener::{self, Listener, RegistryAccess};
+use tripline_engine::registry::client::{Budgets, Client, Limits};
 use tripline_engine::sandbox::{Sandbox, SandboxConfig};
 use tripline_engine::secrets::Secrets;
 use tripline_engine::store::{AccessRecord, Decision, Maturing, NewTrigger, RecordFilter, Store};
@@ -51,6 +52,8 @@ struct Setup {
     watch: Option<u32>,
     maturing: Option<u32>,
     attempts: u32,
+    patience: Duration,
+    request_timeout: Duration,
 }
 
 impl Setup {
@@ -63,6 +66,8 @@ impl Setup {
             watch: None,
             maturing: None,
             attempts: 3,
+            patience: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -127,10 +132,18 @@ impl Rig {
             listen: "127.0.0.1:0".parse().unwrap(),
             ..listener::Config::default()
         };
-        let mut access = RegistryAccess::anonymous();
+        let client = Client::new(
+            Limits {
+                request_timeout: setup.request_timeout,
+                ..Limits::default()
+            },
+            Budgets::new(),
+        )
+        .unwrap();
+        let mut access = RegistryAccess::new(client, Arc::new(|_| Ok(None)));
         access.attempts = setup.attempts;
         access.backoff = Duration::from_millis(100);
-        access.patience = Duration::from_secs(2);
+        access.patience = setup.patience;
         let state = listener::State::with_registry(
             config,
             database.clone(),
@@ -508,5 +521,126 @@ async fn a_maturing_push_deploys_when_due_gives_way_to_a_newer_one_and_not_when_
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(rig.deployed().await.as_deref(), Some(pinned.as_str()));
     let _ = digests[3].as_str();
+    rig.stop().await;
+}
+
+/// A proxy in front of a registry that answers its first `refusals` requests `429` with
+/// `Retry-After: <retry_after>` and Docker Hub's rate-limit headers, and passes the rest on.
+async fn rate_limiting_proxy(
+    registry: String,
+    refusals: usize,
+    retry_after: u64,
+) -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::response::IntoResponse as _;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&seen);
+    let http = reqwest::Client::new();
+    let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+        let (counter, http, registry) = (Arc::clone(&counter), http.clone(), registry.clone());
+        async move {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if n < refusals {
+                return (
+                    axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    [
+                        ("retry-after", retry_after.to_string()),
+                        ("ratelimit-limit", "100;w=21600".to_owned()),
+                        ("ratelimit-remaining", "0;w=21600".to_owned()),
+                    ],
+                    "too many requests",
+                )
+                    .into_response();
+            }
+            let url = format!("http://{registry}{}", request.uri());
+            let mut forward = http.request(request.method().clone(), url);
+            for (name, value) in request.headers() {
+                if name != "host" {
+                    forward = forward.header(name, value);
+                }
+            }
+            let answer = forward.send().await.unwrap();
+            let mut response = axum::http::Response::builder().status(answer.status());
+            for (name, value) in answer.headers() {
+                response = response.header(name, value);
+            }
+            response
+                .body(axum::body::Body::from(answer.bytes().await.unwrap()))
+                .unwrap()
+        }
+    });
+    let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = socket.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(socket, app).await });
+    (address, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_or_silent_registry_is_waited_for_within_a_bound() {
+    if !require(&["docker-registry", "skopeo"]) {
+        return;
+    }
+    let (registry, _layouts, digests) = registry_with(&["1.0.0", "1.1.0"]);
+
+    // One 429 with Retry-After: 1 fits in the wait: the push is verified on the next try,
+    // and the registry's budget is kept for its host.
+    let (proxy, seen) = rate_limiting_proxy(registry.host(), 1, 1).await;
+    let repository = format!("{proxy}/demo/app");
+    let rig = Rig::start(Setup::new(&format!("{repository}:1.0.0"), &repository)).await;
+    let started = std::time::Instant::now();
+    let (status, _, body) = rig
+        .push(serde_json::json!({"image": format!("{repository}:1.1.0")}))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert!(started.elapsed() >= Duration::from_secs(1), "it waited");
+    assert!(seen.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+    assert_eq!(
+        body["details"]["verification"][0]["digest"],
+        digests[1].as_str()
+    );
+    let budget = rig
+        .state
+        .registry
+        .client()
+        .budgets()
+        .get(&proxy.to_string())
+        .expect("the 429's rate-limit headers were kept");
+    assert_eq!(budget.limit, Some(100));
+    rig.stop().await;
+
+    // A Retry-After longer than the wait: refused at once, and told when to call again.
+    let (proxy, _) = rate_limiting_proxy(registry.host(), 100, 60).await;
+    let repository = format!("{proxy}/demo/app");
+    let rig = Rig::start(Setup::new(&format!("{repository}:1.0.0"), &repository)).await;
+    let started = std::time::Instant::now();
+    let (status, retry, body) = rig
+        .push(serde_json::json!({"image": format!("{repository}:1.1.0")}))
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let retry: u64 = retry.unwrap().parse().unwrap();
+    assert!((50..=60).contains(&retry), "{retry}");
+    assert!(
+        body["message"].as_str().unwrap().contains("rate limiting"),
+        "{body}"
+    );
+    rig.stop().await;
+
+    // A registry that accepts connections and never answers: each try times out.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let repository = format!("{}/demo/app", silent.local_addr().unwrap());
+    let mut setup = Setup::new(&format!("{repository}:1.0.0"), &repository);
+    setup.attempts = 2;
+    setup.request_timeout = Duration::from_millis(500);
+    let rig = Rig::start(setup).await;
+    let (status, _, body) = rig
+        .push(serde_json::json!({"image": format!("{repository}:1.1.0")}))
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("2 attempts"),
+        "{body}"
+    );
+    drop(silent);
     rig.stop().await;
 }

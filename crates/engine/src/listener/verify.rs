@@ -8,7 +8,10 @@
 //! again, a bounded number of times within a bounded wait ([`RegistryAccess`]), honouring a
 //! `Retry-After` that fits in the wait. Then, unless the trigger allows unverified deploys
 //! ([`Verify::IfReachable`]), it is refused with `503` and `Retry-After`: registries deliver
-//! their notifications again, and nothing was done. Every outcome is on the call's record.
+//! their notifications again, and nothing was done. A tag not found is asked for again the
+//! same way before it is refused: the distribution registry sends its notification before it
+//! links the pushed tag, so a verification that follows at once can miss it. Every outcome is
+//! on the call's record.
 //!
 //! Sessions (and the tokens they hold) are kept per repository, so a registry with token auth
 //! costs one round trip per verification, not two.
@@ -127,7 +130,12 @@ impl RegistryAccess {
                 Ok(manifest) => return Ok(manifest),
                 Err(error) => error,
             };
-            let transient = matches!(error, Error::Unreachable { .. } | Error::RateLimited { .. });
+            // A 404 is asked again too: the distribution registry notifies a push before it
+            // links the tag, so a tag just pushed can be missing for a moment.
+            let transient = matches!(
+                error,
+                Error::Unreachable { .. } | Error::RateLimited { .. } | Error::NotFound { .. }
+            );
             if !transient || tried.attempts >= self.attempts.max(1) {
                 return Err((error, tried));
             }
@@ -234,21 +242,22 @@ pub(super) async fn check(
         }
         Err(failed) => failed,
     };
+    let waited = format!(
+        "{} attempt{} over {:.1}s",
+        tried.attempts,
+        if tried.attempts == 1 { "" } else { "s" },
+        tried.waited.as_secs_f64()
+    );
     match error {
         Error::NotFound { .. } => Err(Refusal {
             code: Code::ImageNotInRegistry,
             message: format!(
-                "the registry has no tag {tag} in {repository}: {error}; nothing was deployed"
+                "the registry has no tag {tag} in {repository}: {error} ({waited}); nothing \
+                 was deployed"
             ),
             retry_after: None,
         }),
         Error::Unreachable { .. } | Error::RateLimited { .. } => {
-            let waited = format!(
-                "{} attempt{} over {:.1}s",
-                tried.attempts,
-                if tried.attempts == 1 { "" } else { "s" },
-                tried.waited.as_secs_f64()
-            );
             if policy == Verify::IfReachable {
                 return Ok(Checked::Unverified {
                     image,
