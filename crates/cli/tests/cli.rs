@@ -829,3 +829,85 @@ fn commands_that_keep_no_secrets_start_no_sandbox_and_probe_no_keyring() {
     assert!(!cli.dir.path().join("sandbox").exists());
     assert!(!cli.dir.path().join("secrets").exists());
 }
+
+#[test]
+fn image_triggers_take_their_registry_options_and_show_them() {
+    let cli = Cli::new();
+    cli.ok(&[
+        "template",
+        "create",
+        "demo",
+        "-f",
+        path(&fixture("seed-demo.yaml")),
+    ]);
+    cli.ok(&["app", "create", "shop", "--template", "demo"]);
+    fn create<'a>(name: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec![
+            "--secrets",
+            "files",
+            "trigger",
+            "create",
+            "shop",
+            "--kind",
+            "image",
+            "--name",
+            name,
+            "--repository",
+            "registry.cn-hangzhou.aliyuncs.com/acs/rollouts-demo",
+        ];
+        args.extend_from_slice(extra);
+        args
+    }
+    // The defaults: verified with the registry, pinned by digest, not watched, at once.
+    cli.json(&create("plain", &[]));
+    let plain = cli.json(&["trigger", "show", "plain"]);
+    assert_eq!(plain["kind"]["pin_digest"], true, "{plain}");
+    for absent in ["verify", "watch", "maturing"] {
+        assert!(plain["kind"].get(absent).is_none(), "{plain}");
+    }
+    cli.json(&create(
+        "watched",
+        &[
+            "--no-pin-digest",
+            "--verify",
+            "if-reachable",
+            "--watch",
+            "--maturing",
+            "15",
+        ],
+    ));
+    let watched = cli.json(&["trigger", "show", "watched"]);
+    assert_eq!(watched["kind"]["pin_digest"], false, "{watched}");
+    assert_eq!(watched["kind"]["verify"], "if-reachable", "{watched}");
+    assert_eq!(watched["kind"]["watch"], 300, "--watch alone is 300 s");
+    assert_eq!(watched["kind"]["maturing"], 15);
+    let listed = cli.ok(&["trigger", "list"]);
+    for said in [
+        "deployed unverified when the registry is unreachable",
+        "watched every 300s",
+        "after 15 minutes stable",
+    ] {
+        assert!(listed.contains(said), "{said}: {listed}");
+    }
+    cli.json(&create("often", &["--watch", "60", "--verify", "off"]));
+    assert_eq!(cli.json(&["trigger", "show", "often"])["kind"]["watch"], 60);
+
+    // Out of bounds, or on a kind that has no registry.
+    for (extra, said) in [
+        (&["--watch", "1"][..], "between 5s and 86400s"),
+        (&["--maturing", "20000"][..], "the longest is 10080"),
+        (&["--verify", "sometimes"][..], "invalid value 'sometimes'"),
+    ] {
+        let mut args = create("bad", extra);
+        args.retain(|a| *a != "--secrets" && *a != "files");
+        let stderr = cli.fails(&args, if extra[0] == "--verify" { 2 } else { 3 });
+        assert!(stderr.contains(said), "{extra:?}: {stderr}");
+    }
+    let stderr = cli.fails(
+        &[
+            "trigger", "create", "shop", "--kind", "redeploy", "--watch", "60",
+        ],
+        3,
+    );
+    assert!(stderr.contains("--watch is for image triggers"), "{stderr}");
+}
