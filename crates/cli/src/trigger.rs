@@ -358,6 +358,26 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
                 if let Some(values) = values {
                     say!("Values:    {values}");
                 }
+                let watch = cx.tripline.trigger_watch(&t.name)?;
+                for seen in &watch.repositories {
+                    let at = match (&seen.tag, &seen.digest) {
+                        (Some(tag), Some(digest)) => format!("at {tag}@{digest}"),
+                        (Some(tag), None) => format!("at {tag}"),
+                        _ => "no tag chosen yet".to_owned(),
+                    };
+                    say!(
+                        "Watching:  {} ({at}; {} tags; changed {})",
+                        seen.repository,
+                        seen.tags,
+                        seen.changed_at
+                    );
+                    if let Some(error) = &seen.error {
+                        say!("           last look failed: {error}");
+                    }
+                }
+                for held in &watch.maturing {
+                    say!("Maturing:  {} (deploys at {})", held.image, held.due_at);
+                }
             }
             say!("Enabled:   {}", if t.enabled { "yes" } else { "no" });
             say!(

@@ -420,6 +420,12 @@ async fn a_watched_repository_deploys_a_new_version_and_a_moved_tag() {
     assert_eq!(watched.method, "WATCH");
     assert_eq!(watched.path, format!("/watch/{repository}"));
     assert_eq!(watched.source, "127.0.0.1");
+    let store = rig.store();
+    let views = store.watches(store.trigger("images").unwrap().id).unwrap();
+    assert_eq!(views.len(), 1, "{views:?}");
+    assert_eq!(views[0].tag.as_deref(), Some("1.2.0"));
+    assert_eq!(views[0].digest.as_deref(), Some(digest.as_str()));
+    assert_eq!((views[0].tags, views[0].error.as_deref()), (2, None));
     rig.stop().await;
 
     // A moved `latest`: the trigger follows that one tag; the registry's new digest deploys.

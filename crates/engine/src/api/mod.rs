@@ -64,7 +64,10 @@ pub use releases::Deploying;
 pub use sources::{NewGitApplication, NewHelmApplication, SourcePreview, ValuesDiff};
 pub use status::{DatabaseStatus, SecretsKind, Storage};
 pub use templates::{Diagnostic, PatchPreview, TemplateCheck, VersionDiff};
-pub use triggers::{ImageChoice, IssuedTrigger, TagPreview, TriggerSetup, WorkloadChoice};
+pub use triggers::{
+    ImageChoice, IssuedTrigger, MaturingView, TagPreview, TriggerSetup, TriggerWatch,
+    WorkloadChoice,
+};
 
 /// How to open the façade.
 #[derive(Debug, Clone)]

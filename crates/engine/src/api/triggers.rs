@@ -77,6 +77,30 @@ pub struct IssuedTrigger {
     pub signing_key: Option<String>,
 }
 
+/// What [`Tripline::trigger_watch`] shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerWatch {
+    /// Each watched repository.
+    pub repositories: Vec<crate::store::WatchView>,
+    /// Pushes that wait to mature.
+    pub maturing: Vec<MaturingView>,
+}
+
+/// A push that waits to mature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct MaturingView {
+    /// `repository:tag@digest`.
+    pub image: String,
+    /// When it was pushed (RFC 3339).
+    pub since: String,
+    /// When it deploys if its tag keeps that digest (RFC 3339).
+    pub due_at: String,
+}
+
 /// At most this many sample tags are previewed at once.
 const MAX_PREVIEW_TAGS: usize = 200;
 
@@ -84,6 +108,25 @@ impl Tripline {
     /// One trigger (without its token).
     pub fn trigger(&self, name: &str) -> Result<Trigger, ErrorBody> {
         Ok(self.store().trigger(name)?)
+    }
+
+    /// What an image trigger's watches know of each repository (nothing for a trigger that
+    /// does not watch, or has not looked yet), and the pushes that wait to mature.
+    pub fn trigger_watch(&self, name: &str) -> Result<TriggerWatch, ErrorBody> {
+        let store = self.store();
+        let trigger = store.trigger(name)?;
+        Ok(TriggerWatch {
+            repositories: store.watches(trigger.id)?,
+            maturing: store
+                .maturing(trigger.id)?
+                .into_iter()
+                .map(|m| MaturingView {
+                    image: format!("{}:{}@{}", m.repository, m.tag, m.digest),
+                    since: m.since,
+                    due_at: m.due_at,
+                })
+                .collect(),
+        })
     }
 
     /// Triggers, of one application or all.

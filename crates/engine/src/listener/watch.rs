@@ -210,6 +210,8 @@ async fn look(state: &Arc<State>, entry: &Arc<Entry>, repository: &str) {
         Ok(session) => session,
         Err(error) => {
             tracing::warn!(%error, trigger = %trigger.name, "cannot watch a repository");
+            seen.error = Some(error.to_string());
+            save(state, trigger.id, repository, &before, &seen);
             return;
         }
     };
@@ -242,10 +244,13 @@ async fn look(state: &Arc<State>, entry: &Arc<Entry>, repository: &str) {
             }
             Err(error) => {
                 tracing::info!(%error, trigger = %trigger.name, "a watch could not read the tag list");
+                seen.error = Some(error.to_string());
+                save(state, trigger.id, repository, &before, &seen);
                 return;
             }
         }
     }
+    seen.error = None;
     // 2. A new choice, or the tag in use when it can move.
     let (tag, moved_only) = match candidate {
         Some(tag) if Some(&tag) != seen.tag.as_ref() => (tag, false),
@@ -261,6 +266,7 @@ async fn look(state: &Arc<State>, entry: &Arc<Entry>, repository: &str) {
         Ok(manifest) => manifest.digest,
         Err(error) => {
             tracing::info!(%error, trigger = %trigger.name, tag, "a watch could not read a digest");
+            seen.error = Some(error.to_string());
             save(state, trigger.id, repository, &before, &seen);
             return;
         }

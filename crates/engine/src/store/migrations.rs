@@ -212,7 +212,7 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE template_versions ADD COLUMN values_number INTEGER;
     "#,
     // 12: what watching image triggers last saw of each repository (the tag list's ETag, the
-    // tags, the tag acted on and its digest), and the pushes that wait to mature (one per
+    // tags, the tag acted on and its digest, when that changed, the last look's error), and the pushes that wait to mature (one per
     // trigger and repository: a newer push takes the place of an older one).
     r#"
     CREATE TABLE watches (
@@ -223,6 +223,7 @@ const MIGRATIONS: &[&str] = &[
         tag        TEXT,
         digest     TEXT,
         checked_at TEXT NOT NULL,
+        error      TEXT,
         PRIMARY KEY (trigger_id, repository)
     ) STRICT;
 

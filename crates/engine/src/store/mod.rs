@@ -36,7 +36,7 @@ pub use retention::Retention;
 pub use templates::{Origin, SaveOutcome, TemplateSummary, Version, VersionSummary};
 pub use triggers::{NewTrigger, TriggerIndex};
 pub use values::{ValuesSaved, ValuesSummary, ValuesVersion};
-pub use watches::{Maturing, WatchState};
+pub use watches::{Maturing, WatchState, WatchView};
 
 /// The database file's name inside the data directory.
 pub const DATABASE_FILE: &str = "tripline.db";

@@ -22,6 +22,27 @@ pub struct WatchState {
     pub tag: Option<String>,
     /// That tag's digest then.
     pub digest: Option<String>,
+    /// Why the last look failed, if it did.
+    pub error: Option<String>,
+}
+
+/// What a watch of one repository shows: what it knows and when it last changed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct WatchView {
+    /// The repository, normalised.
+    pub repository: String,
+    /// The tag last acted on (or in use when the watch began).
+    pub tag: Option<String>,
+    /// Its digest then.
+    pub digest: Option<String>,
+    /// How many tags the registry listed.
+    pub tags: u32,
+    /// When what the watch knows last changed (RFC 3339).
+    pub changed_at: String,
+    /// Why the last look failed, if it did.
+    pub error: Option<String>,
 }
 
 /// A push that waits to mature.
@@ -47,7 +68,7 @@ impl Store {
         let row = self
             .conn
             .query_row(
-                "SELECT etag, tags, tag, digest FROM watches
+                "SELECT etag, tags, tag, digest, error FROM watches
                  WHERE trigger_id = ?1 AND repository = ?2",
                 params![trigger_id, repository],
                 |row| {
@@ -56,11 +77,12 @@ impl Store {
                         row.get::<_, String>(1)?,
                         row.get::<_, Option<String>>(2)?,
                         row.get::<_, Option<String>>(3)?,
+                        row.get::<_, Option<String>>(4)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((etag, tags, tag, digest)) = row else {
+        let Some((etag, tags, tag, digest, error)) = row else {
             return Ok(None);
         };
         let tags = serde_json::from_str(&tags)
@@ -70,7 +92,27 @@ impl Store {
             tags,
             tag,
             digest,
+            error,
         }))
+    }
+
+    /// What the watches of `trigger_id` know, by repository.
+    pub fn watches(&self, trigger_id: i64) -> Result<Vec<WatchView>> {
+        let mut statement = self.conn.prepare(
+            "SELECT repository, tag, digest, json_array_length(tags), checked_at, error
+             FROM watches WHERE trigger_id = ?1 ORDER BY repository",
+        )?;
+        let rows = statement.query_map(params![trigger_id], |row| {
+            Ok(WatchView {
+                repository: row.get(0)?,
+                tag: row.get(1)?,
+                digest: row.get(2)?,
+                tags: row.get(3)?,
+                changed_at: row.get(4)?,
+                error: row.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Keeps what the watch of `trigger_id` saw of `repository`.
@@ -86,11 +128,13 @@ impl Store {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(busy)?;
         tx.execute(
-            "INSERT INTO watches (trigger_id, repository, etag, tags, tag, digest, checked_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            "INSERT INTO watches
+                (trigger_id, repository, etag, tags, tag, digest, checked_at, error)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (trigger_id, repository) DO UPDATE SET
                 etag = excluded.etag, tags = excluded.tags, tag = excluded.tag,
-                digest = excluded.digest, checked_at = excluded.checked_at",
+                digest = excluded.digest, checked_at = excluded.checked_at,
+                error = excluded.error",
             params![
                 trigger_id,
                 repository,
@@ -98,7 +142,8 @@ impl Store {
                 tags,
                 state.tag,
                 state.digest,
-                jiff::Timestamp::now().to_string()
+                jiff::Timestamp::now().to_string(),
+                state.error
             ],
         )?;
         commit(tx)
