@@ -25,6 +25,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 
 import { By, PYTHON, ROOT, http, launch, sleep, waitFor } from './lib/harness.mjs';
+import { startRegistry } from './lib/registry.mjs';
 import { menuUntil, startWatcher, trayItem } from './lib/tray.mjs';
 
 const run = promisify(execFile);
@@ -658,6 +659,65 @@ step('an image trigger on a Git application commits to a branch of its own, whic
     await app.screenshot('application-git-branch');
   } finally {
     repo.remove();
+  }
+}, { independent: true, timeout: 180_000 });
+
+/** Whether `tool` is on PATH (or in /usr/sbin). */
+function installed(tool) {
+  try {
+    execSync(`command -v ${tool} || test -x /usr/sbin/${tool}`, { stdio: 'ignore', shell: '/bin/sh' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+step('a watched repository on a loopback registry: a new version deploys as tag@digest, a lower one is refused', async (t) => {
+  const missing = ['docker-registry', 'skopeo'].filter((tool) => !installed(tool));
+  if (missing.length) {
+    console.error(`SKIPPED: the watch step needs ${missing.join(' and ')} (scripts/test.sh installs them)`);
+    t.skip(`${missing.join(' and ')} not installed`);
+    return;
+  }
+  const WATCHED = 'watched';
+  const registry = await startRegistry();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tripline-e2e-watch-'));
+  try {
+    const repository = `${registry.host}/demo/web`;
+    await registry.push('demo/web:1.0.0', '1.0.0');
+    const file = path.join(dir, 'watched.yaml');
+    writeFileSync(file, deployment(`${repository}:1.0.0`).replaceAll('shop', WATCHED));
+    cli('template', 'create', WATCHED, '-f', file);
+    cli('app', 'create', WATCHED, '--template', WATCHED);
+    // Watched every 5 s (the shortest interval), versions from 1.0 on, verified and pinned.
+    cli('trigger', 'create', WATCHED, '--kind', 'image', '--name', `${WATCHED}-image`,
+      '--repository', repository, '--semver', '>=1.0.0', '--watch', '5');
+    const pushed = await registry.push('demo/web:1.1.0', '1.1.0');
+    await open('Applications');
+    await app.click(app.link(WATCHED));
+    await app.find(app.heading(WATCHED));
+    await workloadImage(`${repository}:1.1.0@${pushed}`, 30_000);
+    await app.screenshot('application-watched');
+    const deployed = cli('releases', WATCHED).find((r) => r.status === 'succeeded');
+    assert.ok(deployed, JSON.stringify(cli('releases', WATCHED)));
+
+    // A lower version pushed later: the watch finds it, and the anti-downgrade guard refuses
+    // it, on the record.
+    await registry.push('demo/web:1.0.5', '1.0.5');
+    const refused = await waitFor(
+      async () => cli('trigger', 'records', `${WATCHED}-image`).find((r) => /1\.0\.5/.test(r.reason) && r.decision === 'untriggered'),
+      30_000,
+      'a record refusing 1.0.5',
+    );
+    assert.match(refused.reason, /lower/);
+    assert.equal(refused.method, 'WATCH');
+    await open('Access records');
+    await app.waitText(/1\.0\.5/, 10_000);
+    await app.screenshot('records-watch-downgrade');
+    await workloadImage(`${repository}:1.1.0@${pushed}`, 5_000);
+  } finally {
+    registry.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }, { independent: true, timeout: 180_000 });
 

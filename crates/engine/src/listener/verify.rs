@@ -83,6 +83,15 @@ impl RegistryAccess {
         &self.client
     }
 
+    /// Drops the sessions with `host`'s repositories (their credentials and tokens), so the
+    /// next request asks for credentials afresh: after a login or a logout.
+    pub fn forget_host(&self, host: &str) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        sessions.retain(|repository, _| {
+            Repository::parse(repository).is_ok_and(|r| r.host() != host)
+        });
+    }
+
     /// The session with `repository` (normalised, `host/name`), made on first use.
     pub(crate) fn session(
         &self,
