@@ -512,6 +512,14 @@ fn details(kind: &TriggerKind) -> String {
                 TagFilter::All => "all tags".to_owned(),
                 TagFilter::Regex { pattern } => format!("tags matching /{pattern}/"),
                 TagFilter::Tags { tags } => format!("tags {}", tags.join(",")),
+                TagFilter::Semver { range, prerelease } => format!(
+                    "versions {range}{}",
+                    if *prerelease {
+                        ", pre-releases too"
+                    } else {
+                        ""
+                    }
+                ),
             },
             if *pin_digest {
                 ", pinned by digest"

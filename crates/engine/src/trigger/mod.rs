@@ -11,6 +11,7 @@
 //! application the values keys that take the image ([`ImageValues`]).
 
 pub mod matching;
+pub mod semver;
 pub mod service;
 
 use base64::Engine as _;
@@ -28,7 +29,7 @@ pub const MAX_PATTERN: usize = 256;
 /// The compiled size limit of that expression (bytes).
 pub const MAX_PATTERN_SIZE: usize = 256 * 1024;
 
-/// Which tags an image trigger reacts to (seed 001's three modes).
+/// Which tags an image trigger reacts to: seed 001's three modes, and semantic-version ranges.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "mode", rename_all = "kebab-case")]
@@ -44,6 +45,16 @@ pub enum TagFilter {
     Tags {
         /// The tags (at most 100).
         tags: Vec<String>,
+    },
+    /// Tags that name a version within a range (see [`semver`] for how tags and ranges are
+    /// read): `^1.4`, `~2.3.1`, `>=1.0 <2`, `1.x`, `*`.
+    Semver {
+        /// The range, as npm writes ranges.
+        range: String,
+        /// Pre-release tags (`2.0.0-rc.1`, and suffixes such as `1.25.3-alpine`) pass too,
+        /// within the same bounds; without it they never do.
+        #[serde(default)]
+        prerelease: bool,
     },
 }
 
@@ -63,6 +74,11 @@ impl TagFilter {
                 pattern: pattern.clone(),
                 regex: compile(pattern),
             },
+            TagFilter::Semver { range, prerelease } => TagMatcher::Semver {
+                range: range.trim().to_owned(),
+                prerelease: *prerelease,
+                parsed: semver::Range::parse(range).map_err(Refused),
+            },
         }
     }
 }
@@ -81,6 +97,15 @@ pub enum TagMatcher {
         pattern: String,
         /// It compiled, or why it does not.
         regex: Result<regex::Regex, Refused>,
+    },
+    /// Tags naming a version within the range.
+    Semver {
+        /// The range as written.
+        range: String,
+        /// Whether pre-release versions pass.
+        prerelease: bool,
+        /// It parsed, or why it does not.
+        parsed: Result<semver::Range, Refused>,
     },
 }
 
@@ -124,7 +149,64 @@ impl TagMatcher {
                 regex: Ok(_),
             } => Admission::Refused(format!("tag {tag} does not match /{pattern}/")),
             TagMatcher::Regex { regex: Err(e), .. } => Admission::Broken(e.0.clone()),
+            TagMatcher::Semver {
+                range,
+                prerelease,
+                parsed,
+            } => {
+                let range_of = match parsed {
+                    Ok(parsed) => parsed,
+                    Err(e) => return Admission::Broken(e.0.clone()),
+                };
+                let Some(version) = semver::tag_version(tag) else {
+                    return Admission::Refused(format!("tag {tag} is not a version"));
+                };
+                if !version.pre.is_empty() && !prerelease {
+                    return Admission::Refused(format!(
+                        "tag {tag} is a pre-release, and the trigger does not admit pre-releases"
+                    ));
+                }
+                if range_of.contains(&version) {
+                    Admission::Admitted
+                } else {
+                    Admission::Refused(format!("tag {tag} is outside the range {range}"))
+                }
+            }
         }
+    }
+
+    /// Why nothing can pass (an expression that does not compile, a range that does not
+    /// parse), or `None` when the filter works.
+    pub fn broken(&self) -> Option<&str> {
+        match self {
+            TagMatcher::Regex { regex: Err(e), .. } | TagMatcher::Semver { parsed: Err(e), .. } => {
+                Some(&e.0)
+            }
+            _ => None,
+        }
+    }
+
+    /// The highest of `tags` (a registry's tag list, say) that passes: for a semver range the
+    /// highest version within it; for the other modes the highest version among the tags that
+    /// pass. Tags that name no version (`latest`, `stable`) have no order and are never chosen
+    /// here; `None` when no passing tag names a version. Versions are compared as
+    /// [`semver::compare`] does (build metadata aside, `1.4` equal to `1.4.0`); of equal
+    /// versions the first listed is chosen.
+    pub fn best<'t, S: AsRef<str>>(&self, tags: &'t [S]) -> Option<&'t str> {
+        let mut best: Option<(::semver::Version, &'t str)> = None;
+        for tag in tags {
+            let tag = tag.as_ref();
+            let Some(version) = semver::tag_version(tag) else {
+                continue;
+            };
+            let higher = best.as_ref().is_none_or(|(top, _)| {
+                semver::compare(&version, top) == std::cmp::Ordering::Greater
+            });
+            if higher && self.admits(tag).admitted() {
+                best = Some((version, tag));
+            }
+        }
+        best.map(|(_, tag)| tag)
     }
 }
 
@@ -233,6 +315,19 @@ impl TriggerKind {
                 match filter {
                     TagFilter::All => Ok(()),
                     TagFilter::Regex { pattern } => compile(pattern).map(|_| ()),
+                    TagFilter::Semver { range, prerelease } => {
+                        let parsed = semver::Range::parse(range).map_err(Refused)?;
+                        if let Some(pre) = parsed.names_prerelease()
+                            && !prerelease
+                        {
+                            return Err(Refused(format!(
+                                "semver range `{}` names the pre-release {pre}, but the trigger \
+                                 does not admit pre-releases: allow them, or name a release",
+                                range.trim()
+                            )));
+                        }
+                        Ok(())
+                    }
                     TagFilter::Tags { tags } => {
                         if tags.is_empty() {
                             return Err("a tag list needs at least one tag".into());
@@ -464,6 +559,105 @@ mod tests {
     }
 
     #[test]
+    fn a_semver_matcher_admits_versions_in_range_and_pre_releases_only_when_asked() {
+        let stable = TagFilter::Semver {
+            range: "^1.4".into(),
+            prerelease: false,
+        }
+        .matcher();
+        let early = TagFilter::Semver {
+            range: " ^1.4 ".into(),
+            prerelease: true,
+        }
+        .matcher();
+        let cases = [
+            ("1.4.0", Ok(()), Ok(())),
+            ("v1.9", Ok(()), Ok(())),
+            ("1.5.0+build.3", Ok(()), Ok(())),
+            ("1.5.0-rc.1", Err("is a pre-release"), Ok(())),
+            (
+                "2.0.0",
+                Err("outside the range ^1.4"),
+                Err("outside the range ^1.4"),
+            ),
+            (
+                "2.0.0-rc.1",
+                Err("is a pre-release"),
+                Err("outside the range"),
+            ),
+            ("latest", Err("is not a version"), Err("is not a version")),
+        ];
+        for (tag, without, with) in cases {
+            for (matcher, expected) in [(&stable, without), (&early, with)] {
+                match (matcher.admits(tag).reason(), expected) {
+                    (None, Ok(())) => {}
+                    (Some(got), Err(want)) => assert!(got.contains(want), "{tag}: {got}"),
+                    (got, want) => panic!("{tag}: {got:?}, wanted {want:?}"),
+                }
+            }
+        }
+        let broken = TagFilter::Semver {
+            range: "^1.x.3".into(),
+            prerelease: false,
+        }
+        .matcher();
+        assert!(matches!(broken.admits("1.0.3"), Admission::Broken(_)));
+        assert!(broken.broken().unwrap().contains("after a wildcard"));
+        assert_eq!(stable.broken(), None);
+    }
+
+    #[test]
+    fn the_best_tag_is_the_highest_version_that_passes() {
+        let tags = [
+            "latest",
+            "1.3.9",
+            "1.10.0-rc.1",
+            "v1.9.2",
+            "1.9.2",
+            "1.4",
+            "2.0.0",
+            "1.9.2+b",
+            "stable",
+        ];
+        let semver = |range: &str, prerelease| TagFilter::Semver {
+            range: range.into(),
+            prerelease,
+        };
+        let cases = [
+            (semver("^1.4", false), Some("v1.9.2")),
+            (semver("^1.4", true), Some("1.10.0-rc.1")),
+            (semver("~1.4", false), Some("1.4")),
+            (semver(">=3", false), None),
+            (semver("^1.x.3", false), None),
+            (TagFilter::All, Some("2.0.0")),
+            (
+                TagFilter::Regex {
+                    pattern: r"1\.\d+\.\d+".into(),
+                },
+                Some("1.9.2"),
+            ),
+            (
+                TagFilter::Tags {
+                    tags: vec!["latest".into(), "stable".into()],
+                },
+                None,
+            ),
+            (
+                TagFilter::Tags {
+                    tags: vec!["1.3.9".into(), "1.4".into()],
+                },
+                Some("1.4"),
+            ),
+        ];
+        for (filter, expected) in cases {
+            assert_eq!(filter.matcher().best(&tags), expected, "{filter:?}");
+        }
+        let owned: Vec<String> = tags.iter().map(|t| (*t).to_owned()).collect();
+        assert_eq!(semver("*", false).matcher().best(&owned), Some("2.0.0"));
+        assert_eq!(TagFilter::All.matcher().best::<&str>(&[]), None);
+    }
+
+    #[test]
     fn the_redeploy_curl_example_is_a_patch_that_applies() {
         let manifest = crate::template::Manifest::parse(include_str!(
             "../../tests/fixtures/templates/seed-demo.yaml"
@@ -607,6 +801,23 @@ mod tests {
             })
             .validate()
             .is_err()
+        );
+        let semver = |range: &str, prerelease| {
+            image(TagFilter::Semver {
+                range: range.into(),
+                prerelease,
+            })
+            .validate()
+            .map_err(|e| e.0)
+        };
+        assert_eq!(semver(">=1.0 <2", false), Ok(()));
+        assert_eq!(semver(">=2.0.0-rc.1", true), Ok(()));
+        assert!(semver("", false).unwrap_err().contains("range is empty"));
+        assert!(semver("1.x.3", false).unwrap_err().contains("`1.x.3`"));
+        let error = semver(">=2.0.0-rc.1", false).unwrap_err();
+        assert!(
+            error.contains("names the pre-release 2.0.0-rc.1"),
+            "{error}"
         );
         let none = TriggerKind::Image {
             repositories: vec![],
