@@ -284,6 +284,8 @@ fn fixture() -> Fixture {
         pin_digest: false,
         branch: None,
         values: None,
+        containers: Vec::new(),
+        allow_downgrade: false,
     };
     let triggers = [
         ("redeploy", "demo", TriggerKind::Redeploy, false),

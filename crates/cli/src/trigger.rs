@@ -225,6 +225,8 @@ fn kind(args: &CreateArgs) -> Result<TriggerKind, ErrorBody> {
             pin_digest: args.pin_digest,
             branch: args.branch.clone(),
             values,
+            containers: Vec::new(),
+            allow_downgrade: false,
         },
     })
 }
@@ -505,6 +507,7 @@ fn details(kind: &TriggerKind) -> String {
             pin_digest,
             branch,
             values,
+            ..
         } => format!(
             "{} ({}){}{}{}",
             repositories.join(", "),

@@ -439,6 +439,8 @@ impl World {
                         pin_digest: false,
                         branch: None,
                         values: None,
+                        containers: Vec::new(),
+                        allow_downgrade: false,
                     },
                     signed: false,
                 },

@@ -413,6 +413,8 @@ async fn an_image_push_is_committed_to_the_branch_then_deployed() {
                 pin_digest: false,
                 branch: None,
                 values: None,
+                containers: Vec::new(),
+                allow_downgrade: false,
             },
             signed: false,
         })
@@ -467,6 +469,19 @@ async fn an_image_push_is_committed_to_the_branch_then_deployed() {
         again.message.starts_with("nothing new"),
         "{}",
         again.message
+    );
+    assert_eq!(repo.log("main").unwrap().len(), log.len());
+
+    // A lower version than the branch holds is refused, recorded, and nothing is committed.
+    let (status, body) = post(&url, r#"{"image":"registry.example/shop:v1"}"#);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("untriggered"), "{body}");
+    assert!(
+        body.contains(
+            "deploy/web.yaml: tag v1 is lower than v2, deployed in Deployment/web container web; \
+             the trigger does not allow downgrades"
+        ),
+        "{body}"
     );
     assert_eq!(repo.log("main").unwrap().len(), log.len());
 
@@ -545,6 +560,7 @@ fn a_write_back_that_loses_the_race_is_redone_on_the_new_head() {
             tag: Some("v2".into()),
             digest: None,
         }],
+        &Default::default(),
         "Set registry.example/shop:v2",
     )
     .unwrap();
@@ -635,6 +651,8 @@ async fn an_image_push_is_committed_to_a_branch_of_the_triggers_own() {
         pin_digest: false,
         branch: branch.map(str::to_owned),
         values: None,
+        containers: Vec::new(),
+        allow_downgrade: false,
     };
     let new = |name: &str, kind: TriggerKind| NewTrigger {
         name: name.into(),
@@ -664,6 +682,8 @@ async fn an_image_push_is_committed_to_a_branch_of_the_triggers_own() {
         pin_digest: false,
         branch: None,
         values: Some(tripline_engine::trigger::ImageValues::default()),
+        containers: Vec::new(),
+        allow_downgrade: false,
     };
     let error = tripline
         .create_trigger(&new("bad", with_values))

@@ -188,6 +188,8 @@ async fn a_registry_push_notification_deploys_the_new_tag() {
                 pin_digest: false,
                 branch: None,
                 values: None,
+                containers: Vec::new(),
+                allow_downgrade: false,
             },
             signed: false,
         },

@@ -721,6 +721,8 @@ async fn registry_hook(
         Some(crate::app::Source::Template { .. }) | None => {}
     }
     let mut changes = Vec::new();
+    let mut refused = Vec::new();
+    let scope = matching::Scope::of(&trigger.kind);
     let saved = state.with_store(|store| {
         let outcome = store.modify_template(
             template,
@@ -730,8 +732,19 @@ async fn registry_hook(
             |mut manifest| {
                 let mut changed = Vec::new();
                 for (repository, tag, digest, _) in &updates {
-                    let (values, image_changes) =
-                        matching::retag(&manifest, repository, tag.as_deref(), digest.as_deref());
+                    let matching::Retagged {
+                        values,
+                        changes: image_changes,
+                        refused: downgrades,
+                        ..
+                    } = matching::retag(
+                        &manifest,
+                        repository,
+                        tag.as_deref(),
+                        digest.as_deref(),
+                        &scope,
+                    );
+                    refused.extend(downgrades);
                     for (position, _) in &values {
                         let id = manifest.documents()[*position].id.clone();
                         if !changed.contains(&id) {
@@ -751,13 +764,28 @@ async fn registry_hook(
             .map(|(version, _)| version);
         Ok((outcome, deployed))
     });
-    let event = json!({"pushes": events_json, "images": changes});
+    let mut event = json!({"pushes": events_json, "images": changes});
+    if !refused.is_empty() {
+        event["refused"] = json!(refused);
+    }
     match saved {
         Err(error) => {
             let body = crate::error::ErrorBody::from(&error);
             let mut reply = Reply::error(body.code, body.message);
             reply.event = Some(record::Event::Json(event));
             Outcome::Done(reply)
+        }
+        // Every change the push asked for would lower a container's version.
+        Ok((SaveOutcome::Unchanged { .. }, _)) if changes.is_empty() && !refused.is_empty() => {
+            Outcome::Done(Reply::skipped(
+                Decision::Untriggered,
+                refused
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                Some(record::Event::Json(event)),
+            ))
         }
         Ok((SaveOutcome::Unchanged { version }, deployed)) if deployed == Some(version.number) => {
             Outcome::Done(Reply::skipped(
@@ -774,10 +802,14 @@ async fn registry_hook(
             let version = outcome.version().number;
             let first = updates[0].3;
             let cause = push_cause(first, &pushed, "version", json!(version));
+            let mut note = json!({"version": version, "images": changes});
+            if !refused.is_empty() {
+                note["refused"] = json!(refused);
+            }
             Outcome::Release(Start {
                 cause_event: Some(cause),
                 options: Options::default(),
-                note: json!({"version": version, "images": changes}),
+                note,
             })
         }
     }
@@ -824,6 +856,7 @@ async fn write_back(
     );
     let sources = state.workers.sources();
     let (app, git, target) = (trigger.app.clone(), git.clone(), own.clone());
+    let scope = matching::Scope::of(&trigger.kind);
     let written = tokio::task::spawn_blocking(move || {
         let credentials = sources.credentials(&app)?;
         writeback::write_images(
@@ -831,6 +864,7 @@ async fn write_back(
             credentials.as_ref(),
             target.as_deref(),
             &images,
+            &scope,
             &commit_message,
         )
     })
@@ -850,14 +884,24 @@ async fn write_back(
             ));
         }
     };
-    let (commit, branch, created, changes) = match written {
+    let (commit, branch, created, changes, refused) = match written {
         Written::Committed {
             commit,
             branch,
             created,
             changes,
-        } => (commit, branch, created, changes),
-        Written::AlreadyThere { commit, branch } => (commit, branch, false, Vec::new()),
+            refused,
+        } => (commit, branch, created, changes, refused),
+        Written::AlreadyThere { commit, branch } => (commit, branch, false, Vec::new(), Vec::new()),
+        Written::Refused { reasons } => {
+            let mut event = event;
+            event["refused"] = json!(reasons);
+            return Outcome::Done(Reply::skipped(
+                Decision::Untriggered,
+                reasons.join("; "),
+                Some(record::Event::Json(event)),
+            ));
+        }
     };
     // A commit on the trigger's own branch is deployed as such; one on the tracked reference
     // is what the deploy reads anyway.
@@ -870,6 +914,9 @@ async fn write_back(
     let mut note = json!({"commit": commit, "branch": branch, "changes": changes});
     if created {
         note["created"] = json!(true);
+    }
+    if !refused.is_empty() {
+        note["refused"] = json!(refused);
     }
     Outcome::Release(Start {
         cause_event: Some(cause),
@@ -913,6 +960,12 @@ fn helm_image_update(
             .unwrap_or_else(|| normalised.to_owned())
     };
     let mut images = Vec::new();
+    let mut refused = Vec::new();
+    let scope = matching::Scope::of(&trigger.kind);
+    let place = match &keys {
+        trigger::ImageValues::Split { tag, .. } => format!("values key {tag}"),
+        trigger::ImageValues::Whole { image } => format!("values key {image}"),
+    };
     let saved = state.with_store(|store| {
         let latest = store.values(&trigger.app, None)?;
         let mut values = latest.content.clone();
@@ -923,6 +976,13 @@ fn helm_image_update(
                 (None, Some(digest)) => digest.clone(),
                 (None, None) => continue,
             };
+            if let (Some(deployed), Some(pushed)) =
+                (crate::source::helm::image_tag(&values, &keys), tag)
+                && let Some(refusal) = matching::downgrade(&scope, &place, &deployed, pushed)
+            {
+                refused.push(refusal);
+                continue;
+            }
             let repository = spelled(repository);
             values = set_image_values(
                 &values,
@@ -934,6 +994,9 @@ fn helm_image_update(
             .map_err(|e| crate::store::Error::Invalid(e.message))?;
             images
                 .push(json!({"repository": repository, "tag": version, "keys": keys.to_string()}));
+        }
+        if images.is_empty() && !refused.is_empty() {
+            return Ok(None);
         }
         let saved = store.save_values(&trigger.app, &values, Origin::ImageUpdate, message)?;
         let template = store
@@ -948,9 +1011,12 @@ fn helm_image_update(
         let deployed = store
             .last_success(&trigger.app)?
             .map(|(version, _)| version);
-        Ok((saved, rendered, deployed))
+        Ok(Some((saved, rendered, deployed)))
     });
-    let event = json!({"pushes": events_json, "images": images});
+    let mut event = json!({"pushes": events_json, "images": images});
+    if !refused.is_empty() {
+        event["refused"] = json!(refused);
+    }
     match saved {
         Err(error) => {
             let body = crate::error::ErrorBody::from(&error);
@@ -958,7 +1024,17 @@ fn helm_image_update(
             reply.event = Some(record::Event::Json(event));
             Outcome::Done(reply)
         }
-        Ok((ValuesSaved::Unchanged { version }, rendered, deployed))
+        // Every image the push named would lower the version the values hold.
+        Ok(None) => Outcome::Done(Reply::skipped(
+            Decision::Untriggered,
+            refused
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+            Some(record::Event::Json(event)),
+        )),
+        Ok(Some((ValuesSaved::Unchanged { version }, rendered, deployed)))
             if rendered.values == Some(version.number) && deployed == Some(rendered.number) =>
         {
             Outcome::Done(Reply::skipped(
@@ -971,14 +1047,18 @@ fn helm_image_update(
                 Some(record::Event::Json(event)),
             ))
         }
-        Ok((saved, _, _)) => {
+        Ok(Some((saved, _, _))) => {
             let values = saved.version().number;
             let first = updates[0].3;
             let cause = push_cause(first, pushed, "values", json!(values));
+            let mut note = json!({"values": values, "images": images});
+            if !refused.is_empty() {
+                note["refused"] = json!(refused);
+            }
             Outcome::Release(Start {
                 cause_event: Some(cause),
                 options: Options::default(),
-                note: json!({"values": values, "images": images}),
+                note,
             })
         }
     }

@@ -657,6 +657,8 @@ async fn registry_pushes_update_the_image_and_deploy() {
         pin_digest: false,
         branch: None,
         values: None,
+        containers: Vec::new(),
+        allow_downgrade: false,
     };
     let created = f.trigger("demo-images", kind, false);
     let url = format!("/hook/registry?token={}", created.token);
@@ -712,6 +714,8 @@ async fn pushes_that_do_not_match_are_recorded_as_untriggered() {
         pin_digest: false,
         branch: None,
         values: None,
+        containers: Vec::new(),
+        allow_downgrade: false,
     };
     let created = f.trigger("demo-images", kind, false);
     let url = format!("/hook/registry?token={}", created.token);

@@ -8,7 +8,11 @@
 //!
 //! An image trigger's settings depend on its application's source ([`unfit_for_source`]): on
 //! a Git application it may name a branch of its own for the new images' commits, on a Helm
-//! application the values keys that take the image ([`ImageValues`]).
+//! application the values keys that take the image ([`ImageValues`]); on a template or Git
+//! application it may name the containers it changes. Which tags it follows is its
+//! [`TagFilter`] (all, a regular expression, a list, or a [`semver`] range); whatever the
+//! filter, a push that would lower a deployed version is refused unless the trigger allows
+//! downgrades (see [`matching::downgrade`]).
 
 pub mod matching;
 pub mod semver;
@@ -28,6 +32,8 @@ pub const MAX_TAGS: usize = 100;
 pub const MAX_PATTERN: usize = 256;
 /// The compiled size limit of that expression (bytes).
 pub const MAX_PATTERN_SIZE: usize = 256 * 1024;
+/// The most containers an image trigger may name.
+pub const MAX_CONTAINERS: usize = 64;
 
 /// Which tags an image trigger reacts to: seed 001's three modes, and semantic-version ranges.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -250,6 +256,17 @@ pub enum TriggerKind {
         /// and `image.tag`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         values: Option<ImageValues>,
+        /// The containers it may change, by name (containers, init containers and ephemeral
+        /// containers alike); none: every container that uses a followed repository. Not for
+        /// Helm applications, whose images are values keys.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        containers: Vec<String>,
+        /// Let a push lower a container's version. Without it, when both the tag deployed
+        /// (as the template, the Git files or the Helm values hold it) and the pushed tag name
+        /// versions, a lower pushed version is refused and the refusal recorded, whatever the
+        /// mode.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        allow_downgrade: bool,
     },
 }
 
@@ -295,11 +312,13 @@ impl TriggerKind {
                 filter,
                 branch,
                 values,
+                containers,
                 ..
             } => {
                 if repositories.is_empty() {
                     return Err("an image trigger must name at least one image repository".into());
                 }
+                check_containers(containers)?;
                 for repository in repositories {
                     crate::registry::ImageRef::parse(repository).map_err(|e| e.to_string())?;
                 }
@@ -344,6 +363,49 @@ impl TriggerKind {
             }
         }
     }
+}
+
+/// Checks the container names an image trigger may change: at most [`MAX_CONTAINERS`], each
+/// once, each a DNS-1123 label as Kubernetes requires of container names.
+pub fn check_containers(containers: &[String]) -> Result<(), Refused> {
+    if containers.len() > MAX_CONTAINERS {
+        return Err(Refused(format!(
+            "an image trigger names at most {MAX_CONTAINERS} containers, not {}",
+            containers.len()
+        )));
+    }
+    for (position, name) in containers.iter().enumerate() {
+        if let Err(problem) = dns_label(name) {
+            return Err(Refused(format!(
+                "container name {name:?} is not valid: {problem}"
+            )));
+        }
+        if containers[..position].contains(name) {
+            return Err(Refused(format!("container {name} is named twice")));
+        }
+    }
+    Ok(())
+}
+
+/// A DNS-1123 label: 1 to 63 lower-case letters, digits and `-`, starting and ending with a
+/// letter or digit.
+fn dns_label(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("it is empty");
+    }
+    if name.len() > 63 {
+        return Err("it is longer than 63 characters");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err("a container name holds only lower-case letters, digits and '-'");
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return Err("it must start and end with a letter or digit");
+    }
+    Ok(())
 }
 
 /// Compiles an image trigger's expression, anchored to the whole tag, with size limits.
@@ -727,6 +789,8 @@ mod tests {
             pin_digest: false,
             branch: branch.map(str::to_owned),
             values,
+            containers: Vec::new(),
+            allow_downgrade: false,
         };
         let commit = "0123456789abcdef0123456789abcdef01234567";
         let keys = || Some(ImageValues::default());
@@ -758,6 +822,19 @@ mod tests {
             }
         }
         assert_eq!(unfit_for_source(&TriggerKind::Redeploy, "web", &helm), None);
+        let named = TriggerKind::Image {
+            repositories: vec!["nginx".into()],
+            filter: TagFilter::All,
+            pin_digest: false,
+            branch: None,
+            values: None,
+            containers: vec!["web".into()],
+            allow_downgrade: false,
+        };
+        assert_eq!(unfit_for_source(&named, "web", &template), None);
+        assert_eq!(unfit_for_source(&named, "web", &git("main")), None);
+        let said = unfit_for_source(&named, "web", &helm).unwrap();
+        assert!(said.contains("cannot name containers (web)"), "{said}");
     }
 
     #[test]
@@ -783,6 +860,8 @@ mod tests {
             pin_digest: false,
             branch: None,
             values: None,
+            containers: Vec::new(),
+            allow_downgrade: false,
         };
         assert!(image(TagFilter::All).validate().is_ok());
         assert!(image(TagFilter::Tags { tags: vec![] }).validate().is_err());
@@ -825,6 +904,8 @@ mod tests {
             pin_digest: false,
             branch: None,
             values: None,
+            containers: Vec::new(),
+            allow_downgrade: false,
         };
         assert!(none.validate().is_err());
         let with = |branch: Option<&str>, values: Option<ImageValues>| TriggerKind::Image {
@@ -833,6 +914,8 @@ mod tests {
             pin_digest: false,
             branch: branch.map(str::to_owned),
             values,
+            containers: Vec::new(),
+            allow_downgrade: false,
         };
         assert!(with(Some("tripline/images"), None).validate().is_ok());
         let error = with(Some("a..b"), None).validate().unwrap_err().0;
@@ -843,6 +926,35 @@ mod tests {
         };
         let error = with(None, Some(keys)).validate().unwrap_err().0;
         assert!(error.starts_with("image values: "), "{error}");
+        let naming = |containers: Vec<String>| {
+            TriggerKind::Image {
+                repositories: vec!["nginx".into()],
+                filter: TagFilter::All,
+                pin_digest: false,
+                branch: None,
+                values: None,
+                containers,
+                allow_downgrade: true,
+            }
+            .validate()
+            .map_err(|e| e.0)
+        };
+        assert_eq!(naming(vec!["web".into(), "log-shipper-2".into()]), Ok(()));
+        let long = "a".repeat(64);
+        let many: Vec<String> = (0..65).map(|i| format!("c{i}")).collect();
+        let refused: [(Vec<String>, &str); 7] = [
+            (vec!["".into()], "\"\" is not valid: it is empty"),
+            (vec!["Web".into()], "only lower-case letters"),
+            (vec!["web_1".into()], "only lower-case letters"),
+            (vec!["-web".into()], "start and end"),
+            (vec![long], "longer than 63"),
+            (vec!["web".into(), "web".into()], "named twice"),
+            (many, "at most 64 containers"),
+        ];
+        for (containers, want) in refused {
+            let error = naming(containers).unwrap_err();
+            assert!(error.contains(want), "{error}");
+        }
     }
 }
 
@@ -912,7 +1024,13 @@ pub fn unfit_for_source(
     app: &str,
     source: &crate::app::Source,
 ) -> Option<String> {
-    let TriggerKind::Image { branch, values, .. } = kind else {
+    let TriggerKind::Image {
+        branch,
+        values,
+        containers,
+        ..
+    } = kind
+    else {
         return None;
     };
     use crate::app::Source;
@@ -929,6 +1047,13 @@ pub fn unfit_for_source(
     if values.is_some() && !helm {
         return Some(format!(
             "{app} deploys from {from}: values keys are for applications that deploy a Helm chart"
+        ));
+    }
+    if !containers.is_empty() && helm {
+        return Some(format!(
+            "{app} deploys a Helm chart: a trigger sets its image through values keys, not by \
+             container, so it cannot name containers ({}); name the values keys instead",
+            containers.join(", ")
         ));
     }
     if let Source::Git { git, .. } = source
