@@ -185,6 +185,14 @@ async fn semver_ranges_downgrades_and_named_containers_on_a_template_app() {
         refused.message.contains("\"Side_car\" is not valid"),
         "{refused:?}"
     );
+    let refused = create("cache", image_trigger(TagFilter::All, &["logs"], false)).unwrap_err();
+    assert_eq!(refused.code, "trigger.invalid", "{refused:?}");
+    assert!(
+        refused
+            .message
+            .contains("has no container named logs that uses ghcr.io/acme/tools"),
+        "{refused:?}"
+    );
 
     let listener = tripline
         .start_listener(ListenerSettings {

@@ -255,6 +255,41 @@ pub fn repositories(manifest: &Manifest) -> Vec<ImageRef> {
     found
 }
 
+/// The names of the template's containers (init and ephemeral ones too) whose image is from
+/// one of `repositories`, without duplicates, in the template's order.
+pub fn containers_using(manifest: &Manifest, repositories: &[ImageRef]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for document in manifest.documents() {
+        let Some(path) = pod_spec_path(&document.id.kind) else {
+            continue;
+        };
+        let Some(spec) = path.iter().try_fold(&document.value, |v, k| v.get(*k)) else {
+            continue;
+        };
+        for list in ["initContainers", "containers", "ephemeralContainers"] {
+            for container in spec
+                .get(list)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let uses = container
+                    .get("image")
+                    .and_then(Value::as_str)
+                    .and_then(|image| ImageRef::parse(image).ok())
+                    .is_some_and(|image| repositories.iter().any(|r| r.same_repository(&image)));
+                if let Some(name) = container.get("name").and_then(Value::as_str)
+                    && uses
+                    && !names.iter().any(|n| n == name)
+                {
+                    names.push(name.to_owned());
+                }
+            }
+        }
+    }
+    names
+}
+
 /// Where the pod spec of each workload kind lives.
 fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {

@@ -758,6 +758,38 @@ mod tests {
     }
 
     #[test]
+    fn named_containers_must_use_a_followed_repository() {
+        let manifest = crate::template::Manifest::parse(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec:\n      initContainers:\n      - {name: migrate, image: 'ghcr.io/acme/tools:2'}\n      containers:\n      - {name: web, image: 'ghcr.io/acme/tools:2'}\n      - {name: logs, image: 'ghcr.io/acme/logs:1'}\n",
+        )
+        .unwrap();
+        let naming = |containers: &[&str]| TriggerKind::Image {
+            repositories: vec!["ghcr.io/acme/tools".into()],
+            filter: TagFilter::All,
+            pin_digest: false,
+            branch: None,
+            values: None,
+            containers: containers.iter().map(|c| (*c).to_owned()).collect(),
+            allow_downgrade: false,
+        };
+        assert_eq!(unfit_for_template(&naming(&[]), "web", &manifest), None);
+        assert_eq!(
+            unfit_for_template(&naming(&["web", "migrate"]), "web", &manifest),
+            None
+        );
+        for name in ["logs", "sidecar"] {
+            let said = unfit_for_template(&naming(&["web", name]), "web", &manifest).unwrap();
+            assert_eq!(
+                said,
+                format!(
+                    "template \"web\" has no container named {name} that uses ghcr.io/acme/tools \
+                     (the containers that do: migrate, web)"
+                )
+            );
+        }
+    }
+
+    #[test]
     fn branches_are_for_git_and_values_keys_for_helm() {
         use crate::app::Source;
         use crate::source::git::GitSource;
@@ -993,24 +1025,42 @@ pub fn unfit_for_template(
                 }
             ))
         }
-        TriggerKind::Image { repositories, .. } => {
+        TriggerKind::Image {
+            repositories,
+            containers,
+            ..
+        } => {
             let used = matching::repositories(manifest);
-            repositories.iter().find_map(|repository| {
-                let wanted = match crate::registry::ImageRef::parse(repository) {
-                    Ok(wanted) => wanted,
+            let mut wanted = Vec::new();
+            for repository in repositories {
+                let parsed = match crate::registry::ImageRef::parse(repository) {
+                    Ok(parsed) => parsed,
                     Err(e) => return Some(e.to_string()),
                 };
-                (!used.iter().any(|u| u.same_repository(&wanted))).then(|| {
-                    format!(
+                if !used.iter().any(|u| u.same_repository(&parsed)) {
+                    return Some(format!(
                         "template {template:?} uses no image from {} (it uses: {})",
-                        wanted.full_repository(),
+                        parsed.full_repository(),
                         used.iter()
                             .map(|u| u.familiar())
                             .collect::<Vec<_>>()
                             .join(", ")
+                    ));
+                }
+                wanted.push(parsed);
+            }
+            let using = matching::containers_using(manifest, &wanted);
+            containers
+                .iter()
+                .find(|name| !using.contains(name))
+                .map(|name| {
+                    format!(
+                        "template {template:?} has no container named {name} that uses {} (the \
+                         containers that do: {})",
+                        repositories.join(", "),
+                        using.join(", ")
                     )
                 })
-            })
         }
         TriggerKind::Redeploy => None,
     }
