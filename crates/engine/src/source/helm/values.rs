@@ -388,6 +388,10 @@ mod tests {
         let whole = ImageValues::Whole {
             image: "web.image".into(),
         };
+        let pinned = format!(
+            "web: {{image: 'ghcr.io/acme/web:2.0.0@sha256:{}'}}\n",
+            "ab".repeat(32)
+        );
         let cases = [
             (
                 "image:\n  repository: app\n  tag: 7.9.1\n",
@@ -400,10 +404,16 @@ mod tests {
             ("image: {tag: ''}\n", &split, None),
             ("other: 1\n", &split, None),
             ("[not, a, map]\n", &split, None),
+            (pinned.as_str(), &whole, Some("2.0.0")),
+            (
+                "web: {image: 'ghcr.io/acme/web:2.0.0'}\n",
+                &whole,
+                Some("2.0.0"),
+            ),
             (
                 "web: {image: 'ghcr.io/acme/web:2.0.0@sha256:ab'}\n",
                 &whole,
-                Some("2.0.0"),
+                None,
             ),
             ("web: {image: 'ghcr.io/acme/web'}\n", &whole, None),
         ];
