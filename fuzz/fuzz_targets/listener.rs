@@ -287,6 +287,8 @@ fn fixture() -> Fixture {
         verify: tripline_engine::trigger::Verify::Off,
         watch: None,
         maturing: None,
+        containers: Vec::new(),
+        allow_downgrade: false,
     };
     let triggers = [
         ("redeploy", "demo", TriggerKind::Redeploy, false),

@@ -157,6 +157,21 @@ pub struct CreateArgs {
     /// Image: only these tags (comma-separated, at most 100)
     #[arg(long, value_delimiter = ',')]
     tags: Vec<String>,
+    /// Image: only tags naming a version in this range, as npm writes ranges (^1.4, ~2.3.1,
+    /// ">=1.0 <2", 1.x, *); a leading v and partial versions (1.4 is 1.4.0) are read
+    #[arg(long, value_name = "RANGE", conflicts_with_all = ["regex", "tags"])]
+    semver: Option<String>,
+    /// Image, with --semver: pre-release versions (2.0.0-rc.1) pass too
+    #[arg(long, requires = "semver")]
+    prerelease: bool,
+    /// Image: let a push lower a container's version (by default, when the deployed and the
+    /// pushed tag are both versions, a lower one is refused and recorded)
+    #[arg(long)]
+    allow_downgrade: bool,
+    /// Image: change only the container with this name (repeatable) [default: every container
+    /// that uses a followed repository]; not for Helm applications
+    #[arg(long = "container", value_name = "NAME")]
+    containers: Vec<String>,
     /// Image: deploy tag@digest, the digest read from the registry (the default)
     #[arg(long, conflicts_with = "no_pin_digest")]
     pin_digest: bool,
@@ -216,6 +231,9 @@ fn kind(args: &CreateArgs) -> Result<TriggerKind, ErrorBody> {
             ("--no-pin-digest", args.no_pin_digest),
             ("--watch", args.watch.is_some()),
             ("--maturing", args.maturing.is_some()),
+            ("--semver", args.semver.is_some()),
+            ("--allow-downgrade", args.allow_downgrade),
+            ("--container", !args.containers.is_empty()),
         ];
         if let Some((flag, _)) = given.iter().find(|(_, given)| *given) {
             return Err(invalid(format!(
@@ -253,14 +271,18 @@ fn kind(args: &CreateArgs) -> Result<TriggerKind, ErrorBody> {
         }
         KindArg::Image => TriggerKind::Image {
             repositories: args.repositories.clone(),
-            filter: match (&args.regex, args.tags.is_empty()) {
-                (Some(pattern), _) => TagFilter::Regex {
+            filter: match (&args.regex, &args.semver, args.tags.is_empty()) {
+                (Some(pattern), _, _) => TagFilter::Regex {
                     pattern: pattern.clone(),
                 },
-                (None, false) => TagFilter::Tags {
+                (None, Some(range), _) => TagFilter::Semver {
+                    range: range.clone(),
+                    prerelease: args.prerelease,
+                },
+                (None, None, false) => TagFilter::Tags {
                     tags: args.tags.clone(),
                 },
-                (None, true) => TagFilter::All,
+                (None, None, true) => TagFilter::All,
             },
             pin_digest: !args.no_pin_digest,
             branch: args.branch.clone(),
@@ -268,6 +290,8 @@ fn kind(args: &CreateArgs) -> Result<TriggerKind, ErrorBody> {
             verify: args.verify.into(),
             watch: args.watch,
             maturing: args.maturing.filter(|minutes| *minutes > 0),
+            containers: args.containers.clone(),
+            allow_downgrade: args.allow_downgrade,
         },
     })
 }
@@ -351,7 +375,28 @@ pub fn run(cx: &mut Context, command: Command) -> Result<(), ErrorBody> {
             say!("Name:      {}", t.name);
             say!("App:       {}", t.app);
             say!("Kind:      {} ({})", t.kind.name(), details(&t.kind));
-            if let TriggerKind::Image { branch, values, .. } = &t.kind {
+            if let TriggerKind::Image {
+                branch,
+                values,
+                containers,
+                allow_downgrade,
+                ..
+            } = &t.kind
+            {
+                if !containers.is_empty() {
+                    say!(
+                        "Containers: {} (no other container changes)",
+                        containers.join(", ")
+                    );
+                }
+                say!(
+                    "Downgrades: {}",
+                    if *allow_downgrade {
+                        "allowed"
+                    } else {
+                        "refused (a lower version than deployed is recorded, not deployed)"
+                    }
+                );
                 if let Some(branch) = branch {
                     say!("Branch:    {branch} (new images are committed there, then deployed)");
                 }
@@ -571,13 +616,23 @@ fn details(kind: &TriggerKind) -> String {
             verify,
             watch,
             maturing,
+            containers,
+            allow_downgrade,
         } => format!(
-            "{} ({}){}{}{}{}{}{}",
+            "{} ({}){}{}{}{}{}{}{}{}",
             repositories.join(", "),
             match filter {
                 TagFilter::All => "all tags".to_owned(),
                 TagFilter::Regex { pattern } => format!("tags matching /{pattern}/"),
                 TagFilter::Tags { tags } => format!("tags {}", tags.join(",")),
+                TagFilter::Semver { range, prerelease } => format!(
+                    "versions {range}{}",
+                    if *prerelease {
+                        ", pre-releases too"
+                    } else {
+                        ""
+                    }
+                ),
             },
             if *pin_digest {
                 ", pinned by digest"
@@ -592,6 +647,16 @@ fn details(kind: &TriggerKind) -> String {
                 .as_ref()
                 .map(|v| format!(", values {v}"))
                 .unwrap_or_default(),
+            if containers.is_empty() {
+                String::new()
+            } else {
+                format!(", containers {}", containers.join(","))
+            },
+            if *allow_downgrade {
+                ", downgrades allowed"
+            } else {
+                ""
+            },
             match verify {
                 Verify::Required => "",
                 Verify::IfReachable => ", deployed unverified when the registry is unreachable",

@@ -911,3 +911,111 @@ fn image_triggers_take_their_registry_options_and_show_them() {
     );
     assert!(stderr.contains("--watch is for image triggers"), "{stderr}");
 }
+
+#[test]
+fn an_image_trigger_takes_a_semver_range_its_containers_and_the_downgrade_switch() {
+    let cli = Cli::new();
+    cli.ok(&[
+        "template",
+        "create",
+        "demo",
+        "-f",
+        path(&fixture("seed-demo.yaml")),
+    ]);
+    cli.ok(&["app", "create", "shop", "--template", "demo"]);
+    fn create<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec![
+            "--secrets",
+            "files",
+            "trigger",
+            "create",
+            "shop",
+            "--kind",
+            "image",
+            "--repository",
+            "registry.cn-hangzhou.aliyuncs.com/acs/rollouts-demo",
+        ];
+        args.extend_from_slice(extra);
+        args
+    }
+    let created = cli.json(&create(&[
+        "--semver",
+        ">=1.4 <2",
+        "--prerelease",
+        "--container",
+        "demo",
+        "--allow-downgrade",
+    ]));
+    let kind = &created["trigger"]["kind"];
+    assert_eq!(
+        kind["filter"],
+        serde_json::json!({"mode": "semver", "range": ">=1.4 <2", "prerelease": true}),
+        "{created}"
+    );
+    assert_eq!(kind["containers"], serde_json::json!(["demo"]));
+    assert_eq!(kind["allow_downgrade"], true, "{kind}");
+    let listed = cli.ok(&["trigger", "list"]);
+    assert!(
+        listed
+            .contains("versions >=1.4 <2, pre-releases too), containers demo, downgrades allowed"),
+        "{listed}"
+    );
+    let shown = cli.ok(&["trigger", "show", "shop-image"]);
+    assert!(shown.contains("Containers: demo (no other"), "{shown}");
+    assert!(shown.contains("Downgrades: allowed"), "{shown}");
+
+    // Without the switches: every container, downgrades refused, neither field stored.
+    let plain = cli.json(&create(&["--name", "plain", "--semver", "~2.3.1"]));
+    let kind = &plain["trigger"]["kind"];
+    assert_eq!(kind["filter"]["prerelease"], false, "{kind}");
+    assert!(kind.get("containers").is_none() && kind.get("allow_downgrade").is_none());
+    let shown = cli.ok(&["trigger", "show", "plain"]);
+    assert!(shown.contains("Downgrades: refused"), "{shown}");
+
+    // Ranges and names the engine refuses (3), flags that do not go together (2).
+    for (extra, code, said) in [
+        (&["--semver", "1.x.3"][..], 3, "a number after a wildcard"),
+        (&["--semver", ""][..], 3, "the semver range is empty"),
+        (
+            &["--semver", ">=2.0.0-rc.1"][..],
+            3,
+            "names the pre-release 2.0.0-rc.1",
+        ),
+        (&["--container", "Web_1"][..], 3, "\"Web_1\" is not valid"),
+        (
+            &["--container", "warm-up"][..],
+            3,
+            "has no container named warm-up that uses",
+        ),
+        (&["--prerelease"][..], 2, "--semver"),
+        (
+            &["--semver", "^1", "--regex", "1.*"][..],
+            2,
+            "cannot be used with",
+        ),
+    ] {
+        let mut args = create(&["--name", "refused"]);
+        args.extend_from_slice(extra);
+        let stderr = cli.fails(&args, code);
+        assert!(stderr.contains(said), "{extra:?}: {stderr}");
+    }
+    let stderr = cli.fails(
+        &[
+            "--secrets",
+            "files",
+            "trigger",
+            "create",
+            "shop",
+            "--kind",
+            "redeploy",
+            "--container",
+            "demo",
+        ],
+        3,
+    );
+    assert!(
+        stderr.contains("--container is for image triggers"),
+        "{stderr}"
+    );
+    assert_eq!(cli.json(&["trigger", "list"]).as_array().unwrap().len(), 2);
+}

@@ -442,6 +442,8 @@ impl World {
                         verify: tripline_engine::trigger::Verify::Off,
                         watch: None,
                         maturing: None,
+                        containers: Vec::new(),
+                        allow_downgrade: false,
                     },
                     signed: false,
                 },

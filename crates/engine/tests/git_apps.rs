@@ -416,6 +416,8 @@ async fn an_image_push_is_committed_to_the_branch_then_deployed() {
                 verify: tripline_engine::trigger::Verify::Off,
                 watch: None,
                 maturing: None,
+                containers: Vec::new(),
+                allow_downgrade: false,
             },
             signed: false,
         })
@@ -470,6 +472,19 @@ async fn an_image_push_is_committed_to_the_branch_then_deployed() {
         again.message.starts_with("nothing new"),
         "{}",
         again.message
+    );
+    assert_eq!(repo.log("main").unwrap().len(), log.len());
+
+    // A lower version than the branch holds is refused, recorded, and nothing is committed.
+    let (status, body) = post(&url, r#"{"image":"registry.example/shop:v1"}"#);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("untriggered"), "{body}");
+    assert!(
+        body.contains(
+            "deploy/web.yaml: tag v1 is lower than v2, deployed in Deployment/web container web; \
+             the trigger does not allow downgrades"
+        ),
+        "{body}"
     );
     assert_eq!(repo.log("main").unwrap().len(), log.len());
 
@@ -548,6 +563,7 @@ fn a_write_back_that_loses_the_race_is_redone_on_the_new_head() {
             tag: Some("v2".into()),
             digest: None,
         }],
+        &Default::default(),
         "Set registry.example/shop:v2",
     )
     .unwrap();
@@ -641,6 +657,8 @@ async fn an_image_push_is_committed_to_a_branch_of_the_triggers_own() {
         verify: tripline_engine::trigger::Verify::Off,
         watch: None,
         maturing: None,
+        containers: Vec::new(),
+        allow_downgrade: false,
     };
     let new = |name: &str, kind: TriggerKind| NewTrigger {
         name: name.into(),
@@ -673,6 +691,8 @@ async fn an_image_push_is_committed_to_a_branch_of_the_triggers_own() {
         verify: tripline_engine::trigger::Verify::Off,
         watch: None,
         maturing: None,
+        containers: Vec::new(),
+        allow_downgrade: false,
     };
     let error = tripline
         .create_trigger(&new("bad", with_values))

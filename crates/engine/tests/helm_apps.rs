@@ -269,6 +269,8 @@ async fn a_helm_application_follows_its_chart_values_and_pushed_images() {
                 verify: tripline_engine::trigger::Verify::Off,
                 watch: None,
                 maturing: None,
+                containers: Vec::new(),
+                allow_downgrade: false,
             },
             signed: false,
         })
@@ -308,6 +310,23 @@ async fn a_helm_application_follows_its_chart_values_and_pushed_images() {
         r#"{"image": "registry.example.com/shop/web:2.0"}"#,
     );
     assert_eq!(code, 200, "{body}");
+    // A lower version than the values hold is refused, and says where the higher one is.
+    let (code, body) = post(
+        &address,
+        &images,
+        r#"{"image": "registry.example.com/shop/web:1.9"}"#,
+    );
+    assert_eq!(
+        (code, body["status"].as_str()),
+        (200, Some("untriggered")),
+        "{body}"
+    );
+    assert_eq!(
+        body["reason"],
+        "tag 1.9 is lower than 2.0, deployed in values key image.tag; the trigger does not \
+         allow downgrades"
+    );
+    assert_eq!(tripline.values("web", None).unwrap().summary.number, 3);
 
     // A tampered archive fails the release; what runs stays the last success.
     let before = tripline.deployed_revision("web").unwrap();
@@ -413,6 +432,8 @@ async fn an_image_trigger_sets_the_values_keys_it_names() {
         verify: tripline_engine::trigger::Verify::Off,
         watch: None,
         maturing: None,
+        containers: Vec::new(),
+        allow_downgrade: false,
     };
     let keys = |repository: &str, tag: &str| ImageValues::Split {
         repository: repository.into(),
@@ -436,6 +457,21 @@ async fn an_image_trigger_sets_the_values_keys_it_names() {
         (
             image(None, Some(keys("backend..repo", "backend.tag"))),
             "two dots in a row",
+        ),
+        (
+            TriggerKind::Image {
+                repositories: vec!["registry.example.com/shop/backend".into()],
+                filter: TagFilter::All,
+                pin_digest: false,
+                branch: None,
+                values: None,
+                containers: vec!["backend".into()],
+                allow_downgrade: false,
+                verify: tripline_engine::trigger::Verify::Off,
+                watch: None,
+                maturing: None,
+            },
+            "cannot name containers (backend); name the values keys instead",
         ),
     ] {
         let error = tripline.create_trigger(&new("bad", kind)).unwrap_err();

@@ -191,6 +191,8 @@ async fn a_registry_push_notification_deploys_the_new_tag() {
                 verify: tripline_engine::trigger::Verify::Required,
                 watch: None,
                 maturing: None,
+                containers: Vec::new(),
+                allow_downgrade: false,
             },
             signed: false,
         },

@@ -110,6 +110,8 @@ impl Rig {
                     verify: setup.verify,
                     watch: setup.watch,
                     maturing: setup.maturing,
+                    containers: Vec::new(),
+                    allow_downgrade: false,
                 },
                 signed: false,
             },
@@ -397,8 +399,9 @@ async fn a_watched_repository_deploys_a_new_version_and_a_moved_tag() {
     let (registry, layouts, digests) = registry_with(&["1.0.0"]);
     let repository = format!("{}/demo/app", registry.host());
     let mut setup = Setup::new(&format!("{repository}:1.0.0"), &repository);
-    setup.filter = TagFilter::Regex {
-        pattern: r"\d+\.\d+\.\d+".into(),
+    setup.filter = TagFilter::Semver {
+        range: ">=1.0.0".into(),
+        prerelease: false,
     };
     setup.watch = Some(5);
     let rig = Rig::start(setup).await;
@@ -426,6 +429,28 @@ async fn a_watched_repository_deploys_a_new_version_and_a_moved_tag() {
     assert_eq!(views[0].tag.as_deref(), Some("1.2.0"));
     assert_eq!(views[0].digest.as_deref(), Some(digest.as_str()));
     assert_eq!((views[0].tags, views[0].error.as_deref()), (2, None));
+
+    // A lower version pushed later: refused by the anti-downgrade guard, on the record.
+    let lower = layouts.path().join("1.0.5");
+    oci_layout(&lower, "1.0.5").unwrap();
+    registry.copy_image(&lower, "demo/app:1.0.5", None).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let refused = loop {
+        let records = rig.records().await;
+        if let Some(r) = records.iter().find(|r| r.reason.contains("tag 1.0.5")) {
+            break r.clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{records:#?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(refused.decision, Decision::Untriggered, "{refused:#?}");
+    assert!(
+        refused.reason.contains("is lower than 1.2.0"),
+        "{}",
+        refused.reason
+    );
+    assert_eq!(refused.method, "WATCH");
+    assert_eq!(rig.deployed().await.as_deref(), Some(pinned.as_str()));
     rig.stop().await;
 
     // A moved `latest`: the trigger follows that one tag; the registry's new digest deploys.

@@ -1226,7 +1226,7 @@ export type Summary = {
 	unchanged: number,
 };
 
-/**  Which tags an image trigger reacts to (seed 001's three modes). */
+/**  Which tags an image trigger reacts to: seed 001's three modes, and semantic-version ranges. */
 export type TagFilter = 
 /**  Every push. */
 { mode: "all" } | 
@@ -1237,7 +1237,19 @@ pattern: string } |
 /**  Tags in a list. */
 { mode: "tags"; 
 /**  The tags (at most 100). */
-tags: string[] };
+tags: string[] } | 
+/**
+ *  Tags that name a version within a range (see [`semver`] for how tags and ranges are
+ *  read): `^1.4`, `~2.3.1`, `>=1.0 <2`, `1.x`, `*`.
+ */
+{ mode: "semver"; 
+/**  The range, as npm writes ranges. */
+range: string; 
+/**
+ *  Pre-release tags (`2.0.0-rc.1`, and suffixes such as `1.25.3-alpine`) pass too,
+ *  within the same bounds; without it they never do.
+ */
+prerelease?: boolean };
 
 /**  Whether one sample tag passes a filter. */
 export type TagPreview = {
@@ -1334,7 +1346,20 @@ branch?: string | null;
  *  Helm applications: the values keys that take the image (none: `image.repository`
  *  and `image.tag`).
  */
-values?: ImageValues | null };
+values?: ImageValues | null; 
+/**
+ *  The containers it may change, by name (containers, init containers and ephemeral
+ *  containers alike); none: every container that uses a followed repository. Not for
+ *  Helm applications, whose images are values keys.
+ */
+containers?: string[]; 
+/**
+ *  Let a push lower a container's version. Without it, when both the tag deployed
+ *  (as the template, the Git files or the Helm values hold it) and the pushed tag name
+ *  versions, a lower pushed version is refused and the refusal recorded, whatever the
+ *  mode.
+ */
+allow_downgrade?: boolean };
 
 /**  What a new trigger for an application can follow. */
 export type TriggerSetup = {

@@ -15,7 +15,7 @@ use crate::error::{Code, ErrorBody};
 use crate::listener;
 use crate::store::NewTrigger;
 use crate::template::Manifest;
-use crate::trigger::{self, TagFilter, TagMatcher, Trigger, service};
+use crate::trigger::{self, TagFilter, Trigger, service};
 
 /// An image repository an application's template uses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -194,8 +194,11 @@ impl Tripline {
     /// parser's words), so the editor can show it.
     pub fn preview_tags(filter: &TagFilter, tags: &[String]) -> Result<Vec<TagPreview>, ErrorBody> {
         let matcher = filter.matcher();
-        if let TagMatcher::Regex { regex: Err(m), .. } = &matcher {
-            return Err(ErrorBody::new(Code::TriggerInvalidPattern, m.0.clone()));
+        if let Some(problem) = matcher.broken() {
+            return Err(ErrorBody::new(
+                Code::TriggerInvalidPattern,
+                problem.to_owned(),
+            ));
         }
         Ok(tags
             .iter()
@@ -425,6 +428,26 @@ mod tests {
         };
         let preview = Tripline::preview_tags(&list, &tags).unwrap();
         assert_eq!(preview.iter().filter(|p| p.matches).count(), 1);
+        let semver = |range: &str, prerelease| TagFilter::Semver {
+            range: range.into(),
+            prerelease,
+        };
+        let matched = |filter| -> Vec<bool> {
+            Tripline::preview_tags(&filter, &tags)
+                .unwrap()
+                .iter()
+                .map(|p| p.matches)
+                .collect()
+        };
+        assert_eq!(matched(semver("^1.2", false)), [true, false, false]);
+        assert_eq!(matched(semver("^1.2", true)), [true, true, false]);
+        let error = Tripline::preview_tags(&semver(">=1 <", false), &tags).unwrap_err();
+        assert_eq!(error.code, "trigger.invalid_pattern");
+        assert!(
+            error.message.contains("operator without a version"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]

@@ -954,16 +954,30 @@ fn with_verification(outcome: Outcome, checks: &[verify::Checked]) -> Outcome {
 fn retag_all(
     mut manifest: crate::template::Manifest,
     updates: &[Update<'_>],
+    scope: &matching::Scope,
 ) -> crate::store::Result<(
     crate::template::Manifest,
     Vec<crate::template::ResourceId>,
     Vec<matching::ImageChange>,
+    Vec<matching::Downgrade>,
 )> {
     let mut changed = Vec::new();
     let mut changes = Vec::new();
+    let mut refused = Vec::new();
     for (repository, tag, digest, _) in updates {
-        let (values, image_changes) =
-            matching::retag(&manifest, repository, tag.as_deref(), digest.as_deref());
+        let matching::Retagged {
+            values,
+            changes: image_changes,
+            refused: downgrades,
+            ..
+        } = matching::retag(
+            &manifest,
+            repository,
+            tag.as_deref(),
+            digest.as_deref(),
+            scope,
+        );
+        refused.extend(downgrades);
         for (position, _) in &values {
             let id = manifest.documents()[*position].id.clone();
             if !changed.contains(&id) {
@@ -975,7 +989,7 @@ fn retag_all(
             manifest = manifest.replace(values)?;
         }
     }
-    Ok((manifest, changed, changes))
+    Ok((manifest, changed, changes, refused))
 }
 
 /// For a template application, a no-op answer when the pushes, as they name themselves, are
@@ -989,13 +1003,20 @@ fn already_deployed(
     events: &[registry::PushEvent],
 ) -> Option<Reply> {
     let mut unchanged = false;
+    let scope = matching::Scope::of(&trigger.kind);
     let checked = state.with_store(|store| {
         let outcome =
             store.modify_template(template, Origin::ImageUpdate, "", None, |manifest| {
+                // A refused downgrade is not "already deployed": the full path says why.
                 unchanged = updates.iter().all(|(repository, tag, digest, _)| {
-                    matching::retag(&manifest, repository, tag.as_deref(), digest.as_deref())
-                        .0
-                        .is_empty()
+                    let retagged = matching::retag(
+                        &manifest,
+                        repository,
+                        tag.as_deref(),
+                        digest.as_deref(),
+                        &scope,
+                    );
+                    retagged.values.is_empty() && retagged.refused.is_empty()
                 });
                 Ok((manifest, Vec::new()))
             })?;
@@ -1049,6 +1070,8 @@ fn template_image_update(
     events_json: Option<Value>,
 ) -> Outcome {
     let mut changes = Vec::new();
+    let mut refused = Vec::new();
+    let scope = matching::Scope::of(&trigger.kind);
     let saved = state.with_store(|store| {
         let outcome = store.modify_template(
             template,
@@ -1056,8 +1079,10 @@ fn template_image_update(
             message,
             events_json.as_ref(),
             |manifest| {
-                let (manifest, changed, image_changes) = retag_all(manifest, updates)?;
+                let (manifest, changed, image_changes, downgrades) =
+                    retag_all(manifest, updates, &scope)?;
                 changes = image_changes;
+                refused = downgrades;
                 Ok((manifest, changed))
             },
         )?;
@@ -1066,13 +1091,28 @@ fn template_image_update(
             .map(|(version, _)| version);
         Ok((outcome, deployed))
     });
-    let event = json!({"pushes": events_json, "images": changes});
+    let mut event = json!({"pushes": events_json, "images": changes});
+    if !refused.is_empty() {
+        event["refused"] = json!(refused);
+    }
     match saved {
         Err(error) => {
             let body = crate::error::ErrorBody::from(&error);
             let mut reply = Reply::error(body.code, body.message);
             reply.event = Some(record::Event::Json(event));
             Outcome::Done(reply)
+        }
+        // Every change the push asked for would lower a container's version.
+        Ok((SaveOutcome::Unchanged { .. }, _)) if changes.is_empty() && !refused.is_empty() => {
+            Outcome::Done(Reply::skipped(
+                Decision::Untriggered,
+                refused
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                Some(record::Event::Json(event)),
+            ))
         }
         Ok((SaveOutcome::Unchanged { version }, deployed)) if deployed == Some(version.number) => {
             Outcome::Done(Reply::skipped(
@@ -1089,10 +1129,14 @@ fn template_image_update(
             let version = outcome.version().number;
             let first = updates[0].3;
             let cause = push_cause(first, pushed, "version", json!(version));
+            let mut note = json!({"version": version, "images": changes});
+            if !refused.is_empty() {
+                note["refused"] = json!(refused);
+            }
             Outcome::Release(Start {
                 cause_event: Some(cause),
                 options: Options::default(),
-                note: json!({"version": version, "images": changes}),
+                note,
             })
         }
     }
@@ -1139,6 +1183,7 @@ async fn write_back(
     );
     let sources = state.workers.sources();
     let (app, git, target) = (trigger.app.clone(), git.clone(), own.clone());
+    let scope = matching::Scope::of(&trigger.kind);
     let written = tokio::task::spawn_blocking(move || {
         let credentials = sources.credentials(&app)?;
         writeback::write_images(
@@ -1146,6 +1191,7 @@ async fn write_back(
             credentials.as_ref(),
             target.as_deref(),
             &images,
+            &scope,
             &commit_message,
         )
     })
@@ -1165,14 +1211,24 @@ async fn write_back(
             ));
         }
     };
-    let (commit, branch, created, changes) = match written {
+    let (commit, branch, created, changes, refused) = match written {
         Written::Committed {
             commit,
             branch,
             created,
             changes,
-        } => (commit, branch, created, changes),
-        Written::AlreadyThere { commit, branch } => (commit, branch, false, Vec::new()),
+            refused,
+        } => (commit, branch, created, changes, refused),
+        Written::AlreadyThere { commit, branch } => (commit, branch, false, Vec::new(), Vec::new()),
+        Written::Refused { reasons } => {
+            let mut event = event;
+            event["refused"] = json!(reasons);
+            return Outcome::Done(Reply::skipped(
+                Decision::Untriggered,
+                reasons.join("; "),
+                Some(record::Event::Json(event)),
+            ));
+        }
     };
     // A commit on the trigger's own branch is deployed as such; one on the tracked reference
     // is what the deploy reads anyway.
@@ -1185,6 +1241,9 @@ async fn write_back(
     let mut note = json!({"commit": commit, "branch": branch, "changes": changes});
     if created {
         note["created"] = json!(true);
+    }
+    if !refused.is_empty() {
+        note["refused"] = json!(refused);
     }
     Outcome::Release(Start {
         cause_event: Some(cause),
@@ -1228,6 +1287,12 @@ fn helm_image_update(
             .unwrap_or_else(|| normalised.to_owned())
     };
     let mut images = Vec::new();
+    let mut refused = Vec::new();
+    let scope = matching::Scope::of(&trigger.kind);
+    let place = match &keys {
+        trigger::ImageValues::Split { tag, .. } => format!("values key {tag}"),
+        trigger::ImageValues::Whole { image } => format!("values key {image}"),
+    };
     let saved = state.with_store(|store| {
         let latest = store.values(&trigger.app, None)?;
         let mut values = latest.content.clone();
@@ -1238,6 +1303,13 @@ fn helm_image_update(
                 (None, Some(digest)) => digest.clone(),
                 (None, None) => continue,
             };
+            if let (Some(deployed), Some(pushed)) =
+                (crate::source::helm::image_tag(&values, &keys), tag)
+                && let Some(refusal) = matching::downgrade(&scope, &place, &deployed, pushed)
+            {
+                refused.push(refusal);
+                continue;
+            }
             let repository = spelled(repository);
             values = set_image_values(
                 &values,
@@ -1249,6 +1321,9 @@ fn helm_image_update(
             .map_err(|e| crate::store::Error::Invalid(e.message))?;
             images
                 .push(json!({"repository": repository, "tag": version, "keys": keys.to_string()}));
+        }
+        if images.is_empty() && !refused.is_empty() {
+            return Ok(None);
         }
         let saved = store.save_values(&trigger.app, &values, Origin::ImageUpdate, message)?;
         let template = store
@@ -1263,9 +1338,12 @@ fn helm_image_update(
         let deployed = store
             .last_success(&trigger.app)?
             .map(|(version, _)| version);
-        Ok((saved, rendered, deployed))
+        Ok(Some((saved, rendered, deployed)))
     });
-    let event = json!({"pushes": events_json, "images": images});
+    let mut event = json!({"pushes": events_json, "images": images});
+    if !refused.is_empty() {
+        event["refused"] = json!(refused);
+    }
     match saved {
         Err(error) => {
             let body = crate::error::ErrorBody::from(&error);
@@ -1273,7 +1351,17 @@ fn helm_image_update(
             reply.event = Some(record::Event::Json(event));
             Outcome::Done(reply)
         }
-        Ok((ValuesSaved::Unchanged { version }, rendered, deployed))
+        // Every image the push named would lower the version the values hold.
+        Ok(None) => Outcome::Done(Reply::skipped(
+            Decision::Untriggered,
+            refused
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+            Some(record::Event::Json(event)),
+        )),
+        Ok(Some((ValuesSaved::Unchanged { version }, rendered, deployed)))
             if rendered.values == Some(version.number) && deployed == Some(rendered.number) =>
         {
             Outcome::Done(Reply::skipped(
@@ -1286,14 +1374,18 @@ fn helm_image_update(
                 Some(record::Event::Json(event)),
             ))
         }
-        Ok((saved, _, _)) => {
+        Ok(Some((saved, _, _))) => {
             let values = saved.version().number;
             let first = updates[0].3;
             let cause = push_cause(first, pushed, "values", json!(values));
+            let mut note = json!({"values": values, "images": images});
+            if !refused.is_empty() {
+                note["refused"] = json!(refused);
+            }
             Outcome::Release(Start {
                 cause_event: Some(cause),
                 options: Options::default(),
-                note: json!({"values": values, "images": images}),
+                note,
             })
         }
     }

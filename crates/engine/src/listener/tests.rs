@@ -660,6 +660,8 @@ async fn registry_pushes_update_the_image_and_deploy() {
         verify: crate::trigger::Verify::Off,
         watch: None,
         maturing: None,
+        containers: Vec::new(),
+        allow_downgrade: false,
     };
     let created = f.trigger("demo-images", kind, false);
     let url = format!("/hook/registry?token={}", created.token);
@@ -718,6 +720,8 @@ async fn pushes_that_do_not_match_are_recorded_as_untriggered() {
         verify: crate::trigger::Verify::Off,
         watch: None,
         maturing: None,
+        containers: Vec::new(),
+        allow_downgrade: false,
     };
     let created = f.trigger("demo-images", kind, false);
     let url = format!("/hook/registry?token={}", created.token);

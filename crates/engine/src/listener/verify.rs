@@ -87,9 +87,8 @@ impl RegistryAccess {
     /// next request asks for credentials afresh: after a login or a logout.
     pub fn forget_host(&self, host: &str) {
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        sessions.retain(|repository, _| {
-            Repository::parse(repository).is_ok_and(|r| r.host() != host)
-        });
+        sessions
+            .retain(|repository, _| Repository::parse(repository).is_ok_and(|r| r.host() != host));
     }
 
     /// The session with `repository` (normalised, `host/name`), made on first use.

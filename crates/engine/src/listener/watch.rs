@@ -17,7 +17,9 @@
 //! release), otherwise a tag that appeared since the last look; or the tag in use, when its
 //! digest moved. That goes down the same path as a registry's notification
 //! ([`super::hooks::watched`]): the trigger's rules, the anti-downgrade guard, the no-op check,
-//! the release; its access record is a call from this machine with method `WATCH`.
+//! the release; its access record is a call from this machine with method `WATCH`. A new tag
+//! that names a lower version than the one in use goes down that path too, so the guard's
+//! refusal is on the record rather than the tag silently passed over.
 //!
 //! The same loop deploys maturing pushes that are due, when their tag still has the digest it
 //! was pushed with ([`crate::store::Maturing`]).
@@ -39,7 +41,7 @@ use super::index::Entry;
 use crate::registry::client::{self, TagList};
 use crate::registry::{Delivery, Format, ImageRef, PushEvent};
 use crate::store::WatchState;
-use crate::trigger::{TagFilter, TriggerKind};
+use crate::trigger::{TagFilter, TriggerKind, semver};
 
 /// How often the loop wakes to see what is due.
 const TICK: Duration = Duration::from_secs(1);
@@ -130,43 +132,34 @@ fn jittered(interval: Duration, low: f64, high: f64) -> Duration {
     interval.mul_f64(low + (high - low) * unit)
 }
 
-/// Whether a tag names a version (`1.4.2`, `v2`, `1.27-alpine`): such tags are taken not to
-/// move; any other (`latest`, `stable`, `main`) may be pushed again with new content.
+/// Whether a tag names a version (`1.4.2`, `v2`, `1.27.0-alpine`): such tags are taken not
+/// to move; any other (`latest`, `stable`, `main`) may be pushed again with new content.
 pub(crate) fn is_version(tag: &str) -> bool {
-    version_key(tag).is_some()
+    semver::tag_version(tag).is_some()
 }
 
-/// The numeric parts of a version tag, to order tags by: `v1.4.2` and `1.4.2-alpine` are
-/// `[1, 4, 2]`. A tag that does not begin with a number (after an optional `v`) is not a
-/// version.
-fn version_key(tag: &str) -> Option<(Vec<u64>, bool)> {
-    let tag = tag.strip_prefix('v').unwrap_or(tag);
-    let end = tag
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(tag.len());
-    let (numbers, rest) = tag.split_at(end);
-    let numbers = numbers.trim_end_matches('.');
-    if numbers.is_empty() {
-        return None;
-    }
-    let parts: Option<Vec<u64>> = numbers.split('.').map(|p| p.parse().ok()).collect();
-    // `1.4.0-rc1`, `1.27-alpine`: a pre-release or a variant, not the plain release.
-    Some((parts?, rest.is_empty()))
+/// Of the tags that appeared since the last look and pass the filter, the versions lower than
+/// `current` (at most [`MAX_LOWER`]): they go down the push path too, where the
+/// anti-downgrade guard refuses them on the record (a lower version pushed is never silently
+/// ignored, nor deployed unless the trigger allows downgrades).
+fn lower_new<'t>(
+    tags: &'t [String],
+    known: &[String],
+    current: Option<&str>,
+    admits: impl Fn(&str) -> bool,
+) -> Vec<&'t String> {
+    let Some(current) = current else {
+        return Vec::new();
+    };
+    tags.iter()
+        .filter(|t| !known.contains(t) && admits(t))
+        .filter(|t| semver::is_lower(t, current) == Some(true))
+        .take(MAX_LOWER)
+        .collect()
 }
 
-/// The highest version among `tags`: of the plain releases when there are any (`1.4.0` over
-/// `1.5.0-rc1`), else of the others (a filter such as `.*-alpine` admits only variants).
-fn highest<'t>(tags: impl Iterator<Item = &'t String>) -> Option<&'t String> {
-    let versions: Vec<(Vec<u64>, bool, &String)> = tags
-        .filter_map(|t| version_key(t).map(|(parts, plain)| (parts, plain, t)))
-        .collect();
-    let plain = versions.iter().any(|(_, plain, _)| *plain);
-    versions
-        .into_iter()
-        .filter(|(_, p, _)| *p || !plain)
-        .max_by(|a, b| a.0.cmp(&b.0))
-        .map(|(_, _, t)| t)
-}
+/// The most lower versions one look sends down the push path.
+const MAX_LOWER: usize = 5;
 
 /// One look at one repository of one trigger.
 async fn look(state: &Arc<State>, entry: &Arc<Entry>, repository: &str) {
@@ -219,6 +212,7 @@ async fn look(state: &Arc<State>, entry: &Arc<Entry>, repository: &str) {
     // 1. The tag list, unless the trigger follows fixed tags that are not versions.
     let fixed = matches!(filter, TagFilter::Tags { tags } if !tags.iter().any(|t| is_version(t)));
     let mut candidate: Option<String> = None;
+    let mut lower: Vec<String> = Vec::new();
     if !fixed {
         let listed = session.lock().await.tags(seen.etag.as_deref()).await;
         match listed {
@@ -228,8 +222,16 @@ async fn look(state: &Arc<State>, entry: &Arc<Entry>, repository: &str) {
                     .iter()
                     .filter(|t| matcher.admits(t).admitted())
                     .collect();
-                candidate = match highest(admitted.iter().copied()) {
-                    Some(best) => Some(best.clone()),
+                if !first {
+                    lower = lower_new(&tags, &seen.tags, seen.tag.as_deref(), |t| {
+                        matcher.admits(t).admitted()
+                    })
+                    .into_iter()
+                    .cloned()
+                    .collect();
+                }
+                candidate = match matcher.best(&tags) {
+                    Some(best) => Some(best.to_owned()),
                     // Tags that are not versions have no order: one that appeared since the
                     // last look (none on the first: the watch starts from what is there).
                     None if !first => admitted
@@ -251,6 +253,16 @@ async fn look(state: &Arc<State>, entry: &Arc<Entry>, repository: &str) {
         }
     }
     seen.error = None;
+    for tag in &lower {
+        let digest = match session.lock().await.digest(tag).await {
+            Ok(manifest) => manifest.digest,
+            Err(error) => {
+                tracing::info!(%error, trigger = %trigger.name, tag, "a watch could not read a digest");
+                continue;
+            }
+        };
+        fire(state, entry, repository, tag, &digest).await;
+    }
     // 2. A new choice, or the tag in use when it can move.
     let (tag, moved_only) = match candidate {
         Some(tag) if Some(&tag) != seen.tag.as_ref() => (tag, false),
@@ -284,6 +296,11 @@ async fn look(state: &Arc<State>, entry: &Arc<Entry>, repository: &str) {
     seen.tag = Some(tag.clone());
     seen.digest = Some(digest.clone());
     save(state, trigger.id, repository, &before, &seen);
+    fire(state, entry, repository, &tag, &digest).await;
+}
+
+/// Sends what a look found down the push path, recorded as a `WATCH` call.
+async fn fire(state: &Arc<State>, entry: &Entry, repository: &str, tag: &str, digest: &str) {
     let Ok(image) = ImageRef::parse(&format!("{repository}:{tag}@{digest}")) else {
         return;
     };
@@ -292,15 +309,10 @@ async fn look(state: &Arc<State>, entry: &Arc<Entry>, repository: &str) {
         events: vec![PushEvent::new(Format::Watch, image)],
         skipped: Vec::new(),
     };
-    let status = super::hooks::watched(
-        state,
-        entry,
-        delivery,
-        &format!("/watch/{repository}"),
-        false,
-    )
-    .await;
-    tracing::info!(trigger = %trigger.name, repository, tag, digest, status, "a watch acted");
+    let path = format!("/watch/{repository}");
+    let status = super::hooks::watched(state, entry, delivery, &path, false).await;
+    let trigger = &entry.trigger.name;
+    tracing::info!(trigger, repository, tag, digest, status, "a watch acted");
 }
 
 fn save(state: &State, trigger: i64, repository: &str, before: &WatchState, now: &WatchState) {
@@ -396,25 +408,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn version_tags_are_told_from_moving_ones_and_ordered() {
-        for tag in ["1", "1.4", "v1.4.2", "1.27-alpine", "2.0.0-rc1"] {
+    fn version_tags_are_told_from_moving_ones() {
+        for tag in ["1", "1.4", "v1.4.2", "1.27.0-alpine", "2.0.0-rc1"] {
             assert!(is_version(tag), "{tag}");
         }
         for tag in ["latest", "stable", "main", "", "v", "sha-abc123", ".1"] {
             assert!(!is_version(tag), "{tag}");
         }
-        let tags: Vec<String> = ["1.9.0", "1.10.0", "v1.10.1-rc1", "latest", "1.2"]
+    }
+
+    #[test]
+    fn new_lower_versions_are_the_ones_sent_for_the_guard() {
+        let tags: Vec<String> = ["1.0.0", "1.1.0", "1.0.5", "0.9", "latest", "1.2.0", "0.1"]
             .iter()
             .map(|t| t.to_string())
             .collect();
-        assert_eq!(highest(tags.iter()).map(String::as_str), Some("1.10.0"));
-        let variants: Vec<String> = vec!["1.26-alpine".into(), "1.27-alpine".into()];
-        assert_eq!(
-            highest(variants.iter()).map(String::as_str),
-            Some("1.27-alpine")
-        );
-        let none: Vec<String> = vec!["latest".into(), "edge".into()];
-        assert_eq!(highest(none.iter()), None);
+        let known: Vec<String> = vec!["1.0.0".into(), "1.1.0".into(), "0.1".into()];
+        let all = |_: &str| true;
+        let lower = lower_new(&tags, &known, Some("1.1.0"), all);
+        assert_eq!(lower, ["1.0.5", "0.9"], "new, a version, lower than in use");
+        let no_zero = |t: &str| !t.starts_with('0');
+        assert_eq!(lower_new(&tags, &known, Some("1.1.0"), no_zero), ["1.0.5"]);
+        assert!(lower_new(&tags, &known, None, all).is_empty());
+        assert!(lower_new(&tags, &known, Some("latest"), all).is_empty());
+        let many: Vec<String> = (0..20).map(|n| format!("0.{n}")).collect();
+        assert_eq!(lower_new(&many, &[], Some("1.0"), all).len(), MAX_LOWER);
     }
 
     #[test]

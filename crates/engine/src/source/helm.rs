@@ -36,7 +36,7 @@ use sha2::{Digest as _, Sha256};
 
 pub use values::{
     DEFAULT_REPOSITORY_KEY, DEFAULT_TAG_KEY, ImageValues, MAX_KEY_LENGTH, MAX_KEY_SEGMENTS,
-    MAX_VALUE_LENGTH, check_values, key_path, set_image_values, set_values,
+    MAX_VALUE_LENGTH, check_values, image_tag, key_path, set_image_values, set_values,
 };
 
 use super::{Rendered, Revision, SIZE_LIMIT, SourceError};

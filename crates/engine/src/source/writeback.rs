@@ -11,6 +11,12 @@
 //! branch moved (someone else pushed, or made the branch first) is retried on the new head, up
 //! to [`ATTEMPTS`] times; nothing is ever forced. A branch on which no container uses the
 //! repository is a conflict, reported, not guessed at.
+//!
+//! The trigger's [`matching::Scope`] holds here as on a template: only the containers it
+//! names change, and a pushed version lower than a file's is refused for that container (all
+//! refused: nothing is written, [`Written::Refused`]). As only `image:` lines are edited, a
+//! container the trigger names cannot change while one it does not name, in the same file,
+//! reads the very same image: that is a conflict too.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -51,6 +57,17 @@ pub enum Written {
         created: bool,
         /// What changed: `deploy/web.yaml: Deployment/web web: app:v1 → app:v2`.
         changes: Vec<String>,
+        /// Containers left on their version because the push was lower (see [`Refused`]).
+        ///
+        /// [`Refused`]: Written::Refused
+        refused: Vec<String>,
+    },
+    /// Every container the push would change runs a higher version, and the trigger does not
+    /// allow downgrades: nothing was written.
+    Refused {
+        /// Why, for each container: `deploy/web.yaml: tag 3.0.0 is lower than 7.9.1, deployed
+        /// in Deployment/web container sidecar; the trigger does not allow downgrades`.
+        reasons: Vec<String>,
     },
     /// The image is there already: nothing to commit.
     AlreadyThere {
@@ -133,13 +150,14 @@ pub fn own_branch<'b>(source: &GitSource, branch: Option<&'b str>) -> Option<&'b
 }
 
 /// Writes `updates` as one commit with `message` to `branch`, or to `source`'s own branch when
-/// `branch` is `None` (or names that branch). Blocks (network, disk, processes): call from a
-/// blocking thread.
+/// `branch` is `None` (or names that branch), changing only what `scope` lets change. Blocks
+/// (network, disk, processes): call from a blocking thread.
 pub fn write_images(
     source: &GitSource,
     credentials: Option<&Credentials>,
     branch: Option<&str>,
     updates: &[ImageUpdate],
+    scope: &matching::Scope,
     message: &str,
 ) -> Result<Written, SourceError> {
     source.validate()?;
@@ -209,7 +227,10 @@ pub fn write_images(
             &work,
             &["checkout", "--quiet", "--force", "--detach", &head],
         )?;
-        let changes = rewrite(&work.join(&directory), &directory, updates)?;
+        let (changes, refused) = rewrite(&work.join(&directory), &directory, updates, scope)?;
+        if changes.is_empty() && !refused.is_empty() {
+            return Ok(Written::Refused { reasons: refused });
+        }
         if changes.is_empty() {
             return Ok(Written::AlreadyThere {
                 commit: head,
@@ -248,6 +269,7 @@ pub fn write_images(
                 branch: target.to_owned(),
                 created,
                 changes,
+                refused,
             });
         }
         let said = String::from_utf8_lossy(&pushed.stderr).into_owned()
@@ -283,16 +305,20 @@ fn directory_or_top(directory: &str) -> &str {
 }
 
 /// Rewrites the `image:` lines that use the updates' repositories in every manifest under
-/// `root`; returns what changed. A repository no container uses is a conflict.
+/// `root`, within `scope`; returns what changed and what was refused as a downgrade. A
+/// repository no container uses is a conflict, and so is a named container that reads the
+/// same image as one the trigger does not name, in the same file.
 fn rewrite(
     root: &Path,
     directory: &str,
     updates: &[ImageUpdate],
-) -> Result<Vec<String>, SourceError> {
+    scope: &matching::Scope,
+) -> Result<(Vec<String>, Vec<String>), SourceError> {
     let mut files = Vec::new();
     list(root, root, &mut files)?;
     files.sort();
     let mut changes = Vec::new();
+    let mut refused = Vec::new();
     let mut used = vec![false; updates.len()];
     for relative in files {
         let path = root.join(&relative);
@@ -314,19 +340,43 @@ fn rewrite(
                 continue;
             }
             used[index] = true;
-            let (_, image_changes) = matching::retag(
+            let retagged = matching::retag(
                 &manifest,
                 &update.repository,
                 update.tag.as_deref(),
                 update.digest.as_deref(),
+                scope,
             );
-            for change in image_changes {
+            let shown = if directory.is_empty() {
+                relative.clone()
+            } else {
+                format!("{directory}/{relative}")
+            };
+            for change in &retagged.changes {
+                if let Some(other) = retagged.passed_over.iter().find(|o| o.from == change.from) {
+                    return Err(SourceError::new(
+                        Code::SourceConflict,
+                        format!(
+                            "{shown}: container {} of {} and container {} of {}, which the \
+                             trigger does not name, both read {}; only image lines are edited, \
+                             so one cannot change without the other: nothing was written",
+                            change.container,
+                            change.resource,
+                            other.container,
+                            other.resource,
+                            change.from
+                        ),
+                    ));
+                }
+            }
+            refused.extend(
+                retagged
+                    .refused
+                    .iter()
+                    .map(|refusal| format!("{shown}: {refusal}")),
+            );
+            for change in retagged.changes {
                 if replace_image(&mut edited, &change.from, &change.to) {
-                    let shown = if directory.is_empty() {
-                        relative.clone()
-                    } else {
-                        format!("{directory}/{relative}")
-                    };
                     changes.push(format!(
                         "{shown}: {} {}: {} → {}",
                         change.resource, change.container, change.from, change.to
@@ -351,7 +401,7 @@ fn rewrite(
             ),
         ));
     }
-    Ok(changes)
+    Ok((changes, refused))
 }
 
 /// Replaces `from` with `to` on the `image:` lines whose value is exactly `from` (quoted or
@@ -525,6 +575,99 @@ impl Git<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SHARED: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: web
+          image: ghcr.io/acme/tools:2.0.0  # the app
+        - name: sidecar
+          image: ghcr.io/acme/tools:7.9.1
+";
+
+    /// What `rewrite` answered: the changes and the refusals, or the error.
+    type Answer = Result<(Vec<String>, Vec<String>), SourceError>;
+
+    fn rewritten(text: &str, tag: &str, scope: &matching::Scope) -> (Answer, String) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("web.yaml"), text).unwrap();
+        let update = ImageUpdate {
+            repository: "ghcr.io/acme/tools".into(),
+            tag: Some(tag.into()),
+            digest: None,
+        };
+        let result = rewrite(dir.path(), "deploy", &[update], scope);
+        let after = std::fs::read_to_string(dir.path().join("web.yaml")).unwrap();
+        (result, after)
+    }
+
+    #[test]
+    fn write_back_keeps_to_the_named_containers_and_refuses_downgrades() {
+        let guarded = matching::Scope::default();
+        // 3.0.0: web moves up, the sidecar would move down and is refused.
+        let (result, after) = rewritten(SHARED, "3.0.0", &guarded);
+        let (changes, refused) = result.unwrap();
+        assert_eq!(
+            changes,
+            [
+                "deploy/web.yaml: Deployment/web web: ghcr.io/acme/tools:2.0.0 → ghcr.io/acme/tools:3.0.0"
+            ]
+        );
+        assert_eq!(
+            refused,
+            [
+                "deploy/web.yaml: tag 3.0.0 is lower than 7.9.1, deployed in Deployment/web \
+              container sidecar; the trigger does not allow downgrades"
+            ]
+        );
+        assert_eq!(
+            after,
+            SHARED.replace("tools:2.0.0  #", "tools:3.0.0  #"),
+            "only the web line changed, its comment kept"
+        );
+        // Only the sidecar named: web stays though it would move up.
+        let sidecar = matching::Scope {
+            containers: vec!["sidecar".into()],
+            allow_downgrade: false,
+        };
+        let (result, after) = rewritten(SHARED, "8.0.0", &sidecar);
+        assert_eq!(result.unwrap().0.len(), 1);
+        assert_eq!(after, SHARED.replace("tools:7.9.1", "tools:8.0.0"));
+        // Everything lower: nothing changes, every refusal is reported.
+        let (result, after) = rewritten(SHARED, "1.0.0", &guarded);
+        let (changes, refused) = result.unwrap();
+        assert!(changes.is_empty());
+        assert_eq!(refused.len(), 2);
+        assert_eq!(after, SHARED);
+    }
+
+    #[test]
+    fn a_named_container_sharing_its_image_line_with_another_is_a_conflict() {
+        let same = SHARED.replace("tools:7.9.1", "tools:2.0.0");
+        let web = matching::Scope {
+            containers: vec!["web".into()],
+            allow_downgrade: false,
+        };
+        let (result, after) = rewritten(&same, "3.0.0", &web);
+        let error = result.unwrap_err();
+        assert_eq!(error.code, Code::SourceConflict);
+        assert!(
+            error.message.contains(
+                "container web of Deployment/web and container sidecar of Deployment/web, \
+                 which the trigger does not name, both read ghcr.io/acme/tools:2.0.0"
+            ),
+            "{}",
+            error.message
+        );
+        assert_eq!(after, same, "nothing was written");
+    }
 
     /// Each name, and what the refusal says (`None`: a branch name). Where `git` is installed,
     /// `git check-ref-format --branch` agrees on every one.

@@ -5,7 +5,10 @@
 //! the same) and the tag must pass the trigger's filter (all, whole-tag regex, or list).
 //! [`retag`] then sets every container, init container and ephemeral container of the
 //! template that uses that repository to the pushed tag (and digest, when pinning), keeping
-//! the repository spelled as the template spells it.
+//! the repository spelled as the template spells it, within the trigger's [`Scope`]: only the
+//! containers it names, when it names some, and never to a lower version than the container
+//! runs unless the trigger allows downgrades ([`downgrade`]: the anti-downgrade guard, which
+//! the Git write-back and the Helm values update apply as well).
 
 use serde::Serialize;
 use serde_json::Value;
@@ -140,6 +143,77 @@ fn same_repository(ours: &ImageRef, event: &PushEvent) -> bool {
         && ours.repository() == event.image.repository()
 }
 
+/// Which containers an image trigger may change, and whether to a lower version: the
+/// trigger's `containers` and `allow_downgrade`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// The containers it may change, by name; empty: every one.
+    pub containers: Vec<String>,
+    /// A push may lower a container's version.
+    pub allow_downgrade: bool,
+}
+
+impl Scope {
+    /// The scope of `kind` (every container, no downgrades, for kinds that take no pushes).
+    pub fn of(kind: &TriggerKind) -> Scope {
+        match kind {
+            TriggerKind::Image {
+                containers,
+                allow_downgrade,
+                ..
+            } => Scope {
+                containers: containers.clone(),
+                allow_downgrade: *allow_downgrade,
+            },
+            _ => Scope::default(),
+        }
+    }
+
+    /// Whether the container named `name` may change.
+    pub fn includes(&self, name: &str) -> bool {
+        self.containers.is_empty() || self.containers.iter().any(|c| c == name)
+    }
+}
+
+/// A change refused because the pushed version is lower than the one deployed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Downgrade {
+    /// Where the deployed tag is: `Deployment/web container sidecar`, `values key image.tag`.
+    pub place: String,
+    /// The tag deployed there.
+    pub deployed: String,
+    /// The tag pushed.
+    pub pushed: String,
+}
+
+impl std::fmt::Display for Downgrade {
+    /// `tag 3.0.0 is lower than 7.9.1, deployed in Deployment/web container sidecar; the
+    /// trigger does not allow downgrades`: the reason an access record gives.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "tag {} is lower than {}, deployed in {}; the trigger does not allow downgrades",
+            self.pushed, self.deployed, self.place
+        )
+    }
+}
+
+/// The anti-downgrade guard: a refusal when `scope` does not allow downgrades and both tags
+/// name versions ([`super::semver::tag_version`]) with `pushed` the lower; `None` when the
+/// change may go ahead (equal or higher versions, or a tag that names no version, which has
+/// no order).
+pub fn downgrade(scope: &Scope, place: &str, deployed: &str, pushed: &str) -> Option<Downgrade> {
+    if scope.allow_downgrade || super::semver::is_lower(pushed, deployed) != Some(true) {
+        return None;
+    }
+    Some(Downgrade {
+        place: place.to_owned(),
+        deployed: deployed.to_owned(),
+        pushed: pushed.to_owned(),
+    })
+}
+
 /// One container whose image changes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -217,6 +291,41 @@ pub fn repositories(manifest: &Manifest) -> Vec<ImageRef> {
     found
 }
 
+/// The names of the template's containers (init and ephemeral ones too) whose image is from
+/// one of `repositories`, without duplicates, in the template's order.
+pub fn containers_using(manifest: &Manifest, repositories: &[ImageRef]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for document in manifest.documents() {
+        let Some(path) = pod_spec_path(&document.id.kind) else {
+            continue;
+        };
+        let Some(spec) = path.iter().try_fold(&document.value, |v, k| v.get(*k)) else {
+            continue;
+        };
+        for list in ["initContainers", "containers", "ephemeralContainers"] {
+            for container in spec
+                .get(list)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let uses = container
+                    .get("image")
+                    .and_then(Value::as_str)
+                    .and_then(|image| ImageRef::parse(image).ok())
+                    .is_some_and(|image| repositories.iter().any(|r| r.same_repository(&image)));
+                if let Some(name) = container.get("name").and_then(Value::as_str)
+                    && uses
+                    && !names.iter().any(|n| n == name)
+                {
+                    names.push(name.to_owned());
+                }
+            }
+        }
+    }
+    names
+}
+
 /// Where the pod spec of each workload kind lives.
 fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
@@ -253,19 +362,39 @@ fn rewrite(image: &str, tag: Option<&str>, digest: Option<&str>) -> String {
     out
 }
 
-/// New values for the documents whose containers use `repository`, and the changes made.
-/// Documents already on the wanted image are left out.
+/// What [`retag`] makes of a template.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Retagged {
+    /// New values of the documents that change, by position.
+    pub values: Vec<(usize, Value)>,
+    /// The containers that change.
+    pub changes: Vec<ImageChange>,
+    /// The containers left alone because the push would lower their version.
+    pub refused: Vec<Downgrade>,
+    /// The containers of the repository that the trigger does not name, left as they are
+    /// (`to` is what they would have become).
+    pub passed_over: Vec<ImageChange>,
+}
+
+/// New values for the documents whose containers use `repository`, within `scope`, and the
+/// changes made and refused. Documents already on the wanted image are left out.
 pub fn retag(
     manifest: &Manifest,
     repository: &str,
     tag: Option<&str>,
     digest: Option<&str>,
-) -> (Vec<(usize, Value)>, Vec<ImageChange>) {
+    scope: &Scope,
+) -> Retagged {
+    let mut retagged = Retagged::default();
     let Ok(wanted) = ImageRef::parse(repository) else {
-        return (Vec::new(), Vec::new());
+        return retagged;
     };
-    let mut values = Vec::new();
-    let mut changes = Vec::new();
+    let Retagged {
+        values,
+        changes,
+        refused,
+        passed_over,
+    } = &mut retagged;
     for (position, document) in manifest.documents().iter().enumerate() {
         let Some(path) = pod_spec_path(&document.id.kind) else {
             continue;
@@ -293,16 +422,26 @@ pub fn retag(
                 if next == image {
                     continue;
                 }
-                changes.push(ImageChange {
-                    resource: format!("{}/{}", document.id.kind, document.id.name),
-                    container: container
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .unwrap_or("?")
-                        .to_owned(),
+                let name = container.get("name").and_then(Value::as_str).unwrap_or("?");
+                let resource = format!("{}/{}", document.id.kind, document.id.name);
+                let change = ImageChange {
+                    resource,
+                    container: name.to_owned(),
                     from: image.to_owned(),
                     to: next.clone(),
-                });
+                };
+                if !scope.includes(name) {
+                    passed_over.push(change);
+                    continue;
+                }
+                if let (Some(deployed), Some(pushed)) = (current.tag(), tag) {
+                    let place = format!("{} container {name}", change.resource);
+                    if let Some(refusal) = downgrade(scope, &place, deployed, pushed) {
+                        refused.push(refusal);
+                        continue;
+                    }
+                }
+                changes.push(change);
                 container["image"] = Value::String(next);
                 changed = true;
             }
@@ -311,7 +450,7 @@ pub fn retag(
             values.push((position, value));
         }
     }
-    (values, changes)
+    retagged
 }
 
 #[cfg(test)]
@@ -336,6 +475,8 @@ mod tests {
             verify: crate::trigger::Verify::Off,
             watch: None,
             maturing: None,
+            containers: Vec::new(),
+            allow_downgrade: false,
         }
     }
 
@@ -367,6 +508,8 @@ mod tests {
             verify: crate::trigger::Verify::Off,
             watch: None,
             maturing: None,
+            containers: Vec::new(),
+            allow_downgrade: false,
         };
         let acr_push = |image: &str, tag: &str| {
             let mut event = PushEvent::new(Format::AlibabaAcr, ImageRef::parse(image).unwrap());
@@ -463,7 +606,16 @@ mod tests {
             "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec:\n      initContainers:\n      - {name: warm, image: 'nginx:1.25'}\n      containers:\n      - {name: web, image: 'docker.io/library/nginx:1.25@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'}\n      - {name: side, image: 'ghcr.io/acme/side:3'}\n---\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: job}\nspec:\n  schedule: '* * * * *'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers:\n          - {name: c, image: nginx}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {image: 'nginx:1.25'}\n",
         )
         .unwrap();
-        let (values, changes) = retag(&manifest, "docker.io/library/nginx", Some("1.27"), None);
+        let every = Scope::default();
+        let Retagged {
+            values, changes, ..
+        } = retag(
+            &manifest,
+            "docker.io/library/nginx",
+            Some("1.27"),
+            None,
+            &every,
+        );
         assert_eq!(values.len(), 2);
         let tos: Vec<(&str, &str)> = changes
             .iter()
@@ -482,8 +634,110 @@ mod tests {
         assert!(updated.text().contains("ghcr.io/acme/side:3"));
         assert!(updated.text().contains("data: {image: 'nginx:1.25'}"));
         // Already on that tag: nothing to do.
-        let (again, _) = retag(&updated, "nginx", Some("1.27"), None);
-        assert!(again.is_empty());
+        let again = retag(&updated, "nginx", Some("1.27"), None, &every);
+        assert!(again.values.is_empty() && again.changes.is_empty());
+    }
+
+    const SHARED: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec:\n      initContainers:\n      - {name: migrate, image: 'ghcr.io/acme/tools:2.0.0'}\n      containers:\n      - {name: web, image: 'ghcr.io/acme/tools:2.0.0'}\n      - {name: sidecar, image: 'ghcr.io/acme/tools:7.9.1'}\n      - {name: stable, image: 'ghcr.io/acme/tools:stable'}\n";
+
+    #[test]
+    fn retag_changes_only_the_named_containers() {
+        let manifest = Manifest::parse(SHARED).unwrap();
+        let scope = Scope {
+            containers: vec!["web".into(), "migrate".into()],
+            allow_downgrade: false,
+        };
+        let retagged = retag(&manifest, "ghcr.io/acme/tools", Some("2.1.0"), None, &scope);
+        let changed: Vec<&str> = retagged
+            .changes
+            .iter()
+            .map(|c| c.container.as_str())
+            .collect();
+        assert_eq!(changed, ["migrate", "web"]);
+        let passed: Vec<&str> = retagged
+            .passed_over
+            .iter()
+            .map(|c| c.container.as_str())
+            .collect();
+        assert_eq!(passed, ["sidecar", "stable"]);
+        assert!(retagged.refused.is_empty());
+        let updated = manifest.replace(retagged.values).unwrap();
+        assert!(updated.text().contains("ghcr.io/acme/tools:7.9.1"));
+        assert!(updated.text().contains("ghcr.io/acme/tools:stable"));
+        assert_eq!(
+            updated.text().matches("ghcr.io/acme/tools:2.1.0").count(),
+            2
+        );
+    }
+
+    #[test]
+    fn retag_refuses_a_lower_version_unless_downgrades_are_allowed() {
+        let manifest = Manifest::parse(SHARED).unwrap();
+        let guarded = Scope::default();
+        let retagged = retag(
+            &manifest,
+            "ghcr.io/acme/tools",
+            Some("3.0.0"),
+            None,
+            &guarded,
+        );
+        // 2.0.0 → 3.0.0 goes ahead, stable has no order; 7.9.1 → 3.0.0 is refused.
+        let changed: Vec<&str> = retagged
+            .changes
+            .iter()
+            .map(|c| c.container.as_str())
+            .collect();
+        assert_eq!(changed, ["migrate", "web", "stable"]);
+        let reasons: Vec<String> = retagged.refused.iter().map(|r| r.to_string()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "tag 3.0.0 is lower than 7.9.1, deployed in Deployment/web container sidecar; \
+              the trigger does not allow downgrades"
+            ]
+        );
+        let allowed = Scope {
+            containers: Vec::new(),
+            allow_downgrade: true,
+        };
+        let retagged = retag(
+            &manifest,
+            "ghcr.io/acme/tools",
+            Some("3.0.0"),
+            None,
+            &allowed,
+        );
+        assert_eq!(retagged.changes.len(), 4);
+        assert!(retagged.refused.is_empty());
+        // Versions are compared, not spellings: v7.9.1+build is not lower than 7.9.1.
+        let retagged = retag(
+            &manifest,
+            "ghcr.io/acme/tools",
+            Some("v7.9.1+b"),
+            None,
+            &guarded,
+        );
+        assert!(retagged.refused.is_empty());
+        assert_eq!(retagged.changes.len(), 4);
+        let retagged = retag(&manifest, "ghcr.io/acme/tools", Some("1.9"), None, &guarded);
+        assert_eq!(retagged.refused.len(), 3);
+        assert_eq!(retagged.changes.len(), 1);
+    }
+
+    #[test]
+    fn the_guard_compares_versions_only() {
+        let guarded = Scope::default();
+        let place = "values key image.tag";
+        assert!(downgrade(&guarded, place, "7.9.1", "3.0.0").is_some());
+        assert!(downgrade(&guarded, place, "v7.9", "7.9.0").is_none());
+        assert!(downgrade(&guarded, place, "2.0.0", "2.0.0-rc.1").is_some());
+        assert!(downgrade(&guarded, place, "latest", "1.0").is_none());
+        assert!(downgrade(&guarded, place, "1.0", "main-abc123").is_none());
+        let allowed = Scope {
+            containers: Vec::new(),
+            allow_downgrade: true,
+        };
+        assert!(downgrade(&allowed, place, "7.9.1", "3.0.0").is_none());
     }
 
     #[test]

@@ -8,9 +8,14 @@
 //!
 //! An image trigger's settings depend on its application's source ([`unfit_for_source`]): on
 //! a Git application it may name a branch of its own for the new images' commits, on a Helm
-//! application the values keys that take the image ([`ImageValues`]).
+//! application the values keys that take the image ([`ImageValues`]); on a template or Git
+//! application it may name the containers it changes. Which tags it follows is its
+//! [`TagFilter`] (all, a regular expression, a list, or a [`semver`] range); whatever the
+//! filter, a push that would lower a deployed version is refused unless the trigger allows
+//! downgrades (see [`matching::downgrade`]).
 
 pub mod matching;
+pub mod semver;
 pub mod service;
 
 use base64::Engine as _;
@@ -27,8 +32,10 @@ pub const MAX_TAGS: usize = 100;
 pub const MAX_PATTERN: usize = 256;
 /// The compiled size limit of that expression (bytes).
 pub const MAX_PATTERN_SIZE: usize = 256 * 1024;
+/// The most containers an image trigger may name.
+pub const MAX_CONTAINERS: usize = 64;
 
-/// Which tags an image trigger reacts to (seed 001's three modes).
+/// Which tags an image trigger reacts to: seed 001's three modes, and semantic-version ranges.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "mode", rename_all = "kebab-case")]
@@ -44,6 +51,16 @@ pub enum TagFilter {
     Tags {
         /// The tags (at most 100).
         tags: Vec<String>,
+    },
+    /// Tags that name a version within a range (see [`semver`] for how tags and ranges are
+    /// read): `^1.4`, `~2.3.1`, `>=1.0 <2`, `1.x`, `*`.
+    Semver {
+        /// The range, as npm writes ranges.
+        range: String,
+        /// Pre-release tags (`2.0.0-rc.1`, and suffixes such as `1.25.3-alpine`) pass too,
+        /// within the same bounds; without it they never do.
+        #[serde(default)]
+        prerelease: bool,
     },
 }
 
@@ -63,6 +80,11 @@ impl TagFilter {
                 pattern: pattern.clone(),
                 regex: compile(pattern),
             },
+            TagFilter::Semver { range, prerelease } => TagMatcher::Semver {
+                range: range.trim().to_owned(),
+                prerelease: *prerelease,
+                parsed: semver::Range::parse(range).map_err(Refused),
+            },
         }
     }
 }
@@ -81,6 +103,15 @@ pub enum TagMatcher {
         pattern: String,
         /// It compiled, or why it does not.
         regex: Result<regex::Regex, Refused>,
+    },
+    /// Tags naming a version within the range.
+    Semver {
+        /// The range as written.
+        range: String,
+        /// Whether pre-release versions pass.
+        prerelease: bool,
+        /// It parsed, or why it does not.
+        parsed: Result<semver::Range, Refused>,
     },
 }
 
@@ -124,7 +155,64 @@ impl TagMatcher {
                 regex: Ok(_),
             } => Admission::Refused(format!("tag {tag} does not match /{pattern}/")),
             TagMatcher::Regex { regex: Err(e), .. } => Admission::Broken(e.0.clone()),
+            TagMatcher::Semver {
+                range,
+                prerelease,
+                parsed,
+            } => {
+                let range_of = match parsed {
+                    Ok(parsed) => parsed,
+                    Err(e) => return Admission::Broken(e.0.clone()),
+                };
+                let Some(version) = semver::tag_version(tag) else {
+                    return Admission::Refused(format!("tag {tag} is not a version"));
+                };
+                if !version.pre.is_empty() && !prerelease {
+                    return Admission::Refused(format!(
+                        "tag {tag} is a pre-release, and the trigger does not admit pre-releases"
+                    ));
+                }
+                if range_of.contains(&version) {
+                    Admission::Admitted
+                } else {
+                    Admission::Refused(format!("tag {tag} is outside the range {range}"))
+                }
+            }
         }
+    }
+
+    /// Why nothing can pass (an expression that does not compile, a range that does not
+    /// parse), or `None` when the filter works.
+    pub fn broken(&self) -> Option<&str> {
+        match self {
+            TagMatcher::Regex { regex: Err(e), .. } | TagMatcher::Semver { parsed: Err(e), .. } => {
+                Some(&e.0)
+            }
+            _ => None,
+        }
+    }
+
+    /// The highest of `tags` (a registry's tag list, say) that passes: for a semver range the
+    /// highest version within it; for the other modes the highest version among the tags that
+    /// pass. Tags that name no version (`latest`, `stable`) have no order and are never chosen
+    /// here; `None` when no passing tag names a version. Versions are compared as
+    /// [`semver::compare`] does (build metadata aside, `1.4` equal to `1.4.0`); of equal
+    /// versions the first listed is chosen.
+    pub fn best<'t, S: AsRef<str>>(&self, tags: &'t [S]) -> Option<&'t str> {
+        let mut best: Option<(::semver::Version, &'t str)> = None;
+        for tag in tags {
+            let tag = tag.as_ref();
+            let Some(version) = semver::tag_version(tag) else {
+                continue;
+            };
+            let higher = best.as_ref().is_none_or(|(top, _)| {
+                semver::compare(&version, top) == std::cmp::Ordering::Greater
+            });
+            if higher && self.admits(tag).admitted() {
+                best = Some((version, tag));
+            }
+        }
+        best.map(|(_, tag)| tag)
     }
 }
 
@@ -181,6 +269,17 @@ pub enum TriggerKind {
         /// in between takes its place. None: at once.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         maturing: Option<u32>,
+        /// The containers it may change, by name (containers, init containers and ephemeral
+        /// containers alike); none: every container that uses a followed repository. Not for
+        /// Helm applications, whose images are values keys.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        containers: Vec<String>,
+        /// Let a push lower a container's version. Without it, when both the tag deployed
+        /// (as the template, the Git files or the Helm values hold it) and the pushed tag name
+        /// versions, a lower pushed version is refused and the refusal recorded, whatever the
+        /// mode.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        allow_downgrade: bool,
     },
 }
 
@@ -278,6 +377,7 @@ impl TriggerKind {
                 values,
                 watch,
                 maturing,
+                containers,
                 ..
             } => {
                 if let Some(seconds) = watch
@@ -299,6 +399,7 @@ impl TriggerKind {
                 if repositories.is_empty() {
                     return Err("an image trigger must name at least one image repository".into());
                 }
+                check_containers(containers)?;
                 for repository in repositories {
                     crate::registry::ImageRef::parse(repository).map_err(|e| e.to_string())?;
                 }
@@ -314,6 +415,19 @@ impl TriggerKind {
                 match filter {
                     TagFilter::All => Ok(()),
                     TagFilter::Regex { pattern } => compile(pattern).map(|_| ()),
+                    TagFilter::Semver { range, prerelease } => {
+                        let parsed = semver::Range::parse(range).map_err(Refused)?;
+                        if let Some(pre) = parsed.names_prerelease()
+                            && !prerelease
+                        {
+                            return Err(Refused(format!(
+                                "semver range `{}` names the pre-release {pre}, but the trigger \
+                                 does not admit pre-releases: allow them, or name a release",
+                                range.trim()
+                            )));
+                        }
+                        Ok(())
+                    }
                     TagFilter::Tags { tags } => {
                         if tags.is_empty() {
                             return Err("a tag list needs at least one tag".into());
@@ -330,6 +444,49 @@ impl TriggerKind {
             }
         }
     }
+}
+
+/// Checks the container names an image trigger may change: at most [`MAX_CONTAINERS`], each
+/// once, each a DNS-1123 label as Kubernetes requires of container names.
+pub fn check_containers(containers: &[String]) -> Result<(), Refused> {
+    if containers.len() > MAX_CONTAINERS {
+        return Err(Refused(format!(
+            "an image trigger names at most {MAX_CONTAINERS} containers, not {}",
+            containers.len()
+        )));
+    }
+    for (position, name) in containers.iter().enumerate() {
+        if let Err(problem) = dns_label(name) {
+            return Err(Refused(format!(
+                "container name {name:?} is not valid: {problem}"
+            )));
+        }
+        if containers[..position].contains(name) {
+            return Err(Refused(format!("container {name} is named twice")));
+        }
+    }
+    Ok(())
+}
+
+/// A DNS-1123 label: 1 to 63 lower-case letters, digits and `-`, starting and ending with a
+/// letter or digit.
+fn dns_label(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("it is empty");
+    }
+    if name.len() > 63 {
+        return Err("it is longer than 63 characters");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err("a container name holds only lower-case letters, digits and '-'");
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return Err("it must start and end with a letter or digit");
+    }
+    Ok(())
 }
 
 /// Compiles an image trigger's expression, anchored to the whole tag, with size limits.
@@ -545,6 +702,105 @@ mod tests {
     }
 
     #[test]
+    fn a_semver_matcher_admits_versions_in_range_and_pre_releases_only_when_asked() {
+        let stable = TagFilter::Semver {
+            range: "^1.4".into(),
+            prerelease: false,
+        }
+        .matcher();
+        let early = TagFilter::Semver {
+            range: " ^1.4 ".into(),
+            prerelease: true,
+        }
+        .matcher();
+        let cases = [
+            ("1.4.0", Ok(()), Ok(())),
+            ("v1.9", Ok(()), Ok(())),
+            ("1.5.0+build.3", Ok(()), Ok(())),
+            ("1.5.0-rc.1", Err("is a pre-release"), Ok(())),
+            (
+                "2.0.0",
+                Err("outside the range ^1.4"),
+                Err("outside the range ^1.4"),
+            ),
+            (
+                "2.0.0-rc.1",
+                Err("is a pre-release"),
+                Err("outside the range"),
+            ),
+            ("latest", Err("is not a version"), Err("is not a version")),
+        ];
+        for (tag, without, with) in cases {
+            for (matcher, expected) in [(&stable, without), (&early, with)] {
+                match (matcher.admits(tag).reason(), expected) {
+                    (None, Ok(())) => {}
+                    (Some(got), Err(want)) => assert!(got.contains(want), "{tag}: {got}"),
+                    (got, want) => panic!("{tag}: {got:?}, wanted {want:?}"),
+                }
+            }
+        }
+        let broken = TagFilter::Semver {
+            range: "^1.x.3".into(),
+            prerelease: false,
+        }
+        .matcher();
+        assert!(matches!(broken.admits("1.0.3"), Admission::Broken(_)));
+        assert!(broken.broken().unwrap().contains("after a wildcard"));
+        assert_eq!(stable.broken(), None);
+    }
+
+    #[test]
+    fn the_best_tag_is_the_highest_version_that_passes() {
+        let tags = [
+            "latest",
+            "1.3.9",
+            "1.10.0-rc.1",
+            "v1.9.2",
+            "1.9.2",
+            "1.4",
+            "2.0.0",
+            "1.9.2+b",
+            "stable",
+        ];
+        let semver = |range: &str, prerelease| TagFilter::Semver {
+            range: range.into(),
+            prerelease,
+        };
+        let cases = [
+            (semver("^1.4", false), Some("v1.9.2")),
+            (semver("^1.4", true), Some("1.10.0-rc.1")),
+            (semver("~1.4", false), Some("1.4")),
+            (semver(">=3", false), None),
+            (semver("^1.x.3", false), None),
+            (TagFilter::All, Some("2.0.0")),
+            (
+                TagFilter::Regex {
+                    pattern: r"1\.\d+\.\d+".into(),
+                },
+                Some("1.9.2"),
+            ),
+            (
+                TagFilter::Tags {
+                    tags: vec!["latest".into(), "stable".into()],
+                },
+                None,
+            ),
+            (
+                TagFilter::Tags {
+                    tags: vec!["1.3.9".into(), "1.4".into()],
+                },
+                Some("1.4"),
+            ),
+        ];
+        for (filter, expected) in cases {
+            assert_eq!(filter.matcher().best(&tags), expected, "{filter:?}");
+        }
+        let owned: Vec<String> = tags.iter().map(|t| (*t).to_owned()).collect();
+        assert_eq!(semver("*", false).matcher().best(&owned), Some("2.0.0"));
+        assert_eq!(TagFilter::All.matcher().best::<&str>(&[]), None);
+    }
+
+    #[test]
     fn the_redeploy_curl_example_is_a_patch_that_applies() {
         let manifest = crate::template::Manifest::parse(include_str!(
             "../../tests/fixtures/templates/seed-demo.yaml"
@@ -583,6 +839,41 @@ mod tests {
     }
 
     #[test]
+    fn named_containers_must_use_a_followed_repository() {
+        let manifest = crate::template::Manifest::parse(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec:\n      initContainers:\n      - {name: migrate, image: 'ghcr.io/acme/tools:2'}\n      containers:\n      - {name: web, image: 'ghcr.io/acme/tools:2'}\n      - {name: logs, image: 'ghcr.io/acme/logs:1'}\n",
+        )
+        .unwrap();
+        let naming = |containers: &[&str]| TriggerKind::Image {
+            repositories: vec!["ghcr.io/acme/tools".into()],
+            filter: TagFilter::All,
+            pin_digest: false,
+            branch: None,
+            values: None,
+            containers: containers.iter().map(|c| (*c).to_owned()).collect(),
+            allow_downgrade: false,
+            verify: Verify::Off,
+            watch: None,
+            maturing: None,
+        };
+        assert_eq!(unfit_for_template(&naming(&[]), "web", &manifest), None);
+        assert_eq!(
+            unfit_for_template(&naming(&["web", "migrate"]), "web", &manifest),
+            None
+        );
+        for name in ["logs", "sidecar"] {
+            let said = unfit_for_template(&naming(&["web", name]), "web", &manifest).unwrap();
+            assert_eq!(
+                said,
+                format!(
+                    "template \"web\" has no container named {name} that uses ghcr.io/acme/tools \
+                     (the containers that do: migrate, web)"
+                )
+            );
+        }
+    }
+
+    #[test]
     fn branches_are_for_git_and_values_keys_for_helm() {
         use crate::app::Source;
         use crate::source::git::GitSource;
@@ -617,6 +908,8 @@ mod tests {
             verify: Verify::Off,
             watch: None,
             maturing: None,
+            containers: Vec::new(),
+            allow_downgrade: false,
         };
         let commit = "0123456789abcdef0123456789abcdef01234567";
         let keys = || Some(ImageValues::default());
@@ -648,6 +941,22 @@ mod tests {
             }
         }
         assert_eq!(unfit_for_source(&TriggerKind::Redeploy, "web", &helm), None);
+        let named = TriggerKind::Image {
+            repositories: vec!["nginx".into()],
+            filter: TagFilter::All,
+            pin_digest: false,
+            branch: None,
+            values: None,
+            containers: vec!["web".into()],
+            allow_downgrade: false,
+            verify: Verify::Off,
+            watch: None,
+            maturing: None,
+        };
+        assert_eq!(unfit_for_source(&named, "web", &template), None);
+        assert_eq!(unfit_for_source(&named, "web", &git("main")), None);
+        let said = unfit_for_source(&named, "web", &helm).unwrap();
+        assert!(said.contains("cannot name containers (web)"), "{said}");
     }
 
     #[test]
@@ -676,6 +985,8 @@ mod tests {
             verify: Verify::Off,
             watch: None,
             maturing: None,
+            containers: Vec::new(),
+            allow_downgrade: false,
         };
         assert!(image(TagFilter::All).validate().is_ok());
         assert!(image(TagFilter::Tags { tags: vec![] }).validate().is_err());
@@ -695,6 +1006,23 @@ mod tests {
             .validate()
             .is_err()
         );
+        let semver = |range: &str, prerelease| {
+            image(TagFilter::Semver {
+                range: range.into(),
+                prerelease,
+            })
+            .validate()
+            .map_err(|e| e.0)
+        };
+        assert_eq!(semver(">=1.0 <2", false), Ok(()));
+        assert_eq!(semver(">=2.0.0-rc.1", true), Ok(()));
+        assert!(semver("", false).unwrap_err().contains("range is empty"));
+        assert!(semver("1.x.3", false).unwrap_err().contains("`1.x.3`"));
+        let error = semver(">=2.0.0-rc.1", false).unwrap_err();
+        assert!(
+            error.contains("names the pre-release 2.0.0-rc.1"),
+            "{error}"
+        );
         let none = TriggerKind::Image {
             repositories: vec![],
             filter: TagFilter::All,
@@ -704,6 +1032,8 @@ mod tests {
             verify: Verify::Off,
             watch: None,
             maturing: None,
+            containers: Vec::new(),
+            allow_downgrade: false,
         };
         assert!(none.validate().is_err());
         let with = |branch: Option<&str>, values: Option<ImageValues>| TriggerKind::Image {
@@ -715,6 +1045,8 @@ mod tests {
             verify: Verify::Off,
             watch: None,
             maturing: None,
+            containers: Vec::new(),
+            allow_downgrade: false,
         };
         assert!(with(Some("tripline/images"), None).validate().is_ok());
         let error = with(Some("a..b"), None).validate().unwrap_err().0;
@@ -725,6 +1057,38 @@ mod tests {
         };
         let error = with(None, Some(keys)).validate().unwrap_err().0;
         assert!(error.starts_with("image values: "), "{error}");
+        let naming = |containers: Vec<String>| {
+            TriggerKind::Image {
+                repositories: vec!["nginx".into()],
+                filter: TagFilter::All,
+                pin_digest: false,
+                branch: None,
+                values: None,
+                containers,
+                allow_downgrade: true,
+                verify: Verify::Off,
+                watch: None,
+                maturing: None,
+            }
+            .validate()
+            .map_err(|e| e.0)
+        };
+        assert_eq!(naming(vec!["web".into(), "log-shipper-2".into()]), Ok(()));
+        let long = "a".repeat(64);
+        let many: Vec<String> = (0..65).map(|i| format!("c{i}")).collect();
+        let refused: [(Vec<String>, &str); 7] = [
+            (vec!["".into()], "\"\" is not valid: it is empty"),
+            (vec!["Web".into()], "only lower-case letters"),
+            (vec!["web_1".into()], "only lower-case letters"),
+            (vec!["-web".into()], "start and end"),
+            (vec![long], "longer than 63"),
+            (vec!["web".into(), "web".into()], "named twice"),
+            (many, "at most 64 containers"),
+        ];
+        for (containers, want) in refused {
+            let error = naming(containers).unwrap_err();
+            assert!(error.contains(want), "{error}");
+        }
     }
 }
 
@@ -763,24 +1127,42 @@ pub fn unfit_for_template(
                 }
             ))
         }
-        TriggerKind::Image { repositories, .. } => {
+        TriggerKind::Image {
+            repositories,
+            containers,
+            ..
+        } => {
             let used = matching::repositories(manifest);
-            repositories.iter().find_map(|repository| {
-                let wanted = match crate::registry::ImageRef::parse(repository) {
-                    Ok(wanted) => wanted,
+            let mut wanted = Vec::new();
+            for repository in repositories {
+                let parsed = match crate::registry::ImageRef::parse(repository) {
+                    Ok(parsed) => parsed,
                     Err(e) => return Some(e.to_string()),
                 };
-                (!used.iter().any(|u| u.same_repository(&wanted))).then(|| {
-                    format!(
+                if !used.iter().any(|u| u.same_repository(&parsed)) {
+                    return Some(format!(
                         "template {template:?} uses no image from {} (it uses: {})",
-                        wanted.full_repository(),
+                        parsed.full_repository(),
                         used.iter()
                             .map(|u| u.familiar())
                             .collect::<Vec<_>>()
                             .join(", ")
+                    ));
+                }
+                wanted.push(parsed);
+            }
+            let using = matching::containers_using(manifest, &wanted);
+            containers
+                .iter()
+                .find(|name| !using.contains(name))
+                .map(|name| {
+                    format!(
+                        "template {template:?} has no container named {name} that uses {} (the \
+                         containers that do: {})",
+                        repositories.join(", "),
+                        using.join(", ")
                     )
                 })
-            })
         }
         TriggerKind::Redeploy => None,
     }
@@ -794,7 +1176,13 @@ pub fn unfit_for_source(
     app: &str,
     source: &crate::app::Source,
 ) -> Option<String> {
-    let TriggerKind::Image { branch, values, .. } = kind else {
+    let TriggerKind::Image {
+        branch,
+        values,
+        containers,
+        ..
+    } = kind
+    else {
         return None;
     };
     use crate::app::Source;
@@ -811,6 +1199,13 @@ pub fn unfit_for_source(
     if values.is_some() && !helm {
         return Some(format!(
             "{app} deploys from {from}: values keys are for applications that deploy a Helm chart"
+        ));
+    }
+    if !containers.is_empty() && helm {
+        return Some(format!(
+            "{app} deploys a Helm chart: a trigger sets its image through values keys, not by \
+             container, so it cannot name containers ({}); name the values keys instead",
+            containers.join(", ")
         ));
     }
     if let Source::Git { git, .. } = source

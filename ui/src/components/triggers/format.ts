@@ -41,12 +41,23 @@ export function filterText(filter: TagFilter): string {
       const more = filter.tags.length > 3 ? ` and ${filter.tags.length - 3} more` : '';
       return `${filter.tags.length === 1 ? 'tag' : 'tags'} ${shown}${more}`;
     }
+    case 'semver':
+      return `versions ${filter.range}${filter.prerelease ? ', pre-releases too' : ''}`;
   }
 }
 
 /** The mode's name as the create form shows it. */
 export function filterModeLabel(filter: TagFilter): string {
-  return filter.mode === 'all' ? 'All' : filter.mode === 'regex' ? 'Regex' : 'Tag list';
+  switch (filter.mode) {
+    case 'all':
+      return 'All';
+    case 'regex':
+      return 'Regex';
+    case 'tags':
+      return 'Tag list';
+    case 'semver':
+      return 'Semver';
+  }
 }
 
 /** One line on what the kind acts on, for tables: "Deployment/web · 1–6 replicas". */
@@ -62,7 +73,9 @@ export function kindDetail(kind: TriggerKind): string {
       const repos = kind.repositories.join(', ');
       const branch = kind.branch ? ` · to branch ${kind.branch}` : '';
       const values = kind.values ? ` · values ${valuesText(kind.values)}` : '';
-      return `${repos} · ${filterModeLabel(kind.filter)}: ${filterText(kind.filter)}${kind.pin_digest ? ' · pin digest' : ''}${branch}${values}`;
+      const containers = kind.containers?.length ? ` · containers ${kind.containers.join(', ')}` : '';
+      const downgrades = kind.allow_downgrade ? ' · downgrades allowed' : '';
+      return `${repos} · ${filterModeLabel(kind.filter)}: ${filterText(kind.filter)}${kind.pin_digest ? ' · pin digest' : ''}${branch}${values}${containers}${downgrades}`;
     }
   }
 }
@@ -144,7 +157,7 @@ export const KINDS: readonly KindInfo[] = [
     value: 'image',
     label: 'Image',
     summary:
-      'Follows a registry: a push whose tag passes the filter (all, a regex, or a list) updates the image, makes a new version and deploys it.',
+      'Follows a registry: a push whose tag passes the filter (all, a regex, a list, or a semver range) updates the image, makes a new version and deploys it; never to a lower version than deployed unless allowed.',
     request: `POST /hook/registry?token=…
 (the push webhook of Docker Hub, ACR, Harbor, Quay, GitHub…)`,
     caller: 'container registries',

@@ -3,6 +3,9 @@ import type { Source, TriggerKind } from '../../lib/bindings';
 import { kindDetail } from './format';
 import {
   branchProblem,
+  containersProblem,
+  semverRangeProblem,
+  splitContainers,
   emptyValuesForm,
   imageOptionsFor,
   imageValues,
@@ -26,10 +29,10 @@ const template: Source = { type: 'template', template: 'web' };
 
 describe('which options an application offers', () => {
   test.each([
-    [git, { branch: true, values: false }],
-    [helm, { branch: false, values: true }],
-    [template, { branch: false, values: false }],
-    [undefined, { branch: false, values: false }],
+    [git, { branch: true, values: false, containers: true }],
+    [helm, { branch: false, values: true, containers: false }],
+    [template, { branch: false, values: false, containers: true }],
+    [undefined, { branch: false, values: false, containers: true }],
   ])('%o', (source, expected) => {
     expect(imageOptionsFor(source)).toEqual(expected);
   });
@@ -145,6 +148,21 @@ describe('a trigger’s one-line detail', () => {
     ...fields,
   });
 
+  test('names the semver range, the containers and allowed downgrades', () => {
+    expect(kindDetail(image({ filter: { mode: 'semver', range: '^1.4', prerelease: false } }))).toBe(
+      'ghcr.io/acme/web · Semver: versions ^1.4',
+    );
+    expect(
+      kindDetail(
+        image({
+          filter: { mode: 'semver', range: '>=1.0 <2', prerelease: true },
+          containers: ['web', 'migrate'],
+          allow_downgrade: true,
+        }),
+      ),
+    ).toBe('ghcr.io/acme/web · Semver: versions >=1.0 <2, pre-releases too · containers web, migrate · downgrades allowed');
+  });
+
   test('names the branch and the values keys when there are some', () => {
     expect(kindDetail(image({}))).toBe('ghcr.io/acme/web · All: every tag');
     expect(kindDetail(image({ branch: 'tripline/images' }))).toBe(
@@ -153,5 +171,45 @@ describe('a trigger’s one-line detail', () => {
     expect(kindDetail(image({ values: { form: 'whole', image: 'web.image' } }))).toBe(
       'ghcr.io/acme/web · All: every tag · values web.image (repository:tag)',
     );
+  });
+});
+
+describe('the containers a trigger may change', () => {
+  test('are split on commas, spaces and new lines, each once', () => {
+    expect(splitContainers(' web, migrate\nweb  sidecar,')).toEqual(['web', 'migrate', 'sidecar']);
+    expect(splitContainers('  ')).toEqual([]);
+  });
+
+  test.each([[[]], [['web']], [['web', 'log-shipper-2']], [['a'.repeat(63)]]])('%j is fine', (names) => {
+    expect(containersProblem(names)).toBeUndefined();
+  });
+
+  test.each([
+    [['Web'], /“Web” is not a container name\. Use lower-case letters/],
+    [['web_1'], /“web_1”/],
+    [['-web'], /starting and ending/],
+    [['a'.repeat(64)], /at most 63 characters/],
+    [Array.from({ length: 65 }, (_, i) => `c${i}`), /at most 64 containers; this one names 65/],
+  ])('%j is refused', (names, said) => {
+    expect(containersProblem(names)).toMatch(said);
+  });
+});
+
+describe('a semver range, at a glance', () => {
+  test.each(['^1.4', '~2.3.1', '>=1.0 <2', '>=1.0, <2', '1.x', '*', '1.2 - 1.4', '^1 || ^3', 'v1.4.2-rc.1+b'])(
+    '%s passes the first checks',
+    (range) => {
+      expect(semverRangeProblem(range)).toBeUndefined();
+    },
+  );
+
+  test.each([
+    ['', /Enter a semver range/],
+    ['   ', /Enter a semver range/],
+    ['1'.repeat(257), /at most 256 characters/],
+    ['^1.4; rm', /no “;”/],
+    ['>=1.0 <2/', /no “\/”/],
+  ])('%j is refused', (range, said) => {
+    expect(semverRangeProblem(range)).toMatch(said);
   });
 });

@@ -1,15 +1,58 @@
 /**
  * The options of an image trigger that depend on its application's source, for the "New
- * trigger" dialog: a Git application's write-back branch and a Helm application's values keys.
- * Pure functions, so `imageOptions.test.ts` runs them as they are. The checks mirror the
- * engine's (`check_branch` in `source/writeback.rs`, `key_path` and `ImageValues::validate` in
- * `source/helm/values.rs`) to say what is wrong while it is typed; the engine checks again.
+ * trigger" dialog: a Git application's write-back branch, a Helm application's values keys,
+ * and the containers a template or Git application's trigger may change; and the first checks
+ * of a semver range. Pure functions, so `imageOptions.test.ts` runs them as they are. The
+ * checks mirror the engine's (`check_branch` in `source/writeback.rs`, `key_path` and
+ * `ImageValues::validate` in `source/helm/values.rs`, `check_containers` in `trigger/mod.rs`,
+ * `Range::parse` in `trigger/semver.rs`) to say what is wrong while it is typed; the engine
+ * checks again, and its preview names what is wrong inside a range.
  */
 import type { ImageValues, Source } from '../../lib/backend';
+import { dnsLabelProblem } from '../../lib/format';
 
-/** Which source-dependent options an image trigger offers: `branch` (Git), `values` (Helm). */
-export function imageOptionsFor(source: Source | undefined): { branch: boolean; values: boolean } {
-  return { branch: source?.type === 'git', values: source?.type === 'helm' };
+/**
+ * Which source-dependent options an image trigger offers: `branch` (Git), `values` (Helm),
+ * `containers` (template and Git: a Helm chart's images are values keys, not containers).
+ */
+export function imageOptionsFor(source: Source | undefined): { branch: boolean; values: boolean; containers: boolean } {
+  return { branch: source?.type === 'git', values: source?.type === 'helm', containers: source?.type !== 'helm' };
+}
+
+/** The most containers a trigger may name (the engine's limit). */
+export const MAX_CONTAINERS = 64;
+
+/** Container names as typed: separated by commas, spaces or new lines, each once. */
+export function splitContainers(text: string): string[] {
+  return [...new Set(text.split(/[\s,]+/).filter(Boolean))];
+}
+
+/** Why the names are not containers a trigger can name, or undefined when they are (none is fine). */
+export function containersProblem(names: readonly string[]): string | undefined {
+  if (names.length > MAX_CONTAINERS) {
+    return `A trigger names at most ${MAX_CONTAINERS} containers; this one names ${names.length}.`;
+  }
+  for (const name of names) {
+    const problem = dnsLabelProblem(name, 'container name');
+    if (problem) return `“${name}” is not a container name. ${problem}`;
+  }
+  return undefined;
+}
+
+/** The longest semver range the engine takes. */
+export const MAX_RANGE = 256;
+
+/**
+ * Why `range` cannot be a semver range, from what can be seen at once (empty, too long, a
+ * character no range uses), or undefined. Whether it parses is the engine's answer, shown by
+ * the preview.
+ */
+export function semverRangeProblem(range: string): string | undefined {
+  if (!range.trim()) return 'Enter a semver range, such as ^1.4, ~2.3.1 or >=1.0 <2.';
+  if (range.length > MAX_RANGE) return `A semver range is at most ${MAX_RANGE} characters long.`;
+  const bad = /[^A-Za-z0-9 \t.,\-+*<>=^~|]/.exec(range)?.[0];
+  if (bad !== undefined) return `A semver range has no “${bad}”: write one such as ^1.4, ~2.3.1 or >=1.0 <2.`;
+  return undefined;
 }
 
 /** The reference a Git application follows, for the branch field's words; undefined otherwise. */

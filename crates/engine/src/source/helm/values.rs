@@ -210,6 +210,36 @@ pub fn set_image_values(
     }
 }
 
+/// The tag the values hold under `keys`: `1.4.2` from a tag key reading `1.4.2` or
+/// `1.4.2@sha256:…`, or from a whole-reference key reading `repository:1.4.2`; for the image
+/// triggers' anti-downgrade guard. `None` when the values cannot be read, lack the key, or hold
+/// no tag there. A tag written as a YAML float (`1.10`, read as 1.1) is not trusted: `None`.
+pub fn image_tag(values: &str, keys: &ImageValues) -> Option<String> {
+    let root = parse(values).ok()?;
+    let lookup = |key: &str| -> Option<String> {
+        let path = key_path(key).ok()?;
+        let node = path
+            .iter()
+            .try_fold(&root, |node, segment| node.get(segment.as_str()))?;
+        match node {
+            Value::String(text) => Some(text.clone()),
+            Value::Number(number) if number.is_u64() => Some(number.to_string()),
+            _ => None,
+        }
+    };
+    match keys {
+        ImageValues::Split { tag, .. } => {
+            let text = lookup(tag)?;
+            let tag = text.split('@').next().unwrap_or("").trim();
+            (!tag.is_empty()).then(|| tag.to_owned())
+        }
+        ImageValues::Whole { image } => crate::registry::ImageRef::parse(&lookup(image)?)
+            .ok()?
+            .tag()
+            .map(str::to_owned),
+    }
+}
+
 /// Sets each `(key, value)` in a YAML values text (keys are dotted paths, see [`key_path`]),
 /// creating maps on the way, editing the text in place. See [`set_image_values`] for what is
 /// refused.
@@ -349,6 +379,46 @@ mod tests {
         ImageValues::Split {
             repository: repository.into(),
             tag: tag.into(),
+        }
+    }
+
+    #[test]
+    fn the_deployed_tag_is_read_from_the_image_keys() {
+        let split = ImageValues::default();
+        let whole = ImageValues::Whole {
+            image: "web.image".into(),
+        };
+        let pinned = format!(
+            "web: {{image: 'ghcr.io/acme/web:2.0.0@sha256:{}'}}\n",
+            "ab".repeat(32)
+        );
+        let cases = [
+            (
+                "image:\n  repository: app\n  tag: 7.9.1\n",
+                &split,
+                Some("7.9.1"),
+            ),
+            ("image: {tag: '1.10@sha256:ab'}\n", &split, Some("1.10")),
+            ("image: {tag: 3}\n", &split, Some("3")),
+            ("image: {tag: 1.10}\n", &split, None),
+            ("image: {tag: ''}\n", &split, None),
+            ("other: 1\n", &split, None),
+            ("[not, a, map]\n", &split, None),
+            (pinned.as_str(), &whole, Some("2.0.0")),
+            (
+                "web: {image: 'ghcr.io/acme/web:2.0.0'}\n",
+                &whole,
+                Some("2.0.0"),
+            ),
+            (
+                "web: {image: 'ghcr.io/acme/web:2.0.0@sha256:ab'}\n",
+                &whole,
+                None,
+            ),
+            ("web: {image: 'ghcr.io/acme/web'}\n", &whole, None),
+        ];
+        for (values, keys, expected) in cases {
+            assert_eq!(image_tag(values, keys).as_deref(), expected, "{values}");
         }
     }
 
