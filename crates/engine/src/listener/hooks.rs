@@ -949,18 +949,23 @@ fn with_verification(outcome: Outcome, checks: &[verify::Checked]) -> Outcome {
     }
 }
 
-/// Sets each update's image in `manifest`: the new manifest, the objects changed and the
-/// containers whose image changed.
+/// What [`retag_all`] made of a manifest.
+struct AllRetagged {
+    manifest: crate::template::Manifest,
+    /// The objects changed.
+    changed: Vec<crate::template::ResourceId>,
+    /// The containers whose image changed.
+    changes: Vec<matching::ImageChange>,
+    /// The changes the anti-downgrade guard refused.
+    refused: Vec<matching::Downgrade>,
+}
+
+/// Sets each update's image in `manifest`, within the trigger's scope.
 fn retag_all(
     mut manifest: crate::template::Manifest,
     updates: &[Update<'_>],
     scope: &matching::Scope,
-) -> crate::store::Result<(
-    crate::template::Manifest,
-    Vec<crate::template::ResourceId>,
-    Vec<matching::ImageChange>,
-    Vec<matching::Downgrade>,
-)> {
+) -> crate::store::Result<AllRetagged> {
     let mut changed = Vec::new();
     let mut changes = Vec::new();
     let mut refused = Vec::new();
@@ -989,7 +994,12 @@ fn retag_all(
             manifest = manifest.replace(values)?;
         }
     }
-    Ok((manifest, changed, changes, refused))
+    Ok(AllRetagged {
+        manifest,
+        changed,
+        changes,
+        refused,
+    })
 }
 
 /// For a template application, a no-op answer when the pushes, as they name themselves, are
@@ -1079,11 +1089,10 @@ fn template_image_update(
             message,
             events_json.as_ref(),
             |manifest| {
-                let (manifest, changed, image_changes, downgrades) =
-                    retag_all(manifest, updates, &scope)?;
-                changes = image_changes;
-                refused = downgrades;
-                Ok((manifest, changed))
+                let all = retag_all(manifest, updates, &scope)?;
+                changes = all.changes;
+                refused = all.refused;
+                Ok((all.manifest, all.changed))
             },
         )?;
         let deployed = store
