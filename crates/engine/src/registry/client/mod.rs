@@ -24,6 +24,7 @@
 
 mod auth;
 mod budget;
+pub mod credentials;
 mod error;
 
 use std::collections::HashSet;
@@ -43,6 +44,7 @@ pub use auth::Credentials;
 // For Helm's OCI chart reader, which reads charts from registries the same way.
 pub(crate) use auth::{Challenge, TokenAnswer, is_loopback, safe_for_credentials, token_url};
 pub use budget::{Budget, Budgets};
+pub use credentials::{Found, Origin, Places};
 pub use error::{Error, Place, Result};
 
 /// The manifest media types asked for: OCI index and manifest, Docker manifest list and v2.
