@@ -21,6 +21,10 @@ pub struct Place {
 
 impl fmt::Display for Place {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.repository.is_empty() {
+            // The registry itself (a login's check of `/v2/`).
+            return f.write_str(&self.registry);
+        }
         write!(f, "{}/{}", self.registry, self.repository)
     }
 }

@@ -43,7 +43,7 @@ use auth::{Granted, Token};
 pub use auth::Credentials;
 // For Helm's OCI chart reader, which reads charts from registries the same way.
 pub(crate) use auth::{Challenge, TokenAnswer, is_loopback, safe_for_credentials, token_url};
-pub use budget::{Budget, Budgets};
+pub use budget::{Budget, Budgets, Failure};
 pub use credentials::{Found, Origin, Places};
 pub use error::{Error, Place, Result};
 
@@ -184,6 +184,14 @@ impl Repository {
             reason: e.to_string(),
         })?;
         Repository::of(&image)
+    }
+
+    /// The registry at `host` itself, for [`Session::ping`]: over https, or plain http when it
+    /// is on this machine. `docker.io` is `registry-1.docker.io`.
+    pub fn registry(host: &str) -> Result<Repository> {
+        let mut repository = Repository::parse(&format!("{host}/x"))?;
+        repository.place.repository.clear();
+        Ok(repository)
     }
 
     /// The same repository over plain http, for a registry without TLS on another machine.
@@ -341,6 +349,21 @@ impl Session {
         }
     }
 
+    /// Asks the registry's API root (`GET /v2/`), answering its challenge with the session's
+    /// credentials as `docker login` does: `true` when the registry asked for them and let
+    /// them in, `false` when it answered without asking (it checked nothing). Refused
+    /// credentials are an [`Error::Auth`].
+    pub async fn ping(&mut self) -> Result<bool> {
+        let url = self
+            .repository
+            .base
+            .join("v2/")
+            .expect("a base URL joins to /v2/");
+        self.request(Method::GET, &url, HeaderMap::new(), "the API root")
+            .await?;
+        Ok(!matches!(self.granted, Granted::Nothing))
+    }
+
     /// The manifest `tag` points at: its digest from `HEAD` (`Docker-Content-Digest`), or,
     /// when the registry does not send one, from the bytes of a `GET`.
     pub async fn digest(&mut self, tag: &str) -> Result<Manifest> {
@@ -385,9 +408,29 @@ impl Session {
         Ok(Manifest { digest, media_type })
     }
 
+    /// A request to the registry (see [`Self::send`]), its failure or success noted as the
+    /// host's last outcome.
+    async fn request(
+        &mut self,
+        method: Method,
+        url: &Url,
+        headers: HeaderMap,
+        what: &str,
+    ) -> Result<Response> {
+        let result = self.send(method, url, headers, what).await;
+        let budgets = &self.client.budgets;
+        match &result {
+            Ok(_) => budgets.record_success(self.repository.host()),
+            Err(error) => {
+                budgets.record_failure(self.repository.host(), error.to_string(), Timestamp::now())
+            }
+        }
+        result
+    }
+
     /// A request to the registry, answering a 401 challenge once, renewing an expired token,
     /// recording the budget; statuses other than 2xx and 304 become errors.
-    async fn request(
+    async fn send(
         &mut self,
         method: Method,
         url: &Url,
