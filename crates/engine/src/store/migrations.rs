@@ -211,6 +211,21 @@ const MIGRATIONS: &[&str] = &[
 
     ALTER TABLE template_versions ADD COLUMN values_number INTEGER;
     "#,
+    // 12: what each registry host last said about its rate limit, and its last failure, so
+    // that another process (`tripline registry status`) sees the budget the app is using.
+    r#"
+    CREATE TABLE registry_hosts (
+        host           TEXT PRIMARY KEY,
+        rate_limit     INTEGER,
+        remaining      INTEGER,
+        window_seconds INTEGER,
+        retry_at       TEXT,
+        seen_at        TEXT,
+        last_error     TEXT,
+        error_at       TEXT,
+        updated_at     TEXT NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this build writes.
