@@ -216,3 +216,113 @@ async fn credentials_in_the_secret_store_come_first_and_open_the_registry() {
         .unwrap();
     assert!(matches!(found.origin, Origin::DockerConfig { .. }));
 }
+
+/// A registry whose token service takes only an OAuth2 refresh-token grant: what an
+/// `identitytoken` in the Docker configuration is for (Docker Hub's, ACR's).
+async fn refresh_token_registry(
+    refresh_token: &'static str,
+) -> (String, tokio::task::JoinHandle<()>) {
+    use axum::http::{HeaderMap, StatusCode, header};
+    use axum::response::IntoResponse;
+    use axum::routing::{get, post};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let realm = format!("http://{host}/token");
+    let challenge = move |headers: HeaderMap| {
+        let realm = realm.clone();
+        async move {
+            let bearer = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            if bearer == Some("Bearer access-1") {
+                return (
+                    StatusCode::OK,
+                    "{\"tags\": [\"1.0\"], \"name\": \"team/api\"}",
+                )
+                    .into_response();
+            }
+            (
+                StatusCode::UNAUTHORIZED,
+                [(
+                    header::WWW_AUTHENTICATE,
+                    format!("Bearer realm=\"{realm}\",service=\"fake\""),
+                )],
+                "",
+            )
+                .into_response()
+        }
+    };
+    let token = move |headers: HeaderMap, body: String| async move {
+        let form: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect();
+        let has = |key: &str, value: &str| form.iter().any(|(k, v)| k == key && v == value);
+        let posted_as_form = headers
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v == "application/x-www-form-urlencoded");
+        if posted_as_form
+            && has("grant_type", "refresh_token")
+            && has("refresh_token", refresh_token)
+            && has("service", "fake")
+            && has("scope", "repository:team/api:pull")
+            && headers.get(header::AUTHORIZATION).is_none()
+        {
+            (
+                StatusCode::OK,
+                "{\"access_token\": \"access-1\", \"expires_in\": 300}",
+            )
+                .into_response()
+        } else {
+            (StatusCode::UNAUTHORIZED, "{}").into_response()
+        }
+    };
+    let app = axum::Router::new()
+        .route("/v2/team/api/tags/list", get(challenge))
+        .route("/token", post(token));
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (host, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identity_token_is_exchanged_as_a_refresh_token() {
+    let (host, server) = refresh_token_registry("identity-7").await;
+    let dir = tempfile::tempdir().unwrap();
+    let places = places(
+        dir.path(),
+        &serde_json::json!({"auths": {host.clone(): {"auth": "", "identitytoken": "identity-7"}}}),
+    );
+    let found = credentials::find(&host, None, &places).unwrap().unwrap();
+    assert_eq!(found.credentials.username, credentials::IDENTITY_TOKEN_USER);
+    let client = Client::new(Limits::default(), Budgets::new()).unwrap();
+    let repository = Repository::parse(&format!("{host}/team/api")).unwrap();
+    let listed = client
+        .session(repository.clone(), Some(found.credentials))
+        .tags(None)
+        .await
+        .unwrap();
+    assert_eq!(
+        listed,
+        TagList::Tags {
+            tags: vec!["1.0".into()],
+            etag: None
+        }
+    );
+    // A stale identity token is refused by the token service, and not repeated.
+    let error = client
+        .session(
+            repository,
+            Some(Credentials::new(
+                credentials::IDENTITY_TOKEN_USER,
+                "stale-identity",
+            )),
+        )
+        .tags(None)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Auth { .. }), "{error}");
+    assert!(!error.to_string().contains("stale-identity"), "{error}");
+    server.abort();
+}

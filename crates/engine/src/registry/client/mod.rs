@@ -535,7 +535,34 @@ impl Session {
                     reason: "the token service is plain http on another machine",
                 });
             }
-            request = request.basic_auth(&credentials.username, Some(&credentials.password));
+            request = if credentials.username == credentials::IDENTITY_TOKEN_USER {
+                // An identity token (Docker's `identitytoken`, a helper's `<token>` user) is an
+                // OAuth2 refresh token: posted to the realm as the token spec's form, as
+                // Docker posts it, never sent as a password.
+                let mut realm_only = url.clone();
+                realm_only.set_query(Url::parse(realm).ok().as_ref().and_then(Url::query));
+                let form: String = url
+                    .query_pairs()
+                    .filter(|(key, _)| key == "service" || key == "scope")
+                    .fold(
+                        form_urlencoded::Serializer::new(String::new()),
+                        |mut form, (key, value)| {
+                            form.append_pair(&key, &value);
+                            form
+                        },
+                    )
+                    .append_pair("grant_type", "refresh_token")
+                    .append_pair("client_id", "tripline")
+                    .append_pair("refresh_token", &credentials.password)
+                    .finish();
+                self.client
+                    .http
+                    .post(realm_only)
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(form)
+            } else {
+                request.basic_auth(&credentials.username, Some(&credentials.password))
+            };
         }
         let response = request.send().await.map_err(|e| self.unreachable(e))?;
         let status = response.status();
