@@ -6,6 +6,7 @@
 //! unless `TRIPLINE_REQUIRE_SOURCES=1`, when it fails naming what is missing.
 
 use std::io::{Read as _, Write as _};
+use std::os::unix::fs::PermissionsExt as _;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
@@ -18,12 +19,15 @@ const PASSWORD: &str = "correct-horse-battery";
 /// read.
 struct Cli {
     dir: tempfile::TempDir,
+    /// `PATH` for the command, when not this process's.
+    path: Option<String>,
 }
 
 impl Cli {
     fn new() -> Self {
         Cli {
             dir: tempfile::tempdir().unwrap(),
+            path: None,
         }
     }
 
@@ -34,6 +38,7 @@ impl Cli {
             .env("TRIPLINE_DATA_DIR", self.dir.path())
             .env("DOCKER_CONFIG", self.dir.path().join("docker"))
             .env("NO_COLOR", "1")
+            .envs(self.path.as_ref().map(|path| ("PATH", path)))
             .stdin(if stdin.is_some() {
                 Stdio::piped()
             } else {
@@ -231,6 +236,30 @@ fn credentials_in_the_docker_configuration_are_used_and_named() {
         json["credentials"]["path"],
         docker.join("config.json").to_str().unwrap()
     );
+
+    // A credential helper on PATH, as `credsStore` names it.
+    let helper = docker.join("docker-credential-test");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nread -r server\nprintf '{{\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}'\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(docker.join("config.json"), r#"{"credsStore": "test"}"#).unwrap();
+    let cli = Cli {
+        path: Some(format!("{}:/usr/bin:/bin", docker.display())),
+        ..cli
+    };
+    let json = cli.json(&["registry", "tags", &format!("{host}/team/api")]);
+    assert_eq!(json["tags"], serde_json::json!(["1.0"]));
+    assert_eq!(
+        json["credentials"],
+        serde_json::json!({"kind": "helper", "name": "test"})
+    );
+    let text = cli.ok(&["registry", "status"], None);
+    assert!(text.contains("helper test"), "{text}");
 
     // A damaged configuration is named, and the command stops there.
     std::fs::write(docker.join("config.json"), "{\"auths\": 5}").unwrap();
