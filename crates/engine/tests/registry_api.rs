@@ -259,4 +259,34 @@ async fn a_rate_limit_says_when_to_retry_and_another_process_sees_the_budget() {
     let last = entry.last_error.as_deref().unwrap();
     assert!(last.contains("rate limiting"), "{last}");
     assert!(entry.last_error_at.is_some());
+
+    // Gone now: a host already listed keeps its news, and the budget it last reported.
+    let error = tripline
+        .registry_tags(&format!("{host}/demo/app"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, "registry.unreachable", "{}", error.message);
+    let status = other.registry_status().unwrap();
+    let last = status[0].last_error.as_deref().unwrap();
+    assert!(last.contains("could not be reached"), "{last}");
+    assert_eq!(status[0].budget.as_ref().unwrap().remaining, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_never_reached_is_not_listed() {
+    // Nothing listens on port 1 of this machine: a mistyped host, as a preview would ask it.
+    let dir = tempfile::tempdir().unwrap();
+    let tripline = open(dir.path());
+    let error = tripline
+        .registry_tags("127.0.0.1:1/demo/app")
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, "registry.unreachable", "{}", error.message);
+    assert_eq!(tripline.registry_status().unwrap(), []);
+    assert_eq!(open(dir.path()).registry_status().unwrap(), []);
+    let error = tripline
+        .registry_tags("Not A Repository")
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, "registry.reference", "{}", error.message);
 }

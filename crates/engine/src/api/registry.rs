@@ -344,7 +344,13 @@ impl Tripline {
         let mut hosts: Vec<String> = triggers.keys().cloned().collect();
         hosts.extend(stored.keys().cloned());
         if let Some(client) = self.registry.client.get() {
-            hosts.extend(client.budgets().hosts());
+            let budgets = client.budgets();
+            hosts.extend(
+                budgets
+                    .hosts()
+                    .into_iter()
+                    .filter(|host| answered(budgets, host)),
+            );
         }
         hosts.sort();
         hosts.dedup();
@@ -453,7 +459,11 @@ impl Tripline {
         let Some(client) = self.registry.client.get() else {
             return;
         };
-        let row = snapshot(client.budgets(), host);
+        let budgets = client.budgets();
+        if !answered(budgets, host) && !matches!(self.store().registry_host(host), Ok(Some(_))) {
+            return;
+        }
+        let row = snapshot(budgets, host);
         if let Err(error) = self.store().save_registry_host(&row) {
             tracing::warn!(%host, %error, "the registry host's budget was not saved");
         }
@@ -462,6 +472,13 @@ impl Tripline {
 
 fn saturate(value: u64) -> u32 {
     u32::try_from(value).unwrap_or(u32::MAX)
+}
+
+/// Whether `host` ever answered this process: a budget, a success, or a failure the registry
+/// answered with. A host that was never reached (a mistyped name in the trigger dialog's
+/// preview) is not written down unless it already was.
+fn answered(budgets: &Budgets, host: &str) -> bool {
+    budgets.get(host).is_some() || budgets.last_failure(host).is_none_or(|f| f.answered)
 }
 
 /// What `budgets` hold for `host`, as a database row.
@@ -491,11 +508,11 @@ async fn keep_budgets(budgets: Budgets, database: PathBuf, cancel: CancellationT
             () = cancel.cancelled() => true,
             () = budgets.changed() => false,
         };
-        let rows: Vec<RegistryHost> = budgets
+        let rows: Vec<(RegistryHost, bool)> = budgets
             .hosts()
             .iter()
-            .map(|host| snapshot(&budgets, host))
-            .filter(|row| written.get(&row.host) != Some(row))
+            .map(|host| (snapshot(&budgets, host), answered(&budgets, host)))
+            .filter(|(row, _)| written.get(&row.host) != Some(row))
             .collect();
         if !rows.is_empty() {
             let path = database.clone();
@@ -506,19 +523,24 @@ async fn keep_budgets(budgets: Budgets, database: PathBuf, cancel: CancellationT
                         Some(store) => store,
                         None => open.insert(Store::open(&path)?),
                     };
-                    for row in &rows {
-                        connection.save_registry_host(row)?;
+                    let mut saved = Vec::new();
+                    for (row, answered) in rows {
+                        if answered || connection.registry_host(&row.host)?.is_some() {
+                            connection.save_registry_host(&row)?;
+                        }
+                        // Kept as written either way: not looked at again until it changes.
+                        saved.push(row);
                     }
-                    Ok::<_, crate::store::Error>(())
+                    Ok::<_, crate::store::Error>(saved)
                 })();
-                (open, rows, result)
+                (open, result)
             })
             .await;
             match outcome {
-                Ok((open, rows, result)) => {
+                Ok((open, result)) => {
                     store = open;
                     match result {
-                        Ok(()) => {
+                        Ok(rows) => {
                             for row in rows {
                                 written.insert(row.host.clone(), row);
                             }

@@ -34,6 +34,8 @@ pub struct Failure {
     pub message: String,
     /// When.
     pub at: Timestamp,
+    /// Whether the registry answered at all (a refusal, a 404), rather than not being reached.
+    pub answered: bool,
 }
 
 /// The last-seen budget of each registry host, shared by every client and session that clones
@@ -81,9 +83,23 @@ impl Budgets {
         lock(&self.failures).get(host).cloned()
     }
 
-    /// Notes that a request to `host` failed with `message`.
-    pub(super) fn record_failure(&self, host: &str, message: String, now: Timestamp) {
-        lock(&self.failures).insert(host.to_owned(), Failure { message, at: now });
+    /// Notes that a request to `host` failed with `message`; `answered` when the registry
+    /// answered at all.
+    pub(super) fn record_failure(
+        &self,
+        host: &str,
+        message: String,
+        answered: bool,
+        now: Timestamp,
+    ) {
+        lock(&self.failures).insert(
+            host.to_owned(),
+            Failure {
+                message,
+                at: now,
+                answered,
+            },
+        );
         self.changed.notify_one();
     }
 
@@ -239,7 +255,12 @@ mod tests {
     async fn failures_last_until_a_success_and_changes_wake_the_keeper() {
         let now = Timestamp::now();
         let budgets = Budgets::new();
-        budgets.record_failure("ghcr.io", "ghcr.io/a could not be reached".into(), now);
+        budgets.record_failure(
+            "ghcr.io",
+            "ghcr.io/a could not be reached".into(),
+            false,
+            now,
+        );
         // The change made while nobody waited is kept for the next wait.
         tokio::time::timeout(Duration::from_secs(1), budgets.changed())
             .await

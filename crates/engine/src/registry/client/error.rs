@@ -147,6 +147,15 @@ impl Error {
         }
     }
 
+    /// Whether the registry answered (refused, rate-limited, had nothing, sent something
+    /// wrong), rather than not being reached or not asked.
+    pub fn answered(&self) -> bool {
+        !matches!(
+            self,
+            Error::Reference { .. } | Error::Setup(_) | Error::Unreachable { .. }
+        )
+    }
+
     /// When the registry said to try again, for a rate-limited request.
     pub fn retry_at(&self) -> Option<Timestamp> {
         match self {

@@ -421,9 +421,12 @@ impl Session {
         let budgets = &self.client.budgets;
         match &result {
             Ok(_) => budgets.record_success(self.repository.host()),
-            Err(error) => {
-                budgets.record_failure(self.repository.host(), error.to_string(), Timestamp::now())
-            }
+            Err(error) => budgets.record_failure(
+                self.repository.host(),
+                error.to_string(),
+                error.answered(),
+                Timestamp::now(),
+            ),
         }
         result
     }
