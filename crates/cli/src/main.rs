@@ -43,6 +43,7 @@ mod app;
 mod deploy;
 mod input;
 mod output;
+mod registry;
 mod sandbox;
 mod serve;
 mod status;
@@ -139,6 +140,9 @@ enum Command {
     /// Create and manage trigger URLs, and read their access records
     #[command(subcommand)]
     Trigger(trigger::Command),
+    /// Log in to container registries, see their rate-limit budgets, list their tags
+    #[command(subcommand)]
+    Registry(registry::Command),
     /// Deploy an application's latest template version and follow its rollout
     Deploy(deploy::DeployArgs),
     /// List an application's releases
@@ -292,6 +296,7 @@ fn run(cli: Cli) -> Result<(), ErrorBody> {
         Command::Template(command) => template::run(&mut context, command),
         Command::App(command) => app::run(&mut context, command),
         Command::Trigger(command) => trigger::run(&mut context, command),
+        Command::Registry(command) => registry::run(&mut context, command),
         Command::Deploy(args) => deploy::deploy(&mut context, args),
         Command::Releases { app, limit } => deploy::releases(&mut context, &app, limit),
         Command::Rollback(args) => deploy::rollback(&mut context, args),

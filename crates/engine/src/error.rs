@@ -150,6 +150,22 @@ codes! {
     PatchUnsupportedType = "patch.unsupported_type", Invalid, 400;
     /// No access record has this id.
     RecordNotFound = "record.not_found", NotFound, 404;
+    /// The registry credentials in the Docker configuration, its credential helper or the secret store cannot be used.
+    RegistryCredentials = "registry.credentials", Invalid, 400;
+    /// Credentials would go to a registry over plain HTTP on another machine; they were not sent.
+    RegistryInsecure = "registry.insecure", Invalid, 400;
+    /// The registry answered, but not as the distribution API says (or more than Tripline reads).
+    RegistryInvalid = "registry.invalid", Invalid, 502;
+    /// The registry has no such repository or tag.
+    RegistryNotFound = "registry.not_found", NotFound, 404;
+    /// The registry is rate limiting requests; `details.retryAt` says when to try again.
+    RegistryRateLimited = "registry.rate_limited", Invalid, 429;
+    /// The registry host or repository is not one Tripline can reach.
+    RegistryReference = "registry.reference", Invalid, 400;
+    /// The registry refused the credentials, or wants some.
+    RegistryUnauthorized = "registry.unauthorized", Invalid, 502;
+    /// The registry did not answer, or answered with a server error.
+    RegistryUnreachable = "registry.unreachable", Invalid, 502;
     /// A sandbox already runs in this data directory.
     SandboxExists = "sandbox.exists", Conflict, 409;
     /// The sandbox's files cannot be read or written.
@@ -247,9 +263,9 @@ codes! {
     DigestDisagrees = "digest_disagrees", Conflict, 409;
     /// The registry could not be reached to verify the push, within the retries; nothing was
     /// done, and the caller may deliver it again (`Retry-After`).
-    RegistryUnreachable = "registry_unreachable", Internal, 503;
+    VerifyUnreachable = "registry_unreachable", Internal, 503;
     /// The registry refused to say what the pushed tag is (credentials, a bad answer).
-    RegistryRefused = "registry_refused", Invalid, 502;
+    VerifyRefused = "registry_refused", Invalid, 502;
     /// The trigger is disabled.
     TriggerDisabled = "trigger_disabled", Conflict, 409;
     /// The trigger's application is on hold.

@@ -675,3 +675,121 @@ async fn a_rate_limited_or_silent_registry_is_waited_for_within_a_bound() {
     drop(silent);
     rig.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_facade_listener_verifies_with_the_credentials_logged_in() {
+    use tripline_engine::api::{ListenerSettings, Options, Tripline};
+    if !require(&["docker-registry", "skopeo", "htpasswd"]) {
+        return;
+    }
+    let (user, password) = ("ci", "correct-horse-battery");
+    let registry = Registry::start_with(
+        None,
+        testbed::RegistryAuth::Htpasswd {
+            username: user.into(),
+            password: password.into(),
+        },
+    )
+    .unwrap();
+    let layouts = tempfile::tempdir().unwrap();
+    oci_layout(layouts.path(), "1.1.0").unwrap();
+    let digest = registry
+        .copy_image(layouts.path(), "demo/app:1.1.0", Some((user, password)))
+        .unwrap();
+    let repository = format!("{}/demo/app", registry.host());
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut tripline = Tripline::open(Options {
+        data_dir: dir.path().to_owned(),
+        secrets: Secrets::Files(dir.path().join("secrets")),
+        via: "test",
+        quiet: true,
+    })
+    .await
+    .unwrap();
+    // No Docker configuration or credential helper of this machine's user is read.
+    tripline.use_registry_places(tripline_engine::registry::client::credentials::Places {
+        docker_config: None,
+        path: None,
+        ..tripline_engine::registry::client::credentials::Places::from_env()
+    });
+    let template = include_str!("fixtures/templates/seed-demo.yaml").replace(
+        "registry.cn-hangzhou.aliyuncs.com/acs/rollouts-demo:blue",
+        &format!("{repository}:1.0.0"),
+    );
+    tripline.create_template("demo", &template, "").unwrap();
+    tripline
+        .create_app(&NewApplication {
+            name: "demo".into(),
+            cluster: ClusterRef::Sandbox,
+            namespace: "default".into(),
+            source: Source::Template {
+                template: "demo".into(),
+                pin: Pin::Latest,
+            },
+            prune: false,
+        })
+        .unwrap();
+    tripline
+        .create_trigger(&NewTrigger {
+            name: "images".into(),
+            app: "demo".into(),
+            kind: TriggerKind::Image {
+                repositories: vec![repository.clone()],
+                filter: TagFilter::All,
+                pin_digest: true,
+                branch: None,
+                values: None,
+                verify: Verify::Required,
+                watch: None,
+                maturing: None,
+                containers: Vec::new(),
+                allow_downgrade: false,
+            },
+            signed: false,
+        })
+        .unwrap();
+    tripline
+        .start_listener(ListenerSettings {
+            listen: "127.0.0.1:0".into(),
+            public_url: None,
+            trusted_proxies: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let url = tripline.trigger_url("images").await.unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let push = || async {
+        let response = reqwest::Client::new()
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(serde_json::json!({"image": format!("{repository}:1.1.0")}).to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    };
+
+    // Anonymous: the registry refuses to say, and the push is refused, nothing deployed.
+    let (status, body) = push().await;
+    assert_eq!(status, 502, "{body}");
+    assert!(body.contains("registry_refused"), "{body}");
+
+    // Logged in (checked against the registry, kept in the secret store): verified, pinned.
+    tripline
+        .registry_login(&registry.host(), user, password)
+        .await
+        .unwrap();
+    let (status, body) = push().await;
+    assert_eq!(status, 202, "{body}");
+    assert!(body.contains(&digest), "{body}");
+    assert!(
+        tripline
+            .version("demo", None)
+            .unwrap()
+            .content
+            .contains(&format!("{repository}:1.1.0@{digest}"))
+    );
+    tripline.shutdown().await;
+}

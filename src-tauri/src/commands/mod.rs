@@ -7,6 +7,7 @@ pub mod apps;
 pub mod clusters;
 pub mod listener;
 pub mod records;
+pub mod registry;
 pub mod releases;
 pub mod settings;
 pub mod sources;

@@ -105,6 +105,20 @@ export const commands = {
 	listRecords: (query: RecordQuery) => typedError<RecordSummary[], ErrorBody>(__TAURI_INVOKE("list_records", { query })),
 	/**  One access record with its request, event, decision and response. */
 	getRecord: (id: number) => typedError<AccessRecord, ErrorBody>(__TAURI_INVOKE("get_record", { id })),
+	/**
+	 *  Every registry host image triggers name or that was logged in to, with its credentials'
+	 *  origin, budget and last failure.
+	 */
+	listRegistries: () => typedError<RegistryHostStatus[], ErrorBody>(__TAURI_INVOKE("list_registries")),
+	/**
+	 *  Checks the credentials against the registry, then keeps them in the OS keyring. The
+	 *  password goes from the UI to the keyring and never back.
+	 */
+	loginRegistry: (host: string, username: string, password: string) => typedError<RegistryLogin, ErrorBody>(__TAURI_INVOKE("login_registry", { host, username, password })),
+	/**  Forgets the credentials kept for a host; returns its status after. */
+	logoutRegistry: (host: string) => typedError<RegistryHostStatus, ErrorBody>(__TAURI_INVOKE("logout_registry", { host })),
+	/**  A repository's tags, as its registry lists them. */
+	listRegistryTags: (repository: string) => typedError<RegistryTags, ErrorBody>(__TAURI_INVOKE("list_registry_tags", { repository })),
 	/**  Where the listener stands, with its request counters. */
 	getListener: () => typedError<ListenerStatus, ErrorBody>(__TAURI_INVOKE("get_listener")),
 	/**  Starts (or restarts) the listener with the saved address and public URL. */
@@ -392,6 +406,22 @@ export type Code =
 "patch.unsupported_type" | 
 /**  No access record has this id. */
 "record.not_found" | 
+/**  The registry credentials in the Docker configuration, its credential helper or the secret store cannot be used. */
+"registry.credentials" | 
+/**  Credentials would go to a registry over plain HTTP on another machine; they were not sent. */
+"registry.insecure" | 
+/**  The registry answered, but not as the distribution API says (or more than Tripline reads). */
+"registry.invalid" | 
+/**  The registry has no such repository or tag. */
+"registry.not_found" | 
+/**  The registry is rate limiting requests; `details.retryAt` says when to try again. */
+"registry.rate_limited" | 
+/**  The registry host or repository is not one Tripline can reach. */
+"registry.reference" | 
+/**  The registry refused the credentials, or wants some. */
+"registry.unauthorized" | 
+/**  The registry did not answer, or answered with a server error. */
+"registry.unreachable" | 
 /**  A sandbox already runs in this data directory. */
 "sandbox.exists" | 
 /**  The sandbox's files cannot be read or written. */
@@ -514,6 +544,23 @@ export type Code =
 "wrong_hook" | 
 /**  The call asks the trigger for what its kind does not do. */
 "wrong_trigger";
+
+/**  Where a registry host's credentials come from. Never the secret itself. */
+export type CredentialSource = 
+/**  None anywhere: the registry is asked anonymously. */
+{ kind: "none" } | 
+/**  `tripline registry login`, kept in the OS keyring. */
+{ kind: "keyring" } | 
+/**  `tripline registry login`, kept in owner-only key files (a server without a keyring). */
+{ kind: "keyFiles" } | 
+/**  An `auths` entry of the Docker configuration. */
+{ kind: "dockerConfig"; 
+/**  The configuration file. */
+path: string } | 
+/**  A Docker credential helper. */
+{ kind: "helper"; 
+/**  Its name (`docker-credential-<name>`). */
+name: string };
 
 /**  A replica count decided for one workload. */
 export type Decided = {
@@ -956,6 +1003,63 @@ export type References = {
 	branches: ([string, string])[],
 	/**  Tag names and the commits they point to. */
 	tags: ([string, string])[],
+};
+
+/**  What a registry host last said about its rate limit. */
+export type RegistryBudget = {
+	/**  Requests allowed per window (`RateLimit-Limit`). */
+	limit: number | null,
+	/**  Requests left in the window (`RateLimit-Remaining`). */
+	remaining: number | null,
+	/**  The window's length in seconds. */
+	windowSeconds: number | null,
+	/**  Not before this time (`Retry-After`), RFC 3339. */
+	retryAt: string | null,
+	/**  When the registry said so, RFC 3339. */
+	seenAt: string | null,
+};
+
+/**  One registry host: who uses it, whose credentials it gets, what budget is left. */
+export type RegistryHostStatus = {
+	/**  The host as requests reach it (`registry-1.docker.io`, `127.0.0.1:5000`). */
+	host: string,
+	/**  The image triggers that name a repository there. */
+	triggers: string[],
+	/**  Where its credentials come from. */
+	credentials: CredentialSource,
+	/**  Why its credentials could not be looked up, when they could not. */
+	credentialsError: string | null,
+	/**  Its rate-limit budget, when it has reported one. */
+	budget: RegistryBudget | null,
+	/**  Why the last request to it failed, unless one succeeded since. */
+	lastError: string | null,
+	/**  When, RFC 3339. */
+	lastErrorAt: string | null,
+};
+
+/**  The outcome of [`Tripline::registry_login`]. */
+export type RegistryLogin = {
+	/**  The host, as it is stored. */
+	host: string,
+	/**
+	 *  False when the registry answered without asking for credentials, so they could not be
+	 *  checked (they are stored all the same).
+	 */
+	checked: boolean,
+	/**  Where they are kept. */
+	credentials: CredentialSource,
+};
+
+/**  A repository's tags, as the registry lists them. */
+export type RegistryTags = {
+	/**  The registry host. */
+	host: string,
+	/**  The repository in it (`library/nginx`). */
+	repository: string,
+	/**  Every tag, in the registry's order. */
+	tags: string[],
+	/**  Whose credentials were used. */
+	credentials: CredentialSource,
 };
 
 /**  A release. */

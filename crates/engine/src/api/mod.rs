@@ -21,7 +21,8 @@
 //! `templates` (versions, saves, patches, checks, diffs), `apps` (applications, clusters, live
 //! workloads), `releases` (the timeline, deploy, rollback, and following one release),
 //! `triggers` (what a trigger can follow, its secrets and URL), `records` (access records),
-//! `status` (where the data lives, what waits) and `demo` ("Try it on the sandbox"). Each method is a few lines over [`crate::store`],
+//! `status` (where the data lives, what waits), `registry` (registry credentials, budgets and
+//! tags) and `demo` ("Try it on the sandbox"). Each method is a few lines over [`crate::store`],
 //! [`crate::trigger`], [`crate::deploy`] and [`crate::listener`].
 //!
 //! Changes are pushed, never polled: [`Tripline::subscribe_deploys`] (release progress),
@@ -35,6 +36,7 @@
 mod apps;
 mod demo;
 mod records;
+mod registry;
 mod releases;
 mod sources;
 mod status;
@@ -60,6 +62,9 @@ use crate::store::Store;
 
 pub use apps::{AppDetail, AppOverview, AppUsage, ClusterList};
 pub use demo::Demo;
+pub use registry::{
+    CredentialSource, RegistryBudget, RegistryHostStatus, RegistryLogin, RegistryTags,
+};
 pub use releases::Deploying;
 pub use sources::{NewGitApplication, NewHelmApplication, SourcePreview, ValuesDiff};
 pub use status::{DatabaseStatus, SecretsKind, Storage};
@@ -293,6 +298,8 @@ pub struct Tripline {
     listener: tokio::sync::Mutex<ListenerSlot>,
     records: broadcast::Sender<Recorded>,
     listener_changes: broadcast::Sender<ListenerStatus>,
+    /// The registry client, its budgets' keeper and credentials found (see `registry`).
+    registry: registry::RegistryState,
     cancel: CancellationToken,
 }
 
@@ -385,6 +392,7 @@ impl Tripline {
             }),
             records,
             listener_changes,
+            registry: registry::RegistryState::new(),
             cancel: CancellationToken::new(),
         })
     }
@@ -561,11 +569,12 @@ impl Tripline {
         hint: &str,
     ) -> Result<Running, ErrorBody> {
         let workers = self.workers_for(&ClusterRef::Sandbox).await?.clone();
-        let state = listener::State::new(
+        let state = listener::State::with_registry(
             config,
             self.database.clone(),
             self.secrets()?.clone(),
             workers,
+            self.registry_access()?,
         )
         .map_err(|e| ErrorBody::from(&e))?;
         let listen = state.config.listen;

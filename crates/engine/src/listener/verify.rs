@@ -285,7 +285,7 @@ pub(super) async fn check(
                 })
                 .unwrap_or(30);
             Err(Refusal {
-                code: Code::RegistryUnreachable,
+                code: Code::VerifyUnreachable,
                 message: format!(
                     "{image} cannot be verified: {error} ({waited}); it is not deployed \
                      unverified; deliver the push again later"
@@ -294,7 +294,7 @@ pub(super) async fn check(
             })
         }
         other => Err(Refusal {
-            code: Code::RegistryRefused,
+            code: Code::VerifyRefused,
             message: format!("{image} cannot be verified: {other}; nothing was deployed"),
             retry_after: None,
         }),

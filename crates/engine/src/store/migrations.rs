@@ -211,9 +211,25 @@ const MIGRATIONS: &[&str] = &[
 
     ALTER TABLE template_versions ADD COLUMN values_number INTEGER;
     "#,
-    // 12: what watching image triggers last saw of each repository (the tag list's ETag, the
-    // tags, the tag acted on and its digest, when that changed, the last look's error), and the pushes that wait to mature (one per
-    // trigger and repository: a newer push takes the place of an older one).
+    // 12: what each registry host last said about its rate limit, and its last failure, so
+    // that another process (`tripline registry status`) sees the budget the app is using.
+    r#"
+    CREATE TABLE registry_hosts (
+        host           TEXT PRIMARY KEY,
+        rate_limit     INTEGER,
+        remaining      INTEGER,
+        window_seconds INTEGER,
+        retry_at       TEXT,
+        seen_at        TEXT,
+        last_error     TEXT,
+        error_at       TEXT,
+        updated_at     TEXT NOT NULL
+    ) STRICT;
+    "#,
+    // 13: what watching image triggers last saw of each repository (the tag list's ETag, the
+    // tags, the tag acted on and its digest, when that changed, the last look's error), and
+    // the pushes that wait to mature (one per trigger and repository: a newer push takes the
+    // place of an older one).
     r#"
     CREATE TABLE watches (
         trigger_id INTEGER NOT NULL REFERENCES triggers(id) ON DELETE CASCADE,

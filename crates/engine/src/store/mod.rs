@@ -14,6 +14,7 @@ mod apps;
 mod migrations;
 mod pool;
 mod records;
+mod registry;
 mod releases;
 mod retention;
 mod templates;
@@ -31,6 +32,7 @@ use crate::error::{Code, ErrorBody};
 
 pub use pool::Pool;
 pub use records::{AccessRecord, Decision, RecordFilter, RecordSummary, RecordWrite};
+pub use registry::RegistryHost;
 pub use releases::{Cause, Decided, Finish, Release, ReleaseStatus, Work};
 pub use retention::Retention;
 pub use templates::{Origin, SaveOutcome, TemplateSummary, Version, VersionSummary};

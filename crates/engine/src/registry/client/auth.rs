@@ -106,7 +106,8 @@ impl Challenge {
     }
 }
 
-/// The token service's URL for a pull of `repository`.
+/// The token service's URL for a pull of `repository`; with no repository (a login's check of
+/// the registry itself), for no scope at all, as `docker login` asks.
 pub(crate) fn token_url(realm: &str, service: Option<&str>, repository: &str) -> Option<Url> {
     let mut url = Url::parse(realm)
         .ok()
@@ -116,7 +117,9 @@ pub(crate) fn token_url(realm: &str, service: Option<&str>, repository: &str) ->
         if let Some(service) = service {
             query.append_pair("service", service);
         }
-        query.append_pair("scope", &format!("repository:{repository}:pull"));
+        if !repository.is_empty() {
+            query.append_pair("scope", &format!("repository:{repository}:pull"));
+        }
     }
     Some(url)
 }
@@ -235,6 +238,12 @@ mod tests {
         assert_eq!(
             url.as_str(),
             "https://auth.docker.io/token?x=1&service=registry.docker.io&scope=repository%3Alibrary%2Fnginx%3Apull"
+        );
+        assert_eq!(
+            token_url("https://ghcr.io/token", Some("ghcr.io"), "")
+                .unwrap()
+                .as_str(),
+            "https://ghcr.io/token?service=ghcr.io"
         );
         assert!(token_url("ftp://x/token", None, "a").is_none());
         assert!(token_url("/token", None, "a").is_none());

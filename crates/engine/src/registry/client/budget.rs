@@ -1,7 +1,9 @@
 //! Rate limits as registries report them: `RateLimit-Limit` / `RateLimit-Remaining` (Docker
 //! Hub writes `100;w=21600`: 100 requests per 21,600-second window) and `Retry-After`
 //! (seconds, or an HTTP date). Every answer from a registry updates that host's [`Budget`] in
-//! the shared [`Budgets`], so all callers see what is left.
+//! the shared [`Budgets`], so all callers see what is left; a failed request is kept as the
+//! host's last [`Failure`] until a request succeeds. [`Budgets::changed`] wakes the one task
+//! that keeps them (the façade writes them to the database, for other processes to show).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,11 +27,24 @@ pub struct Budget {
     pub seen: Timestamp,
 }
 
+/// Why the last request to a registry host failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The error's message (never a secret).
+    pub message: String,
+    /// When.
+    pub at: Timestamp,
+    /// Whether the registry answered at all (a refusal, a 404), rather than not being reached.
+    pub answered: bool,
+}
+
 /// The last-seen budget of each registry host, shared by every client and session that clones
 /// it. Cheap to clone; safe to use from many tasks.
 #[derive(Debug, Clone, Default)]
 pub struct Budgets {
     hosts: Arc<Mutex<HashMap<String, Budget>>>,
+    failures: Arc<Mutex<HashMap<String, Failure>>>,
+    changed: Arc<tokio::sync::Notify>,
 }
 
 impl Budgets {
@@ -59,15 +74,68 @@ impl Budgets {
     pub(super) fn record(&self, host: &str, headers: &HeaderMap, now: Timestamp) -> Option<Budget> {
         let budget = read(headers, now)?;
         self.lock().insert(host.to_owned(), budget);
+        self.changed.notify_one();
         Some(budget)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Budget>> {
-        // A panic while holding the lock leaves a map of plain values: still usable.
-        self.hosts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Why the last request to `host` failed, unless one succeeded since.
+    pub fn last_failure(&self, host: &str) -> Option<Failure> {
+        lock(&self.failures).get(host).cloned()
     }
+
+    /// Notes that a request to `host` failed with `message`; `answered` when the registry
+    /// answered at all.
+    pub(super) fn record_failure(
+        &self,
+        host: &str,
+        message: String,
+        answered: bool,
+        now: Timestamp,
+    ) {
+        lock(&self.failures).insert(
+            host.to_owned(),
+            Failure {
+                message,
+                at: now,
+                answered,
+            },
+        );
+        self.changed.notify_one();
+    }
+
+    /// Notes that a request to `host` succeeded: its last failure is over.
+    pub(super) fn record_success(&self, host: &str) {
+        if lock(&self.failures).remove(host).is_some() {
+            self.changed.notify_one();
+        }
+    }
+
+    /// Waits until a budget or a failure is recorded after the last wait ended. Meant for one
+    /// waiter (the task that persists them): a change while nobody waits is kept for the next
+    /// wait, however many changes there were.
+    pub async fn changed(&self) {
+        self.changed.notified().await;
+    }
+
+    /// Every host with a budget or a last failure, sorted.
+    pub fn hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = self.lock().keys().cloned().collect();
+        hosts.extend(lock(&self.failures).keys().cloned());
+        hosts.sort();
+        hosts.dedup();
+        hosts
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Budget>> {
+        lock(&self.hosts)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock leaves a map of plain values: still usable.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The budget in `headers`, when they carry any rate-limit header.
@@ -181,5 +249,38 @@ mod tests {
         );
         assert_eq!(shared.get("ghcr.io"), None);
         assert_eq!(shared.all().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn failures_last_until_a_success_and_changes_wake_the_keeper() {
+        let now = Timestamp::now();
+        let budgets = Budgets::new();
+        budgets.record_failure(
+            "ghcr.io",
+            "ghcr.io/a could not be reached".into(),
+            false,
+            now,
+        );
+        // The change made while nobody waited is kept for the next wait.
+        tokio::time::timeout(Duration::from_secs(1), budgets.changed())
+            .await
+            .unwrap();
+        assert_eq!(
+            budgets.last_failure("ghcr.io").unwrap().message,
+            "ghcr.io/a could not be reached"
+        );
+        assert_eq!(budgets.hosts(), ["ghcr.io"]);
+        budgets.record_success("ghcr.io");
+        assert_eq!(budgets.last_failure("ghcr.io"), None);
+        tokio::time::timeout(Duration::from_secs(1), budgets.changed())
+            .await
+            .unwrap();
+        // A success with nothing to clear is no change.
+        budgets.record_success("ghcr.io");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), budgets.changed())
+                .await
+                .is_err()
+        );
     }
 }

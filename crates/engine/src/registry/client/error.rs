@@ -21,6 +21,10 @@ pub struct Place {
 
 impl fmt::Display for Place {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.repository.is_empty() {
+            // The registry itself (a login's check of `/v2/`).
+            return f.write_str(&self.registry);
+        }
         write!(f, "{}/{}", self.registry, self.repository)
     }
 }
@@ -141,6 +145,15 @@ impl Error {
             | Error::DigestMismatch { at, .. }
             | Error::TooLarge { at, .. } => Some(at),
         }
+    }
+
+    /// Whether the registry answered (refused, rate-limited, had nothing, sent something
+    /// wrong), rather than not being reached or not asked.
+    pub fn answered(&self) -> bool {
+        !matches!(
+            self,
+            Error::Reference { .. } | Error::Setup(_) | Error::Unreachable { .. }
+        )
     }
 
     /// When the registry said to try again, for a rate-limited request.

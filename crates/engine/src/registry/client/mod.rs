@@ -24,6 +24,7 @@
 
 mod auth;
 mod budget;
+pub mod credentials;
 mod error;
 
 use std::collections::HashSet;
@@ -42,7 +43,8 @@ use auth::{Granted, Token};
 pub use auth::Credentials;
 // For Helm's OCI chart reader, which reads charts from registries the same way.
 pub(crate) use auth::{Challenge, TokenAnswer, is_loopback, safe_for_credentials, token_url};
-pub use budget::{Budget, Budgets};
+pub use budget::{Budget, Budgets, Failure};
+pub use credentials::{Found, Origin, Places};
 pub use error::{Error, Place, Result};
 
 /// The manifest media types asked for: OCI index and manifest, Docker manifest list and v2.
@@ -182,6 +184,14 @@ impl Repository {
             reason: e.to_string(),
         })?;
         Repository::of(&image)
+    }
+
+    /// The registry at `host` itself, for [`Session::ping`]: over https, or plain http when it
+    /// is on this machine. `docker.io` is `registry-1.docker.io`.
+    pub fn registry(host: &str) -> Result<Repository> {
+        let mut repository = Repository::parse(&format!("{host}/x"))?;
+        repository.place.repository.clear();
+        Ok(repository)
     }
 
     /// The same repository over plain http, for a registry without TLS on another machine.
@@ -339,6 +349,21 @@ impl Session {
         }
     }
 
+    /// Asks the registry's API root (`GET /v2/`), answering its challenge with the session's
+    /// credentials as `docker login` does: `true` when the registry asked for them and let
+    /// them in, `false` when it answered without asking (it checked nothing). Refused
+    /// credentials are an [`Error::Auth`].
+    pub async fn ping(&mut self) -> Result<bool> {
+        let url = self
+            .repository
+            .base
+            .join("v2/")
+            .expect("a base URL joins to /v2/");
+        self.request(Method::GET, &url, HeaderMap::new(), "the API root")
+            .await?;
+        Ok(!matches!(self.granted, Granted::Nothing))
+    }
+
     /// The manifest `tag` points at: its digest from `HEAD` (`Docker-Content-Digest`), or,
     /// when the registry does not send one, from the bytes of a `GET`.
     pub async fn digest(&mut self, tag: &str) -> Result<Manifest> {
@@ -383,9 +408,32 @@ impl Session {
         Ok(Manifest { digest, media_type })
     }
 
+    /// A request to the registry (see [`Self::send`]), its failure or success noted as the
+    /// host's last outcome.
+    async fn request(
+        &mut self,
+        method: Method,
+        url: &Url,
+        headers: HeaderMap,
+        what: &str,
+    ) -> Result<Response> {
+        let result = self.send(method, url, headers, what).await;
+        let budgets = &self.client.budgets;
+        match &result {
+            Ok(_) => budgets.record_success(self.repository.host()),
+            Err(error) => budgets.record_failure(
+                self.repository.host(),
+                error.to_string(),
+                error.answered(),
+                Timestamp::now(),
+            ),
+        }
+        result
+    }
+
     /// A request to the registry, answering a 401 challenge once, renewing an expired token,
     /// recording the budget; statuses other than 2xx and 304 become errors.
-    async fn request(
+    async fn send(
         &mut self,
         method: Method,
         url: &Url,
@@ -490,7 +538,34 @@ impl Session {
                     reason: "the token service is plain http on another machine",
                 });
             }
-            request = request.basic_auth(&credentials.username, Some(&credentials.password));
+            request = if credentials.username == credentials::IDENTITY_TOKEN_USER {
+                // An identity token (Docker's `identitytoken`, a helper's `<token>` user) is an
+                // OAuth2 refresh token: posted to the realm as the token spec's form, as
+                // Docker posts it, never sent as a password.
+                let mut realm_only = url.clone();
+                realm_only.set_query(Url::parse(realm).ok().as_ref().and_then(Url::query));
+                let form: String = url
+                    .query_pairs()
+                    .filter(|(key, _)| key == "service" || key == "scope")
+                    .fold(
+                        form_urlencoded::Serializer::new(String::new()),
+                        |mut form, (key, value)| {
+                            form.append_pair(&key, &value);
+                            form
+                        },
+                    )
+                    .append_pair("grant_type", "refresh_token")
+                    .append_pair("client_id", "tripline")
+                    .append_pair("refresh_token", &credentials.password)
+                    .finish();
+                self.client
+                    .http
+                    .post(realm_only)
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(form)
+            } else {
+                request.basic_auth(&credentials.username, Some(&credentials.password))
+            };
         }
         let response = request.send().await.map_err(|e| self.unreachable(e))?;
         let status = response.status();
