@@ -51,7 +51,7 @@ E2E_SKIP_BUILD=1 bash tests/e2e/run.sh
 
 say "benchmarks, once each in the test build (figures: cargo bench; see BENCHMARKS.md)"
 # The dev profile reuses the test build instead of compiling everything again optimised.
-for bench in engine deploy listener sources; do
+for bench in engine deploy listener sources registry; do
   cargo bench --quiet --profile dev "${CARGO_SELECTION[@]}" --bench "$bench" -- --test
 done
 bash benches/desktop/run.sh --quick

@@ -45,7 +45,9 @@ use crate::trigger::{TagFilter, TriggerKind, semver};
 
 /// How often the loop wakes to see what is due.
 const TICK: Duration = Duration::from_secs(1);
-/// Looks in flight at once.
+/// Looks in flight at once. Every look that is due is started at its tick and waits here for
+/// its turn: a bound on the looks started per tick would cap a watch at `PARALLEL` looks a
+/// second (500 repositories at 5 s need 100).
 const PARALLEL: usize = 8;
 /// How long a maturing push waits before it is tried again when the registry cannot say
 /// whether its tag moved.
@@ -57,6 +59,7 @@ pub(super) fn watch_in_background(state: Arc<State>, cancel: CancellationToken) 
         let mut due: HashMap<(i64, String), Instant> = HashMap::new();
         let mut looks: JoinSet<()> = JoinSet::new();
         let mut busy: std::collections::HashSet<(i64, String)> = Default::default();
+        let turns = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
         let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(i64, String)>();
         loop {
             tokio::select! {
@@ -103,7 +106,7 @@ pub(super) fn watch_in_background(state: Arc<State>, cancel: CancellationToken) 
                     let next = *due.entry(key.clone()).or_insert_with(|| {
                         now + jittered(interval.min(Duration::from_secs(10)), 0.0, 1.0)
                     });
-                    if next > now || busy.contains(&key) || looks.len() >= PARALLEL {
+                    if next > now || busy.contains(&key) {
                         continue;
                     }
                     due.insert(key.clone(), now + jittered(interval, 0.9, 1.1));
@@ -112,8 +115,12 @@ pub(super) fn watch_in_background(state: Arc<State>, cancel: CancellationToken) 
                     }
                     busy.insert(key.clone());
                     let (state, entry, done) = (state.clone(), entry.clone(), done_tx.clone());
+                    let turns = Arc::clone(&turns);
                     looks.spawn(async move {
-                        look(&state, &entry, &key.1).await;
+                        // The semaphore is never closed.
+                        if let Ok(_turn) = turns.acquire().await {
+                            look(&state, &entry, &key.1).await;
+                        }
                         let _ = done.send(key);
                     });
                 }
