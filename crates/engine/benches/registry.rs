@@ -262,6 +262,8 @@ impl World {
                             verify,
                             watch,
                             maturing: None,
+                            containers: Vec::new(),
+                            allow_downgrade: false,
                         },
                         signed: false,
                     },

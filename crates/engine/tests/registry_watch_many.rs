@@ -124,6 +124,8 @@ async fn every_watched_repository_is_looked_at_within_its_first_interval() {
                 verify: Verify::Required,
                 watch: Some(MIN_WATCH_INTERVAL),
                 maturing: None,
+                containers: Vec::new(),
+                allow_downgrade: false,
             },
             signed: false,
         },
