@@ -957,7 +957,7 @@ fn an_image_trigger_takes_a_semver_range_its_containers_and_the_downgrade_switch
     let listed = cli.ok(&["trigger", "list"]);
     assert!(
         listed
-            .contains("versions >=1.4 <2, pre-releases too), containers demo, downgrades allowed"),
+            .contains("versions >=1.4 <2, pre-releases too), pinned by digest, containers demo, downgrades allowed"),
         "{listed}"
     );
     let shown = cli.ok(&["trigger", "show", "shop-image"]);
