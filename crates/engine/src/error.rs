@@ -236,7 +236,7 @@ codes! {
     TriggerExists = "trigger.exists", Conflict, 409;
     /// The trigger cannot work (for example, its workload is not in the template).
     TriggerInvalid = "trigger.invalid", Invalid, 400;
-    /// A tag pattern is not a valid regular expression.
+    /// A tag pattern is not a valid regular expression, or a semver range does not parse.
     TriggerInvalidPattern = "trigger.invalid_pattern", Invalid, 400;
     /// No trigger has this name.
     TriggerNotFound = "trigger.not_found", NotFound, 404;

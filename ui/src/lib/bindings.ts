@@ -492,7 +492,7 @@ export type Code =
 "trigger.exists" | 
 /**  The trigger cannot work (for example, its workload is not in the template). */
 "trigger.invalid" | 
-/**  A tag pattern is not a valid regular expression. */
+/**  A tag pattern is not a valid regular expression, or a semver range does not parse. */
 "trigger.invalid_pattern" | 
 /**  No trigger has this name. */
 "trigger.not_found" | 
