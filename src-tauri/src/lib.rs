@@ -65,6 +65,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::templates::delete_template,
             commands::triggers::list_triggers,
             commands::triggers::get_trigger_setup,
+            commands::triggers::get_trigger_watch,
             commands::triggers::preview_tags,
             commands::triggers::create_trigger,
             commands::triggers::set_trigger_enabled,

@@ -2,7 +2,7 @@
 //! delete, and revealing the URL (the one command that returns a token, on request).
 
 use tauri::State;
-use tripline_engine::api::{TagPreview, TriggerSetup, Tripline};
+use tripline_engine::api::{TagPreview, TriggerSetup, TriggerWatch, Tripline};
 use tripline_engine::store::NewTrigger;
 use tripline_engine::trigger::{TagFilter, Trigger};
 
@@ -24,6 +24,14 @@ pub async fn list_triggers(
 #[specta::specta]
 pub async fn get_trigger_setup(state: State<'_, AppState>, app: String) -> Result<TriggerSetup> {
     state.api.trigger_setup(&app)
+}
+
+/// What an image trigger's watches know of each repository, and the pushes that wait to
+/// mature.
+#[tauri::command]
+#[specta::specta]
+pub async fn get_trigger_watch(state: State<'_, AppState>, name: String) -> Result<TriggerWatch> {
+    state.api.trigger_watch(&name)
 }
 
 /// Which sample tags `filter` lets through (an invalid expression is an error).

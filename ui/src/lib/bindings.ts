@@ -82,6 +82,11 @@ export const commands = {
 	listTriggers: (app: string | null) => typedError<Trigger[], ErrorBody>(__TAURI_INVOKE("list_triggers", { app })),
 	/**  The image repositories and workloads of the application's template. */
 	getTriggerSetup: (app: string) => typedError<TriggerSetup, ErrorBody>(__TAURI_INVOKE("get_trigger_setup", { app })),
+	/**
+	 *  What an image trigger's watches know of each repository, and the pushes that wait to
+	 *  mature.
+	 */
+	getTriggerWatch: (name: string) => typedError<TriggerWatch, ErrorBody>(__TAURI_INVOKE("get_trigger_watch", { name })),
 	/**  Which sample tags `filter` lets through (an invalid expression is an error). */
 	previewTags: (filter: TagFilter, tags: string[]) => typedError<TagPreview[], ErrorBody>(__TAURI_INVOKE("preview_tags", { filter, tags })),
 	/**  Creates a trigger; its token goes to the OS keyring only. */
@@ -512,6 +517,17 @@ export type Code =
 "storage_unavailable" | 
 /**  The trigger's signing key cannot be read. */
 "secrets_unavailable" | 
+/**  The registry has no such tag: the push is not acted on. */
+"image_not_in_registry" | 
+/**  The push names a digest the registry contradicts: it is not acted on. */
+"digest_disagrees" | 
+/**
+ *  The registry could not be reached to verify the push, within the retries; nothing was
+ *  done, and the caller may deliver it again (`Retry-After`).
+ */
+"registry_unreachable" | 
+/**  The registry refused to say what the pushed tag is (credentials, a bad answer). */
+"registry_refused" | 
 /**  The trigger is disabled. */
 "trigger_disabled" | 
 /**  The trigger's application is on hold. */
@@ -783,6 +799,16 @@ export type ManifestDiff = {
 	summary: Summary,
 	/**  One entry per object, in the newer version's order, removed objects last. */
 	resources: ResourceDiff[],
+};
+
+/**  A push that waits to mature. */
+export type MaturingView = {
+	/**  `repository:tag@digest`. */
+	image: string,
+	/**  When it was pushed (RFC 3339). */
+	since: string,
+	/**  When it deploys if its tag keeps that digest (RFC 3339). */
+	dueAt: string,
 };
 
 /**  An application to create. */
@@ -1436,7 +1462,11 @@ max?: number | null } |
 repositories: string[]; 
 /**  Which tags count. */
 filter: TagFilter; 
-/**  Deploy `tag@digest` when the push names a digest. */
+/**
+ *  Deploy `tag@digest`, the digest as the registry reads it (or, unverified, as the
+ *  push names it). On unless the trigger opts out; a trigger stored before this
+ *  default keeps the setting it was made with.
+ */
 pin_digest?: boolean; 
 /**
  *  Git applications: write the new image to this branch instead of the tracked one.
@@ -1451,6 +1481,18 @@ branch?: string | null;
  *  and `image.tag`).
  */
 values?: ImageValues | null; 
+/**  Whether a push is checked against the registry before anything is done with it. */
+verify?: Verify; 
+/**
+ *  Watch the repositories: ask the registry for new tags (and a moved tag's new
+ *  digest) every this many seconds, jittered. None: only pushes the listener receives.
+ */
+watch?: number | null; 
+/**
+ *  Deploy a tag only once it has kept its digest for this many minutes; a newer push
+ *  in between takes its place. None: at once.
+ */
+maturing?: number | null; 
 /**
  *  The containers it may change, by name (containers, init containers and ephemeral
  *  containers alike); none: every container that uses a followed repository. Not for
@@ -1471,6 +1513,14 @@ export type TriggerSetup = {
 	images: ImageChoice[],
 	/**  Scalable workloads (for scale triggers). */
 	workloads: WorkloadChoice[],
+};
+
+/**  What [`Tripline::trigger_watch`] shows. */
+export type TriggerWatch = {
+	/**  Each watched repository. */
+	repositories: WatchView[],
+	/**  Pushes that wait to mature. */
+	maturing: MaturingView[],
 };
 
 export type Value = null | boolean | number | string | Value[] | { [key in string]: Value };
@@ -1520,6 +1570,28 @@ export type ValuesVersion = {
 	content: string,
 } & ValuesSummary;
 
+/**  How an image trigger checks a push with the registry before acting on it. */
+export type Verify = 
+/**
+ *  The tag must exist and its digest is read from the registry; a push whose digest
+ *  disagrees is refused. When the registry cannot be reached, the push waits and is
+ *  retried within a bound, then refused with `503` and `Retry-After` (registries retry
+ *  their notifications); it is never deployed unverified.
+ */
+"required" | 
+/**
+ *  As [`Verify::Required`], but when the registry still cannot be reached after the
+ *  retries, the push is deployed as it names itself, and the record says it was not
+ *  verified. A tag the registry says does not exist, or a digest it contradicts, is
+ *  still refused.
+ */
+"if-reachable" | 
+/**
+ *  The push is believed as it is (for a registry this machine cannot reach at all); the
+ *  record says it was not verified.
+ */
+"off";
+
 /**  A version with its content. */
 export type Version = {
 	/**  The multi-document YAML. */
@@ -1568,6 +1640,22 @@ export type VersionSummary = {
 	 *  rendered with.
 	 */
 	values?: number | null,
+};
+
+/**  What a watch of one repository shows: what it knows and when it last changed. */
+export type WatchView = {
+	/**  The repository, normalised. */
+	repository: string,
+	/**  The tag last acted on (or in use when the watch began). */
+	tag: string | null,
+	/**  Its digest then. */
+	digest: string | null,
+	/**  How many tags the registry listed. */
+	tags: number,
+	/**  When what the watch knows last changed (RFC 3339). */
+	changedAt: string,
+	/**  Why the last look failed, if it did. */
+	error: string | null,
 };
 
 /**

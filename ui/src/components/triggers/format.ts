@@ -75,7 +75,11 @@ export function kindDetail(kind: TriggerKind): string {
       const values = kind.values ? ` · values ${valuesText(kind.values)}` : '';
       const containers = kind.containers?.length ? ` · containers ${kind.containers.join(', ')}` : '';
       const downgrades = kind.allow_downgrade ? ' · downgrades allowed' : '';
-      return `${repos} · ${filterModeLabel(kind.filter)}: ${filterText(kind.filter)}${kind.pin_digest ? ' · pin digest' : ''}${branch}${values}${containers}${downgrades}`;
+      const verify =
+        kind.verify === 'off' ? ' · not verified' : kind.verify === 'if-reachable' ? ' · unverified when unreachable' : '';
+      const watch = kind.watch ? ` · watched every ${kind.watch} s` : '';
+      const maturing = kind.maturing ? ` · matures ${kind.maturing} min` : '';
+      return `${repos} · ${filterModeLabel(kind.filter)}: ${filterText(kind.filter)}${kind.pin_digest ? ' · pin digest' : ''}${branch}${values}${containers}${downgrades}${verify}${watch}${maturing}`;
     }
   }
 }

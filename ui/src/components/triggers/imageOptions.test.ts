@@ -11,9 +11,11 @@ import {
   imageValues,
   keyPath,
   keyProblem,
+  maturingMinutes,
   trackedReference,
   valuesProblems,
   valuesText,
+  watchSeconds,
   type ValuesForm,
 } from './imageOptions';
 
@@ -163,6 +165,16 @@ describe('a trigger’s one-line detail', () => {
     ).toBe('ghcr.io/acme/web · Semver: versions >=1.0 <2, pre-releases too · containers web, migrate · downgrades allowed');
   });
 
+  test('says how pushes are checked, watched and matured', () => {
+    expect(kindDetail(image({ pin_digest: true, verify: 'if-reachable', watch: 60, maturing: 15 }))).toBe(
+      'ghcr.io/acme/web · All: every tag · pin digest · unverified when unreachable · watched every 60 s · matures 15 min',
+    );
+    expect(kindDetail(image({ verify: 'off' }))).toBe('ghcr.io/acme/web · All: every tag · not verified');
+    expect(kindDetail(image({ verify: 'required', watch: null, maturing: null }))).toBe(
+      'ghcr.io/acme/web · All: every tag',
+    );
+  });
+
   test('names the branch and the values keys when there are some', () => {
     expect(kindDetail(image({}))).toBe('ghcr.io/acme/web · All: every tag');
     expect(kindDetail(image({ branch: 'tripline/images' }))).toBe(
@@ -211,5 +223,27 @@ describe('a semver range, at a glance', () => {
     ['>=1.0 <2/', /no “\/”/],
   ])('%j is refused', (range, said) => {
     expect(semverRangeProblem(range)).toMatch(said);
+  });
+});
+
+describe('registry options', () => {
+  test('reads the watch interval within the engine bounds', () => {
+    expect(watchSeconds('300')).toEqual({ value: 300 });
+    expect(watchSeconds(' 5 ')).toEqual({ value: 5 });
+    expect(watchSeconds('86400')).toEqual({ value: 86_400 });
+    expect(watchSeconds('4').error).toMatch(/between 5 and 86400/);
+    expect(watchSeconds('86401').error).toMatch(/between 5 and 86400/);
+    expect(watchSeconds('').error).toMatch(/how often/);
+    expect(watchSeconds('1e3').error).toMatch(/whole number/);
+    expect(watchSeconds('-5').error).toMatch(/whole number/);
+  });
+
+  test('reads the maturing delay, empty or zero being none', () => {
+    expect(maturingMinutes('')).toEqual({ value: null });
+    expect(maturingMinutes('0')).toEqual({ value: null });
+    expect(maturingMinutes('30')).toEqual({ value: 30 });
+    expect(maturingMinutes('10080')).toEqual({ value: 10_080 });
+    expect(maturingMinutes('10081').error).toMatch(/at most 10080/);
+    expect(maturingMinutes('ten').error).toMatch(/whole number/);
   });
 });

@@ -199,3 +199,41 @@ export function valuesText(values: ImageValues | null | undefined): string {
   if (!values) return 'image.repository and image.tag';
   return values.form === 'split' ? `${values.repository} and ${values.tag}` : `${values.image} (repository:tag)`;
 }
+
+/** The watch interval's bounds, in seconds (the engine's `MIN_WATCH_INTERVAL`, `MAX_WATCH_INTERVAL`). */
+export const WATCH_SECONDS = { min: 5, max: 86_400 } as const;
+/** The longest maturing delay, in minutes (a week: the engine's `MAX_MATURING`). */
+export const MAX_MATURING_MINUTES = 7 * 24 * 60;
+
+/** A whole number from a field, or why it is not one. */
+function wholeNumber(text: string, what: string): { value: number | null; error?: string } {
+  const t = text.trim();
+  if (!t) return { value: null };
+  if (!/^\d+$/.test(t)) return { value: null, error: `${what} must be a whole number.` };
+  return { value: Number(t) };
+}
+
+/** The watch interval typed, in seconds: required once watching is on, within the engine's bounds. */
+export function watchSeconds(text: string): { value: number | null; error?: string } {
+  const read = wholeNumber(text, 'The interval');
+  if (read.error) return read;
+  if (read.value === null) return { value: null, error: 'Say how often to ask, in seconds.' };
+  if (read.value < WATCH_SECONDS.min || read.value > WATCH_SECONDS.max) {
+    return {
+      value: null,
+      error: `The interval must be between ${WATCH_SECONDS.min} and ${WATCH_SECONDS.max} seconds (a day).`,
+    };
+  }
+  return read;
+}
+
+/** The maturing delay typed, in minutes; empty or 0 is none. */
+export function maturingMinutes(text: string): { value: number | null; error?: string } {
+  const read = wholeNumber(text, 'The maturing delay');
+  if (read.error) return read;
+  if (read.value === null || read.value === 0) return { value: null };
+  if (read.value > MAX_MATURING_MINUTES) {
+    return { value: null, error: `The maturing delay is at most ${MAX_MATURING_MINUTES} minutes (a week).` };
+  }
+  return read;
+}
