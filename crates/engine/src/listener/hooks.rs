@@ -641,15 +641,11 @@ async fn registry_hook(
             ));
         }
     }
-    let pairs: Vec<(String, String)> = headers
+    // Borrowed: a value is copied only when it is not UTF-8.
+    let pairs: Vec<(&str, Cow<'_, str>)> = headers
         .iter()
         .filter(|(name, _)| registry::HEADERS.contains(&name.as_str()))
-        .map(|(n, v)| {
-            (
-                n.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
+        .map(|(n, v)| (n.as_str(), String::from_utf8_lossy(v.as_bytes())))
         .collect();
     let delivery = match registry::parse_delivery(&pairs, body) {
         Ok(delivery) => delivery,

@@ -368,6 +368,11 @@ fn check_characters(input: &str) -> Result<(), Error> {
     if input.is_empty() {
         return Err(Error::Empty);
     }
+    // The common case, printable ASCII throughout, in one pass over the bytes; the loop
+    // below finds what is wrong with the rest.
+    if input.bytes().all(|b| b.is_ascii_graphic()) {
+        return Ok(());
+    }
     let reference = || preview(input);
     for (at, character) in input.char_indices() {
         if character.is_whitespace() {
