@@ -100,16 +100,15 @@ impl Call {
     ) -> Self {
         let headers = headers
             .iter()
-            .filter(|(name, _)| {
-                KEPT_HEADERS.contains(&name.as_str()) || redact::is_secret_header(name.as_str())
-            })
-            .map(|(name, value)| {
+            .filter_map(|(name, value)| {
                 let value = if redact::is_secret_header(name.as_str()) {
                     axum::http::HeaderValue::from_static(redact::REDACTED)
-                } else {
+                } else if KEPT_HEADERS.contains(&name.as_str()) {
                     value.clone()
+                } else {
+                    return None;
                 };
-                (name.clone(), value)
+                Some((name.clone(), value))
             })
             .collect();
         Call {
