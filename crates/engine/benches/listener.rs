@@ -566,6 +566,11 @@ struct Parts {
     throughput: bool,
     latency: bool,
     handler: bool,
+    /// `--count=<target>:<calls>`: the handler part runs only `calls` calls of the target
+    /// whose label starts with `target` (`GET`, `rejected`, `no-op`), one round, for counting
+    /// instructions (`perf stat -e instructions:u` at two call counts; the difference over
+    /// the calls is the cost of one, set-up left out).
+    count: Option<(&'static str, usize)>,
 }
 
 impl Parts {
@@ -581,6 +586,13 @@ impl Parts {
             throughput: wanted("throughput"),
             latency: wanted("latency"),
             handler: wanted("handler"),
+            count: args.iter().find_map(|a| {
+                let (target, calls) = a.strip_prefix("--count=")?.split_once(':')?;
+                let target = ["GET", "rejected", "no-op"]
+                    .into_iter()
+                    .find(|t| *t == target)?;
+                Some((target, calls.parse().ok()?))
+            }),
         }
     }
 }
@@ -600,7 +612,7 @@ fn main() -> ExitCode {
 async fn run(test_mode: bool, parts: Parts) -> ExitCode {
     let mut world = World::start().await;
     if parts.handler {
-        handler(&world, test_mode).await;
+        handler(&world, test_mode, parts.count).await;
     }
     let throughput_ok = if parts.throughput {
         throughput(&world, test_mode).await
@@ -624,8 +636,12 @@ async fn run(test_mode: bool, parts: Parts) -> ExitCode {
 /// loop on this task, for `/healthz` (the router's floor), a rejected call and a no-op call.
 /// Reports the time per call, the median of a few rounds; what the handlers cost on their
 /// own, apart from hyper and the sockets.
-async fn handler(world: &World, test_mode: bool) {
-    let (calls, rounds) = if test_mode { (200, 1) } else { (50_000, 5) };
+async fn handler(world: &World, test_mode: bool, count: Option<(&str, usize)>) {
+    let (calls, rounds) = match count {
+        Some((_, calls)) => (calls, 1),
+        None if test_mode => (200, 1),
+        None => (50_000, 5),
+    };
     let push = serde_json::json!({ "image": format!("{REPOSITORY}:v1") }).to_string();
     let noop_path = format!("/hook/registry?token={}", world.noop_token);
     let peer: SocketAddr = "127.0.0.1:40000".parse().expect("an address");
@@ -669,7 +685,10 @@ async fn handler(world: &World, test_mode: bool) {
     let app = listener::router(Arc::clone(&world.state));
     let mut per_call: Vec<Vec<f64>> = vec![Vec::new(); targets.len()];
     for _ in 0..rounds {
-        for (i, (_, method, path, body, status)) in targets.iter().enumerate() {
+        for (i, (label, method, path, body, status)) in targets.iter().enumerate() {
+            if count.is_some_and(|(target, _)| !label.starts_with(target)) {
+                continue;
+            }
             let started = Instant::now();
             for _ in 0..calls {
                 let response = app
@@ -690,6 +709,9 @@ async fn handler(world: &World, test_mode: bool) {
     println!("{:<50} {:>12} {:>10}", "call", "µs per call", "vs floor");
     let floor = median(&per_call[0]);
     for (i, (label, ..)) in targets.iter().enumerate() {
+        if per_call[i].is_empty() {
+            continue;
+        }
         let m = median(&per_call[i]);
         println!("{label:<50} {m:>12.2} {:>9.2}x", m / floor);
     }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State as Extract};
-use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
@@ -76,7 +76,7 @@ impl Reply {
                 message: &message,
             }),
             decision: Decision::Rejected,
-            reason: format!("rejected: {message}"),
+            reason: ["rejected: ", &message].concat(),
             event: None,
             retry_after: None,
         }
@@ -90,7 +90,7 @@ impl Reply {
                 status: label,
                 reason: &reason,
             }),
-            reason: format!("{label}: {reason}"),
+            reason: [label, ": ", &reason].concat(),
             decision,
             event,
             retry_after: None,
@@ -100,23 +100,39 @@ impl Reply {
 
 /// A call's query parameters, decoded (`+`, `%XX`), borrowed from the URI where nothing
 /// needed decoding. A name given twice reads as its last value.
-struct Params<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
+enum Params<'a> {
+    /// A query with nothing to decode (no `%`, no `+`), read in place: its pairs are the
+    /// ones `form_urlencoded` would give, unchanged.
+    Plain(&'a str),
+    /// A query's pairs, decoded.
+    Decoded(Vec<(Cow<'a, str>, Cow<'a, str>)>),
+}
 
 impl<'a> Params<'a> {
     fn of(uri: &'a axum::http::Uri) -> Self {
-        Params(
-            uri.query()
-                .map(|query| form_urlencoded::parse(query.as_bytes()).collect())
-                .unwrap_or_default(),
-        )
+        match uri.query() {
+            Some(query) if query.bytes().any(|b| b == b'%' || b == b'+') => {
+                Params::Decoded(form_urlencoded::parse(query.as_bytes()).collect())
+            }
+            query => Params::Plain(query.unwrap_or_default()),
+        }
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_ref())
+        match self {
+            Params::Plain(query) => query
+                .split('&')
+                .rev()
+                .filter(|pair| !pair.is_empty())
+                .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value),
+            Params::Decoded(pairs) => pairs
+                .iter()
+                .rev()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.as_ref()),
+        }
     }
 
     fn contains_key(&self, name: &str) -> bool {
@@ -641,15 +657,11 @@ async fn registry_hook(
             ));
         }
     }
-    let pairs: Vec<(String, String)> = headers
+    // Borrowed: a value is copied only when it is not UTF-8.
+    let pairs: Vec<(&str, Cow<'_, str>)> = headers
         .iter()
         .filter(|(name, _)| registry::HEADERS.contains(&name.as_str()))
-        .map(|(n, v)| {
-            (
-                n.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
+        .map(|(n, v)| (n.as_str(), String::from_utf8_lossy(v.as_bytes())))
         .collect();
     let delivery = match registry::parse_delivery(&pairs, body) {
         Ok(delivery) => delivery,
@@ -695,7 +707,7 @@ pub(super) async fn watched(
                 state,
                 call,
                 trigger,
-                &Params(Vec::new()),
+                &Params::Plain(""),
                 start,
             ))
             .await
@@ -1510,7 +1522,8 @@ async fn start_release(
         state.announce(&record);
     }
     state.metrics.request(trigger.kind.name(), status.as_u16());
-    (status, [(header::CONTENT_TYPE, "application/json")], text).into_response()
+    let json = HeaderValue::from_static("application/json");
+    (status, [(header::CONTENT_TYPE, json)], text).into_response()
 }
 
 /// How a followed release ended.
@@ -1594,12 +1607,9 @@ fn answer(
     let text = axum::body::Bytes::from(reply.body);
     let status = reply.status.as_u16();
     state.metrics.request(kind, status);
-    let mut response = (
-        reply.status,
-        [(header::CONTENT_TYPE, "application/json")],
-        text.clone(),
-    )
-        .into_response();
+    // A static header value: one made from a `&str` is a copy per call.
+    let json = HeaderValue::from_static("application/json");
+    let mut response = (reply.status, [(header::CONTENT_TYPE, json)], text.clone()).into_response();
     if let Some(seconds) = reply.retry_after
         && let Ok(value) = seconds.to_string().parse()
     {
@@ -1615,4 +1625,37 @@ fn answer(
         event: reply.event,
     };
     (answered, response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Params;
+
+    #[test]
+    fn a_query_read_in_place_gives_what_decoding_it_would() {
+        for query in [
+            "token=tl_a",
+            "token=tl_a&token=tl_b",
+            "&&token=&secret=s&",
+            "token&wait=true",
+            "a=1=2&b",
+            "token=tl_%61&wait=1+0",
+            "%74oken=tl_x",
+            "",
+        ] {
+            let uri: axum::http::Uri = format!("/hook/trigger?{query}").parse().unwrap();
+            let params = Params::of(&uri);
+            let decoded: Vec<_> = form_urlencoded::parse(query.as_bytes()).collect();
+            for name in ["token", "secret", "wait", "a", "b", ""] {
+                let expected = decoded
+                    .iter()
+                    .rev()
+                    .find(|(key, _)| key == name)
+                    .map(|(_, value)| value.as_ref());
+                assert_eq!(params.get(name), expected, "{name} in {query:?}");
+            }
+        }
+        let bare: axum::http::Uri = "/hook/trigger".parse().unwrap();
+        assert_eq!(Params::of(&bare).get("token"), None);
+    }
 }

@@ -100,16 +100,15 @@ impl Call {
     ) -> Self {
         let headers = headers
             .iter()
-            .filter(|(name, _)| {
-                KEPT_HEADERS.contains(&name.as_str()) || redact::is_secret_header(name.as_str())
-            })
-            .map(|(name, value)| {
+            .filter_map(|(name, value)| {
                 let value = if redact::is_secret_header(name.as_str()) {
                     axum::http::HeaderValue::from_static(redact::REDACTED)
-                } else {
+                } else if KEPT_HEADERS.contains(&name.as_str()) {
                     value.clone()
+                } else {
+                    return None;
                 };
-                (name.clone(), value)
+                Some((name.clone(), value))
             })
             .collect();
         Call {
@@ -494,7 +493,7 @@ impl Writer {
             let mut next = Some(first);
             while let Some(message) = next {
                 match message {
-                    Message::Record(answered, at) => batch.push((answered, at.to_string())),
+                    Message::Record(answered, at) => batch.push((answered, at)),
                     Message::Flush(done) => flushes.push(done),
                 }
                 next = if batch.len() < BATCH {
@@ -516,11 +515,14 @@ impl Writer {
     /// that only adds to records already written waits (up to [`FOLD_DELAY`]) for the next
     /// transaction, unless `now_please` says to write it anyway: a flood of one call then costs a
     /// few writes a second, and the counts are still current within a tenth of a second.
-    fn write(&mut self, batch: Vec<(Arc<Answered>, String)>, now_please: bool) {
+    fn write(&mut self, batch: Vec<(Arc<Answered>, jiff::Timestamp)>, now_please: bool) {
         let now = Instant::now();
         let mut groups: Vec<Group> = Vec::new();
         // The batch's newest group for each trigger.
         let mut open: HashMap<Option<i64>, usize> = HashMap::default();
+        // Each group's latest call folded in: only its time is kept, so it is written out
+        // once per group, not once per call.
+        let mut latest: Vec<Option<jiff::Timestamp>> = Vec::new();
         for (answered, at) in batch {
             let trigger = answered.trigger_id();
             if let Some(&index) = open.get(&trigger) {
@@ -528,7 +530,7 @@ impl Writer {
                 if same(&group.call, &answered) && now.duration_since(group.since) < FOLD_WINDOW {
                     let record = &mut group.write.record;
                     record.repeats = record.repeats.saturating_add(1);
-                    record.last_at = Some(at);
+                    latest[index] = Some(at);
                     continue;
                 }
             } else if let Some(newest) = self.last.get(&trigger)
@@ -538,6 +540,7 @@ impl Writer {
                 // Adds to the record written before, if it is still the trigger's newest;
                 // the record is complete in case it is not.
                 let (record, since, before) = (newest.record, newest.since, newest.repeats);
+                let at = at.to_string();
                 let mut full = Answered::clone(&answered).into_record(at.clone());
                 full.last_at = Some(at);
                 open.insert(trigger, groups.len());
@@ -551,19 +554,26 @@ impl Writer {
                         fold_into: Some(record),
                     },
                 });
+                latest.push(None);
                 continue;
             }
             open.insert(trigger, groups.len());
             groups.push(Group {
                 write: RecordWrite {
                     trigger_id: trigger,
-                    record: Answered::clone(&answered).into_record(at),
+                    record: Answered::clone(&answered).into_record(at.to_string()),
                     fold_into: None,
                 },
                 call: answered,
                 since: now,
                 before: 0,
             });
+            latest.push(None);
+        }
+        for (group, at) in groups.iter_mut().zip(latest) {
+            if let Some(at) = at {
+                group.write.record.last_at = Some(at.to_string());
+            }
         }
 
         // Deferred counts go first: they came before this batch (and are all additions to

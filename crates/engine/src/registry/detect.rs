@@ -36,14 +36,15 @@ pub(super) fn detect(headers: &Headers<'_>, value: &Value) -> Result<Format> {
 
 fn from_headers(headers: &Headers<'_>) -> Option<Format> {
     let hookshot = headers
-        .get("user-agent")
+        .user_agent
         .is_some_and(|agent| agent.starts_with("GitHub-Hookshot/"));
-    if headers.get("x-github-event").is_some() || hookshot {
+    if headers.github_event.is_some() || hookshot {
         return Some(Format::GitHub);
     }
-    let content_type = headers.content_type()?;
+    let media = headers.media_type()?;
     DISTRIBUTION_MEDIA_TYPES
-        .contains(&content_type.as_str())
+        .iter()
+        .any(|known| known.eq_ignore_ascii_case(media))
         .then_some(Format::Distribution)
 }
 

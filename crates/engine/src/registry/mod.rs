@@ -331,7 +331,10 @@ impl Found {
 ///
 /// `headers` are the request's headers as name/value pairs (names compared
 /// case-insensitively); `body` is the raw request body. Size limits are the caller's job.
-pub fn parse(headers: &[(String, String)], body: &[u8]) -> Result<Vec<PushEvent>> {
+pub fn parse(
+    headers: &[(impl AsRef<str>, impl AsRef<str>)],
+    body: &[u8],
+) -> Result<Vec<PushEvent>> {
     parse_delivery(headers, body).map(|delivery| delivery.events)
 }
 
@@ -339,8 +342,11 @@ pub fn parse(headers: &[(String, String)], body: &[u8]) -> Result<Vec<PushEvent>
 pub const HEADERS: &[&str] = &["content-type", "user-agent", "x-github-event"];
 
 /// Like [`parse`], but also says which format was read and what was skipped.
-pub fn parse_delivery(headers: &[(String, String)], body: &[u8]) -> Result<Delivery> {
-    let headers = Headers(headers);
+pub fn parse_delivery(
+    headers: &[(impl AsRef<str>, impl AsRef<str>)],
+    body: &[u8],
+) -> Result<Delivery> {
+    let headers = Headers::of(headers);
     let value = read_json(&headers, body)?;
     let format = detect::detect(&headers, &value)?;
     let root = json::Node::root(&value, format);
@@ -351,7 +357,7 @@ pub fn parse_delivery(headers: &[(String, String)], body: &[u8]) -> Result<Deliv
         Format::Quay => quay::parse(&root),
         Format::AzureAcr => azure::parse(&root),
         Format::Distribution => distribution::parse(&root),
-        Format::GitHub => github::parse(&root, headers.get("x-github-event")),
+        Format::GitHub => github::parse(&root, headers.github_event),
         Format::Artifactory => artifactory::parse(&root),
         Format::GoogleArtifactRegistry => google::parse(&root),
         // Never detected: a watch's pushes are made, not read.
@@ -364,29 +370,39 @@ pub fn parse_delivery(headers: &[(String, String)], body: &[u8]) -> Result<Deliv
     })
 }
 
-/// Request headers, looked up case-insensitively.
-#[derive(Clone, Copy)]
-struct Headers<'a>(&'a [(String, String)]);
+/// The request headers this module reads ([`HEADERS`]): of each, the first value, trimmed,
+/// its name compared case-insensitively. Borrowed from the caller's pairs.
+#[derive(Clone, Copy, Default)]
+struct Headers<'a> {
+    content_type: Option<&'a str>,
+    user_agent: Option<&'a str>,
+    github_event: Option<&'a str>,
+}
 
 impl<'a> Headers<'a> {
-    /// The first value of `name`, trimmed.
-    fn get(&self, name: &str) -> Option<&'a str> {
-        self.0
-            .iter()
-            .find(|(key, _)| key.trim().eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.trim())
+    fn of(pairs: &'a [(impl AsRef<str>, impl AsRef<str>)]) -> Self {
+        let mut headers = Headers::default();
+        for (name, value) in pairs {
+            let name = name.as_ref().trim();
+            let slot = if name.eq_ignore_ascii_case("content-type") {
+                &mut headers.content_type
+            } else if name.eq_ignore_ascii_case("user-agent") {
+                &mut headers.user_agent
+            } else if name.eq_ignore_ascii_case("x-github-event") {
+                &mut headers.github_event
+            } else {
+                continue;
+            };
+            slot.get_or_insert(value.as_ref().trim());
+        }
+        headers
     }
 
-    /// The media type of `Content-Type`, lower-cased, without parameters.
-    fn content_type(&self) -> Option<String> {
-        self.get("content-type").map(|value| {
-            value
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
+    /// The media type of `Content-Type`, without parameters (in the sender's case: compare
+    /// it with `eq_ignore_ascii_case`).
+    fn media_type(&self) -> Option<&'a str> {
+        self.content_type
+            .map(|value| value.split(';').next().unwrap_or("").trim())
     }
 }
 
@@ -396,7 +412,10 @@ fn read_json(headers: &Headers<'_>, body: &[u8]) -> Result<serde_json::Value> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::Empty);
     }
-    if headers.content_type().as_deref() == Some("application/x-www-form-urlencoded") {
+    if headers
+        .media_type()
+        .is_some_and(|media| media.eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+    {
         return Err(Error::FormEncoded);
     }
     json::parse_strict(body).map_err(|source| Error::NotJson {

@@ -368,6 +368,11 @@ fn check_characters(input: &str) -> Result<(), Error> {
     if input.is_empty() {
         return Err(Error::Empty);
     }
+    // The common case, printable ASCII throughout, in one pass over the bytes; the loop
+    // below finds what is wrong with the rest.
+    if input.bytes().all(|b| b.is_ascii_graphic()) {
+        return Ok(());
+    }
     let reference = || preview(input);
     for (at, character) in input.char_indices() {
         if character.is_whitespace() {
@@ -582,6 +587,13 @@ fn invalid_repository(input: &str, path: &str, reason: String) -> Error {
 fn check_component(component: &str) -> Result<(), String> {
     if component.is_empty() {
         return Err("it has an empty path component (a leading, trailing or double '/')".into());
+    }
+    // The common case, letters and digits alone: nothing below can fail.
+    if component
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
+        return Ok(());
     }
     if let Some(bad) = component.chars().find(|c| !is_path_char(*c)) {
         return Err(format!(

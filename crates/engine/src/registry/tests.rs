@@ -5,6 +5,9 @@ use serde_json::{Value, json};
 
 use super::{Format, PushEvent, parse, parse_delivery};
 
+/// A call without headers (an empty slice names no header type of its own).
+const NO_HEADERS: &[(&str, &str)] = &[];
+
 const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -222,7 +225,10 @@ fn harbor_drops_a_tag_that_repeats_the_digest_and_reads_harbor_1() {
     let harbor_1 = one(&[], &body("pushImage", "1.36"));
     assert_eq!(harbor_1.tag.as_deref(), Some("1.36"));
 
-    let pulled = parse_delivery(&[], body("PULL_ARTIFACT", "1.36").to_string().as_bytes());
+    let pulled = parse_delivery(
+        NO_HEADERS,
+        body("PULL_ARTIFACT", "1.36").to_string().as_bytes(),
+    );
     let pulled = pulled.unwrap();
     assert!(pulled.events.is_empty());
     assert_eq!(
@@ -265,7 +271,7 @@ fn distribution_keeps_only_manifest_pushes() {
     ];
     for (media, tag, expected) in cases {
         let body = json!({"events": [event(media, tag)]});
-        let events = parse(&[], body.to_string().as_bytes()).unwrap();
+        let events = parse(NO_HEADERS, body.to_string().as_bytes()).unwrap();
         assert_eq!(events.len(), expected, "{media:?} {tag:?}");
     }
 }
@@ -364,7 +370,7 @@ fn acr_repository_names_fold_to_lower_case() {
     ] {
         let body = json!({"push_data": {"tag": "v1"},
                           "repository": {"region": "cn-hangzhou", "repo_full_name": bad}});
-        let error = parse(&[], body.to_string().as_bytes()).expect_err(bad);
+        let error = parse(NO_HEADERS, body.to_string().as_bytes()).expect_err(bad);
         assert!(
             error.to_string().contains("repository.repo_full_name"),
             "{bad}: {error}"
@@ -382,16 +388,16 @@ fn quay_reads_the_legacy_tag_to_image_id_object() {
         events.into_iter().filter_map(|e| e.tag).collect()
     };
     let legacy = body(json!({"latest": "b750fe79", "2.0": "0123abcd"}));
-    let events = parse(&[], legacy.to_string().as_bytes()).unwrap();
+    let events = parse(NO_HEADERS, legacy.to_string().as_bytes()).unwrap();
     assert_eq!(tags(events.clone()), ["latest", "2.0"]);
     assert!(
         events.iter().all(|e| e.digest.is_none()),
         "image ids are not digests"
     );
-    let current = parse(&[], body(json!(["latest"])).to_string().as_bytes()).unwrap();
+    let current = parse(NO_HEADERS, body(json!(["latest"])).to_string().as_bytes()).unwrap();
     assert_eq!(tags(current), ["latest"]);
     assert!(
-        parse(&[], body(json!({})).to_string().as_bytes())
+        parse(NO_HEADERS, body(json!({})).to_string().as_bytes())
             .unwrap()
             .is_empty()
     );
@@ -415,7 +421,8 @@ fn quay_reads_the_legacy_tag_to_image_id_object() {
         ),
     ];
     for (tags, fragment) in refused {
-        let error = parse(&[], body(tags.clone()).to_string().as_bytes()).expect_err("refused");
+        let error =
+            parse(NO_HEADERS, body(tags.clone()).to_string().as_bytes()).expect_err("refused");
         assert!(error.to_string().contains(fragment), "{tags}: {error}");
     }
 }
@@ -432,8 +439,11 @@ fn a_malformed_digest_beside_a_tag_is_dropped_with_a_note() {
     };
     let masked = "sha256:xxxxd5c8786bb9e621a45ece0dbxxxx1cdc624ad20da9fe62e9d25490f33xxxx";
     for digest in [masked, "md5:00", "sha256:6ec128e26cd5..."] {
-        let delivery = parse_delivery(&[], azure(json!(digest), Some("v1")).to_string().as_bytes())
-            .unwrap_or_else(|e| panic!("{digest}: {e}"));
+        let delivery = parse_delivery(
+            NO_HEADERS,
+            azure(json!(digest), Some("v1")).to_string().as_bytes(),
+        )
+        .unwrap_or_else(|e| panic!("{digest}: {e}"));
         assert_eq!(delivery.events.len(), 1);
         assert_eq!(delivery.events[0].digest, None);
         assert_eq!(delivery.events[0].tag.as_deref(), Some("v1"));
@@ -457,12 +467,12 @@ fn a_malformed_digest_beside_a_tag_is_dropped_with_a_note() {
             "target.digest is a number, expected a string",
         ),
     ] {
-        let error = parse(&[], body.to_string().as_bytes()).expect_err("refused");
+        let error = parse(NO_HEADERS, body.to_string().as_bytes()).expect_err("refused");
         assert!(error.to_string().contains(fragment), "{error}");
     }
     // The distribution registry computes its own digests: there, a bad one is refused.
     let distribution = json!({"events": [azure(json!(masked), Some("v1"))]});
-    let error = parse(&[], distribution.to_string().as_bytes()).expect_err("refused");
+    let error = parse(NO_HEADERS, distribution.to_string().as_bytes()).expect_err("refused");
     assert!(
         error.to_string().contains("events[0].target.digest"),
         "{error}"
@@ -522,7 +532,7 @@ fn artifactory_reads_docker_pushes_only() {
         ("artifact", "deployed"),
     ] {
         let delivery = parse_delivery(
-            &[],
+            NO_HEADERS,
             envelope(domain, kind, json!("https://acme.jfrog.io"))
                 .to_string()
                 .as_bytes(),
@@ -547,7 +557,7 @@ fn artifactory_reads_docker_pushes_only() {
         (envelope("docker", "7", json!(null)), "is not a push"),
     ];
     for (body, fragment) in refused {
-        match parse_delivery(&[], body.to_string().as_bytes()) {
+        match parse_delivery(NO_HEADERS, body.to_string().as_bytes()) {
             Ok(delivery) => assert!(
                 delivery.skipped.iter().any(|s| s.contains(fragment)),
                 "{body}: {:?}",
@@ -588,7 +598,8 @@ fn google_pubsub_pushes_decode_and_read_the_notification() {
     assert_eq!((event.tag, event.digest.as_deref()), (None, Some(DIGEST)));
 
     let deleted = r#"{"action":"DELETE","tag":"gcr.io/proj/app:1"}"#;
-    let delivery = parse_delivery(&[], pubsub(&b64(deleted)).to_string().as_bytes()).unwrap();
+    let delivery =
+        parse_delivery(NO_HEADERS, pubsub(&b64(deleted)).to_string().as_bytes()).unwrap();
     assert!(delivery.events.is_empty());
     assert_eq!(
         delivery.skipped,
@@ -654,7 +665,7 @@ fn google_pubsub_refuses_hostile_data_with_a_named_path() {
         ),
     ];
     for (data, fragment) in cases {
-        let error = parse(&[], pubsub(&data).to_string().as_bytes())
+        let error = parse(NO_HEADERS, pubsub(&data).to_string().as_bytes())
             .expect_err(&data[..data.len().min(60)]);
         let message = error.to_string();
         assert!(message.contains(fragment), "{message:?} lacks {fragment:?}");
@@ -677,7 +688,7 @@ fn google_pubsub_refuses_hostile_data_with_a_named_path() {
         ),
     ] {
         let body = json!({"message": message, "subscription": "projects/p/subscriptions/s"});
-        let error = parse(&[], body.to_string().as_bytes()).expect_err("refused");
+        let error = parse(NO_HEADERS, body.to_string().as_bytes()).expect_err("refused");
         assert!(error.to_string().contains(fragment), "{error}");
     }
 }

@@ -148,7 +148,10 @@ impl TagMatcher {
         match self {
             TagMatcher::All => Admission::Admitted,
             TagMatcher::Tags(tags) if tags.iter().any(|t| t == tag) => Admission::Admitted,
-            TagMatcher::Tags(_) => Admission::Refused(format!("tag {tag} is not in the list")),
+            // Joined, not formatted: every push of a tag the trigger does not follow says this.
+            TagMatcher::Tags(_) => {
+                Admission::Refused(["tag ", tag, " is not in the list"].concat())
+            }
             TagMatcher::Regex { regex: Ok(re), .. } if re.is_match(tag) => Admission::Admitted,
             TagMatcher::Regex {
                 pattern,
