@@ -708,8 +708,13 @@ step('a watched repository on a loopback registry: a new version deploys as tag@
     await app.find(app.heading(WATCHED));
     await workloadImage(`${repository}:1.1.0@${pushed}`, 30_000);
     await app.screenshot('application-watched');
-    const deployed = cli('releases', WATCHED).find((r) => r.status === 'succeeded');
-    assert.ok(deployed, JSON.stringify(cli('releases', WATCHED)));
+    const deployed = await waitFor(
+      async () => cli('releases', WATCHED).find((r) => r.status === 'succeeded'),
+      30_000,
+      `a release of ${WATCHED} to succeed`,
+    );
+    assert.equal(deployed.cause.event.format, 'watch', JSON.stringify(deployed.cause));
+    assert.equal(deployed.cause.event.verification[0].digest, pushed);
 
     // A lower version pushed later: the watch finds it, and the anti-downgrade guard refuses
     // it, on the record.
