@@ -729,7 +729,9 @@ step('a watched repository on a loopback registry: a new version deploys as tag@
     await open('Access records');
     await app.waitText(/1\.0\.5/, 10_000);
     await app.screenshot('records-watch-downgrade');
-    await workloadImage(`${repository}:1.1.0@${pushed}`, 5_000);
+    const after = cli('releases', WATCHED);
+    assert.equal(after.length, 1, `the lower version deployed nothing: ${JSON.stringify(after)}`);
+    assert.match(JSON.stringify(cli('template', 'show', WATCHED)), new RegExp(`1\\.1\\.0@${pushed}`));
   } finally {
     registry.stop();
     rmSync(dir, { recursive: true, force: true });
