@@ -44,6 +44,10 @@ pub(crate) struct RegistryState {
     places: Places,
     client: OnceLock<Client>,
     keeper: Mutex<Option<JoinHandle<()>>>,
+    /// Held while a host's row is read from the budgets and written, by the keeper and by a
+    /// front end's own save alike: the row written last is then never older than one written
+    /// before it.
+    writing: Arc<Mutex<()>>,
     found: Mutex<HashMap<String, (Instant, Option<Found>)>>,
 }
 
@@ -54,6 +58,7 @@ impl RegistryState {
             places: Places::from_env(),
             client: OnceLock::new(),
             keeper: Mutex::new(None),
+            writing: Arc::new(Mutex::new(())),
             found: Mutex::new(HashMap::new()),
         }
     }
@@ -207,6 +212,7 @@ impl Tripline {
             let keeper = runtime.spawn(keep_budgets(
                 client.budgets().clone(),
                 self.database.clone(),
+                Arc::clone(&self.registry.writing),
                 self.cancel.child_token(),
             ));
             *lock(&self.registry.keeper) = Some(keeper);
@@ -486,6 +492,7 @@ impl Tripline {
             return;
         };
         let budgets = client.budgets();
+        let _writing = lock(&self.registry.writing);
         if !answered(budgets, host) && !matches!(self.store().registry_host(host), Ok(Some(_))) {
             return;
         }
@@ -526,7 +533,12 @@ fn snapshot(budgets: &Budgets, host: &str) -> RegistryHost {
 /// The keeper: after each change to `budgets`, writes the hosts whose row changed, then
 /// waits [`PERSIST_EVERY`] before looking again, so a busy registry costs one write per host
 /// every few seconds. Writes once more when cancelled.
-async fn keep_budgets(budgets: Budgets, database: PathBuf, cancel: CancellationToken) {
+async fn keep_budgets(
+    budgets: Budgets,
+    database: PathBuf,
+    writing: Arc<Mutex<()>>,
+    cancel: CancellationToken,
+) {
     let mut written: HashMap<String, RegistryHost> = HashMap::new();
     let mut store: Option<Store> = None;
     loop {
@@ -543,14 +555,20 @@ async fn keep_budgets(budgets: Budgets, database: PathBuf, cancel: CancellationT
         if !rows.is_empty() {
             let path = database.clone();
             let mut open = store.take();
+            let (budgets, writing) = (budgets.clone(), Arc::clone(&writing));
             let outcome = tokio::task::spawn_blocking(move || {
                 let result = (|| {
                     let connection = match open.as_mut() {
                         Some(store) => store,
                         None => open.insert(Store::open(&path)?),
                     };
+                    // Read again under the lock: a front end's own save may have written a
+                    // newer row since these were taken.
+                    let _writing = lock(&writing);
                     let mut saved = Vec::new();
-                    for (row, answered) in rows {
+                    for (row, _) in rows {
+                        let (row, answered) =
+                            (snapshot(&budgets, &row.host), answered(&budgets, &row.host));
                         if answered || connection.registry_host(&row.host)?.is_some() {
                             connection.save_registry_host(&row)?;
                         }
