@@ -228,64 +228,44 @@ pub struct ImageChange {
     pub to: String,
 }
 
+/// Every container of the template's pod specs (init and ephemeral ones too), in document
+/// and container order.
+fn every_container(manifest: &Manifest) -> impl Iterator<Item = &Value> {
+    manifest.documents().iter().flat_map(|document| {
+        let spec = pod_spec_path(&document.id.kind)
+            .and_then(|path| path.iter().try_fold(&document.value, |v, k| v.get(*k)));
+        ["initContainers", "containers", "ephemeralContainers"]
+            .into_iter()
+            .flat_map(move |list| {
+                spec.and_then(|spec| spec.get(list))
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+            })
+    })
+}
+
+/// The image a container names, when it names a valid one.
+fn image_of(container: &Value) -> Option<ImageRef> {
+    container
+        .get("image")
+        .and_then(Value::as_str)
+        .and_then(|image| ImageRef::parse(image).ok())
+}
+
 /// Every image the template's containers use, as written (tag and digest included), in
 /// document and container order.
 pub fn images(manifest: &Manifest) -> Vec<ImageRef> {
-    let mut found = Vec::new();
-    for document in manifest.documents() {
-        let Some(path) = pod_spec_path(&document.id.kind) else {
-            continue;
-        };
-        let Some(spec) = path.iter().try_fold(&document.value, |v, k| v.get(*k)) else {
-            continue;
-        };
-        for list in ["initContainers", "containers", "ephemeralContainers"] {
-            for container in spec
-                .get(list)
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(Ok(image)) = container
-                    .get("image")
-                    .and_then(Value::as_str)
-                    .map(ImageRef::parse)
-                {
-                    found.push(image);
-                }
-            }
-        }
-    }
-    found
+    every_container(manifest).filter_map(image_of).collect()
 }
 
 /// Every image repository the template's containers use, without duplicates.
 pub fn repositories(manifest: &Manifest) -> Vec<ImageRef> {
     let mut found: Vec<ImageRef> = Vec::new();
-    for document in manifest.documents() {
-        let Some(path) = pod_spec_path(&document.id.kind) else {
-            continue;
-        };
-        let Some(spec) = path.iter().try_fold(&document.value, |v, k| v.get(*k)) else {
-            continue;
-        };
-        for list in ["initContainers", "containers", "ephemeralContainers"] {
-            for container in spec
-                .get(list)
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let Some(image) = container.get("image").and_then(Value::as_str) else {
-                    continue;
-                };
-                if let Ok(image) = ImageRef::parse(image) {
-                    let repository = image.without_version();
-                    if !found.iter().any(|f| f.same_repository(&repository)) {
-                        found.push(repository);
-                    }
-                }
-            }
+    for image in every_container(manifest).filter_map(image_of) {
+        let repository = image.without_version();
+        if !found.iter().any(|f| f.same_repository(&repository)) {
+            found.push(repository);
         }
     }
     found
@@ -295,32 +275,14 @@ pub fn repositories(manifest: &Manifest) -> Vec<ImageRef> {
 /// one of `repositories`, without duplicates, in the template's order.
 pub fn containers_using(manifest: &Manifest, repositories: &[ImageRef]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    for document in manifest.documents() {
-        let Some(path) = pod_spec_path(&document.id.kind) else {
-            continue;
-        };
-        let Some(spec) = path.iter().try_fold(&document.value, |v, k| v.get(*k)) else {
-            continue;
-        };
-        for list in ["initContainers", "containers", "ephemeralContainers"] {
-            for container in spec
-                .get(list)
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let uses = container
-                    .get("image")
-                    .and_then(Value::as_str)
-                    .and_then(|image| ImageRef::parse(image).ok())
-                    .is_some_and(|image| repositories.iter().any(|r| r.same_repository(&image)));
-                if let Some(name) = container.get("name").and_then(Value::as_str)
-                    && uses
-                    && !names.iter().any(|n| n == name)
-                {
-                    names.push(name.to_owned());
-                }
-            }
+    for container in every_container(manifest) {
+        let uses = image_of(container)
+            .is_some_and(|image| repositories.iter().any(|r| r.same_repository(&image)));
+        if let Some(name) = container.get("name").and_then(Value::as_str)
+            && uses
+            && !names.iter().any(|n| n == name)
+        {
+            names.push(name.to_owned());
         }
     }
     names
