@@ -343,7 +343,7 @@ fn in_use(state: &State, entry: &Entry, repository: &str) -> Option<(String, Opt
     let version = state
         .with_store(|s| s.version(&entry.template, None))
         .ok()?;
-    let manifest = crate::template::Manifest::parse(&version.content).ok()?;
+    let manifest = crate::template::Manifest::parse_recent(&version.content).ok()?;
     let wanted = ImageRef::parse(repository).ok()?;
     crate::trigger::matching::images(&manifest)
         .into_iter()
