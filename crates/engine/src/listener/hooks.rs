@@ -1024,31 +1024,30 @@ fn already_deployed(
     updates: &[Update<'_>],
     events: &[registry::PushEvent],
 ) -> Option<Reply> {
-    let mut unchanged = false;
     let scope = matching::Scope::of(&trigger.kind);
+    // A read, not a write transaction: nothing is saved here, and the template's text is
+    // parsed once for this and the save that may follow (`Manifest::parse_recent`).
     let checked = state.with_store(|store| {
-        let outcome =
-            store.modify_template(template, Origin::ImageUpdate, "", None, |manifest| {
-                // A refused downgrade is not "already deployed": the full path says why.
-                unchanged = updates.iter().all(|(repository, tag, digest, _)| {
-                    let retagged = matching::retag(
-                        &manifest,
-                        repository,
-                        tag.as_deref(),
-                        digest.as_deref(),
-                        &scope,
-                    );
-                    retagged.values.is_empty() && retagged.refused.is_empty()
-                });
-                Ok((manifest, Vec::new()))
-            })?;
+        let latest = store.version(template, None)?;
+        let manifest = crate::template::Manifest::parse_recent(&latest.content)?;
+        // A refused downgrade is not "already deployed": the full path says why.
+        let unchanged = updates.iter().all(|(repository, tag, digest, _)| {
+            let retagged = matching::retag(
+                &manifest,
+                repository,
+                tag.as_deref(),
+                digest.as_deref(),
+                &scope,
+            );
+            retagged.values.is_empty() && retagged.refused.is_empty()
+        });
         let deployed = store
             .last_success(&trigger.app)?
             .map(|(version, _)| version);
-        Ok((outcome.version().number, deployed))
+        Ok((latest.summary.number, deployed, unchanged))
     });
     match checked {
-        Ok((latest, deployed)) if unchanged && deployed == Some(latest) => Some(Reply::skipped(
+        Ok((latest, deployed, true)) if deployed == Some(latest) => Some(Reply::skipped(
             Decision::NoOp,
             format!(
                 "{} is already in template version {latest} and deployed",

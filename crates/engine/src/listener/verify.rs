@@ -96,10 +96,12 @@ impl RegistryAccess {
         &self,
         repository: &str,
     ) -> Result<Arc<tokio::sync::Mutex<client::Session>>, Error> {
-        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(session) = sessions.get(repository) {
+        let lock = || self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(session) = lock().get(repository) {
             return Ok(Arc::clone(session));
         }
+        // Found without the lock held: finding credentials may run a Docker credential
+        // helper, and other repositories' pushes must not wait for it.
         let target = Repository::parse(repository)?;
         let credentials = (self.credentials)(target.host()).map_err(|reason| Error::Auth {
             at: client::Place {
@@ -108,14 +110,17 @@ impl RegistryAccess {
             },
             reason: format!("its credentials cannot be read: {reason}"),
         })?;
+        let made = Arc::new(tokio::sync::Mutex::new(
+            self.client.session(target, credentials),
+        ));
+        let mut sessions = lock();
         if sessions.len() >= MAX_SESSIONS {
             sessions.clear();
         }
-        let session = Arc::new(tokio::sync::Mutex::new(
-            self.client.session(target, credentials),
-        ));
-        sessions.insert(repository.to_owned(), Arc::clone(&session));
-        Ok(session)
+        // A session another push made meanwhile is kept (with the token it may hold).
+        Ok(Arc::clone(
+            sessions.entry(repository.to_owned()).or_insert(made),
+        ))
     }
 
     /// The digest `tag` of `repository` has now, asked again while the registry cannot be
