@@ -30,6 +30,9 @@
 //! rejected and no-op calls per second >= 50% of hello's; push to first apply p99 <= 16x the
 //! baseline's p99.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::convert::Infallible;
 use std::io::{Read as _, Write as _};
 use std::net::SocketAddr;
@@ -38,11 +41,11 @@ use std::process::{Command, ExitCode};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{ms, percentile, serve, verdict};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -117,41 +120,6 @@ const P99_TARGET: f64 = 16.0;
 
 /// A request seen by the sandbox front: when its head arrived, and whether it was an apply.
 type Seen = (Instant, bool);
-
-/// Serves `make()`'s service on `listener` until `cancel`; every connection is a task of its
-/// own, owned here and stopped when serving stops.
-async fn serve<S, B>(listener: TcpListener, cancel: CancellationToken, make: impl Fn() -> S)
-where
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let mut connections = JoinSet::new();
-    loop {
-        let stream = tokio::select! {
-            _ = cancel.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(_) => {
-                    // Out of file descriptors, most likely: let connections close.
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            },
-        };
-        while connections.try_join_next().is_some() {}
-        let connection = hyper::server::conn::http1::Builder::new()
-            .serve_connection(TokioIo::new(stream), make());
-        connections.spawn(async move {
-            let _ = connection.await;
-        });
-    }
-    connections.shutdown().await;
-}
 
 /// A bound listener on a free loopback port, and its address.
 async fn bind() -> (TcpListener, SocketAddr) {
@@ -370,19 +338,6 @@ fn median(values: &[f64]) -> f64 {
         _ if n % 2 == 1 => sorted[n / 2],
         _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
     }
-}
-
-/// Nearest-rank percentile of sorted durations.
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 /// Everything the two parts share.
@@ -1152,14 +1107,4 @@ async fn latency(world: &mut World, test_mode: bool) {
         ms(base),
         verdict(test_mode, ratio <= P99_TARGET)
     );
-}
-
-/// A target's verdict; a smoke run (`--test`: one second per target, often a debug build)
-/// judges nothing.
-fn verdict(test_mode: bool, met: bool) -> &'static str {
-    match (test_mode, met) {
-        (true, _) => "n/a in a smoke run (see BENCHMARKS.md for the figures)",
-        (false, true) => "met",
-        (false, false) => "MISSED",
-    }
 }

@@ -40,8 +40,10 @@
 //! `-- watch` or `-- verify` runs one part. `-- --test` (and `cargo test --benches`): 20
 //! repositories, two counted intervals, 20 pushes of each kind; verdicts `n/a`.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -49,11 +51,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{ms, percentile, serve, verdict};
 use futures::StreamExt as _;
+use hyper::Request;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use testbed::{Registry, oci_layout, require};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -471,40 +473,6 @@ fn deployment(name: &str, image: &str) -> String {
          metadata:\n      labels:\n        app: {name}\n    spec:\n      containers:\n      - name: app\n        \
          image: {image}\n"
     )
-}
-
-/// Serves `make()`'s service on `listener` until `cancel`; every connection is a task of its
-/// own, owned here and stopped when serving stops.
-async fn serve<S, B>(listener: TcpListener, cancel: CancellationToken, make: impl Fn() -> S)
-where
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let mut connections = JoinSet::new();
-    loop {
-        let stream = tokio::select! {
-            _ = cancel.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            },
-        };
-        while connections.try_join_next().is_some() {}
-        let connection = hyper::server::conn::http1::Builder::new()
-            .serve_connection(TokioIo::new(stream), make());
-        connections.spawn(async move {
-            let _ = connection.await;
-        });
-    }
-    connections.shutdown().await;
 }
 
 /// The registry's requests, as its access log has them.
@@ -1006,27 +974,5 @@ fn median_duration(values: &[Duration]) -> Duration {
         0 => Duration::ZERO,
         n if n % 2 == 1 => sorted[n / 2],
         n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2,
-    }
-}
-
-/// Nearest-rank percentile of sorted durations.
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-/// A target's verdict; a smoke run (`--test`) judges nothing.
-fn verdict(test_mode: bool, met: bool) -> &'static str {
-    match (test_mode, met) {
-        (true, _) => "n/a in a smoke run (see BENCHMARKS.md for the figures)",
-        (false, true) => "met",
-        (false, false) => "MISSED",
     }
 }
