@@ -587,8 +587,10 @@ async fn run(test_mode: bool, parts: Parts) -> ExitCode {
     }
 }
 
-/// Calls answered in-process, without the network: `router(state).oneshot(request)` in a
-/// loop on this task, for `/healthz` (the router's floor), a rejected call and a no-op call.
+/// Calls answered in-process, without the network: a connection's service
+/// (`listener::Front`, the hooks straight to their handler, the rest through the router)
+/// called in a loop on this task, for `/healthz` (the router's floor), a rejected call and a
+/// no-op call.
 /// Reports the time per call, the median of a few rounds; what the handlers cost on their
 /// own, apart from hyper and the sockets.
 async fn handler(world: &World, test_mode: bool, count: Option<(&str, usize)>) {
@@ -601,18 +603,14 @@ async fn handler(world: &World, test_mode: bool, count: Option<(&str, usize)>) {
     let noop_path = format!("/hook/registry?token={}", world.noop_token);
     let peer: SocketAddr = "127.0.0.1:40000".parse().expect("an address");
     let request = |method: &str, path: &str, body: &str| {
-        let mut request = Request::builder()
+        Request::builder()
             .method(method)
             .uri(path)
             .header("host", "127.0.0.1:8787")
             .header("content-type", "application/json")
             .header("content-length", body.len())
             .body(axum::body::Body::from(body.to_owned()))
-            .expect("a request");
-        request
-            .extensions_mut()
-            .insert(axum::extract::ConnectInfo(peer));
-        request
+            .expect("a request")
     };
     let targets: [(&str, &str, &str, &str, u16); 3] = [
         (
@@ -637,7 +635,11 @@ async fn handler(world: &World, test_mode: bool, count: Option<(&str, usize)>) {
             200,
         ),
     ];
-    let app = listener::router(Arc::clone(&world.state));
+    let front = listener::Front::new(
+        Arc::clone(&world.state),
+        listener::router(Arc::clone(&world.state)),
+        peer,
+    );
     let mut per_call: Vec<Vec<f64>> = vec![Vec::new(); targets.len()];
     for _ in 0..rounds {
         for (i, (label, method, path, body, status)) in targets.iter().enumerate() {
@@ -646,11 +648,7 @@ async fn handler(world: &World, test_mode: bool, count: Option<(&str, usize)>) {
             }
             let started = Instant::now();
             for _ in 0..calls {
-                let response = app
-                    .clone()
-                    .oneshot(request(method, path, body))
-                    .await
-                    .expect("infallible");
+                let Ok(response) = front.answer(request(method, path, body)).await;
                 assert_eq!(response.status().as_u16(), *status, "{path}");
                 let _ = http_body_util::BodyExt::collect(response.into_body()).await;
             }
@@ -659,7 +657,7 @@ async fn handler(world: &World, test_mode: bool, count: Option<(&str, usize)>) {
         world.state.flush_records().await;
     }
     println!(
-        "Listener handlers in-process (router.oneshot, no network): {calls} calls per round, median of {rounds} round(s)"
+        "Listener handlers in-process (a connection's service, no network): {calls} calls per round, median of {rounds} round(s)"
     );
     println!("{:<50} {:>12} {:>10}", "call", "µs per call", "vs floor");
     let floor = median(&per_call[0]);

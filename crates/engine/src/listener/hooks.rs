@@ -182,13 +182,15 @@ pub async fn registry(
     handle(state, peer, request, Hook::Registry).await
 }
 
+/// Which hook a call came to.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Hook {
+pub(super) enum Hook {
     Trigger,
     Registry,
 }
 
-async fn handle(
+/// Serves a call to `hook` from `peer`.
+pub(super) async fn handle(
     state: Arc<State>,
     peer: SocketAddr,
     request: Request<Body>,
@@ -335,9 +337,9 @@ fn find_trigger<'q>(
             "the URL has no ?token=: copy the trigger's full URL",
         )));
     };
-    let hash = trigger::token_hash(token);
-    match state.index.find(&hash) {
-        Ok(Some(entry)) if trigger::same_secret(&entry.stored_hash, &hash) => Ok((entry, token)),
+    let digest = trigger::token_digest(token);
+    match state.index.find(&digest) {
+        Ok(Some(entry)) if trigger::same_digest(&entry.stored_hash, &digest) => Ok((entry, token)),
         Ok(_) => Err(Box::new(refuse(
             state,
             client,

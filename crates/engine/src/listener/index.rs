@@ -21,15 +21,15 @@ use std::time::{Duration, Instant};
 use foldhash::HashMap;
 
 use crate::store::{Result, Store};
-use crate::trigger::Trigger;
+use crate::trigger::{TokenDigest, Trigger};
 
 /// What a token opens: the trigger and what the hooks need of its application.
 #[derive(Debug, Clone)]
 pub struct Entry {
     /// The trigger.
     pub trigger: Trigger,
-    /// The stored hash, compared with the call's in constant time.
-    pub stored_hash: String,
+    /// The stored hash's digest, compared with the call's in constant time.
+    pub stored_hash: TokenDigest,
     /// The application's hold, if it is on hold.
     pub hold: Option<String>,
     /// The application's template (for a Git or Helm application, the one its source's
@@ -60,7 +60,7 @@ struct Inner {
     /// The `data_version` last checked (`None`: never loaded).
     data_version: Option<i64>,
     generation: i64,
-    by_hash: HashMap<String, Arc<Entry>>,
+    by_hash: HashMap<TokenDigest, Arc<Entry>>,
 }
 
 impl TokenIndex {
@@ -83,10 +83,10 @@ impl TokenIndex {
         })
     }
 
-    /// The trigger whose token hashes to `hash`, as the database has it now.
-    pub fn find(&self, hash: &str) -> Result<Option<Arc<Entry>>> {
+    /// The trigger whose token's digest is `digest`, as the database has it now.
+    pub fn find(&self, digest: &TokenDigest) -> Result<Option<Arc<Entry>>> {
         let inner = self.fresh()?;
-        Ok(inner.by_hash.get(hash).cloned())
+        Ok(inner.by_hash.get(digest).cloned())
     }
 
     /// The trigger with id `id` (a scan: for the watcher, not for calls).
@@ -163,11 +163,17 @@ impl Inner {
         self.by_hash = snapshot
             .triggers
             .iter()
-            .map(|(trigger, hash)| {
+            .filter_map(|(trigger, hash)| {
+                // Written only by `trigger::token_hash`: text that is not a digest opens
+                // nothing, as no token hashes to it.
+                let Some(digest) = crate::trigger::digest_of_hash(hash) else {
+                    tracing::warn!(trigger = %trigger.name, "a stored token hash is not a SHA-256 digest: the trigger cannot be called");
+                    return None;
+                };
                 let app = apps.get(trigger.app.as_str());
                 let entry = Entry {
                     trigger: trigger.clone(),
-                    stored_hash: hash.clone(),
+                    stored_hash: digest,
                     hold: app.and_then(|app| app.hold.clone()),
                     template: app
                         .and_then(|app| app.source.template())
@@ -176,7 +182,7 @@ impl Inner {
                     source: app.map(|app| app.source.clone()),
                     matcher: crate::trigger::matching::Matcher::of(&trigger.kind),
                 };
-                (hash.clone(), Arc::new(entry))
+                Some((digest, Arc::new(entry)))
             })
             .collect();
         self.generation = snapshot.generation;
@@ -190,6 +196,47 @@ mod tests {
     use super::*;
     use crate::store::NewTrigger;
     use crate::trigger::TriggerKind;
+
+    /// The stored hash of token `token`.
+    fn hash(token: &str) -> String {
+        crate::trigger::token_hash(token)
+    }
+
+    /// What a call with token `token` looks up.
+    fn digest(token: &str) -> TokenDigest {
+        crate::trigger::token_digest(token)
+    }
+
+    #[test]
+    fn a_stored_hash_is_looked_up_by_its_digest_and_text_that_is_no_digest_opens_nothing() {
+        let (_dir, path, mut store) = super::super::shop_database();
+        store
+            .create_trigger(&new_trigger("a"), &hash("tl_a"), "tl_a…")
+            .unwrap();
+        store
+            .create_trigger(&new_trigger("b"), "not a digest", "tl_b…")
+            .unwrap();
+        let index = TokenIndex::open(&path).unwrap();
+        let found = index.find(&digest("tl_a")).unwrap().unwrap();
+        assert_eq!(found.trigger.name, "a");
+        assert_eq!(
+            crate::trigger::digest_of_hash(&hash("tl_a").to_uppercase()),
+            Some(digest("tl_a"))
+        );
+        for bad in [
+            "",
+            "not a digest",
+            &hash("tl_a")[1..],
+            &format!("{}0", hash("tl_a")),
+        ] {
+            assert_eq!(crate::trigger::digest_of_hash(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            index.inner.lock().unwrap().by_hash.len(),
+            1,
+            "b is left out"
+        );
+    }
 
     fn new_trigger(name: &str) -> NewTrigger {
         NewTrigger {
@@ -205,9 +252,9 @@ mod tests {
         let (_dir, path, mut store) = super::super::shop_database();
         let index = TokenIndex::open(&path).unwrap();
         store
-            .create_trigger(&new_trigger("a"), "h1", "tl_a…")
+            .create_trigger(&new_trigger("a"), &hash("h1"), "tl_a…")
             .unwrap();
-        assert!(index.find("h1").unwrap().is_some());
+        assert!(index.find(&digest("h1")).unwrap().is_some());
         // A panic in the middle of a reload: the map is left wrong and the lock poisoned.
         let broken = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut inner = index.inner.lock().unwrap();
@@ -215,7 +262,7 @@ mod tests {
             panic!("a reload panicked");
         }));
         assert!(broken.is_err() && index.inner.is_poisoned());
-        let found = index.find("h1").unwrap();
+        let found = index.find(&digest("h1")).unwrap();
         assert_eq!(found.map(|e| e.trigger.name.clone()).as_deref(), Some("a"));
         assert!(
             !index.inner.is_poisoned(),
@@ -227,13 +274,13 @@ mod tests {
     fn changes_made_by_another_connection_are_seen_by_the_next_lookup() {
         let (_dir, path, mut store) = super::super::shop_database();
         let index = TokenIndex::open(&path).unwrap();
-        assert!(index.find("h1").unwrap().is_none());
+        assert!(index.find(&digest("h1")).unwrap().is_none());
 
         store
-            .create_trigger(&new_trigger("a"), "h1", "tl_a…")
+            .create_trigger(&new_trigger("a"), &hash("h1"), "tl_a…")
             .unwrap();
         let found = index
-            .find("h1")
+            .find(&digest("h1"))
             .unwrap()
             .expect("a new trigger is found at once");
         assert_eq!(found.trigger.name, "a");
@@ -241,33 +288,33 @@ mod tests {
         assert!(found.trigger.enabled && found.hold.is_none());
 
         store.set_trigger_enabled("a", false).unwrap();
-        assert!(!index.find("h1").unwrap().unwrap().trigger.enabled);
+        assert!(!index.find(&digest("h1")).unwrap().unwrap().trigger.enabled);
 
         store.set_app_hold("shop", Some("release freeze")).unwrap();
         assert_eq!(
-            index.find("h1").unwrap().unwrap().hold.as_deref(),
+            index.find(&digest("h1")).unwrap().unwrap().hold.as_deref(),
             Some("release freeze")
         );
 
-        store.rotate_trigger("a", "h2", "tl_b…").unwrap();
+        store.rotate_trigger("a", &hash("h2"), "tl_b…").unwrap();
         assert!(
-            index.find("h1").unwrap().is_none(),
+            index.find(&digest("h1")).unwrap().is_none(),
             "the old token stops at once"
         );
-        assert!(index.find("h2").unwrap().is_some());
+        assert!(index.find(&digest("h2")).unwrap().is_some());
 
         store.delete_trigger("a").unwrap();
-        assert!(index.find("h2").unwrap().is_none());
+        assert!(index.find(&digest("h2")).unwrap().is_none());
     }
 
     #[test]
     fn a_change_from_outside_the_store_is_seen_once_the_recheck_interval_passed() {
         let (_dir, path, mut store) = super::super::shop_database();
         store
-            .create_trigger(&new_trigger("a"), "h1", "tl_a…")
+            .create_trigger(&new_trigger("a"), &hash("h1"), "tl_a…")
             .unwrap();
         let index = TokenIndex::open(&path).unwrap();
-        assert!(index.find("h1").unwrap().unwrap().trigger.enabled);
+        assert!(index.find(&digest("h1")).unwrap().unwrap().trigger.enabled);
         // As another process would write: a plain connection, not counted by this one.
         let other = rusqlite::Connection::open(&path).unwrap();
         other
@@ -275,7 +322,7 @@ mod tests {
             .unwrap();
         std::thread::sleep(RECHECK * 5);
         assert!(
-            !index.find("h1").unwrap().unwrap().trigger.enabled,
+            !index.find(&digest("h1")).unwrap().unwrap().trigger.enabled,
             "seen within the recheck interval"
         );
     }
@@ -284,10 +331,10 @@ mod tests {
     fn writes_that_touch_no_trigger_or_application_do_not_reload() {
         let (_dir, path, mut store) = super::super::shop_database();
         store
-            .create_trigger(&new_trigger("a"), "h1", "tl_a…")
+            .create_trigger(&new_trigger("a"), &hash("h1"), "tl_a…")
             .unwrap();
         let index = TokenIndex::open(&path).unwrap();
-        let before = index.find("h1").unwrap().unwrap();
+        let before = index.find(&digest("h1")).unwrap().unwrap();
         let generation = store.trigger_generation().unwrap();
         // An access record and a template version are other tables' business.
         let record = super::super::record::Call::new(
@@ -307,7 +354,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(store.trigger_generation().unwrap(), generation);
-        let after = index.find("h1").unwrap().unwrap();
+        let after = index.find(&digest("h1")).unwrap().unwrap();
         assert!(Arc::ptr_eq(&before, &after), "the index was not reloaded");
     }
 }

@@ -29,6 +29,7 @@
 //! prefix, 503 storage down or too many open connections.
 
 pub mod connections;
+mod front;
 mod hooks;
 mod index;
 mod metrics;
@@ -54,6 +55,7 @@ use crate::error::Code;
 use crate::secrets::Secrets;
 use crate::store::Store;
 
+pub use front::Front;
 pub use metrics::Metrics;
 pub use record::Recorder;
 pub use throttle::{ProxyError, TrustedProxy};
@@ -345,7 +347,6 @@ async fn serve(socket: tokio::net::TcpListener, state: Arc<State>, cancel: Cance
     use connections::{AcceptFailures, Activity, Gate, Refusal, Refusals, Refuser, Tracked};
     use hyper_util::rt::{TokioIo, TokioTimer};
     use tokio::time::Instant;
-    use tower::ServiceExt as _;
 
     let header_timeout = state.config.header_timeout;
     let idle_timeout = state.config.idle_timeout;
@@ -355,7 +356,7 @@ async fn serve(socket: tokio::net::TcpListener, state: Arc<State>, cancel: Cance
     );
     // Slots free up as idle connections time out: a client that waits this long finds one.
     let refuser = Refuser::new(idle_timeout.as_secs().max(1), state.config.max_connections);
-    let app = router(state);
+    let app = router(Arc::clone(&state));
     let mut failures = AcceptFailures::default();
     let mut refusals = Refusals::default();
     loop {
@@ -409,32 +410,15 @@ async fn serve(socket: tokio::net::TcpListener, state: Arc<State>, cancel: Cance
             }
         };
         let activity = Activity::new();
-        let busy = Arc::clone(&activity);
-        let service = app
-            .clone()
-            .map_request(
-                move |mut request: axum::http::Request<hyper::body::Incoming>| {
-                    request
-                        .extensions_mut()
-                        .insert(axum::extract::ConnectInfo(peer));
-                    request
-                },
-            )
-            .map_future(move |answer| {
-                let busy = busy.begin();
-                async move {
-                    let answered = answer.await;
-                    drop(busy);
-                    answered
-                }
-            });
+        let service =
+            Front::new(Arc::clone(&state), app.clone(), peer).tracking(Arc::clone(&activity));
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
             .max_buf_size(64 * 1024)
             .serve_connection(
                 TokioIo::new(Tracked::new(stream, Arc::clone(&activity))),
-                hyper_util::service::TowerToHyperService::new(service),
+                service,
             );
         let stop = cancel.clone();
         tokio::spawn(async move {

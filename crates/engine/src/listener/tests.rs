@@ -96,10 +96,11 @@ impl Fixture {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let mut request = request.body(Body::from(body.to_vec())).unwrap();
+        let request = request.body(Body::from(body.to_vec())).unwrap();
         let peer: SocketAddr = peer.parse().unwrap();
-        request.extensions_mut().insert(ConnectInfo(peer));
-        let response = router(self.state.clone()).oneshot(request).await.unwrap();
+        // The way in a socket's calls take: the hooks straight to their handler.
+        let front = Front::new(self.state.clone(), router(self.state.clone()), peer);
+        let Ok(response) = front.answer(request).await;
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
@@ -1177,4 +1178,51 @@ async fn a_panic_while_a_shared_lock_is_held_does_not_stop_later_calls() {
     let (status, _, _) = f.call("POST", &redeploy_url("not-a-token"), &[], b"").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(f.state.metrics.text().contains("202"));
+}
+
+/// The router answers every path as a connection's [`Front`] does (the front takes the hooks
+/// past it): same status, same `Allow`, same body, for the hooks and for what only looks
+/// like them.
+#[tokio::test]
+async fn the_router_and_the_front_answer_alike() {
+    let fixture = Fixture::new(SEED, Config::default());
+    let created = fixture.trigger("web", TriggerKind::Redeploy, false);
+    let token = created.token.clone();
+    let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("HEAD", format!("/hook/trigger?token={token}"), ""),
+        ("GET", format!("/hook/registry?token={token}"), ""),
+        ("PUT", format!("/hook/trigger?token={token}"), ""),
+        ("GET", "/hook/trigger?token=tl_bad".into(), ""),
+        ("POST", "/hook/registry".into(), "{}"),
+        ("GET", "/hook/trigger/?token=tl_bad".into(), ""),
+        ("GET", "/hook/%74rigger?token=tl_bad".into(), ""),
+        ("GET", "//hook/trigger?token=tl_bad".into(), ""),
+        ("GET", "/HOOK/TRIGGER?token=tl_bad".into(), ""),
+        ("GET", "/healthz".into(), ""),
+        ("GET", "/nope".into(), ""),
+    ];
+    for (method, uri, body) in cases {
+        let build = || {
+            Request::builder()
+                .method(method)
+                .uri(&uri)
+                .body(Body::from(body.to_owned()))
+                .unwrap()
+        };
+        let mut routed = build();
+        routed.extensions_mut().insert(ConnectInfo(peer));
+        let routed = router(fixture.state.clone()).oneshot(routed).await.unwrap();
+        let front = Front::new(fixture.state.clone(), router(fixture.state.clone()), peer);
+        let Ok(fronted) = front.answer(build()).await;
+        assert_eq!(fronted.status(), routed.status(), "{method} {uri}");
+        assert_eq!(
+            fronted.headers().get("allow"),
+            routed.headers().get("allow"),
+            "{method} {uri}"
+        );
+        let routed = routed.into_body().collect().await.unwrap().to_bytes();
+        let fronted = fronted.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(fronted, routed, "{method} {uri}");
+    }
 }

@@ -551,9 +551,44 @@ fn random_url_safe() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// What the database stores for a token.
+/// What the database stores for a token: the hex of its [`token_digest`].
 pub fn token_hash(token: &str) -> String {
     crate::template::content_hash(token)
+}
+
+/// A token's SHA-256, as the listener's index keeps it.
+pub type TokenDigest = [u8; 32];
+
+/// The SHA-256 of `token` (its [`token_hash`] before it is written as hex).
+pub fn token_digest(token: &str) -> TokenDigest {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(token.as_bytes()).into()
+}
+
+/// The digest a stored [`token_hash`] stands for; `None` for text that is not 64 hex digits.
+pub fn digest_of_hash(hash: &str) -> Option<TokenDigest> {
+    fn nibble(digit: u8) -> Option<u8> {
+        match digit {
+            b'0'..=b'9' => Some(digit - b'0'),
+            b'a'..=b'f' => Some(digit - b'a' + 10),
+            b'A'..=b'F' => Some(digit - b'A' + 10),
+            _ => None,
+        }
+    }
+    let hex = hash.as_bytes();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut digest = [0u8; 32];
+    for (byte, pair) in digest.iter_mut().zip(hex.chunks_exact(2)) {
+        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(digest)
+}
+
+/// Compares two token digests in constant time.
+pub fn same_digest(a: &TokenDigest, b: &TokenDigest) -> bool {
+    bool::from(a.ct_eq(b))
 }
 
 /// `tl_abcd…`: enough to recognise a token, not enough to use it.
