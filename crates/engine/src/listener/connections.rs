@@ -18,6 +18,7 @@
 //! Accept errors (`EMFILE` and friends) are logged once per burst and backed off briefly
 //! ([`AcceptFailures`]), so the loop neither spins nor stalls.
 
+use std::future::Future as _;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -328,28 +329,26 @@ pub(crate) async fn read_some(stream: &TcpStream, buffer: &mut [u8]) -> io::Resu
     }
 }
 
-/// When a connection last moved bytes, and how many of its requests are in flight.
-#[derive(Debug)]
+/// How a connection moves: a count of its reads and writes, and its requests in flight.
+/// Noting a move is a store, with no clock read: a request makes several. [`Quiet`] turns the
+/// counts into time, at checks a few times per idle timeout.
+#[derive(Debug, Default)]
 pub(crate) struct Activity {
-    started: Instant,
-    last: AtomicU64,
+    moves: AtomicU64,
     busy: AtomicUsize,
 }
 
 impl Activity {
-    /// A connection active now.
+    /// A connection that has not moved yet.
     pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Activity {
-            started: Instant::now(),
-            last: AtomicU64::new(0),
-            busy: AtomicUsize::new(0),
-        })
+        Arc::default()
     }
 
-    /// Notes bytes moving now.
+    /// Notes bytes moving. A load and a store, not an atomic add: the connection's own task
+    /// makes every move, and a count that changes at all is all a check needs.
     pub(crate) fn touch(&self) {
-        let since = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last.fetch_max(since, Ordering::Relaxed);
+        let moves = self.moves.load(Ordering::Relaxed);
+        self.moves.store(moves.wrapping_add(1), Ordering::Relaxed);
     }
 
     /// Marks a request in flight until the guard drops.
@@ -359,14 +358,40 @@ impl Activity {
         Busy(Arc::clone(self))
     }
 
-    /// When bytes last moved.
-    pub(crate) fn last(&self) -> Instant {
-        self.started + Duration::from_millis(self.last.load(Ordering::Relaxed))
+    /// What a check sees: `None` while a request is in flight, else the count of moves.
+    fn seen(&self) -> Option<u64> {
+        (self.busy.load(Ordering::Acquire) == 0).then(|| self.moves.load(Ordering::Relaxed))
+    }
+}
+
+/// Since when a connection has been seen still, from checks of its [`Activity`].
+#[derive(Debug)]
+pub(crate) struct Quiet {
+    seen: Option<u64>,
+    since: Instant,
+}
+
+impl Quiet {
+    /// Starts watching `activity` at `now`.
+    pub(crate) fn new(activity: &Activity, now: Instant) -> Self {
+        Quiet {
+            seen: activity.seen(),
+            since: now,
+        }
     }
 
-    /// Whether the connection has moved nothing and had no request in flight for `idle`.
-    pub(crate) fn idle_for(&self, idle: Duration, now: Instant) -> bool {
-        self.busy.load(Ordering::Acquire) == 0 && now.saturating_duration_since(self.last()) >= idle
+    /// A check at `now`: whether the connection has moved nothing and had no request in
+    /// flight for at least `idle`. A move is dated by the first check that sees it, so with
+    /// checks every `idle / n` a connection is let go between `idle` and `idle + idle / n`
+    /// after its last move, never before.
+    pub(crate) fn idle_for(&mut self, activity: &Activity, idle: Duration, now: Instant) -> bool {
+        let seen = activity.seen();
+        if seen.is_none() || seen != self.seen {
+            self.seen = seen;
+            self.since = now;
+            return false;
+        }
+        now.saturating_duration_since(self.since) >= idle
     }
 }
 
@@ -452,8 +477,33 @@ impl AsyncWrite for Tracked {
     }
 }
 
+/// How many idleness checks a connection gets per idle timeout.
+const CHECKS_PER_IDLE: u32 = 4;
+
+/// Wakes a connection's task for its idle timer or the stop signal, and notes that it was
+/// one of them (see [`drive`]).
+#[derive(Debug, Default)]
+struct Alarm {
+    rang: std::sync::atomic::AtomicBool,
+    task: futures::task::AtomicWaker,
+}
+
+impl std::task::Wake for Alarm {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.rang.store(true, Ordering::Release);
+        self.task.wake();
+    }
+}
+
 /// Drives one connection to its end: closes it gracefully (in-flight requests finish) when
 /// the listener stops or when it has been idle for `idle`.
+///
+/// The connection is polled on every wake; the idle timer and the stop signal only when their
+/// own waker (an [`Alarm`]) rang, so the many wakes of a request poll no timer.
 pub(crate) async fn drive<C>(
     connection: C,
     activity: Arc<Activity>,
@@ -463,29 +513,41 @@ pub(crate) async fn drive<C>(
 ) where
     C: std::future::Future<Output = Result<(), hyper::Error>> + GracefulConnection,
 {
+    let step = (idle / CHECKS_PER_IDLE).max(Duration::from_millis(1));
     let mut connection = std::pin::pin!(connection);
+    let mut stopped = std::pin::pin!(stop.cancelled());
+    let mut check = std::pin::pin!(tokio::time::sleep(step));
+    let mut quiet = Quiet::new(&activity, Instant::now());
     let mut closing = false;
-    loop {
-        let wake = activity.last() + idle;
-        tokio::select! {
-            ended = connection.as_mut() => {
-                if let Err(error) = ended {
-                    tracing::debug!(%peer, %error, "connection ended with an error");
-                }
-                return;
-            }
-            () = stop.cancelled(), if !closing => {
+    let alarm = Arc::new(Alarm::default());
+    // Polled once at the start, to arm both.
+    alarm.rang.store(true, Ordering::Relaxed);
+    let alarm_waker = std::task::Waker::from(Arc::clone(&alarm));
+    let ended = std::future::poll_fn(|cx| {
+        alarm.task.register(cx.waker());
+        if !closing && alarm.rang.swap(false, Ordering::AcqRel) {
+            let mut alarmed = Context::from_waker(&alarm_waker);
+            if stopped.as_mut().poll(&mut alarmed).is_ready() {
                 closing = true;
-                connection.as_mut().close_gracefully();
             }
-            () = tokio::time::sleep_until(wake), if !closing => {
-                if activity.idle_for(idle, Instant::now()) {
+            while !closing && check.as_mut().poll(&mut alarmed).is_ready() {
+                let now = Instant::now();
+                if quiet.idle_for(&activity, idle, now) {
                     tracing::debug!(%peer, "closing an idle connection");
                     closing = true;
-                    connection.as_mut().close_gracefully();
+                } else {
+                    check.as_mut().reset(now + step);
                 }
             }
+            if closing {
+                connection.as_mut().close_gracefully();
+            }
         }
+        connection.as_mut().poll(cx)
+    })
+    .await;
+    if let Err(error) = ended {
+        tracing::debug!(%peer, %error, "connection ended with an error");
     }
 }
 

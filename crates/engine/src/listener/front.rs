@@ -77,8 +77,9 @@ impl Front {
             Some(hook) => {
                 let state = Arc::clone(&self.state);
                 let peer = self.peer;
+                let (parts, body) = request.into_parts();
                 Box::pin(async move {
-                    let answer = hooks::handle(state, peer, request.map(Body::new), hook).await;
+                    let answer = hooks::handle(state, peer, parts, Body::new(body), hook).await;
                     drop(busy);
                     Ok(answer)
                 })

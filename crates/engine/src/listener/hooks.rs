@@ -45,23 +45,39 @@ struct Reply {
     retry_after: Option<u64>,
 }
 
-/// An error's body.
-#[derive(serde::Serialize)]
-struct ErrorJson<'a> {
-    code: Code,
-    message: &'a str,
+/// A JSON object of string members, as text: `{"a":"…","b":"…"}`. Written directly, not
+/// through serde: every answer is one, and a string with nothing to escape (the usual case)
+/// is copied as it is.
+fn json_object(members: &[(&str, &str)]) -> String {
+    let length: usize = members.iter().map(|(k, v)| k.len() + v.len() + 6).sum();
+    let mut text = String::with_capacity(length + 2);
+    text.push('{');
+    for (i, (name, value)) in members.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        push_json_string(&mut text, name);
+        text.push(':');
+        push_json_string(&mut text, value);
+    }
+    text.push('}');
+    text
 }
 
-/// A no-op's or skip's body.
-#[derive(serde::Serialize)]
-struct SkippedJson<'a> {
-    status: &'a str,
-    reason: &'a str,
-}
-
-/// `value` as JSON text (these bodies are plain structs of strings: serialising cannot fail).
-fn json_text(value: &impl serde::Serialize) -> String {
-    serde_json::to_string(value).unwrap_or_default()
+/// Appends `value` as a JSON string.
+fn push_json_string(text: &mut String, value: &str) {
+    // A fold with no early exit, which the compiler turns into vector code.
+    let plain = !value.bytes().fold(false, |escape, b| {
+        escape | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if plain {
+        text.push('"');
+        text.push_str(value);
+        text.push('"');
+    } else {
+        // Escaping a string into a String cannot fail.
+        text.push_str(&serde_json::to_string(value).unwrap_or_default());
+    }
 }
 
 impl Reply {
@@ -71,10 +87,7 @@ impl Reply {
         Reply {
             status: StatusCode::from_u16(code.http_status())
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            body: json_text(&ErrorJson {
-                code,
-                message: &message,
-            }),
+            body: json_object(&[("code", code.as_str()), ("message", &message)]),
             decision: Decision::Rejected,
             reason: ["rejected: ", &message].concat(),
             event: None,
@@ -86,10 +99,7 @@ impl Reply {
         let label = decision.as_str();
         Reply {
             status: StatusCode::OK,
-            body: json_text(&SkippedJson {
-                status: label,
-                reason: &reason,
-            }),
+            body: json_object(&[("status", label), ("reason", &reason)]),
             reason: [label, ": ", &reason].concat(),
             decision,
             event,
@@ -158,7 +168,8 @@ pub async fn trigger(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Response {
-    handle(state, peer, request, Hook::Trigger).await
+    let (parts, body) = request.into_parts();
+    handle(state, peer, parts, body, Hook::Trigger).await
 }
 
 /// `HEAD /hook/trigger`: 405 with `Allow: GET, POST`. Left to axum, a HEAD would be served by
@@ -179,7 +190,8 @@ pub async fn registry(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Response {
-    handle(state, peer, request, Hook::Registry).await
+    let (parts, body) = request.into_parts();
+    handle(state, peer, parts, body, Hook::Registry).await
 }
 
 /// Which hook a call came to.
@@ -189,14 +201,15 @@ pub(super) enum Hook {
     Registry,
 }
 
-/// Serves a call to `hook` from `peer`.
+/// Serves a call to `hook` from `peer`. The request comes in its parts: taken whole, it would
+/// be held in the handler's future twice, whole and in parts.
 pub(super) async fn handle(
     state: Arc<State>,
     peer: SocketAddr,
-    request: Request<Body>,
+    parts: axum::http::request::Parts,
+    body: Body,
     hook: Hook,
 ) -> Response {
-    let (parts, body) = request.into_parts();
     let client = throttle::client_address(peer.ip(), &parts.headers, &state.config.trusted_proxies);
     let mut call = Call::new(client, &parts.method, &parts.uri, &parts.headers);
     let query = Params::of(&parts.uri);
@@ -750,10 +763,10 @@ async fn act_on_pushes(
         }
     }
     if updates.is_empty() {
-        let reason = if reasons.is_empty() {
-            format!("the {} payload holds no push", delivery.format.label())
-        } else {
-            reasons.join("; ")
+        let reason = match reasons.len() {
+            0 => format!("the {} payload holds no push", delivery.format.label()),
+            1 => reasons.swap_remove(0),
+            _ => reasons.join("; "),
         };
         return Outcome::Done(Reply::skipped(
             Decision::Untriggered,
@@ -799,14 +812,16 @@ async fn act_on_pushes(
                 image: format!("{repository}:{tag}"),
                 digest: digest.clone(),
             }),
+            // Boxed: the check's future (the registry client's) is larger than all of this
+            // function's other state, and most pushes never reach it.
             _ => {
-                verify::check(
+                Box::pin(verify::check(
                     &state.registry,
                     *policy,
                     repository,
                     tag,
                     event.digest.as_deref(),
-                )
+                ))
                 .await
             }
         };
@@ -1580,21 +1595,33 @@ async fn follow(
     }
 }
 
-/// Records the call in the background and answers.
-async fn respond(
+/// An answer ready at once, or one that waits for room in the record queue.
+type Responding = futures::future::Either<
+    std::future::Ready<Response>,
+    std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>,
+>;
+
+/// Records the call in the background and answers. The record is queued at once unless the
+/// queue is full; only then does the answer wait, boxed, so that the wait's state is not part
+/// of every handler's future (which holds this one at each of its answers).
+fn respond(
     state: &Arc<State>,
     call: Call,
     trigger: Option<&Trigger>,
     kind: &'static str,
     reply: Reply,
-) -> Response {
+) -> Responding {
     let (answered, response) = answer(state, call, trigger, kind, reply);
-    // Queued at once unless the queue is full; only then does the call wait (boxed, so that
-    // the wait's state is not part of every handler's future).
-    if let Some(full) = state.recorder.try_record(answered) {
-        Box::pin(state.recorder.wait_to_record(full)).await;
+    match state.recorder.try_record(answered) {
+        None => futures::future::Either::Left(std::future::ready(response)),
+        Some(full) => {
+            let state = Arc::clone(state);
+            futures::future::Either::Right(Box::pin(async move {
+                state.recorder.wait_to_record(full).await;
+                response
+            }))
+        }
     }
-    response
 }
 
 /// The answer to send and the record to queue for it.
@@ -1630,7 +1657,34 @@ fn answer(
 
 #[cfg(test)]
 mod tests {
-    use super::Params;
+    use super::{Params, json_object};
+
+    #[test]
+    fn answers_are_json_whatever_their_strings_hold() {
+        for value in [
+            "",
+            "plain text: tag v1 is not in the list",
+            "a \"quoted\" tag",
+            "back\\slash",
+            "new\nline and tab\t",
+            "\u{0}\u{1f}\u{7f}",
+            "ünïcödé ✓ 🚀",
+            "</script>",
+        ] {
+            let text = json_object(&[("status", "untriggered"), ("reason", value)]);
+            let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(
+                parsed,
+                serde_json::json!({ "status": "untriggered", "reason": value }),
+                "{text}"
+            );
+        }
+        assert_eq!(json_object(&[]), "{}");
+        assert_eq!(
+            json_object(&[("code", "token_unknown"), ("message", "m")]),
+            r#"{"code":"token_unknown","message":"m"}"#
+        );
+    }
 
     #[test]
     fn a_query_read_in_place_gives_what_decoding_it_would() {

@@ -57,6 +57,19 @@ const KEPT_HEADERS: &[&str] = &[
     "cookie",
 ];
 
+/// Headers every client sends whose names are not secret-looking: their check is a compare
+/// of `http`'s own names, not a scan of the text.
+const PLAIN_HEADERS: [axum::http::HeaderName; 8] = [
+    axum::http::header::HOST,
+    axum::http::header::CONTENT_TYPE,
+    axum::http::header::CONTENT_LENGTH,
+    axum::http::header::USER_AGENT,
+    axum::http::header::ACCEPT,
+    axum::http::header::ACCEPT_ENCODING,
+    axum::http::header::CONNECTION,
+    axum::http::header::DATE,
+];
+
 /// A request as recorded. What a call keeps is cheap to take: the URI and the header values
 /// are shared with the request, not copied, and nothing is redacted yet. Redaction happens
 /// once, when the call becomes a record ([`Call::record`]), on the record writer's thread
@@ -101,13 +114,14 @@ impl Call {
         let headers = headers
             .iter()
             .filter_map(|(name, value)| {
-                let value = if redact::is_secret_header(name.as_str()) {
-                    axum::http::HeaderValue::from_static(redact::REDACTED)
-                } else if KEPT_HEADERS.contains(&name.as_str()) {
-                    value.clone()
-                } else {
-                    return None;
-                };
+                let value =
+                    if !PLAIN_HEADERS.contains(name) && redact::is_secret_header(name.as_str()) {
+                        axum::http::HeaderValue::from_static(redact::REDACTED)
+                    } else if KEPT_HEADERS.contains(&name.as_str()) {
+                        value.clone()
+                    } else {
+                        return None;
+                    };
                 Some((name.clone(), value))
             })
             .collect();
@@ -693,6 +707,13 @@ mod tests {
         assert!(!scrubbed.contains(token), "{scrubbed}");
         assert!(scrubbed.contains(redact::REDACTED), "{scrubbed}");
         assert_eq!(call.scrub("nothing secret"), "nothing secret");
+    }
+
+    #[test]
+    fn the_plain_headers_are_the_ones_the_secret_check_passes() {
+        for name in PLAIN_HEADERS {
+            assert!(!redact::is_secret_header(name.as_str()), "{name}");
+        }
     }
 
     #[test]

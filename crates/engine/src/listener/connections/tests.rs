@@ -259,17 +259,32 @@ fn refusals_are_logged_once_a_minute_with_their_count() {
 }
 
 #[test]
-fn a_request_in_flight_keeps_a_connection_from_being_idle() {
+fn a_request_in_flight_or_a_move_keeps_a_connection_from_being_idle() {
     let activity = Activity::new();
     let idle = Duration::from_millis(100);
-    let later = Instant::now() + Duration::from_secs(1);
-    assert!(activity.idle_for(idle, later));
+    let start = Instant::now();
+    let at = |ms: u64| start + Duration::from_millis(ms);
+    let mut quiet = Quiet::new(&activity, start);
+    assert!(!quiet.idle_for(&activity, idle, at(50)));
+    assert!(
+        quiet.idle_for(&activity, idle, at(100)),
+        "still since the start"
+    );
+
+    // A move is dated by the check that sees it.
+    activity.touch();
+    assert!(!quiet.idle_for(&activity, idle, at(125)));
+    assert!(!quiet.idle_for(&activity, idle, at(200)));
+    assert!(quiet.idle_for(&activity, idle, at(225)));
+
+    // A request in flight is never idle, however long it takes.
     let busy = activity.begin();
-    assert!(!activity.idle_for(idle, later));
-    assert!(!activity.idle_for(idle, later + Duration::from_secs(3600)));
+    assert!(!quiet.idle_for(&activity, idle, at(250)));
+    assert!(!quiet.idle_for(&activity, idle, at(3_600_000)));
     drop(busy);
-    assert!(!activity.idle_for(idle, Instant::now()));
-    assert!(activity.idle_for(idle, Instant::now() + idle));
+    assert!(!quiet.idle_for(&activity, idle, at(3_600_025)));
+    assert!(!quiet.idle_for(&activity, idle, at(3_600_100)));
+    assert!(quiet.idle_for(&activity, idle, at(3_600_125)));
 }
 
 /// A listener on an ephemeral loopback port with these connection settings.
