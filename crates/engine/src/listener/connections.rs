@@ -9,8 +9,9 @@
 //! idle connections cannot make it unreachable to everyone else.
 //!
 //! A connection that moves no bytes and has no request in flight for
-//! [`Config::idle_timeout`](super::Config::idle_timeout) is closed ([`Activity`], [`drive`]);
-//! hyper's header read timeout bounds a client that sends its headers too slowly.
+//! [`Config::idle_timeout`](super::Config::idle_timeout) is closed gracefully, and one whose
+//! request head takes longer than [`Config::header_timeout`](super::Config::header_timeout) to
+//! arrive is closed at once ([`Activity`], [`Quiet`], [`drive`]).
 //!
 //! The caps' defaults follow the process's descriptor limit (`RLIMIT_NOFILE`), leaving room
 //! for the database, the cluster clients, the sandbox and the log file ([`caps_for`]).
@@ -22,7 +23,7 @@ use std::future::Future as _;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -329,13 +330,16 @@ pub(crate) async fn read_some(stream: &TcpStream, buffer: &mut [u8]) -> io::Resu
     }
 }
 
-/// How a connection moves: a count of its reads and writes, and its requests in flight.
-/// Noting a move is a store, with no clock read: a request makes several. [`Quiet`] turns the
-/// counts into time, at checks a few times per idle timeout.
+/// How a connection moves: a count of its reads and writes, its requests in flight, and
+/// whether a request's head has begun to arrive. Noting a move is a store, with no clock read:
+/// a request makes several. [`Quiet`] turns them into time, at checks a few times per timeout.
 #[derive(Debug, Default)]
 pub(crate) struct Activity {
     moves: AtomicU64,
     busy: AtomicUsize,
+    /// Bytes arrived while no request was in flight, and no request has begun since: a head
+    /// is on its way.
+    head: AtomicBool,
 }
 
 impl Activity {
@@ -351,8 +355,17 @@ impl Activity {
         self.moves.store(moves.wrapping_add(1), Ordering::Relaxed);
     }
 
-    /// Marks a request in flight until the guard drops.
+    /// Notes bytes read: a move, and with no request in flight the start of a head.
+    pub(crate) fn read(&self) {
+        self.touch();
+        if self.busy.load(Ordering::Acquire) == 0 && !self.head.load(Ordering::Relaxed) {
+            self.head.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Marks a request in flight until the guard drops: its head has arrived whole.
     pub(crate) fn begin(self: &Arc<Self>) -> Busy {
+        self.head.store(false, Ordering::Relaxed);
         self.busy.fetch_add(1, Ordering::AcqRel);
         self.touch();
         Busy(Arc::clone(self))
@@ -362,13 +375,30 @@ impl Activity {
     fn seen(&self) -> Option<u64> {
         (self.busy.load(Ordering::Acquire) == 0).then(|| self.moves.load(Ordering::Relaxed))
     }
+
+    /// Whether a request's head has begun to arrive and is not whole yet.
+    fn head_pending(&self) -> bool {
+        self.head.load(Ordering::Relaxed) && self.busy.load(Ordering::Acquire) == 0
+    }
 }
 
-/// Since when a connection has been seen still, from checks of its [`Activity`].
+/// Why a connection is let go (see [`Quiet::check`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Close {
+    /// Nothing moved and no request was in flight for the idle timeout: closed gracefully.
+    Idle,
+    /// A request's head took longer than the header timeout to arrive whole: closed at once,
+    /// with no answer (as a client that cannot send its head could not read one).
+    SlowHead,
+}
+
+/// Since when a connection has been seen still, and since when a head has been arriving,
+/// from checks of its [`Activity`].
 #[derive(Debug)]
 pub(crate) struct Quiet {
     seen: Option<u64>,
     since: Instant,
+    head_since: Option<Instant>,
 }
 
 impl Quiet {
@@ -377,21 +407,37 @@ impl Quiet {
         Quiet {
             seen: activity.seen(),
             since: now,
+            head_since: None,
         }
     }
 
-    /// A check at `now`: whether the connection has moved nothing and had no request in
-    /// flight for at least `idle`. A move is dated by the first check that sees it, so with
-    /// checks every `idle / n` a connection is let go between `idle` and `idle + idle / n`
-    /// after its last move, never before.
-    pub(crate) fn idle_for(&mut self, activity: &Activity, idle: Duration, now: Instant) -> bool {
+    /// A check at `now`: whether to let the connection go, and why. It is idle when it has
+    /// moved nothing and had no request in flight for at least `idle`; its head is too slow
+    /// when one has been arriving for at least `header`. Each is dated by the first check that
+    /// sees it, so with checks every `t / n` a connection is let go between `t` and `t + t / n`
+    /// after the fact, never before.
+    pub(crate) fn check(
+        &mut self,
+        activity: &Activity,
+        idle: Duration,
+        header: Duration,
+        now: Instant,
+    ) -> Option<Close> {
+        if activity.head_pending() {
+            let since = *self.head_since.get_or_insert(now);
+            if now.saturating_duration_since(since) >= header {
+                return Some(Close::SlowHead);
+            }
+        } else {
+            self.head_since = None;
+        }
         let seen = activity.seen();
         if seen.is_none() || seen != self.seen {
             self.seen = seen;
             self.since = now;
-            return false;
+            return None;
         }
-        now.saturating_duration_since(self.since) >= idle
+        (now.saturating_duration_since(self.since) >= idle).then_some(Close::Idle)
     }
 }
 
@@ -430,7 +476,7 @@ impl AsyncRead for Tracked {
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
         if buf.filled().len() > before {
-            this.activity.touch();
+            this.activity.read();
         }
         polled
     }
@@ -477,14 +523,14 @@ impl AsyncWrite for Tracked {
     }
 }
 
-/// How many idleness checks a connection gets per idle timeout.
-const CHECKS_PER_IDLE: u32 = 4;
+/// How many checks a connection gets per timeout (the shorter of the idle and header ones).
+const CHECKS_PER_TIMEOUT: u32 = 4;
 
 /// Wakes a connection's task for its idle timer or the stop signal, and notes that it was
 /// one of them (see [`drive`]).
 #[derive(Debug, Default)]
 struct Alarm {
-    rang: std::sync::atomic::AtomicBool,
+    rang: AtomicBool,
     task: futures::task::AtomicWaker,
 }
 
@@ -500,20 +546,22 @@ impl std::task::Wake for Alarm {
 }
 
 /// Drives one connection to its end: closes it gracefully (in-flight requests finish) when
-/// the listener stops or when it has been idle for `idle`.
+/// the listener stops or when it has been idle for `idle`, and at once when a request's head
+/// has been arriving for `header` (the header timeout, in place of hyper's, which arms a timer
+/// for every request).
 ///
-/// The connection is polled on every wake; the idle timer and the stop signal only when their
-/// own waker (an [`Alarm`]) rang, so the many wakes of a request poll no timer.
+/// The connection is polled on every wake; the checks' timer and the stop signal only when
+/// their own waker (an [`Alarm`]) rang, so the many wakes of a request poll no timer.
 pub(crate) async fn drive<C>(
     connection: C,
     activity: Arc<Activity>,
-    idle: Duration,
+    (idle, header): (Duration, Duration),
     stop: tokio_util::sync::CancellationToken,
     peer: SocketAddr,
 ) where
     C: std::future::Future<Output = Result<(), hyper::Error>> + GracefulConnection,
 {
-    let step = (idle / CHECKS_PER_IDLE).max(Duration::from_millis(1));
+    let step = (idle.min(header) / CHECKS_PER_TIMEOUT).max(Duration::from_millis(1));
     let mut connection = std::pin::pin!(connection);
     let mut stopped = std::pin::pin!(stop.cancelled());
     let mut check = std::pin::pin!(tokio::time::sleep(step));
@@ -532,11 +580,16 @@ pub(crate) async fn drive<C>(
             }
             while !closing && check.as_mut().poll(&mut alarmed).is_ready() {
                 let now = Instant::now();
-                if quiet.idle_for(&activity, idle, now) {
-                    tracing::debug!(%peer, "closing an idle connection");
-                    closing = true;
-                } else {
-                    check.as_mut().reset(now + step);
+                match quiet.check(&activity, idle, header, now) {
+                    None => check.as_mut().reset(now + step),
+                    Some(Close::Idle) => {
+                        tracing::debug!(%peer, "closing an idle connection");
+                        closing = true;
+                    }
+                    Some(Close::SlowHead) => {
+                        tracing::debug!(%peer, "closing a connection whose request head is too slow");
+                        return Poll::Ready(Ok(()));
+                    }
                 }
             }
             if closing {

@@ -96,7 +96,8 @@ pub struct Config {
     pub body_limit: usize,
     /// Which access records are kept (pruned in the background).
     pub retention: Retention,
-    /// How long a client may take to send its headers.
+    /// How long a client may take to send a request's head, from its first byte (checked a few
+    /// times per timeout: a slow head is cut off within a quarter more).
     pub header_timeout: Duration,
     /// How long a client may take to send its body.
     pub body_timeout: Duration,
@@ -345,7 +346,7 @@ fn bind(address: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
 
 async fn serve(socket: tokio::net::TcpListener, state: Arc<State>, cancel: CancellationToken) {
     use connections::{AcceptFailures, Activity, Gate, Refusal, Refusals, Refuser, Tracked};
-    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::rt::TokioIo;
     use tokio::time::Instant;
 
     let header_timeout = state.config.header_timeout;
@@ -412,9 +413,9 @@ async fn serve(socket: tokio::net::TcpListener, state: Arc<State>, cancel: Cance
         let activity = Activity::new();
         let service =
             Front::new(Arc::clone(&state), app.clone(), peer).tracking(Arc::clone(&activity));
+        // The header timeout is `drive`'s: hyper's would arm a timer for every request.
         let connection = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_timeout)
+            .header_read_timeout(None)
             .max_buf_size(64 * 1024)
             .serve_connection(
                 TokioIo::new(Tracked::new(stream, Arc::clone(&activity))),
@@ -422,7 +423,14 @@ async fn serve(socket: tokio::net::TcpListener, state: Arc<State>, cancel: Cance
             );
         let stop = cancel.clone();
         tokio::spawn(async move {
-            connections::drive(connection, activity, idle_timeout, stop, peer).await;
+            connections::drive(
+                connection,
+                activity,
+                (idle_timeout, header_timeout),
+                stop,
+                peer,
+            )
+            .await;
             drop(slot);
         });
     }

@@ -262,29 +262,67 @@ fn refusals_are_logged_once_a_minute_with_their_count() {
 fn a_request_in_flight_or_a_move_keeps_a_connection_from_being_idle() {
     let activity = Activity::new();
     let idle = Duration::from_millis(100);
+    let header = Duration::from_secs(3600);
     let start = Instant::now();
     let at = |ms: u64| start + Duration::from_millis(ms);
     let mut quiet = Quiet::new(&activity, start);
-    assert!(!quiet.idle_for(&activity, idle, at(50)));
-    assert!(
-        quiet.idle_for(&activity, idle, at(100)),
-        "still since the start"
-    );
+    let mut check = |ms| quiet.check(&activity, idle, header, at(ms));
+    assert_eq!(check(50), None);
+    assert_eq!(check(100), Some(Close::Idle), "still since the start");
 
     // A move is dated by the check that sees it.
     activity.touch();
-    assert!(!quiet.idle_for(&activity, idle, at(125)));
-    assert!(!quiet.idle_for(&activity, idle, at(200)));
-    assert!(quiet.idle_for(&activity, idle, at(225)));
+    assert_eq!(check(125), None);
+    assert_eq!(check(200), None);
+    assert_eq!(check(225), Some(Close::Idle));
 
     // A request in flight is never idle, however long it takes.
     let busy = activity.begin();
-    assert!(!quiet.idle_for(&activity, idle, at(250)));
-    assert!(!quiet.idle_for(&activity, idle, at(3_600_000)));
+    assert_eq!(check(250), None);
+    assert_eq!(check(3_600_000), None);
     drop(busy);
-    assert!(!quiet.idle_for(&activity, idle, at(3_600_025)));
-    assert!(!quiet.idle_for(&activity, idle, at(3_600_100)));
-    assert!(quiet.idle_for(&activity, idle, at(3_600_125)));
+    assert_eq!(check(3_600_025), None);
+    assert_eq!(check(3_600_100), None);
+    assert_eq!(check(3_600_125), Some(Close::Idle));
+}
+
+#[test]
+fn a_head_that_keeps_arriving_is_let_go_after_the_header_timeout() {
+    let activity = Activity::new();
+    let idle = Duration::from_secs(3600);
+    let header = Duration::from_millis(100);
+    let start = Instant::now();
+    let at = |ms: u64| start + Duration::from_millis(ms);
+    let mut quiet = Quiet::new(&activity, start);
+
+    // A byte at a time: never idle, but the head never ends.
+    activity.read();
+    assert_eq!(quiet.check(&activity, idle, header, at(25)), None);
+    activity.read();
+    assert_eq!(quiet.check(&activity, idle, header, at(100)), None);
+    activity.read();
+    assert_eq!(
+        quiet.check(&activity, idle, header, at(125)),
+        Some(Close::SlowHead)
+    );
+
+    // A head that arrives whole starts a request, and its body's reads start no head.
+    let activity = Activity::new();
+    let mut quiet = Quiet::new(&activity, start);
+    activity.read();
+    assert_eq!(quiet.check(&activity, idle, header, at(25)), None);
+    let busy = activity.begin();
+    activity.read();
+    assert_eq!(quiet.check(&activity, idle, header, at(500)), None);
+    drop(busy);
+    assert_eq!(quiet.check(&activity, idle, header, at(1000)), None);
+    // The next request's head starts its own clock.
+    activity.read();
+    assert_eq!(quiet.check(&activity, idle, header, at(1025)), None);
+    assert_eq!(
+        quiet.check(&activity, idle, header, at(1125)),
+        Some(Close::SlowHead)
+    );
 }
 
 /// A listener on an ephemeral loopback port with these connection settings.
@@ -295,13 +333,20 @@ struct Running {
 
 impl Running {
     async fn start(max: usize, per_address: usize, idle: Duration) -> Self {
-        let (dir, database, _store) = crate::listener::shop_database();
-        let config = Config {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        Self::with_config(Config {
             max_connections: max,
             max_connections_per_address: per_address,
             idle_timeout: idle,
             ..Config::default()
+        })
+        .await
+    }
+
+    async fn with_config(config: Config) -> Self {
+        let (dir, database, _store) = crate::listener::shop_database();
+        let config = Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..config
         };
         let workers = Workers::new(
             database.clone(),
@@ -496,4 +541,68 @@ async fn a_connection_in_use_outlives_the_idle_timeout() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(started.elapsed() > idle * 2);
+}
+
+#[tokio::test]
+async fn a_client_that_sends_its_head_too_slowly_is_cut_off_and_others_are_not() {
+    let header = Duration::from_millis(400);
+    let running = Running::with_config(Config {
+        header_timeout: header,
+        idle_timeout: Duration::from_secs(60),
+        ..Config::default()
+    })
+    .await;
+
+    // One byte of a head every 50 ms: it moves, so it is never idle, but never finishes.
+    let mut slow = running.connect(1).await;
+    let started = Instant::now();
+    let head = b"GET /healthz HTTP/1.1\r\nhost: t\r\nx-slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let mut cut = None;
+    for byte in head {
+        if write_all(&slow, std::slice::from_ref(byte)).await.is_err() {
+            cut = Some(started.elapsed());
+            break;
+        }
+        let mut buffer = [0u8; 64];
+        match tokio::time::timeout(Duration::from_millis(50), read_some(&slow, &mut buffer)).await {
+            Err(_) => {}
+            Ok(Ok(0) | Err(_)) => {
+                cut = Some(started.elapsed());
+                break;
+            }
+            Ok(Ok(read)) => panic!("an answer to half a head: {:?}", &buffer[..read]),
+        }
+    }
+    let cut = cut.expect("the slow head is cut off before it ends");
+    assert!(cut >= header, "cut too early: {cut:?}");
+    assert!(cut < header * 3, "cut too late: {cut:?}");
+    assert_eq!(
+        read_answer(&mut slow, None).await,
+        "",
+        "and it is answered nothing"
+    );
+
+    // A client whose head arrives whole is served, on and on, over the same time.
+    let kept = running.connect(2).await;
+    let started = Instant::now();
+    while started.elapsed() < header * 2 {
+        write_all(&kept, b"GET /healthz HTTP/1.1\r\nhost: t\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let mut buffer = [0u8; 1024];
+        while !answer.ends_with(b"\r\n\r\nok\n") {
+            let read = tokio::time::timeout(Duration::from_secs(2), read_some(&kept, &mut buffer))
+                .await
+                .expect("an answer within 2 s")
+                .unwrap();
+            assert!(
+                read > 0,
+                "closed while in use after {:?}",
+                started.elapsed()
+            );
+            answer.extend_from_slice(&buffer[..read]);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
