@@ -201,71 +201,82 @@ pub(super) enum Hook {
     Registry,
 }
 
-/// Serves a call to `hook` from `peer`. The request comes in its parts: taken whole, it would
-/// be held in the handler's future twice, whole and in parts.
-pub(super) async fn handle(
+/// Serves a call to `hook` from `peer`. The request comes in its parts, and the function
+/// returns an `async move` block rather than being an `async fn`: either way round the
+/// arguments would be held in the future twice (an `async fn` moves its arguments into locals
+/// of its own), and this future is boxed on every call.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an `async fn` would hold its arguments twice in the future"
+)]
+pub(super) fn handle(
     state: Arc<State>,
     peer: SocketAddr,
     parts: axum::http::request::Parts,
     body: Body,
     hook: Hook,
-) -> Response {
-    let client = throttle::client_address(peer.ip(), &parts.headers, &state.config.trusted_proxies);
-    let mut call = Call::new(client, &parts.method, &parts.uri, &parts.headers);
-    let query = Params::of(&parts.uri);
+) -> impl std::future::Future<Output = Response> + Send {
+    async move {
+        let client =
+            throttle::client_address(peer.ip(), &parts.headers, &state.config.trusted_proxies);
+        let query = Params::of(&parts.uri);
+        let call = || Call::new(client, &parts.method, &parts.uri, &parts.headers);
 
-    // The token first: a valid one is never throttled, and a failed one is answered (or
-    // throttled) before its body is read.
-    let (entry, token) = match find_trigger(&state, &query, client) {
-        Ok(found) => found,
-        Err(reply) => return respond(&state, call, None, "unknown", *reply).await,
-    };
+        // The token first: a valid one is never throttled, and a failed one is answered (or
+        // throttled) before its body is read.
+        let (entry, token) = match find_trigger(&state, &query, client) {
+            Ok(found) => found,
+            Err(reply) => return respond(&state, call(), None, "unknown", *reply).await,
+        };
 
-    let bytes = match read_body(
-        body,
-        &parts.headers,
-        state.config.body_limit,
-        state.config.body_timeout,
-    )
-    .await
-    {
-        Ok(bytes) => bytes,
-        Err(reply) => {
+        let bytes = match read_body(
+            body,
+            &parts.headers,
+            state.config.body_limit,
+            state.config.body_timeout,
+        )
+        .await
+        {
+            Ok(bytes) => bytes,
+            Err(reply) => {
+                let trigger = &entry.trigger;
+                return respond(&state, call(), Some(trigger), trigger.kind.name(), reply).await;
+            }
+        };
+        // Taken once the body is in, so it is not held while the body arrives.
+        let mut call = call();
+        call.set_body(bytes.clone());
+
+        if let Err(reply) = authorize(&state, &entry, &parts.headers, &bytes, client, token).await {
             let trigger = &entry.trigger;
             return respond(&state, call, Some(trigger), trigger.kind.name(), reply).await;
         }
-    };
-    call.set_body(bytes.clone());
+        let (trigger, template) = (&entry.trigger, entry.template.as_str());
 
-    if let Err(reply) = authorize(&state, &entry, &parts.headers, &bytes, client, token).await {
-        let trigger = &entry.trigger;
-        return respond(&state, call, Some(trigger), trigger.kind.name(), reply).await;
-    }
-    let (trigger, template) = (&entry.trigger, entry.template.as_str());
-
-    // The hooks' and the release's futures are boxed: held inline they would make this
-    // future, which every call (a refused one too) builds and moves, several kilobytes.
-    let outcome = match hook {
-        Hook::Trigger => {
-            Box::pin(trigger_hook(
-                &state,
-                trigger,
-                template,
-                entry.source.as_ref(),
-                &query,
-                &parts.headers,
-                &bytes,
-            ))
-            .await
-        }
-        Hook::Registry => Box::pin(registry_hook(&state, &entry, &parts.headers, &bytes)).await,
-    };
-    match outcome {
-        Outcome::Done(reply) => {
-            respond(&state, call, Some(trigger), trigger.kind.name(), reply).await
-        }
-        Outcome::Release(start) => {
-            Box::pin(start_release(&state, call, trigger, &query, start)).await
+        // The hooks' and the release's futures are boxed: held inline they would make this
+        // future, which every call (a refused one too) builds and moves, several kilobytes.
+        let outcome = match hook {
+            Hook::Trigger => {
+                Box::pin(trigger_hook(
+                    &state,
+                    trigger,
+                    template,
+                    entry.source.as_ref(),
+                    &query,
+                    &parts.headers,
+                    &bytes,
+                ))
+                .await
+            }
+            Hook::Registry => Box::pin(registry_hook(&state, &entry, &parts.headers, &bytes)).await,
+        };
+        match outcome {
+            Outcome::Done(reply) => {
+                respond(&state, call, Some(trigger), trigger.kind.name(), reply).await
+            }
+            Outcome::Release(start) => {
+                Box::pin(start_release(&state, call, trigger, &query, start)).await
+            }
         }
     }
 }
