@@ -551,9 +551,9 @@ fn random_url_safe() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// What the database stores for a token: the hex of its [`token_digest`].
+/// What the database stores for a token: its [`token_digest`] in hex.
 pub fn token_hash(token: &str) -> String {
-    crate::template::content_hash(token)
+    hex::encode(token_digest(token))
 }
 
 /// A token's SHA-256, as the listener's index keeps it.
@@ -567,22 +567,8 @@ pub fn token_digest(token: &str) -> TokenDigest {
 
 /// The digest a stored [`token_hash`] stands for; `None` for text that is not 64 hex digits.
 pub fn digest_of_hash(hash: &str) -> Option<TokenDigest> {
-    fn nibble(digit: u8) -> Option<u8> {
-        match digit {
-            b'0'..=b'9' => Some(digit - b'0'),
-            b'a'..=b'f' => Some(digit - b'a' + 10),
-            b'A'..=b'F' => Some(digit - b'A' + 10),
-            _ => None,
-        }
-    }
-    let hex = hash.as_bytes();
-    if hex.len() != 64 {
-        return None;
-    }
     let mut digest = [0u8; 32];
-    for (byte, pair) in digest.iter_mut().zip(hex.chunks_exact(2)) {
-        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
-    }
+    hex::decode_to_slice(hash, &mut digest).ok()?;
     Some(digest)
 }
 
