@@ -513,6 +513,28 @@ async fn shutdown_closes_idle_connections_at_once() {
     }
 }
 
+/// Sends `GET /healthz` on a kept-alive connection and reads its whole answer; panics if the
+/// server closed it (saying how long after `started`) or takes over 2 s.
+async fn healthz_kept_open(kept: &TcpStream, started: Instant) {
+    write_all(kept, b"GET /healthz HTTP/1.1\r\nhost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while !answer.ends_with(b"\r\n\r\nok\n") {
+        let read = tokio::time::timeout(Duration::from_secs(2), read_some(kept, &mut buffer))
+            .await
+            .expect("an answer within 2 s")
+            .unwrap();
+        assert!(
+            read > 0,
+            "closed while in use after {:?}",
+            started.elapsed()
+        );
+        answer.extend_from_slice(&buffer[..read]);
+    }
+}
+
 #[tokio::test]
 async fn a_connection_in_use_outlives_the_idle_timeout() {
     let idle = Duration::from_millis(300);
@@ -521,23 +543,7 @@ async fn a_connection_in_use_outlives_the_idle_timeout() {
     let started = Instant::now();
     // Four requests 200 ms apart: 800 ms on one connection, never 300 ms idle.
     for _ in 0..4 {
-        write_all(&kept, b"GET /healthz HTTP/1.1\r\nhost: t\r\n\r\n")
-            .await
-            .unwrap();
-        let mut answer = Vec::new();
-        let mut buffer = [0u8; 1024];
-        while !answer.ends_with(b"\r\n\r\nok\n") {
-            let read = tokio::time::timeout(Duration::from_secs(2), read_some(&kept, &mut buffer))
-                .await
-                .expect("an answer within 2 s")
-                .unwrap();
-            assert!(
-                read > 0,
-                "closed while in use after {:?}",
-                started.elapsed()
-            );
-            answer.extend_from_slice(&buffer[..read]);
-        }
+        healthz_kept_open(&kept, started).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(started.elapsed() > idle * 2);
@@ -586,23 +592,7 @@ async fn a_client_that_sends_its_head_too_slowly_is_cut_off_and_others_are_not()
     let kept = running.connect(2).await;
     let started = Instant::now();
     while started.elapsed() < header * 2 {
-        write_all(&kept, b"GET /healthz HTTP/1.1\r\nhost: t\r\n\r\n")
-            .await
-            .unwrap();
-        let mut answer = Vec::new();
-        let mut buffer = [0u8; 1024];
-        while !answer.ends_with(b"\r\n\r\nok\n") {
-            let read = tokio::time::timeout(Duration::from_secs(2), read_some(&kept, &mut buffer))
-                .await
-                .expect("an answer within 2 s")
-                .unwrap();
-            assert!(
-                read > 0,
-                "closed while in use after {:?}",
-                started.elapsed()
-            );
-            answer.extend_from_slice(&buffer[..read]);
-        }
+        healthz_kept_open(&kept, started).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
