@@ -545,6 +545,74 @@ impl std::task::Wake for Alarm {
     }
 }
 
+/// How many times in a row [`drive`] polls a connection again at once because it woke itself
+/// while being polled, before it hands the task back to the scheduler (which then polls it
+/// after the other tasks ready to run).
+const REPOLLS_IN_A_ROW: u32 = 4;
+
+/// [`Relay`]'s states.
+const IDLE: u8 = 0;
+const POLLING: u8 = 1;
+const WOKEN_WHILE_POLLING: u8 = 2;
+
+/// The waker a connection is polled with. A wake that comes while [`drive`] is polling the
+/// connection is noted, and `drive` polls again before returning; any other wake wakes the
+/// task.
+///
+/// hyper's body channel wakes the connection's own task when the handler takes the body, in
+/// the middle of the poll that runs the handler. Left to tokio, such a wake reschedules the
+/// task at the back of the queue and, in the multi-thread scheduler, wakes a parked worker to
+/// take it: a futex call, a thread woken for nothing, and one more poll of the connection for
+/// most calls that carry a body.
+#[derive(Debug, Default)]
+struct Relay {
+    state: std::sync::atomic::AtomicU8,
+    task: futures::task::AtomicWaker,
+}
+
+impl std::task::Wake for Relay {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        match self.state.compare_exchange(
+            POLLING,
+            WOKEN_WHILE_POLLING,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) | Err(WOKEN_WHILE_POLLING) => {}
+            Err(_) => self.task.wake(),
+        }
+    }
+}
+
+impl Relay {
+    /// Polls `future` with this relay's `waker` (which must be this relay's), again at once
+    /// while it wakes itself during the poll, at most [`REPOLLS_IN_A_ROW`] times; then lets the
+    /// scheduler poll it again later.
+    fn poll<F: std::future::Future>(
+        &self,
+        waker: &std::task::Waker,
+        task: &mut Context<'_>,
+        mut future: Pin<&mut F>,
+    ) -> Poll<F::Output> {
+        self.task.register(task.waker());
+        let mut relayed = Context::from_waker(waker);
+        for _ in 0..=REPOLLS_IN_A_ROW {
+            self.state.store(POLLING, Ordering::Release);
+            let polled = future.as_mut().poll(&mut relayed);
+            let woken = self.state.swap(IDLE, Ordering::AcqRel) == WOKEN_WHILE_POLLING;
+            if polled.is_ready() || !woken {
+                return polled;
+            }
+        }
+        task.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
 /// Drives one connection to its end: closes it gracefully (in-flight requests finish) when
 /// the listener stops or when it has been idle for `idle`, and at once when a request's head
 /// has been arriving for `header` (the header timeout, in place of hyper's, which arms a timer
@@ -571,6 +639,8 @@ pub(crate) async fn drive<C>(
     // Polled once at the start, to arm both.
     alarm.rang.store(true, Ordering::Relaxed);
     let alarm_waker = std::task::Waker::from(Arc::clone(&alarm));
+    let relay = Arc::new(Relay::default());
+    let relay_waker = std::task::Waker::from(Arc::clone(&relay));
     let ended = std::future::poll_fn(|cx| {
         alarm.task.register(cx.waker());
         if !closing && alarm.rang.swap(false, Ordering::AcqRel) {
@@ -596,7 +666,7 @@ pub(crate) async fn drive<C>(
                 connection.as_mut().close_gracefully();
             }
         }
-        connection.as_mut().poll(cx)
+        relay.poll(&relay_waker, cx, connection.as_mut())
     })
     .await;
     if let Err(error) = ended {

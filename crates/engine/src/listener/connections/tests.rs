@@ -325,6 +325,85 @@ fn a_head_that_keeps_arriving_is_let_go_after_the_header_timeout() {
     );
 }
 
+/// Counts the wakes of the task a [`Relay`] serves.
+#[derive(Default)]
+struct Wakes(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for Wakes {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn a_connection_that_wakes_itself_while_polled_is_polled_again_without_waking_its_task() {
+    let wakes = Arc::new(Wakes::default());
+    let task_waker = std::task::Waker::from(Arc::clone(&wakes));
+    let mut task = Context::from_waker(&task_waker);
+    let relay = Arc::new(Relay::default());
+    let relay_waker = std::task::Waker::from(Arc::clone(&relay));
+    let task_wakes = || wakes.0.load(Ordering::Relaxed);
+
+    // Wakes itself on its first two polls, as hyper's body channel does, then is done.
+    let mut polls = 0;
+    let future = std::future::poll_fn(|cx| {
+        polls += 1;
+        if polls <= 2 {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        Poll::Ready(polls)
+    });
+    let mut future = std::pin::pin!(future);
+    assert_eq!(
+        relay.poll(&relay_waker, &mut task, future.as_mut()),
+        Poll::Ready(3)
+    );
+    assert_eq!(
+        task_wakes(),
+        0,
+        "the task is not woken for a wake it is serving"
+    );
+
+    // One that keeps waking itself is handed back to the scheduler, its task woken once.
+    let mut polls = 0;
+    let restless = std::future::poll_fn(|cx| {
+        polls += 1;
+        cx.waker().wake_by_ref();
+        Poll::<()>::Pending
+    });
+    let mut restless = std::pin::pin!(restless);
+    assert!(
+        relay
+            .poll(&relay_waker, &mut task, restless.as_mut())
+            .is_pending()
+    );
+    assert_eq!(polls, REPOLLS_IN_A_ROW + 1);
+    assert_eq!(task_wakes(), 1);
+
+    // A wake between polls (a socket's readiness, another thread's answer) wakes the task.
+    let parked = std::future::poll_fn(|_| Poll::<()>::Pending);
+    let mut parked = std::pin::pin!(parked);
+    assert!(
+        relay
+            .poll(&relay_waker, &mut task, parked.as_mut())
+            .is_pending()
+    );
+    assert_eq!(task_wakes(), 1);
+    relay_waker.wake_by_ref();
+    assert_eq!(task_wakes(), 2);
+    let from_another_thread = relay_waker.clone();
+    assert!(
+        relay
+            .poll(&relay_waker, &mut task, parked.as_mut())
+            .is_pending()
+    );
+    std::thread::spawn(move || from_another_thread.wake())
+        .join()
+        .unwrap();
+    assert_eq!(task_wakes(), 3);
+}
+
 /// A listener on an ephemeral loopback port with these connection settings.
 struct Running {
     _dir: tempfile::TempDir,
