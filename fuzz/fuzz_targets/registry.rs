@@ -6,6 +6,8 @@
 //!
 //! Besides never panicking, every pushed image must survive the trip through its own text
 //! (`ImageRef` → string → `ImageRef`): the image trigger retags templates with that text.
+//! And the direct read of a generic push must answer as the general way does
+//! (`parse_delivery_generally`): the same delivery, or the same error.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -14,6 +16,12 @@ use tripline_engine::registry::{self, ImageRef};
 fuzz_target!(|data: &[u8]| {
     let (headers, body) = split(data);
     let parsed = registry::parse_delivery(&headers, body);
+    let generally = registry::parse_delivery_generally(&headers, body);
+    let shown = |result: &Result<registry::Delivery, registry::Error>| match result {
+        Ok(delivery) => format!("{delivery:?}"),
+        Err(error) => format!("error: {error}"),
+    };
+    assert_eq!(shown(&parsed), shown(&generally), "read directly and generally");
     match parsed {
         Ok(delivery) => {
             for event in &delivery.events {

@@ -34,7 +34,7 @@ pub(super) fn detect(headers: &Headers<'_>, value: &Value) -> Result<Format> {
     })
 }
 
-fn from_headers(headers: &Headers<'_>) -> Option<Format> {
+pub(super) fn from_headers(headers: &Headers<'_>) -> Option<Format> {
     let hookshot = headers
         .user_agent
         .is_some_and(|agent| agent.starts_with("GitHub-Hookshot/"));

@@ -347,8 +347,26 @@ pub fn parse_delivery(
     body: &[u8],
 ) -> Result<Delivery> {
     let headers = Headers::of(headers);
-    let value = read_json(&headers, body)?;
-    let format = detect::detect(&headers, &value)?;
+    if let Some(delivery) = generic::direct(&headers, body) {
+        return Ok(delivery);
+    }
+    read_generally(&headers, body)
+}
+
+/// [`parse_delivery`] with every body read the general way (the JSON tree, then the format
+/// detection), the direct read of a generic push left out. It answers as [`parse_delivery`]
+/// does for every input; the tests and the registry fuzz target check that it does.
+pub fn parse_delivery_generally(
+    headers: &[(impl AsRef<str>, impl AsRef<str>)],
+    body: &[u8],
+) -> Result<Delivery> {
+    read_generally(&Headers::of(headers), body)
+}
+
+/// [`parse_delivery_generally`], on headers already read.
+fn read_generally(headers: &Headers<'_>, body: &[u8]) -> Result<Delivery> {
+    let value = read_json(headers, body)?;
+    let format = detect::detect(headers, &value)?;
     let root = json::Node::root(&value, format);
     let found = match format {
         Format::DockerHub => dockerhub::parse(&root),

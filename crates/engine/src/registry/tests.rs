@@ -706,3 +706,157 @@ fn the_ui_has_a_label_for_every_webhook_format() {
         );
     }
 }
+
+/// Reads `body` with [`parse_delivery`] (the direct read first) and the general way only,
+/// and checks they say the same: the same delivery or the same error, word for word.
+fn same_both_ways(headers: &[(String, String)], body: &[u8]) -> bool {
+    let shown = |result: super::Result<super::Delivery>| match result {
+        Ok(delivery) => format!("{delivery:?}"),
+        Err(error) => format!("error: {error}"),
+    };
+    let read = super::Headers::of(headers);
+    let direct = super::generic::direct(&read, body).is_some();
+    let both = shown(parse_delivery(headers, body));
+    let general = shown(super::parse_delivery_generally(headers, body));
+    assert_eq!(
+        both,
+        general,
+        "{} with {headers:?}",
+        String::from_utf8_lossy(body)
+    );
+    direct
+}
+
+#[test]
+fn the_direct_read_of_a_generic_push_answers_as_the_general_way_does() {
+    // Each key absent, null, of another type, or one of several strings, valid or not.
+    let images = [
+        None,
+        Some(json!(null)),
+        Some(json!(7)),
+        Some(json!("")),
+        Some(json!("nginx")),
+        Some(json!("nginx:1.27")),
+        Some(json!("registry.example/team/app:v1")),
+        Some(json!(format!("ghcr.io/acme/api:v2@{DIGEST}"))),
+        Some(json!(format!("localhost:5000/app@{DIGEST}"))),
+        Some(json!("Registry.Example/Team/App:v1")),
+        Some(json!("bad image name")),
+        Some(json!("registry.example/app:bad tag")),
+        Some(json!("docker.io/library/nginx:1.27\u{0}")),
+    ];
+    let tags = [
+        None,
+        Some(json!(null)),
+        Some(json!(["v1"])),
+        Some(json!("v1")),
+        Some(json!("1.27")),
+        Some(json!("-bad")),
+    ];
+    let digests = [
+        None,
+        Some(json!(null)),
+        Some(json!(DIGEST)),
+        Some(json!("sha256:short")),
+        Some(json!(false)),
+    ];
+    let repositories = [
+        None,
+        Some(json!(null)),
+        Some(json!("registry.example/team/app")),
+        Some(json!({"name": "app"})),
+    ];
+    let header_sets = [
+        headers(&[]),
+        headers(&[("Content-Type", "application/json; charset=utf-8")]),
+        headers(&[("Content-Type", "application/x-www-form-urlencoded")]),
+        headers(&[("X-GitHub-Event", "package")]),
+        headers(&[(
+            "Content-Type",
+            "application/vnd.docker.distribution.events.v1+json",
+        )]),
+    ];
+    let (mut cases, mut direct) = (0, 0);
+    for image in &images {
+        for tag in &tags {
+            for digest in &digests {
+                for repository in &repositories {
+                    let mut object = serde_json::Map::new();
+                    for (key, value) in [
+                        ("image", image),
+                        ("tag", tag),
+                        ("digest", digest),
+                        ("repository", repository),
+                    ] {
+                        if let Some(value) = value {
+                            object.insert(key.to_owned(), value.clone());
+                        }
+                    }
+                    let body = Value::Object(object).to_string();
+                    for headers in &header_sets {
+                        cases += 1;
+                        direct += usize::from(same_both_ways(headers, body.as_bytes()));
+                    }
+                }
+            }
+        }
+    }
+    // The direct read takes a share of them, not none and not all.
+    assert!(direct > 100 && direct < cases / 2, "{direct} of {cases}");
+
+    // Bodies around the edges of the form: other keys, repeated keys (also under an escaped
+    // name), a byte-order mark, escapes, whitespace, trailing text, not an object.
+    let image = "registry.example/team/app:v1";
+    for (body, taken) in [
+        (format!(r#"{{"image":"{image}"}}"#), true),
+        (format!("\u{FEFF}{{\"image\":\"{image}\"}}"), true),
+        (format!(" \n{{ \"image\" : \"{image}\" }}\n"), true),
+        (
+            r#"{"image":"registry.example\/team\/app:v\u0031"}"#.to_owned(),
+            true,
+        ),
+        (format!(r#"{{"\u0069mage":"{image}"}}"#), true),
+        (format!(r#"{{"image":"{image}","image":"{image}"}}"#), false),
+        (
+            format!(r#"{{"image":"{image}","\u0069mage":"other:v2"}}"#),
+            false,
+        ),
+        (format!(r#"{{"image":"{image}","extra":1}}"#), false),
+        (format!(r#"{{"image":"{image}","action":"INSERT"}}"#), false),
+        (format!(r#"{{"image":"{image}","events":[]}}"#), false),
+        (format!(r#"{{"image":"{image}"}} trailing"#), false),
+        (format!(r#"[{{"image":"{image}"}}]"#), false),
+        (format!(r#"{{"image":"{image}""#), false),
+        ("{}".to_owned(), false),
+        (String::new(), false),
+        ("\u{FEFF}".to_owned(), false),
+    ] {
+        assert_eq!(
+            same_both_ways(&[], body.as_bytes()),
+            taken,
+            "direct read of {body:?}"
+        );
+    }
+}
+
+#[test]
+fn the_direct_read_leaves_every_fixture_as_the_general_way_reads_it() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/registry");
+    let mut read = 0;
+    for entry in std::fs::read_dir(&dir).expect("the fixture directory") {
+        let path = entry.expect("an entry").path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.ends_with(".json") || name.ends_with(".expected.json") {
+            continue;
+        }
+        let pairs = std::fs::read_to_string(path.with_extension("headers")).unwrap_or_default();
+        let pairs: Vec<(String, String)> = pairs
+            .lines()
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+            .collect();
+        same_both_ways(&pairs, &std::fs::read(&path).expect("the fixture"));
+        read += 1;
+    }
+    assert!(read > 20, "only {read} fixtures in {}", dir.display());
+}
