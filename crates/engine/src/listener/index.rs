@@ -9,7 +9,9 @@
 //!
 //! Reading `data_version` is a read transaction (with file locks), too dear for every call
 //! under a flood, so a lookup asks for it only when this process has committed a write since
-//! the last check ([`crate::store::local_commits`], counted after each commit) or when
+//! the last check ([`crate::store::local_commits`], counted after each commit but those of
+//! access records alone, which change no trigger: the listener writes them for every call) or
+//! when
 //! [`RECHECK`] has passed. A change made in this process (the app, the runtime, a test) is
 //! therefore seen by the very next call, and one made by another process (the CLI) within
 //! [`RECHECK`].

@@ -55,10 +55,20 @@ pub fn local_commits() -> u64 {
 }
 
 /// Commits `tx` and counts it in [`local_commits`]. Every write transaction of the store ends
-/// here.
+/// here or in [`commit_records`].
 fn commit(tx: rusqlite::Transaction<'_>) -> Result<()> {
     tx.commit()?;
     COMMITS.fetch_add(1, std::sync::atomic::Ordering::Release);
+    Ok(())
+}
+
+/// Commits `tx`, which wrote access records and nothing else, without counting it in
+/// [`local_commits`]. What watches that count caches triggers and applications, which no
+/// access record changes (no SQL trigger on `access_records` writes elsewhere); and the
+/// listener writes records for every call, so counting them would send the token index to
+/// the database after each batch.
+fn commit_records(tx: rusqlite::Transaction<'_>) -> Result<()> {
+    tx.commit()?;
     Ok(())
 }
 

@@ -273,7 +273,7 @@ impl Store {
     pub fn record_access(&mut self, trigger_id: Option<i64>, record: &AccessRecord) -> Result<i64> {
         let tx = self.write()?;
         let id = insert_record(&tx, trigger_id, record)?;
-        super::commit(tx)?;
+        super::commit_records(tx)?;
         Ok(id)
     }
 
@@ -292,7 +292,7 @@ impl Store {
             };
             ids.push(id);
         }
-        super::commit(tx)?;
+        super::commit_records(tx)?;
         Ok(ids)
     }
 

@@ -71,7 +71,7 @@ impl Store {
                          LIMIT ?3)",
                 )?
                 .execute(params![retention.per_trigger as i64, cutoff, BATCH])?;
-            super::commit(tx)?;
+            super::commit_records(tx)?;
             total += deleted;
             if (deleted as i64) < BATCH {
                 return Ok(total);

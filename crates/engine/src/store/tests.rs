@@ -1186,3 +1186,76 @@ fn the_queue_and_history_lookups_use_indexes_not_whole_table_scans() {
         }
     }
 }
+
+#[test]
+fn access_records_are_not_counted_as_commits_that_can_change_triggers() {
+    let (_dir, mut store) = store();
+    let record = crate::store::AccessRecord {
+        id: 0,
+        trigger: None,
+        at: jiff::Timestamp::now().to_string(),
+        source: "127.0.0.1".into(),
+        method: "GET".into(),
+        path: "/hook/trigger?token=[redacted]".into(),
+        headers: vec![],
+        body: String::new(),
+        body_truncated: false,
+        event: None,
+        decision: Decision::Rejected,
+        reason: "unknown token".into(),
+        status: 404,
+        response: String::new(),
+        release: None,
+        repeats: 1,
+        last_at: None,
+    };
+    let write = crate::store::RecordWrite {
+        trigger_id: None,
+        record: record.clone(),
+        fold_into: None,
+    };
+    // The count is the process's: another test's commit in between moves it, so each side
+    // gets a few tries (a record write that is counted moves it on every try).
+    let moves = |store: &mut Store, write_once: &dyn Fn(&mut Store)| {
+        (0..20).all(|_| {
+            let before = local_commits();
+            write_once(store);
+            local_commits() != before
+        })
+    };
+    assert!(
+        !moves(&mut store, &|store| {
+            store.record_access(None, &record).unwrap();
+        }),
+        "one record"
+    );
+    assert!(
+        !moves(&mut store, &|store| {
+            store.record_accesses(std::slice::from_ref(&write)).unwrap();
+        }),
+        "a batch of records"
+    );
+    assert!(
+        !moves(&mut store, &|store| {
+            store
+                .prune_records(&Retention::default(), jiff::Timestamp::now())
+                .unwrap();
+        }),
+        "pruning records"
+    );
+    let made = std::cell::Cell::new(0);
+    assert!(
+        moves(&mut store, &|store| {
+            made.set(made.get() + 1);
+            let name = format!("t{}", made.get());
+            store
+                .create_template(
+                    &name,
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+                    "",
+                )
+                .unwrap();
+        }),
+        "a template is a counted commit"
+    );
+}
