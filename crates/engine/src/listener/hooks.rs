@@ -300,11 +300,22 @@ async fn read_body(
     if declared.is_some_and(|length| length > limit as u64) {
         return Err(too_large());
     }
-    let limited = http_body_util::Limited::new(body, limit);
-    match tokio::time::timeout(timeout, limited.collect()).await {
+    let mut collect = std::pin::pin!(http_body_util::Limited::new(body, limit).collect());
+    // A small body has usually arrived with the head: it is taken without a timer. Only a
+    // body still on its way gets one, boxed, so that its size stays out of every call's future.
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(collect.as_mut().poll(cx))).await;
+    let collected = match first {
+        std::task::Poll::Ready(collected) => Ok(collected),
+        std::task::Poll::Pending => Box::pin(tokio::time::timeout(timeout, collect)).await,
+    };
+    match collected {
         Err(_) => Err(Reply::error(
             Code::BodyTimeout,
-            format!("the body did not arrive within {}s", timeout.as_secs()),
+            if timeout.subsec_millis() == 0 {
+                format!("the body did not arrive within {}s", timeout.as_secs())
+            } else {
+                format!("the body did not arrive within {}ms", timeout.as_millis())
+            },
         )),
         Ok(Err(error))
             if error

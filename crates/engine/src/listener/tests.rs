@@ -1226,3 +1226,104 @@ async fn the_router_and_the_front_answer_alike() {
         assert_eq!(fronted, routed, "{method} {uri}");
     }
 }
+
+/// A body that arrives in two parts `gap` apart, or whose second part never comes.
+fn body_in_two_parts(first: &[u8], second: &[u8], gap: Option<Duration>) -> Body {
+    let (parts, stream) = futures::channel::mpsc::unbounded::<Result<Vec<u8>, std::io::Error>>();
+    parts.unbounded_send(Ok(first.to_vec())).unwrap();
+    let second = second.to_vec();
+    tokio::spawn(async move {
+        match gap {
+            Some(gap) => {
+                tokio::time::sleep(gap).await;
+                let _ = parts.unbounded_send(Ok(second));
+            }
+            // Held open, never finished: the caller went quiet.
+            None => {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                drop(parts);
+            }
+        }
+    });
+    Body::from_stream(stream)
+}
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_is_answered_408_and_a_slow_one_in_time_is_read() {
+    let timeout = Duration::from_millis(300);
+    let f = Fixture::new(
+        &image_template(),
+        Config {
+            body_timeout: timeout,
+            ..Config::default()
+        },
+    );
+    let kind = TriggerKind::Image {
+        repositories: vec!["svendowideit/testhook".into()],
+        filter: TagFilter::Tags {
+            tags: vec!["release".into()],
+        },
+        pin_digest: false,
+        branch: None,
+        values: None,
+        verify: crate::trigger::Verify::Off,
+        watch: None,
+        maturing: None,
+        containers: Vec::new(),
+        allow_downgrade: false,
+    };
+    let created = f.trigger("demo-images", kind, false);
+    let url = format!("/hook/registry?token={}", created.token);
+    let (first, second) = (
+        br#"{"image":"svendowideit/"#.as_slice(),
+        br#"testhook:v1"}"#.as_slice(),
+    );
+    let call = |body: Body| {
+        let request = Request::builder()
+            .method("POST")
+            .uri(url.as_str())
+            .header("content-type", "application/json")
+            .body(body)
+            .unwrap();
+        let front = Front::new(
+            f.state.clone(),
+            router(f.state.clone()),
+            "127.0.0.1:40000".parse().unwrap(),
+        );
+        async move {
+            let started = tokio::time::Instant::now();
+            let Ok(response) = front.answer(request).await;
+            let status = response.status();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            let body: Value = serde_json::from_slice(&bytes).unwrap();
+            (status, body, started.elapsed())
+        }
+    };
+
+    // The second part comes after a third of the timeout: read whole, then answered.
+    let (status, body, _) = call(body_in_two_parts(first, second, Some(timeout / 3))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "untriggered", "{body}");
+
+    // It never comes: 408 once the timeout has passed, not before, and recorded.
+    let (status, body, took) = tokio::time::timeout(
+        Duration::from_secs(5),
+        call(body_in_two_parts(first, second, None)),
+    )
+    .await
+    .expect("an answer within 5 s");
+    assert_eq!(status, StatusCode::REQUEST_TIMEOUT, "{body}");
+    assert!(
+        body["message"].as_str() == Some("the body did not arrive within 300ms"),
+        "{body}"
+    );
+    assert!(took >= timeout, "answered after {took:?}");
+    assert!(took < timeout * 10, "answered after {took:?}");
+    let records = f.records(Some("demo-images")).await;
+    assert_eq!(records[0].status, 408, "{:?}", records[0]);
+
+    // A body there whole from the start takes no timer at all, and reads the same.
+    let (status, body, _) = call(Body::from([first, second].concat())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "untriggered", "{body}");
+}
