@@ -5,7 +5,8 @@
 # process: the listener, hyper, tokio, the record writer; not wrk) divided by the answers it
 # wrote (calls of hyper's response encoder) is one call's cost. Counted, not timed: other
 # processes on the machine do not move it, though the call rate does a little (the record
-# writer's batches and the token index's rechecks follow the clock).
+# writer's batches and the token index's rechecks follow the clock). "hook calls" counts the
+# calls that reached a hook's handler (its token lookup), a check on the answers counted.
 #
 # Usage: crates/engine/benches/listener_instructions.sh [RUNS]   (default 4: hello, rejected,
 # no-op, hello sent the no-op's POST). Needs valgrind and wrk; builds the bench first.
@@ -53,10 +54,10 @@ python3 - "$out" <<'EOF'
 import glob, re, sys
 out = sys.argv[1]
 targets = dict(line.split(" ", 1) for line in open(f"{out}/runs").read().splitlines())
-print(f"{'target':<60} {'answers':>8} {'instructions per call':>22}")
+print(f"{'target':<60} {'answers':>8} {'hook calls':>10} {'instructions per call':>22}")
 for number, target in targets.items():
     path = glob.glob(f"{out}/cg.*.{number}")[0]
-    names, current, total, answers = {}, None, 0, 0
+    names, current, total, answers, hooks = {}, None, 0, 0, 0
     for line in open(path, errors="replace"):
         if line.startswith("totals:"):
             total = int(line.split()[1])
@@ -68,6 +69,8 @@ for number, target in targets.items():
                 current = names.get(m.group(2), "")
         elif line.startswith("calls=") and current and current.endswith("Http1Transaction>::encode"):
             answers += int(line.split("=")[1].split()[0])
+        elif line.startswith("calls=") and current and current.endswith("listener::hooks::find_trigger"):
+            hooks += int(line.split("=")[1].split()[0])
     per_call = total // answers if answers else 0
-    print(f"{target.strip()[:60]:<60} {answers:>8} {per_call:>22,}")
+    print(f"{target.strip()[:60]:<60} {answers:>8} {hooks:>10} {per_call:>22,}")
 EOF
