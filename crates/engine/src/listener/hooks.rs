@@ -2,7 +2,7 @@
 //! (registry pushes for image triggers, seeds 001 and 004).
 //!
 //! Both share [`find_trigger`] (the token, before the body is read; failures meet the
-//! throttle there) and [`authorize`] (enabled, not on hold, signed); each then decides, and
+//! throttle there), [`admit`] (enabled, not on hold) and [`check_signature`] (a signed trigger); each then decides, and
 //! [`respond`] records the call and answers. A redeploy's JSON Patch (or merge patch) takes
 //! its object from `?kind=&name=` (and `&namespace=`), as the command line's
 //! `--kind/--resource-name`. `HEAD` gets [`head`]: 405, nothing done. Only a call that starts a release writes its record before answering (the release
@@ -17,7 +17,6 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, State as Extract};
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 
 use super::index::Entry;
@@ -220,14 +219,23 @@ pub(super) fn handle(
         let client =
             throttle::client_address(peer.ip(), &parts.headers, &state.config.trusted_proxies);
         let query = Params::of(&parts.uri);
-        let call = || Call::new(client, &parts.method, &parts.uri, &parts.headers);
+        // The call's record is made when an answer needs it, from the request's parts: held in
+        // the future, it would take room there while the body arrives and the hook runs.
+        let call = |body: Option<&axum::body::Bytes>| {
+            let mut call = Call::new(client, &parts.method, &parts.uri, &parts.headers);
+            if let Some(body) = body {
+                call.set_body(body.clone());
+            }
+            call
+        };
 
         // The token first: a valid one is never throttled, and a failed one is answered (or
         // throttled) before its body is read.
         let (entry, token) = match find_trigger(&state, &query, client) {
             Ok(found) => found,
-            Err(reply) => return respond(&state, call(), None, "unknown", *reply).await,
+            Err(reply) => return respond(&state, call(None), None, "unknown", *reply).await,
         };
+        let trigger = &entry.trigger;
 
         let bytes = match read_body(
             body,
@@ -239,45 +247,73 @@ pub(super) fn handle(
         {
             Ok(bytes) => bytes,
             Err(reply) => {
-                let trigger = &entry.trigger;
-                return respond(&state, call(), Some(trigger), trigger.kind.name(), reply).await;
+                return respond(
+                    &state,
+                    call(None),
+                    Some(trigger),
+                    trigger.kind.name(),
+                    *reply,
+                )
+                .await;
             }
         };
-        // Taken once the body is in, so it is not held while the body arrives.
-        let mut call = call();
-        call.set_body(bytes.clone());
 
-        if let Err(reply) = authorize(&state, &entry, &parts.headers, &bytes, client, token).await {
-            let trigger = &entry.trigger;
-            return respond(&state, call, Some(trigger), trigger.kind.name(), reply).await;
+        let mut allowed = admit(&entry);
+        if allowed.is_ok() && trigger.signed {
+            // Boxed: only signed triggers wait for their key.
+            allowed = Box::pin(check_signature(
+                &state,
+                trigger,
+                &parts.headers,
+                &bytes,
+                client,
+                token,
+            ))
+            .await;
         }
-        let (trigger, template) = (&entry.trigger, entry.template.as_str());
+        if let Err(reply) = allowed {
+            let call = call(Some(&bytes));
+            return respond(&state, call, Some(trigger), trigger.kind.name(), *reply).await;
+        }
+        let template = entry.template.as_str();
 
         // The hooks' and the release's futures are boxed: held inline they would make this
         // future, which every call (a refused one too) builds and moves, several kilobytes.
-        let outcome = match hook {
-            Hook::Trigger => {
-                Box::pin(trigger_hook(
+        // The outcome is taken apart in this block, before the answer is awaited, so that it
+        // is not held in the future beside it.
+        let answering = {
+            let outcome = match hook {
+                Hook::Trigger => {
+                    Box::pin(trigger_hook(
+                        &state,
+                        trigger,
+                        template,
+                        entry.source.as_ref(),
+                        &query,
+                        &parts.headers,
+                        &bytes,
+                    ))
+                    .await
+                }
+                Hook::Registry => {
+                    Box::pin(registry_hook(&state, &entry, &parts.headers, &bytes)).await
+                }
+            };
+            let call = call(Some(&bytes));
+            match outcome {
+                Outcome::Done(reply) => futures::future::Either::Left(respond(
                     &state,
-                    trigger,
-                    template,
-                    entry.source.as_ref(),
-                    &query,
-                    &parts.headers,
-                    &bytes,
-                ))
-                .await
+                    call,
+                    Some(trigger),
+                    trigger.kind.name(),
+                    reply,
+                )),
+                Outcome::Release(start) => futures::future::Either::Right(Box::pin(start_release(
+                    &state, call, trigger, &query, start,
+                ))),
             }
-            Hook::Registry => Box::pin(registry_hook(&state, &entry, &parts.headers, &bytes)).await,
         };
-        match outcome {
-            Outcome::Done(reply) => {
-                respond(&state, call, Some(trigger), trigger.kind.name(), reply).await
-            }
-            Outcome::Release(start) => {
-                Box::pin(start_release(&state, call, trigger, &query, start)).await
-            }
-        }
+        answering.await
     }
 }
 
@@ -286,12 +322,15 @@ async fn read_body(
     headers: &HeaderMap,
     limit: usize,
     timeout: Duration,
-) -> Result<axum::body::Bytes, Reply> {
+) -> Result<axum::body::Bytes, Box<Reply>> {
+    use hyper::body::Body as _;
+    use std::task::Poll;
+
     let too_large = || {
-        Reply::error(
+        Box::new(Reply::error(
             Code::BodyTooLarge,
             format!("the body is larger than the {limit}-byte limit"),
-        )
+        ))
     };
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -300,35 +339,97 @@ async fn read_body(
     if declared.is_some_and(|length| length > limit as u64) {
         return Err(too_large());
     }
-    let mut collect = std::pin::pin!(http_body_util::Limited::new(body, limit).collect());
+    let mut body = body;
+    let mut received = Received::default();
+    // Takes what has arrived; ready once the body is whole (by its length, without waiting
+    // for the end of the stream when the length is known).
+    let mut read = |cx: &mut std::task::Context<'_>| loop {
+        if body.is_end_stream() {
+            return Poll::Ready(Ok(()));
+        }
+        match std::pin::Pin::new(&mut body).poll_frame(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(None) => return Poll::Ready(Ok(())),
+            Poll::Ready(Some(Err(error))) => return Poll::Ready(Err(Some(error))),
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data()
+                    && !received.add(data, limit)
+                {
+                    return Poll::Ready(Err(None));
+                }
+            }
+        }
+    };
     // A small body has usually arrived with the head: it is taken without a timer. Only a
     // body still on its way gets one, boxed, so that its size stays out of every call's future.
-    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(collect.as_mut().poll(cx))).await;
-    let collected = match first {
-        std::task::Poll::Ready(collected) => Ok(collected),
-        std::task::Poll::Pending => Box::pin(tokio::time::timeout(timeout, collect)).await,
-    };
-    match collected {
-        Err(_) => Err(Reply::error(
-            Code::BodyTimeout,
-            if timeout.subsec_millis() == 0 {
-                format!("the body did not arrive within {}s", timeout.as_secs())
-            } else {
-                format!("the body did not arrive within {}ms", timeout.as_millis())
-            },
-        )),
-        Ok(Err(error))
-            if error
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(too_large())
+    let first = std::future::poll_fn(|cx| Poll::Ready(read(cx))).await;
+    let read = match first {
+        Poll::Ready(read) => read,
+        Poll::Pending => {
+            match Box::pin(tokio::time::timeout(
+                timeout,
+                std::future::poll_fn(&mut read),
+            ))
+            .await
+            {
+                Ok(read) => read,
+                Err(_) => {
+                    return Err(Box::new(Reply::error(
+                        Code::BodyTimeout,
+                        if timeout.subsec_millis() == 0 {
+                            format!("the body did not arrive within {}s", timeout.as_secs())
+                        } else {
+                            format!("the body did not arrive within {}ms", timeout.as_millis())
+                        },
+                    )));
+                }
+            }
         }
-        Ok(Err(error)) => Err(Reply::error(
+    };
+    match read {
+        Ok(()) => Ok(received.into_bytes()),
+        Err(None) => Err(too_large()),
+        Err(Some(error)) => Err(Box::new(Reply::error(
             Code::BodyUnreadable,
             format!("cannot read the body: {error}"),
-        )),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        ))),
+    }
+}
+
+/// A body's chunks as they arrive: the first as it came (most bodies are one chunk), any
+/// more copied after it.
+#[derive(Default)]
+struct Received {
+    first: axum::body::Bytes,
+    more: Option<Vec<u8>>,
+}
+
+impl Received {
+    /// Adds `chunk`; false, adding nothing, if the body would go past `limit` bytes.
+    fn add(&mut self, chunk: axum::body::Bytes, limit: usize) -> bool {
+        let len = self.more.as_ref().map_or(self.first.len(), Vec::len);
+        if chunk.len() > limit.saturating_sub(len) {
+            return false;
+        }
+        match &mut self.more {
+            _ if chunk.is_empty() => {}
+            None if self.first.is_empty() => self.first = chunk,
+            None => {
+                let mut more = Vec::with_capacity(len + chunk.len());
+                more.extend_from_slice(&self.first);
+                more.extend_from_slice(&chunk);
+                self.more = Some(more);
+            }
+            Some(more) => more.extend_from_slice(&chunk),
+        }
+        true
+    }
+
+    fn into_bytes(self) -> axum::body::Bytes {
+        match self.more {
+            Some(more) => more.into(),
+            None => self.first,
+        }
     }
 }
 
@@ -391,58 +492,62 @@ fn find_trigger<'q>(
 
 /// Checks the trigger may act: enabled, its application not on hold, the body signed when
 /// the trigger says so.
-async fn authorize(
-    state: &Arc<State>,
-    entry: &Arc<Entry>,
-    headers: &HeaderMap,
-    body: &[u8],
-    client: IpAddr,
-    token: &str,
-) -> Result<(), Reply> {
+/// The trigger's own state lets the call through: enabled, and its application not on hold.
+fn admit(entry: &Entry) -> Result<(), Box<Reply>> {
     let trigger = &entry.trigger;
     if !trigger.enabled {
         let message = format!("trigger {} is disabled; enable it to use it", trigger.name);
-        return Err(Reply::error(Code::TriggerDisabled, message));
+        return Err(Box::new(Reply::error(Code::TriggerDisabled, message)));
     }
     if let Some(reason) = &entry.hold {
         let message = format!(
             "application {} is on hold ({reason}); release the hold to let triggers act",
             trigger.app
         );
-        return Err(Reply::error(Code::AppOnHold, message));
+        return Err(Box::new(Reply::error(Code::AppOnHold, message)));
     }
-    if trigger.signed {
-        let signature = headers
-            .get("x-signature")
-            .or_else(|| headers.get("x-hub-signature-256"))
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let Some(signature) = signature else {
-            state.throttle.fail(client, Some(token));
-            return Err(Reply::error(
-                Code::SignatureMissing,
-                "this trigger requires an X-Signature: sha256=<hex> header (HMAC-SHA256 of the body)",
-            ));
-        };
-        let secrets = state.secrets.clone();
-        let name = trigger::signing_secret_name(&trigger.name);
-        let key = tokio::task::spawn_blocking(move || secrets.get(&name)).await;
-        let valid = match key {
-            Ok(Ok(key)) => trigger::verify_signature(&key, body, &signature),
-            _ => {
-                return Err(Reply::error(
-                    Code::SigningKeyUnavailable,
-                    "the trigger's signing key cannot be read from the secret store",
-                ));
-            }
-        };
-        if !valid {
-            state.throttle.fail(client, Some(token));
-            return Err(Reply::error(
-                Code::SignatureInvalid,
-                "the body's signature does not match",
-            ));
+    Ok(())
+}
+
+/// A signed trigger's call carries the body's HMAC-SHA256 under the trigger's signing key.
+async fn check_signature(
+    state: &Arc<State>,
+    trigger: &Trigger,
+    headers: &HeaderMap,
+    body: &[u8],
+    client: IpAddr,
+    token: &str,
+) -> Result<(), Box<Reply>> {
+    let signature = headers
+        .get("x-signature")
+        .or_else(|| headers.get("x-hub-signature-256"))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let Some(signature) = signature else {
+        state.throttle.fail(client, Some(token));
+        return Err(Box::new(Reply::error(
+            Code::SignatureMissing,
+            "this trigger requires an X-Signature: sha256=<hex> header (HMAC-SHA256 of the body)",
+        )));
+    };
+    let secrets = state.secrets.clone();
+    let name = trigger::signing_secret_name(&trigger.name);
+    let key = tokio::task::spawn_blocking(move || secrets.get(&name)).await;
+    let valid = match key {
+        Ok(Ok(key)) => trigger::verify_signature(&key, body, &signature),
+        _ => {
+            return Err(Box::new(Reply::error(
+                Code::SigningKeyUnavailable,
+                "the trigger's signing key cannot be read from the secret store",
+            )));
         }
+    };
+    if !valid {
+        state.throttle.fail(client, Some(token));
+        return Err(Box::new(Reply::error(
+            Code::SignatureInvalid,
+            "the body's signature does not match",
+        )));
     }
     Ok(())
 }
@@ -1679,7 +1784,35 @@ fn answer(
 
 #[cfg(test)]
 mod tests {
-    use super::{Params, json_object};
+    use super::{Params, Received, json_object};
+
+    #[test]
+    fn a_body_is_gathered_chunk_by_chunk_up_to_its_limit() {
+        let chunk = |text: &'static str| axum::body::Bytes::from_static(text.as_bytes());
+        // One chunk is kept as it came; empty chunks change nothing.
+        let mut one = Received::default();
+        assert!(one.add(chunk(""), 10));
+        assert!(one.add(chunk("abcdef"), 10));
+        assert!(one.add(chunk(""), 10));
+        let whole = one.into_bytes();
+        assert_eq!(whole, "abcdef");
+        // Several are joined in order, up to the limit exactly, and past it refused.
+        let mut several = Received::default();
+        assert!(several.add(chunk("abc"), 10));
+        assert!(several.add(chunk("def"), 10));
+        assert!(several.add(chunk("ghij"), 10));
+        assert!(!several.add(chunk("k"), 10), "an eleventh byte");
+        assert_eq!(several.into_bytes(), "abcdefghij");
+        // A first chunk past the limit is refused whole.
+        let mut large = Received::default();
+        assert!(!large.add(chunk("abcdefghijk"), 10));
+        assert!(large.add(chunk("abc"), 10));
+        assert_eq!(large.into_bytes(), "abc");
+        // A limit of zero takes nothing but empty chunks.
+        let mut none = Received::default();
+        assert!(none.add(chunk(""), 0));
+        assert!(!none.add(chunk("a"), 0));
+    }
 
     #[test]
     fn answers_are_json_whatever_their_strings_hold() {

@@ -1322,6 +1322,18 @@ async fn a_body_that_stops_arriving_is_answered_408_and_a_slow_one_in_time_is_re
     let records = f.records(Some("demo-images")).await;
     assert_eq!(records[0].status, 408, "{:?}", records[0]);
 
+    // A body sent in chunks with no length, past the limit: 413 as soon as it is over.
+    let (chunks, stream) = futures::channel::mpsc::unbounded::<Result<Vec<u8>, std::io::Error>>();
+    for _ in 0..5 {
+        chunks.unbounded_send(Ok(vec![b' '; 300 * 1024])).unwrap();
+    }
+    let (status, body, _) =
+        tokio::time::timeout(Duration::from_secs(5), call(Body::from_stream(stream)))
+            .await
+            .expect("an answer within 5 s, the stream still open");
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    drop(chunks);
+
     // A body there whole from the start takes no timer at all, and reads the same.
     let (status, body, _) = call(Body::from([first, second].concat())).await;
     assert_eq!(status, StatusCode::OK, "{body}");
