@@ -97,6 +97,28 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 }
 
+/// `path[i]`, built by hand (see [`Node::child_path`]).
+pub(super) fn index_path(path: &str, i: usize) -> String {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = i;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let digits = std::str::from_utf8(&digits[at..]).unwrap_or_default();
+    let mut indexed = String::with_capacity(path.len() + digits.len() + 2);
+    indexed.push_str(path);
+    indexed.push('[');
+    indexed.push_str(digits);
+    indexed.push(']');
+    indexed
+}
+
 /// What kind of JSON value this is, for error messages ("a number").
 pub(super) fn kind(value: &Value) -> &'static str {
     match value {
@@ -144,10 +166,15 @@ impl<'a> Node<'a> {
 
     /// The path of `key` below this node.
     pub(super) fn child_path(&self, key: &str) -> String {
+        // Built by hand: `format!` costs several times as much, and every field read makes one.
         if self.path.is_empty() {
             key.to_owned()
         } else {
-            format!("{}.{key}", self.path)
+            let mut path = String::with_capacity(self.path.len() + 1 + key.len());
+            path.push_str(&self.path);
+            path.push('.');
+            path.push_str(key);
+            path
         }
     }
 
@@ -201,7 +228,7 @@ impl<'a> Node<'a> {
             .enumerate()
             .map(|(i, value)| Node {
                 value,
-                path: format!("{}[{i}]", self.path),
+                path: index_path(&self.path, i),
                 format: self.format,
             })
             .collect())

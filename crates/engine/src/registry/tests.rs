@@ -860,3 +860,20 @@ fn the_direct_read_leaves_every_fixture_as_the_general_way_reads_it() {
     }
     assert!(read > 20, "only {read} fixtures in {}", dir.display());
 }
+
+#[test]
+fn json_paths_are_built_as_format_would_build_them() {
+    for i in [0, 1, 9, 10, 99, 100, 12_345, usize::MAX] {
+        assert_eq!(super::json::index_path("a.b", i), format!("a.b[{i}]"));
+        assert_eq!(super::json::index_path("", i), format!("[{i}]"));
+    }
+    let value = json!({"events": [{"target": {"tag": 1}}]});
+    let root = super::json::Node::root(&value, Format::Distribution);
+    let events = root.get("events").unwrap().items().unwrap();
+    let tag = events[0].get("target").unwrap().get("tag").unwrap();
+    assert_eq!(tag.path(), "events[0].target.tag");
+    assert_eq!(
+        events[0].get("target").unwrap().child_path("digest"),
+        "events[0].target.digest"
+    );
+}
