@@ -91,6 +91,11 @@ pub(super) fn direct(headers: &Headers<'_>, body: &[u8]) -> Option<Delivery> {
         return None;
     }
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    // An object only: a derived struct would also read an array of its fields in order
+    // (`["nginx:1.27"]`), which the general way refuses.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
     let fields: Fields<'_> = serde_json::from_slice(body).ok()?;
     let name = fields.image.as_deref().or(fields.repository.as_deref())?;
     let mut image = ImageRef::parse(name).ok()?;

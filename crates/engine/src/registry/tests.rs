@@ -826,6 +826,10 @@ fn the_direct_read_of_a_generic_push_answers_as_the_general_way_does() {
         (format!(r#"{{"image":"{image}","events":[]}}"#), false),
         (format!(r#"{{"image":"{image}"}} trailing"#), false),
         (format!(r#"[{{"image":"{image}"}}]"#), false),
+        // Found by the registry fuzz target: a derived struct reads an array of its fields.
+        ("[\t\"6:66666\"]".to_owned(), false),
+        (format!(r#"["{image}"]"#), false),
+        (format!(r#"[null, "{image}", "v1"]"#), false),
         (format!(r#"{{"image":"{image}""#), false),
         ("{}".to_owned(), false),
         (String::new(), false),
