@@ -21,8 +21,8 @@ use std::borrow::Cow;
 use super::json::Node;
 use super::reference::{ImageRef, preview};
 use super::{
-    Delivery, Format, Found, Headers, PushEvent, Result, detect, digest_from, require_version,
-    tag_from,
+    Delivery, Format, Found, Headers, PushEvent, Result, detect, digest_from, json_body,
+    require_version, tag_from,
 };
 
 /// Reads the generic form.
@@ -83,14 +83,10 @@ struct Fields<'a> {
 /// [`parse`] would read to one push, with no header that names another format. `None` for
 /// anything else, which the caller reads the general way.
 pub(super) fn direct(headers: &Headers<'_>, body: &[u8]) -> Option<Delivery> {
-    if detect::from_headers(headers).is_some()
-        || headers
-            .media_type()
-            .is_some_and(|media| media.eq_ignore_ascii_case("application/x-www-form-urlencoded"))
-    {
+    if detect::from_headers(headers).is_some() {
         return None;
     }
-    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let body = json_body(headers, body).ok()?;
     // An object only: a derived struct would also read an array of its fields in order
     // (`["nginx:1.27"]`), which the general way refuses.
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
@@ -100,18 +96,10 @@ pub(super) fn direct(headers: &Headers<'_>, body: &[u8]) -> Option<Delivery> {
     let name = fields.image.as_deref().or(fields.repository.as_deref())?;
     let mut image = ImageRef::parse(name).ok()?;
     if let Some(tag) = fields.tag.as_deref() {
-        image = match image.tag() {
-            Some(existing) if existing == tag => image,
-            Some(_) => return None,
-            None => image.with_tag(tag).ok()?,
-        };
+        image = fill(image, tag, ImageRef::tag, ImageRef::with_tag)?;
     }
     if let Some(digest) = fields.digest.as_deref() {
-        image = match image.digest() {
-            Some(existing) if existing == digest => image,
-            Some(_) => return None,
-            None => image.with_digest(digest).ok()?,
-        };
+        image = fill(image, digest, ImageRef::digest, ImageRef::with_digest)?;
     }
     if image.tag().is_none() && image.digest().is_none() {
         return None;
@@ -121,4 +109,18 @@ pub(super) fn direct(headers: &Headers<'_>, body: &[u8]) -> Option<Delivery> {
         events: vec![PushEvent::new(Format::Generic, image)],
         skipped: Vec::new(),
     })
+}
+
+/// [`merge`] for the direct read: `None` wherever `merge` would fail.
+fn fill(
+    image: ImageRef,
+    given: &str,
+    current: fn(&ImageRef) -> Option<&str>,
+    set: fn(&ImageRef, &str) -> std::result::Result<ImageRef, super::reference::Error>,
+) -> Option<ImageRef> {
+    match current(&image) {
+        Some(existing) if existing == given => Some(image),
+        Some(_) => None,
+        None => set(&image, given).ok(),
+    }
 }

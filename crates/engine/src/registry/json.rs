@@ -97,25 +97,12 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 }
 
-/// `path[i]`, built by hand (see [`Node::child_path`]).
+/// `path[i]`, with one allocation (see [`Node::child_path`]).
 pub(super) fn index_path(path: &str, i: usize) -> String {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut n = i;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let digits = std::str::from_utf8(&digits[at..]).unwrap_or_default();
-    let mut indexed = String::with_capacity(path.len() + digits.len() + 2);
+    use std::fmt::Write as _;
+    let mut indexed = String::with_capacity(path.len() + 8);
     indexed.push_str(path);
-    indexed.push('[');
-    indexed.push_str(digits);
-    indexed.push(']');
+    let _ = write!(indexed, "[{i}]");
     indexed
 }
 

@@ -424,8 +424,9 @@ impl<'a> Headers<'a> {
     }
 }
 
-fn read_json(headers: &Headers<'_>, body: &[u8]) -> Result<serde_json::Value> {
-    // Some Windows tools prefix a UTF-8 byte-order mark, which JSON parsers refuse.
+/// The body to read as JSON: without a leading byte-order mark (some Windows tools prefix
+/// one, which JSON parsers refuse); an error for an empty body or a form.
+fn json_body<'b>(headers: &Headers<'_>, body: &'b [u8]) -> Result<&'b [u8]> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::Empty);
@@ -436,6 +437,11 @@ fn read_json(headers: &Headers<'_>, body: &[u8]) -> Result<serde_json::Value> {
     {
         return Err(Error::FormEncoded);
     }
+    Ok(body)
+}
+
+fn read_json(headers: &Headers<'_>, body: &[u8]) -> Result<serde_json::Value> {
+    let body = json_body(headers, body)?;
     json::parse_strict(body).map_err(|source| Error::NotJson {
         line: source.line(),
         column: source.column(),
