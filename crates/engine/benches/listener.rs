@@ -36,7 +36,7 @@ mod common;
 use std::convert::Infallible;
 use std::io::{Read as _, Write as _};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -133,8 +133,19 @@ async fn bind() -> (TcpListener, SocketAddr) {
 /// One HTTP/1.1 request over a fresh connection (`Connection: close`), blocking: the status,
 /// the body, and when the first byte was about to be sent.
 fn http(address: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String, Instant) {
+    http_typed(address, method, path, "application/json", body)
+}
+
+/// [`http`] with a body of another media type.
+fn http_typed(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &str,
+) -> (u16, String, Instant) {
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: {content_type}\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
@@ -324,6 +335,18 @@ fn wrk(url: &str, script: Option<&Path>, seconds: u32) -> WrkRun {
     }
 }
 
+/// Writes a wrk script at `path` that POSTs `body` as `content_type`; returns the path.
+fn wrk_post_script(path: &Path, content_type: &str, body: &str) -> PathBuf {
+    std::fs::write(
+        path,
+        format!(
+            "wrk.method = \"POST\"\nwrk.body = '{body}'\nwrk.headers[\"Content-Type\"] = \"{content_type}\"\n"
+        ),
+    )
+    .expect("write the wrk script");
+    path.to_path_buf()
+}
+
 fn wrk_available() -> bool {
     Command::new("wrk")
         .arg("--version")
@@ -345,7 +368,7 @@ fn median(values: &[f64]) -> f64 {
 /// Everything the two parts share.
 struct World {
     dir: tempfile::TempDir,
-    database: std::path::PathBuf,
+    database: PathBuf,
     sandbox: Sandbox,
     workers: Workers,
     state: Arc<listener::State>,
@@ -685,14 +708,11 @@ async fn throughput(world: &World, test_mode: bool) -> bool {
         (WRK_SECONDS, WRK_ROUNDS)
     };
     let push = serde_json::json!({ "image": format!("{REPOSITORY}:v1") }).to_string();
-    let script = world.dir.path().join("push.lua");
-    std::fs::write(
-        &script,
-        format!(
-            "wrk.method = \"POST\"\nwrk.body = '{push}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"
-        ),
-    )
-    .expect("write the wrk script");
+    let script = wrk_post_script(
+        &world.dir.path().join("push.lua"),
+        "application/json",
+        &push,
+    );
     // The same push as a distribution registry (Debian's docker-registry) sends it: read the
     // general way (the JSON tree, then the format), where the generic form above is read
     // straight into its fields.
@@ -722,14 +742,11 @@ async fn throughput(world: &World, test_mode: bool) -> bool {
         }]
     })
     .to_string();
-    let registry_script = world.dir.path().join("registry-push.lua");
-    std::fs::write(
-        &registry_script,
-        format!(
-            "wrk.method = \"POST\"\nwrk.body = '{registry_push}'\nwrk.headers[\"Content-Type\"] = \"{DISTRIBUTION_EVENTS}\"\n"
-        ),
-    )
-    .expect("write the wrk script");
+    let registry_script = wrk_post_script(
+        &world.dir.path().join("registry-push.lua"),
+        DISTRIBUTION_EVENTS,
+        &registry_push,
+    );
 
     let listener = world.listener.address();
     let rejected_path = "/hook/trigger?token=tl_bad".to_owned();
@@ -744,20 +761,9 @@ async fn throughput(world: &World, test_mode: bool) -> bool {
         status == 200 && body.contains("untriggered"),
         "an unlisted tag is a no-op: {status} {body}"
     );
-    let (status, body) = tokio::task::spawn_blocking({
+    let (status, body, _) = tokio::task::spawn_blocking({
         let (path, body) = (noop_path.clone(), registry_push.clone());
-        move || {
-            let mut stream = std::net::TcpStream::connect(listener).expect("connect");
-            let request = format!(
-                "POST {path} HTTP/1.1\r\nhost: bench\r\ncontent-type: {DISTRIBUTION_EVENTS}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            std::io::Write::write_all(&mut stream, request.as_bytes()).expect("send");
-            let mut answer = String::new();
-            std::io::Read::read_to_string(&mut stream, &mut answer).expect("read");
-            let status = answer.get(9..12).and_then(|s| s.parse::<u16>().ok()).unwrap_or(0);
-            (status, answer)
-        }
+        move || http_typed(listener, "POST", &path, DISTRIBUTION_EVENTS, &body)
     })
     .await
     .expect("the registry push");
