@@ -642,6 +642,22 @@ async fn signed_triggers_need_a_valid_signature() {
     assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
 }
 
+/// An image trigger on `svendowideit/testhook` (the image of [`image_template`]) with `filter`.
+fn testhook_images(filter: TagFilter) -> TriggerKind {
+    TriggerKind::Image {
+        repositories: vec!["svendowideit/testhook".into()],
+        filter,
+        pin_digest: false,
+        branch: None,
+        values: None,
+        verify: crate::trigger::Verify::Off,
+        watch: None,
+        maturing: None,
+        containers: Vec::new(),
+        allow_downgrade: false,
+    }
+}
+
 fn image_template() -> String {
     SEED.replace(
         "registry.cn-hangzhou.aliyuncs.com/acs/rollouts-demo:blue",
@@ -652,18 +668,7 @@ fn image_template() -> String {
 #[tokio::test]
 async fn registry_pushes_update_the_image_and_deploy() {
     let f = Fixture::new(&image_template(), Config::default());
-    let kind = TriggerKind::Image {
-        repositories: vec!["svendowideit/testhook".into()],
-        filter: TagFilter::All,
-        pin_digest: false,
-        branch: None,
-        values: None,
-        verify: crate::trigger::Verify::Off,
-        watch: None,
-        maturing: None,
-        containers: Vec::new(),
-        allow_downgrade: false,
-    };
+    let kind = testhook_images(TagFilter::All);
     let created = f.trigger("demo-images", kind, false);
     let url = format!("/hook/registry?token={}", created.token);
     let (status, body, _) = f
@@ -710,20 +715,9 @@ async fn registry_pushes_update_the_image_and_deploy() {
 #[tokio::test]
 async fn pushes_that_do_not_match_are_recorded_as_untriggered() {
     let f = Fixture::new(&image_template(), Config::default());
-    let kind = TriggerKind::Image {
-        repositories: vec!["svendowideit/testhook".into()],
-        filter: TagFilter::Tags {
-            tags: vec!["v2".into()],
-        },
-        pin_digest: false,
-        branch: None,
-        values: None,
-        verify: crate::trigger::Verify::Off,
-        watch: None,
-        maturing: None,
-        containers: Vec::new(),
-        allow_downgrade: false,
-    };
+    let kind = testhook_images(TagFilter::Tags {
+        tags: vec!["v2".into()],
+    });
     let created = f.trigger("demo-images", kind, false);
     let url = format!("/hook/registry?token={}", created.token);
     let (status, body, _) = f
@@ -1258,20 +1252,9 @@ async fn a_body_that_stops_arriving_is_answered_408_and_a_slow_one_in_time_is_re
             ..Config::default()
         },
     );
-    let kind = TriggerKind::Image {
-        repositories: vec!["svendowideit/testhook".into()],
-        filter: TagFilter::Tags {
-            tags: vec!["release".into()],
-        },
-        pin_digest: false,
-        branch: None,
-        values: None,
-        verify: crate::trigger::Verify::Off,
-        watch: None,
-        maturing: None,
-        containers: Vec::new(),
-        allow_downgrade: false,
-    };
+    let kind = testhook_images(TagFilter::Tags {
+        tags: vec!["release".into()],
+    });
     let created = f.trigger("demo-images", kind, false);
     let url = format!("/hook/registry?token={}", created.token);
     let (first, second) = (

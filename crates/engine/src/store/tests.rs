@@ -641,25 +641,7 @@ fn access_records_go_when_they_are_both_old_and_beyond_the_newest_kept() {
             .unwrap()
             .to_string()
     };
-    let record = |n: usize| crate::store::AccessRecord {
-        id: 0,
-        trigger: None,
-        at: days_ago(150 - n as i64),
-        source: "127.0.0.1".into(),
-        method: "GET".into(),
-        path: "/hook/trigger?token=[redacted]".into(),
-        headers: vec![],
-        body: String::new(),
-        body_truncated: false,
-        event: None,
-        decision: Decision::Rejected,
-        reason: format!("call {n}"),
-        status: 404,
-        response: String::new(),
-        release: None,
-        repeats: 1,
-        last_at: None,
-    };
+    let record = |n: usize| rejected_record(days_ago(150 - n as i64), format!("call {n}"));
     // Call n was made 150 - n days ago: 0 is the oldest, 149 yesterday.
     let writes: Vec<_> = (0..150)
         .map(|n| crate::store::RecordWrite {
@@ -1187,13 +1169,12 @@ fn the_queue_and_history_lookups_use_indexes_not_whole_table_scans() {
     }
 }
 
-#[test]
-fn access_records_are_not_counted_as_commits_that_can_change_triggers() {
-    let (_dir, mut store) = store();
-    let record = crate::store::AccessRecord {
+/// The record of a call refused for an unknown token, made `at`, for `reason`.
+fn rejected_record(at: String, reason: String) -> crate::store::AccessRecord {
+    crate::store::AccessRecord {
         id: 0,
         trigger: None,
-        at: jiff::Timestamp::now().to_string(),
+        at,
         source: "127.0.0.1".into(),
         method: "GET".into(),
         path: "/hook/trigger?token=[redacted]".into(),
@@ -1202,13 +1183,19 @@ fn access_records_are_not_counted_as_commits_that_can_change_triggers() {
         body_truncated: false,
         event: None,
         decision: Decision::Rejected,
-        reason: "unknown token".into(),
+        reason,
         status: 404,
         response: String::new(),
         release: None,
         repeats: 1,
         last_at: None,
-    };
+    }
+}
+
+#[test]
+fn access_records_are_not_counted_as_commits_that_can_change_triggers() {
+    let (_dir, mut store) = store();
+    let record = rejected_record(jiff::Timestamp::now().to_string(), "unknown token".into());
     let write = crate::store::RecordWrite {
         trigger_id: None,
         record: record.clone(),
