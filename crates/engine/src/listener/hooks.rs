@@ -2,7 +2,8 @@
 //! (registry pushes for image triggers, seeds 001 and 004).
 //!
 //! Both share [`find_trigger`] (the token, before the body is read; failures meet the
-//! throttle there), [`admit`] (enabled, not on hold) and [`check_signature`] (a signed trigger); each then decides, and
+//! throttle there), [`admit`] (enabled, not on hold) and [`check_signature`] (a signed
+//! trigger); each then decides, and
 //! [`respond`] records the call and answers. A redeploy's JSON Patch (or merge patch) takes
 //! its object from `?kind=&name=` (and `&namespace=`), as the command line's
 //! `--kind/--resource-name`. `HEAD` gets [`head`]: 405, nothing done. Only a call that starts a release writes its record before answering (the release
