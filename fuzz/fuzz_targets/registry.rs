@@ -6,8 +6,8 @@
 //!
 //! Besides never panicking, every pushed image must survive the trip through its own text
 //! (`ImageRef` → string → `ImageRef`): the image trigger retags templates with that text.
-//! And the direct read of a generic push must answer as the general way does
-//! (`parse_delivery_generally`): the same delivery, or the same error.
+//! And the direct reads (of a generic push, of a distribution envelope) must answer as the
+//! general way does (`parse_delivery_generally`): the same delivery, or the same error.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

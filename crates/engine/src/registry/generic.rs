@@ -12,9 +12,10 @@
 //!
 //! A CI job's call in this form is the listener's most frequent, so a body that is nothing
 //! but a valid generic push is read straight into its fields ([`direct`]), without the JSON
-//! tree, the format detection and the walk that every other body goes through. A body the
-//! direct read does not take whole goes the general way, which gives the same answer for
-//! everything the direct read takes (a test compares the two) and names what is wrong.
+//! tree, the format detection and the walk of the general way (a distribution registry's
+//! envelope has a direct read of its own). A body the direct read does not take whole goes
+//! the general way, which gives the same answer for everything the direct read takes (a
+//! test compares the two) and names what is wrong.
 
 use std::borrow::Cow;
 

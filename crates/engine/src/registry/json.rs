@@ -7,9 +7,18 @@
 //! [`Node`] walks that value by field name and index, carrying the JSON path
 //! (`event_data.resources[0].tag`) and the [`Format`] being read, so that every accessor can
 //! fail with an [`Error`] that names both.
+//!
+//! A direct read skips the tree for the commonest bodies: [`Object`] reads the members a
+//! format knows ([`Members`]) straight into typed fields, borrowing strings ([`Text`]) from
+//! the body, and reads every other value ([`Skipped`]) by the same rules as
+//! [`parse_strict`] without keeping it. Any failure there sends the body the general way,
+//! which names the problem.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
+use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
@@ -95,6 +104,162 @@ impl<'de> Visitor<'de> for StrictVisitor {
         }
         Ok(Value::Object(object))
     }
+}
+
+/// The most members an object may have in a direct read. A bigger object is no registry's
+/// notification; the general way reads it, so that no body costs the direct read more than
+/// a bounded number of key comparisons per member.
+const DIRECT_MAX_MEMBERS: usize = 64;
+
+/// A JSON string, borrowed from the body unless it holds an escape.
+pub(super) struct Text<'de>(pub(super) Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(TextVisitor)
+    }
+}
+
+struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = Text<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Owned(v)))
+    }
+}
+
+/// Any JSON value, read and dropped. It is read as [`parse_strict`] reads it (through
+/// `deserialize_any`, so a number out of range fails alike), and an object in it that
+/// repeats a key is an error.
+pub(super) struct Skipped;
+
+impl<'de> Deserialize<'de> for Skipped {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(SkippedVisitor)
+    }
+}
+
+struct SkippedVisitor;
+
+impl<'de> Visitor<'de> for SkippedVisitor {
+    type Value = Skipped;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Skipped, E> {
+        Ok(Skipped)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Skipped, E> {
+        Ok(Skipped)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Skipped, E> {
+        Ok(Skipped)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Skipped, E> {
+        Ok(Skipped)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Skipped, E> {
+        Ok(Skipped)
+    }
+
+    fn visit_unit<E>(self) -> Result<Skipped, E> {
+        Ok(Skipped)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skipped, A::Error> {
+        while seq.next_element::<Skipped>()?.is_some() {}
+        Ok(Skipped)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skipped, A::Error> {
+        read_members(&mut map, |_, _| Ok(false))?;
+        Ok(Skipped)
+    }
+}
+
+/// An object whose members a format knows: [`Object`] reads it.
+pub(super) trait Members<'de>: Default {
+    /// Reads the value of `key` from `map` and answers `true` if this object knows the key;
+    /// answers `false`, reading nothing, to have the value skipped.
+    fn member<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error>;
+}
+
+/// A JSON object read into `T`: its known members set, the rest [`Skipped`], a key given
+/// twice an error.
+pub(super) struct Object<T>(pub(super) T);
+
+impl<'de, T: Members<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ObjectVisitor(PhantomData))
+    }
+}
+
+struct ObjectVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Members<'de>> Visitor<'de> for ObjectVisitor<T> {
+    type Value = Object<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object<T>, A::Error> {
+        let mut object = T::default();
+        read_members(&mut map, |key, map| object.member(key, map))?;
+        Ok(Object(object))
+    }
+}
+
+/// The value of a known member, into `slot`: `true`, for [`Members::member`].
+pub(super) fn member_into<'de, T: Deserialize<'de>, A: MapAccess<'de>>(
+    slot: &mut T,
+    map: &mut A,
+) -> Result<bool, A::Error> {
+    *slot = map.next_value()?;
+    Ok(true)
+}
+
+/// Reads every member of `map`: `known` reads the value of a key it knows (answering
+/// `true`), and every other value is [`Skipped`]. A repeated key, or more than
+/// [`DIRECT_MAX_MEMBERS`] members, is an error.
+fn read_members<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    mut known: impl FnMut(&str, &mut A) -> Result<bool, A::Error>,
+) -> Result<(), A::Error> {
+    let mut keys: Vec<Text<'de>> = Vec::new();
+    while let Some(key) = map.next_key::<Text<'de>>()? {
+        if keys.iter().any(|seen| seen.0 == key.0) {
+            return Err(de::Error::custom("a key appears twice in one object"));
+        }
+        if keys.len() == DIRECT_MAX_MEMBERS {
+            return Err(de::Error::custom("too many members for a direct read"));
+        }
+        if !known(&key.0, map)? {
+            map.next_value::<Skipped>()?;
+        }
+        keys.push(key);
+    }
+    Ok(())
 }
 
 /// `path[i]`, with one allocation (see [`Node::child_path`]).

@@ -45,6 +45,8 @@ pub mod reference;
 mod time;
 
 #[cfg(test)]
+mod direct_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::HashSet;
@@ -347,14 +349,16 @@ pub fn parse_delivery(
     body: &[u8],
 ) -> Result<Delivery> {
     let headers = Headers::of(headers);
-    if let Some(delivery) = generic::direct(&headers, body) {
+    if let Some(delivery) =
+        generic::direct(&headers, body).or_else(|| distribution::direct(&headers, body))
+    {
         return Ok(delivery);
     }
     read_generally(&headers, body)
 }
 
 /// [`parse_delivery`] with every body read the general way (the JSON tree, then the format
-/// detection), the direct read of a generic push left out. It answers as [`parse_delivery`]
+/// detection), the direct reads of a generic push and of a distribution envelope left out. It answers as [`parse_delivery`]
 /// does for every input; the tests and the registry fuzz target check that it does.
 pub fn parse_delivery_generally(
     headers: &[(impl AsRef<str>, impl AsRef<str>)],

@@ -38,9 +38,13 @@ pub(super) fn unix_seconds(node: &Node<'_>) -> Result<String> {
 /// An RFC 3339 string (with an offset), normalised to UTC.
 pub(super) fn rfc3339(node: &Node<'_>) -> Result<String> {
     let text = node.str()?;
-    text.parse::<Timestamp>()
-        .map(|t| t.to_string())
+    rfc3339_text(text)
         .map_err(|e| node.invalid(format!("{:?} is not an RFC 3339 time: {e}", preview(text))))
+}
+
+/// [`rfc3339`] of a string already read.
+pub(super) fn rfc3339_text(text: &str) -> std::result::Result<String, jiff::Error> {
+    text.parse::<Timestamp>().map(|t| t.to_string())
 }
 
 /// Like [`rfc3339`], but Go's zero time (`0001-01-01T00:00:00Z`, which GitHub sends for
