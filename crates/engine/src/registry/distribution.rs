@@ -167,7 +167,8 @@ pub(super) fn direct(headers: &Headers<'_>, body: &[u8]) -> Option<Delivery> {
         return None;
     }
     let body = json_body(headers, body).ok()?;
-    let mut reader = serde_json::Deserializer::from_slice(body);
+    // UTF-8 checked once for the whole body, not once per string.
+    let mut reader = serde_json::Deserializer::from_str(std::str::from_utf8(body).ok()?);
     let Object(envelope) = Object::<Envelope<'_>>::deserialize(&mut reader).ok()?;
     reader.end().ok()?;
     let mut found = Found::default();
@@ -209,10 +210,10 @@ fn direct_event(event: Event<'_>) -> Option<Result<PushEvent, String>> {
     };
     let mut image = ImageRef::from_parts(host, &target.repository?.0).ok()?;
     if let Some(tag) = target.tag.filter(|tag| !tag.0.is_empty()) {
-        image = image.with_tag(&tag.0).ok()?;
+        image = image.into_tagged(&tag.0).ok()?;
     }
     if let Some(digest) = target.digest.filter(|digest| !digest.0.is_empty()) {
-        image = image.with_digest(&digest.0).ok()?;
+        image = image.into_pinned(&digest.0).ok()?;
     }
     if image.tag().is_none() && image.digest().is_none() {
         return None;

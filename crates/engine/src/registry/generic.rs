@@ -93,14 +93,15 @@ pub(super) fn direct(headers: &Headers<'_>, body: &[u8]) -> Option<Delivery> {
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return None;
     }
-    let fields: Fields<'_> = serde_json::from_slice(body).ok()?;
+    // UTF-8 checked once for the whole body, not once per string.
+    let fields: Fields<'_> = serde_json::from_str(std::str::from_utf8(body).ok()?).ok()?;
     let name = fields.image.as_deref().or(fields.repository.as_deref())?;
     let mut image = ImageRef::parse(name).ok()?;
     if let Some(tag) = fields.tag.as_deref() {
-        image = fill(image, tag, ImageRef::tag, ImageRef::with_tag)?;
+        image = fill(image, tag, ImageRef::tag, ImageRef::into_tagged)?;
     }
     if let Some(digest) = fields.digest.as_deref() {
-        image = fill(image, digest, ImageRef::digest, ImageRef::with_digest)?;
+        image = fill(image, digest, ImageRef::digest, ImageRef::into_pinned)?;
     }
     if image.tag().is_none() && image.digest().is_none() {
         return None;
@@ -117,11 +118,11 @@ fn fill(
     image: ImageRef,
     given: &str,
     current: fn(&ImageRef) -> Option<&str>,
-    set: fn(&ImageRef, &str) -> std::result::Result<ImageRef, super::reference::Error>,
+    set: fn(ImageRef, &str) -> std::result::Result<ImageRef, super::reference::Error>,
 ) -> Option<ImageRef> {
     match current(&image) {
         Some(existing) if existing == given => Some(image),
         Some(_) => None,
-        None => set(&image, given).ok(),
+        None => set(image, given).ok(),
     }
 }

@@ -106,10 +106,10 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 }
 
-/// The most members an object may have in a direct read. A bigger object is no registry's
-/// notification; the general way reads it, so that no body costs the direct read more than
-/// a bounded number of key comparisons per member.
-const DIRECT_MAX_MEMBERS: usize = 64;
+/// The most members an object may have in a direct read: its keys are kept on the stack to
+/// find a repeated one. A bigger object is no registry's notification (a distribution
+/// event's objects have at most eight); the general way reads it.
+const DIRECT_MAX_MEMBERS: usize = 16;
 
 /// A JSON string, borrowed from the body unless it holds an escape.
 pub(super) struct Text<'de>(pub(super) Cow<'de, str>);
@@ -246,18 +246,20 @@ fn read_members<'de, A: MapAccess<'de>>(
     map: &mut A,
     mut known: impl FnMut(&str, &mut A) -> Result<bool, A::Error>,
 ) -> Result<(), A::Error> {
-    let mut keys: Vec<Text<'de>> = Vec::new();
+    let mut keys: [Option<Text<'de>>; DIRECT_MAX_MEMBERS] = [const { None }; DIRECT_MAX_MEMBERS];
+    let mut count = 0;
     while let Some(key) = map.next_key::<Text<'de>>()? {
-        if keys.iter().any(|seen| seen.0 == key.0) {
+        if keys[..count].iter().flatten().any(|seen| seen.0 == key.0) {
             return Err(de::Error::custom("a key appears twice in one object"));
         }
-        if keys.len() == DIRECT_MAX_MEMBERS {
+        if count == DIRECT_MAX_MEMBERS {
             return Err(de::Error::custom("too many members for a direct read"));
         }
         if !known(&key.0, map)? {
             map.next_value::<Skipped>()?;
         }
-        keys.push(key);
+        keys[count] = Some(key);
+        count += 1;
     }
     Ok(())
 }

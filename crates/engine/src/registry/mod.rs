@@ -497,14 +497,14 @@ fn image_at(
 /// `image` with the tag in `node` (a string), checked against the tag grammar.
 fn tag_from(image: ImageRef, node: &json::Node<'_>) -> Result<ImageRef> {
     image
-        .with_tag(node.str()?)
+        .into_tagged(node.str()?)
         .map_err(|e| node.reference_error(e))
 }
 
 /// `image` with the digest in `node` (a string), checked.
 fn digest_from(image: ImageRef, node: &json::Node<'_>) -> Result<ImageRef> {
     image
-        .with_digest(node.str()?)
+        .into_pinned(node.str()?)
         .map_err(|e| node.reference_error(e))
 }
 

@@ -257,20 +257,48 @@ impl ImageRef {
 
     /// The same reference with `tag` (checked against the tag grammar); any digest is kept.
     pub fn with_tag(&self, tag: &str) -> Result<ImageRef, Error> {
-        let tag = checked_tag(&self.to_string(), tag)?;
+        self.check_own_tag(tag)?;
         Ok(ImageRef {
-            tag: Some(tag),
-            ..self.clone()
+            registry: self.registry.clone(),
+            repository: self.repository.clone(),
+            tag: Some(tag.to_owned()),
+            digest: self.digest.clone(),
         })
+    }
+
+    /// [`with_tag`](ImageRef::with_tag), consuming this reference.
+    pub fn into_tagged(mut self, tag: &str) -> Result<ImageRef, Error> {
+        self.check_own_tag(tag)?;
+        self.tag = Some(tag.to_owned());
+        Ok(self)
     }
 
     /// The same reference with `digest` (checked); any tag is kept.
     pub fn with_digest(&self, digest: &str) -> Result<ImageRef, Error> {
-        let digest = checked_digest(&self.to_string(), digest)?;
+        self.check_own_digest(digest)?;
         Ok(ImageRef {
-            digest: Some(digest),
-            ..self.clone()
+            registry: self.registry.clone(),
+            repository: self.repository.clone(),
+            tag: self.tag.clone(),
+            digest: Some(digest.to_owned()),
         })
+    }
+
+    /// [`with_digest`](ImageRef::with_digest), consuming this reference.
+    pub fn into_pinned(mut self, digest: &str) -> Result<ImageRef, Error> {
+        self.check_own_digest(digest)?;
+        self.digest = Some(digest.to_owned());
+        Ok(self)
+    }
+
+    /// Checks `tag` for this reference; an error quotes the reference (written out only then).
+    fn check_own_tag(&self, tag: &str) -> Result<(), Error> {
+        check_tag_text(tag).map_err(|reason| tag_error(&self.to_string(), tag, reason))
+    }
+
+    /// Checks `digest` for this reference, as [`check_own_tag`](Self::check_own_tag) does.
+    fn check_own_digest(&self, digest: &str) -> Result<(), Error> {
+        check_digest_text(digest).map_err(|reason| digest_error(&self.to_string(), digest, reason))
     }
 
     /// The same repository with neither tag nor digest.
@@ -629,29 +657,37 @@ fn is_separator(run: &str) -> bool {
 }
 
 fn checked_tag(input: &str, tag: &str) -> Result<String, Error> {
-    let fail = |reason: String| Error::InvalidTag {
+    check_tag_text(tag).map_err(|reason| tag_error(input, tag, reason))?;
+    Ok(tag.to_owned())
+}
+
+fn tag_error(input: &str, tag: &str, reason: String) -> Error {
+    Error::InvalidTag {
         reference: preview(input),
         tag: preview(tag),
         reason,
-    };
+    }
+}
+
+fn check_tag_text(tag: &str) -> Result<(), String> {
     if tag.is_empty() {
-        return Err(fail("it is empty (a ':' with nothing after it)".into()));
+        return Err("it is empty (a ':' with nothing after it)".into());
     }
     if tag.len() > MAX_TAG_LEN {
-        return Err(fail(format!(
+        return Err(format!(
             "it is {} bytes; the limit is {MAX_TAG_LEN}",
             tag.len()
-        )));
+        ));
     }
     if let Some(bad) = tag.chars().find(|c| !is_tag_char(*c)) {
-        return Err(fail(format!(
+        return Err(format!(
             "it contains {bad:?}; use letters, digits, '_', '.' and '-'"
-        )));
+        ));
     }
     if matches!(tag.as_bytes()[0], b'.' | b'-') {
-        return Err(fail("it must start with a letter, digit or '_'".into()));
+        return Err("it must start with a letter, digit or '_'".into());
     }
-    Ok(tag.to_owned())
+    Ok(())
 }
 
 fn is_tag_char(c: char) -> bool {
@@ -659,12 +695,16 @@ fn is_tag_char(c: char) -> bool {
 }
 
 fn checked_digest(input: &str, digest: &str) -> Result<String, Error> {
-    check_digest_text(digest).map_err(|reason| Error::InvalidDigest {
+    check_digest_text(digest).map_err(|reason| digest_error(input, digest, reason))?;
+    Ok(digest.to_owned())
+}
+
+fn digest_error(input: &str, digest: &str, reason: String) -> Error {
+    Error::InvalidDigest {
         reference: preview(input),
         digest: preview(digest),
         reason,
-    })?;
-    Ok(digest.to_owned())
+    }
 }
 
 /// Only the algorithms the OCI image spec registers are accepted: a digest pins what gets
