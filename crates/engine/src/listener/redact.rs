@@ -47,14 +47,14 @@ impl Presented {
 
     /// Whether `text` holds a presented value or a token-shaped run.
     fn taints(&self, text: &str) -> bool {
-        has_token_shape(text) || self.0.iter().any(|v| text.contains(&**v))
+        has_token_shape(text) || self.0.iter().any(|v| holds(text, v))
     }
 
     /// `text` with every presented value and token-shaped run replaced by [`REDACTED`].
     pub fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut text = Cow::Borrowed(text);
         for value in &self.0 {
-            if text.contains(&**value) {
+            if holds(&text, value) {
                 text = Cow::Owned(text.replace(&**value, REDACTED));
             }
         }
@@ -126,27 +126,40 @@ fn is_url_safe(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-'
 }
 
+/// Whether `text` contains `value`. A text shorter than the value is answered at once:
+/// most strings of a body are shorter than a token, and a substring search prepares itself
+/// from the value before it looks at the text.
+fn holds(text: &str, value: &str) -> bool {
+    text.len() >= value.len() && text.contains(value)
+}
+
 /// Where the token-shaped runs of `text` are: `tl_` (any case) starting a word, and a long
 /// URL-safe run.
+///
+/// It looks for each `_` (a byte search, fast where they are rare, as in most text) and
+/// checks for `tl` before it. A run that does not qualify can hide no token further in: each
+/// later `tl_` inside it follows a URL-safe byte, so it starts no word.
 fn token_shapes(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
     let bytes = text.as_bytes();
+    // Always just after an ASCII byte, so a character boundary.
     let mut from = 0;
     std::iter::from_fn(move || {
-        while from + 3 <= bytes.len() {
-            let at = from
+        while let Some(offset) = text[from..].find('_') {
+            let underscore = from + offset;
+            from = underscore + 1;
+            if underscore < 2 || !bytes[underscore - 2..underscore].eq_ignore_ascii_case(b"tl") {
+                continue;
+            }
+            let at = underscore - 2;
+            let end = from
                 + bytes[from..]
-                    .windows(3)
-                    .position(|w| w.eq_ignore_ascii_case(b"tl_"))?;
-            let end = at
-                + 3
-                + bytes[at + 3..]
                     .iter()
                     .take_while(|b| is_url_safe(**b))
                     .count();
-            from = end.max(at + 1);
             // `kubectl_version_…` is not a token: one starts a word.
             let starts_word = at == 0 || !is_url_safe(bytes[at - 1]);
-            if starts_word && end - at - 3 >= TOKEN_SHAPE_RUN {
+            if starts_word && end - from >= TOKEN_SHAPE_RUN {
+                from = end;
                 return Some((at, end));
             }
         }
@@ -513,6 +526,77 @@ mod tests {
         assert_eq!(
             Presented::default().scrub(&format!("a {token} b")),
             "a [redacted] b"
+        );
+    }
+
+    /// The token-shaped runs as first written: every `tl_` found by a window over the
+    /// bytes, the search going on after each run.
+    fn token_shapes_by_windows(text: &str) -> Vec<(usize, usize)> {
+        let bytes = text.as_bytes();
+        let (mut from, mut found) = (0, Vec::new());
+        while from + 3 <= bytes.len() {
+            let Some(offset) = bytes[from..]
+                .windows(3)
+                .position(|w| w.eq_ignore_ascii_case(b"tl_"))
+            else {
+                break;
+            };
+            let at = from + offset;
+            let end = at
+                + 3
+                + bytes[at + 3..]
+                    .iter()
+                    .take_while(|b| is_url_safe(**b))
+                    .count();
+            from = end.max(at + 1);
+            let starts_word = at == 0 || !is_url_safe(bytes[at - 1]);
+            if starts_word && end - at - 3 >= TOKEN_SHAPE_RUN {
+                found.push((at, end));
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn token_shapes_are_found_as_a_window_over_every_byte_finds_them() {
+        let parts = [
+            "",
+            "tl_",
+            "TL_",
+            "tL",
+            "_",
+            "t",
+            "l",
+            "x",
+            "-",
+            " ",
+            "é",
+            "0123456789abcdef",
+            "kubectl",
+            "tl_0123456789abcdefg",
+            "__",
+            "\"",
+            "/",
+        ];
+        let mut checked = 0;
+        for a in parts {
+            for b in parts {
+                for c in parts {
+                    for d in ["", "tl_", "0123456789", "é_"] {
+                        let text = format!("{a}{b}{c}{d}");
+                        let found: Vec<_> = token_shapes(&text).collect();
+                        assert_eq!(found, token_shapes_by_windows(&text), "{text:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, parts.len().pow(3) * 4);
+        // Some of them hold tokens, so the comparison is not only of empty lists.
+        let token = "tl_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG";
+        assert_eq!(
+            token_shapes(&format!("a {token}, {token}")).collect::<Vec<_>>(),
+            [(2, 48), (50, 96)]
         );
     }
 
