@@ -1,12 +1,16 @@
 //! Listener benchmark (issue 4, "Triggers"), in two parts, every figure measured in one run.
 //!
-//! **Throughput.** `wrk -t1 -c16` against three targets in turn, a few rounds, each figure the
+//! **Throughput.** `wrk -t1 -c16` against each target in turn, a few rounds, each figure the
 //! median of its rounds and reported as a ratio to the first:
 //!
 //! - a bare hyper server answering `hello` (the baseline);
 //! - rejected calls: `GET /hook/trigger?token=tl_bad` (404 after the token lookup);
 //! - no-op calls: `POST /hook/registry` with a generic push whose tag is not in the image
 //!   trigger's tag list (200 `untriggered`), the cheapest call that passes authentication.
+//!
+//! As context, not targets: hello sent the no-op's POST; the same push as Debian's
+//! docker-registry sends it (the distribution envelope); and that envelope with a new event
+//! id each call, so that every call makes a record of its own (repeated calls fold into one).
 //!
 //! The listener runs with `throttle_failures: u32::MAX`: with the default (20), wrk's bad
 //! tokens from 127.0.0.1 would be answered 429 before any lookup after the 20th. The listener
@@ -346,6 +350,28 @@ fn wrk_post_script(path: &Path, content_type: &str, body: &str) -> PathBuf {
     .expect("write the wrk script");
     path.to_path_buf()
 }
+
+/// Like [`wrk_post_script`], but every request's body is `body` with [`CALL_NUMBER`] replaced
+/// by the request's number in the run (1, 2, 3, …), as a registry's notifications differ in
+/// their event ids: no two calls of a run are the same, so no record folds into another.
+fn wrk_numbered_post_script(path: &Path, content_type: &str, body: &str) -> PathBuf {
+    let (prefix, suffix) = body
+        .split_once(CALL_NUMBER)
+        .expect("the body has a place for the call's number");
+    std::fs::write(
+        path,
+        format!(
+            "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"{content_type}\"\n\
+             local prefix = [==[{prefix}]==]\nlocal suffix = [==[{suffix}]==]\nlocal n = 0\n\
+             request = function()\n  n = n + 1\n  return wrk.format(nil, nil, nil, prefix .. n .. suffix)\nend\n"
+        ),
+    )
+    .expect("write the wrk script");
+    path.to_path_buf()
+}
+
+/// Where [`wrk_numbered_post_script`] puts each call's number.
+const CALL_NUMBER: &str = "@call@";
 
 fn wrk_available() -> bool {
     Command::new("wrk")
@@ -747,6 +773,16 @@ async fn throughput(world: &World, test_mode: bool) -> bool {
         DISTRIBUTION_EVENTS,
         &registry_push,
     );
+    // And as a registry sends a stream of pushes: each event with an id of its own, so that
+    // every call makes a record of its own, where the repeated body above folds into one.
+    let numbered_script = wrk_numbered_post_script(
+        &world.dir.path().join("registry-numbered.lua"),
+        DISTRIBUTION_EVENTS,
+        &registry_push.replace(
+            "8b1f3c2e-5d4a-4e6b-9c7d-0a1b2c3d4e50",
+            &format!("8b1f3c2e-5d4a-4e6b-9c7d-{CALL_NUMBER}"),
+        ),
+    );
 
     let listener = world.listener.address();
     let rejected_path = "/hook/trigger?token=tl_bad".to_owned();
@@ -772,7 +808,7 @@ async fn throughput(world: &World, test_mode: bool) -> bool {
         "an unlisted tag from docker-registry is a no-op: {status} {body}"
     );
 
-    let targets: [(&str, String, Option<&Path>); 5] = [
+    let targets: [(&str, String, Option<&Path>); 6] = [
         (
             "bare hyper \"hello\" (baseline)",
             format!("http://{}/", world.hello),
@@ -799,6 +835,11 @@ async fn throughput(world: &World, test_mode: bool) -> bool {
             "no-op as docker-registry sends it (context)",
             format!("http://{listener}{noop_path}"),
             Some(registry_script.as_path()),
+        ),
+        (
+            "the same, a new event id each call (context)",
+            format!("http://{listener}{noop_path}"),
+            Some(numbered_script.as_path()),
         ),
     ];
     let before = world.counters().await;
@@ -885,6 +926,10 @@ async fn throughput(world: &World, test_mode: bool) -> bool {
     println!(
         "context: the no-op as docker-registry sends it vs hello: {:.1}%",
         medians[4] / medians[0] * 100.0
+    );
+    println!(
+        "context: the same with a new event id each call (a record each) vs hello: {:.1}%",
+        medians[5] / medians[0] * 100.0
     );
     true
 }

@@ -8,12 +8,12 @@
 # writer's batches and the token index's rechecks follow the clock). "hook calls" counts the
 # calls that reached a hook's handler (its token lookup), a check on the answers counted.
 #
-# Usage: crates/engine/benches/listener_instructions.sh [RUNS]   (default 5: hello, rejected,
-# no-op, hello sent the no-op's POST, the no-op as docker-registry sends it). Needs valgrind
-# and wrk; builds the bench first.
+# Usage: crates/engine/benches/listener_instructions.sh [RUNS]   (default 6: hello, rejected,
+# no-op, hello sent the no-op's POST, the no-op as docker-registry sends it, and the same with
+# a new event id each call). Needs valgrind and wrk; builds the bench first.
 set -euo pipefail
 
-runs=${1:-5}
+runs=${1:-6}
 for tool in valgrind callgrind_control wrk python3; do
     command -v "$tool" >/dev/null || { echo "listener_instructions: $tool is not installed" >&2; exit 2; }
 done
