@@ -4,16 +4,8 @@
 
 use serde_json::{Value, json};
 
+use super::tests::{DIGEST, headers};
 use super::{Format, parse_delivery};
-
-const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-
-fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-        .collect()
-}
 
 /// Reads `body` with [`parse_delivery`] (the direct read first) and the general way only,
 /// and checks they say the same: the same delivery or the same error, word for word.

@@ -8,9 +8,10 @@ use super::{Format, PushEvent, parse, parse_delivery};
 /// A call without headers (an empty slice names no header type of its own).
 const NO_HEADERS: &[(&str, &str)] = &[];
 
-const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+pub(super) const DIGEST: &str =
+    "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(super) fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
         .iter()
         .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
