@@ -45,30 +45,49 @@ const MANIFEST_MEDIA_TYPES: &[&str] = &[
     "application/vnd.oci.artifact.manifest.v1+json",
 ];
 
+/// What one event of an envelope is.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "made and moved into `Found` once per event; boxing would allocate once more"
+)]
+enum Read {
+    /// An image push.
+    Push(PushEvent),
+    /// Not an image push, and why, for the access record.
+    Skipped(String),
+}
+
+impl Read {
+    /// Adds this event, at `path` (`events[2]`), to `found`.
+    fn add_to(self, found: &mut Found, path: &str) {
+        match self {
+            Read::Push(push) => found.events.push(push),
+            Read::Skipped(reason) => found.skipped.push(format!("{path}: {reason}")),
+        }
+    }
+}
+
 /// Reads a notification envelope.
 pub(super) fn parse(root: &Node<'_>) -> Result<Found> {
     root.object()?;
     let mut found = Found::default();
     for event in root.require("events")?.items()? {
-        match read_event(&event)? {
-            Ok(push) => found.events.push(push),
-            Err(reason) => found.skipped.push(format!("{}: {reason}", event.path())),
-        }
+        read_event(&event)?.add_to(&mut found, event.path());
     }
     Ok(found)
 }
 
 /// One event: a push, or the reason it is not one.
-fn read_event(event: &Node<'_>) -> Result<Result<PushEvent, String>> {
+fn read_event(event: &Node<'_>) -> Result<Read> {
     event.object()?;
     let action = event.require_str("action")?;
     if action != "push" {
-        return Ok(Err(not_a_push(action)));
+        return Ok(Read::Skipped(not_a_push(action)));
     }
     let target = event.require_object("target")?;
     let media_type = target.opt_str("mediaType")?;
     if !is_manifest(media_type, target.get("tag").is_some()) {
-        return Ok(Err(a_blob(media_type)));
+        return Ok(Read::Skipped(a_blob(media_type)));
     }
     let (host, host_from) = registry_host(event, &target)?;
     let mut push = target_event(Format::Distribution, &target, host, &host_from, None)?;
@@ -79,7 +98,7 @@ fn read_event(event: &Node<'_>) -> Result<Result<PushEvent, String>> {
         .get("timestamp")
         .map(|node| time::rfc3339(&node))
         .transpose()?;
-    Ok(Ok(push))
+    Ok(Read::Push(push))
 }
 
 /// Why an event of `action` is skipped.
@@ -173,12 +192,7 @@ pub(super) fn direct(headers: &Headers<'_>, body: &[u8]) -> Option<Delivery> {
     reader.end().ok()?;
     let mut found = Found::default();
     for (i, Object(event)) in envelope.events?.into_iter().enumerate() {
-        match direct_event(event)? {
-            Ok(push) => found.events.push(push),
-            Err(reason) => found
-                .skipped
-                .push(format!("{}: {reason}", index_path("events", i))),
-        }
+        direct_event(event)?.add_to(&mut found, &index_path("events", i));
     }
     Some(Delivery {
         format: Format::Distribution,
@@ -188,10 +202,10 @@ pub(super) fn direct(headers: &Headers<'_>, body: &[u8]) -> Option<Delivery> {
 }
 
 /// [`read_event`] for the direct read: `None` wherever it would fail.
-fn direct_event(event: Event<'_>) -> Option<Result<PushEvent, String>> {
+fn direct_event(event: Event<'_>) -> Option<Read> {
     let action = event.action?.0;
     if action != "push" {
-        return Some(Err(not_a_push(&action)));
+        return Some(Read::Skipped(not_a_push(&action)));
     }
     let Object(target) = event.target?;
     let media_type = target
@@ -200,7 +214,7 @@ fn direct_event(event: Event<'_>) -> Option<Result<PushEvent, String>> {
         .map(|m| &*m.0)
         .filter(|m| !m.is_empty());
     if !is_manifest(media_type, target.tag.is_some()) {
-        return Some(Err(a_blob(media_type)));
+        return Some(Read::Skipped(a_blob(media_type)));
     }
     let request_host = event.request.and_then(|Object(request)| request.host);
     let host = match (&request_host, &target.url) {
@@ -228,7 +242,7 @@ fn direct_event(event: Event<'_>) -> Option<Result<PushEvent, String>> {
     if let Some(timestamp) = event.timestamp {
         push.pushed_at = Some(time::rfc3339_text(&timestamp.0).ok()?);
     }
-    Some(Ok(push))
+    Some(Read::Push(push))
 }
 
 /// `{"events": [...]}`, for the direct read.
