@@ -257,48 +257,29 @@ impl ImageRef {
 
     /// The same reference with `tag` (checked against the tag grammar); any digest is kept.
     pub fn with_tag(&self, tag: &str) -> Result<ImageRef, Error> {
-        self.check_own_tag(tag)?;
-        Ok(ImageRef {
-            registry: self.registry.clone(),
-            repository: self.repository.clone(),
-            tag: Some(tag.to_owned()),
-            digest: self.digest.clone(),
-        })
+        self.clone().into_tagged(tag)
     }
 
-    /// [`with_tag`](ImageRef::with_tag), consuming this reference.
+    /// [`with_tag`](ImageRef::with_tag), consuming this reference. An error quotes the
+    /// reference, written out only then.
     pub fn into_tagged(mut self, tag: &str) -> Result<ImageRef, Error> {
-        self.check_own_tag(tag)?;
+        check_tag_text(tag).map_err(|reason| tag_error(&self.to_string(), tag, reason))?;
         self.tag = Some(tag.to_owned());
         Ok(self)
     }
 
     /// The same reference with `digest` (checked); any tag is kept.
     pub fn with_digest(&self, digest: &str) -> Result<ImageRef, Error> {
-        self.check_own_digest(digest)?;
-        Ok(ImageRef {
-            registry: self.registry.clone(),
-            repository: self.repository.clone(),
-            tag: self.tag.clone(),
-            digest: Some(digest.to_owned()),
-        })
+        self.clone().into_pinned(digest)
     }
 
-    /// [`with_digest`](ImageRef::with_digest), consuming this reference.
+    /// [`with_digest`](ImageRef::with_digest), consuming this reference, as
+    /// [`into_tagged`](ImageRef::into_tagged) does.
     pub fn into_pinned(mut self, digest: &str) -> Result<ImageRef, Error> {
-        self.check_own_digest(digest)?;
+        check_digest_text(digest)
+            .map_err(|reason| digest_error(&self.to_string(), digest, reason))?;
         self.digest = Some(digest.to_owned());
         Ok(self)
-    }
-
-    /// Checks `tag` for this reference; an error quotes the reference (written out only then).
-    fn check_own_tag(&self, tag: &str) -> Result<(), Error> {
-        check_tag_text(tag).map_err(|reason| tag_error(&self.to_string(), tag, reason))
-    }
-
-    /// Checks `digest` for this reference, as [`check_own_tag`](Self::check_own_tag) does.
-    fn check_own_digest(&self, digest: &str) -> Result<(), Error> {
-        check_digest_text(digest).map_err(|reason| digest_error(&self.to_string(), digest, reason))
     }
 
     /// The same repository with neither tag nor digest.
