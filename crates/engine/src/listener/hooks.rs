@@ -3,11 +3,11 @@
 //!
 //! Both share [`find_trigger`] (the token, before the body is read; failures meet the
 //! throttle there), [`admit`] (enabled, not on hold) and [`check_signature`] (a signed
-//! trigger); each then decides, and
-//! [`respond`] records the call and answers. A redeploy's JSON Patch (or merge patch) takes
-//! its object from `?kind=&name=` (and `&namespace=`), as the command line's
-//! `--kind/--resource-name`. `HEAD` gets [`head`]: 405, nothing done. Only a call that starts a release writes its record before answering (the release
-//! names its record); the others are recorded in the background.
+//! trigger); each then decides, and [`respond`] records the call and answers. A redeploy's
+//! JSON Patch (or merge patch) takes its object from `?kind=&name=` (and `&namespace=`), as
+//! the command line's `--kind/--resource-name`. `HEAD` gets [`head`]: 405, nothing done.
+//! Only a call that starts a release writes its record before answering (the release names
+//! its record); the others are recorded in the background.
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};

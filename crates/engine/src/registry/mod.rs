@@ -358,8 +358,9 @@ pub fn parse_delivery(
 }
 
 /// [`parse_delivery`] with every body read the general way (the JSON tree, then the format
-/// detection), the direct reads of a generic push and of a distribution envelope left out. It answers as [`parse_delivery`]
-/// does for every input; the tests and the registry fuzz target check that it does.
+/// detection), the direct reads of a generic push and of a distribution envelope left out.
+/// It answers as [`parse_delivery`] does for every input; the tests and the registry fuzz
+/// target check that it does.
 pub fn parse_delivery_generally(
     headers: &[(impl AsRef<str>, impl AsRef<str>)],
     body: &[u8],
